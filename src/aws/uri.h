@@ -1,0 +1,32 @@
+// The URI rules of SigV4's canonical request: encoding, path normalisation, query order.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace signgate::aws {
+
+// RFC 3986 encoding as SigV4 wants it: every byte but A-Z a-z 0-9 - . _ ~ becomes %XX
+// (upper-case hex). With `keep_slash`, '/' is kept (for paths).
+void uri_encode(std::string_view in, std::string& out, bool keep_slash = false);
+std::string uri_encode(std::string_view in, bool keep_slash = false);
+
+// Decodes %XX escapes; a '%' not followed by two hex digits is kept as it is.
+// '+' is kept too: SigV4 does not treat it as a space.
+std::string uri_decode(std::string_view in);
+
+// RFC 3986 §5.2.4 dot-segment removal plus the collapse of empty segments that AWS
+// services apply: "//example//" -> "/example/", "/a/b/../.." -> "/". A trailing slash stays.
+std::string normalize_path(std::string_view path);
+
+// The canonical URI from the path as it goes on the wire. Non-S3 services encode each
+// segment again: "%3A" on the wire is "%253A" here (`double_encode`). S3 signs the wire
+// path as it is and without normalisation.
+std::string canonical_uri(std::string_view wire_path, bool normalize, bool double_encode);
+
+// The canonical query string from the query as it goes on the wire (without '?'):
+// each name and value decoded, encoded again strictly, and the pairs sorted by name,
+// then value. "b=2&a=1&a" -> "a=&a=1&b=2".
+std::string canonical_query(std::string_view wire_query);
+
+}  // namespace signgate::aws

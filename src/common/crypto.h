@@ -1,0 +1,69 @@
+// SHA-256 and HMAC-SHA256 on OpenSSL 3, shaped for the signer's hot path.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+struct evp_md_ctx_st;
+
+namespace signgate {
+
+using Digest = std::array<unsigned char, 32>;
+
+// One-shot SHA-256 of `data`.
+Digest sha256(std::string_view data);
+
+// Lower-case hex of `size` bytes; the SigV4 wire form of digests and signatures.
+std::string hex_lower(const unsigned char* bytes, std::size_t size);
+inline std::string hex_lower(const Digest& d) { return hex_lower(d.data(), d.size()); }
+
+inline std::string sha256_hex(std::string_view data) { return hex_lower(sha256(data)); }
+
+// Incremental SHA-256, for bodies that arrive in pieces (a file, a stream).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void update(std::string_view data);
+  // Returns the digest; the object is reset and may be reused.
+  Digest finish();
+
+ private:
+  evp_md_ctx_st* ctx_;
+};
+
+// One-shot HMAC-SHA256; used for the four-step signing-key derivation.
+Digest hmac_sha256(std::string_view key, std::string_view data);
+
+// An HMAC-SHA256 key with its inner and outer pad states computed once, so each
+// signature costs only the message's own compression rounds. Wiped when dropped.
+class HmacKey {
+ public:
+  explicit HmacKey(std::string_view key);
+  ~HmacKey();
+  HmacKey(HmacKey&& other) noexcept;
+  HmacKey& operator=(HmacKey&& other) noexcept;
+  HmacKey(const HmacKey&) = delete;
+  HmacKey& operator=(const HmacKey&) = delete;
+
+  Digest sign(std::string_view data) const;
+
+ private:
+  void reset() noexcept;
+  evp_md_ctx_st* inner_ = nullptr;
+  evp_md_ctx_st* outer_ = nullptr;
+};
+
+// Overwrites memory in a way the optimiser may not remove (OPENSSL_cleanse).
+void secure_wipe(void* data, std::size_t size) noexcept;
+void secure_wipe(std::string& s) noexcept;
+
+// Constant-time equality for secrets and MACs of equal length.
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace signgate

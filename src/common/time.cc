@@ -1,0 +1,105 @@
+#include "common/time.h"
+
+#include <cstdio>
+
+namespace signgate {
+namespace {
+
+using namespace std::chrono;
+
+struct Fields {
+  int year, month, day, hour, minute, second;
+};
+
+Fields split(SystemTime t) {
+  const auto secs = floor<seconds>(t);
+  const auto days = floor<std::chrono::days>(secs);
+  const year_month_day ymd{days};
+  const hh_mm_ss hms{secs - days};
+  return {int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())),
+          int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count())};
+}
+
+// Reads exactly `n` digits at `pos`, advancing it.
+bool digits(std::string_view s, std::size_t& pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  pos += n;
+  return true;
+}
+
+bool literal(std::string_view s, std::size_t& pos, char c) {
+  if (pos >= s.size() || s[pos] != c) return false;
+  ++pos;
+  return true;
+}
+
+}  // namespace
+
+std::string format_amz_date(SystemTime t) {
+  const Fields f = split(t);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", f.year, f.month, f.day, f.hour,
+                f.minute, f.second);
+  return buf;
+}
+
+std::string format_iso8601(SystemTime t) {
+  const Fields f = split(t);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", f.year, f.month, f.day,
+                f.hour, f.minute, f.second);
+  return buf;
+}
+
+std::optional<SystemTime> parse_iso8601(std::string_view s) {
+  std::size_t pos = 0;
+  Fields f{};
+  const bool extended = s.size() > 4 && s[4] == '-';
+  if (!digits(s, pos, 4, f.year)) return std::nullopt;
+  if (extended && !literal(s, pos, '-')) return std::nullopt;
+  if (!digits(s, pos, 2, f.month)) return std::nullopt;
+  if (extended && !literal(s, pos, '-')) return std::nullopt;
+  if (!digits(s, pos, 2, f.day)) return std::nullopt;
+  if (!literal(s, pos, 'T')) return std::nullopt;
+  if (!digits(s, pos, 2, f.hour)) return std::nullopt;
+  if (extended && !literal(s, pos, ':')) return std::nullopt;
+  if (!digits(s, pos, 2, f.minute)) return std::nullopt;
+  if (extended && !literal(s, pos, ':')) return std::nullopt;
+  if (!digits(s, pos, 2, f.second)) return std::nullopt;
+  // Fractional seconds are accepted and dropped: SigV4 works in whole seconds.
+  if (extended && pos < s.size() && s[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos == start) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (literal(s, pos, 'Z')) {
+  } else if (extended && pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    const int sign = s[pos] == '-' ? -1 : 1;
+    ++pos;
+    int oh = 0, om = 0;
+    if (!digits(s, pos, 2, oh) || !literal(s, pos, ':') || !digits(s, pos, 2, om)) {
+      return std::nullopt;
+    }
+    if (oh > 23 || om > 59) return std::nullopt;
+    offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  if (f.hour > 23 || f.minute > 59 || f.second > 60) return std::nullopt;
+  const year_month_day ymd{year{f.year}, month{unsigned(f.month)}, day{unsigned(f.day)}};
+  if (!ymd.ok()) return std::nullopt;
+  const auto tp = sys_days{ymd} + hours{f.hour} + minutes{f.minute} + seconds{f.second} -
+                  minutes{offset_minutes};
+  return time_point_cast<SystemTime::duration>(tp);
+}
+
+}  // namespace signgate

@@ -1,0 +1,46 @@
+// signgate: flags, then hand over to the command. No logic here.
+#include <cstring>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/sign_command.h"
+
+namespace {
+
+// Secrets given as flags stay visible in /proc/PID/cmdline; blank them once parsed.
+void scrub_secret_flags(int argc, char** argv) {
+  static constexpr const char* kSecretFlags[] = {"--secret-key", "--session-token"};
+  for (int i = 1; i < argc; ++i) {
+    for (const char* flag : kSecretFlags) {
+      const std::size_t n = std::strlen(flag);
+      if (std::strcmp(argv[i], flag) == 0 && i + 1 < argc) {
+        std::memset(argv[i + 1], '*', std::strlen(argv[i + 1]));
+      } else if (std::strncmp(argv[i], flag, n) == 0 && argv[i][n] == '=') {
+        std::memset(argv[i] + n + 1, '*', std::strlen(argv[i] + n + 1));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"signgate — a SigV4 signing gateway for Amazon Bedrock"};
+  app.require_subcommand(1);
+  signgate::cli::SignArgs sign_args;
+  CLI::App* sign = signgate::cli::add_sign_command(app, sign_args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "signgate: " << e.what() << " (see signgate --help)\n";
+    return signgate::cli::kExitUsage;
+  }
+  scrub_secret_flags(argc, argv);
+  if (*sign) return signgate::cli::run_sign(sign_args, std::cout, std::cerr);
+  return signgate::cli::kExitUsage;
+}
