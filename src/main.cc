@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   signgate::cli::SignArgs sign_args;
   CLI::App* sign = signgate::cli::add_sign_command(app, sign_args);
+  // CLI11 would only say "a subcommand is required"; name the word it did not know.
+  const auto known = app.get_subcommands([&](CLI::App* c) { return argc > 1 && c->check_name(argv[1]); });
+  if (argc > 1 && argv[1][0] != '-' && known.empty()) {
+    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: sign; see signgate --help)\n";
+    return signgate::cli::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "aws/eventstream.h"
 #include "common/time.h"
 #include "http/fetch.h"
 
@@ -169,21 +170,52 @@ int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
   }
   http::FetchOptions options;
   options.ca_file = args.ca_file;
+  bool event_stream = false;
+  aws::eventstream::Decoder decoder;
+  std::string stream_error;
   const auto result = http::fetch(
       prepared->url, prepared->request, prepared->body,
-      [&out](const http::ResponseHead& head) {
+      [&](const http::ResponseHead& head) {
         out << "HTTP/1.1 " << head.status << ' ' << head.reason << '\n';
-        for (const auto& h : head.headers) out << h.name << ": " << h.value << '\n';
+        for (const auto& h : head.headers) {
+          out << h.name << ": " << h.value << '\n';
+          if (iequals(h.name, "content-type") && h.value.rfind("application/vnd.amazon.eventstream", 0) == 0) {
+            event_stream = args.events;
+          }
+        }
         out << '\n';
         out.flush();
       },
-      [&out](std::string_view piece) {
-        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-        out.flush();  // streamed answers show as they arrive
+      [&](std::string_view piece) {
+        if (!event_stream) {
+          out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+          out.flush();  // streamed answers show as they arrive
+          return;
+        }
+        while (!piece.empty() && stream_error.empty()) {
+          auto r = decoder.feed(piece);
+          if (r.error != aws::eventstream::Error::kNone) {
+            stream_error = std::string(aws::eventstream::to_string(r.error));
+            break;
+          }
+          piece.remove_prefix(r.consumed);
+          if (!r.message) continue;
+          const std::string* type = r.message->string_header(":message-type");
+          const std::string* name = r.message->string_header(
+              type != nullptr && *type == "exception" ? ":exception-type" : ":event-type");
+          out << (type != nullptr && *type != "event" ? *type + ":" : "") << (name ? *name : "?") << ' '
+              << r.message->payload << '\n';
+          out.flush();
+        }
       },
       options);
   if (!result.ok) {
     err << "signgate sign: " << result.error << '\n';
+    return kExitFailure;
+  }
+  if (event_stream && stream_error.empty() && !decoder.idle()) stream_error = "stream ended inside a message";
+  if (!stream_error.empty()) {
+    err << "signgate sign: event stream: " << stream_error << '\n';
     return kExitFailure;
   }
   return kExitOk;
@@ -203,6 +235,7 @@ CLI::App* add_sign_command(CLI::App& app, SignArgs& args) {
   cmd->add_option("--time", args.time, "Pin the signing time, e.g. 2015-08-30T12:36:00Z");
   cmd->add_flag("--send", args.send, "Send the request and print the response");
   cmd->add_option("--ca-file", args.ca_file, "CA bundle to verify the server with (default: system)");
+  cmd->add_flag("--events", args.events, "With --send: print an event-stream answer one message per line");
   cmd->add_flag("-v,--verbose", args.verbose, "Print the canonical request and string to sign on stderr");
   cmd->add_option("url", args.url, "URL with the path and query exactly as sent")->required();
   return cmd;

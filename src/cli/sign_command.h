@@ -26,6 +26,7 @@ struct SignArgs {
   std::string time;  // "2015-08-30T12:36:00Z"; empty: now
   bool send = false;
   bool verbose = false;  // canonical request and string to sign on stderr
+  bool events = false;   // with --send: decode an event-stream answer, one line per message
   std::string ca_file;
   std::string url;
 };

@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <limits>
 #include <optional>
 
 namespace signgate::http {
@@ -68,7 +69,7 @@ asio::awaitable<FetchResult> exchange(Stream& stream, beast::tcp_stream& tcp, co
 
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
-  parser.body_limit(boost::none);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed: no whole-body cap
   tcp.expires_after(x.options.idle_timeout);
   co_await bhttp::async_read_header(stream, buffer, parser,
                                     asio::redirect_error(asio::use_awaitable, ec));

@@ -1,0 +1,51 @@
+"""Helpers shared by the integration tests: the binary, its output, a throw-away CA."""
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+
+BIN = os.environ.get("SIGNGATE_BIN", os.path.join(ROOT, "build", "signgate"))
+
+
+def run(*args, env=None, timeout=60):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([BIN, *args], capture_output=True, timeout=timeout, env=full_env)
+
+
+def parse_printed_request(text):
+    """`signgate sign` output -> (method, target, [(name, value)])."""
+    lines = text.split("\n")
+    method, rest = lines[0].split(" ", 1)
+    target = rest.rsplit(" HTTP/1.1", 1)[0]
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            break
+        name, value = line.split(": ", 1) if ": " in line else (line.rstrip(":"), "")
+        headers.append((name, value))
+    return method, target, headers
+
+
+def make_ca(directory):
+    """A CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI."""
+    def sh(*cmd):
+        subprocess.run(cmd, check=True, capture_output=True, cwd=directory)
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=signgate test CA",
+       "-keyout", "ca.key", "-out", "ca.pem")
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
+       "-out", "server.csr")
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+       "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    return {k: os.path.join(directory, v) for k, v in
+            (("ca", "ca.pem"), ("cert", "server.pem"), ("key", "server.key"))}
+
+
+def tempdir():
+    return tempfile.TemporaryDirectory(prefix="signgate-test-")
