@@ -9,12 +9,6 @@ namespace {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s.size(), '\0');
-  std::transform(s.begin(), s.end(), out.begin(), lower);
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
@@ -44,39 +38,63 @@ bool is_unsigned_header(std::string_view n) {
   return n == "user-agent" || n == "expect" || n == "x-amzn-trace-id" || n == "authorization";
 }
 
+// Appends runs of non-space bytes whole: most values have no white space to fold.
+void append_trim_all(std::string& out, std::string_view value) {
+  std::size_t i = 0;
+  bool first = true;
+  while (i < value.size()) {
+    while (i < value.size() && is_space(value[i])) ++i;
+    std::size_t j = i;
+    while (j < value.size() && !is_space(value[j])) ++j;
+    if (j > i) {
+      if (!first) out.push_back(' ');
+      out.append(value.data() + i, j - i);
+      first = false;
+    }
+    i = j;
+  }
+}
+
 std::string trim_all(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  bool pending_space = false;
-  for (char c : value) {
-    if (is_space(c)) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    out.push_back(c);
-  }
+  append_trim_all(out, value);
   return out;
 }
 
 CanonicalHeaders canonical_headers(const HeaderList& headers) {
+  // Lower-cased names go into one buffer, so a request costs one allocation here, not one per header.
+  std::size_t name_bytes = 0;
+  for (const Header& h : headers) name_bytes += h.name.size();
+  std::string names(name_bytes, '\0');
   struct Entry {
-    std::string name;
+    std::string_view name;
     const std::string* value;
   };
   std::vector<Entry> entries;
   entries.reserve(headers.size());
+  std::size_t offset = 0;
   for (const Header& h : headers) {
-    std::string name = to_lower(h.name);
+    char* dst = names.data() + offset;
+    std::transform(h.name.begin(), h.name.end(), dst, lower);
+    const std::string_view name(dst, h.name.size());
+    offset += h.name.size();
     if (is_unsigned_header(name)) continue;
-    entries.push_back({std::move(name), &h.value});
+    entries.push_back({name, &h.value});
   }
-  // Stable: repeated names keep the order in which they were given.
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  // Insertion sort: stable (repeated names keep their order), allocation-free, and
+  // fastest for the handful of headers a request carries.
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    const Entry e = entries[i];
+    std::size_t j = i;
+    for (; j > 0 && e.name < entries[j - 1].name; --j) entries[j] = entries[j - 1];
+    entries[j] = e;
+  }
   CanonicalHeaders out;
-  out.text.reserve(64 * entries.size());
+  std::size_t text_bytes = 0;
+  for (const Entry& e : entries) text_bytes += e.name.size() + e.value->size() + 2;
+  out.text.reserve(text_bytes);
+  out.signed_headers.reserve(name_bytes + entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const bool repeat = i > 0 && entries[i].name == entries[i - 1].name;
     if (repeat) {
@@ -87,7 +105,7 @@ CanonicalHeaders canonical_headers(const HeaderList& headers) {
       if (!out.signed_headers.empty()) out.signed_headers.push_back(';');
       out.signed_headers.append(entries[i].name);
     }
-    out.text.append(trim_all(*entries[i].value));
+    append_trim_all(out.text, *entries[i].value);
     out.text.push_back('\n');
   }
   return out;
@@ -101,9 +119,9 @@ std::string canonical_request(const HttpRequest& req, std::string_view payload_h
               ch.signed_headers.size() + payload_hash.size() + 8);
   out.append(req.method);
   out.push_back('\n');
-  out.append(canonical_uri(req.path, opts.normalize_path, opts.double_encode_path));
+  append_canonical_uri(out, req.path, opts.normalize_path, opts.double_encode_path);
   out.push_back('\n');
-  out.append(canonical_query(req.query));
+  if (!req.query.empty()) out.append(canonical_query(req.query));
   out.push_back('\n');
   out.append(ch.text);
   out.push_back('\n');

@@ -49,6 +49,7 @@ bool is_unsigned_header(std::string_view lower_name);
 // Header value as SigV4 canonicalises it: trimmed, each run of white space (line folds
 // included) made one space.
 std::string trim_all(std::string_view value);
+void append_trim_all(std::string& out, std::string_view value);
 
 struct CanonicalHeaders {
   std::string text;            // "host:example.amazonaws.com\nx-amz-date:...\n"

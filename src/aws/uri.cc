@@ -23,15 +23,17 @@ int hex_value(char c) {
 
 void uri_encode(std::string_view in, std::string& out, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  out.reserve(out.size() + in.size());
-  for (unsigned char c : in) {
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0f]);
-    }
+  out.reserve(out.size() + in.size() + 16);
+  std::size_t i = 0;
+  while (i < in.size()) {
+    std::size_t j = i;
+    while (j < in.size() && (is_unreserved(static_cast<unsigned char>(in[j])) || (keep_slash && in[j] == '/'))) ++j;
+    out.append(in.data() + i, j - i);  // runs of safe bytes go in whole
+    if (j == in.size()) break;
+    const auto c = static_cast<unsigned char>(in[j]);
+    const char escaped[3] = {'%', kHex[c >> 4], kHex[c & 0x0f]};
+    out.append(escaped, 3);
+    i = j + 1;
   }
 }
 
@@ -83,17 +85,42 @@ std::string normalize_path(std::string_view path) {
   return out;
 }
 
-std::string canonical_uri(std::string_view wire_path, bool normalize, bool double_encode) {
-  if (wire_path.empty()) return "/";
+bool is_normal_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  std::size_t seg_start = 1;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      const std::string_view seg = path.substr(seg_start, i - seg_start);
+      const bool last = i == path.size();
+      if ((seg.empty() && !last) || seg == "." || seg == "..") return false;
+      seg_start = i + 1;
+    }
+  }
+  return true;
+}
+
+void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize,
+                          bool double_encode) {
+  if (wire_path.empty()) {
+    out.push_back('/');
+    return;
+  }
   std::string normalized;
   std::string_view path = wire_path;
-  if (normalize) {
+  if (normalize && !is_normal_path(wire_path)) {
     normalized = normalize_path(wire_path);
     path = normalized;
   }
-  if (!double_encode) return std::string(path);
+  if (double_encode) {
+    uri_encode(path, out, /*keep_slash=*/true);
+  } else {
+    out.append(path);
+  }
+}
+
+std::string canonical_uri(std::string_view wire_path, bool normalize, bool double_encode) {
   std::string out;
-  uri_encode(path, out, /*keep_slash=*/true);
+  append_canonical_uri(out, wire_path, normalize, double_encode);
   return out;
 }
 

@@ -23,6 +23,12 @@ std::string normalize_path(std::string_view path);
 // segment again: "%3A" on the wire is "%253A" here (`double_encode`). S3 signs the wire
 // path as it is and without normalisation.
 std::string canonical_uri(std::string_view wire_path, bool normalize, bool double_encode);
+// The same, appended to `out`.
+void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize,
+                          bool double_encode);
+
+// True when normalize_path would change nothing (no empty, "." or ".." segment).
+bool is_normal_path(std::string_view path);
 
 // The canonical query string from the query as it goes on the wire (without '?'):
 // each name and value decoded, encoded again strictly, and the pairs sorted by name,

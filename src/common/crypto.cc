@@ -1,3 +1,9 @@
+// OpenSSL 3 marks the SHA256_* functions deprecated in favour of EVP, but EVP costs a
+// provider dispatch per call and an allocation per context copy; the signer's hot path
+// needs neither. Same assembly (SHA-NI where the CPU has it) underneath.
+#define OPENSSL_API_COMPAT 0x10100000L
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "common/crypto.h"
 
 #include <openssl/crypto.h>
@@ -5,43 +11,23 @@
 #include <openssl/hmac.h>
 
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 
 namespace signgate {
 namespace {
 
-// Fetched once: implicit fetching on every EVP_DigestInit costs a lock and a lookup.
-const EVP_MD* sha256_md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (md == nullptr) throw std::runtime_error("OpenSSL: SHA256 is not available");
-  return md;
-}
-
-struct CtxDeleter {
-  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
-};
-
-// A per-thread scratch context, reused so hashing allocates nothing.
-EVP_MD_CTX* scratch_ctx() {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
-void check(int ok, const char* what) {
-  if (ok != 1) throw std::runtime_error(std::string("OpenSSL: ") + what + " failed");
-}
-
 constexpr std::size_t kBlock = 64;
 
 }  // namespace
 
+// Not OpenSSL's SHA256() one-shot: in 3.0 it goes through EVP_Q_digest and fetches the
+// algorithm on every call.
 Digest sha256(std::string_view data) {
   Digest out;
-  EVP_MD_CTX* ctx = scratch_ctx();
-  check(EVP_DigestInit_ex2(ctx, sha256_md(), nullptr), "DigestInit");
-  check(EVP_DigestUpdate(ctx, data.data(), data.size()), "DigestUpdate");
-  check(EVP_DigestFinal_ex(ctx, out.data(), nullptr), "DigestFinal");
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(out.data(), &ctx);
   return out;
 }
 
@@ -55,47 +41,29 @@ std::string hex_lower(const unsigned char* bytes, std::size_t size) {
   return out;
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr) throw std::bad_alloc();
-  check(EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr), "DigestInit");
-}
+Sha256::Sha256() { SHA256_Init(&ctx_); }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+Sha256::~Sha256() { OPENSSL_cleanse(&ctx_, sizeof ctx_); }
 
-void Sha256::update(std::string_view data) {
-  check(EVP_DigestUpdate(ctx_, data.data(), data.size()), "DigestUpdate");
-}
+void Sha256::update(std::string_view data) { SHA256_Update(&ctx_, data.data(), data.size()); }
 
 Digest Sha256::finish() {
   Digest out;
-  check(EVP_DigestFinal_ex(ctx_, out.data(), nullptr), "DigestFinal");
-  check(EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr), "DigestInit");
+  SHA256_Final(out.data(), &ctx_);
+  SHA256_Init(&ctx_);
   return out;
 }
 
-Digest hmac_sha256(std::string_view key, std::string_view data) {
-  Digest out;
-  unsigned int len = 0;
-  if (HMAC(sha256_md(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-           &len) == nullptr) {
-    throw std::runtime_error("OpenSSL: HMAC failed");
-  }
-  return out;
-}
+Digest hmac_sha256(std::string_view key, std::string_view data) { return HmacKey(key).sign(data); }
 
-HmacKey::HmacKey(std::string_view key) : inner_(EVP_MD_CTX_new()), outer_(EVP_MD_CTX_new()) {
-  if (inner_ == nullptr || outer_ == nullptr) {
-    reset();
-    throw std::bad_alloc();
-  }
+HmacKey::HmacKey(std::string_view key) {
   // RFC 2104: keys longer than the block are hashed first.
   unsigned char k[kBlock] = {};
   if (key.size() > kBlock) {
     Digest d = sha256(key);
     std::memcpy(k, d.data(), d.size());
-    secure_wipe(d.data(), d.size());
-  } else {
+    OPENSSL_cleanse(d.data(), d.size());
+  } else if (!key.empty()) {
     std::memcpy(k, key.data(), key.size());
   }
   unsigned char ipad[kBlock], opad[kBlock];
@@ -103,48 +71,43 @@ HmacKey::HmacKey(std::string_view key) : inner_(EVP_MD_CTX_new()), outer_(EVP_MD
     ipad[i] = k[i] ^ 0x36;
     opad[i] = k[i] ^ 0x5c;
   }
-  check(EVP_DigestInit_ex2(inner_, sha256_md(), nullptr), "DigestInit");
-  check(EVP_DigestUpdate(inner_, ipad, kBlock), "DigestUpdate");
-  check(EVP_DigestInit_ex2(outer_, sha256_md(), nullptr), "DigestInit");
-  check(EVP_DigestUpdate(outer_, opad, kBlock), "DigestUpdate");
-  secure_wipe(k, sizeof k);
-  secure_wipe(ipad, sizeof ipad);
-  secure_wipe(opad, sizeof opad);
+  SHA256_Init(&inner_);
+  SHA256_Update(&inner_, ipad, kBlock);
+  SHA256_Init(&outer_);
+  SHA256_Update(&outer_, opad, kBlock);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(ipad, sizeof ipad);
+  OPENSSL_cleanse(opad, sizeof opad);
 }
 
-HmacKey::~HmacKey() { reset(); }
+HmacKey::~HmacKey() { wipe(); }
 
-HmacKey::HmacKey(HmacKey&& other) noexcept : inner_(other.inner_), outer_(other.outer_) {
-  other.inner_ = other.outer_ = nullptr;
-}
+HmacKey::HmacKey(HmacKey&& other) noexcept : inner_(other.inner_), outer_(other.outer_) { other.wipe(); }
 
 HmacKey& HmacKey::operator=(HmacKey&& other) noexcept {
   if (this != &other) {
-    reset();
     inner_ = other.inner_;
     outer_ = other.outer_;
-    other.inner_ = other.outer_ = nullptr;
+    other.wipe();
   }
   return *this;
 }
 
-// EVP_MD_CTX_free cleanses the digest state (OpenSSL clears provider contexts on free).
-void HmacKey::reset() noexcept {
-  EVP_MD_CTX_free(inner_);
-  EVP_MD_CTX_free(outer_);
-  inner_ = outer_ = nullptr;
+void HmacKey::wipe() noexcept {
+  OPENSSL_cleanse(&inner_, sizeof inner_);
+  OPENSSL_cleanse(&outer_, sizeof outer_);
 }
 
 Digest HmacKey::sign(std::string_view data) const {
-  EVP_MD_CTX* ctx = scratch_ctx();
+  SHA256_CTX ctx = inner_;
   Digest inner_digest;
   Digest out;
-  check(EVP_MD_CTX_copy_ex(ctx, inner_), "MD_CTX_copy");
-  check(EVP_DigestUpdate(ctx, data.data(), data.size()), "DigestUpdate");
-  check(EVP_DigestFinal_ex(ctx, inner_digest.data(), nullptr), "DigestFinal");
-  check(EVP_MD_CTX_copy_ex(ctx, outer_), "MD_CTX_copy");
-  check(EVP_DigestUpdate(ctx, inner_digest.data(), inner_digest.size()), "DigestUpdate");
-  check(EVP_DigestFinal_ex(ctx, out.data(), nullptr), "DigestFinal");
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(inner_digest.data(), &ctx);
+  ctx = outer_;
+  SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+  SHA256_Final(out.data(), &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-struct evp_md_ctx_st;
+#include <openssl/sha.h>
 
 namespace signgate {
 
@@ -34,14 +34,15 @@ class Sha256 {
   Digest finish();
 
  private:
-  evp_md_ctx_st* ctx_;
+  SHA256_CTX ctx_;
 };
 
 // One-shot HMAC-SHA256; used for the four-step signing-key derivation.
 Digest hmac_sha256(std::string_view key, std::string_view data);
 
 // An HMAC-SHA256 key with its inner and outer pad states computed once, so each
-// signature costs only the message's own compression rounds. Wiped when dropped.
+// signature costs only the message's own compression rounds and two struct copies
+// (no allocation, no provider dispatch). Wiped when dropped.
 class HmacKey {
  public:
   explicit HmacKey(std::string_view key);
@@ -54,9 +55,9 @@ class HmacKey {
   Digest sign(std::string_view data) const;
 
  private:
-  void reset() noexcept;
-  evp_md_ctx_st* inner_ = nullptr;
-  evp_md_ctx_st* outer_ = nullptr;
+  void wipe() noexcept;
+  SHA256_CTX inner_;
+  SHA256_CTX outer_;
 };
 
 // Overwrites memory in a way the optimiser may not remove (OPENSSL_cleanse).

@@ -41,12 +41,21 @@ bool literal(std::string_view s, std::size_t& pos, char c) {
 
 }  // namespace
 
+// Written digit by digit: this runs once per signed request and snprintf costs ~0.3 µs.
 std::string format_amz_date(SystemTime t) {
   const Fields f = split(t);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", f.year, f.month, f.day, f.hour,
-                f.minute, f.second);
-  return buf;
+  std::string out(16, 'T');
+  auto put = [&out](std::size_t pos, int value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) out[pos + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, f.year, 4);
+  put(4, f.month, 2);
+  put(6, f.day, 2);
+  put(9, f.hour, 2);
+  put(11, f.minute, 2);
+  put(13, f.second, 2);
+  out[15] = 'Z';
+  return out;
 }
 
 std::string format_iso8601(SystemTime t) {

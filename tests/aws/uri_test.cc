@@ -34,6 +34,17 @@ TEST(Uri, NormalizesPaths) {
   EXPECT_EQ(normalize_path("/a/b/../c/"), "/a/c/");
 }
 
+// The fast path skips normalisation only where it would change nothing.
+TEST(Uri, NormalPathDetection) {
+  for (const char* p : {"/", "/a", "/a/b/", "/model/x%3A0/converse", "/a.b/..c/.d"}) {
+    EXPECT_TRUE(is_normal_path(p)) << p;
+    EXPECT_EQ(normalize_path(p), p);
+  }
+  for (const char* p : {"", "a", "//", "/./", "/a/..", "/a//b", "/a/.", "/../a", "//example//"}) {
+    EXPECT_FALSE(is_normal_path(p)) << p;
+  }
+}
+
 // Bedrock's model IDs: the wire's %3A becomes %253A, an ARN's %2F becomes %252F.
 TEST(Uri, CanonicalUriEncodesBedrockSegmentsAgain) {
   EXPECT_EQ(canonical_uri("/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", true, true),
