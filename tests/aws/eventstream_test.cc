@@ -24,6 +24,23 @@ std::string converse_stream(int deltas) {
   return s;
 }
 
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// A frame built by hand around arbitrary header bytes, with valid CRCs and the given
+// lengths (defaults: the true ones), to reach checks that come after the CRCs.
+std::string raw_frame(const std::string& header_bytes, std::uint32_t total = 0, std::uint32_t headers_len = 0) {
+  std::string out;
+  put_u32(out, total ? total : static_cast<std::uint32_t>(16 + header_bytes.size()));
+  put_u32(out, headers_len ? headers_len : static_cast<std::uint32_t>(header_bytes.size()));
+  const std::uint32_t prelude_crc = crc32(out);
+  put_u32(out, prelude_crc);
+  out += header_bytes;
+  put_u32(out, crc32(std::string_view(out).substr(8), prelude_crc));
+  return out;
+}
+
 std::vector<Message> decode_all(Decoder& d, std::string_view data) {
   std::vector<Message> out;
   while (!data.empty()) {
@@ -143,42 +160,19 @@ TEST(EventStream, EnforcesSizeLimits) {
 
 // A prelude whose lengths do not fit together is refused, even with a valid CRC.
 TEST(EventStream, RejectsInconsistentLengths) {
-  auto prelude = [](std::uint32_t total, std::uint32_t headers) {
-    std::string p;
-    for (std::uint32_t v : {total, headers}) {
-      for (int i = 3; i >= 0; --i) p.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-    const std::uint32_t crc = crc32(p);
-    for (int i = 3; i >= 0; --i) p.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
-    return p;
-  };
-  EXPECT_EQ(Decoder().feed(prelude(8, 0)).error, Error::kMessageTooShort);
-  EXPECT_EQ(Decoder().feed(prelude(20, 5)).error, Error::kHeadersTooLarge);
+  EXPECT_EQ(Decoder().feed(raw_frame("", 8, 0)).error, Error::kMessageTooShort);
+  EXPECT_EQ(Decoder().feed(raw_frame("", 20, 5)).error, Error::kHeadersTooLarge);
 }
 
 // Header bytes that run past the header block, or an unknown type, are malformed.
 TEST(EventStream, RejectsMalformedHeaders) {
-  auto frame_with_header_bytes = [](std::string hdr) {
-    // Build a frame by hand with valid CRCs around arbitrary header bytes.
-    std::string out;
-    const std::uint32_t total = static_cast<std::uint32_t>(16 + hdr.size());
-    for (std::uint32_t v : {total, static_cast<std::uint32_t>(hdr.size())}) {
-      for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-    const std::uint32_t pcrc = crc32(out);
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((pcrc >> (8 * i)) & 0xff));
-    out += hdr;
-    const std::uint32_t mcrc = crc32(std::string_view(out).substr(8), pcrc);
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((mcrc >> (8 * i)) & 0xff));
-    return out;
-  };
   Message m;
-  EXPECT_EQ(decode_frame(frame_with_header_bytes(std::string("\x01" "a" "\x0a", 3)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(frame_with_header_bytes(std::string("\x01" "a" "\x07" "\x00\x09" "abc", 8)), m),
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x0a", 3)), m), Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x07" "\x00\x09" "abc", 8)), m),
             Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(frame_with_header_bytes(std::string("\x05" "ab", 3)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(frame_with_header_bytes(std::string("\x00" "\x00", 2)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(frame_with_header_bytes(std::string("\x01" "a" "\x04" "\x00\x00", 5)), m),
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x05" "ab", 3)), m), Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x00" "\x00", 2)), m), Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x04" "\x00\x00", 5)), m),
             Error::kMalformedHeader);
 }
 

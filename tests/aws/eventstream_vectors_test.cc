@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "testdata.h"
 
 #include "common/base64.h"
 
@@ -16,14 +16,9 @@ namespace signgate::aws::eventstream {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kVectors = fs::path(SIGNGATE_TESTDATA) / "eventstream-aws-sdk-go";
+const fs::path kVectors = testing_support::kTestData / "eventstream-aws-sdk-go";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_support::read_file;
 
 std::vector<std::string> names(const char* kind) {
   std::vector<std::string> out;

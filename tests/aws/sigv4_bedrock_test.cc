@@ -7,16 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "http/url.h"
+#include "testdata.h"
 
 namespace signgate::aws {
 namespace {
 
 nlohmann::json load_vectors() {
-  std::ifstream in(std::filesystem::path(SIGNGATE_TESTDATA) / "bedrock-sigv4-vectors.json");
-  return nlohmann::json::parse(in);
+  return nlohmann::json::parse(testing_support::read_file(testing_support::kTestData / "bedrock-sigv4-vectors.json"));
 }
 
 std::vector<nlohmann::json> cases() {

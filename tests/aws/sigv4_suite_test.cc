@@ -6,7 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
+
+#include "testdata.h"
 #include <map>
 #include <sstream>
 
@@ -14,14 +15,9 @@ namespace signgate::aws {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kSuite = fs::path(SIGNGATE_TESTDATA) / "sigv4-aws-c-auth";
+const fs::path kSuite = testing_support::kTestData / "sigv4-aws-c-auth";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_support::read_file;
 
 struct SuiteRequest {
   HttpRequest request;
