@@ -3,16 +3,10 @@
 #include <algorithm>
 
 #include "aws/uri.h"
+#include "common/strings.h"
 
 namespace signgate::aws {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -76,7 +70,7 @@ CanonicalHeaders canonical_headers(const HeaderList& headers) {
   std::size_t offset = 0;
   for (const Header& h : headers) {
     char* dst = names.data() + offset;
-    std::transform(h.name.begin(), h.name.end(), dst, lower);
+    std::transform(h.name.begin(), h.name.end(), dst, ascii_lower);
     const std::string_view name(dst, h.name.size());
     offset += h.name.size();
     if (is_unsigned_header(name)) continue;

@@ -7,11 +7,8 @@
 #include "common/crypto.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstring>
-#include <stdexcept>
 
 namespace signgate {
 namespace {
