@@ -4,7 +4,9 @@
 #include <iostream>
 #include <iterator>
 
+#include "aws/credentials/cache.h"
 #include "aws/eventstream.h"
+#include "common/env.h"
 #include "common/strings.h"
 #include "common/time.h"
 #include "http/fetch.h"
@@ -57,7 +59,8 @@ std::string redact_token(std::string text, const std::string& token) {
 
 }  // namespace
 
-std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error) {
+std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error,
+                                                     const aws::Credentials* chain_credentials) {
   PreparedRequest p;
   auto url = http::parse_url(args.url, error);
   if (!url) return std::nullopt;
@@ -104,10 +107,16 @@ std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std:
     }
     when = *t;
   }
-  if (args.access_key.empty() || args.secret_key.empty()) {
-    *error =
-        "credentials required: pass --access-key and --secret-key (and --session-token for "
-        "temporary credentials); the AWS credential chain is not wired into 'sign' yet";
+  if (args.access_key.empty() != args.secret_key.empty()) {
+    *error = "--access-key and --secret-key go together (or leave both out to use the AWS credential chain)";
+    return std::nullopt;
+  }
+  if (!args.session_token.empty() && args.access_key.empty()) {
+    *error = "--session-token needs --access-key and --secret-key";
+    return std::nullopt;
+  }
+  if (args.access_key.empty() && chain_credentials == nullptr) {
+    *error = "credentials required: pass --access-key and --secret-key, or give the AWS credential chain some";
     return std::nullopt;
   }
   if (args.region.empty() || args.service.empty()) {
@@ -115,7 +124,11 @@ std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std:
     return std::nullopt;
   }
 
-  const aws::Credentials creds(args.access_key, args.secret_key, args.session_token);
+  const std::optional<aws::Credentials> flag_credentials =
+      args.access_key.empty() ? std::nullopt
+                              : std::optional<aws::Credentials>(std::in_place, args.access_key,
+                                                                args.secret_key, args.session_token);
+  const aws::Credentials& creds = flag_credentials ? *flag_credentials : *chain_credentials;
   const auto opts = aws::SigningOptions::for_service(args.region, args.service);
   aws::Signer signer([when] { return when; });
   p.signature = signer.sign(p.request, sha256_hex(p.body), creds, opts);
@@ -138,7 +151,29 @@ void print_request(const PreparedRequest& p, std::ostream& out) {
 
 int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
   std::string error;
-  auto prepared = prepare_signed_request(args, &error);
+  std::shared_ptr<const aws::Credentials> chain_credentials;
+  if (args.access_key.empty() && args.secret_key.empty() && args.session_token.empty() &&
+      !args.region.empty()) {
+    // No keys on the command line: the AWS SDKs' chain (environment, profile, web identity,
+    // ECS, IMDS), exactly as `serve` resolves its base credentials.
+    aws::CredentialSettings settings;
+    settings.region = args.region;
+    settings.http.ca_file = args.ca_file;
+    auto proxy = http::ProxySettings::from_environment(process_environment());
+    if (!proxy) {
+      err << "signgate sign: " << proxy.message() << '\n';
+      return kExitUsage;
+    }
+    settings.http.proxy = std::move(*proxy);
+    aws::CredentialManager manager(std::move(settings), process_environment());
+    auto creds = manager.identity(aws::RoleSettings{})->wait_first(std::chrono::seconds(30));
+    if (!creds) {
+      err << "signgate sign: " << creds.message() << '\n';
+      return kExitFailure;
+    }
+    chain_credentials = *creds;
+  }
+  auto prepared = prepare_signed_request(args, &error, chain_credentials.get());
   if (!prepared) {
     err << "signgate sign: " << error << '\n';
     return kExitUsage;
@@ -158,8 +193,14 @@ int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
         << prepared->url.host << "; use https (http:// is for local endpoints)\n";
     return kExitUsage;
   }
-  http::FetchOptions options;
+  http::ClientOptions options;
   options.ca_file = args.ca_file;
+  auto proxy = http::ProxySettings::from_environment(process_environment());
+  if (!proxy) {
+    err << "signgate sign: " << proxy.message() << '\n';
+    return kExitUsage;
+  }
+  options.proxy = std::move(*proxy);
   bool event_stream = false;
   aws::eventstream::Decoder decoder;
   std::string stream_error;

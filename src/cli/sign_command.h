@@ -43,9 +43,10 @@ struct PreparedRequest {
   aws::Signature signature;
 };
 
-// Validates the arguments, reads the body and signs. On bad input returns nullopt
-// with a one-line reason in `error`.
-std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error);
+// Validates the arguments, reads the body and signs with the flags' keys or, when there
+// are none, `chain_credentials`. On bad input returns nullopt with a one-line reason.
+std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error,
+                                                     const aws::Credentials* chain_credentials = nullptr);
 
 // The request line and header lines exactly as they are sent.
 void print_request(const PreparedRequest& p, std::ostream& out);

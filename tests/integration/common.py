@@ -11,8 +11,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 BIN = os.environ.get("SIGNGATE_BIN", os.path.join(ROOT, "build", "signgate"))
 
 
-def run(*args, env=None, timeout=60):
-    full_env = dict(os.environ)
+def run(*args, env=None, timeout=60, clear_aws=False):
+    """Runs the binary; with clear_aws, none of this machine's AWS_* variables reach it."""
+    full_env = {k: v for k, v in os.environ.items() if not (clear_aws and k.startswith("AWS_"))}
     full_env.update(env or {})
     return subprocess.run([BIN, *args], capture_output=True, timeout=timeout, env=full_env)
 

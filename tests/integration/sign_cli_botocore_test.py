@@ -6,7 +6,7 @@ import json
 import os
 import unittest
 
-from common import ROOT, parse_printed_request, run
+from common import tempdir, ROOT, parse_printed_request, run
 import botocore_sigv4
 
 VECTORS = json.load(open(os.path.join(ROOT, "tests", "data", "bedrock-sigv4-vectors.json"), encoding="utf-8"))
@@ -106,8 +106,21 @@ class BadInput(unittest.TestCase):
         self.assert_usage_error(["sign", "--region", "r", "--service", "s", *CREDS, "--time", "noon", "https://x/"],
                                 "bad --time")
 
-    def test_no_credentials(self):
-        self.assert_usage_error(["sign", "--region", "r", "--service", "s", "https://x/"], "credentials required")
+    def test_half_a_key_pair(self):
+        self.assert_usage_error(["sign", "--region", "r", "--service", "s", "--access-key", "AKID", "https://x/"],
+                                "--access-key and --secret-key go together")
+
+    def test_no_credentials_anywhere(self):
+        """Without flags the chain is asked; when nothing answers, one line tells each provider's story."""
+        with tempdir() as home:
+            p = run("sign", "--region", "r", "--service", "s", "https://x/", clear_aws=True,
+                    env={"HOME": home, "AWS_EC2_METADATA_DISABLED": "true"})
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, 1, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        for needle in ("no AWS credentials found", "environment:", "profile:", "web identity:", "ECS:",
+                       "IMDS: AWS_EC2_METADATA_DISABLED=true"):
+            self.assertIn(needle, err)
 
     def test_unknown_command(self):
         self.assert_usage_error(["frobnicate"], "frobnicate")

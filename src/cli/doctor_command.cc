@@ -1,0 +1,168 @@
+#include "cli/doctor_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "aws/credentials/cache.h"
+#include "aws/sigv4.h"
+#include "aws/uri.h"
+#include "cli/sign_command.h"
+#include "config/config.h"
+#include "http/fetch.h"
+
+namespace signgate::cli {
+namespace {
+
+std::string minutes_until(SystemTime t) {
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(t - system_now()).count();
+  if (left < 120) return std::to_string(left) + " s";
+  return std::to_string(left / 60) + " min";
+}
+
+// What a failed Converse most likely means, with the fix.
+std::string explain_bedrock(unsigned status, std::string_view error_type, const std::string& message,
+                            const std::string& model, const std::string& region) {
+  std::string line = "Bedrock answered " + std::to_string(status) +
+                     (error_type.empty() ? std::string() : " " + std::string(error_type)) +
+                     (message.empty() ? std::string() : ": " + message);
+  if (error_type.rfind("AccessDeniedException", 0) == 0) {
+    if (message.find("don't have access to the model") != std::string::npos) {
+      line += " — enable access to " + model + " in the Bedrock console (Model access) for " + region;
+    } else {
+      line += " — the role lacks bedrock:InvokeModel on this model; attach the permissions policy that "
+              "`signgate iam-policy` prints (inference profiles need the profile and the model ARNs)";
+    }
+  } else if (error_type.rfind("ResourceNotFoundException", 0) == 0 || status == 404) {
+    line += " — no model " + model + " in " + region + "; check the ID and the region";
+  } else if (error_type.rfind("UnrecognizedClientException", 0) == 0) {
+    line += " — the credentials are not valid in " + region + "; is the region enabled for the account?";
+  } else if (error_type.rfind("ValidationException", 0) == 0 &&
+             message.find("on-demand throughput") != std::string::npos) {
+    line += " — call this model through an inference profile (e.g. us." + model + ")";
+  } else if (error_type.rfind("ExpiredTokenException", 0) == 0) {
+    line += " — the assumed credentials expired before use; check the machine's clock";
+  }
+  return line;
+}
+
+int converse_once(const config::Config& cfg, const aws::Credentials& creds, const std::string& model,
+                  const http::ClientOptions& options, std::ostream& out, std::ostream& err) {
+  std::string error;
+  auto base = http::parse_url(cfg.aws.bedrock_url(), &error);
+  if (!base) {
+    err << "doctor: aws.bedrock_endpoint: " << error << '\n';
+    return kExitUsage;
+  }
+  std::string prefix = base->path == "/" ? "" : base->path;
+  aws::HttpRequest req{"POST", prefix + "/model/" + aws::uri_encode(model) + "/converse", {},
+                       {{"Host", base->host_header()}, {"Content-Type", "application/json"},
+                        {"Accept", "application/json"}}};
+  const std::string body =
+      R"({"messages":[{"role":"user","content":[{"text":"Reply with OK."}]}],"inferenceConfig":{"maxTokens":5}})";
+  aws::Signer signer;
+  signer.sign(req, sha256_hex(body), creds, aws::SigningOptions::for_service(cfg.aws.region, "bedrock"));
+  http::ResponseHead head;
+  std::string answer;
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = http::fetch(
+      *base, req, body, [&](const http::ResponseHead& h) { head = h; },
+      [&](std::string_view piece) {
+        if (answer.size() < 64 * 1024) answer.append(piece);
+      },
+      options);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (!result.ok) {
+    err << "doctor: Bedrock at " << base->host_header() << " unreachable: " << result.error
+        << " — check aws.region / aws.bedrock_endpoint and the egress (HTTPS_PROXY)\n";
+    return kExitFailure;
+  }
+  if (head.status != 200) {
+    const auto json = nlohmann::json::parse(answer, nullptr, false);
+    std::string message;
+    if (json.is_object()) {
+      for (const char* key : {"message", "Message"}) {
+        if (json.contains(key) && json[key].is_string()) message = json[key].get<std::string>();
+      }
+    }
+    err << "doctor: " << explain_bedrock(head.status, head.header("x-amzn-ErrorType"), message, model, cfg.aws.region)
+        << '\n';
+    return kExitFailure;
+  }
+  out << "bedrock     Converse " << model << " answered 200 in " << ms.count() << " ms";
+  if (auto in = head.header("X-Amzn-Bedrock-Input-Token-Count"); !in.empty()) {
+    out << " (" << in << " input / " << head.header("X-Amzn-Bedrock-Output-Token-Count") << " output tokens)";
+  }
+  out << '\n';
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out, std::ostream& err) {
+  auto cfg = config::load_config(args.config, env);
+  if (!cfg) {
+    err << cfg.message() << '\n';
+    return kExitUsage;
+  }
+  out << "config      " << cfg->source << ": valid (region " << cfg->aws.region << ", " << cfg->clients.size()
+      << " client" << (cfg->clients.size() == 1 ? "" : "s") << ")\n";
+
+  aws::CredentialSettings settings;
+  settings.region = cfg->aws.region;
+  settings.sts_endpoint = cfg->aws.sts_endpoint;
+  settings.refresh_before = cfg->aws.refresh_before_expiry;
+  settings.http.ca_file = cfg->upstream.ca_file;
+  settings.http.connect_timeout = cfg->upstream.connect_timeout;
+  auto proxy = http::ProxySettings::from_environment(env);
+  if (!proxy) {
+    err << "doctor: " << proxy.message() << '\n';
+    return kExitUsage;
+  }
+  settings.http.proxy = std::move(*proxy);
+  const http::ClientOptions http_options = settings.http;
+
+  aws::CredentialManager manager(settings, env);
+  const aws::RoleSettings& role = cfg->aws.role;
+  auto cache = manager.identity(role);
+  auto creds = cache->wait_first(std::chrono::seconds(args.timeout_seconds));
+  const aws::CacheStatus status = cache->status();
+  if (!creds) {
+    std::string why = creds.message();
+    if (why.find("no AWS credentials found") != std::string::npos) {
+      why += " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+             "a web identity token (EKS), or run it where an instance or task role applies";
+    }
+    err << "doctor: " << why << '\n';
+    return kExitFailure;
+  }
+  if (role.role_arn.empty()) {
+    out << "credentials " << status.source << " (no aws.role_arn: signing with these directly; set a role "
+        << "for delegated access)\n";
+  } else {
+    out << "credentials " << status.source << '\n';
+    out << "role        assumed " << (status.assumed_role_arn.empty() ? role.role_arn : status.assumed_role_arn)
+        << ", session " << aws::sanitize_session_name(role.session_name) << '\n';
+  }
+  if (status.expiration) {
+    out << "expires     " << format_iso8601(*status.expiration) << " (in " << minutes_until(*status.expiration)
+        << "; refreshed " << cfg->aws.refresh_before_expiry.count() << " s before)\n";
+  }
+  if (args.model.empty()) {
+    out << "ok          add --model ID to make one tiny Converse call\n";
+    return kExitOk;
+  }
+  const int rc = converse_once(*cfg, **creds, args.model, http_options, out, err);
+  if (rc == kExitOk) out << "ok          signgate can reach Bedrock as configured\n";
+  return rc;
+}
+
+CLI::App* add_doctor_command(CLI::App& app, DoctorArgs& args) {
+  CLI::App* cmd = app.add_subcommand("doctor", "Check credentials, the role and (with --model) one Bedrock call");
+  cmd->add_option("--config", args.config, "signgate YAML config")->required();
+  cmd->add_option("--model", args.model, "Model ID or inference profile for one tiny Converse call");
+  cmd->add_option("--timeout", args.timeout_seconds, "Seconds to wait for credentials")->check(CLI::Range(1, 600));
+  return cmd;
+}
+
+}  // namespace signgate::cli

@@ -1,0 +1,343 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "http/url.h"
+
+namespace signgate::config {
+namespace {
+
+class Problems {
+ public:
+  explicit Problems(std::string source) : source_(std::move(source)) {}
+  void add(const std::string& key, const std::string& reason) {
+    if (!text_.empty()) text_ += '\n';
+    text_ += source_ + ": " + key + ": " + reason;
+  }
+  bool empty() const { return text_.empty(); }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string source_;
+  std::string text_;
+};
+
+// Expands ${VAR}; an unset variable is a problem (a silently empty External ID is worse).
+std::string expand(const std::string& in, const Environment& env, const std::string& key, Problems& p) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '$') {
+      out.push_back(in[i]);
+    } else if (i + 1 < in.size() && in[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+    } else if (i + 1 < in.size() && in[i + 1] == '{') {
+      const auto close = in.find('}', i + 2);
+      if (close == std::string::npos) {
+        p.add(key, "unterminated ${ in '" + in + "'");
+        return out;
+      }
+      const std::string name = in.substr(i + 2, close - i - 2);
+      const auto value = env(name);
+      if (!value) p.add(key, "environment variable " + name + " is not set");
+      out += value.value_or("");
+      i = close;
+    } else {
+      out.push_back('$');
+    }
+  }
+  return out;
+}
+
+class Reader {
+ public:
+  Reader(const Environment& env, Problems& p) : env_(env), p_(p) {}
+
+  // Flags keys that are not in `known`: a typo must not silently drop a setting.
+  void only(const YAML::Node& map, const std::string& where, std::initializer_list<const char*> known) {
+    if (!map.IsMap()) {
+      p_.add(where, "must be a mapping");
+      return;
+    }
+    for (const auto& kv : map) {
+      const std::string k = kv.first.as<std::string>();
+      bool found = false;
+      for (const char* n : known) found = found || k == n;
+      if (!found) p_.add(join(where, k), "unknown key");
+    }
+  }
+
+  std::optional<std::string> str(const YAML::Node& map, const std::string& where, const char* key) {
+    const YAML::Node n = map[key];
+    if (!n || n.IsNull()) return std::nullopt;
+    if (!n.IsScalar()) {
+      p_.add(join(where, key), "must be a string");
+      return std::nullopt;
+    }
+    return expand(n.Scalar(), env_, join(where, key), p_);
+  }
+
+  std::optional<long long> integer(const YAML::Node& map, const std::string& where, const char* key,
+                                   long long min, long long max) {
+    auto s = str(map, where, key);
+    if (!s) return std::nullopt;
+    try {
+      std::size_t used = 0;
+      const long long v = std::stoll(*s, &used);
+      if (used == s->size() && v >= min && v <= max) return v;
+    } catch (const std::exception&) {
+    }
+    p_.add(join(where, key), "must be a whole number from " + std::to_string(min) + " to " +
+                                 std::to_string(max) + ", not '" + *s + "'");
+    return std::nullopt;
+  }
+
+  std::vector<std::string> list(const YAML::Node& map, const std::string& where, const char* key) {
+    std::vector<std::string> out;
+    const YAML::Node n = map[key];
+    if (!n || n.IsNull()) return out;
+    if (!n.IsSequence()) {
+      p_.add(join(where, key), "must be a list");
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string k = join(where, key) + "[" + std::to_string(i) + "]";
+      if (!n[i].IsScalar()) {
+        p_.add(k, "must be a string");
+        continue;
+      }
+      out.push_back(expand(n[i].Scalar(), env_, k, p_));
+    }
+    return out;
+  }
+
+  void url(const std::optional<std::string>& value, const std::string& key) {
+    if (!value) return;
+    std::string error;
+    const auto u = http::parse_url(*value, &error);
+    if (!u) {
+      p_.add(key, error);
+    } else if (!u->is_tls() && !u->is_loopback()) {
+      p_.add(key, "plain http is allowed only to loopback (local emulators); use https");
+    }
+  }
+
+  static std::string join(const std::string& where, const std::string& key) {
+    return where.empty() ? key : where + "." + key;
+  }
+
+  Problems& problems() { return p_; }
+
+ private:
+  const Environment& env_;
+  Problems& p_;
+};
+
+bool is_hex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Role keys shared by aws: and a client's aws: override.
+void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws::RoleSettings& role) {
+  if (auto v = r.str(node, where, "role_arn")) {
+    role.role_arn = *v;
+    if (v->rfind("arn:aws", 0) != 0 || v->find(":role/") == std::string::npos) {
+      r.problems().add(where + ".role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), not '" + *v + "'");
+    }
+  }
+  if (auto v = r.str(node, where, "external_id")) {
+    role.external_id = *v;
+    if (v->size() < 2 || v->size() > 1224) r.problems().add(where + ".external_id", "must be 2 to 1224 characters");
+  }
+  if (auto v = r.str(node, where, "session_name")) {
+    role.session_name = *v;
+    if (aws::sanitize_session_name(*v) != *v) {
+      r.problems().add(where + ".session_name", "must be 2 to 64 of the characters [A-Za-z0-9_+=,.@-]");
+    }
+  }
+  if (auto v = r.integer(node, where, "duration_seconds", 900, 43200)) role.duration_seconds = static_cast<int>(*v);
+  if (auto v = r.str(node, where, "source_identity")) role.source_identity = *v;
+  if (auto v = r.str(node, where, "policy")) role.policy = *v;
+  if (const YAML::Node tags = node["tags"]; tags && !tags.IsNull()) {
+    if (!tags.IsMap()) {
+      r.problems().add(where + ".tags", "must be a mapping of tag keys to values");
+    } else {
+      for (const auto& kv : tags) role.tags.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+    }
+  }
+  if (!role.external_id.empty() && role.role_arn.empty()) {
+    r.problems().add(where + ".external_id", "is set but role_arn is not (an External ID only applies to AssumeRole)");
+  }
+}
+
+}  // namespace
+
+std::string AwsConfig::sts_url() const {
+  return sts_endpoint.empty() ? "https://sts." + region + ".amazonaws.com/" : sts_endpoint;
+}
+
+std::string AwsConfig::bedrock_url() const {
+  return bedrock_endpoint.empty() ? "https://bedrock-runtime." + region + ".amazonaws.com" : bedrock_endpoint;
+}
+
+namespace {
+Result<Config> parse_root(const std::string& text, const std::string& source, const Environment& env);
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& source, const Environment& env) {
+  try {
+    return parse_root(text, source, env);
+  } catch (const YAML::Exception& e) {
+    return make_error(source + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+namespace {
+Result<Config> parse_root(const std::string& text, const std::string& source, const Environment& env) {
+  Problems p(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return make_error(source + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) return make_error(source + ": the file must be a YAML mapping (listen:, aws:, clients:, ...)");
+  Reader r(env, p);
+  Config c;
+  c.source = source;
+  r.only(root, "", {"listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream"});
+
+  if (auto v = r.str(root, "", "listen")) c.listen = *v;
+  if (c.listen.rfind(':') == std::string::npos) p.add("listen", "must be HOST:PORT, not '" + c.listen + "'");
+
+  const YAML::Node a = root["aws"];
+  if (!a) {
+    p.add("aws", "is required (at least aws.region)");
+  } else {
+    r.only(a, "aws", {"region", "role_arn", "external_id", "session_name", "duration_seconds",
+                      "refresh_before_expiry_seconds", "sts_endpoint", "bedrock_endpoint", "source_identity",
+                      "policy", "tags"});
+    if (auto v = r.str(a, "aws", "region")) c.aws.region = *v;
+    if (c.aws.region.empty()) p.add("aws.region", "is required, e.g. us-east-1");
+    read_role(r, a, "aws", c.aws.role);
+    if (auto v = r.integer(a, "aws", "refresh_before_expiry_seconds", 0, 3600)) {
+      c.aws.refresh_before_expiry = std::chrono::seconds(*v);
+    }
+    const auto sts = r.str(a, "aws", "sts_endpoint");
+    r.url(sts, "aws.sts_endpoint");
+    c.aws.sts_endpoint = sts.value_or("");
+    const auto bedrock = r.str(a, "aws", "bedrock_endpoint");
+    r.url(bedrock, "aws.bedrock_endpoint");
+    c.aws.bedrock_endpoint = bedrock.value_or("");
+  }
+
+  if (const YAML::Node clients = root["clients"]; clients && !clients.IsNull()) {
+    if (!clients.IsSequence()) p.add("clients", "must be a list");
+    std::set<std::string> names, secrets;
+    for (std::size_t i = 0; clients.IsSequence() && i < clients.size(); ++i) {
+      const std::string w = "clients[" + std::to_string(i) + "]";
+      const YAML::Node n = clients[i];
+      r.only(n, w, {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit"});
+      if (!n.IsMap()) continue;
+      ClientConfig cl;
+      cl.name = r.str(n, w, "name").value_or("");
+      if (cl.name.empty()) p.add(w + ".name", "is required");
+      if (!names.insert(cl.name).second) p.add(w + ".name", "'" + cl.name + "' is used by another client");
+      cl.secret_sha256 = r.str(n, w, "secret_sha256").value_or("");
+      if (!is_hex64(cl.secret_sha256)) {
+        p.add(w + ".secret_sha256", "must be 64 lower-case hex digits (signgate keys new prints it)");
+      } else if (!secrets.insert(cl.secret_sha256).second) {
+        p.add(w + ".secret_sha256", "is the same as another client's");
+      }
+      cl.models = r.list(n, w, "models");
+      if (cl.models.empty()) p.add(w + ".models", "is required: the model IDs or globs this client may call");
+      cl.operations = r.list(n, w, "operations");
+      for (const auto& op : cl.operations) {
+        static const std::set<std::string> kOps{"invoke", "invoke-stream", "converse", "converse-stream",
+                                                "count-tokens"};
+        if (kOps.count(op) == 0) {
+          p.add(w + ".operations", "unknown operation '" + op +
+                                       "' (invoke, invoke-stream, converse, converse-stream, count-tokens)");
+        }
+      }
+      if (auto v = r.str(n, w, "expires_at")) {
+        cl.expires_at = parse_iso8601(*v);
+        if (!cl.expires_at) p.add(w + ".expires_at", "must be a time like 2027-01-01T00:00:00Z, not '" + *v + "'");
+      }
+      if (const YAML::Node o = n["aws"]; o && !o.IsNull()) {
+        r.only(o, w + ".aws", {"role_arn", "external_id", "session_name", "duration_seconds", "source_identity",
+                               "policy", "tags"});
+        aws::RoleSettings role = c.aws.role;
+        role.tags.clear();
+        read_role(r, o, w + ".aws", role);
+        cl.aws = role;
+      }
+      if (const YAML::Node rl = n["rate_limit"]; rl && !rl.IsNull()) {
+        r.only(rl, w + ".rate_limit", {"requests_per_minute"});
+        if (auto v = r.integer(rl, w + ".rate_limit", "requests_per_minute", 1, 10'000'000)) {
+          cl.requests_per_minute = static_cast<int>(*v);
+        }
+      }
+      c.clients.push_back(std::move(cl));
+    }
+  }
+
+  if (const YAML::Node m = root["models"]; m && !m.IsNull()) {
+    if (!m.IsMap()) {
+      p.add("models", "must map aliases to model IDs");
+    } else {
+      for (const auto& kv : m) {
+        const std::string alias = kv.first.as<std::string>();
+        if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
+          p.add("models." + alias, "must be a model ID");
+          continue;
+        }
+        c.models[alias] = expand(kv.second.Scalar(), env, "models." + alias, p);
+      }
+    }
+  }
+
+  if (const YAML::Node au = root["audit"]; au && !au.IsNull()) {
+    r.only(au, "audit", {"path"});
+    c.audit_path = r.str(au, "audit", "path").value_or("");
+  }
+  if (const YAML::Node t = root["tls"]; t && !t.IsNull()) {
+    r.only(t, "tls", {"cert", "key"});
+    c.tls_cert = r.str(t, "tls", "cert").value_or("");
+    c.tls_key = r.str(t, "tls", "key").value_or("");
+    if (c.tls_cert.empty() != c.tls_key.empty()) p.add("tls", "needs both cert and key");
+  }
+  if (const YAML::Node l = root["limits"]; l && !l.IsNull()) {
+    r.only(l, "limits", {"max_body_bytes"});
+    if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30)) c.max_body_bytes = static_cast<std::uint64_t>(*v);
+  }
+  if (const YAML::Node u = root["upstream"]; u && !u.IsNull()) {
+    r.only(u, "upstream", {"max_retries", "ca_file", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms"});
+    if (auto v = r.integer(u, "upstream", "max_retries", 0, 10)) c.upstream.max_retries = static_cast<int>(*v);
+    c.upstream.ca_file = r.str(u, "upstream", "ca_file").value_or("");
+    if (auto v = r.integer(u, "upstream", "connect_timeout_ms", 1, 600'000)) c.upstream.connect_timeout = std::chrono::milliseconds(*v);
+    if (auto v = r.integer(u, "upstream", "first_byte_timeout_ms", 1, 3'600'000)) c.upstream.first_byte_timeout = std::chrono::milliseconds(*v);
+    if (auto v = r.integer(u, "upstream", "idle_timeout_ms", 1, 3'600'000)) c.upstream.idle_timeout = std::chrono::milliseconds(*v);
+  }
+  if (!p.empty()) return make_error(p.text());
+  return c;
+}
+}  // namespace
+
+Result<Config> load_config(const std::string& path, const Environment& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(path + ": cannot be read (does the file exist and may signgate read it?)");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return parse_config(s.str(), path, env);
+}
+
+}  // namespace signgate::config

@@ -1,0 +1,68 @@
+// signgate.yaml → validated plain structs (SPEC §3). Every problem is reported with the
+// file, the key and the reason; nothing here runs after start-up or a reload.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/credentials/cache.h"
+#include "common/env.h"
+#include "common/result.h"
+#include "common/time.h"
+
+namespace signgate::config {
+
+struct AwsConfig {
+  std::string region;
+  aws::RoleSettings role;  // role_arn empty: the base credentials are used directly
+  std::chrono::seconds refresh_before_expiry{300};
+  std::string sts_endpoint;      // empty: https://sts.{region}.amazonaws.com
+  std::string bedrock_endpoint;  // empty: https://bedrock-runtime.{region}.amazonaws.com
+
+  std::string sts_url() const;
+  std::string bedrock_url() const;
+};
+
+struct ClientConfig {
+  std::string name;
+  std::string secret_sha256;             // 64 lower-case hex digits
+  std::vector<std::string> models;       // glob allowlist
+  std::vector<std::string> operations;   // empty: all
+  std::optional<SystemTime> expires_at;
+  std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
+  std::optional<int> requests_per_minute;
+};
+
+struct UpstreamConfig {
+  int max_retries = 2;
+  std::string ca_file;  // empty: the system store
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds first_byte_timeout{60'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+struct Config {
+  std::string source;  // the file it came from
+  std::string listen = "127.0.0.1:8080";
+  AwsConfig aws;
+  std::vector<ClientConfig> clients;
+  std::map<std::string, std::string> models;  // alias → model ID
+  std::string audit_path;                     // empty: no audit file; "-": stdout
+  std::string tls_cert;
+  std::string tls_key;
+  std::uint64_t max_body_bytes = 20 * 1024 * 1024;
+  UpstreamConfig upstream;
+};
+
+// Parses and validates `text`; `${VAR}` is expanded from `env` ("$$" is a literal '$').
+// On failure the message has one line per problem: "FILE: KEY: reason".
+Result<Config> parse_config(const std::string& text, const std::string& source, const Environment& env);
+
+// Reads the file, then parse_config.
+Result<Config> load_config(const std::string& path, const Environment& env);
+
+}  // namespace signgate::config

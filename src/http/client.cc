@@ -1,0 +1,406 @@
+#include "http/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <deque>
+#include <limits>
+#include <optional>
+
+#include "common/strings.h"
+
+namespace signgate::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using boost::system::error_code;
+using Millis = std::chrono::milliseconds;
+
+namespace {
+
+constexpr std::size_t kChunkSize = 16 * 1024;  // per open response; sized for 10k open streams
+
+struct Timeouts {
+  Millis connect, first_byte, idle;
+};
+
+std::string describe(std::string_view step, const error_code& ec, Millis timeout) {
+  std::string m(step);
+  m += ": ";
+  if (ec == beast::error::timeout) {
+    m += "timed out after " + std::to_string(timeout.count()) + " ms";
+  } else if (ec.category() == asio::error::get_ssl_category()) {
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
+    m += reason != nullptr ? reason : ec.message();
+  } else {
+    m += ec.message();
+  }
+  return m;
+}
+
+bool looks_stale(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted;
+}
+
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view ResponseHead::header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+struct Connection {
+  explicit Connection(const asio::any_io_executor& ex) : tcp(ex) {}
+  beast::tcp_stream tcp;
+  std::optional<beast::ssl_stream<beast::tcp_stream&>> tls;
+  beast::flat_buffer buffer;
+  std::string origin;
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+struct Client::Impl {
+  Impl(asio::any_io_executor ex, ClientOptions opts)
+      : executor(std::move(ex)), options(std::move(opts)), tls(ssl::context::tls_client) {
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    error_code ec;
+    if (options.ca_file.empty()) {
+      tls.set_default_verify_paths(ec);
+    } else {
+      tls.load_verify_file(options.ca_file, ec);
+    }
+    if (ec) tls_error = describe("loading CA certificates from " +
+                                     (options.ca_file.empty() ? std::string("the system store")
+                                                              : options.ca_file), ec, {});
+  }
+
+  std::unique_ptr<Connection> take_idle(const std::string& origin) {
+    auto it = idle.find(origin);
+    if (it == idle.end()) return nullptr;
+    const auto now = std::chrono::steady_clock::now();
+    auto& list = it->second;
+    while (!list.empty()) {
+      auto conn = std::move(list.back());  // most recently used first: least likely stale
+      list.pop_back();
+      if (now - conn->idle_since < options.pool_idle_timeout) return conn;
+    }
+    return nullptr;
+  }
+
+  void release(std::unique_ptr<Connection> conn) {
+    auto& list = idle[conn->origin];
+    conn->idle_since = std::chrono::steady_clock::now();
+    conn->tcp.expires_never();
+    list.push_back(std::move(conn));
+    while (list.size() > options.max_idle_per_origin) list.pop_front();
+  }
+
+  asio::any_io_executor executor;
+  ClientOptions options;
+  ssl::context tls;
+  std::string tls_error;
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+  ClientStats stats;
+};
+
+struct Response::State {
+  std::unique_ptr<Connection> conn;
+  std::weak_ptr<Client::Impl> owner;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  std::string chunk;
+  Millis idle_timeout{};
+  bool finished = false;
+  std::string failure;
+
+  void finish() {
+    finished = true;
+    if (!conn) return;
+    if (parser.keep_alive()) {
+      if (auto core = owner.lock()) core->release(std::move(conn));
+    }
+    conn.reset();
+  }
+};
+
+Response::Response(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Response::Response(Response&&) noexcept = default;
+Response& Response::operator=(Response&&) noexcept = default;
+Response::~Response() = default;  // an unfinished body closes its connection with it
+
+bool Response::done() const { return state_->finished; }
+
+asio::awaitable<Result<std::string_view>> Response::read_some() {
+  State& s = *state_;
+  if (!s.failure.empty()) co_return make_error(s.failure);
+  if (s.finished) co_return std::string_view{};
+  if (s.parser.is_done()) {
+    s.finish();
+    co_return std::string_view{};
+  }
+  if (s.chunk.empty()) s.chunk.resize(kChunkSize);
+  Connection& c = *s.conn;
+  for (;;) {
+    s.parser.get().body().data = s.chunk.data();
+    s.parser.get().body().size = s.chunk.size();
+    c.tcp.expires_after(s.idle_timeout);
+    error_code ec;
+    if (c.tls) {
+      co_await bhttp::async_read_some(*c.tls, c.buffer, s.parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      s.failure = describe("reading the response body", ec, s.idle_timeout);
+      s.conn.reset();
+      co_return make_error(s.failure);
+    }
+    const std::size_t n = s.chunk.size() - s.parser.get().body().size;
+    if (s.parser.is_done()) s.finish();
+    if (n > 0 || s.finished) co_return std::string_view(s.chunk.data(), n);
+  }
+}
+
+asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
+  std::string out;
+  for (;;) {
+    auto piece = co_await read_some();
+    if (!piece) co_return piece.error();
+    if (piece->empty() && done()) co_return out;
+    if (out.size() + piece->size() > limit) {
+      state_->conn.reset();
+      state_->failure = "response body larger than " + std::to_string(limit) + " bytes";
+      co_return make_error(state_->failure);
+    }
+    out.append(*piece);
+  }
+}
+
+namespace {
+
+std::string origin_key(const Url& url, const Proxy* proxy) {
+  std::string key = url.scheme + "://" + url.host + ":" + std::to_string(url.port);
+  if (proxy != nullptr) key += " via " + proxy->url.host_header();
+  return key;
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Impl& core,
+                                                                     const Url& url,
+                                                                     const Proxy* proxy,
+                                                                     Millis timeout) {
+  const Url& hop = proxy != nullptr ? proxy->url : url;
+  const std::string where = hop.host_header() + (hop.explicit_port ? "" : ":" + std::to_string(hop.port));
+  if (url.is_tls() && !core.tls_error.empty()) co_return make_error(core.tls_error);
+  error_code ec;
+  asio::ip::tcp::resolver resolver(core.executor);
+  auto conn = std::make_unique<Connection>(core.executor);
+  // The resolver has no timeout of its own; the connect deadline covers it via cancel.
+  conn->tcp.expires_after(timeout);
+  const auto endpoints = co_await resolver.async_resolve(
+      hop.host, std::to_string(hop.port), asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return make_error(describe("resolving " + hop.host, ec, timeout));
+  co_await conn->tcp.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    co_return make_error(describe((proxy ? "connecting to the proxy " : "connecting to ") + where, ec,
+                                  timeout));
+  }
+  conn->tcp.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+
+  if (proxy != nullptr) {
+    const std::string authority = url.host_header().find(':') != std::string::npos
+                                      ? url.host_header()
+                                      : url.host_header() + ":" + std::to_string(url.port);
+    bhttp::request<bhttp::empty_body> connect{bhttp::verb::connect, authority, 11};
+    connect.set(bhttp::field::host, authority);
+    if (!proxy->authorization.empty()) {
+      connect.set(bhttp::field::proxy_authorization, proxy->authorization);
+    }
+    co_await bhttp::async_write(conn->tcp, connect, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return make_error(describe("sending CONNECT to the proxy " + where, ec, timeout));
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::empty_body> answer;
+    answer.skip(true);  // a CONNECT answer has no body: the tunnel follows
+    co_await bhttp::async_read_header(conn->tcp, buffer, answer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return make_error(describe("reading the proxy's CONNECT answer", ec, timeout));
+    if (answer.get().result_int() != 200) {
+      co_return make_error("the proxy " + where + " refused CONNECT " + authority + ": " +
+                           std::to_string(answer.get().result_int()) + " " +
+                           std::string(answer.get().reason()));
+    }
+  }
+
+  if (url.is_tls()) {
+    conn->tls.emplace(conn->tcp, core.tls);
+    if (!url.is_ip_literal() && !SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
+      co_return make_error("TLS: could not set SNI for " + url.host);
+    }
+    conn->tls->set_verify_mode(ssl::verify_peer);
+    conn->tls->set_verify_callback(ssl::host_name_verification(url.host));
+    co_await conn->tls->async_handshake(ssl::stream_base::client,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return make_error(describe("TLS handshake with " + url.host_header(), ec, timeout));
+  }
+  co_return conn;
+}
+
+using Request = bhttp::request<bhttp::span_body<const char>>;
+
+// Either the response state, or the error and whether a new connection may be tried.
+struct HeadAttempt {
+  std::unique_ptr<Response::State> state;
+  std::string error;
+  bool stale = false;
+};
+
+template <class Stream>
+asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, Request& request,
+                                           bool head_only, const Timeouts& t) {
+  HeadAttempt out;
+  error_code ec;
+  conn.tcp.expires_after(t.idle);
+  co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    out.stale = looks_stale(ec);
+    out.error = describe("sending the request", ec, t.idle);
+    co_return out;
+  }
+  auto state = std::make_unique<Response::State>();
+  state->parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never whole
+  state->parser.header_limit(64 * 1024);
+  if (head_only) state->parser.skip(true);
+  conn.tcp.expires_after(t.first_byte);
+  co_await bhttp::async_read_header(stream, conn.buffer, state->parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    out.stale = looks_stale(ec) && conn.buffer.size() == 0;
+    out.error = describe("waiting for the response", ec, t.first_byte);
+    co_return out;
+  }
+  state->idle_timeout = t.idle;
+  out.state = std::move(state);
+  co_return out;
+}
+
+}  // namespace
+
+Client::Client(asio::any_io_executor executor, ClientOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+Client::~Client() = default;
+
+const ClientStats& Client::stats() const { return impl_->stats; }
+
+std::size_t Client::idle_connections() const {
+  std::size_t n = 0;
+  for (const auto& [origin, list] : impl_->idle) n += list.size();
+  return n;
+}
+
+asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRequest& req,
+                                               std::string_view body) {
+  co_return co_await send(url, req, body, Millis::max());
+}
+
+asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRequest& req,
+                                               std::string_view body, Millis overall_timeout) {
+  const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
+  const ClientOptions& o = core->options;
+  const Timeouts t{std::min(o.connect_timeout, overall_timeout),
+                   std::min(o.first_byte_timeout, overall_timeout),
+                   std::min(o.idle_timeout, overall_timeout)};
+
+  Request request;
+  if (has_line_break(req.method) || has_line_break(req.path) || has_line_break(req.query)) {
+    co_return make_error("refusing to send a request line with a line break in it");
+  }
+  request.method_string(req.method);
+  request.target(req.query.empty() ? req.path : req.path + "?" + req.query);
+  request.version(11);
+  bool has_length = false;
+  for (const auto& h : req.headers) {
+    if (has_line_break(h.name) || has_line_break(h.value)) {
+      co_return make_error("refusing to send header '" + h.name + "' with a line break in it");
+    }
+    request.insert(h.name, h.value);
+    if (iequals(h.name, "content-length")) has_length = true;
+  }
+  request.body() = beast::span<const char>(body.data(), body.size());
+  if (!has_length && (!body.empty() || req.method == "POST" || req.method == "PUT")) {
+    request.content_length(body.size());
+  }
+  const bool head_only = req.method == "HEAD";
+
+  const Proxy* proxy = o.proxy.for_target(url);
+  const std::string origin = origin_key(url, proxy);
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<Connection> conn = core->take_idle(origin);
+    const bool reused = conn != nullptr;
+    if (reused) {
+      ++core->stats.connections_reused;
+    } else {
+      auto opened = co_await open_connection(*core, url, proxy, t.connect);
+      if (!opened) co_return opened.error();
+      conn = std::move(*opened);
+      conn->origin = origin;
+      ++core->stats.connections_opened;
+    }
+    HeadAttempt a;  // no co_await inside ?: — GCC 12 miscompiles it
+    if (conn->tls) {
+      a = co_await exchange_head(*conn->tls, *conn, request, head_only, t);
+    } else {
+      a = co_await exchange_head(conn->tcp, *conn, request, head_only, t);
+    }
+    if (a.state) {
+      Response::State& s = *a.state;
+      ResponseHead head;
+      head.status = s.parser.get().result_int();
+      head.reason = std::string(s.parser.get().reason());
+      for (const auto& f : s.parser.get()) {
+        head.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      }
+      s.owner = core;
+      s.conn = std::move(conn);
+      Response response(std::move(a.state));
+      response.head_ = std::move(head);
+      if (response.state_->parser.is_done()) response.state_->finish();
+      co_return response;
+    }
+    if (reused && a.stale && attempt == 0) {
+      ++core->stats.stale_retries;
+      continue;
+    }
+    co_return make_error(a.error + " (" + url.host_header() + ")");
+  }
+}
+
+asio::awaitable<Result<SmallResponse>> fetch_small(Client& client, const Url& url,
+                                                   const aws::HttpRequest& req,
+                                                   std::string_view body, Millis timeout,
+                                                   std::size_t limit) {
+  auto response = co_await client.send(url, req, body, timeout);
+  if (!response) co_return response.error();
+  auto all = co_await response->read_all(limit);
+  if (!all) co_return all.error();
+  co_return SmallResponse{response->head(), std::move(*all)};
+}
+
+}  // namespace signgate::http

@@ -1,0 +1,122 @@
+// The upstream HTTP/1.1 client: asynchronous, one keep-alive pool per origin, TLS verified
+// against the system store (or a CA file) with SNI, CONNECT through HTTPS_PROXY, and
+// response bodies read piece by piece so the caller sets the pace (back-pressure).
+//
+// A Client belongs to one event loop: create it, call it and destroy it on the same
+// executor. It is not thread-safe; each loop has its own.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "aws/sigv4.h"
+#include "common/result.h"
+#include "http/proxy.h"
+#include "http/url.h"
+
+namespace signgate::http {
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{5'000};      // DNS + TCP + CONNECT + TLS handshake
+  std::chrono::milliseconds first_byte_timeout{60'000};  // request sent → response head in
+  std::chrono::milliseconds idle_timeout{60'000};        // each write, each body read
+  std::chrono::milliseconds pool_idle_timeout{30'000};   // idle pooled connections are closed after
+  std::size_t max_idle_per_origin = 64;
+  std::string ca_file;  // empty: the system store (SSL_CERT_FILE / SSL_CERT_DIR honoured)
+  ProxySettings proxy;
+};
+
+struct ResponseHead {
+  unsigned status = 0;
+  std::string reason;
+  aws::HeaderList headers;
+
+  // The first header of that name (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const;
+};
+
+struct ClientStats {
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_reused = 0;
+  std::uint64_t stale_retries = 0;  // a pooled connection the server had closed; sent again
+};
+
+class Client;
+struct Connection;
+
+// A response whose head has arrived. It owns its connection until the body has been read
+// to the end (then the connection goes back to the pool) or it is dropped (then it is closed).
+class Response {
+ public:
+  Response(Response&&) noexcept;
+  Response& operator=(Response&&) noexcept;
+  ~Response();
+
+  const ResponseHead& head() const { return head_; }
+  unsigned status() const { return head_.status; }
+
+  // The next piece of the body; an empty view once the body is complete (done() is then true).
+  // The view is valid until the next call.
+  boost::asio::awaitable<Result<std::string_view>> read_some();
+  bool done() const;
+
+  // The rest of the body, failing once it grows past `limit` bytes.
+  boost::asio::awaitable<Result<std::string>> read_all(std::size_t limit);
+
+  struct State;  // the connection and the parser; defined in client.cc
+
+ private:
+  friend class Client;
+  explicit Response(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+  ResponseHead head_;
+};
+
+class Client {
+ public:
+  Client(boost::asio::any_io_executor executor, ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends `req` to `url`'s origin (headers exactly as given, plus Content-Length when the
+  // method has a body) and waits for the response head. Fails with one readable line:
+  // DNS, connect, proxy, TLS, timeout or a malformed answer. A pooled connection the
+  // server had already closed is retried once on a new one.
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const aws::HttpRequest& req,
+                                                std::string_view body);
+
+  // The same with a timeout shorter than the configured ones (IMDS wants 1 s).
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const aws::HttpRequest& req,
+                                                std::string_view body,
+                                                std::chrono::milliseconds overall_timeout);
+
+  const ClientStats& stats() const;
+  std::size_t idle_connections() const;
+
+  struct Impl;  // the pool, the TLS context and the options; defined in client.cc
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Convenience for small control-plane answers (STS, IMDS, ECS): the status, head and
+// whole body, capped at `limit` bytes.
+struct SmallResponse {
+  ResponseHead head;
+  std::string body;
+};
+boost::asio::awaitable<Result<SmallResponse>> fetch_small(
+    Client& client, const Url& url, const aws::HttpRequest& req, std::string_view body,
+    std::chrono::milliseconds timeout, std::size_t limit = 1 << 20);
+
+}  // namespace signgate::http
