@@ -7,13 +7,23 @@ Answers, once the signature checks out:
            POST /model/{id}/converse-stream     event-stream frames, sent one by one
            POST /model/{id}/invoke              the body echoed back as an Anthropic-style answer
   sts      Action=GetCallerIdentity             XML with the caller's ARN
-A bad signature gets 403 with x-amzn-ErrorType, as AWS answers.
+           Action=AssumeRole                    checks RoleArn and ExternalId (--role), issues
+                                                credentials that expire after --sts-lifetime s
+           Action=AssumeRoleWithWebIdentity     unsigned; checks the token (--web-identity-token)
+A bad signature gets 403 with x-amzn-ErrorType, as AWS answers; issued credentials past
+their Expiration get ExpiredToken. Unsigned, for the credential providers' tests:
+  IMDSv2   PUT /latest/api/token, GET /latest/meta-data/iam/security-credentials/[ROLE]  (--imds)
+  ECS      GET /ecs/credentials, Authorization checked against --ecs-token
+  control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, ...},
+           GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
 
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
 import argparse
+import datetime
 import json
 import os
+import secrets
 import signal
 import ssl
 import struct
@@ -22,7 +32,7 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore_sigv4  # noqa: E402
@@ -75,36 +85,162 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._handle()
 
+    def do_PUT(self):
+        self._handle()
+
+    def _xml_error(self, status, code, message):
+        self._send(status, "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                           "<Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error>"
+                           "<RequestId>fake</RequestId></ErrorResponse>" % (code, message), "text/xml")
+
+    def _unsigned(self, body):
+        """IMDS, ECS, web identity and the control routes; True when one of them answered."""
+        path = urlsplit(self.path).path
+        srv = self.server
+        if path.startswith("/_fake/"):
+            return self._control(path, body)
+        if path.startswith("/latest/"):
+            if not srv.imds:
+                self._send(404, "not found", "text/plain")
+                return True
+            srv.count("imds")
+            if path == "/latest/api/token" and self.command == "PUT":
+                if not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    self._send(400, "missing ttl", "text/plain")
+                else:
+                    self._send(200, srv.imds_token, "text/plain")
+                return True
+            if self.headers.get("X-aws-ec2-metadata-token") != srv.imds_token:
+                self._send(401, "", "text/plain")
+                return True
+            if path == "/latest/meta-data/iam/security-credentials/":
+                self._send(200, "fake-instance-role", "text/plain")
+            elif path == "/latest/meta-data/iam/security-credentials/fake-instance-role":
+                self._send(200, json.dumps(dict(srv.issue("imds"), Code="Success", Type="AWS-HMAC")))
+            else:
+                self._send(404, "not found", "text/plain")
+            return True
+        if path == "/ecs/credentials":
+            srv.count("ecs")
+            if srv.ecs_token is not None and self.headers.get("Authorization") != srv.ecs_token:
+                self._send(401, json.dumps({"message": "bad token"}))
+            else:
+                self._send(200, json.dumps(srv.issue("ecs")))
+            return True
+        if b"Action=AssumeRoleWithWebIdentity" in body and not self.headers.get("Authorization"):
+            self._web_identity(parse_qs(body.decode(), keep_blank_values=True))
+            return True
+        return False
+
+    def _control(self, path, body):
+        srv = self.server
+        if path == "/_fake/stats":
+            with srv._lock:
+                self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role}))
+        elif path == "/_fake/control":
+            for key, value in json.loads(body or b"{}").items():
+                setattr(srv, key, value)
+            self._send(200, "{}")
+        elif path == "/_fake/slow":
+            time.sleep(int(parse_qs(urlsplit(self.path).query).get("ms", ["1000"])[0]) / 1000)
+            self._send(200, "late")
+        elif path == "/_fake/drop":
+            srv.count("drop")
+            self._send(200, "dropped after this")  # keep-alive promised, then the socket closes
+            self.close_connection = True
+        else:
+            self._send(404, "no such control route", "text/plain")
+        return True
+
     def _handle(self):
         body = self._body()
+        if self._unsigned(body):
+            return None
         headers = list(self.headers.items())
         host = self.headers.get("Host", "")
         url = "%s://%s%s" % (self.server.scheme, host, self.path)
-        ok, reason, details = botocore_sigv4.verify(self.command, url, headers, body, self.server.credentials,
+        access_key = self.server.access_key_of(headers)
+        if access_key in self.server.expired_keys():
+            self.server.count("expired")
+            if b"Action=" in body:
+                return self._xml_error(403, "ExpiredToken", "The security token included in the request is expired")
+            return self._error(403, "ExpiredTokenException", "The security token included in the request is expired")
+        ok, reason, details = botocore_sigv4.verify(self.command, url, headers, body, self.server.accepted(),
                                                     max_skew_seconds=self.server.max_skew)
         self.server.record({"method": self.command, "path": self.path, "ok": ok, "reason": reason,
                             "headers": [[n, v] for n, v in headers if n.lower() != "authorization"]})
         if not ok:
+            self.server.count("rejected")
             error_type = "SignatureDoesNotMatch" if "does not match" in reason else "InvalidSignatureException"
+            if b"Action=" in body:
+                return self._xml_error(403, error_type, reason.split("\n")[0])
             return self._error(403, error_type, reason)
         service = details["service"]
         if service == "sts":
-            return self._sts(body)
+            return self._sts(body, access_key)
         if service == "bedrock":
+            self.server.count("bedrock")
             return self._bedrock(body)
         return self._send(200, json.dumps({"verified": True, "service": service, "region": details["region"],
                                            "signed_headers": details["signed_headers"]}))
 
-    def _sts(self, body):
+    def _sts(self, body, access_key):
         form = parse_qs(body.decode(), keep_blank_values=True)
+        if form.get("Action") == ["AssumeRole"]:
+            return self._assume_role(form, access_key)
         if form.get("Action") != ["GetCallerIdentity"]:
-            return self._send(400, "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
-                                   "<Message>only GetCallerIdentity is emulated</Message></Error></ErrorResponse>",
-                              "text/xml")
+            return self._xml_error(400, "InvalidAction", "only GetCallerIdentity and AssumeRole are emulated")
         return self._send(200, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
                                "<GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/signgate-test</Arn>"
                                "<UserId>AIDAEXAMPLE</UserId><Account>111122223333</Account>"
                                "</GetCallerIdentityResult></GetCallerIdentityResponse>", "text/xml")
+
+    def _issue_role_credentials(self, action, role_arn, session):
+        srv = self.server
+        if srv.sts_down:
+            return self._xml_error(503, "ServiceUnavailable", "STS is down (fake)")
+        if srv.sts_bad_xml:
+            return self._send(200, "<AssumeRoleResponse><AssumeRoleResult><Credentials>", "text/xml")
+        creds = srv.issue(action, role_arn)
+        account = role_arn.split(":")[4]
+        arn = "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role_arn.split("/")[-1], session)
+        self._send(200, "<{0}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><{0}Result>"
+                        "<Credentials><AccessKeyId>{1}</AccessKeyId><SecretAccessKey>{2}</SecretAccessKey>"
+                        "<SessionToken>{3}</SessionToken><Expiration>{4}</Expiration></Credentials>"
+                        "<AssumedRoleUser><AssumedRoleId>AROAFAKE:{6}</AssumedRoleId><Arn>{5}</Arn></AssumedRoleUser>"
+                        "</{0}Result><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>"
+                        "</{0}Response>".format(action, creds["AccessKeyId"], creds["SecretAccessKey"],
+                                                creds["Token"], creds["Expiration"], arn, session), "text/xml")
+
+    def _assume_role(self, form, access_key):
+        srv = self.server
+        srv.count("assume_role")
+        one = lambda k: (form.get(k) or [""])[0]  # noqa: E731
+        role_arn, external_id, session = one("RoleArn"), one("ExternalId"), one("RoleSessionName")
+        with srv._lock:
+            srv.last_assume_role = {k: v[0] for k, v in form.items()}
+            srv.last_assume_role["_signed_by"] = access_key
+        denied = ("User: arn:aws:iam::111122223333:user/signgate-test is not authorized to perform: "
+                  "sts:AssumeRole on resource: " + role_arn)
+        if version_ok(form) is False:
+            return self._xml_error(400, "InvalidParameterValue", "Version must be 2011-06-15")
+        if role_arn not in srv.roles or (srv.roles[role_arn] is not None and srv.roles[role_arn] != external_id):
+            srv.count("assume_role_denied")
+            return self._xml_error(403, "AccessDenied", denied)
+        duration = int(one("DurationSeconds") or 3600)
+        if not 900 <= duration <= 43200:
+            return self._xml_error(400, "ValidationError", "DurationSeconds must be between 900 and 43200")
+        return self._issue_role_credentials("AssumeRole", role_arn, session)
+
+    def _web_identity(self, form):
+        srv = self.server
+        srv.count("web_identity")
+        one = lambda k: (form.get(k) or [""])[0]  # noqa: E731
+        if one("WebIdentityToken") not in srv.web_identity_tokens:
+            return self._xml_error(400, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
+        if one("RoleArn") not in srv.roles:
+            return self._xml_error(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+        return self._issue_role_credentials("AssumeRoleWithWebIdentity", one("RoleArn"), one("RoleSessionName"))
 
     def _bedrock(self, body):
         parts = self.path.split("?", 1)[0].split("/")
@@ -147,6 +283,14 @@ class Handler(BaseHTTPRequestHandler):
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
 
 
+def version_ok(form):
+    return form.get("Version") == ["2011-06-15"]
+
+
+def iso(t):
+    return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -159,11 +303,57 @@ class FakeServer(ThreadingHTTPServer):
         self.verbose = verbose
         self.requests = []
         self.corrupt_streams = False
+        self.roles = {}                 # role ARN -> required External ID (None: none required)
+        self.web_identity_tokens = set()
+        self.sts_lifetime = 3600
+        self.sts_down = False
+        self.sts_bad_xml = False
+        self.imds = False
+        self.imds_token = "imds-session-" + secrets.token_hex(8)
+        self.ecs_token = None
+        self.issued = {}                # access key -> (secret, token, expires_at)
+        self.counts = {}
+        self.last_assume_role = None
         self._lock = threading.Lock()
 
     def record(self, entry):
         with self._lock:
             self.requests.append(entry)
+            del self.requests[:-1000]   # a soak must not grow the fake without bound
+
+    def count(self, name):
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def issue(self, source, role_arn=None):
+        """New temporary credentials, accepted until they expire."""
+        akid = "ASIA" + secrets.token_hex(8).upper()
+        secret = secrets.token_urlsafe(30)
+        token = "FwoG" + secrets.token_urlsafe(60)
+        expires = time.time() + self.sts_lifetime
+        with self._lock:
+            self.issued[akid] = (secret, token, expires)
+            self.counts["issued_" + source] = self.counts.get("issued_" + source, 0) + 1
+        return {"AccessKeyId": akid, "SecretAccessKey": secret, "Token": token, "Expiration": iso(expires)}
+
+    def accepted(self):
+        with self._lock:
+            now = time.time()
+            out = dict(self.credentials)
+            out.update({k: (v[0], v[1]) for k, v in self.issued.items() if v[2] > now})
+            return out
+
+    def expired_keys(self):
+        with self._lock:
+            now = time.time()
+            return {k for k, v in self.issued.items() if v[2] <= now}
+
+    @staticmethod
+    def access_key_of(headers):
+        for name, value in headers:
+            if name.lower() == "authorization" and "Credential=" in value:
+                return value.split("Credential=", 1)[1].split("/", 1)[0]
+        return None
 
 
 def parse_credentials(values):
@@ -176,10 +366,16 @@ def parse_credentials(values):
     return out
 
 
-def start(credentials, port=0, tls_cert=None, tls_key=None, max_skew=900, frame_delay=0.0, verbose=False):
+def start(credentials, port=0, tls_cert=None, tls_key=None, max_skew=900, frame_delay=0.0, verbose=False,
+          roles=None, sts_lifetime=3600, web_identity_tokens=(), imds=False, ecs_token=None):
     """Starts the server on a thread; returns (server, base_url)."""
     scheme = "https" if tls_cert else "http"
     server = FakeServer(("127.0.0.1", port), credentials, scheme, max_skew, frame_delay, verbose)
+    server.roles = dict(roles or {})
+    server.sts_lifetime = sts_lifetime
+    server.web_identity_tokens = set(web_identity_tokens)
+    server.imds = imds
+    server.ecs_token = ecs_token
     if tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(tls_cert, tls_key)
@@ -197,9 +393,20 @@ def main():
     ap.add_argument("--max-skew", type=int, default=900)
     ap.add_argument("--frame-delay", type=float, default=0.05)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--role", action="append", default=[],
+                    help="ROLE_ARN[=EXTERNAL_ID] that AssumeRole accepts (repeatable)")
+    ap.add_argument("--sts-lifetime", type=float, default=3600, help="seconds issued credentials live")
+    ap.add_argument("--web-identity-token", action="append", default=[])
+    ap.add_argument("--imds", action="store_true", help="answer as EC2 instance metadata (IMDSv2)")
+    ap.add_argument("--ecs-token", help="Authorization value the ECS endpoint wants")
     args = ap.parse_args()
+    roles = {}
+    for r in args.role:
+        arn, _, external = r.partition("=")
+        roles[arn] = external or None
     server, url = start(parse_credentials(args.credentials), args.port, args.tls_cert, args.tls_key,
-                        args.max_skew, args.frame_delay, args.verbose)
+                        args.max_skew, args.frame_delay, args.verbose, roles, args.sts_lifetime,
+                        args.web_identity_token, args.imds, args.ecs_token)
     print("listening on " + url, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
