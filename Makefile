@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
-  libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev \
+  libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev \
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -43,17 +43,18 @@ unit-test: build
 
 unit-test-asan: build-asan
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest -L unit --output-on-failure -j $(JOBS)
+	  ctest -L 'unit|integration' --output-on-failure -j $(JOBS)
 
 integration-test: build
 	cd $(BUILD) && ctest -L integration --output-on-failure
 
-# Every test: unit tests (release), the same unit tests under ASan+UBSan, integration tests.
+# Every test: unit and integration tests (release), then the unit tests and the C++
+# integration tests (client, credential providers) again under ASan+UBSan.
 test: build build-asan
 	@set -o pipefail; status=0; \
 	(cd $(BUILD) && ctest --output-on-failure -j $(JOBS)) | tee $(BUILD)/ctest.log || status=1; \
 	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest -L unit --output-on-failure -j $(JOBS)) | tee $(BUILD_ASAN)/ctest.log || status=1; \
+	  ctest -L 'unit|integration' --output-on-failure -j $(JOBS)) | tee $(BUILD_ASAN)/ctest.log || status=1; \
 	suite=$$(grep -c 'AwsSuite/.*Passed' $(BUILD)/ctest.log || true); \
 	echo "AWS SigV4 suite cases passed (header + query forms): $$suite"; \
 	passed=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log | grep -c ' Passed ' || true); \

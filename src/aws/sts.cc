@@ -115,14 +115,17 @@ std::string explain_sts_error(const StsError& e, unsigned status, const std::str
   std::string line = "STS refused AssumeRole on " + role_arn + " (" + std::to_string(status) + " " +
                      e.code + ": " + e.message + ")";
   if (e.code == "AccessDenied") {
+    // STS answers AccessDenied alike for a wrong External ID, a trust policy that does not
+    // name the caller, and a role that does not exist; name the likeliest first.
     if (external_id_sent) {
-      line += " — most likely the External ID does not match the role's trust policy "
-              "(condition sts:ExternalId), or the trust policy does not name these base "
-              "credentials as principal; compare aws.external_id with the trust policy that "
-              "`signgate iam-policy` prints";
+      line += " — most likely the External ID does not match the role's trust policy (condition "
+              "sts:ExternalId); otherwise the trust policy does not name these base credentials as "
+              "principal, or the role does not exist; compare aws.external_id and aws.role_arn with "
+              "what `signgate iam-policy` prints";
     } else {
-      line += " — the role's trust policy does not allow these base credentials to assume it, "
-              "or it requires an External ID and none is configured (set aws.external_id)";
+      line += " — the role's trust policy does not allow these base credentials to assume it, it "
+              "requires an External ID and none is configured (set aws.external_id), or the role does "
+              "not exist";
     }
   } else if (e.code == "InvalidClientTokenId" || e.code == "SignatureDoesNotMatch" ||
              e.code == "IncompleteSignature") {

@@ -128,6 +128,7 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
   auto creds = cache->wait_first(std::chrono::seconds(args.timeout_seconds));
   const aws::CacheStatus status = cache->status();
   if (!creds) {
+    if (!status.source.empty()) out << "credentials " << status.source << '\n';
     std::string why = creds.message();
     if (why.find("no AWS credentials found") != std::string::npos) {
       why += " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "

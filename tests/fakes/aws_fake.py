@@ -247,6 +247,14 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[1] != "model":
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
         model, operation = unquote(parts[2]), parts[3]
+        if model.startswith("denied."):
+            return self._error(403, "AccessDeniedException",
+                               "User: arn:aws:sts::111122223333:assumed-role/fb/signgate is not authorized to "
+                               "perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/"
+                               + model)
+        if model.startswith("missing."):
+            return self._error(404, "ResourceNotFoundException", "Could not resolve the foundation model from "
+                                                                 "the provided model identifier.")
         usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
         if operation == "converse":

@@ -110,10 +110,10 @@ TEST(Credentials, ErrorsNeverCarryASecret) {
 // Done-when of the issue: many rotations, concurrent signers, no failed request, and STS
 // called once per rotation — never per request.
 TEST(Credentials, ServesAcrossManyRotationsWithOneStsCallEach) {
-  auto fake = testing::start_aws_fake({"--role", std::string(kRole) + "=" + kExternalId, "--sts-lifetime", "3"});
+  auto fake = testing::start_aws_fake({"--role", std::string(kRole) + "=" + kExternalId, "--sts-lifetime", "4"});
   TempDir home;
   auto settings = settings_for(fake.url());
-  settings.refresh_before = 2s;  // credentials live 3 s: a rotation every second
+  settings.refresh_before = 3s;  // credentials live 4 s: a rotation every second, 2 s of slack
   CacheStatus status;
   std::atomic<int> ok{0}, failed{0};
   std::string first_failure;

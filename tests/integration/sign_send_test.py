@@ -46,6 +46,19 @@ class SendOverHttp(unittest.TestCase):
     def send(self, *args, **kw):
         return run("sign", "--send", "--region", "us-east-1", *args, **kw)
 
+    def test_credentials_from_the_chain(self):
+        """Without key flags, sign takes the chain's credentials (here: a profile named by AWS_PROFILE)."""
+        with tempdir() as home:
+            with open(home + "/credentials", "w") as f:
+                f.write("[team]\naws_access_key_id = %s\naws_secret_access_key = %s\naws_session_token = %s\n"
+                        % (AK, SK, TOKEN))
+            p = self.send("--service", "bedrock", "-H", "Content-Type: application/json", "--data", CONVERSE,
+                          self.url + "/model/m/converse", clear_aws=True,
+                          env={"HOME": home, "AWS_PROFILE": "team", "AWS_SHARED_CREDENTIALS_FILE": home + "/credentials",
+                               "AWS_EC2_METADATA_DISABLED": "true"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(split_response(p.stdout)[0], 200, p.stdout)
+
     def test_converse_is_accepted(self):
         """A Converse call with ':' in the model ID passes botocore's verification."""
         p = self.send("--service", "bedrock", *CREDS, "-H", "Content-Type: application/json", "--data", CONVERSE,

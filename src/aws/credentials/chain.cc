@@ -154,6 +154,13 @@ Result<std::shared_ptr<Provider>> resolve_profile(const ProfileFiles& files, con
                                             label + " (aws_access_key_id)");
   };
   if (role_arn) {
+    std::string error;
+    AssumeRoleParams params;
+    params.role_arn = *role_arn;
+    params.session_name = session_name_for(s, get("role_session_name"));
+    params.external_id = get("external_id").value_or("");
+    params.duration_seconds = parse_duration(*profile, &error);
+    if (!error.empty()) return make_error(label + ": " + error);
     std::shared_ptr<Provider> base;
     if (const auto source = get("source_profile")) {
       if (*source == name) {  // the AWS CLI's rule: a profile may be its own source of keys
@@ -179,13 +186,6 @@ Result<std::shared_ptr<Provider>> resolve_profile(const ProfileFiles& files, con
       return make_error(label + " has role_arn but neither source_profile, credential_source nor "
                         "web_identity_token_file");
     }
-    std::string error;
-    AssumeRoleParams params;
-    params.role_arn = *role_arn;
-    params.session_name = session_name_for(s, get("role_session_name"));
-    params.external_id = get("external_id").value_or("");
-    params.duration_seconds = parse_duration(*profile, &error);
-    if (!error.empty()) return make_error(label + ": " + error);
     return std::shared_ptr<Provider>(std::make_shared<AssumeRoleProvider>(std::move(base), std::move(params), s));
   }
   if (auto keys = static_keys()) return keys;

@@ -1,0 +1,131 @@
+// signgate.yaml: the SPEC §3 example loads; every mistake names the file, key and reason.
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace signgate::config {
+namespace {
+
+const Environment kEnv = fixed_environment({{"SIGNGATE_EXTERNAL_ID", "ext-123"}});
+
+constexpr const char* kSpecExample = R"(
+listen: 127.0.0.1:8080
+aws:
+  region: us-east-1
+  role_arn: arn:aws:iam::111122223333:role/flashback-bedrock
+  external_id: ${SIGNGATE_EXTERNAL_ID}
+  session_name: signgate
+  duration_seconds: 3600
+  refresh_before_expiry_seconds: 300
+  sts_endpoint: https://sts.us-east-1.amazonaws.com
+  bedrock_endpoint: https://bedrock-runtime.us-east-1.amazonaws.com
+clients:
+  - name: flashback-prod
+    secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    models: ["anthropic.claude-3-5-sonnet-*", "us.anthropic.*"]
+    operations: [invoke, invoke-stream, converse, converse-stream, count-tokens]
+    expires_at: 2027-01-01T00:00:00Z
+    aws: { role_arn: "arn:aws:iam::444455556666:role/other", external_id: other-ext }
+    rate_limit: { requests_per_minute: 600 }
+models:
+  claude-sonnet: us.anthropic.claude-3-5-sonnet-20241022-v2:0
+audit:
+  path: /var/log/signgate/audit.jsonl
+tls: { cert: server.pem, key: server.key }
+limits: { max_body_bytes: 20971520 }
+upstream: { max_retries: 2 }
+)";
+
+TEST(Config, TheSpecExampleLoads) {
+  auto c = parse_config(kSpecExample, "signgate.yaml", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->aws.region, "us-east-1");
+  EXPECT_EQ(c->aws.role.role_arn, "arn:aws:iam::111122223333:role/flashback-bedrock");
+  EXPECT_EQ(c->aws.role.external_id, "ext-123");
+  EXPECT_EQ(c->aws.refresh_before_expiry, std::chrono::seconds(300));
+  EXPECT_EQ(c->aws.sts_url(), "https://sts.us-east-1.amazonaws.com");
+  ASSERT_EQ(c->clients.size(), 1u);
+  const ClientConfig& cl = c->clients[0];
+  EXPECT_EQ(cl.name, "flashback-prod");
+  EXPECT_EQ(cl.models.size(), 2u);
+  EXPECT_EQ(cl.operations.size(), 5u);
+  EXPECT_EQ(format_iso8601(*cl.expires_at), "2027-01-01T00:00:00Z");
+  ASSERT_TRUE(cl.aws);
+  EXPECT_EQ(cl.aws->role_arn, "arn:aws:iam::444455556666:role/other");
+  EXPECT_EQ(cl.aws->external_id, "other-ext");
+  EXPECT_EQ(cl.aws->duration_seconds, 3600) << "unset keys come from aws:";
+  EXPECT_EQ(*cl.requests_per_minute, 600);
+  EXPECT_EQ(c->models.at("claude-sonnet"), "us.anthropic.claude-3-5-sonnet-20241022-v2:0");
+  EXPECT_EQ(c->max_body_bytes, 20971520u);
+  EXPECT_EQ(c->upstream.max_retries, 2);
+}
+
+TEST(Config, DefaultsForAMinimalFile) {
+  auto c = parse_config("aws: { region: eu-west-1 }\n", "min.yaml", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->listen, "127.0.0.1:8080");
+  EXPECT_TRUE(c->aws.role.role_arn.empty());
+  EXPECT_EQ(c->aws.sts_url(), "https://sts.eu-west-1.amazonaws.com/");
+  EXPECT_EQ(c->aws.bedrock_url(), "https://bedrock-runtime.eu-west-1.amazonaws.com");
+  EXPECT_EQ(c->aws.refresh_before_expiry, std::chrono::seconds(300));
+}
+
+std::string problems(const std::string& yaml, const Environment& env = kEnv) {
+  auto c = parse_config(yaml, "bad.yaml", env);
+  return c ? std::string("accepted") : c.message();
+}
+
+// Every problem in one go, each as "FILE: KEY: reason", so one edit fixes them all.
+TEST(Config, EveryProblemNamesFileKeyAndReason) {
+  const std::string out = problems(R"(
+aws:
+  region: us-east-1
+  role_arn: flashback-bedrock
+  extrenal_id: typo
+  duration_seconds: 99
+  sts_endpoint: http://sts.example.com
+clients:
+  - name: a
+    secret_sha256: short
+    models: []
+    operations: [converse, chat]
+    expires_at: someday
+  - name: a
+    secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    models: ["*"]
+    rate_limit: { requests_per_minute: 0 }
+)");
+  for (const char* needle :
+       {"bad.yaml: aws.role_arn: must be an IAM role ARN", "bad.yaml: aws.extrenal_id: unknown key",
+        "bad.yaml: aws.duration_seconds: must be a whole number from 900 to 43200, not '99'",
+        "bad.yaml: aws.sts_endpoint: plain http is allowed only to loopback",
+        "bad.yaml: clients[0].secret_sha256: must be 64 lower-case hex digits",
+        "bad.yaml: clients[0].models: is required", "bad.yaml: clients[0].operations: unknown operation 'chat'",
+        "bad.yaml: clients[0].expires_at: must be a time", "bad.yaml: clients[1].name: 'a' is used by another client",
+        "bad.yaml: clients[1].rate_limit.requests_per_minute: must be a whole number"}) {
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n--- got:\n" << out;
+  }
+}
+
+TEST(Config, AnUnsetVariableIsAProblemNotAnEmptyExternalId) {
+  const std::string out = problems("aws: { region: us-east-1, role_arn: 'arn:aws:iam::1:role/r', external_id: '${NOPE}' }\n");
+  EXPECT_NE(out.find("aws.external_id: environment variable NOPE is not set"), std::string::npos) << out;
+  auto c = parse_config("aws: { region: us-east-1, session_name: 'a$$b' }\n", "x", kEnv);
+  EXPECT_FALSE(c) << "a$b is not a valid session name, but $$ did expand to one $";
+  EXPECT_NE(c.message().find("session_name"), std::string::npos);
+}
+
+TEST(Config, BrokenYamlGivesTheLine) {
+  const std::string out = problems("aws:\n  region: [unclosed\n");
+  EXPECT_EQ(out.rfind("bad.yaml: line ", 0), 0u) << out;
+  EXPECT_NE(problems("- just\n- a list\n").find("must be a YAML mapping"), std::string::npos);
+  EXPECT_NE(problems("listen: 8080\n").find("aws: is required"), std::string::npos);
+}
+
+TEST(Config, ExternalIdWithoutARoleIsAMistake) {
+  EXPECT_NE(problems("aws: { region: us-east-1, external_id: abc }\n").find("role_arn is not"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace signgate::config

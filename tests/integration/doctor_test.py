@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""`signgate doctor` against the local STS/Bedrock fake (signatures verified by botocore):
+it names the base provider, the assumed role and the expiry, explains each failure in one
+line, and never prints a secret — neither the base keys nor any credentials STS issued."""
+import os
+import unittest
+
+from common import run, tempdir
+import aws_fake
+
+ROLE = "arn:aws:iam::111122223333:role/flashback-bedrock"
+EXTERNAL_ID = "ext-7f3a9c2e"
+BASE_KEY, BASE_SECRET = "AKIDDOCTOREXAMPLE", "doctor/base/SECRET+never-printed"
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+class Doctor(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server, cls.url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+
+    def doctor(self, *extra, external_id=EXTERNAL_ID, role=ROLE, keys=True, config_text=None):
+        with tempdir() as home:
+            path = os.path.join(home, "signgate.yaml")
+            with open(path, "w") as f:
+                f.write(config_text or
+                        "aws:\n  region: us-east-1\n  role_arn: %s\n  external_id: ${EXT}\n"
+                        "  session_name: signgate-doctor\n  sts_endpoint: %s\n  bedrock_endpoint: %s\n"
+                        % (role, self.url, self.url))
+            env = {"HOME": home, "AWS_EC2_METADATA_DISABLED": "true", "EXT": external_id}
+            if keys:
+                env.update({"AWS_ACCESS_KEY_ID": BASE_KEY, "AWS_SECRET_ACCESS_KEY": BASE_SECRET})
+            p = run("doctor", "--config", path, *extra, env=env, clear_aws=True, timeout=60)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        self.assert_no_secret(out + err)
+        return p.returncode, out, err
+
+    def assert_no_secret(self, text):
+        self.assertNotIn(BASE_SECRET, text)
+        with self.server._lock:
+            issued = list(self.server.issued.values())
+        for secret, token, _ in issued:
+            self.assertNotIn(secret, text)
+            self.assertNotIn(token, text)
+
+    def one_line(self, err):
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        return err
+
+    def test_all_good_with_a_model_call(self):
+        """Base provider, assumed role, session, expiry, then one Converse that botocore verified."""
+        rc, out, err = self.doctor("--model", MODEL)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("from environment (AWS_ACCESS_KEY_ID)", out)
+        self.assertIn("assumed arn:aws:sts::111122223333:assumed-role/flashback-bedrock/signgate-doctor", out)
+        self.assertIn("expires", out)
+        self.assertIn("Converse %s answered 200" % MODEL, out)
+        self.assertEqual(err, "")
+
+    def test_wrong_external_id(self):
+        rc, out, err = self.doctor(external_id="ext-wrong")
+        self.assertEqual(rc, 1)
+        self.assertIn("AccessDenied", self.one_line(err))
+        self.assertIn("most likely the External ID does not match", err)
+        self.assertNotIn("ext-wrong", err)
+
+    def test_missing_role(self):
+        rc, out, err = self.doctor(role="arn:aws:iam::111122223333:role/does-not-exist")
+        self.assertEqual(rc, 1)
+        self.assertIn("role/does-not-exist", self.one_line(err))
+        self.assertIn("or the role does not exist", err)
+
+    def test_missing_credentials(self):
+        rc, out, err = self.doctor(keys=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("no AWS credentials found", self.one_line(err))
+        self.assertIn("give signgate base credentials", err)
+
+    def test_model_not_allowed_by_the_role(self):
+        rc, out, err = self.doctor("--model", "denied.model-v1:0")
+        self.assertEqual(rc, 1)
+        self.assertIn("AccessDeniedException", self.one_line(err))
+        self.assertIn("lacks bedrock:InvokeModel", err)
+
+    def test_unknown_model(self):
+        rc, out, err = self.doctor("--model", "missing.model-v1:0")
+        self.assertEqual(rc, 1)
+        self.assertIn("no model missing.model-v1:0 in us-east-1", self.one_line(err))
+
+    def test_bad_config_exits_two_naming_file_and_key(self):
+        rc, out, err = self.doctor(config_text="aws:\n  role_arn: nope\n")
+        self.assertEqual(rc, 2)
+        self.assertIn("signgate.yaml: aws.region: is required", err)
+        self.assertIn("signgate.yaml: aws.role_arn: must be an IAM role ARN", err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
