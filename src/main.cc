@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/doctor_command.h"
+#include "cli/iam_policy_command.h"
 #include "cli/sign_command.h"
 #include "common/env.h"
 
@@ -34,10 +35,12 @@ int main(int argc, char** argv) {
   CLI::App* sign = signgate::cli::add_sign_command(app, sign_args);
   signgate::cli::DoctorArgs doctor_args;
   CLI::App* doctor = signgate::cli::add_doctor_command(app, doctor_args);
+  signgate::cli::IamPolicyArgs iam_args;
+  CLI::App* iam = signgate::cli::add_iam_policy_command(app, iam_args);
   // CLI11 would only say "a subcommand is required"; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* c) { return argc > 1 && c->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty()) {
-    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: doctor, sign; see signgate --help)\n";
+    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: doctor, iam-policy, sign; see signgate --help)\n";
     return signgate::cli::kExitUsage;
   }
   try {
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
   }
   scrub_secret_flags(argc, argv);
   if (*sign) return signgate::cli::run_sign(sign_args, std::cout, std::cerr);
+  if (*iam) return signgate::cli::run_iam_policy(iam_args, signgate::process_environment(), std::cout, std::cerr);
   if (*doctor) {
     return signgate::cli::run_doctor(doctor_args, signgate::process_environment(), std::cout, std::cerr);
   }

@@ -1,0 +1,35 @@
+// The least-privilege IAM policies for a config (`signgate iam-policy`): what the role may
+// invoke, and whom it trusts with which External ID. Pure: no I/O.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace signgate::aws {
+
+// The resource ARNs a model allowlist entry needs: a foundation model in `region`; a
+// cross-region inference profile (us., eu., apac., global., ...) in the account plus its
+// foundation model in every region it routes to; a full ARN as given. Globs stay globs.
+std::vector<std::string> model_resources(const std::string& pattern, const std::string& region,
+                                         const std::string& account);
+
+// The account ID in an IAM role ARN, or "*" when there is none.
+std::string account_of(const std::string& role_arn);
+
+struct PolicyScope {
+  std::string region;
+  std::string account;
+  std::vector<std::string> models;  // allowlist entries of the clients that use this role
+  bool streaming = true;            // some client may call invoke-stream / converse-stream
+  bool count_tokens = true;         // some client may call count-tokens
+  bool invoke = true;               // some client may call invoke / converse
+};
+
+nlohmann::json permissions_policy(const PolicyScope& scope);
+
+// sts:AssumeRole for `principal`, with the sts:ExternalId condition when one is configured.
+nlohmann::json trust_policy(const std::string& principal, const std::string& external_id);
+
+}  // namespace signgate::aws

@@ -1,0 +1,52 @@
+// The policies `signgate iam-policy` prints: only the configured models, only invoke actions.
+#include "aws/iam_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace signgate::aws {
+namespace {
+
+using Arns = std::vector<std::string>;
+
+TEST(IamPolicy, FoundationModelsAreRegional) {
+  EXPECT_EQ(model_resources("anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", "1"),
+            Arns{"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"});
+  EXPECT_EQ(model_resources("anthropic.*", "eu-west-1", "1"), Arns{"arn:aws:bedrock:eu-west-1::foundation-model/anthropic.*"});
+}
+
+// A cross-region profile needs the profile and the model in every region it may route to.
+TEST(IamPolicy, InferenceProfilesNeedTheProfileAndTheModelEverywhere) {
+  EXPECT_EQ(model_resources("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "us-east-1", "111122223333"),
+            (Arns{"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                  "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20241022-v2:0"}));
+  EXPECT_EQ(model_resources("arn:aws:bedrock:eu-west-1:1:inference-profile/eu.meta.llama3-2-1b-instruct-v1:0", "us-east-1", "1"),
+            (Arns{"arn:aws:bedrock:eu-west-1:1:inference-profile/eu.meta.llama3-2-1b-instruct-v1:0",
+                  "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0"}));
+  EXPECT_EQ(model_resources("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "us-east-1", "1"),
+            Arns{"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"});
+}
+
+TEST(IamPolicy, AccountComesFromTheRoleArn) {
+  EXPECT_EQ(account_of("arn:aws:iam::111122223333:role/flashback-bedrock"), "111122223333");
+  EXPECT_EQ(account_of(""), "*");
+  EXPECT_EQ(account_of("arn:aws:iam:::role/x"), "*");
+}
+
+TEST(IamPolicy, PermissionsOnlyForWhatClientsMayCall) {
+  PolicyScope scope{"us-east-1", "1", {"anthropic.*", "anthropic.*"}, false, false, true};
+  const auto p = permissions_policy(scope);
+  EXPECT_EQ(p["Statement"][0]["Action"], nlohmann::json::array({"bedrock:InvokeModel"}));
+  EXPECT_EQ(p["Statement"][0]["Resource"].size(), 1u) << "duplicates folded";
+  EXPECT_EQ(p["Statement"][0]["Effect"], "Allow");
+}
+
+TEST(IamPolicy, TrustPolicyCarriesTheExternalIdCondition) {
+  const auto t = trust_policy("arn:aws:iam::9:user/signgate", "ext-1");
+  EXPECT_EQ(t["Statement"][0]["Action"], "sts:AssumeRole");
+  EXPECT_EQ(t["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::9:user/signgate");
+  EXPECT_EQ(t["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], "ext-1");
+  EXPECT_FALSE(trust_policy("p", "")["Statement"][0].contains("Condition"));
+}
+
+}  // namespace
+}  // namespace signgate::aws
