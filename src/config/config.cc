@@ -2,10 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "common/files.h"
 #include "http/url.h"
 
 namespace signgate::config {
@@ -333,11 +332,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
 }  // namespace
 
 Result<Config> load_config(const std::string& path, const Environment& env) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path + ": cannot be read (does the file exist and may signgate read it?)");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse_config(s.str(), path, env);
+  const auto text = read_file(path);
+  if (!text) return make_error(path + ": cannot be read (does the file exist and may signgate read it?)");
+  return parse_config(*text, path, env);
 }
 
 }  // namespace signgate::config

@@ -24,7 +24,6 @@ import datetime
 import json
 import os
 import secrets
-import signal
 import ssl
 import struct
 import sys
@@ -36,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore_sigv4  # noqa: E402
+import lifecycle  # noqa: E402
 
 
 def event_frame(event_type, payload):
@@ -415,12 +415,7 @@ def main():
     server, url = start(parse_credentials(args.credentials), args.port, args.tls_cert, args.tls_key,
                         args.max_skew, args.frame_delay, args.verbose, roles, args.sts_lifetime,
                         args.web_identity_token, args.imds, args.ecs_token)
-    print("listening on " + url, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
+    lifecycle.serve_until_stopped(server, url)
 
 
 if __name__ == "__main__":

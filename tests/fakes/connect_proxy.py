@@ -9,10 +9,11 @@ import argparse
 import base64
 import json
 import select
-import signal
 import socket
 import socketserver
 import threading
+
+import lifecycle
 
 
 class Proxy(socketserver.ThreadingTCPServer):
@@ -87,12 +88,7 @@ def main():
     ap.add_argument("--credentials", help="user:password the proxy demands")
     args = ap.parse_args()
     server, url = start(args.port, args.credentials)
-    print("listening on " + url, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
+    lifecycle.serve_until_stopped(server, url)
 
 
 if __name__ == "__main__":

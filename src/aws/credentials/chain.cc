@@ -1,10 +1,9 @@
 #include "aws/credentials/chain.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "aws/credentials/providers.h"
+#include "common/files.h"
 #include "http/url.h"
 
 namespace signgate::aws {
@@ -12,14 +11,6 @@ namespace signgate::aws {
 namespace asio = boost::asio;
 
 namespace {
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A candidate is a provider, a reason it does not apply ("skip"), or a configuration
 // error that must stop the chain (a half-set variable, a broken profile).

@@ -2,11 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
 
 #include "aws/sigv4.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "http/client.h"
 
 namespace signgate::aws {
@@ -18,14 +17,6 @@ namespace {
 
 constexpr Millis kStsTimeout{10'000};
 constexpr Millis kMetadataTimeout{1'000};  // IMDS and ECS answer in milliseconds or not at all
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string trim_newlines(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
