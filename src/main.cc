@@ -6,6 +6,7 @@
 
 #include "cli/doctor_command.h"
 #include "cli/iam_policy_command.h"
+#include "cli/serve_command.h"
 #include "cli/sign_command.h"
 #include "common/env.h"
 
@@ -37,10 +38,16 @@ int main(int argc, char** argv) {
   CLI::App* doctor = signgate::cli::add_doctor_command(app, doctor_args);
   signgate::cli::IamPolicyArgs iam_args;
   CLI::App* iam = signgate::cli::add_iam_policy_command(app, iam_args);
+  signgate::cli::ServeArgs serve_args;
+  CLI::App* serve = signgate::cli::add_serve_command(app, serve_args);
+  signgate::cli::CheckConfigArgs check_args;
+  CLI::App* check = signgate::cli::add_check_config_command(app, check_args);
+  signgate::cli::KeysArgs keys_args;
+  CLI::App* keys = signgate::cli::add_keys_command(app, keys_args);
   // CLI11 would only say "a subcommand is required"; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* c) { return argc > 1 && c->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty()) {
-    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: doctor, iam-policy, sign; see signgate --help)\n";
+    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: serve, check-config, keys, doctor, iam-policy, sign; see signgate --help)\n";
     return signgate::cli::kExitUsage;
   }
   try {
@@ -55,6 +62,10 @@ int main(int argc, char** argv) {
   }
   scrub_secret_flags(argc, argv);
   if (*sign) return signgate::cli::run_sign(sign_args, std::cout, std::cerr);
+  const auto env = signgate::process_environment();
+  if (*serve) return signgate::cli::run_serve(serve_args, env);
+  if (*check) return signgate::cli::run_check_config(check_args, env, std::cout, std::cerr);
+  if (*keys) return signgate::cli::run_keys_new(keys_args, std::cout, std::cerr);
   if (*iam) return signgate::cli::run_iam_policy(iam_args, signgate::process_environment(), std::cout, std::cerr);
   if (*doctor) {
     return signgate::cli::run_doctor(doctor_args, signgate::process_environment(), std::cout, std::cerr);

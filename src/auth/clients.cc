@@ -1,0 +1,186 @@
+#include "auth/clients.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/strings.h"
+
+namespace signgate::auth {
+
+namespace {
+constexpr std::pair<Operation, std::string_view> kNames[] = {
+    {Operation::kInvoke, "invoke"},
+    {Operation::kInvokeStream, "invoke-stream"},
+    {Operation::kConverse, "converse"},
+    {Operation::kConverseStream, "converse-stream"},
+    {Operation::kCountTokens, "count-tokens"}};
+constexpr std::pair<Operation, std::string_view> kPaths[] = {
+    {Operation::kInvoke, "invoke"},
+    {Operation::kInvokeStream, "invoke-with-response-stream"},
+    {Operation::kConverse, "converse"},
+    {Operation::kConverseStream, "converse-stream"},
+    {Operation::kCountTokens, "count-tokens"}};
+
+std::optional<Operation> operation_from_name(std::string_view name) {
+  for (const auto& [op, n] : kNames) {
+    if (n == name) return op;
+  }
+  return std::nullopt;
+}
+
+std::optional<Digest> digest_from_hex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  Digest d{};
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    d[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return d;
+}
+}  // namespace
+
+std::string_view operation_name(Operation op) {
+  for (const auto& [o, n] : kNames) {
+    if (o == op) return n;
+  }
+  return "?";
+}
+
+std::string_view operation_path(Operation op) {
+  for (const auto& [o, p] : kPaths) {
+    if (o == op) return p;
+  }
+  return "?";
+}
+
+std::optional<Operation> operation_from_path(std::string_view suffix) {
+  for (const auto& [op, p] : kPaths) {
+    if (p == suffix) return op;
+  }
+  return std::nullopt;
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with one backtrack point: linear in practice, no recursion.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+RateLimiter::RateLimiter(int per_minute)
+    : tokens_(per_minute), capacity_(per_minute), per_second_(per_minute / 60.0),
+      last_(std::chrono::steady_clock::now()) {}
+
+bool RateLimiter::try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after) {
+  std::lock_guard lock(mutex_);
+  const double elapsed = std::chrono::duration<double>(now - last_).count();
+  if (elapsed > 0) {
+    tokens_ = std::min(capacity_, tokens_ + elapsed * per_second_);
+    last_ = now;
+  }
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    return true;
+  }
+  if (retry_after != nullptr) {
+    *retry_after = std::chrono::seconds(static_cast<long long>(std::ceil((1.0 - tokens_) / per_second_)));
+  }
+  return false;
+}
+
+bool Client::allows_operation(Operation op) const {
+  return operations.empty() || std::find(operations.begin(), operations.end(), op) != operations.end();
+}
+
+bool Client::allows_model(std::string_view model_id) const {
+  return std::any_of(models.begin(), models.end(), [&](const std::string& g) { return glob_match(g, model_id); });
+}
+
+ClientTable ClientTable::from_config(const config::Config& cfg) {
+  ClientTable table;
+  for (const auto& c : cfg.clients) {
+    Client client;
+    client.name = c.name;
+    client.secret_sha256 = digest_from_hex(c.secret_sha256).value_or(Digest{});
+    client.models = c.models;
+    for (const auto& name : c.operations) {
+      if (auto op = operation_from_name(name)) client.operations.push_back(*op);
+    }
+    client.expires_at = c.expires_at;
+    client.role = c.aws ? *c.aws : cfg.aws.role;
+    // Unless the config names a session, each client gets its own, for CloudTrail.
+    const bool own_session = c.aws && c.aws->session_name != cfg.aws.role.session_name;
+    if (!own_session && !client.role.role_arn.empty()) {
+      client.role.session_name = aws::sanitize_session_name(cfg.aws.role.session_name + "-" + c.name);
+    }
+    if (c.requests_per_minute) client.limiter = std::make_shared<RateLimiter>(*c.requests_per_minute);
+    table.clients_.push_back(std::move(client));
+  }
+  return table;
+}
+
+const Client* ClientTable::authenticate(std::string_view secret) const {
+  if (secret.empty()) return nullptr;
+  const Digest presented = sha256(secret);
+  const std::string_view p(reinterpret_cast<const char*>(presented.data()), presented.size());
+  const Client* found = nullptr;
+  for (const auto& c : clients_) {
+    const std::string_view s(reinterpret_cast<const char*>(c.secret_sha256.data()), c.secret_sha256.size());
+    if (constant_time_equal(p, s)) found = &c;  // no early exit
+  }
+  return found;
+}
+
+std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, std::string_view model_id,
+                                         SystemTime now, const Client** client) const {
+  const Client* c = authenticate(secret);
+  if (client != nullptr) *client = c;
+  if (c == nullptr) {
+    return Denial{401, secret.empty() ? "missing API key: send Authorization: Bearer <secret> or x-api-key"
+                                      : "invalid API key"};
+  }
+  if (c->expires_at && now >= *c->expires_at) return Denial{401, "API key expired at " + format_iso8601(*c->expires_at)};
+  if (!c->allows_operation(op)) {
+    return Denial{403, "operation " + std::string(operation_name(op)) + " is not allowed for this key"};
+  }
+  if (!c->allows_model(model_id)) return Denial{403, "model " + std::string(model_id) + " is not allowed for this key"};
+  if (c->limiter) {
+    std::chrono::seconds retry{0};
+    if (!c->limiter->try_acquire(std::chrono::steady_clock::now(), &retry)) {
+      return Denial{429, "rate limit exceeded for this key", std::max(retry, std::chrono::seconds(1))};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view secret_from_headers(std::string_view authorization, std::string_view x_api_key) {
+  if (authorization.size() > 7 && iequals(authorization.substr(0, 7), "bearer ")) {
+    std::string_view s = authorization.substr(7);
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_prefix(0), s.remove_suffix(1);
+    return s;
+  }
+  return x_api_key;
+}
+
+}  // namespace signgate::auth

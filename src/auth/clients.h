@@ -1,0 +1,92 @@
+// Who may call signgate, and for what: client secrets (stored only as SHA-256, compared in
+// constant time), model allowlists (globs), operations, expiry, and a per-client rate limit.
+// Pure apart from the rate limiter's clock; no I/O.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/credentials/cache.h"
+#include "common/crypto.h"
+#include "common/time.h"
+#include "config/config.h"
+
+namespace signgate::auth {
+
+enum class Operation { kInvoke, kInvokeStream, kConverse, kConverseStream, kCountTokens };
+
+// "invoke", "invoke-stream", "converse", "converse-stream", "count-tokens".
+std::string_view operation_name(Operation op);
+// The operation a Bedrock path suffix names ("invoke-with-response-stream" → kInvokeStream).
+std::optional<Operation> operation_from_path(std::string_view suffix);
+// The Bedrock path suffix for an operation.
+std::string_view operation_path(Operation op);
+
+// '*' matches any run of characters (including none), '?' one character; nothing else is special.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+// Token bucket: `per_minute` requests a minute, bursts up to the same number.
+class RateLimiter {
+ public:
+  explicit RateLimiter(int per_minute);
+  // True when a request may go now; otherwise `retry_after` says when one may.
+  bool try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after);
+
+ private:
+  std::mutex mutex_;
+  double tokens_;
+  double capacity_;
+  double per_second_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+struct Client {
+  std::string name;
+  Digest secret_sha256{};
+  std::vector<std::string> models;
+  std::vector<Operation> operations;  // empty: all
+  std::optional<SystemTime> expires_at;
+  aws::RoleSettings role;              // whom to be towards AWS for this client
+  std::shared_ptr<RateLimiter> limiter;  // null: unlimited
+
+  bool allows_operation(Operation op) const;
+  bool allows_model(std::string_view model_id) const;
+};
+
+// Why a request was refused, as the gateway reports it.
+struct Denial {
+  unsigned status;      // 401, 403, 429
+  std::string reason;   // safe to show the caller and the audit log
+  std::chrono::seconds retry_after{0};
+};
+
+class ClientTable {
+ public:
+  // Builds the table from a validated config; each client's role defaults to aws: with the
+  // session name "signgate-<client>" so CloudTrail tells clients apart.
+  static ClientTable from_config(const config::Config& cfg);
+
+  // The client whose secret this is, or nullptr. Every entry is compared (in constant time),
+  // so the time taken does not depend on which one matched.
+  const Client* authenticate(std::string_view secret) const;
+
+  // Unknown or expired secret (401), operation or model not allowed (403), rate limited (429).
+  // `client` is set whenever the secret was known, for the audit log.
+  std::optional<Denial> check(std::string_view secret, Operation op, std::string_view model_id, SystemTime now,
+                              const Client** client) const;
+
+  const std::vector<Client>& clients() const { return clients_; }
+
+ private:
+  std::vector<Client> clients_;
+};
+
+// The secret an HTTP request carries: "Authorization: Bearer X" or "x-api-key: X".
+std::string_view secret_from_headers(std::string_view authorization, std::string_view x_api_key);
+
+}  // namespace signgate::auth

@@ -1,0 +1,216 @@
+#include "cli/serve_command.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <iostream>
+#include <thread>
+
+#include "cli/sign_command.h"
+#include "common/base64.h"
+#include "common/crypto.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+
+namespace signgate::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)))};
+}
+
+std::optional<std::int64_t> mtime_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+http::ClientOptions upstream_options(const config::Config& cfg, const http::ProxySettings& proxy) {
+  http::ClientOptions o;
+  o.ca_file = cfg.upstream.ca_file;
+  o.connect_timeout = cfg.upstream.connect_timeout;
+  o.first_byte_timeout = cfg.upstream.first_byte_timeout;
+  o.idle_timeout = cfg.upstream.idle_timeout;
+  o.proxy = proxy;
+  return o;
+}
+
+}  // namespace
+
+int run_serve(const ServeArgs& args, const Environment& env) {
+  auto cfg = config::load_config(args.config, env);
+  if (!cfg) {
+    std::cerr << cfg.message() << '\n';
+    return kExitUsage;
+  }
+  auto proxy = http::ProxySettings::from_environment(env);
+  if (!proxy) {
+    std::cerr << "signgate: " << proxy.message() << '\n';
+    return kExitUsage;
+  }
+  auto audit = gateway::AuditLog::open(cfg->audit_path);
+  if (!audit) {
+    std::cerr << "signgate: " << audit.message() << '\n';
+    return kExitUsage;
+  }
+  const auto [host, port] = split_listen(cfg->listen);
+
+  aws::CredentialSettings cs;
+  cs.region = cfg->aws.region;
+  cs.sts_endpoint = cfg->aws.sts_endpoint;
+  cs.refresh_before = cfg->aws.refresh_before_expiry;
+  cs.http = upstream_options(*cfg, *proxy);
+  aws::CredentialManager credentials(cs, env);
+
+  gateway::Metrics metrics;
+  auto runtime = gateway::build_runtime(*cfg, credentials);
+  if (!runtime) {
+    std::cerr << runtime.message() << '\n';
+    return kExitUsage;
+  }
+  gateway::Gateway gw(*runtime, **audit, metrics);
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.threads = args.threads != 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
+  so.max_body_bytes = cfg->max_body_bytes;
+  http::Server server(so, gw.handler(), gw.refusal());
+  auto bound = server.listen();
+  if (!bound) {
+    std::cerr << "signgate: " << bound.message() << '\n';
+    return kExitFailure;
+  }
+  gw.attach(server, upstream_options(*cfg, *proxy));
+  server.start();
+  spdlog::info("signgate listening on http://{}:{} ({} loops, {} clients, role {})", host, *bound, server.loops(),
+               cfg->clients.size(), cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
+  std::cout << "signgate listening on http://" << host << ":" << *bound << std::endl;
+
+  // The control loop: signals and the config file's changes.
+  asio::io_context control;
+  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  asio::steady_timer watch(control);
+  std::optional<std::int64_t> seen = mtime_of(args.config);
+  const auto reload = [&](const char* why) {
+    auto next = config::load_config(args.config, env);
+    if (!next) {
+      spdlog::error("reload ({}) refused, keeping the running config: {}", why, next.message());
+      return;
+    }
+    if (next->listen != cfg->listen || next->aws.region != cfg->aws.region || next->aws.sts_endpoint != cfg->aws.sts_endpoint) {
+      spdlog::warn("reload ({}): listen, aws.region and aws.sts_endpoint take effect after a restart", why);
+    }
+    auto rt = gateway::build_runtime(std::move(*next), credentials);
+    if (!rt) {
+      spdlog::error("reload ({}) refused, keeping the running config: {}", why, rt.message());
+      return;
+    }
+    gw.swap(*rt);
+    (*audit)->reopen();
+    spdlog::info("reloaded {} ({}): {} clients", args.config, why, (*rt)->clients.clients().size());
+  };
+  std::function<void()> arm_watch = [&] {
+    watch.expires_after(std::chrono::seconds(1));
+    watch.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      const auto now = mtime_of(args.config);
+      if (now && now != seen) {
+        seen = now;
+        reload("file changed");
+      }
+      arm_watch();
+    });
+  };
+  std::function<void()> arm_signals = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        seen = mtime_of(args.config);
+        reload("SIGHUP");
+        arm_signals();
+        return;
+      }
+      spdlog::info("stopping: no new connections, {} s for requests in flight", args.shutdown_grace_seconds);
+      watch.cancel();
+    });
+  };
+  arm_watch();
+  arm_signals();
+  control.run();
+  server.stop(std::chrono::seconds(args.shutdown_grace_seconds));
+  gw.detach();
+  (*audit)->flush();
+  credentials.stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+int run_check_config(const CheckConfigArgs& args, const Environment& env, std::ostream& out, std::ostream& err) {
+  auto cfg = config::load_config(args.config, env);
+  if (!cfg) {
+    err << cfg.message() << '\n';
+    return kExitUsage;
+  }
+  out << cfg->source << ": valid (listen " << cfg->listen << ", region " << cfg->aws.region << ", "
+      << cfg->clients.size() << " client" << (cfg->clients.size() == 1 ? "" : "s") << ")\n";
+  return kExitOk;
+}
+
+int run_keys_new(const KeysArgs& args, std::ostream& out, std::ostream& err) {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    err << "signgate keys new: the system's random source failed\n";
+    return kExitFailure;
+  }
+  std::string b64 = base64_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  secure_wipe(bytes, sizeof bytes);
+  for (char& c : b64) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  std::string secret = "sgk_" + b64;
+  out << "secret (shown once; give it to the client, signgate keeps only its hash):\n  " << secret << "\n\n"
+      << "config entry:\n"
+      << "  - name: " << args.name << "\n"
+      << "    secret_sha256: " << sha256_hex(secret) << "\n"
+      << "    models: [\"anthropic.claude-3-5-sonnet-*\"]   # the models this client may call\n";
+  secure_wipe(secret);
+  return kExitOk;
+}
+
+CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
+  CLI::App* cmd = app.add_subcommand("serve", "Run the gateway");
+  cmd->add_option("--config", args.config, "signgate YAML config")->required();
+  cmd->add_option("--threads", args.threads, "event loops (default: one per core)");
+  cmd->add_option("--shutdown-grace", args.shutdown_grace_seconds, "seconds requests in flight get on SIGTERM");
+  return cmd;
+}
+
+CLI::App* add_check_config_command(CLI::App& app, CheckConfigArgs& args) {
+  CLI::App* cmd = app.add_subcommand("check-config", "Validate a config without serving");
+  cmd->add_option("--config", args.config, "signgate YAML config")->required();
+  return cmd;
+}
+
+CLI::App* add_keys_command(CLI::App& app, KeysArgs& args) {
+  CLI::App* cmd = app.add_subcommand("keys", "Client secrets");
+  CLI::App* create = cmd->add_subcommand("new", "Print a new random client secret and its config entry");
+  create->add_option("--name", args.name, "client name")->required();
+  cmd->require_subcommand(1);
+  return cmd;
+}
+
+}  // namespace signgate::cli

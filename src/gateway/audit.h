@@ -1,0 +1,70 @@
+// The audit log (SPEC §5): one JSON object per line per request, denied ones included,
+// written by its own thread so an event loop never waits on the disk. Never a secret,
+// never prompt text: records carry only the fields below.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/result.h"
+#include "common/time.h"
+
+namespace signgate::gateway {
+
+struct AuditRecord {
+  SystemTime ts;
+  std::string request_id;
+  std::string client;      // empty when the key was unknown
+  std::string surface;     // "bedrock", "openai", "anthropic"
+  std::string operation;   // "converse", ...
+  std::string model;
+  unsigned status = 0;
+  unsigned upstream_status = 0;  // 0: never reached Bedrock
+  std::string aws_request_id;
+  double latency_ms = 0;
+  std::optional<double> first_byte_ms;
+  std::optional<std::uint64_t> input_tokens;
+  std::optional<std::uint64_t> output_tokens;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string role_session;  // "ROLE_ARN/SESSION", or "base credentials"
+  std::string error;
+
+  std::string to_json_line() const;
+};
+
+class AuditLog {
+ public:
+  // `path` "-" is stdout, empty disables the file (records are still counted).
+  static Result<std::unique_ptr<AuditLog>> open(const std::string& path);
+  ~AuditLog();
+
+  // Queues the record; never blocks on I/O.
+  void record(AuditRecord r);
+  // Reopens the file (after logrotate moved it); done on SIGHUP.
+  void reopen();
+  // Waits until everything queued so far is written.
+  void flush();
+  std::uint64_t written() const;
+
+ private:
+  explicit AuditLog(std::string path, int fd);
+  void run();
+
+  std::string path_;
+  int fd_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, drained_;
+  std::deque<std::string> queue_;
+  bool stopping_ = false;
+  bool reopen_ = false;
+  std::uint64_t written_ = 0, queued_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace signgate::gateway

@@ -1,0 +1,71 @@
+// The gateway: routes each request, checks the client's key and policy, signs with the
+// right identity's credentials, relays Bedrock's answer (streams frame by frame, with the
+// client's pace as back-pressure), and writes one audit line and the metrics for it.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "auth/clients.h"
+#include "aws/credentials/cache.h"
+#include "aws/sigv4.h"
+#include "config/config.h"
+#include "gateway/audit.h"
+#include "gateway/metrics.h"
+#include "http/client.h"
+#include "http/server.h"
+
+namespace signgate::gateway {
+
+// One configuration generation, immutable once built; a reload builds a new one.
+struct Runtime {
+  config::Config config;
+  auth::ClientTable clients;
+  http::Url bedrock;  // base URL of bedrock-runtime
+  std::shared_ptr<aws::CredentialCache> default_identity;
+  std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
+};
+
+// Builds a runtime from a validated config; each client's identity comes from `credentials`
+// (started on first use, shared with the previous runtime when unchanged).
+Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials);
+
+class Gateway {
+ public:
+  Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics);
+  ~Gateway();
+
+  // Creates one upstream client and signer per server loop, on that loop's executor.
+  void attach(http::Server& server, const http::ClientOptions& upstream);
+  // Drops the per-loop clients; call after the server stopped, before it is destroyed.
+  void detach();
+
+  void swap(std::shared_ptr<const Runtime> runtime);
+  std::shared_ptr<const Runtime> runtime() const;
+
+  http::Handler handler();
+  // For requests the server refused itself (413, 400, 408): an audit line and a metric.
+  http::Refusal refusal();
+
+  // Ready when every identity in use holds unexpired credentials; otherwise `why`.
+  bool ready(std::string* why) const;
+
+ private:
+  struct Loop;
+  struct Call;
+  boost::asio::awaitable<void> handle(const http::Request& req, http::Responder& res, std::size_t loop);
+  boost::asio::awaitable<void> native(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
+  void finish(Call& call);
+
+  AuditLog& audit_;
+  Metrics& metrics_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+};
+
+}  // namespace signgate::gateway

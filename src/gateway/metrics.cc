@@ -1,0 +1,111 @@
+#include "gateway/metrics.h"
+
+#include <cstdio>
+
+namespace signgate::gateway {
+
+namespace {
+
+// Label values escaped as the text format wants: backslash, quote, newline.
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+void Histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  ++counts_[i];
+  sum_ += seconds;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += counts_[i];
+    out += name + "_bucket{" + labels + ",le=\"" + number(kBounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += name + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(count_) + "\n";
+  out += name + "_sum{" + labels + "} " + number(sum_) + "\n";
+  out += name + "_count{" + labels + "} " + std::to_string(count_) + "\n";
+}
+
+void Metrics::request(const std::string& client, const std::string& surface, const std::string& operation,
+                      const std::string& model, unsigned status, double latency_seconds,
+                      std::optional<double> first_byte_seconds) {
+  std::lock_guard lock(mutex_);
+  ++requests_[{client, surface, operation, model, status}];
+  latency_[{surface, operation}].observe(latency_seconds);
+  if (first_byte_seconds) first_byte_[{surface, operation}].observe(*first_byte_seconds);
+}
+
+std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now) const {
+  std::string out;
+  out += "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
+         "# TYPE signgate_requests_total counter\n";
+  std::lock_guard lock(mutex_);
+  for (const auto& [k, n] : requests_) {
+    const auto& [client, surface, operation, model, status] = k;
+    out += "signgate_requests_total{client=\"" + escape(client) + "\",surface=\"" + escape(surface) +
+           "\",operation=\"" + escape(operation) + "\",model=\"" + escape(model) + "\",status=\"" +
+           std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+  }
+  out += "# HELP signgate_request_duration_seconds Time from request to the last byte of the answer.\n"
+         "# TYPE signgate_request_duration_seconds histogram\n";
+  for (const auto& [k, h] : latency_) {
+    h.render(out, "signgate_request_duration_seconds", "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+  }
+  out += "# HELP signgate_first_byte_seconds Time from request to the first byte of the answer.\n"
+         "# TYPE signgate_first_byte_seconds histogram\n";
+  for (const auto& [k, h] : first_byte_) {
+    h.render(out, "signgate_first_byte_seconds", "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+  }
+  out += "# HELP signgate_upstream_retries_total Bedrock 429/503 answers retried before any byte reached the client.\n"
+         "# TYPE signgate_upstream_retries_total counter\nsigngate_upstream_retries_total " +
+         std::to_string(retries_.load()) + "\n";
+  out += "# HELP signgate_open_streams Streaming answers being relayed now.\n"
+         "# TYPE signgate_open_streams gauge\nsigngate_open_streams " + std::to_string(open_streams_.load()) + "\n";
+  out += "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"
+         "# TYPE signgate_credential_refreshes_total counter\n";
+  for (const auto& id : identities) {
+    out += "signgate_credential_refreshes_total{role_session=\"" + escape(id.role_session) + "\"} " +
+           std::to_string(id.status.refreshes) + "\n";
+  }
+  out += "# HELP signgate_credential_failures_total Failed credential fetches.\n"
+         "# TYPE signgate_credential_failures_total counter\n";
+  for (const auto& id : identities) {
+    out += "signgate_credential_failures_total{role_session=\"" + escape(id.role_session) + "\"} " +
+           std::to_string(id.status.failures) + "\n";
+  }
+  out += "# HELP signgate_credential_seconds_to_expiry Seconds until the held credentials expire (-1: none held).\n"
+         "# TYPE signgate_credential_seconds_to_expiry gauge\n";
+  for (const auto& id : identities) {
+    double left = -1;
+    if (id.status.ready && id.status.expiration) {
+      left = std::chrono::duration<double>(*id.status.expiration - now).count();
+    } else if (id.status.ready) {
+      left = 1e9;  // keys without an expiry
+    }
+    out += "signgate_credential_seconds_to_expiry{role_session=\"" + escape(id.role_session) + "\"} " + number(left) + "\n";
+  }
+  return out;
+}
+
+}  // namespace signgate::gateway

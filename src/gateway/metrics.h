@@ -1,0 +1,57 @@
+// /metrics in Prometheus text format: requests by client/operation/model/status, latency
+// and first-byte histograms, upstream retries, open streams, and the credential caches'
+// refreshes, failures and seconds to expiry (read at scrape time).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "aws/credentials/cache.h"
+
+namespace signgate::gateway {
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                      0.25,  0.5,    1,     2.5,  5,     10,  30};
+  void observe(double seconds);
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::array<std::uint64_t, kBounds.size() + 1> counts_{};
+  double sum_ = 0;
+  std::uint64_t count_ = 0;
+};
+
+struct IdentityMetrics {
+  std::string role_session;
+  aws::CacheStatus status;
+};
+
+class Metrics {
+ public:
+  void request(const std::string& client, const std::string& surface, const std::string& operation,
+               const std::string& model, unsigned status, double latency_seconds,
+               std::optional<double> first_byte_seconds);
+  void upstream_retry() { ++retries_; }
+  void stream_opened() { ++open_streams_; }
+  void stream_closed() { --open_streams_; }
+
+  std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned>, std::uint64_t> requests_;
+  std::map<std::pair<std::string, std::string>, Histogram> latency_, first_byte_;
+  std::atomic<std::uint64_t> retries_{0};
+  std::atomic<std::int64_t> open_streams_{0};
+};
+
+}  // namespace signgate::gateway
