@@ -1,6 +1,7 @@
 #include "cli/serve_command.h"
 
 #include <openssl/rand.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -49,6 +50,8 @@ http::ClientOptions upstream_options(const config::Config& cfg, const http::Prox
 }  // namespace
 
 int run_serve(const ServeArgs& args, const Environment& env) {
+  // Logs go to stderr; stdout carries only the "listening on" line (and an audit path of "-").
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("signgate"));
   auto cfg = config::load_config(args.config, env);
   if (!cfg) {
     std::cerr << cfg.message() << '\n';
@@ -92,15 +95,15 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << "signgate: " << bound.message() << '\n';
     return kExitFailure;
   }
+  // The control loop: signals and the config file's changes. Signals are taken before
+  // "listening" is announced, so a SIGHUP right after start reloads instead of killing.
+  asio::io_context control;
+  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   gw.attach(server, upstream_options(*cfg, *proxy));
   server.start();
   spdlog::info("signgate listening on http://{}:{} ({} loops, {} clients, role {})", host, *bound, server.loops(),
                cfg->clients.size(), cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
   std::cout << "signgate listening on http://" << host << ":" << *bound << std::endl;
-
-  // The control loop: signals and the config file's changes.
-  asio::io_context control;
-  asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   asio::steady_timer watch(control);
   std::optional<std::int64_t> seen = mtime_of(args.config);
   const auto reload = [&](const char* why) {

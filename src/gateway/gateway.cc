@@ -46,14 +46,18 @@ std::string role_session(const aws::RoleSettings& role) {
 
 // Bedrock's own headers that callers send and Bedrock reads; everything else (Authorization,
 // X-Amz-*, cookies, proxies' headers) stays here.
+bool is_bedrock_header(std::string_view name) {
+  constexpr std::string_view kPrefix = "x-amzn-bedrock-";
+  return name.size() > kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
+}
+
 bool forwarded_request_header(std::string_view name) {
-  if (iequals(name, "content-type") || iequals(name, "accept")) return true;
-  return name.size() > 16 && iequals(name.substr(0, 16), "x-amzn-bedrock-");
+  return iequals(name, "content-type") || iequals(name, "accept") || is_bedrock_header(name);
 }
 
 bool forwarded_response_header(std::string_view name) {
   return iequals(name, "content-type") || iequals(name, "x-amzn-errortype") || iequals(name, "x-amzn-requestid") ||
-         (name.size() > 16 && iequals(name.substr(0, 16), "x-amzn-bedrock-"));
+         is_bedrock_header(name);
 }
 
 std::optional<std::uint64_t> to_count(std::string_view text) {

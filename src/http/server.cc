@@ -159,7 +159,10 @@ struct Server::Impl {
       loop.idle.erase(&stream);
       first = false;
       if (ec) {
-        if (ec == bhttp::error::header_limit) {
+        if (ec == bhttp::error::body_limit) {  // Content-Length alone says it is too large
+          refuse(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes", nullptr);
+          co_await answer_and_close(stream, 413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
+        } else if (ec == bhttp::error::header_limit) {
           refuse(431, "request head too large", nullptr);
           co_await answer_and_close(stream, 431, "request head too large");
         } else if (ec != bhttp::error::end_of_stream &&

@@ -14,7 +14,7 @@ A bad signature gets 403 with x-amzn-ErrorType, as AWS answers; issued credentia
 their Expiration get ExpiredToken. Unsigned, for the credential providers' tests:
   IMDSv2   PUT /latest/api/token, GET /latest/meta-data/iam/security-credentials/[ROLE]  (--imds)
   ECS      GET /ecs/credentials, Authorization checked against --ecs-token
-  control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, ...},
+  control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, "throttle_next": 2, ...},
            GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
 
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
@@ -247,6 +247,14 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[1] != "model":
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
         model, operation = unquote(parts[2]), parts[3]
+        with self.server._lock:
+            self.server.seen_models.append(model)
+            throttled = self.server.throttle_next > 0
+            if throttled:
+                self.server.throttle_next -= 1
+        if throttled:
+            self.server.count("throttled")
+            return self._error(429, "ThrottlingException", "Too many requests, please wait before trying again.")
         if model.startswith("denied."):
             return self._error(403, "AccessDeniedException",
                                "User: arn:aws:sts::111122223333:assumed-role/fb/signgate is not authorized to "
@@ -321,6 +329,8 @@ class FakeServer(ThreadingHTTPServer):
         self.ecs_token = None
         self.issued = {}                # access key -> (secret, token, expires_at)
         self.counts = {}
+        self.throttle_next = 0          # answer this many Bedrock calls with 429 first
+        self.seen_models = []           # decoded model IDs, in order
         self.last_assume_role = None
         self._lock = threading.Lock()
 

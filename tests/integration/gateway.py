@@ -1,0 +1,86 @@
+"""Runs `signgate serve` for a test: writes its config, starts it on a free loopback port,
+waits for "signgate listening on URL", and stops it with SIGTERM."""
+import hashlib
+import os
+import signal
+import subprocess
+import tempfile
+
+from common import BIN
+
+ROLE = "arn:aws:iam::111122223333:role/flashback-bedrock"
+EXTERNAL_ID = "ext-7f3a9c2e"
+BASE_KEY, BASE_SECRET = "AKIDGATEWAYEXAMPLE", "gateway/base/SECRET+never-logged"
+
+
+def sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Gateway:
+    def __init__(self, fake_url, clients, extra="", env=None, threads=2):
+        self.dir = tempfile.TemporaryDirectory(prefix="signgate-gw-")
+        self.config_path = os.path.join(self.dir.name, "signgate.yaml")
+        self.audit_path = os.path.join(self.dir.name, "audit.jsonl")
+        self.fake_url = fake_url
+        self.write_config(clients, extra)
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        full_env.update({"HOME": self.dir.name, "AWS_EC2_METADATA_DISABLED": "true",
+                         "AWS_ACCESS_KEY_ID": BASE_KEY, "AWS_SECRET_ACCESS_KEY": BASE_SECRET})
+        full_env.update(env or {})
+        self.log_path = os.path.join(self.dir.name, "signgate.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path, "--threads", str(threads),
+                                      "--shutdown-grace", "5"],
+                                     stdout=subprocess.PIPE, stderr=self.log, env=full_env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("signgate listening on "):
+            logs = self.logs()
+            self.stop()
+            raise RuntimeError("signgate did not start: %r\n%s" % (line, logs))
+        self.url = line.split(" on ", 1)[1].strip()
+
+    def write_config(self, clients, extra=""):
+        text = ("listen: 127.0.0.1:0\naws:\n  region: us-east-1\n  role_arn: %s\n  external_id: %s\n"
+                "  sts_endpoint: %s\n  bedrock_endpoint: %s\naudit:\n  path: %s\n"
+                % (ROLE, EXTERNAL_ID, self.fake_url, self.fake_url, self.audit_path))
+        if clients:
+            text += "clients:\n"
+            for c in clients:
+                text += "  - name: %s\n    secret_sha256: %s\n    models: %s\n" % (
+                    c["name"], sha256(c["secret"]), c.get("models", '["*"]'))
+                for key in ("operations", "expires_at", "rate_limit"):
+                    if key in c:
+                        text += "    %s: %s\n" % (key, c[key])
+        text += extra
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.config_path)
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def logs(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def audit(self):
+        import json
+        if not os.path.exists(self.audit_path):
+            return []
+        with open(self.audit_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
