@@ -62,8 +62,8 @@ test: build build-asan
 	echo "$$passed passed, $$failed failed"; \
 	exit $$status
 
-# Until the gateway lands, `make run` shows the signer end to end: a local AWS endpoint that
-# verifies SigV4 with botocore, and `signgate sign --send` against it.
+# A working gateway on 127.0.0.1:8080 (SIGNGATE_PORT to change) against the local Bedrock/STS
+# emulator, which verifies every signature with botocore; prints a dev secret and curl lines.
 run: build
 	@/usr/bin/python3 tests/fakes/run_demo.py $(BUILD)/signgate
 
