@@ -1,0 +1,68 @@
+// The audit line's fields (SPEC §5) and the metrics' text format.
+#include "gateway/audit.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/metrics.h"
+
+namespace signgate::gateway {
+namespace {
+
+TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
+  AuditRecord r;
+  r.ts = *parse_iso8601("2026-11-25T12:00:00Z");
+  r.request_id = "abc";
+  r.client = "flashback";
+  r.surface = "bedrock";
+  r.operation = "converse";
+  r.model = "anthropic.claude-3-haiku-20240307-v1:0";
+  r.status = 200;
+  r.upstream_status = 200;
+  r.latency_ms = 12.34567;
+  r.input_tokens = 12;
+  r.role_session = "arn:aws:iam::1:role/r/signgate-flashback";
+  const std::string line = r.to_json_line();
+  ASSERT_EQ(line.back(), '\n');
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.size(), 17u);
+  for (const char* key : {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
+                          "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
+                          "bytes_out", "role_session", "error"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["ts"], "2026-11-25T12:00:00Z");
+  EXPECT_EQ(j["latency_ms"], 12.345);
+  EXPECT_TRUE(j["output_tokens"].is_null());
+  EXPECT_TRUE(j["error"].is_null());
+}
+
+TEST(AuditRecord, InvalidUtf8FromTheWireDoesNotBreakTheLine) {
+  AuditRecord r;
+  r.model = "bad\xff\xfe";
+  EXPECT_NO_THROW(nlohmann::json::parse(r.to_json_line()));
+}
+
+TEST(Metrics, PrometheusTextWithEscapedLabels) {
+  Metrics m;
+  m.request("fb", "bedrock", "converse", "model\"x", 200, 0.004, 0.002);
+  m.request("fb", "bedrock", "converse", "model\"x", 200, 0.2, std::nullopt);
+  m.upstream_retry();
+  aws::CacheStatus s;
+  s.ready = true;
+  s.refreshes = 3;
+  s.expiration = *parse_iso8601("2026-11-25T13:00:00Z");
+  const std::string text = m.render({{"arn:r/s", s}}, *parse_iso8601("2026-11-25T12:00:00Z"));
+  EXPECT_NE(text.find("signgate_requests_total{client=\"fb\",surface=\"bedrock\",operation=\"converse\",model=\"model\\\"x\",status=\"200\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signgate_request_duration_seconds_bucket{surface=\"bedrock\",operation=\"converse\",le=\"0.005\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("signgate_request_duration_seconds_count{surface=\"bedrock\",operation=\"converse\"} 2"), std::string::npos);
+  EXPECT_NE(text.find("signgate_upstream_retries_total 1"), std::string::npos);
+  EXPECT_NE(text.find("signgate_credential_seconds_to_expiry{role_session=\"arn:r/s\"} 3600"), std::string::npos);
+  EXPECT_NE(text.find("signgate_credential_refreshes_total{role_session=\"arn:r/s\"} 3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace signgate::gateway
