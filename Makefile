@@ -11,7 +11,7 @@ DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-asan test unit-test unit-test-asan integration-test run bench clean
+.PHONY: all deps npm-deps build build-asan test unit-test unit-test-asan integration-test run bench clean
 
 all: build
 
@@ -24,6 +24,12 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The JS client libraries the end-to-end tests drive (versions pinned for the machine's Node.js 20).
+npm-deps: tests/e2e/node_modules/.installed
+tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(BUILD)/build.ninja: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -45,12 +51,12 @@ unit-test-asan: build-asan
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L 'unit|integration' --output-on-failure -j $(JOBS)
 
-integration-test: build
+integration-test: build npm-deps
 	cd $(BUILD) && ctest -L integration --output-on-failure
 
 # Every test: unit and integration tests (release), then the unit tests and the C++
 # integration tests (client, credential providers) again under ASan+UBSan.
-test: build build-asan
+test: build build-asan npm-deps
 	@set -o pipefail; status=0; \
 	(cd $(BUILD) && ctest --output-on-failure -j $(JOBS)) | tee $(BUILD)/ctest.log || status=1; \
 	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

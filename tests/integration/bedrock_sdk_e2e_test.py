@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""AWS's own JS SDK (@aws-sdk/client-bedrock-runtime, pinned in tests/e2e/package.json)
+configured with a bearer token — the way Bedrock API keys are used — calls signgate's native
+surface: Converse, ConverseStream, InvokeModel, and a refused model as a typed SDK error.
+Behind signgate, the Bedrock/STS fake verifies every signature with botocore."""
+import json
+import os
+import subprocess
+import unittest
+
+from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+import aws_fake
+from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
+
+E2E = os.path.join(ROOT, "tests", "e2e")
+SECRET = "sgk_sdk_e2e_TEST_0123456789abcdefghijkl"
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+class AwsSdkWithBearerToken(unittest.TestCase):
+    def test_the_sdk_works_through_signgate_unchanged(self):
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        gw = Gateway(url, [{"name": "sdk", "secret": SECRET, "models": '["anthropic.*"]'}])
+        try:
+            env = dict(os.environ, SIGNGATE_URL=gw.url, MODEL=MODEL, AWS_BEARER_TOKEN_BEDROCK=SECRET, HTTP1="1",
+                       NODE_NO_WARNINGS="1")
+            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                env.pop(k, None)
+            p = subprocess.run(["node", "bedrock_sdk.mjs"], cwd=E2E, env=env, capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
+        finally:
+            gw.stop()
+            fake.shutdown()
+        self.assertTrue(results["converse"]["ok"], results["converse"])
+        self.assertEqual(results["converse"]["text"], "Hello from " + MODEL)
+        self.assertEqual(results["converse"]["usage"]["inputTokens"], 12)
+        stream = results["converse-stream"]
+        self.assertTrue(stream["ok"], stream)
+        self.assertEqual(stream["text"], "Hello from " + MODEL)
+        self.assertEqual(stream["events"], 7)
+        self.assertEqual(stream["usage"]["outputTokens"], 5)
+        self.assertTrue(results["invoke"]["ok"], results["invoke"])
+        denied = results["denied-model"]
+        self.assertFalse(denied["ok"])
+        self.assertEqual((denied["error"], denied["status"]), ("AccessDeniedException", 403))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
