@@ -89,6 +89,8 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   so.port = port;
   so.threads = args.threads != 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
   so.max_body_bytes = cfg->max_body_bytes;
+  so.tls_cert = cfg->tls_cert;
+  so.tls_key = cfg->tls_key;
   http::Server server(so, gw.handler(), gw.refusal());
   auto bound = server.listen();
   if (!bound) {
@@ -101,9 +103,10 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   gw.attach(server, upstream_options(*cfg, *proxy));
   server.start();
-  spdlog::info("signgate listening on http://{}:{} ({} loops, {} clients, role {})", host, *bound, server.loops(),
+  spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})", so.tls_cert.empty() ? "http" : "https", host, *bound, server.loops(),
                cfg->clients.size(), cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
-  std::cout << "signgate listening on http://" << host << ":" << *bound << std::endl;
+  std::cout << "signgate listening on " << (so.tls_cert.empty() ? "http" : "https") << "://" << host << ":" << *bound
+            << std::endl;
   asio::steady_timer watch(control);
   std::optional<std::int64_t> seen = mtime_of(args.config);
   const auto reload = [&](const char* why) {

@@ -9,9 +9,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <optional>
 #include <set>
+#include <type_traits>
 
 namespace signgate::http {
 
@@ -24,9 +26,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
-class TcpResponder final : public Responder {
+template <class Stream>
+class StreamResponder final : public Responder {
  public:
-  TcpResponder(beast::tcp_stream& stream, bool keep_alive, std::chrono::milliseconds write_timeout)
+  StreamResponder(Stream& stream, bool keep_alive, std::chrono::milliseconds write_timeout)
       : stream_(stream), keep_alive_(keep_alive), timeout_(write_timeout) {}
 
   asio::awaitable<bool> send(unsigned status, Headers headers, std::string body) override {
@@ -36,7 +39,7 @@ class TcpResponder final : public Responder {
     res.body() = std::move(body);
     res.prepare_payload();
     started_ = true;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
     const std::size_t n = co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
     bytes_ += res.body().size();
@@ -54,7 +57,7 @@ class TcpResponder final : public Responder {
     res_->body().more = true;
     serializer_.emplace(*res_);
     started_ = true;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
     co_await bhttp::async_write_header(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
     co_return !ec;
@@ -65,7 +68,7 @@ class TcpResponder final : public Responder {
     res_->body().data = const_cast<char*>(piece.data());
     res_->body().size = piece.size();
     res_->body().more = true;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
     co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
@@ -78,7 +81,7 @@ class TcpResponder final : public Responder {
     res_->body().data = nullptr;
     res_->body().size = 0;
     res_->body().more = false;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
     co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
     done_ = !ec;
@@ -90,7 +93,7 @@ class TcpResponder final : public Responder {
   bool done() const { return done_; }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   bool keep_alive_;
   std::chrono::milliseconds timeout_;
   bool started_ = false;
@@ -131,20 +134,40 @@ struct Server::Impl {
     }
   }
 
-  asio::awaitable<void> answer_and_close(beast::tcp_stream& stream, unsigned status, const std::string& reason) {
+  template <class Stream>
+  asio::awaitable<void> answer_and_close(Stream& stream, unsigned status, const std::string& reason) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     res.set(bhttp::field::content_type, "application/json");
     res.keep_alive(false);
     res.body() = R"({"message":")" + reason + "\"}";
     res.prepare_payload();
-    stream.expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     error_code ec;
     co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   }
 
   asio::awaitable<void> session(Loop& loop, tcp::socket socket, std::size_t index) {
     ++connections;
-    beast::tcp_stream stream(std::move(socket));
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(loop, stream, index);
+    } else {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+      beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+      error_code ec;
+      co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) {
+        co_await serve(loop, stream, index);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+        co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
+      }
+    }
+    --connections;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Loop& loop, Stream& stream, std::size_t index) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     bool first = true;
     for (;;) {
@@ -152,11 +175,11 @@ struct Server::Impl {
       parser.header_limit(64 * 1024);
       parser.body_limit(options.max_body_bytes);
       error_code ec;
-      stream.expires_after(first ? options.header_timeout : options.keep_alive_timeout);
-      loop.idle.insert(&stream);
+      lowest.expires_after(first ? options.header_timeout : options.keep_alive_timeout);
+      loop.idle.insert(&lowest);
       if (stopping) break;
       co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      loop.idle.erase(&stream);
+      loop.idle.erase(&lowest);
       first = false;
       if (ec) {
         if (ec == bhttp::error::body_limit) {  // Content-Length alone says it is too large
@@ -183,12 +206,12 @@ struct Server::Impl {
       }
       if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream.expires_after(options.write_timeout);
+        lowest.expires_after(options.write_timeout);
         co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                    asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
       }
-      stream.expires_after(options.body_timeout);
+      lowest.expires_after(options.body_timeout);
       co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == bhttp::error::body_limit) {
@@ -202,7 +225,7 @@ struct Server::Impl {
       }
       const Request request = parser.release();
       const bool keep_alive = request.keep_alive() && !stopping;
-      TcpResponder responder(stream, keep_alive, options.write_timeout);
+      StreamResponder<Stream> responder(stream, keep_alive, options.write_timeout);
       ++in_flight;
       try {
         co_await handler(request, responder, index);
@@ -216,15 +239,17 @@ struct Server::Impl {
       }
       if (!responder.done() || !keep_alive) break;
     }
-    loop.idle.erase(&stream);
+    loop.idle.erase(&lowest);
     error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    --connections;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    }
   }
 
   ServerOptions options;
   Handler handler;
   Refusal refusal;
+  std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<Loop>> loops;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> connections{0};
@@ -238,6 +263,16 @@ Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
 Result<std::uint16_t> Server::listen() {
   error_code ec;
+  if (!impl_->options.tls_cert.empty()) {
+    impl_->tls.emplace(asio::ssl::context::tls_server);
+    impl_->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                            asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    impl_->tls->use_certificate_chain_file(impl_->options.tls_cert, ec);
+    if (ec) return make_error("tls.cert " + impl_->options.tls_cert + ": " + ec.message());
+    impl_->tls->use_private_key_file(impl_->options.tls_key, asio::ssl::context::pem, ec);
+    if (ec) return make_error("tls.key " + impl_->options.tls_key + ": " + ec.message());
+  }
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) return make_error("listen: '" + impl_->options.host + "' is not an IP address");
   std::uint16_t port = impl_->options.port;

@@ -57,6 +57,8 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{60'000};    // whole request body
   std::chrono::milliseconds write_timeout{60'000};   // each write
   std::chrono::milliseconds keep_alive_timeout{75'000};
+  std::string tls_cert;  // PEM chain; with tls_key, the listener speaks TLS only
+  std::string tls_key;
 };
 
 class Server {

@@ -250,6 +250,33 @@ class ReloadAndRevocation(unittest.TestCase):
         self.assertIn("expired", body["message"])
 
 
+class TlsListener(unittest.TestCase):
+    def test_https_with_the_configured_certificate(self):
+        import ssl
+        from common import make_ca, tempdir
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        with tempdir() as d:
+            ca = make_ca(d)
+            gw = Gateway(url, CLIENTS, extra="tls: { cert: %s, key: %s }\n" % (ca["cert"], ca["key"]))
+            try:
+                self.assertTrue(gw.url.startswith("https://"), gw.url)
+                u = urllib.parse.urlsplit(gw.url)
+                ctx = ssl.create_default_context(cafile=ca["ca"])
+                conn = http.client.HTTPSConnection("127.0.0.1", u.port, context=ctx, timeout=10)
+                conn.request("POST", "/model/%s/converse" % MODEL, body=CONVERSE, headers=bearer(S1))
+                r = conn.getresponse()
+                self.assertEqual(r.status, 200, r.read())
+                r.read()
+                conn.close()
+                with self.assertRaises(ssl.SSLError):  # an unknown CA is refused by the client, as it should be
+                    plain = http.client.HTTPSConnection("127.0.0.1", u.port, context=ssl.create_default_context(),
+                                                        timeout=10)
+                    plain.request("GET", "/healthz")
+            finally:
+                gw.stop()
+                fake.shutdown()
+
+
 class Lifecycle(unittest.TestCase):
     def test_sigterm_lets_a_stream_in_flight_finish(self):
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID}, frame_delay=0.2)
