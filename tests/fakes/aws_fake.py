@@ -260,6 +260,8 @@ class Handler(BaseHTTPRequestHandler):
                                "User: arn:aws:sts::111122223333:assumed-role/fb/signgate is not authorized to "
                                "perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/"
                                + model)
+        if model.startswith("slow.") or ".slow-" in model:
+            time.sleep(2)  # a model that takes long to answer its first byte
         if model.startswith("missing."):
             return self._error(404, "ResourceNotFoundException", "Could not resolve the foundation model from "
                                                                  "the provided model identifier.")

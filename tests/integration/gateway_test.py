@@ -250,6 +250,26 @@ class ReloadAndRevocation(unittest.TestCase):
         self.assertIn("expired", body["message"])
 
 
+class UpstreamTrouble(unittest.TestCase):
+    def test_bedrock_unreachable_is_502_and_a_slow_first_byte_is_504(self):
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        closed = Gateway(url, CLIENTS, bedrock_url="http://127.0.0.1:9")
+        slow = Gateway(url, CLIENTS, extra="upstream: { first_byte_timeout_ms: 300 }\n")
+        try:
+            status, headers, body = call(closed.url, "/model/%s/converse" % MODEL, headers=bearer(S1))
+            self.assertEqual(status, 502, body)
+            self.assertIn("Bedrock unreachable", json.loads(body)["message"])
+            status, headers, body = call(slow.url, "/model/anthropic.slow-v1:0/converse", headers=bearer(S1))
+            self.assertEqual(status, 504, body)
+            self.assertEqual(headers["x-amzn-errortype"], "ModelTimeoutException")
+            time.sleep(0.3)
+            self.assertEqual(slow.audit()[-1]["status"], 504)
+        finally:
+            closed.stop()
+            slow.stop()
+            fake.shutdown()
+
+
 class TlsListener(unittest.TestCase):
     def test_https_with_the_configured_certificate(self):
         import ssl
