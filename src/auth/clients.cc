@@ -8,22 +8,22 @@
 namespace signgate::auth {
 
 namespace {
-constexpr std::pair<Operation, std::string_view> kNames[] = {
-    {Operation::kInvoke, "invoke"},
-    {Operation::kInvokeStream, "invoke-stream"},
-    {Operation::kConverse, "converse"},
-    {Operation::kConverseStream, "converse-stream"},
-    {Operation::kCountTokens, "count-tokens"}};
-constexpr std::pair<Operation, std::string_view> kPaths[] = {
-    {Operation::kInvoke, "invoke"},
-    {Operation::kInvokeStream, "invoke-with-response-stream"},
-    {Operation::kConverse, "converse"},
-    {Operation::kConverseStream, "converse-stream"},
-    {Operation::kCountTokens, "count-tokens"}};
+// Each operation's config name and Bedrock path suffix.
+struct OperationNames {
+  Operation op;
+  std::string_view name;
+  std::string_view path;
+};
+constexpr OperationNames kOperations[] = {
+    {Operation::kInvoke, "invoke", "invoke"},
+    {Operation::kInvokeStream, "invoke-stream", "invoke-with-response-stream"},
+    {Operation::kConverse, "converse", "converse"},
+    {Operation::kConverseStream, "converse-stream", "converse-stream"},
+    {Operation::kCountTokens, "count-tokens", "count-tokens"}};
 
 std::optional<Operation> operation_from_name(std::string_view name) {
-  for (const auto& [op, n] : kNames) {
-    if (n == name) return op;
+  for (const auto& o : kOperations) {
+    if (o.name == name) return o.op;
   }
   return std::nullopt;
 }
@@ -46,22 +46,22 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
 }  // namespace
 
 std::string_view operation_name(Operation op) {
-  for (const auto& [o, n] : kNames) {
-    if (o == op) return n;
+  for (const auto& o : kOperations) {
+    if (o.op == op) return o.name;
   }
   return "?";
 }
 
 std::string_view operation_path(Operation op) {
-  for (const auto& [o, p] : kPaths) {
-    if (o == op) return p;
+  for (const auto& o : kOperations) {
+    if (o.op == op) return o.path;
   }
   return "?";
 }
 
 std::optional<Operation> operation_from_path(std::string_view suffix) {
-  for (const auto& [op, p] : kPaths) {
-    if (p == suffix) return op;
+  for (const auto& o : kOperations) {
+    if (o.path == suffix) return o.op;
   }
   return std::nullopt;
 }
