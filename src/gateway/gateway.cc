@@ -9,10 +9,9 @@
 
 #include <random>
 
-#include "aws/eventstream.h"
-#include "common/base64.h"
 #include "common/strings.h"
 #include "gateway/bedrock_path.h"
+#include "gateway/stream_relay.h"
 
 namespace signgate::gateway {
 
@@ -69,55 +68,6 @@ std::optional<std::uint64_t> to_count(std::string_view text) {
   }
   return v;
 }
-
-// Token counts from a relayed event stream: ConverseStream's metadata event, or the
-// invocation metrics in InvokeModelWithResponseStream's last chunk. The bytes themselves
-// pass through untouched; this only reads along.
-class StreamUsage {
- public:
-  void feed(std::string_view piece) {
-    while (!piece.empty() && !broken_) {
-      auto r = decoder_.feed(piece);
-      if (r.error != aws::eventstream::Error::kNone) {
-        broken_ = true;
-        return;
-      }
-      piece.remove_prefix(r.consumed);
-      if (r.message) read(*r.message);
-    }
-  }
-  std::optional<std::uint64_t> input, output;
-
- private:
-  void read(const aws::eventstream::Message& m) {
-    const std::string* type = m.string_header(":event-type");
-    if (type == nullptr) return;
-    if (*type == "metadata") {
-      const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-      if (j.is_object() && j.contains("usage") && j["usage"].is_object()) {
-        const auto& u = j["usage"];
-        if (u.contains("inputTokens") && u["inputTokens"].is_number_unsigned()) input = u["inputTokens"].get<std::uint64_t>();
-        if (u.contains("outputTokens") && u["outputTokens"].is_number_unsigned()) output = u["outputTokens"].get<std::uint64_t>();
-      }
-    } else if (*type == "chunk" && m.payload.find("\"bytes\"") != std::string::npos) {
-      const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-      if (!j.is_object() || !j.contains("bytes") || !j["bytes"].is_string()) return;
-      const auto inner_text = base64_decode(j["bytes"].get<std::string>());
-      if (!inner_text || inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) return;
-      const auto inner = nlohmann::json::parse(*inner_text, nullptr, false);
-      if (!inner.is_object()) return;
-      const auto& metrics = inner["amazon-bedrock-invocationMetrics"];
-      if (metrics.contains("inputTokenCount") && metrics["inputTokenCount"].is_number_unsigned()) {
-        input = metrics["inputTokenCount"].get<std::uint64_t>();
-      }
-      if (metrics.contains("outputTokenCount") && metrics["outputTokenCount"].is_number_unsigned()) {
-        output = metrics["outputTokenCount"].get<std::uint64_t>();
-      }
-    }
-  }
-  aws::eventstream::Decoder decoder_;
-  bool broken_ = false;
-};
 
 }  // namespace
 
@@ -360,24 +310,38 @@ asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder&
     metrics_.stream_opened();
     call.first_byte = Clock::now();
     bool ok = co_await res.start_stream(head.status, std::move(headers));
-    StreamUsage usage;
+    FrameAligner frames;
+    // Ends the stream the way Bedrock does when it fails mid-answer: one exception frame.
+    const auto fail_stream = [&](std::string why) -> asio::awaitable<void> {
+      call.audit.error = why;
+      if (!ok) co_return;
+      if (co_await res.write(exception_frame("internalServerException", "signgate: " + why))) co_await res.finish();
+    };
     while (ok) {
       auto piece = co_await answer->read_some();
       if (!piece) {
-        call.audit.error = "upstream stream broke: " + piece.message();
-        break;  // the client sees the chunked body end without its terminator
-      }
-      if (piece->empty() && answer->done()) {
-        ok = co_await res.finish();
+        co_await fail_stream("upstream stream broke: " + piece.message());
         break;
       }
-      usage.feed(*piece);
-      ok = co_await res.write(*piece);  // back-pressure: the next read waits for this write
+      if (piece->empty() && answer->done()) {
+        if (frames.mid_frame()) {
+          co_await fail_stream("upstream stream ended inside a frame");
+        } else {
+          ok = co_await res.finish();
+        }
+        break;
+      }
+      auto complete = frames.push(*piece);
+      if (!complete) {
+        co_await fail_stream("upstream sent a corrupt " + complete.message());
+        break;
+      }
+      if (!complete->empty()) ok = co_await res.write(*complete);  // the next read waits for this write
       if (!ok) call.audit.error = "client went away mid-stream";
     }
     call.audit.bytes_out = res.bytes_written();
-    if (usage.input) call.audit.input_tokens = usage.input;
-    if (usage.output) call.audit.output_tokens = usage.output;
+    if (frames.input_tokens) call.audit.input_tokens = frames.input_tokens;
+    if (frames.output_tokens) call.audit.output_tokens = frames.output_tokens;
     metrics_.stream_closed();
     co_return;
   }

@@ -1,16 +1,21 @@
 // AWS's own JS SDK, configured the way a Bedrock API-key user configures it (a bearer token),
 // pointed at signgate. Prints one JSON line per call; the Python test checks them.
-import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
+import {
+  BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, CountTokensCommand, InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+} from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
 const endpoint = process.env.SIGNGATE_URL;
 const model = process.env.MODEL;
 const useHttp1 = process.env.HTTP1 === "1";
-// AWS_BEARER_TOKEN_BEDROCK (the environment) carries the signgate secret, as for Bedrock API keys.
+// The signgate secret is the bearer token, as a Bedrock API key would be.
 const client = new BedrockRuntimeClient({
   region: "us-east-1",
   endpoint,
   maxAttempts: 1,
+  token: { token: process.env.SIGNGATE_SECRET },
+  authSchemePreference: ["httpBearerAuth"],
   ...(useHttp1 ? { requestHandler: new NodeHttpHandler() } : {}),
 });
 
@@ -44,6 +49,29 @@ await run("invoke", async () => {
   const body = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
   const r = await client.send(new InvokeModelCommand({ modelId: model, body, contentType: "application/json" }));
   return { answer: JSON.parse(new TextDecoder().decode(r.body)).type };
+});
+await run("invoke-stream", async () => {
+  const body = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+  const r = await client.send(new InvokeModelWithResponseStreamCommand({ modelId: model, body, contentType: "application/json" }));
+  let text = "";
+  let events = 0;
+  for await (const event of r.body) {
+    if (!event.chunk) continue;
+    events += 1;
+    const e = JSON.parse(new TextDecoder().decode(event.chunk.bytes));
+    if (e.type === "content_block_delta") text += e.delta.text;
+  }
+  return { text, events };
+});
+await run("count-tokens", async () => {
+  const r = await client.send(new CountTokensCommand({ modelId: model, input: { converse: { messages } } }));
+  return { inputTokens: r.inputTokens };
+});
+await run("broken-stream", async () => {
+  const r = await client.send(new ConverseStreamCommand({ modelId: "anthropic.reset-v1:0", messages }));
+  let events = 0;
+  for await (const event of r.stream) events += 1;
+  return { events };
 });
 await run("denied-model", async () => {
   await client.send(new ConverseCommand({ modelId: "meta.llama3-8b-instruct-v1:0", messages }));

@@ -20,10 +20,12 @@ their Expiration get ExpiredToken. Unsigned, for the credential providers' tests
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
 import argparse
+import base64
 import datetime
 import json
 import os
 import secrets
+import socket
 import ssl
 import struct
 import sys
@@ -242,6 +244,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._xml_error(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
         return self._issue_role_credentials("AssumeRoleWithWebIdentity", one("RoleArn"), one("RoleSessionName"))
 
+    def _stream(self, frames, model):
+        return _stream_body(self, frames, model)
+
     def _bedrock(self, body):
         parts = self.path.split("?", 1)[0].split("/")
         if len(parts) != 4 or parts[1] != "model":
@@ -277,6 +282,8 @@ class Handler(BaseHTTPRequestHandler):
                                                "stop_reason": "end_turn", "echo": body.decode(errors="replace"),
                                                "usage": {"input_tokens": 12, "output_tokens": 5}}),
                               extra=token_headers)
+        if operation == "count-tokens":
+            return self._send(200, json.dumps({"inputTokens": 12}))
         if operation == "converse-stream":
             frames = [event_frame("messageStart", {"role": "assistant"})]
             for word in ("Hello", " from", " " + model):
@@ -284,20 +291,22 @@ class Handler(BaseHTTPRequestHandler):
             frames += [event_frame("contentBlockStop", {"contentBlockIndex": 0}),
                        event_frame("messageStop", {"stopReason": "end_turn"}),
                        event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            if self.server.corrupt_streams:  # flip a payload byte of the second frame
-                bad = bytearray(frames[1])
-                bad[-8] ^= 0x01
-                frames[1] = bytes(bad)
-            for frame in frames:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-                self.wfile.flush()
-                time.sleep(self.server.frame_delay)
-            self.wfile.write(b"0\r\n\r\n")
-            return None
+            return self._stream(frames, model)
+        if operation == "invoke-with-response-stream":
+            events = [{"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+                                                            "model": model, "content": [],
+                                                            "usage": {"input_tokens": 12, "output_tokens": 1}}},
+                      {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+            events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
+                       for w in ("Hello", " from", " " + model)]
+            events += [{"type": "content_block_stop", "index": 0},
+                       {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}},
+                       {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+                           "inputTokenCount": 12, "outputTokenCount": 5, "invocationLatency": 10,
+                           "firstByteLatency": 5}}]
+            frames = [event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
+                      for e in events]
+            return self._stream(frames, model)
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
 
 
@@ -307,6 +316,36 @@ def version_ok(form):
 
 def iso(t):
     return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stream_body(handler, frames, model):
+    """Sends event-stream frames one chunk each; a model named *.reset-* breaks off after two."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.send_header("x-amzn-RequestId", "fake-stream-%d" % (time.time_ns() % 10**9))
+    handler.end_headers()
+    if handler.server.corrupt_streams:  # flip a payload byte of the second frame
+        bad = bytearray(frames[1])
+        bad[-8] ^= 0x01
+        frames[1] = bytes(bad)
+    reset = ".reset-" in model
+    for i, frame in enumerate(frames):
+        if reset and i == 2:
+            handler.wfile.write(b"%x\r\n%s" % (len(frame), frame[:len(frame) // 2]))  # half a frame, then gone
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        try:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the reader went away: that is allowed
+            handler.close_connection = True
+            return None
+        time.sleep(handler.server.frame_delay)
+    handler.wfile.write(b"0\r\n\r\n")
+    return None
 
 
 class FakeServer(ThreadingHTTPServer):

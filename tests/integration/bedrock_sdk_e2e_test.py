@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """AWS's own JS SDK (@aws-sdk/client-bedrock-runtime, pinned in tests/e2e/package.json)
 configured with a bearer token — the way Bedrock API keys are used — calls signgate's native
-surface: Converse, ConverseStream, InvokeModel, and a refused model as a typed SDK error.
+surface: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream, CountTokens,
+an upstream that breaks mid-stream (a typed InternalServerException, not a hang), and a
+refused model as a typed SDK error. Every upstream request was signed with assumed-role
+credentials, which the fake checks.
 Behind signgate, the Bedrock/STS fake verifies every signature with botocore."""
 import json
 import os
@@ -22,7 +25,7 @@ class AwsSdkWithBearerToken(unittest.TestCase):
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         gw = Gateway(url, [{"name": "sdk", "secret": SECRET, "models": '["anthropic.*"]'}])
         try:
-            env = dict(os.environ, SIGNGATE_URL=gw.url, MODEL=MODEL, AWS_BEARER_TOKEN_BEDROCK=SECRET, HTTP1="1",
+            env = dict(os.environ, SIGNGATE_URL=gw.url, MODEL=MODEL, SIGNGATE_SECRET=SECRET, HTTP1="1",
                        NODE_NO_WARNINGS="1")
             for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
                 env.pop(k, None)
@@ -41,9 +44,24 @@ class AwsSdkWithBearerToken(unittest.TestCase):
         self.assertEqual(stream["events"], 7)
         self.assertEqual(stream["usage"]["outputTokens"], 5)
         self.assertTrue(results["invoke"]["ok"], results["invoke"])
+        invoke_stream = results["invoke-stream"]
+        self.assertTrue(invoke_stream["ok"], invoke_stream)
+        self.assertEqual(invoke_stream["text"], "Hello from " + MODEL)
+        self.assertEqual(invoke_stream["events"], 8)
+        self.assertEqual(results["count-tokens"], {"name": "count-tokens", "ok": True, "inputTokens": 12})
+        broken = results["broken-stream"]
+        self.assertFalse(broken["ok"], "an upstream reset mid-stream is an error for the caller, not a silent end")
+        self.assertEqual(broken["error"], "InternalServerException", broken)
+        self.assertIn("upstream stream broke", broken["message"])
         denied = results["denied-model"]
         self.assertFalse(denied["ok"])
         self.assertEqual((denied["error"], denied["status"]), ("AccessDeniedException", 403))
+        signed = [r for r in fake.requests if r["path"].startswith("/model/")]
+        self.assertGreaterEqual(len(signed), 6)
+        for r in signed:
+            self.assertTrue(r["ok"], r["reason"])
+            tokens = [v for n, v in r["headers"] if n.lower() == "x-amz-security-token"]
+            self.assertEqual(len(tokens), 1, "signed with temporary (assumed-role) credentials")
 
 
 if __name__ == "__main__":

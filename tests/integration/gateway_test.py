@@ -250,6 +250,60 @@ class ReloadAndRevocation(unittest.TestCase):
         self.assertIn("expired", body["message"])
 
 
+class MidStream(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, cls.fake_url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID},
+                                                frame_delay=0.2)
+        cls.gw = Gateway(cls.fake_url, CLIENTS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.fake.shutdown()
+
+    def open_streams(self):
+        text = call(self.gw.url, "/metrics", method="GET", body=None)[2].decode()
+        return int(text.split("\nsigngate_open_streams ", 1)[1].split("\n", 1)[0])
+
+    def test_upstream_reset_becomes_an_exception_frame_and_a_clean_end(self):
+        status, headers, body = call(self.gw.url, "/model/anthropic.reset-v1:0/converse-stream", headers=bearer(S1))
+        self.assertEqual(status, 200)
+        total, hlen = struct.unpack(">II", body[:8])
+        frames = []
+        data = body
+        while data:
+            total, hlen = struct.unpack(">II", data[:8])
+            assert zlib.crc32(data[:total - 4]) == struct.unpack(">I", data[total - 4:total])[0]
+            frames.append((data[12:12 + hlen], json.loads(data[12 + hlen:total - 4])))
+            data = data[total:]
+        self.assertEqual(len(frames), 3, "two whole frames, then the exception frame; never half a frame")
+        self.assertIn(b"exception", frames[-1][0])
+        self.assertIn(b"internalServerException", frames[-1][0])
+        self.assertIn("upstream stream broke", frames[-1][1]["message"])
+        time.sleep(0.3)
+        line = self.gw.audit()[-1]
+        self.assertEqual((line["operation"], line["status"]), ("converse-stream", 200))
+        self.assertIn("upstream stream broke", line["error"])
+        self.assertEqual(self.open_streams(), 0)
+
+    def test_a_client_that_leaves_mid_stream_is_let_go(self):
+        u = urllib.parse.urlsplit(self.gw.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.request("POST", "/model/%s/converse-stream" % MODEL, body=CONVERSE, headers=bearer(S1))
+        r = conn.getresponse()
+        self.assertTrue(r.read1(65536))
+        conn.sock.shutdown(2)
+        conn.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.open_streams() != 0:
+            time.sleep(0.1)
+        self.assertEqual(self.open_streams(), 0, "the relay stopped and let the upstream go")
+        time.sleep(0.3)
+        line = [l for l in self.gw.audit() if l["operation"] == "converse-stream"][-1]
+        self.assertEqual(line["error"], "client went away mid-stream")
+
+
 class UpstreamTrouble(unittest.TestCase):
     def test_bedrock_unreachable_is_502_and_a_slow_first_byte_is_504(self):
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})

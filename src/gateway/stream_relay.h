@@ -1,0 +1,40 @@
+// Relaying Bedrock's event stream: bytes pass through untouched but are forwarded at frame
+// boundaries, each frame CRC-checked, so that if the upstream breaks mid-answer the caller
+// can still be sent a well-formed exception frame instead of half a frame. Token usage is
+// read along the way. Pure: no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "aws/eventstream.h"
+#include "common/result.h"
+
+namespace signgate::gateway {
+
+class FrameAligner {
+ public:
+  // Adds `piece`; returns the bytes of every frame completed so far (valid until the next
+  // call; empty when none completed), or an error if a frame is corrupt or oversized.
+  Result<std::string_view> push(std::string_view piece);
+  // Bytes of an incomplete frame are held back.
+  bool mid_frame() const { return pending_.size() > consumed_; }
+
+  // From ConverseStream's metadata event, or InvokeModelWithResponseStream's invocation metrics.
+  std::optional<std::uint64_t> input_tokens;
+  std::optional<std::uint64_t> output_tokens;
+
+ private:
+  void read_usage(const aws::eventstream::Message& m);
+  std::string pending_;
+  std::size_t consumed_ = 0;
+  aws::eventstream::Limits limits_;
+};
+
+// An exception message as Bedrock sends one mid-stream (":message-type" exception), e.g.
+// ("internalServerException", "..."): SDKs raise it as that error type.
+std::string exception_frame(std::string_view exception_type, std::string_view message);
+
+}  // namespace signgate::gateway
