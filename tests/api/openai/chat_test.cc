@@ -1,0 +1,123 @@
+// OpenAI chat completions ⇄ Converse: what a client sends becomes the Converse body Bedrock
+// expects, and Bedrock's answer becomes what the openai package parses.
+#include "api/openai/chat.h"
+
+#include <gtest/gtest.h>
+
+namespace signgate::api::openai {
+namespace {
+
+using nlohmann::json;
+
+const std::map<std::string, std::string> kAliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+
+ChatRequest ok(const json& body) {
+  auto r = to_converse(body.dump(), kAliases);
+  if (auto* e = std::get_if<ApiError>(&r)) ADD_FAILURE() << e->message << " (" << e->param << ")";
+  return std::get<ChatRequest>(r);
+}
+
+ApiError refused(const std::string& body) {
+  auto r = to_converse(body, kAliases);
+  EXPECT_TRUE(std::holds_alternative<ApiError>(r)) << body;
+  return std::holds_alternative<ApiError>(r) ? std::get<ApiError>(r) : ApiError{};
+}
+
+// A typical request: an alias, a system prompt, a user turn, sampling limits and stop.
+TEST(OpenAiRequest, TypicalChatBecomesConverse) {
+  const auto r = ok({{"model", "claude-haiku"},
+                     {"messages", {{{"role", "system"}, {"content", "Be brief."}},
+                                   {{"role", "user"}, {"content", "Hi"}}}},
+                     {"max_tokens", 100},
+                     {"temperature", 0.2},
+                     {"top_p", 0.9},
+                     {"stop", "END"},
+                     {"user", "u-42"},
+                     {"stream", true},
+                     {"stream_options", {{"include_usage", true}}}});
+  EXPECT_EQ(r.model_name, "claude-haiku");
+  EXPECT_EQ(r.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  EXPECT_EQ(r.user, "u-42");
+  EXPECT_EQ(r.converse, json::parse(R"({
+    "system":[{"text":"Be brief."}],
+    "messages":[{"role":"user","content":[{"text":"Hi"}]}],
+    "inferenceConfig":{"maxTokens":100,"temperature":0.2,"topP":0.9,"stopSequences":["END"]}})"));
+}
+
+TEST(OpenAiRequest, ImagesAsBase64AndTextParts) {
+  const auto r = ok({{"model", "m"},
+                     {"messages", {{{"role", "user"},
+                                    {"content", {{{"type", "text"}, {"text", "What is this?"}},
+                                                 {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}}}}}}});
+  EXPECT_EQ(r.converse["messages"][0]["content"][1],
+            json::parse(R"({"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}})"));
+  const auto e = refused(R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/cat.png"}}]}]})");
+  EXPECT_EQ(e.param, "messages[0].content[0].image_url");
+}
+
+// A tool round trip: tools → toolConfig, assistant tool_calls → toolUse, tool → toolResult.
+TEST(OpenAiRequest, ToolRoundTrip) {
+  const auto r = ok(json::parse(R"({
+    "model":"m","tool_choice":"required",
+    "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",
+              "parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+    "messages":[
+      {"role":"user","content":"Weather in Paris?"},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+        "function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+      {"role":"tool","tool_call_id":"call_1","content":"18C"},
+      {"role":"user","content":"Thanks"}]})"));
+  EXPECT_EQ(r.converse["toolConfig"], json::parse(R"({"tools":[{"toolSpec":{"name":"get_weather","description":"Weather",
+      "inputSchema":{"json":{"type":"object","properties":{"city":{"type":"string"}}}}}}],"toolChoice":{"any":{}}})"));
+  EXPECT_EQ(r.converse["messages"], json::parse(R"([
+      {"role":"user","content":[{"text":"Weather in Paris?"}]},
+      {"role":"assistant","content":[{"toolUse":{"toolUseId":"call_1","name":"get_weather","input":{"city":"Paris"}}}]},
+      {"role":"user","content":[{"toolResult":{"toolUseId":"call_1","content":[{"text":"18C"}]}},{"text":"Thanks"}]}])"));
+}
+
+TEST(OpenAiRequest, MeaningChangingFieldsAreRefusedByName) {
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":2})").param, "n");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true})").param, "logprobs");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})").param,
+            "response_format");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})").param, "presence_penalty");
+  EXPECT_EQ(refused(R"({"messages":[{"role":"user","content":"x"}]})").param, "model");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[]})").param, "messages");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})").param, "messages[0].role");
+  EXPECT_EQ(refused("{not json").message, "the body is not valid JSON");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})").param, "max_tokens");
+  // Harmless ones are ignored.
+  ok(json::parse(R"({"model":"m","messages":[{"role":"user","content":"x"}],"seed":7,"presence_penalty":0,"parallel_tool_calls":true})"));
+}
+
+TEST(OpenAiResponse, FinishReasons) {
+  EXPECT_EQ(finish_reason("end_turn"), "stop");
+  EXPECT_EQ(finish_reason("stop_sequence"), "stop");
+  EXPECT_EQ(finish_reason("max_tokens"), "length");
+  EXPECT_EQ(finish_reason("tool_use"), "tool_calls");
+  EXPECT_EQ(finish_reason("guardrail_intervened"), "content_filter");
+  EXPECT_EQ(finish_reason("content_filtered"), "content_filter");
+}
+
+TEST(OpenAiResponse, TextAndToolCallsWithUsage) {
+  ChatRequest req;
+  req.model_name = "claude-haiku";
+  const json answer = json::parse(R"({"output":{"message":{"role":"assistant","content":[
+      {"text":"Let me check."},{"toolUse":{"toolUseId":"tu_1","name":"get_weather","input":{"city":"Paris"}}}]}},
+      "stopReason":"tool_use","usage":{"inputTokens":12,"outputTokens":5,"totalTokens":17}})");
+  EXPECT_EQ(from_converse(answer, req, "chatcmpl-1", 1700000000), json::parse(R"({
+      "id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"claude-haiku",
+      "choices":[{"index":0,"logprobs":null,"finish_reason":"tool_calls","message":{"role":"assistant","content":"Let me check.",
+        "tool_calls":[{"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}],
+      "usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})"));
+}
+
+TEST(OpenAiErrors, Shape) {
+  EXPECT_EQ(error_body({400, "invalid_request_error", "n other than 1 is not supported", "n", ""}),
+            json::parse(R"({"error":{"message":"n other than 1 is not supported","type":"invalid_request_error","param":"n","code":null}})"));
+}
+
+}  // namespace
+}  // namespace signgate::api::openai
