@@ -1,5 +1,7 @@
 #include "gateway/gateway.h"
 
+#include "gateway/gateway_internal.h"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,15 +19,13 @@ namespace signgate::gateway {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-using Headers = std::vector<std::pair<std::string, std::string>>;
-using Clock = std::chrono::steady_clock;
+using Clock = SteadyClock;
 
 namespace {
 
 constexpr std::size_t kMaxUnstreamedAnswer = 64 * 1024 * 1024;
 
-// Built outside co_await expressions: GCC 12 miscompiles braced lists of string literals there.
-Headers content_type(std::string type) { return Headers{{"Content-Type", std::move(type)}}; }
+}  // namespace
 
 std::string new_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -43,6 +43,8 @@ std::string role_session(const aws::RoleSettings& role) {
   return role.role_arn + "/" + aws::sanitize_session_name(role.session_name);
 }
 
+namespace {
+
 // Bedrock's own headers that callers send and Bedrock reads; everything else (Authorization,
 // X-Amz-*, cookies, proxies' headers) stays here.
 bool is_bedrock_header(std::string_view name) {
@@ -59,6 +61,8 @@ bool forwarded_response_header(std::string_view name) {
          is_bedrock_header(name);
 }
 
+}  // namespace
+
 std::optional<std::uint64_t> to_count(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::uint64_t v = 0;
@@ -69,19 +73,10 @@ std::optional<std::uint64_t> to_count(std::string_view text) {
   return v;
 }
 
+namespace {
+
 }  // namespace
 
-struct Gateway::Loop {
-  std::unique_ptr<http::Client> client;
-  aws::Signer signer;
-};
-
-// Everything one request leaves in the audit log and the metrics.
-struct Gateway::Call {
-  Clock::time_point start = Clock::now();
-  AuditRecord audit;
-  std::optional<Clock::time_point> first_byte;
-};
 
 Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials) {
   auto rt = std::make_shared<Runtime>();
@@ -196,19 +191,94 @@ asio::awaitable<void> Gateway::handle(const http::Request& req, http::Responder&
   call.audit.ts = system_now();
   call.audit.request_id = new_request_id();
   call.audit.bytes_in = req.body().size();
+  const bool post = req.method() == bhttp::verb::post;
   if (path.substr(0, 7) == "/model/") {
     call.audit.surface = "bedrock";
     co_await native(req, res, *loops_[loop_index], call);
+  } else if (post && path == "/v1/chat/completions") {
+    co_await openai_chat(req, res, *loops_[loop_index], call);
+  } else if (req.method() == bhttp::verb::get && (path == "/v1/models" || path.substr(0, 11) == "/v1/models/")) {
+    co_await openai_models(req, res, call);
+  } else if (post && path == "/v1/messages") {
+    co_await anthropic_messages(req, res, *loops_[loop_index], call);
   } else {
     call.audit.surface = "http";
     call.audit.status = 404;
     call.audit.error = "no such path";
     Headers headers = content_type("application/json");
     headers.push_back({"x-amzn-ErrorType", "UnknownOperationException"});
-    std::string body = R"({"message":"no such path; Bedrock-native calls are POST /model/{modelId}/{operation}"})";
+    std::string body = R"({"message":"no such path; signgate serves POST /v1/chat/completions, GET /v1/models, POST /v1/messages and POST /model/{modelId}/{operation}"})";
     co_await res.send(404, std::move(headers), std::move(body));
   }
   finish(call);
+}
+
+Gateway::Access Gateway::access(const Runtime& rt, const http::Request& req, auth::Operation op,
+                                const std::string& model, Call& call) const {
+  Access a;
+  const std::string_view secret = auth::secret_from_headers(req[bhttp::field::authorization], req["x-api-key"]);
+  if (auto denial = rt.clients.check(secret, op, model, system_now(), &a.client)) {
+    if (a.client != nullptr) call.audit.client = a.client->name;
+    a.status = denial->status;
+    a.message = denial->reason;
+    a.retry_after = denial->retry_after;
+    return a;
+  }
+  call.audit.client = a.client->name;
+  const auto& cache = rt.identity_by_client.at(a.client->name);
+  call.audit.role_session = role_session(cache->role());
+  auto creds = cache->current();
+  if (!creds) {
+    a.status = 503;
+    a.message = "signgate holds no valid AWS credentials: " + creds.message();
+    return a;
+  }
+  a.credentials = *creds;
+  return a;
+}
+
+asio::awaitable<Gateway::Upstream> Gateway::call_bedrock(const Runtime& rt, Loop& loop, const aws::Credentials& creds,
+                                                         const std::string& model_id, auth::Operation op,
+                                                         aws::HeaderList headers, std::string_view body, Call& call) {
+  // The upstream request: the body byte for byte, Bedrock's own headers, signed anew.
+  aws::HttpRequest up{"POST", upstream_path(rt.bedrock.path, ModelCall{model_id, op}), {}, {{"Host", rt.bedrock.host_header()}}};
+  for (auto& h : headers) up.headers.push_back(std::move(h));
+  up.headers.push_back({"Content-Length", std::to_string(body.size())});
+  const std::string payload_hash = sha256_hex(body);
+  const auto signing = aws::SigningOptions::for_service(rt.config.aws.region, "bedrock");
+  Upstream out;
+  for (int attempt = 0;; ++attempt) {
+    aws::HttpRequest signed_req = up;
+    loop.signer.sign(signed_req, payload_hash, creds, signing);
+    auto r = co_await loop.client->send(rt.bedrock, signed_req, body);
+    if (!r) {
+      const bool timeout = r.message().find("timed out") != std::string::npos;
+      out.status = timeout ? 504 : 502;
+      out.message = "Bedrock unreachable: " + r.message();
+      co_return out;
+    }
+    const unsigned status = r->status();
+    if ((status == 429 || status == 503) && attempt < rt.config.upstream.max_retries) {
+      (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
+      metrics_.upstream_retry();
+      thread_local std::mt19937 rng{std::random_device{}()};
+      const auto ceiling = std::chrono::milliseconds(100 << attempt);
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(ceiling / 2 + std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng)));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    const http::ResponseHead& head = r->head();
+    call.audit.upstream_status = head.status;
+    call.audit.status = head.status;
+    call.audit.aws_request_id = std::string(head.header("x-amzn-RequestId"));
+    call.audit.input_tokens = to_count(head.header("X-Amzn-Bedrock-Input-Token-Count"));
+    call.audit.output_tokens = to_count(head.header("X-Amzn-Bedrock-Output-Token-Count"));
+    if (head.status >= 400) call.audit.error = std::string(head.header("x-amzn-ErrorType"));
+    out.response.emplace(std::move(*r));
+    co_return out;
+  }
 }
 
 asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder& res, Loop& loop, Call& call) {
@@ -237,74 +307,37 @@ asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder&
     co_await error_reply(405, "ValidationException", "Bedrock runtime operations are POST");
     co_return;
   }
-  const std::string_view secret = auth::secret_from_headers(req[bhttp::field::authorization], req["x-api-key"]);
-  const auth::Client* client = nullptr;
-  if (auto denial = rt->clients.check(secret, parsed->operation, parsed->model_id, system_now(), &client)) {
-    if (client != nullptr) call.audit.client = client->name;
+  const Access a = access(*rt, req, parsed->operation, parsed->model_id, call);
+  if (a.status != 0) {
     Headers extra;
-    if (denial->status == 429) extra.push_back({"Retry-After", std::to_string(denial->retry_after.count())});
-    const char* type = denial->status == 401 ? "UnauthorizedException"
-                       : denial->status == 429 ? "ThrottlingException"
-                                               : "AccessDeniedException";
-    co_await error_reply(denial->status, type, denial->reason, std::move(extra));
+    if (a.status == 429) extra.push_back({"Retry-After", std::to_string(a.retry_after.count())});
+    const char* type = a.status == 401   ? "UnauthorizedException"
+                       : a.status == 429 ? "ThrottlingException"
+                       : a.status == 503 ? "ServiceUnavailableException"
+                                         : "AccessDeniedException";
+    co_await error_reply(a.status, type, a.message, std::move(extra));
     co_return;
   }
-  call.audit.client = client->name;
-  const auto& cache = rt->identity_by_client.at(client->name);
-  call.audit.role_session = role_session(cache->role());
-  auto creds = cache->current();
-  if (!creds) {
-    co_await error_reply(503, "ServiceUnavailableException", "signgate holds no valid AWS credentials: " + creds.message());
-    co_return;
-  }
-
-  // The upstream request: the client's body byte for byte, Bedrock's own headers, signed anew.
-  aws::HttpRequest up{"POST", upstream_path(rt->bedrock.path, *parsed), {}, {{"Host", rt->bedrock.host_header()}}};
+  aws::HeaderList request_headers;
   for (const auto& f : req) {
-    if (forwarded_request_header(f.name_string())) up.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-  }
-  up.headers.push_back({"Content-Length", std::to_string(req.body().size())});
-  const std::string payload_hash = sha256_hex(req.body());
-  const auto signing = aws::SigningOptions::for_service(rt->config.aws.region, "bedrock");
-
-  std::optional<http::Response> answer;
-  for (int attempt = 0;; ++attempt) {
-    aws::HttpRequest signed_req = up;
-    loop.signer.sign(signed_req, payload_hash, **creds, signing);
-    auto r = co_await loop.client->send(rt->bedrock, signed_req, req.body());
-    if (!r) {
-      const bool timeout = r.message().find("timed out") != std::string::npos;
-      co_await error_reply(timeout ? 504 : 502, timeout ? "ModelTimeoutException" : "ServiceUnavailableException",
-                           "Bedrock unreachable: " + r.message());
-      co_return;
+    if (forwarded_request_header(f.name_string())) {
+      request_headers.push_back({std::string(f.name_string()), std::string(f.value())});
     }
-    const unsigned status = r->status();
-    if ((status == 429 || status == 503) && attempt < rt->config.upstream.max_retries) {
-      (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
-      metrics_.upstream_retry();
-      thread_local std::mt19937 rng{std::random_device{}()};
-      const auto ceiling = std::chrono::milliseconds(100 << attempt);
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      timer.expires_after(ceiling / 2 + std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng)));
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    answer.emplace(std::move(*r));
-    break;
   }
+  Upstream upstream = co_await call_bedrock(*rt, loop, *a.credentials, parsed->model_id, parsed->operation,
+                                            std::move(request_headers), req.body(), call);
+  if (!upstream.response) {
+    co_await error_reply(upstream.status, upstream.status == 504 ? "ModelTimeoutException" : "ServiceUnavailableException",
+                         upstream.message);
+    co_return;
+  }
+  std::optional<http::Response>& answer = upstream.response;
 
   const http::ResponseHead& head = answer->head();
-  call.audit.upstream_status = head.status;
-  call.audit.status = head.status;
-  call.audit.aws_request_id = std::string(head.header("x-amzn-RequestId"));
-  call.audit.input_tokens = to_count(head.header("X-Amzn-Bedrock-Input-Token-Count"));
-  call.audit.output_tokens = to_count(head.header("X-Amzn-Bedrock-Output-Token-Count"));
   Headers headers;
   for (const auto& h : head.headers) {
     if (forwarded_response_header(h.name)) headers.push_back({h.name, h.value});
   }
-  if (head.status >= 400) call.audit.error = std::string(head.header("x-amzn-ErrorType"));
 
   if (head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0) {
     metrics_.stream_opened();

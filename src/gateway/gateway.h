@@ -54,11 +54,24 @@ class Gateway {
   // Ready when every identity in use holds unexpired credentials; otherwise `why`.
   bool ready(std::string* why) const;
 
- private:
-  struct Loop;
+ struct Loop;
   struct Call;
+  struct Access;
+  struct Upstream;
+
+ private:
   boost::asio::awaitable<void> handle(const http::Request& req, http::Responder& res, std::size_t loop);
   boost::asio::awaitable<void> native(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
+  // The OpenAI and Anthropic surfaces (dialects.cc).
+  boost::asio::awaitable<void> openai_chat(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
+  boost::asio::awaitable<void> openai_models(const http::Request& req, http::Responder& res, Call& call);
+  boost::asio::awaitable<void> anthropic_messages(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
+  // Key, policy, rate limit and credentials for one call; fills the audit's client and role.
+  Access access(const Runtime& rt, const http::Request& req, auth::Operation op, const std::string& model, Call& call) const;
+  // Signs and sends one Bedrock call, retrying 429/503 before any byte went to the caller.
+  boost::asio::awaitable<Upstream> call_bedrock(const Runtime& rt, Loop& loop, const aws::Credentials& creds,
+                                                const std::string& model_id, auth::Operation op,
+                                                aws::HeaderList headers, std::string_view body, Call& call);
   void finish(Call& call);
 
   AuditLog& audit_;

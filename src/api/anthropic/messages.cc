@@ -1,0 +1,79 @@
+#include "api/anthropic/messages.h"
+
+#include "common/base64.h"
+
+namespace signgate::api::anthropic {
+
+using nlohmann::json;
+
+json error_body(const ApiError& e) { return {{"type", "error"}, {"error", {{"type", e.type}, {"message", e.message}}}}; }
+
+std::string error_type_for(unsigned status) {
+  switch (status) {
+    case 400: case 413: return status == 413 ? "request_too_large" : "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 429: return "rate_limit_error";
+    case 503: case 529: return "overloaded_error";
+    default: return "api_error";
+  }
+}
+
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases) {
+  json req = json::parse(body, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) return ApiError{400, "invalid_request_error", "the body is not a JSON object"};
+  if (!req.contains("model") || !req["model"].is_string() || req["model"].get<std::string>().empty()) {
+    return ApiError{400, "invalid_request_error", "model: field required"};
+  }
+  if (!req.contains("messages") || !req["messages"].is_array()) {
+    return ApiError{400, "invalid_request_error", "messages: field required"};
+  }
+  if (!req.contains("max_tokens") || !req["max_tokens"].is_number_integer()) {
+    return ApiError{400, "invalid_request_error", "max_tokens: field required"};
+  }
+  MessagesRequest out;
+  out.model_name = req["model"].get<std::string>();
+  const auto alias = aliases.find(out.model_name);
+  out.model_id = alias != aliases.end() ? alias->second : out.model_name;
+  out.stream = req.value("stream", false);
+  req.erase("model");
+  req.erase("stream");
+  if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
+  out.bedrock_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
+  return out;
+}
+
+std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
+  const std::string* message_type = m.string_header(":message-type");
+  if (message_type != nullptr && *message_type != "event") {
+    const std::string* kind = m.string_header(":exception-type");
+    const json payload = json::parse(m.payload, nullptr, false);
+    return error((kind != nullptr ? *kind + ": " : std::string()) +
+                 (payload.is_object() && payload.contains("message") && payload["message"].is_string()
+                      ? payload["message"].get<std::string>()
+                      : m.payload));
+  }
+  const json wrapper = json::parse(m.payload, nullptr, false);
+  if (!wrapper.is_object() || !wrapper.contains("bytes") || !wrapper["bytes"].is_string()) return {};
+  const auto inner_text = base64_decode(wrapper["bytes"].get<std::string>());
+  if (!inner_text) return error("a stream chunk was not valid base64");
+  json event = json::parse(*inner_text, nullptr, false);
+  if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) return {};
+  if (event.contains("amazon-bedrock-invocationMetrics")) {
+    const json& metrics = event["amazon-bedrock-invocationMetrics"];
+    input_tokens = metrics.value("inputTokenCount", input_tokens);
+    output_tokens = metrics.value("outputTokenCount", output_tokens);
+    event.erase("amazon-bedrock-invocationMetrics");  // Bedrock's, not part of Anthropic's event
+  }
+  const std::string type = event["type"].get<std::string>();
+  return "event: " + type + "\ndata: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+std::string EventUnwrapper::error(std::string_view message) {
+  return "event: error\ndata: " +
+         json{{"type", "error"}, {"error", {{"type", "api_error"}, {"message", message}}}}.dump(-1, ' ', false, json::error_handler_t::replace) +
+         "\n\n";
+}
+
+}  // namespace signgate::api::anthropic

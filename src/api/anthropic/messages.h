@@ -1,0 +1,45 @@
+// Anthropic Messages ⇄ Bedrock InvokeModel (anthropic_version bedrock-2023-05-31), no I/O.
+// The Messages body passes through, less `model` and `stream`; stream chunks are unwrapped
+// (base64 bytes → the Anthropic event) and written as SSE with event: lines.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "aws/eventstream.h"
+
+namespace signgate::api::anthropic {
+
+// {"type":"error","error":{"type","message"}}.
+struct ApiError {
+  unsigned status = 400;
+  std::string type = "invalid_request_error";
+  std::string message;
+};
+nlohmann::json error_body(const ApiError& e);
+// The Anthropic error type for an HTTP status (429 → rate_limit_error, ...).
+std::string error_type_for(unsigned status);
+
+struct MessagesRequest {
+  std::string model_name;
+  std::string model_id;
+  std::string bedrock_body;  // JSON for InvokeModel
+  bool stream = false;
+};
+
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases);
+
+// One event-stream message of InvokeModelWithResponseStream → "event: T\ndata: {...}\n\n";
+// an exception message → an SSE error event. Usage is read along the way.
+class EventUnwrapper {
+ public:
+  std::string on_message(const aws::eventstream::Message& m);
+  std::string error(std::string_view message);
+  std::uint64_t input_tokens = 0, output_tokens = 0;
+};
+
+}  // namespace signgate::api::anthropic

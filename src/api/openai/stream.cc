@@ -1,0 +1,90 @@
+#include "api/openai/stream.h"
+
+namespace signgate::api::openai {
+
+using nlohmann::json;
+
+namespace {
+std::string sse(const json& j) {
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+}  // namespace
+
+ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std::int64_t created)
+    : request_(request), id_(std::move(id)), created_(created) {}
+
+std::string ChunkTranslator::chunk(json delta, const json& finish_reason) {
+  return sse({{"id", id_},
+              {"object", "chat.completion.chunk"},
+              {"created", created_},
+              {"model", request_.model_name},
+              {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+                                        {"finish_reason", finish_reason}}})}});
+}
+
+std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
+  const std::string* message_type = m.string_header(":message-type");
+  if (message_type != nullptr && *message_type != "event") {
+    const std::string* kind = m.string_header(":exception-type");
+    const json payload = json::parse(m.payload, nullptr, false);
+    const std::string text = payload.is_object() && payload.contains("message") && payload["message"].is_string()
+                                 ? payload["message"].get<std::string>()
+                                 : m.payload;
+    return error((kind != nullptr ? *kind + ": " : std::string()) + text);
+  }
+  const std::string* type = m.string_header(":event-type");
+  if (type == nullptr) return {};
+  const json e = json::parse(m.payload, nullptr, false);
+  if (!e.is_object()) return {};
+  if (*type == "messageStart") return chunk({{"role", "assistant"}, {"content", ""}});
+  if (*type == "contentBlockStart") {
+    const json start = e.value("start", json::object());
+    if (start.contains("toolUse")) {
+      ++tool_index_;
+      const json& use = start["toolUse"];
+      return chunk({{"tool_calls", json::array({{{"index", tool_index_},
+                                                 {"id", use.value("toolUseId", "")},
+                                                 {"type", "function"},
+                                                 {"function", {{"name", use.value("name", "")}, {"arguments", ""}}}}})}});
+    }
+    return {};
+  }
+  if (*type == "contentBlockDelta") {
+    const json delta = e.value("delta", json::object());
+    if (delta.contains("text") && delta["text"].is_string()) return chunk({{"content", delta["text"]}});
+    if (delta.contains("toolUse") && delta["toolUse"].contains("input")) {
+      return chunk({{"tool_calls", json::array({{{"index", std::max(tool_index_, 0)},
+                                                 {"function", {{"arguments", delta["toolUse"]["input"]}}}}})}});
+    }
+    return {};
+  }
+  if (*type == "messageStop") return chunk(json::object(), finish_reason(e.value("stopReason", "end_turn")));
+  if (*type == "metadata" && e.contains("usage") && e["usage"].is_object()) {
+    input_tokens = e["usage"].value("inputTokens", 0ULL);
+    output_tokens = e["usage"].value("outputTokens", 0ULL);
+    saw_usage = true;
+  }
+  return {};
+}
+
+std::string ChunkTranslator::finish() {
+  std::string out;
+  if (request_.include_usage && saw_usage) {
+    out += sse({{"id", id_},
+                {"object", "chat.completion.chunk"},
+                {"created", created_},
+                {"model", request_.model_name},
+                {"choices", json::array()},
+                {"usage", {{"prompt_tokens", input_tokens},
+                           {"completion_tokens", output_tokens},
+                           {"total_tokens", input_tokens + output_tokens}}}});
+  }
+  out += "data: [DONE]\n\n";
+  return out;
+}
+
+std::string ChunkTranslator::error(std::string_view message) {
+  return sse({{"error", {{"message", message}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+}
+
+}  // namespace signgate::api::openai

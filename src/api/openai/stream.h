@@ -1,0 +1,38 @@
+// ConverseStream events → OpenAI chat.completion.chunk SSE lines, one event at a time (no I/O).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "api/openai/chat.h"
+#include "aws/eventstream.h"
+
+namespace signgate::api::openai {
+
+class ChunkTranslator {
+ public:
+  ChunkTranslator(const ChatRequest& request, std::string id, std::int64_t created);
+
+  // The SSE text ("data: {...}\n\n", possibly several) for one decoded event-stream message;
+  // empty when it maps to nothing. An exception message becomes an SSE error event.
+  std::string on_message(const aws::eventstream::Message& m);
+  // The closing text: the usage chunk when asked for (and known), then "data: [DONE]".
+  std::string finish();
+  // An SSE error event for a failure signgate saw itself (upstream broke, bad frame).
+  std::string error(std::string_view message);
+
+  std::uint64_t input_tokens = 0, output_tokens = 0;
+  bool saw_usage = false;
+
+ private:
+  std::string chunk(nlohmann::json delta, const nlohmann::json& finish_reason = nullptr);
+  const ChatRequest& request_;
+  std::string id_;
+  std::int64_t created_;
+  int tool_index_ = -1;  // OpenAI numbers tool calls 0, 1, ... in the order they start
+};
+
+}  // namespace signgate::api::openai
