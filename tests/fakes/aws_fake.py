@@ -272,10 +272,22 @@ class Handler(BaseHTTPRequestHandler):
                                                                  "the provided model identifier.")
         usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
+        request = json.loads(body or b"{}") if operation in ("converse", "converse-stream") else {}
+        tools = (request.get("toolConfig") or {}).get("tools") or []
+        last = (request.get("messages") or [{}])[-1].get("content") or []
+        results = [b["toolResult"] for b in last if isinstance(b, dict) and "toolResult" in b]
+        wants_tool = bool(tools) and not results
+        answer_text = ("The tool said: " + results[0]["content"][0].get("text", "")) if results else "Hello from " + model
         if operation == "converse":
+            content = [{"text": answer_text}]
+            if wants_tool:
+                content = [{"text": "Let me check."},
+                           {"toolUse": {"toolUseId": "tooluse_1", "name": tools[0]["toolSpec"]["name"],
+                                        "input": {"city": "Paris"}}}]
             return self._send(200, json.dumps({
-                "output": {"message": {"role": "assistant", "content": [{"text": "Hello from " + model}]}},
-                "stopReason": "end_turn", "usage": usage, "metrics": {"latencyMs": 1}}), extra=token_headers)
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": "tool_use" if wants_tool else "end_turn", "usage": usage, "metrics": {"latencyMs": 1}}),
+                extra=token_headers)
         if operation == "invoke":
             return self._send(200, json.dumps({"id": "msg_fake", "type": "message", "role": "assistant",
                                                "model": model, "content": [{"type": "text", "text": "echo"}],
@@ -286,10 +298,19 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps({"inputTokens": 12}))
         if operation == "converse-stream":
             frames = [event_frame("messageStart", {"role": "assistant"})]
-            for word in ("Hello", " from", " " + model):
+            words = ("Let me check.",) if wants_tool else (
+                ("Hello", " from", " " + model) if not results else (answer_text,))
+            for word in words:
                 frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word}}))
-            frames += [event_frame("contentBlockStop", {"contentBlockIndex": 0}),
-                       event_frame("messageStop", {"stopReason": "end_turn"}),
+            frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 0}))
+            if wants_tool:
+                frames.append(event_frame("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {
+                    "toolUseId": "tooluse_1", "name": tools[0]["toolSpec"]["name"]}}}))
+                for piece in ('{"city":', '"Paris"}'):
+                    frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": 1,
+                                                                    "delta": {"toolUse": {"input": piece}}}))
+                frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 1}))
+            frames += [event_frame("messageStop", {"stopReason": "tool_use" if wants_tool else "end_turn"}),
                        event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
             return self._stream(frames, model)
         if operation == "invoke-with-response-stream":
