@@ -1,0 +1,100 @@
+// ConverseStream events → chat.completion.chunk SSE, as the openai package reads them.
+#include "api/openai/stream.h"
+
+#include <gtest/gtest.h>
+
+namespace signgate::api::openai {
+namespace {
+
+using nlohmann::json;
+namespace es = aws::eventstream;
+
+es::Message event(const std::string& type, const json& payload) {
+  es::Message m;
+  m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string(type)}};
+  m.payload = payload.dump();
+  return m;
+}
+
+// "data: {...}\n\n" → the JSON; several in one string → all of them.
+std::vector<json> chunks(const std::string& sse) {
+  std::vector<json> out;
+  std::size_t at = 0;
+  while ((at = sse.find("data: ", at)) != std::string::npos) {
+    const auto end = sse.find("\n\n", at);
+    const std::string body = sse.substr(at + 6, end - at - 6);
+    out.push_back(body == "[DONE]" ? json("[DONE]") : json::parse(body));
+    at = end;
+  }
+  return out;
+}
+
+ChatRequest request(bool usage) {
+  ChatRequest r;
+  r.model_name = "claude-haiku";
+  r.include_usage = usage;
+  return r;
+}
+
+// A whole transcript: role first, content deltas, the finish chunk, the usage chunk, [DONE].
+TEST(OpenAiStream, TextTranscript) {
+  const auto req = request(true);
+  ChunkTranslator t(req, "chatcmpl-1", 1700000000);
+  std::string sse;
+  sse += t.on_message(event("messageStart", {{"role", "assistant"}}));
+  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hel"}}}}));
+  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "lo"}}}}));
+  sse += t.on_message(event("contentBlockStop", {{"contentBlockIndex", 0}}));
+  sse += t.on_message(event("messageStop", {{"stopReason", "max_tokens"}}));
+  sse += t.on_message(event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}, {"totalTokens", 5}}}}));
+  sse += t.finish();
+  const auto c = chunks(sse);
+  ASSERT_EQ(c.size(), 6u) << sse;
+  EXPECT_EQ(c[0]["choices"][0]["delta"], json::parse(R"({"role":"assistant","content":""})"));
+  EXPECT_EQ(c[0]["object"], "chat.completion.chunk");
+  EXPECT_EQ(c[0]["model"], "claude-haiku");
+  EXPECT_EQ(c[1]["choices"][0]["delta"]["content"], "Hel");
+  EXPECT_EQ(c[2]["choices"][0]["delta"]["content"], "lo");
+  EXPECT_EQ(c[3]["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(c[4]["choices"], json::array());
+  EXPECT_EQ(c[4]["usage"], json::parse(R"({"prompt_tokens":3,"completion_tokens":2,"total_tokens":5})"));
+  EXPECT_EQ(c[5], "[DONE]");
+}
+
+TEST(OpenAiStream, UsageOnlyWhenAsked) {
+  const auto req = request(false);
+  ChunkTranslator t(req, "id", 1);
+  (void)t.on_message(event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}}}}));
+  EXPECT_EQ(t.finish(), "data: [DONE]\n\n");
+  EXPECT_EQ(t.input_tokens, 3u);
+}
+
+// Tool calls stream as index/id/name first, then argument pieces.
+TEST(OpenAiStream, ToolCallDeltas) {
+  const auto req = request(false);
+  ChunkTranslator t(req, "id", 1);
+  auto start = chunks(t.on_message(event("contentBlockStart", {{"contentBlockIndex", 1},
+                                                               {"start", {{"toolUse", {{"toolUseId", "tu_1"}, {"name", "get_weather"}}}}}})));
+  auto args = chunks(t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 1}, {"delta", {{"toolUse", {{"input", "{\"city\":"}}}}}})));
+  auto stop = chunks(t.on_message(event("messageStop", {{"stopReason", "tool_use"}})));
+  EXPECT_EQ(start[0]["choices"][0]["delta"]["tool_calls"],
+            json::parse(R"([{"index":0,"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":""}}])"));
+  EXPECT_EQ(args[0]["choices"][0]["delta"]["tool_calls"], json::parse(R"([{"index":0,"function":{"arguments":"{\"city\":"}}])"));
+  EXPECT_EQ(stop[0]["choices"][0]["finish_reason"], "tool_calls");
+}
+
+// An exception mid-stream becomes an SSE error event (then the caller's stream ends cleanly).
+TEST(OpenAiStream, ExceptionBecomesAnErrorEvent) {
+  const auto req = request(false);
+  ChunkTranslator t(req, "id", 1);
+  es::Message m;
+  m.headers = {{":message-type", es::HeaderValue::string("exception")},
+               {":exception-type", es::HeaderValue::string("throttlingException")}};
+  m.payload = R"({"message":"slow down"})";
+  const auto c = chunks(t.on_message(m));
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["error"]["message"], "throttlingException: slow down");
+}
+
+}  // namespace
+}  // namespace signgate::api::openai
