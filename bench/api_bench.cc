@@ -1,0 +1,81 @@
+// The dialect translators on their hot paths: a typical 2 KiB chat request to Converse, and
+// a 500-chunk ConverseStream answer to SSE (decode + translate), per request.
+#include <benchmark/benchmark.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/anthropic/messages.h"
+#include "api/openai/chat.h"
+#include "api/openai/stream.h"
+#include "aws/eventstream.h"
+#include "common/base64.h"
+
+namespace {
+
+using nlohmann::json;
+namespace es = signgate::aws::eventstream;
+
+std::string chat_body_2kib() {
+  json messages = json::array({{{"role", "system"}, {"content", "You are a helpful assistant. Answer briefly and precisely."}}});
+  for (int i = 0; messages.dump().size() < 1900; ++i) {
+    messages.push_back({{"role", i % 2 == 0 ? "user" : "assistant"},
+                        {"content", "This is turn " + std::to_string(i) + " of a conversation about Bedrock signing gateways."}});
+  }
+  if (messages.back()["role"] != "user") messages.push_back({{"role", "user"}, {"content", "And now?"}});
+  return json{{"model", "claude-haiku"}, {"messages", messages}, {"max_tokens", 512}, {"temperature", 0.3},
+              {"stream", true}, {"stream_options", {{"include_usage", true}}}}
+      .dump();
+}
+
+void BM_OpenAiChatRequest2KiB(benchmark::State& state) {
+  const std::string body = chat_body_2kib();
+  const std::map<std::string, std::string> aliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  for (auto _ : state) {
+    auto r = signgate::api::openai::to_converse(body, aliases);
+    const std::string out = std::get<signgate::api::openai::ChatRequest>(r).converse.dump();
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+BENCHMARK(BM_OpenAiChatRequest2KiB);
+
+std::string converse_stream_500() {
+  std::string wire;
+  const auto frame = [&](const std::string& type, const json& payload) {
+    wire += es::encode({{":event-type", es::HeaderValue::string(type)},
+                        {":content-type", es::HeaderValue::string("application/json")},
+                        {":message-type", es::HeaderValue::string("event")}},
+                       payload.dump());
+  };
+  frame("messageStart", {{"role", "assistant"}});
+  for (int i = 0; i < 497; ++i) frame("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", " token" + std::to_string(i)}}}});
+  frame("messageStop", {{"stopReason", "end_turn"}});
+  frame("metadata", {{"usage", {{"inputTokens", 100}, {"outputTokens", 497}, {"totalTokens", 597}}}});
+  return wire;
+}
+
+void BM_OpenAiStream500Chunks(benchmark::State& state) {
+  const std::string wire = converse_stream_500();
+  signgate::api::openai::ChatRequest req;
+  req.model_name = "claude-haiku";
+  req.include_usage = true;
+  for (auto _ : state) {
+    es::Decoder decoder;
+    signgate::api::openai::ChunkTranslator t(req, "chatcmpl-1", 1700000000);
+    std::size_t out = 0;
+    std::string_view rest = wire;
+    while (!rest.empty()) {
+      auto r = decoder.feed(rest);
+      rest.remove_prefix(r.consumed);
+      if (r.message) out += t.on_message(*r.message).size();
+    }
+    out += t.finish().size();
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["per_chunk_ns"] = benchmark::Counter(static_cast<double>(state.iterations()) * 500,
+                                                      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_OpenAiStream500Chunks)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
