@@ -81,8 +81,15 @@ Result<AssumedRole> parse_assume_role_response(std::string_view xml) {
   if (auto error = parse_error_response(xml)) {
     return make_error("STS error " + error->code + ": " + error->message);
   }
+  // Parsed in place in a buffer of our own, so the one copy of the secret pugixml sees is
+  // the one we wipe (load_buffer would keep an unwiped copy until it is freed).
+  std::string buffer(xml);
+  struct WipeOnExit {
+    std::string& b;
+    ~WipeOnExit() { secure_wipe(b); }
+  } wipe{buffer};
   pugi::xml_document doc;
-  const pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size());
+  const pugi::xml_parse_result parsed = doc.load_buffer_inplace(buffer.data(), buffer.size());
   if (!parsed) {
     return make_error(std::string("STS answered with XML that does not parse: ") + parsed.description());
   }
