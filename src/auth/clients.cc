@@ -151,8 +151,7 @@ const Client* ClientTable::authenticate(std::string_view secret) const {
   return found;
 }
 
-std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, std::string_view model_id,
-                                         SystemTime now, const Client** client) const {
+std::optional<Denial> ClientTable::identify(std::string_view secret, SystemTime now, const Client** client) const {
   const Client* c = authenticate(secret);
   if (client != nullptr) *client = c;
   if (c == nullptr) {
@@ -160,6 +159,17 @@ std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, 
                                       : "invalid API key"};
   }
   if (c->expires_at && now >= *c->expires_at) return Denial{401, "API key expired at " + format_iso8601(*c->expires_at)};
+  return std::nullopt;
+}
+
+std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, std::string_view model_id,
+                                         SystemTime now, const Client** client) const {
+  const Client* c = nullptr;
+  if (auto denial = identify(secret, now, &c)) {
+    if (client != nullptr) *client = c;
+    return denial;
+  }
+  if (client != nullptr) *client = c;
   if (!c->allows_operation(op)) {
     return Denial{403, "operation " + std::string(operation_name(op)) + " is not allowed for this key"};
   }
@@ -177,7 +187,7 @@ std::string_view secret_from_headers(std::string_view authorization, std::string
   if (authorization.size() > 7 && iequals(authorization.substr(0, 7), "bearer ")) {
     std::string_view s = authorization.substr(7);
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_prefix(0), s.remove_suffix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
     return s;
   }
   return x_api_key;

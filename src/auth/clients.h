@@ -75,7 +75,10 @@ class ClientTable {
   // so the time taken does not depend on which one matched.
   const Client* authenticate(std::string_view secret) const;
 
-  // Unknown or expired secret (401), operation or model not allowed (403), rate limited (429).
+  // Unknown or expired secret (401). `client` is set whenever the secret was known.
+  std::optional<Denial> identify(std::string_view secret, SystemTime now, const Client** client) const;
+
+  // identify(), then operation or model not allowed (403) and rate limited (429).
   // `client` is set whenever the secret was known, for the audit log.
   std::optional<Denial> check(std::string_view secret, Operation op, std::string_view model_id, SystemTime now,
                               const Client** client) const;

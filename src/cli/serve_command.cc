@@ -24,13 +24,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return {host, static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)))};
-}
-
 std::optional<std::int64_t> mtime_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
@@ -67,7 +60,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << "signgate: " << audit.message() << '\n';
     return kExitUsage;
   }
-  const auto [host, port] = split_listen(cfg->listen);
+  const std::string host = cfg->listen_host;
 
   aws::CredentialSettings cs;
   cs.region = cfg->aws.region;
@@ -86,7 +79,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
 
   http::ServerOptions so;
   so.host = host;
-  so.port = port;
+  so.port = cfg->listen_port;
   so.threads = args.threads != 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
   so.max_body_bytes = cfg->max_body_bytes;
   so.tls_cert = cfg->tls_cert;

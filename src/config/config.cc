@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <set>
@@ -136,6 +137,26 @@ class Reader {
   Problems& p_;
 };
 
+// "127.0.0.1:8080", "[::1]:8080", "localhost:8080" → listen_host and listen_port.
+bool parse_listen(Config& c) {
+  const auto colon = c.listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == c.listen.size() || c.listen.size() - colon - 1 > 5) return false;
+  unsigned port = 0;
+  for (char ch : c.listen.substr(colon + 1)) {
+    if (ch < '0' || ch > '9') return false;
+    port = port * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (port > 65535) return false;
+  std::string host = c.listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned char address[16];
+  if (inet_pton(AF_INET, host.c_str(), address) != 1 && inet_pton(AF_INET6, host.c_str(), address) != 1) return false;
+  c.listen_host = host;
+  c.listen_port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
 bool is_hex64(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -215,7 +236,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   r.only(root, "", {"listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream"});
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
-  if (c.listen.rfind(':') == std::string::npos) p.add("listen", "must be HOST:PORT, not '" + c.listen + "'");
+  if (!parse_listen(c)) p.add("listen", "must be IP:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), not '" + c.listen + "'");
 
   const YAML::Node a = root["aws"];
   if (!a) {

@@ -48,6 +48,8 @@ struct UpstreamConfig {
 struct Config {
   std::string source;  // the file it came from
   std::string listen = "127.0.0.1:8080";
+  std::string listen_host = "127.0.0.1";  // parsed from listen: an IP literal (localhost → 127.0.0.1)
+  std::uint16_t listen_port = 8080;       // 0: any free port
   AwsConfig aws;
   std::vector<ClientConfig> clients;
   std::map<std::string, std::string> models;  // alias → model ID

@@ -184,17 +184,12 @@ asio::awaitable<void> Gateway::openai_models(const http::Request& req, http::Res
   call.audit.operation = "models";
   const auto rt = runtime();
   const std::string_view secret = auth::secret_from_headers(req[bhttp::field::authorization], req["x-api-key"]);
-  const auth::Client* client = rt->clients.authenticate(secret);
-  std::string message;
-  if (client == nullptr) {
-    message = secret.empty() ? "missing API key" : "invalid API key";
-  } else if (client->expires_at && system_now() >= *client->expires_at) {
-    message = "API key expired";
-  }
-  if (!message.empty()) {
+  const auth::Client* client = nullptr;
+  if (auto denial = rt->clients.identify(secret, system_now(), &client)) {
+    if (client != nullptr) call.audit.client = client->name;
     call.audit.status = 401;
-    call.audit.error = message;
-    std::string body = dump(api::openai::error_body(api::openai::ApiError{401, "authentication_error", message, "", "invalid_api_key"}));
+    call.audit.error = denial->reason;
+    std::string body = dump(api::openai::error_body(api::openai::ApiError{401, "authentication_error", denial->reason, "", "invalid_api_key"}));
     co_await res.send(401, content_type("application/json"), std::move(body));
     co_return;
   }

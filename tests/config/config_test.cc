@@ -123,6 +123,22 @@ TEST(Config, BrokenYamlGivesTheLine) {
   EXPECT_NE(problems("listen: 8080\n").find("aws: is required"), std::string::npos);
 }
 
+TEST(Config, ListenIsAnIpAndAPort) {
+  auto v6 = parse_config("listen: '[::1]:0'\naws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(v6) << v6.message();
+  EXPECT_EQ(v6->listen_host, "::1");
+  EXPECT_EQ(v6->listen_port, 0);
+  auto local = parse_config("listen: localhost:9000\naws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->listen_host, "127.0.0.1");
+  EXPECT_EQ(local->listen_port, 9000);
+  for (const char* bad : {"8080", "127.0.0.1:http", "127.0.0.1:99999", "127.0.0.1:", "gateway.internal:8080"}) {
+    EXPECT_NE(problems(std::string("listen: '") + bad + "'\naws: { region: us-east-1 }\n").find("bad.yaml: listen: must be IP:PORT"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(Config, ExternalIdWithoutARoleIsAMistake) {
   EXPECT_NE(problems("aws: { region: us-east-1, external_id: abc }\n").find("role_arn is not"), std::string::npos);
 }
