@@ -59,10 +59,9 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::record(AuditRecord r) {
-  std::string line = r.to_json_line();
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(line));
+    queue_.push_back(std::move(r));
     ++queued_;
   }
   wake_.notify_one();
@@ -100,11 +99,11 @@ void AuditLog::run() {
       }
     }
     reopen_ = false;
-    std::deque<std::string> batch;
+    std::deque<AuditRecord> batch;
     batch.swap(queue_);
     lock.unlock();
     std::string out;
-    for (auto& line : batch) out += line;
+    for (const auto& record : batch) out += record.to_json_line();
     std::size_t off = 0;
     while (fd_ >= 0 && off < out.size()) {
       const ssize_t n = ::write(fd_, out.data() + off, out.size() - off);

@@ -60,7 +60,7 @@ class AuditLog {
   int fd_;
   mutable std::mutex mutex_;
   std::condition_variable wake_, drained_;
-  std::deque<std::string> queue_;
+  std::deque<AuditRecord> queue_;  // formatted as JSON on the writer thread, not on a loop
   bool stopping_ = false;
   bool reopen_ = false;
   std::uint64_t written_ = 0, queued_ = 0;
