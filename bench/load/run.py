@@ -1,0 +1,378 @@
+#!/usr/bin/python3
+"""`make bench` load harness: a canned nginx upstream, signgate (role + External ID) and the
+Portkey gateway on 127.0.0.1, driven by wrk (and h2load for 10k slow streams), all in one run
+so every figure is a ratio taken side by side on the same noisy machine.
+
+Prints a markdown table; --out also writes it to a file."""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import upstream as up  # noqa: E402
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+SECRET = "sk-bench-0123456789abcdef0123456789abcdef"
+ROLE = "arn:aws:iam::111122223333:role/signgate-bench"
+EXTERNAL_ID = "bench-ext-5c1d"
+TICK = os.sysconf("SC_CLK_TCK")
+CHAT_BODY = json.dumps({
+    "model": "claude-haiku",
+    "messages": [{"role": "system", "content": "You are a concise assistant for platform engineers."},
+                 {"role": "user", "content": "In two sentences: why should a gateway sign Bedrock requests with "
+                                             "short-lived credentials instead of handing out AWS keys?"}],
+    "max_tokens": 256, "temperature": 0.2})
+CONVERSE_BODY = json.dumps({
+    "messages": [{"role": "user", "content": [{"text": "In two sentences: why should a gateway sign Bedrock "
+                                                       "requests with short-lived credentials?"}]}],
+    "system": [{"text": "You are a concise assistant for platform engineers."}],
+    "inferenceConfig": {"maxTokens": 256, "temperature": 0.2}})
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = %s
+%s
+done = function(summary, latency, requests)
+  io.write(string.format('WRKJSON {"requests":%%d,"duration_us":%%d,"bytes":%%d,"connect":%%d,"read":%%d,' ..
+    '"write":%%d,"status":%%d,"timeout":%%d,"p50":%%d,"p99":%%d,"p999":%%d,"mean":%%.1f,"max":%%d}\\n',
+    summary.requests, summary.duration, summary.bytes, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.mean, latency.max))
+end
+"""
+
+
+def lua_string(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime of every thread
+
+
+def proc_status(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])  # kB
+    return 0
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class Target:
+    """Something wrk drives: a URL, headers, a body, and the pids whose CPU it costs."""
+
+    def __init__(self, name, url, body, headers, pids):
+        self.name, self.url, self.body, self.headers, self.pids = name, url, body, headers, pids
+
+
+def run_wrk(target, connections, seconds, workdir):
+    script = os.path.join(workdir, "wrk-%s.lua" % target.name.replace(" ", "_").replace("/", "_"))
+    headers = "\n".join('wrk.headers[%s] = %s' % (lua_string(k), lua_string(v)) for k, v in target.headers.items())
+    with open(script, "w") as f:
+        f.write(WRK_SCRIPT % (lua_string(target.body), headers))
+    threads = 1 if connections < 2 else 2
+    before = {pid: proc_cpu_ticks(pid) for pid in target.pids}
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--timeout", "10s",
+                          "-s", script, target.url], capture_output=True, text=True, timeout=seconds + 60)
+    cpu = sum(proc_cpu_ticks(pid) - before[pid] for pid in target.pids) / TICK
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError("wrk gave no summary:\n%s\n%s" % (out.stdout, out.stderr))
+    r = json.loads(line[len("WRKJSON "):])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    r["cpu_us_per_req"] = cpu * 1e6 / r["requests"] if r["requests"] else float("nan")
+    return r
+
+
+class Signgate:
+    def __init__(self, binary, workdir, upstream_url, threads):
+        self.dir = os.path.join(workdir, "signgate")
+        os.makedirs(self.dir, exist_ok=True)
+        self.audit_path = os.path.join(self.dir, "audit.jsonl")
+        config = os.path.join(self.dir, "signgate.yaml")
+        with open(config, "w") as f:
+            f.write("listen: 127.0.0.1:0\naws:\n  region: us-east-1\n  role_arn: %s\n  external_id: %s\n"
+                    "  sts_endpoint: %s\n  bedrock_endpoint: %s\n"
+                    "clients:\n  - name: bench\n    secret_sha256: %s\n    models: [\"*\"]\n"
+                    "models:\n  claude-haiku: %s\naudit:\n  path: %s\n"
+                    % (ROLE, EXTERNAL_ID, upstream_url, upstream_url, hashlib.sha256(SECRET.encode()).hexdigest(),
+                       MODEL, self.audit_path))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"HOME": self.dir, "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "AKIDBENCHBASE",
+                    "AWS_SECRET_ACCESS_KEY": "bench/base/secret"})
+        self.log = open(os.path.join(self.dir, "signgate.log"), "wb")
+        self.proc = subprocess.Popen([binary, "serve", "--config", config, "--threads", str(threads)],
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("signgate listening on "):
+            raise RuntimeError("signgate did not start: %r" % line)
+        self.url = line.split(" on ", 1)[1].strip()
+        self.pid = self.proc.pid
+
+    def metric(self, name):
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def audit_lines(self):
+        if not os.path.exists(self.audit_path):
+            return 0
+        with open(self.audit_path, "rb") as f:
+            return sum(1 for _ in f)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Portkey:
+    def __init__(self, workdir):
+        entry = os.path.join(HERE, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js")
+        if not os.path.exists(entry):
+            raise RuntimeError("Portkey is not installed: run `make bench` (it runs npm ci in bench/load)")
+        self.port = up.free_port()
+        env = dict(os.environ, NODE_ENV="production", NODE_NO_WARNINGS="1")
+        self.log = open(os.path.join(workdir, "portkey.log"), "wb")
+        self.proc = subprocess.Popen(["node", entry, "--port=%d" % self.port, "--headless"], stdout=self.log,
+                                     stderr=self.log, env=env)
+        self.url = "http://127.0.0.1:%d" % self.port
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=1).read()
+                break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("Portkey did not start")
+                time.sleep(0.2)
+        self.pid = self.proc.pid
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def check_answer(url, body, headers, want):
+    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        data = r.read()
+    if want.encode() not in data:
+        raise RuntimeError("%s answered without %r: %r" % (url, want, data[:300]))
+
+
+def slow_streams(sg, nginx, count, workdir):
+    """`count` simultaneous streams, one frame a second for 10 s, held open through signgate."""
+    body_path = os.path.join(workdir, "slow-body.json")
+    with open(body_path, "w") as f:
+        f.write(CONVERSE_BODY)
+    rss_before = proc_status(sg.pid, "VmRSS")
+    audit_before = sg.audit_lines()
+    peak = {"open": 0.0, "rss": rss_before, "fds": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                open_now = sg.metric("signgate_open_streams")
+                rss = proc_status(sg.pid, "VmRSS")
+                if open_now >= peak["open"]:
+                    peak.update(open=open_now, rss=max(peak["rss"], rss), fds=fd_count(sg.pid))
+            except OSError:
+                pass
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.time()
+    out = subprocess.run(["h2load", "--h1", "-c", str(count), "-n", str(count), "-t", "2", "-d", body_path,
+                          "-H", "authorization: Bearer " + SECRET, "-H", "content-type: application/json",
+                          "-H", "accept: application/vnd.amazon.eventstream", "-T", "60", "-N", "60",
+                          sg.url + "/model/%s-slow/converse-stream" % MODEL.replace(":", "%3A")],
+                         capture_output=True, text=True, timeout=600)
+    elapsed = time.time() - started
+    stop.set()
+    sampler.join()
+    text = out.stdout
+    summary = next((ln for ln in text.splitlines() if ln.startswith("requests:")), "")
+    codes = next((ln for ln in text.splitlines() if ln.startswith("status codes:")), "")
+    nums = [int(tok) for tok in summary.replace(",", " ").split() if tok.isdigit()]
+    succeeded = nums[3] if len(nums) > 3 else 0
+    failed = nums[4] if len(nums) > 4 else count
+    deadline = time.time() + 10
+    while sg.audit_lines() - audit_before < count and time.time() < deadline:
+        time.sleep(0.2)
+    per_stream = (peak["rss"] - rss_before) / peak["open"] if peak["open"] else float("nan")
+    return {"count": count, "succeeded": succeeded, "failed": failed, "status": codes, "seconds": elapsed,
+            "peak_open": int(peak["open"]), "rss_before_kib": rss_before, "rss_peak_kib": peak["rss"],
+            "rss_per_stream_kib": per_stream, "fds_at_peak": peak["fds"],
+            "audited": sg.audit_lines() - audit_before, "h2load": summary}
+
+
+def fmt_ms(us):
+    return "%.2f" % (us / 1000.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--signgate", default=os.path.join(ROOT, "build", "signgate"))
+    ap.add_argument("--seconds", type=int, default=int(os.environ.get("LOAD_SECONDS", "5")))
+    ap.add_argument("--connections", default=os.environ.get("LOAD_CONNECTIONS", "1,32,256"))
+    ap.add_argument("--streams", type=int, default=int(os.environ.get("LOAD_STREAMS", "10000")))
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="signgate event loops")
+    ap.add_argument("--no-portkey", action="store_true")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    for tool in ("wrk", "h2load", "nginx" if shutil.which("nginx") else up.NGINX):
+        if not shutil.which(tool) and not os.path.exists(tool):
+            sys.exit("%s is missing: `make bench` installs it" % tool)
+    conns = [int(c) for c in args.connections.split(",")]
+    work = tempfile.mkdtemp(prefix="signgate-load-")
+    nginx = up.Upstream(work)
+    sg = portkey = None
+    lines = []
+
+    def emit(line=""):
+        print(line, flush=True)
+        lines.append(line)
+
+    try:
+        sg = Signgate(args.signgate, work, nginx.url, args.threads)
+        auth = {"authorization": "Bearer " + SECRET, "content-type": "application/json"}
+        encoded = MODEL.replace(":", "%3A")
+        check_answer(sg.url + "/v1/chat/completions", CHAT_BODY, auth, "chat.completion")
+        nginx_pids = nginx.worker_pids()
+        direct_converse = Target("nginx converse", nginx.url + "/model/%s/converse" % encoded, CONVERSE_BODY,
+                                 {"content-type": "application/json"}, nginx_pids)
+        direct_stream = Target("nginx converse-stream", nginx.url + "/model/%s/converse-stream" % encoded,
+                               CONVERSE_BODY, {"content-type": "application/json"}, nginx_pids)
+        targets = [
+            ("chat", Target("signgate chat", sg.url + "/v1/chat/completions", CHAT_BODY, auth, [sg.pid]), direct_converse),
+            ("chat stream", Target("signgate chat-stream", sg.url + "/v1/chat/completions",
+                                   CHAT_BODY[:-1] + ', "stream": true}', auth, [sg.pid]), direct_stream),
+            ("converse", Target("signgate converse", sg.url + "/model/%s/converse" % encoded, CONVERSE_BODY, auth,
+                                [sg.pid]), direct_converse),
+            ("converse-stream", Target("signgate converse-stream", sg.url + "/model/%s/converse-stream" % encoded,
+                                       CONVERSE_BODY, auth, [sg.pid]), direct_stream),
+        ]
+        if not args.no_portkey:
+            portkey = Portkey(work)
+            pk_headers = {"content-type": "application/json", "x-portkey-provider": "bedrock",
+                          "x-portkey-aws-access-key-id": "AKIDBENCHBASE",
+                          "x-portkey-aws-secret-access-key": "bench/base/secret",
+                          "x-portkey-aws-region": "us-east-1", "x-portkey-custom-host": nginx.url}
+            pk_body = CHAT_BODY.replace('"claude-haiku"', json.dumps(MODEL))
+            check_answer(portkey.url + "/v1/chat/completions", pk_body, pk_headers, "chat.completion")
+            targets.append(("chat", Target("portkey chat", portkey.url + "/v1/chat/completions", pk_body, pk_headers,
+                                           [portkey.pid]), direct_converse))
+
+        audit_before = sg.audit_lines()
+        sg_requests = 0
+        results = []
+        direct_cache = {}
+        for c in conns:
+            for kind, target, direct in targets:
+                key = (direct.name, c)
+                if key not in direct_cache:
+                    direct_cache[key] = run_wrk(direct, c, args.seconds, work)
+                r = run_wrk(target, c, args.seconds, work)
+                if target.pids == [sg.pid]:
+                    sg_requests += r["requests"]
+                    r["rss_kib"] = proc_status(sg.pid, "VmRSS")
+                else:
+                    r["rss_kib"] = proc_status(target.pids[0], "VmRSS")
+                results.append((kind, target, c, r, direct_cache[key]))
+                print("  %-26s c=%-4d %9.0f req/s  p99 %s ms  errors %d" % (target.name, c, r["rps"],
+                      fmt_ms(r["p99"]), r["errors"]), file=sys.stderr, flush=True)
+
+        emit("## Load run %s" % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"))
+        emit()
+        emit("Machine: %s, %d vCPU, %s; wrk %ds per row; signgate %d event loops; nginx 1 worker. "
+             "Command: `make bench` (`bench/load/run.py`)." % (platform.machine(), os.cpu_count(),
+                                                               platform.release(), args.seconds, args.threads))
+        emit()
+        emit("| path | conns | req/s | p50 ms | p99 ms | p99.9 ms | errors | CPU µs/req | RSS MiB "
+             "| added p50 ms | added p99 ms |")
+        emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for (name, c), r in sorted(direct_cache.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            emit("| %s (upstream capacity) | %d | %.0f | %s | %s | %s | %d | %.1f | – | – | – |" % (
+                name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
+                r["cpu_us_per_req"]))
+        for kind, target, c, r, d in results:
+            emit("| %s | %d | %.0f | %s | %s | %s | %d | %.1f | %.1f | %s | %s |" % (
+                target.name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
+                r["cpu_us_per_req"], r["rss_kib"] / 1024.0, fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
+        emit()
+        if portkey:
+            for c in conns:
+                sgr = next(r for _, t, cc, r, _ in results if t.name == "signgate chat" and cc == c)
+                pkr = next(r for _, t, cc, r, _ in results if t.name == "portkey chat" and cc == c)
+                emit("- chat completions at %d connections: signgate %.0f req/s vs Portkey %.0f req/s = **%.1f×**; "
+                     "CPU per request %.1f µs vs %.1f µs" % (c, sgr["rps"], pkr["rps"], sgr["rps"] / max(pkr["rps"], 1e-9),
+                                                            sgr["cpu_us_per_req"], pkr["cpu_us_per_req"]))
+        deadline = time.time() + 10
+        while sg.audit_lines() - audit_before < sg_requests and time.time() < deadline:
+            time.sleep(0.2)
+        emit("- audit lines written for the signgate rows: %d for %d completed requests (wrk counts only "
+             "answers it read to the end; requests cut by wrk's stop are audited too)"
+             % (sg.audit_lines() - audit_before, sg_requests))
+        emit()
+
+        if args.streams > 0:
+            nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            count = min(args.streams, (nofile - 200) // 2)
+            if count < args.streams:
+                emit("- slow streams: %d asked for, %d run: each open stream holds two sockets in signgate "
+                     "(caller and upstream) and this machine's RLIMIT_NOFILE hard limit is %d" % (args.streams, count, nofile))
+            s = slow_streams(sg, nginx, count, work)
+            emit("- **%d simultaneous slow streams** (1 frame/s, %d frames each): %d succeeded, %d failed, %s; "
+                 "peak open streams %d; signgate RSS %.1f MiB → %.1f MiB = **%.1f KiB per open stream**; "
+                 "%d fds at peak; %d audit lines; %.1f s"
+                 % (s["count"], up.SLOW_FRAMES, s["succeeded"], s["failed"], s["status"] or "no status line",
+                    s["peak_open"], s["rss_before_kib"] / 1024.0, s["rss_peak_kib"] / 1024.0, s["rss_per_stream_kib"],
+                    s["fds_at_peak"], s["audited"], s["seconds"]))
+    finally:
+        for p in (portkey, sg):
+            if p:
+                p.stop()
+        nginx.stop()
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
