@@ -63,6 +63,7 @@ class AuditLog {
   std::deque<AuditRecord> queue_;  // formatted as JSON on the writer thread, not on a loop
   bool stopping_ = false;
   bool reopen_ = false;
+  bool idle_ = false;  // the writer waits for work: only then does record() wake it
   std::uint64_t written_ = 0, queued_ = 0;
   std::thread thread_;
 };

@@ -67,7 +67,9 @@ std::string_view ResponseHead::header(std::string_view name) const {
 }
 
 struct Connection {
-  explicit Connection(const asio::any_io_executor& ex) : tcp(ex) {}
+  // Beast reads at most the buffer's free capacity (512 bytes when empty): without room, a
+  // 5 KiB streamed answer arrives in ten reads, and each becomes a write to the caller.
+  explicit Connection(const asio::any_io_executor& ex) : tcp(ex) { buffer.reserve(kChunkSize); }
   beast::tcp_stream tcp;
   std::optional<beast::ssl_stream<beast::tcp_stream&>> tls;
   beast::flat_buffer buffer;

@@ -169,6 +169,7 @@ struct Server::Impl {
   asio::awaitable<void> serve(Loop& loop, Stream& stream, std::size_t index) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
+    buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
     bool first = true;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
