@@ -2,16 +2,20 @@
 SHELL := /bin/bash
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
   libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev libspdlog-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore \
+  clang libclang-rt-14-dev nginx-light wrk nghttp2-client procps
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps npm-deps build build-asan test unit-test unit-test-asan integration-test run bench clean
+.PHONY: all deps npm-deps bench-deps build build-asan build-fuzz test unit-test unit-test-asan integration-test fuzz soak run bench clean
 
 all: build
 
@@ -31,6 +35,12 @@ tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The peer gateway the load harness compares against (bench/load).
+bench-deps: bench/load/node_modules/.installed
+bench/load/node_modules/.installed: bench/load/package.json bench/load/package-lock.json
+	cd bench/load && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
 $(BUILD)/build.ninja: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 
@@ -38,11 +48,17 @@ $(BUILD_ASAN)/build.ninja: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DSIGNGATE_SANITIZE=ON -DSIGNGATE_UNIT_TESTS_ONLY=ON -DSIGNGATE_BENCH=OFF
 
+$(BUILD_FUZZ)/build.ninja: CMakeLists.txt | deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNGATE_FUZZ=ON
+
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps $(BUILD_ASAN)/build.ninja
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+build-fuzz: deps $(BUILD_FUZZ)/build.ninja
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 
 unit-test: build
 	cd $(BUILD) && ctest -L unit --output-on-failure -j $(JOBS)
@@ -54,27 +70,48 @@ unit-test-asan: build-asan
 integration-test: build npm-deps
 	cd $(BUILD) && ctest -L integration --output-on-failure
 
-# Every test: unit and integration tests (release), then the unit tests and the C++
-# integration tests (client, credential providers) again under ASan+UBSan.
-test: build build-asan npm-deps
+# Every test: unit and integration tests (release, with the fault-injection tests), the unit
+# tests and the C++ integration tests again under ASan+UBSan, then every fuzz target for a
+# few seconds on its seed corpus (clang, libFuzzer, ASan+UBSan).
+test: build build-asan build-fuzz npm-deps
 	@set -o pipefail; status=0; \
 	(cd $(BUILD) && ctest --output-on-failure -j $(JOBS)) | tee $(BUILD)/ctest.log || status=1; \
 	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L 'unit|integration' --output-on-failure -j $(JOBS)) | tee $(BUILD_ASAN)/ctest.log || status=1; \
+	(cd $(BUILD_FUZZ) && ctest -L fuzz --output-on-failure -j $(JOBS)) | tee $(BUILD_FUZZ)/ctest.log || status=1; \
 	suite=$$(grep -c 'AwsSuite/.*Passed' $(BUILD)/ctest.log || true); \
 	echo "AWS SigV4 suite cases passed (header + query forms): $$suite"; \
-	passed=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log | grep -c ' Passed ' || true); \
-	failed=$$(grep -hE '\*\*\*Failed|\*\*\*Exception|\*\*\*Timeout|Not Run' $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log | wc -l); \
+	passed=$$(cat $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log $(BUILD_FUZZ)/ctest.log | grep -c ' Passed ' || true); \
+	failed=$$(grep -hE '\*\*\*Failed|\*\*\*Exception|\*\*\*Timeout|Not Run' $(BUILD)/ctest.log $(BUILD_ASAN)/ctest.log $(BUILD_FUZZ)/ctest.log | wc -l); \
 	echo "$$passed passed, $$failed failed"; \
 	exit $$status
+
+# Each fuzz target for FUZZ_SECONDS (default 60) on its seeds plus what earlier runs found
+# (kept in $(BUILD_FUZZ)/corpus). A crash leaves $(BUILD_FUZZ)/crash-TARGET-* and fails.
+fuzz: build-fuzz
+	@status=0; for t in eventstream openai_request anthropic_request converse_events config model_path sts_xml; do \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  $(BUILD_FUZZ)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD_FUZZ)/crash-$$t- $(BUILD_FUZZ)/corpus/$$t fuzz/corpus/$$t 2>&1 \
+	    | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written' ; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	done; exit $$status
+
+# Mixed traffic for SOAK_SECONDS (default 600) with credentials rotating every few seconds;
+# fails on a failed request, RSS or descriptor growth, or an audit count that does not match.
+soak: build
+	/usr/bin/python3 tests/soak/soak.py --signgate $(BUILD)/signgate --seconds $(SOAK_SECONDS)
 
 # A working gateway on 127.0.0.1:8080 (SIGNGATE_PORT to change) against the local Bedrock/STS
 # emulator, which verifies every signature with botocore; prints a dev secret and curl lines.
 run: build
 	@/usr/bin/python3 tests/fakes/run_demo.py $(BUILD)/signgate
 
-bench: build
+# Google Benchmark for the hot code, then the load harness (nginx upstream, signgate, Portkey,
+# wrk, h2load); LOAD_SECONDS, LOAD_CONNECTIONS, LOAD_STREAMS tune it.
+bench: build bench-deps
 	$(BUILD)/micro_bench --benchmark_min_time=1
+	/usr/bin/python3 bench/load/run.py --signgate $(BUILD)/signgate --out $(BUILD)/load-results.md
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

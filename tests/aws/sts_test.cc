@@ -143,5 +143,14 @@ TEST(Sts, SessionNamesAreMadeValid) {
   EXPECT_EQ(sanitize_session_name("user@example.com,=+_."), "user@example.com,=+_.");
 }
 
+// Found by fuzzing: an Expiration past the clock's range (year 7517) overflowed the
+// nanosecond time point. It is an unreadable Expiration, so the answer is refused.
+TEST(Sts, AnExpirationPastTheClocksRangeIsRefused) {
+  std::string xml = kAnswer;
+  const auto at = xml.find("2026-11-25T17:36:00Z");
+  xml.replace(at, 4, "7517");
+  EXPECT_FALSE(parse_assume_role_response(xml));
+}
+
 }  // namespace
 }  // namespace signgate::aws

@@ -34,3 +34,12 @@ TEST(Time, RejectsBadTimes) {
 
 }  // namespace
 }  // namespace signgate
+
+// Fuzzing found that a far-future date (an STS Expiration or a client's expires_at) overflowed
+// the nanosecond clock; such dates are refused instead.
+TEST(Iso8601, DatesPastTheClocksRangeAreRefused) {
+  EXPECT_FALSE(signgate::parse_iso8601("7517-11-26T06:37:20Z").has_value());
+  EXPECT_FALSE(signgate::parse_iso8601("4054-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(signgate::parse_iso8601("1066-10-14T09:00:00Z").has_value());
+  EXPECT_TRUE(signgate::parse_iso8601("2261-12-31T23:59:59Z").has_value());
+}

@@ -143,5 +143,14 @@ TEST(Config, ExternalIdWithoutARoleIsAMistake) {
   EXPECT_NE(problems("aws: { region: us-east-1, external_id: abc }\n").find("role_arn is not"), std::string::npos);
 }
 
+// Found by fuzzing: an expires_at in year 4054 overflowed the clock; it is a named problem.
+TEST(Config, AnExpiryPastTheClocksRangeIsAProblem) {
+  const std::string text = "aws:\n  region: us-east-1\nclients:\n  - name: a\n    secret_sha256: " +
+                           std::string(64, 'a') + "\n    models: [\"*\"]\n    expires_at: 4054-01-01T00:00:00Z\n";
+  auto c = parse_config(text, "signgate.yaml", kEnv);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.message().find("expires_at"), std::string::npos) << c.message();
+}
+
 }  // namespace
 }  // namespace signgate::config

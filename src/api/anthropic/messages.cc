@@ -1,4 +1,5 @@
 #include "api/anthropic/messages.h"
+#include "api/json_fields.h"
 
 #include "common/base64.h"
 
@@ -36,7 +37,7 @@ std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const s
   out.model_name = req["model"].get<std::string>();
   const auto alias = aliases.find(out.model_name);
   out.model_id = alias != aliases.end() ? alias->second : out.model_name;
-  out.stream = req.value("stream", false);
+  out.stream = bool_field(req, "stream");
   req.erase("model");
   req.erase("stream");
   if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
@@ -62,8 +63,8 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) return {};
   if (event.contains("amazon-bedrock-invocationMetrics")) {
     const json& metrics = event["amazon-bedrock-invocationMetrics"];
-    input_tokens = metrics.value("inputTokenCount", input_tokens);
-    output_tokens = metrics.value("outputTokenCount", output_tokens);
+    input_tokens = count_field(metrics, "inputTokenCount", input_tokens);
+    output_tokens = count_field(metrics, "outputTokenCount", output_tokens);
     event.erase("amazon-bedrock-invocationMetrics");  // Bedrock's, not part of Anthropic's event
   }
   const std::string type = event["type"].get<std::string>();

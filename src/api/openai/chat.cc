@@ -1,4 +1,5 @@
 #include "api/openai/chat.h"
+#include "api/json_fields.h"
 
 namespace signgate::api::openai {
 
@@ -17,7 +18,7 @@ std::optional<std::string> plain_text(const json& content) {
   if (!content.is_array()) return std::nullopt;
   std::string out;
   for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+    if (!part.is_object() || string_field(part, "type") != "text" || !part.contains("text") || !part["text"].is_string()) {
       return std::nullopt;
     }
     out += part["text"].get<std::string>();
@@ -28,7 +29,7 @@ std::optional<std::string> plain_text(const json& content) {
 // "data:image/png;base64,AAAA" → {"image":{"format":"png","source":{"bytes":"AAAA"}}}.
 std::variant<json, ApiError> image_block(const json& part, const std::string& param) {
   const json& image = part.contains("image_url") ? part["image_url"] : json();
-  const std::string url = image.is_object() ? image.value("url", "") : image.is_string() ? image.get<std::string>() : "";
+  const std::string url = image.is_object() ? string_field(image, "url") : image.is_string() ? image.get<std::string>() : "";
   constexpr std::string_view kPrefix = "data:image/";
   const auto comma = url.find(";base64,");
   if (url.rfind(kPrefix, 0) != 0 || comma == std::string::npos) {
@@ -49,7 +50,7 @@ std::variant<json, ApiError> user_content(const json& content, const std::string
   for (std::size_t i = 0; i < content.size(); ++i) {
     const json& part = content[i];
     const std::string p = param + "[" + std::to_string(i) + "]";
-    const std::string type = part.is_object() ? part.value("type", "") : "";
+    const std::string type = string_field(part, "type");
     if (type == "text" && part.contains("text") && part["text"].is_string()) {
       blocks.push_back({{"text", part["text"]}});
     } else if (type == "image_url") {
@@ -74,11 +75,11 @@ void append_message(json& messages, const std::string& role, json blocks) {
 
 std::optional<ApiError> refuse_unsupported(const json& req) {
   if (req.contains("n") && !req["n"].is_null() && req["n"] != 1) return bad("n other than 1 is not supported", "n");
-  if (req.value("logprobs", false)) return bad("logprobs are not available from Bedrock", "logprobs");
+  if (bool_field(req, "logprobs")) return bad("logprobs are not available from Bedrock", "logprobs");
   if (req.contains("functions")) return bad("functions is deprecated; use tools", "functions");
   if (req.contains("audio") || req.contains("modalities")) return bad("audio output is not supported", "modalities");
   if (req.contains("response_format") && req["response_format"].is_object() &&
-      req["response_format"].value("type", "text") != "text") {
+      string_field(req["response_format"], "type", "text") != "text") {
     return bad("response_format other than text is not supported", "response_format");
   }
   if (req.contains("logit_bias") && req["logit_bias"].is_object() && !req["logit_bias"].empty()) {
@@ -156,7 +157,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
               return bad("function.arguments must be a JSON object in a string", cp + ".function.arguments");
             }
           }
-          blocks.push_back({{"toolUse", {{"toolUseId", call.value("id", "")}, {"name", fn.value("name", "")}, {"input", input}}}});
+          blocks.push_back({{"toolUse", {{"toolUseId", string_field(call, "id")}, {"name", string_field(fn, "name")}, {"input", input}}}});
         }
       }
       if (blocks.empty()) continue;  // an empty assistant turn says nothing
@@ -203,7 +204,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
     for (std::size_t i = 0; i < req["tools"].size(); ++i) {
       const json& t = req["tools"][i];
       const std::string p = "tools[" + std::to_string(i) + "]";
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") || !t["function"].is_object() ||
+      if (!t.is_object() || string_field(t, "type") != "function" || !t.contains("function") || !t["function"].is_object() ||
           !t["function"].contains("name")) {
         return bad("only function tools are supported", p);
       }
@@ -221,7 +222,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
       } else if (choice == "required") {
         config["toolChoice"] = {{"any", json::object()}};
       } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object()) {
-        config["toolChoice"] = {{"tool", {{"name", choice["function"].value("name", "")}}}};
+        config["toolChoice"] = {{"tool", {{"name", string_field(choice["function"], "name")}}}};
       } else {
         return bad("tool_choice must be none, auto, required or a function", "tool_choice");
       }
@@ -229,9 +230,9 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
     c["toolConfig"] = std::move(config);
   }
 
-  out.stream = req.value("stream", false);
+  out.stream = bool_field(req, "stream");
   if (req.contains("stream_options") && req["stream_options"].is_object()) {
-    out.include_usage = req["stream_options"].value("include_usage", false);
+    out.include_usage = bool_field(req["stream_options"], "include_usage");
   }
   if (req.contains("user") && req["user"].is_string()) out.user = req["user"].get<std::string>();
   return out;
@@ -256,9 +257,9 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
       if (block.contains("text") && block["text"].is_string()) text += block["text"].get<std::string>();
       if (block.contains("toolUse") && block["toolUse"].is_object()) {
         const json& use = block["toolUse"];
-        tool_calls.push_back({{"id", use.value("toolUseId", "")},
+        tool_calls.push_back({{"id", string_field(use, "toolUseId")},
                               {"type", "function"},
-                              {"function", {{"name", use.value("name", "")}, {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
+                              {"function", {{"name", string_field(use, "name")}, {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
       }
     }
   }
@@ -267,8 +268,8 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
   json usage = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
   if (answer.contains("usage") && answer["usage"].is_object()) {
     const json& u = answer["usage"];
-    const auto in = u.value("inputTokens", 0), outn = u.value("outputTokens", 0);
-    usage = {{"prompt_tokens", in}, {"completion_tokens", outn}, {"total_tokens", u.value("totalTokens", in + outn)}};
+    const auto in = count_field(u, "inputTokens"), outn = count_field(u, "outputTokens");
+    usage = {{"prompt_tokens", in}, {"completion_tokens", outn}, {"total_tokens", count_field(u, "totalTokens", in + outn)}};
   }
   return {{"id", id},
           {"object", "chat.completion"},
@@ -277,7 +278,7 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
           {"choices", json::array({{{"index", 0},
                                     {"message", std::move(message)},
                                     {"logprobs", nullptr},
-                                    {"finish_reason", finish_reason(answer.value("stopReason", "end_turn"))}}})},
+                                    {"finish_reason", finish_reason(string_field(answer, "stopReason", "end_turn"))}}})},
           {"usage", std::move(usage)}};
 }
 

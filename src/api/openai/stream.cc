@@ -1,4 +1,5 @@
 #include "api/openai/stream.h"
+#include "api/json_fields.h"
 
 namespace signgate::api::openai {
 
@@ -38,19 +39,19 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   if (!e.is_object()) return {};
   if (*type == "messageStart") return chunk({{"role", "assistant"}, {"content", ""}});
   if (*type == "contentBlockStart") {
-    const json start = e.value("start", json::object());
+    const json& start = object_field(e, "start");
     if (start.contains("toolUse")) {
       ++tool_index_;
       const json& use = start["toolUse"];
       return chunk({{"tool_calls", json::array({{{"index", tool_index_},
-                                                 {"id", use.value("toolUseId", "")},
+                                                 {"id", string_field(use, "toolUseId")},
                                                  {"type", "function"},
-                                                 {"function", {{"name", use.value("name", "")}, {"arguments", ""}}}}})}});
+                                                 {"function", {{"name", string_field(use, "name")}, {"arguments", ""}}}}})}});
     }
     return {};
   }
   if (*type == "contentBlockDelta") {
-    const json delta = e.value("delta", json::object());
+    const json& delta = object_field(e, "delta");
     if (delta.contains("text") && delta["text"].is_string()) return chunk({{"content", delta["text"]}});
     if (delta.contains("toolUse") && delta["toolUse"].contains("input")) {
       return chunk({{"tool_calls", json::array({{{"index", std::max(tool_index_, 0)},
@@ -58,10 +59,10 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
     }
     return {};
   }
-  if (*type == "messageStop") return chunk(json::object(), finish_reason(e.value("stopReason", "end_turn")));
+  if (*type == "messageStop") return chunk(json::object(), finish_reason(string_field(e, "stopReason", "end_turn")));
   if (*type == "metadata" && e.contains("usage") && e["usage"].is_object()) {
-    input_tokens = e["usage"].value("inputTokens", 0ULL);
-    output_tokens = e["usage"].value("outputTokens", 0ULL);
+    input_tokens = count_field(e["usage"], "inputTokens");
+    output_tokens = count_field(e["usage"], "outputTokens");
     saw_usage = true;
   }
   return {};

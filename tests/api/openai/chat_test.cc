@@ -119,5 +119,30 @@ TEST(OpenAiErrors, Shape) {
             json::parse(R"({"error":{"message":"n other than 1 is not supported","type":"invalid_request_error","param":"n","code":null}})"));
 }
 
+// Found by fuzzing: a field of the wrong type (a number where a string belongs) threw from
+// nlohmann's value(). From a caller it is a 400 or ignored; from Bedrock it reads as absent.
+TEST(OpenAiRequest, WrongTypedFieldsDoNotThrow) {
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":[{"type":1}]}]})").status, 400u);
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"system","content":[{"type":[],"text":"x"}]}]})").status, 400u);
+  const ChatRequest r = ok(json::parse(R"({"model":"m","stream":"yes","logprobs":0,
+      "response_format":{"type":7},"stream_options":{"include_usage":"no"},
+      "messages":[{"role":"user","content":"hi"}]})"));
+  EXPECT_FALSE(r.stream);
+  EXPECT_FALSE(r.include_usage);
+}
+
+TEST(OpenAiResponse, WrongTypedAnswerFieldsReadAsAbsent) {
+  ChatRequest req;
+  req.model_name = "claude-haiku";
+  const json answer = json::parse(R"({"output":{"message":{"content":[{"text":"hi"},
+      {"toolUse":{"toolUseId":5,"name":null,"input":{}}}]}},"stopReason":12,
+      "usage":{"inputTokens":"3","outputTokens":-1,"totalTokens":[]}})");
+  const json out = from_converse(answer, req, "chatcmpl-1", 1);
+  EXPECT_EQ(out["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(out["choices"][0]["message"]["tool_calls"][0]["id"], "");
+  EXPECT_EQ(out["usage"]["prompt_tokens"], 0);
+  EXPECT_EQ(out["usage"]["total_tokens"], 0);
+}
+
 }  // namespace
 }  // namespace signgate::api::openai

@@ -96,5 +96,20 @@ TEST(OpenAiStream, ExceptionBecomesAnErrorEvent) {
   EXPECT_EQ(c[0]["error"]["message"], "throttlingException: slow down");
 }
 
+// Found by fuzzing: stream events whose fields have the wrong type read as absent.
+TEST(OpenAiStream, WrongTypedEventFieldsDoNotThrow) {
+  const ChatRequest req = request(true);
+  ChunkTranslator t(req, "chatcmpl-1", 1700000000);
+  EXPECT_NO_THROW(t.on_message(event("contentBlockStart", json::parse(R"({"start":{"toolUse":7}})"))));
+  EXPECT_NO_THROW(t.on_message(event("contentBlockStart", json::parse(R"({"start":[1]})"))));
+  EXPECT_NO_THROW(t.on_message(event("contentBlockDelta", json::parse(R"({"delta":"text"})"))));
+  const auto stop = chunks(t.on_message(event("messageStop", json::parse(R"({"stopReason":1})"))));
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0]["choices"][0]["finish_reason"], "stop");
+  EXPECT_NO_THROW(t.on_message(event("metadata", json::parse(R"({"usage":{"inputTokens":"x","outputTokens":2}})"))));
+  EXPECT_EQ(t.input_tokens, 0u);
+  EXPECT_EQ(t.output_tokens, 2u);
+}
+
 }  // namespace
 }  // namespace signgate::api::openai

@@ -1,0 +1,64 @@
+// The SSE writers' input: a sequence of ConverseStream / InvokeModelWithResponseStream event
+// messages with any event type and any payload (JSON or not), as a broken or hostile upstream
+// could send them, through the OpenAI chunk translator and the Anthropic unwrapper. Also a
+// Converse answer of any shape through the non-stream OpenAI translator.
+// Input: records of [type byte][len byte][payload], type picking the event and message type.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "api/anthropic/messages.h"
+#include "api/openai/chat.h"
+#include "api/openai/stream.h"
+#include "aws/eventstream.h"
+
+namespace es = signgate::aws::eventstream;
+
+namespace {
+
+constexpr const char* kEvents[] = {"messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop",
+                                   "messageStop",  "metadata",          "chunk",             "internalServerException",
+                                   "throttlingException", "modelStreamErrorException", "validationException", ""};
+
+es::Message event(std::uint8_t type, std::string payload) {
+  es::Message m;
+  const bool exception = (type & 0x80) != 0;
+  m.headers.push_back({":message-type", es::HeaderValue::string(exception ? "exception" : "event")});
+  const std::string name = kEvents[(type & 0x7f) % (sizeof(kEvents) / sizeof(kEvents[0]))];
+  m.headers.push_back({exception ? ":exception-type" : ":event-type", es::HeaderValue::string(name)});
+  m.headers.push_back({":content-type", es::HeaderValue::string("application/json")});
+  m.payload = std::move(payload);
+  return m;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  signgate::api::openai::ChatRequest request;
+  request.model_name = "claude-haiku";
+  request.include_usage = size > 0 && (data[0] & 1);
+  signgate::api::openai::ChunkTranslator chunks(request, "chatcmpl-fuzz", 1700000000);
+  signgate::api::anthropic::EventUnwrapper unwrapper;
+  std::size_t off = 0;
+  while (off + 2 <= size) {
+    const std::uint8_t type = data[off];
+    const std::size_t len = data[off + 1];
+    off += 2;
+    const std::size_t take = len < size - off ? len : size - off;
+    const es::Message m = event(type, std::string(reinterpret_cast<const char*>(data) + off, take));
+    off += take;
+    (void)chunks.on_message(m);
+    (void)unwrapper.on_message(m);
+  }
+  (void)chunks.finish();
+  (void)chunks.error("upstream broke");
+  (void)unwrapper.error("upstream broke");
+
+  const auto answer = nlohmann::json::parse(reinterpret_cast<const char*>(data),
+                                            reinterpret_cast<const char*>(data) + size, nullptr, false);
+  if (!answer.is_discarded()) (void)signgate::api::openai::from_converse(answer, request, "chatcmpl-fuzz", 1).dump();
+  return 0;
+}
