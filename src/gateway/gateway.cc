@@ -58,6 +58,7 @@ bool forwarded_request_header(std::string_view name) {
 
 bool forwarded_response_header(std::string_view name) {
   return iequals(name, "content-type") || iequals(name, "x-amzn-errortype") || iequals(name, "x-amzn-requestid") ||
+         iequals(name, "retry-after") ||
          is_bedrock_header(name);
 }
 
@@ -337,6 +338,11 @@ asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder&
   Headers headers;
   for (const auto& h : head.headers) {
     if (forwarded_response_header(h.name)) headers.push_back({h.name, h.value});
+  }
+  // Bedrock's 429/503 carries no Retry-After; once our retries are spent, tell the caller
+  // when to come back instead of leaving it to guess (SDKs honour the header).
+  if ((head.status == 429 || head.status == 503) && head.header("retry-after").empty()) {
+    headers.push_back({"Retry-After", "1"});
   }
 
   if (head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0) {

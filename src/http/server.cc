@@ -189,6 +189,9 @@ struct Server::Impl {
         } else if (ec == bhttp::error::header_limit) {
           refuse(431, "request head too large", nullptr);
           co_await answer_and_close(stream, 431, "request head too large");
+        } else if (ec == bhttp::error::partial_message) {
+          // The client hung up inside the head: nobody to answer, and not a request to audit
+          // (1,000 such connections would otherwise be 1,000 audit lines).
         } else if (ec != bhttp::error::end_of_stream &&
                    ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
           refuse(400, "malformed HTTP request: " + ec.message(), nullptr);

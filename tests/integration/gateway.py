@@ -18,12 +18,13 @@ def sha256(text):
 
 
 class Gateway:
-    def __init__(self, fake_url, clients, extra="", env=None, threads=2, bedrock_url=None):
+    def __init__(self, fake_url, clients, extra="", env=None, threads=2, bedrock_url=None, aws_extra=""):
         self.dir = tempfile.TemporaryDirectory(prefix="signgate-gw-")
         self.config_path = os.path.join(self.dir.name, "signgate.yaml")
         self.audit_path = os.path.join(self.dir.name, "audit.jsonl")
         self.fake_url = fake_url
         self.bedrock_url = bedrock_url or fake_url
+        self.aws_extra = aws_extra  # more lines of the aws: block
         self.write_config(clients, extra)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         full_env.update({"HOME": self.dir.name, "AWS_EC2_METADATA_DISABLED": "true",
@@ -43,8 +44,8 @@ class Gateway:
 
     def write_config(self, clients, extra=""):
         text = ("listen: 127.0.0.1:0\naws:\n  region: us-east-1\n  role_arn: %s\n  external_id: %s\n"
-                "  sts_endpoint: %s\n  bedrock_endpoint: %s\naudit:\n  path: %s\n"
-                % (ROLE, EXTERNAL_ID, self.fake_url, self.bedrock_url, self.audit_path))
+                "  sts_endpoint: %s\n  bedrock_endpoint: %s\n%saudit:\n  path: %s\n"
+                % (ROLE, EXTERNAL_ID, self.fake_url, self.bedrock_url, self.aws_extra, self.audit_path))
         if clients:
             text += "clients:\n"
             for c in clients:
