@@ -288,7 +288,7 @@ class ListenerFaults(Faults):
                 started = time.monotonic()
                 status = self.send("/model/%s/converse" % MODEL)[0]
                 self.assertEqual(status, 200)
-                self.assertLess(time.monotonic() - started, 2.0 * SLOWDOWN, "others are answered promptly")
+                self.assertLess(time.monotonic() - started, 5.0 * SLOWDOWN, "others are answered promptly")
                 self.assertEqual(call(self.gw.url, "/healthz", method="GET", body=None, headers={})[0], 200)
         finally:
             for s in slow:

@@ -12,15 +12,32 @@ std::string sse(const json& j) {
 }  // namespace
 
 ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std::int64_t created)
-    : request_(request), id_(std::move(id)), created_(created) {}
+    : request_(request), id_(std::move(id)), created_(created) {
+  // Everything before the delta is the same in every chunk of a stream: written once here.
+  prefix_ = "data: {\"id\":";
+  append_json_string(prefix_, id_);
+  prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(created_) + ",\"model\":";
+  prefix_ += json(request_.model_name).dump(-1, ' ', false, json::error_handler_t::replace);
+  prefix_ += ",\"choices\":[{\"index\":0,\"delta\":";
+}
 
-std::string ChunkTranslator::chunk(json delta, const json& finish_reason) {
-  return sse({{"id", id_},
-              {"object", "chat.completion.chunk"},
-              {"created", created_},
-              {"model", request_.model_name},
-              {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
-                                        {"finish_reason", finish_reason}}})}});
+std::string ChunkTranslator::chunk_text(std::string_view delta_json, std::string_view finish_reason) {
+  std::string out;
+  out.reserve(prefix_.size() + delta_json.size() + 64);
+  out += prefix_;
+  out += delta_json;
+  out += ",\"logprobs\":null,\"finish_reason\":";
+  if (finish_reason.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, finish_reason);
+  }
+  out += "}]}\n\n";
+  return out;
+}
+
+std::string ChunkTranslator::chunk(const json& delta, std::string_view finish_reason) {
+  return chunk_text(delta.dump(-1, ' ', false, json::error_handler_t::replace), finish_reason);
 }
 
 std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
@@ -52,14 +69,20 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   }
   if (*type == "contentBlockDelta") {
     const json& delta = object_field(e, "delta");
-    if (delta.contains("text") && delta["text"].is_string()) return chunk({{"content", delta["text"]}});
+    if (const json* text = field(delta, "text"); text != nullptr && text->is_string()) {
+      // The common case, one per token: the delta is written by hand, not through a DOM.
+      std::string content = "{\"content\":";
+      append_json_string(content, text->get_ref<const std::string&>());
+      content.push_back('}');
+      return chunk_text(content, {});
+    }
     if (delta.contains("toolUse") && delta["toolUse"].contains("input")) {
       return chunk({{"tool_calls", json::array({{{"index", std::max(tool_index_, 0)},
                                                  {"function", {{"arguments", delta["toolUse"]["input"]}}}}})}});
     }
     return {};
   }
-  if (*type == "messageStop") return chunk(json::object(), finish_reason(string_field(e, "stopReason", "end_turn")));
+  if (*type == "messageStop") return chunk_text("{}", finish_reason(string_field(e, "stopReason", "end_turn")));
   if (*type == "metadata" && e.contains("usage") && e["usage"].is_object()) {
     input_tokens = count_field(e["usage"], "inputTokens");
     output_tokens = count_field(e["usage"], "outputTokens");

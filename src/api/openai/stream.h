@@ -28,8 +28,11 @@ class ChunkTranslator {
   bool saw_usage = false;
 
  private:
-  std::string chunk(nlohmann::json delta, const nlohmann::json& finish_reason = nullptr);
+  // One chat.completion.chunk SSE event; an empty finish_reason is written as null.
+  std::string chunk(const nlohmann::json& delta, std::string_view finish_reason = {});
+  std::string chunk_text(std::string_view delta_json, std::string_view finish_reason);
   const ChatRequest& request_;
+  std::string prefix_;  // "data: {"id":...,"choices":[{"index":0,"delta":
   std::string id_;
   std::int64_t created_;
   int tool_index_ = -1;  // OpenAI numbers tool calls 0, 1, ... in the order they start
