@@ -105,6 +105,39 @@ def run_wrk(target, connections, seconds, workdir):
     return r
 
 
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100.0))]
+
+
+def run_paced(target, connections, rate_per_connection, seconds, workdir):
+    """h2load at a fixed request rate well under capacity, so latency is service time, not
+    queueing: the fair measure of what a hop adds. Percentiles come from h2load's per-request log."""
+    tag = target.name.replace(" ", "_").replace("/", "_")
+    body = os.path.join(workdir, "paced-%s.body" % tag)
+    log = os.path.join(workdir, "paced-%s.log" % tag)
+    with open(body, "w") as f:
+        f.write(target.body)
+    cmd = ["h2load", "--h1", "-c", str(connections), "-t", "1", "--rps", str(rate_per_connection), "-D", str(seconds),
+           "--warm-up-time", "1", "-d", body, "--log-file", log]
+    for k, v in target.headers.items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    subprocess.run(cmd + [target.url], capture_output=True, text=True, timeout=seconds + 60)
+    latencies, failed = [], 0
+    with open(log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3:
+                if parts[1].startswith("2"):
+                    latencies.append(int(parts[2]))
+                else:
+                    failed += 1
+    latencies.sort()
+    return {"requests": len(latencies), "failed": failed, "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99), "p999": percentile(latencies, 99.9)}
+
+
 class Signgate:
     def __init__(self, binary, workdir, upstream_url, threads):
         self.dir = os.path.join(workdir, "signgate")
@@ -334,6 +367,29 @@ def main():
             emit("| %s | %d | %.0f | %s | %s | %s | %d | %.1f | %.1f | %s | %s |" % (
                 target.name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
                 r["cpu_us_per_req"], r["rss_kib"] / 1024.0, fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
+        emit()
+        # Each path at a quarter of the throughput it reached with 32 connections above, and the
+        # upstream straight at the same rate: the difference is what signgate adds, not queueing.
+        share = float(os.environ.get("LOAD_PACED_SHARE", "0.25"))
+        emit("Added latency at a fixed rate (h2load --rps, 32 connections, each path at %d %% of the throughput it "
+             "reached above, the upstream straight at the same rate; %d s each):" % (share * 100, args.seconds))
+        emit()
+        emit("| path | rate req/s | p50 ms | p99 ms | p99.9 ms | upstream straight p50 / p99 ms | added p50 ms "
+             "| added p99 ms |")
+        emit("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for kind, target, direct in targets:
+            if target.name.startswith("portkey"):
+                continue
+            sat = [r for _, t, c, r, _ in results if t is target]
+            sat_rps = next((r["rps"] for _, t, c, r, _ in results if t is target and c == 32), sat[-1]["rps"])
+            rate = max(1, int(sat_rps * share / 32))
+            d = run_paced(direct, 32, rate, args.seconds, work)
+            r = run_paced(target, 32, rate, args.seconds, work)
+            sg_requests += r["requests"] + r["failed"]
+            emit("| %s | %d%s | %s | %s | %s | %s / %s | %s | %s |" % (
+                target.name, rate * 32, " (%d failed)" % r["failed"] if r["failed"] else "", fmt_ms(r["p50"]),
+                fmt_ms(r["p99"]), fmt_ms(r["p999"]), fmt_ms(d["p50"]), fmt_ms(d["p99"]),
+                fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
         emit()
         if portkey:
             for c in conns:
