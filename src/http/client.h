@@ -30,7 +30,9 @@ struct ClientOptions {
   std::chrono::milliseconds first_byte_timeout{60'000};  // request sent → response head in
   std::chrono::milliseconds idle_timeout{60'000};        // each write, each body read
   std::chrono::milliseconds pool_idle_timeout{30'000};   // idle pooled connections are closed after
-  std::size_t max_idle_per_origin = 64;
+  // Enough for every request a loop has in flight: past this, a burst reconnects (and with
+  // Bedrock re-handshakes TLS, about a millisecond of CPU) for each request over the cap.
+  std::size_t max_idle_per_origin = 512;
   std::string ca_file;  // empty: the system store (SSL_CERT_FILE / SSL_CERT_DIR honoured)
   ProxySettings proxy;
 };
