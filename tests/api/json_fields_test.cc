@@ -1,5 +1,6 @@
 // The typed field reads and the hand-written string escaper the translators' hot paths use.
 #include "api/json_fields.h"
+#include "api/json_scan.h"
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,21 @@ TEST(JsonFields, WrongTypesReadAsAbsent) {
   EXPECT_EQ(count_field(j, "u"), 7u);
   EXPECT_TRUE(object_field(j, "o").empty());
   EXPECT_EQ(string_field(json::array(), "s"), "");
+}
+
+// The per-token reader: the unescaped text when the path leads to a string, else nullopt so
+// the caller falls back to a full parse.
+TEST(JsonScan, ReadsAStringFieldOrSaysWhyNot) {
+  EXPECT_EQ(scan_string(R"({"contentBlockIndex":0,"delta":{"text":"a \"b\" \u00e9\n"}})", "delta", "text"),
+            std::optional<std::string>("a \"b\" \u00e9\n"));
+  EXPECT_EQ(scan_string(R"({"type":"content_block_delta","index":0})", "type"), "content_block_delta");
+  EXPECT_EQ(scan_string(R"({"delta":{"toolUse":{"input":"{"}}})", "delta", "text"), std::nullopt);
+  EXPECT_EQ(scan_string(R"({"delta":"text"})", "delta", "text"), std::nullopt);
+  EXPECT_EQ(scan_string(R"({"type":7})", "type"), std::nullopt);
+  EXPECT_EQ(scan_string(R"([1,2])", "type"), std::nullopt);
+  EXPECT_EQ(scan_string("not json", "type"), std::nullopt);
+  EXPECT_EQ(scan_string("", "type"), std::nullopt);
+  EXPECT_EQ(scan_string("{\"type\":\"\xff\xfe\"}", "type"), std::nullopt) << "invalid UTF-8 is refused";
 }
 
 }  // namespace

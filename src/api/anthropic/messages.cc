@@ -1,5 +1,6 @@
 #include "api/anthropic/messages.h"
 #include "api/json_fields.h"
+#include "api/json_scan.h"
 
 #include "common/base64.h"
 
@@ -55,10 +56,25 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
                       ? payload["message"].get<std::string>()
                       : m.payload));
   }
-  const json wrapper = json::parse(m.payload, nullptr, false);
-  if (!wrapper.is_object() || !wrapper.contains("bytes") || !wrapper["bytes"].is_string()) return {};
-  const auto inner_text = base64_decode(wrapper["bytes"].get<std::string>());
+  auto bytes = scan_string(m.payload, "bytes");
+  if (!bytes) {
+    const json wrapper = json::parse(m.payload, nullptr, false);
+    if (!wrapper.is_object() || !wrapper.contains("bytes") || !wrapper["bytes"].is_string()) return {};
+    bytes = wrapper["bytes"].get<std::string>();
+  }
+  const auto inner_text = base64_decode(*bytes);
   if (!inner_text) return error("a stream chunk was not valid base64");
+  // Most events pass through as Bedrock wrote them: only the type is read. One on a line of
+  // its own, and the last one (which carries Bedrock's metrics), are parsed and rewritten.
+  if (inner_text->find_first_of("\r\n") == std::string::npos &&
+      inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) {
+    if (auto type = scan_string(*inner_text, "type"); type && type->find_first_of("\r\n") == std::string::npos) {
+      std::string out;
+      out.reserve(type->size() + inner_text->size() + 16);
+      out.append("event: ").append(*type).append("\ndata: ").append(*inner_text).append("\n\n");
+      return out;
+    }
+  }
   json event = json::parse(*inner_text, nullptr, false);
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) return {};
   if (event.contains("amazon-bedrock-invocationMetrics")) {
@@ -68,6 +84,7 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
     event.erase("amazon-bedrock-invocationMetrics");  // Bedrock's, not part of Anthropic's event
   }
   const std::string type = event["type"].get<std::string>();
+  if (type.find_first_of("\r\n") != std::string::npos) return {};  // would inject SSE lines
   return "event: " + type + "\ndata: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 

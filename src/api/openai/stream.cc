@@ -1,5 +1,6 @@
 #include "api/openai/stream.h"
 #include "api/json_fields.h"
+#include "api/json_scan.h"
 
 namespace signgate::api::openai {
 
@@ -52,6 +53,15 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   }
   const std::string* type = m.string_header(":event-type");
   if (type == nullptr) return {};
+  if (*type == "contentBlockDelta") {
+    // The common case, one per token: read the text without a DOM and write the delta by hand.
+    if (auto text = scan_string(m.payload, "delta", "text")) {
+      std::string content = "{\"content\":";
+      append_json_string(content, *text);
+      content.push_back('}');
+      return chunk_text(content, {});
+    }
+  }
   const json e = json::parse(m.payload, nullptr, false);
   if (!e.is_object()) return {};
   if (*type == "messageStart") return chunk({{"role", "assistant"}, {"content", ""}});
@@ -69,13 +79,7 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   }
   if (*type == "contentBlockDelta") {
     const json& delta = object_field(e, "delta");
-    if (const json* text = field(delta, "text"); text != nullptr && text->is_string()) {
-      // The common case, one per token: the delta is written by hand, not through a DOM.
-      std::string content = "{\"content\":";
-      append_json_string(content, text->get_ref<const std::string&>());
-      content.push_back('}');
-      return chunk_text(content, {});
-    }
+    if (delta.contains("text") && delta["text"].is_string()) return chunk({{"content", delta["text"]}});
     if (delta.contains("toolUse") && delta["toolUse"].contains("input")) {
       return chunk({{"tool_calls", json::array({{{"index", std::max(tool_index_, 0)},
                                                  {"function", {{"arguments", delta["toolUse"]["input"]}}}}})}});

@@ -43,6 +43,25 @@ TEST(AnthropicStream, ChunksAreUnwrappedIntoEvents) {
   EXPECT_EQ(u.input_tokens, 12u);
 }
 
+es::Message chunk_of(const std::string& event) {
+  es::Message m;
+  m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string("chunk")}};
+  m.payload = json{{"bytes", base64_encode(event)}}.dump();
+  return m;
+}
+
+// Ordinary events pass through byte for byte (only their type is read); one spread over
+// lines is rewritten on one line, since an SSE data: field cannot hold a line break.
+TEST(AnthropicStream, OrdinaryEventsPassThroughAndMultiLineOnesAreRewritten) {
+  EventUnwrapper u;
+  const std::string delta = R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"h\u00e9"}})";
+  EXPECT_EQ(u.on_message(chunk_of(delta)), "event: content_block_delta\ndata: " + delta + "\n\n");
+  const std::string spread = "{\n  \"type\": \"ping\"\n}";
+  EXPECT_EQ(u.on_message(chunk_of(spread)), "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+  // A type with a line break would inject SSE lines: such an event is dropped.
+  EXPECT_EQ(u.on_message(chunk_of(R"({"type":"evil\nevent: x"})")), "");
+}
+
 TEST(AnthropicStream, ExceptionsBecomeErrorEvents) {
   EventUnwrapper u;
   es::Message m;

@@ -1,0 +1,29 @@
+#include "api/json_scan.h"
+
+#include <simdjson.h>
+
+namespace signgate::api {
+
+std::optional<std::string> scan_string(std::string_view text, std::string_view key, std::string_view inner) {
+  // One parser and one padded buffer per thread, reused: no allocation once warmed up.
+  thread_local simdjson::ondemand::parser parser;
+  thread_local std::string padded;
+  padded.assign(text);
+  padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::ondemand::document doc;
+  if (parser.iterate(padded.data(), text.size(), padded.size()).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  simdjson::ondemand::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) return std::nullopt;
+  simdjson::ondemand::value value;
+  if (root.find_field_unordered(key).get(value) != simdjson::SUCCESS) return std::nullopt;
+  if (!inner.empty()) {
+    simdjson::ondemand::object nested;
+    if (value.get_object().get(nested) != simdjson::SUCCESS) return std::nullopt;
+    if (nested.find_field_unordered(inner).get(value) != simdjson::SUCCESS) return std::nullopt;
+  }
+  std::string_view s;
+  if (value.get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+  return std::string(s);
+}
+
+}  // namespace signgate::api
