@@ -79,3 +79,26 @@ void BM_OpenAiStream500Chunks(benchmark::State& state) {
 BENCHMARK(BM_OpenAiStream500Chunks)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+// The load harness's chat completion, end to end through the translators: request → Converse
+// body, then Converse answer → chat.completion body. What one proxied completion costs in JSON.
+void BM_OpenAiChatRoundTripSmall(benchmark::State& state) {
+  const std::string body =
+      R"({"model":"claude-haiku","messages":[{"role":"system","content":"You are a concise assistant for platform engineers."},)"
+      R"({"role":"user","content":"In two sentences: why should a gateway sign Bedrock requests with short-lived credentials instead of handing out AWS keys?"}],)"
+      R"("max_tokens":256,"temperature":0.2})";
+  const std::string answer =
+      R"({"output":{"message":{"role":"assistant","content":[{"text":"Signing gateways keep long-lived AWS keys away from the callers; each request is signed with short-lived credentials from STS, and every call is audited."}]}},)"
+      R"("stopReason":"end_turn","usage":{"inputTokens":25,"outputTokens":31,"totalTokens":56},"metrics":{"latencyMs":120}})";
+  const std::map<std::string, std::string> aliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  for (auto _ : state) {
+    auto r = signgate::api::openai::to_converse(body, aliases);
+    const auto& req = std::get<signgate::api::openai::ChatRequest>(r);
+    const std::string upstream = req.converse.dump();
+    const json parsed = json::parse(answer);
+    const std::string out = signgate::api::openai::from_converse(parsed, req, "chatcmpl-1", 1700000000).dump();
+    benchmark::DoNotOptimize(upstream);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_OpenAiChatRoundTripSmall);

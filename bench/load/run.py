@@ -60,9 +60,11 @@ def lua_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def proc_cpu_ticks(pid):
+def proc_cpu_ticks(pid, kernel_only=False):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
+    if kernel_only:
+        return int(fields[12])  # stime
     return int(fields[11]) + int(fields[12])  # utime + stime of every thread
 
 
@@ -92,9 +94,11 @@ def run_wrk(target, connections, seconds, workdir):
         f.write(WRK_SCRIPT % (lua_string(target.body), headers))
     threads = 1 if connections < 2 else 2
     before = {pid: proc_cpu_ticks(pid) for pid in target.pids}
+    before_sys = {pid: proc_cpu_ticks(pid, True) for pid in target.pids}
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds, "--timeout", "10s",
                           "-s", script, target.url], capture_output=True, text=True, timeout=seconds + 60)
     cpu = sum(proc_cpu_ticks(pid) - before[pid] for pid in target.pids) / TICK
+    cpu_sys = sum(proc_cpu_ticks(pid, True) - before_sys[pid] for pid in target.pids) / TICK
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError("wrk gave no summary:\n%s\n%s" % (out.stdout, out.stderr))
@@ -102,6 +106,7 @@ def run_wrk(target, connections, seconds, workdir):
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     r["cpu_us_per_req"] = cpu * 1e6 / r["requests"] if r["requests"] else float("nan")
+    r["kernel_share"] = cpu_sys / cpu * 100 if cpu else float("nan")
     return r
 
 
@@ -356,17 +361,17 @@ def main():
              "Command: `make bench` (`bench/load/run.py`)." % (platform.machine(), os.cpu_count(),
                                                                platform.release(), args.seconds, args.threads))
         emit()
-        emit("| path | conns | req/s | p50 ms | p99 ms | p99.9 ms | errors | CPU µs/req | RSS MiB "
+        emit("| path | conns | req/s | p50 ms | p99 ms | p99.9 ms | errors | CPU µs/req | in kernel | RSS MiB "
              "| added p50 ms | added p99 ms |")
-        emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        emit("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for (name, c), r in sorted(direct_cache.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            emit("| %s (upstream capacity) | %d | %.0f | %s | %s | %s | %d | %.1f | – | – | – |" % (
+            emit("| %s (upstream capacity) | %d | %.0f | %s | %s | %s | %d | %.1f | %.0f %% | – | – | – |" % (
                 name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
-                r["cpu_us_per_req"]))
+                r["cpu_us_per_req"], r["kernel_share"]))
         for kind, target, c, r, d in results:
-            emit("| %s | %d | %.0f | %s | %s | %s | %d | %.1f | %.1f | %s | %s |" % (
+            emit("| %s | %d | %.0f | %s | %s | %s | %d | %.1f | %.0f %% | %.1f | %s | %s |" % (
                 target.name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
-                r["cpu_us_per_req"], r["rss_kib"] / 1024.0, fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
+                r["cpu_us_per_req"], r["kernel_share"], r["rss_kib"] / 1024.0, fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
         emit()
         # Each path at a quarter of the throughput it reached with 32 connections above, and the
         # upstream straight at the same rate: the difference is what signgate adds, not queueing.

@@ -1,6 +1,9 @@
 #include "api/json_scan.h"
 
+#include <nlohmann/json.hpp>
 #include <simdjson.h>
+
+#include "api/json_fields.h"
 
 namespace signgate::api {
 
@@ -24,6 +27,14 @@ std::optional<std::string> scan_string(std::string_view text, std::string_view k
   std::string_view s;
   if (value.get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
   return std::string(s);
+}
+
+void append_json_string_checked(std::string& out, std::string_view s) {
+  if (simdjson::validate_utf8(s.data(), s.size())) {
+    append_json_string(out, s);
+  } else {
+    out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 }
 
 }  // namespace signgate::api

@@ -13,4 +13,8 @@ namespace signgate::api {
 // parse that far, the field is missing or it is not a string.
 std::optional<std::string> scan_string(std::string_view doc, std::string_view key, std::string_view inner = {});
 
+// Appends `s` as a JSON string literal. Unlike append_json_string (json_fields.h), `s` may
+// be any bytes: invalid UTF-8 (a model ID off the wire) is replaced by U+FFFD, not copied.
+void append_json_string_checked(std::string& out, std::string_view s);
+
 }  // namespace signgate::api

@@ -126,7 +126,7 @@ struct Response::State {
   std::unique_ptr<Connection> conn;
   std::weak_ptr<Client::Impl> owner;
   bhttp::response_parser<bhttp::buffer_body> parser;
-  std::string chunk;
+  std::unique_ptr<char[]> chunk;  // kChunkSize bytes, not zeroed: Beast writes before we read
   Millis idle_timeout{};
   bool finished = false;
   std::string failure;
@@ -156,11 +156,11 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     s.finish();
     co_return std::string_view{};
   }
-  if (s.chunk.empty()) s.chunk.resize(kChunkSize);
+  if (!s.chunk) s.chunk.reset(new char[kChunkSize]);
   Connection& c = *s.conn;
   for (;;) {
-    s.parser.get().body().data = s.chunk.data();
-    s.parser.get().body().size = s.chunk.size();
+    s.parser.get().body().data = s.chunk.get();
+    s.parser.get().body().size = kChunkSize;
     c.tcp.expires_after(s.idle_timeout);
     error_code ec;
     if (c.tls) {
@@ -176,9 +176,9 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
       s.conn.reset();
       co_return make_error(s.failure);
     }
-    const std::size_t n = s.chunk.size() - s.parser.get().body().size;
+    const std::size_t n = kChunkSize - s.parser.get().body().size;
     if (s.parser.is_done()) s.finish();
-    if (n > 0 || s.finished) co_return std::string_view(s.chunk.data(), n);
+    if (n > 0 || s.finished) co_return std::string_view(s.chunk.get(), n);
   }
 }
 
