@@ -6,10 +6,13 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
+import sys
 import time
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "tests", "fakes"))
+from aws_fake import event_frame  # noqa: E402  (encoded independently of signgate, as in the tests)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STREAM_FRAMES = 50
@@ -20,20 +23,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def event_frame(event_type, payload):
-    """One event-stream message (prelude, headers, payload, CRCs), encoded here, not by signgate."""
-    headers = b""
-    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
-                        (":message-type", "event")):
-        n, v = name.encode(), value.encode()
-        headers += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    prelude = struct.pack(">II", 16 + len(headers) + len(body), len(headers))
-    prelude += struct.pack(">I", zlib.crc32(prelude))
-    message = prelude + headers + body
-    return message + struct.pack(">I", zlib.crc32(message))
 
 
 def converse_stream(frames):
