@@ -68,7 +68,7 @@ std::string_view ResponseHead::header(std::string_view name) const {
 
 struct Connection {
   // Beast reads at most the buffer's free capacity (512 bytes when empty): without room, a
-  // 5 KiB streamed answer arrives in ten reads, and each becomes a write to the caller.
+  // 8 KiB streamed answer arrives in 16 reads, and each becomes a write to the caller.
   explicit Connection(const asio::any_io_executor& ex) : tcp(ex) { buffer.reserve(kChunkSize); }
   beast::tcp_stream tcp;
   std::optional<beast::ssl_stream<beast::tcp_stream&>> tls;
