@@ -231,7 +231,7 @@ def check_answer(url, body, headers, want):
         raise RuntimeError("%s answered without %r: %r" % (url, want, data[:300]))
 
 
-def slow_streams(sg, nginx, count, workdir):
+def slow_streams(sg, count, workdir):
     """`count` simultaneous streams, one frame a second for 10 s, held open through signgate."""
     body_path = os.path.join(workdir, "slow-body.json")
     with open(body_path, "w") as f:
@@ -417,7 +417,7 @@ def main():
             if count < args.streams:
                 emit("- slow streams: %d asked for, %d run: each open stream holds two sockets in signgate "
                      "(caller and upstream) and this machine's RLIMIT_NOFILE hard limit is %d" % (args.streams, count, nofile))
-            s = slow_streams(sg, nginx, count, work)
+            s = slow_streams(sg, count, work)
             emit("- **%d simultaneous slow streams** (1 frame/s, %d frames each): %d succeeded, %d failed, %s; "
                  "peak open streams %d; signgate RSS %.1f MiB → %.1f MiB = **%.1f KiB per open stream**; "
                  "%d fds at peak; %d audit lines; %.1f s"

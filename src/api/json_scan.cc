@@ -3,8 +3,6 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
-#include "api/json_fields.h"
-
 namespace signgate::api {
 
 std::optional<std::string> scan_string(std::string_view text, std::string_view key, std::string_view inner) {

@@ -4,10 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <chrono>
 #include <cstring>
+
 #include "api/json_scan.h"
 
 namespace signgate::gateway {
@@ -22,12 +23,17 @@ void key(std::string& out, std::string_view name) {
   out += "\":";
 }
 
-void text_or_null(std::string& out, std::string_view name, std::string_view value) {
+void text(std::string& out, std::string_view name, std::string_view value) {
   key(out, name);
+  api::append_json_string_checked(out, value);
+}
+
+void text_or_null(std::string& out, std::string_view name, std::string_view value) {
   if (value.empty()) {
+    key(out, name);
     out += "null";
   } else {
-    api::append_json_string_checked(out, value);
+    text(out, name, value);
   }
 }
 
@@ -58,11 +64,11 @@ std::string AuditRecord::to_json_line() const {
   std::string out;
   out.reserve(512);
   out += "{";
-  text_or_null(out, "ts", format_iso8601(ts));
-  text_or_null(out, "request_id", request_id);
+  text(out, "ts", format_iso8601(ts));
+  text(out, "request_id", request_id);
   text_or_null(out, "client", client);
-  text_or_null(out, "surface", surface);
-  text_or_null(out, "operation", operation);
+  text(out, "surface", surface);
+  text(out, "operation", operation);
   text_or_null(out, "model", model);
   number(out, "status", status);
   key(out, "upstream_status");

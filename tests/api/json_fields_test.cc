@@ -1,4 +1,5 @@
-// The typed field reads and the hand-written string escaper the translators' hot paths use.
+// The typed field reads, the field scanner and the hand-written string escaper of the
+// translators' hot paths.
 #include "api/json_fields.h"
 #include "api/json_scan.h"
 
@@ -10,7 +11,7 @@ namespace {
 using nlohmann::json;
 
 // Whatever the escaper writes must parse back to the same string, as nlohmann's own would.
-TEST(JsonFields, EscapedStringsParseBackUnchanged) {
+TEST(JsonScan, EscapedStringsParseBackUnchanged) {
   const std::string cases[] = {"", "plain", "quote \" and \\ backslash", "line\nbreak\ttab\rcr",
                                std::string("nul\0byte", 8), "\x01\x1f control", "unicode é ✓ 🚀", "</script>"};
   for (const auto& s : cases) {

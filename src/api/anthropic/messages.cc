@@ -56,12 +56,8 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
                       ? payload["message"].get<std::string>()
                       : m.payload));
   }
-  auto bytes = scan_string(m.payload, "bytes");
-  if (!bytes) {
-    const json wrapper = json::parse(m.payload, nullptr, false);
-    if (!wrapper.is_object() || !wrapper.contains("bytes") || !wrapper["bytes"].is_string()) return {};
-    bytes = wrapper["bytes"].get<std::string>();
-  }
+  const auto bytes = scan_string(m.payload, "bytes");
+  if (!bytes) return {};
   const auto inner_text = base64_decode(*bytes);
   if (!inner_text) return error("a stream chunk was not valid base64");
   // Most events pass through as Bedrock wrote them: only the type is read. One on a line of

@@ -18,7 +18,7 @@ ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std
   prefix_ = "data: {\"id\":";
   append_json_string(prefix_, id_);
   prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(created_) + ",\"model\":";
-  prefix_ += json(request_.model_name).dump(-1, ' ', false, json::error_handler_t::replace);
+  append_json_string_checked(prefix_, request_.model_name);  // as the client sent it: any bytes
   prefix_ += ",\"choices\":[{\"index\":0,\"delta\":";
 }
 
