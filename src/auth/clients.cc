@@ -1,6 +1,7 @@
 #include "auth/clients.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "common/strings.h"
@@ -42,6 +43,21 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
     d[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
   return d;
+}
+
+bool is_arn(std::string_view s) { return s.substr(0, 4) == "arn:"; }
+
+// arn, partition, service, region, account, resource: split on the first five ':'.
+std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn) {
+  std::array<std::string_view, 6> fields;
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto colon = arn.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    fields[i] = arn.substr(0, colon);
+    arn.remove_prefix(colon + 1);
+  }
+  fields[5] = arn;
+  return fields;
 }
 }  // namespace
 
@@ -88,7 +104,7 @@ bool glob_match(std::string_view pattern, std::string_view text) {
 }
 
 RateLimiter::RateLimiter(int per_minute)
-    : tokens_(per_minute), capacity_(per_minute), per_second_(per_minute / 60.0),
+    : per_minute_(per_minute), tokens_(per_minute), capacity_(per_minute), per_second_(per_minute / 60.0),
       last_(std::chrono::steady_clock::now()) {}
 
 bool RateLimiter::try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after) {
@@ -112,11 +128,26 @@ bool Client::allows_operation(Operation op) const {
   return operations.empty() || std::find(operations.begin(), operations.end(), op) != operations.end();
 }
 
-bool Client::allows_model(std::string_view model_id) const {
-  return std::any_of(models.begin(), models.end(), [&](const std::string& g) { return glob_match(g, model_id); });
+bool model_pattern_match(std::string_view pattern, std::string_view model_id) {
+  if (pattern == "*") return true;
+  const bool arn_pattern = is_arn(pattern);
+  if (arn_pattern != is_arn(model_id)) return false;
+  if (!arn_pattern) return glob_match(pattern, model_id);
+  const auto p = arn_fields(pattern);
+  const auto m = arn_fields(model_id);
+  if (!p || !m) return false;
+  for (std::size_t i = 0; i < p->size(); ++i) {
+    if (!glob_match((*p)[i], (*m)[i])) return false;
+  }
+  return true;
 }
 
-ClientTable ClientTable::from_config(const config::Config& cfg) {
+bool Client::allows_model(std::string_view model_id) const {
+  return std::any_of(models.begin(), models.end(),
+                     [&](const std::string& pattern) { return model_pattern_match(pattern, model_id); });
+}
+
+ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTable* previous) {
   ClientTable table;
   for (const auto& c : cfg.clients) {
     Client client;
@@ -133,7 +164,10 @@ ClientTable ClientTable::from_config(const config::Config& cfg) {
     if (!own_session && !client.role.role_arn.empty()) {
       client.role.session_name = aws::sanitize_session_name(cfg.aws.role.session_name + "-" + c.name);
     }
-    if (c.requests_per_minute) client.limiter = std::make_shared<RateLimiter>(*c.requests_per_minute);
+    if (c.requests_per_minute) {
+      client.limiter = previous != nullptr ? previous->limiter_of(c.name, *c.requests_per_minute) : nullptr;
+      if (!client.limiter) client.limiter = std::make_shared<RateLimiter>(*c.requests_per_minute);
+    }
     table.clients_.push_back(std::move(client));
   }
   return table;
@@ -162,25 +196,37 @@ std::optional<Denial> ClientTable::identify(std::string_view secret, SystemTime 
   return std::nullopt;
 }
 
+std::optional<Denial> ClientTable::authorize(const Client& client, Operation op, std::string_view model_id) const {
+  if (!client.allows_operation(op)) {
+    return Denial{403, "operation " + std::string(operation_name(op)) + " is not allowed for this key"};
+  }
+  if (!client.allows_model(model_id)) {
+    return Denial{403, "model " + std::string(model_id) + " is not allowed for this key"};
+  }
+  return rate_limit(client);
+}
+
+std::optional<Denial> ClientTable::rate_limit(const Client& client) const {
+  if (!client.limiter) return std::nullopt;
+  std::chrono::seconds retry{0};
+  if (client.limiter->try_acquire(std::chrono::steady_clock::now(), &retry)) return std::nullopt;
+  return Denial{429, "rate limit exceeded for this key", std::max(retry, std::chrono::seconds(1))};
+}
+
 std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, std::string_view model_id,
                                          SystemTime now, const Client** client) const {
   const Client* c = nullptr;
-  if (auto denial = identify(secret, now, &c)) {
-    if (client != nullptr) *client = c;
-    return denial;
-  }
+  auto denial = identify(secret, now, &c);
   if (client != nullptr) *client = c;
-  if (!c->allows_operation(op)) {
-    return Denial{403, "operation " + std::string(operation_name(op)) + " is not allowed for this key"};
+  if (denial) return denial;
+  return authorize(*c, op, model_id);
+}
+
+std::shared_ptr<RateLimiter> ClientTable::limiter_of(std::string_view name, int per_minute) const {
+  for (const auto& c : clients_) {
+    if (c.name == name && c.limiter && c.limiter->per_minute() == per_minute) return c.limiter;
   }
-  if (!c->allows_model(model_id)) return Denial{403, "model " + std::string(model_id) + " is not allowed for this key"};
-  if (c->limiter) {
-    std::chrono::seconds retry{0};
-    if (!c->limiter->try_acquire(std::chrono::steady_clock::now(), &retry)) {
-      return Denial{429, "rate limit exceeded for this key", std::max(retry, std::chrono::seconds(1))};
-    }
-  }
-  return std::nullopt;
+  return nullptr;
 }
 
 std::string_view secret_from_headers(std::string_view authorization, std::string_view x_api_key) {

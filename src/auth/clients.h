@@ -30,14 +30,23 @@ std::string_view operation_path(Operation op);
 // '*' matches any run of characters (including none), '?' one character; nothing else is special.
 bool glob_match(std::string_view pattern, std::string_view text);
 
+// Whether an allowlist entry admits a model ID. "*" admits everything. An ARN pattern
+// ("arn:...") admits only ARNs, field by field as IAM matches them: partition, service,
+// region and account are globs that cannot cross ':', and only the resource's '*' spans
+// '/' and ':'. A pattern of fewer than six fields admits nothing. Any other pattern is a
+// glob_match over model IDs that are not ARNs.
+bool model_pattern_match(std::string_view pattern, std::string_view model_id);
+
 // Token bucket: `per_minute` requests a minute, bursts up to the same number.
 class RateLimiter {
  public:
   explicit RateLimiter(int per_minute);
+  int per_minute() const { return per_minute_; }
   // True when a request may go now; otherwise `retry_after` says when one may.
   bool try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after);
 
  private:
+  const int per_minute_;
   std::mutex mutex_;
   double tokens_;
   double capacity_;
@@ -55,6 +64,7 @@ struct Client {
   std::shared_ptr<RateLimiter> limiter;  // null: unlimited
 
   bool allows_operation(Operation op) const;
+  // Some entry of `models` admits it (model_pattern_match).
   bool allows_model(std::string_view model_id) const;
 };
 
@@ -68,8 +78,10 @@ struct Denial {
 class ClientTable {
  public:
   // Builds the table from a validated config; each client's role defaults to aws: with the
-  // session name "signgate-<client>" so CloudTrail tells clients apart.
-  static ClientTable from_config(const config::Config& cfg);
+  // session name "signgate-<client>" so CloudTrail tells clients apart. A client that
+  // `previous` (the table being replaced on reload) has under the same name and the same
+  // requests_per_minute keeps its rate-limit bucket, so a reload does not refill it.
+  static ClientTable from_config(const config::Config& cfg, const ClientTable* previous = nullptr);
 
   // The client whose secret this is, or nullptr. Every entry is compared (in constant time),
   // so the time taken does not depend on which one matched.
@@ -78,14 +90,24 @@ class ClientTable {
   // Unknown or expired secret (401). `client` is set whenever the secret was known.
   std::optional<Denial> identify(std::string_view secret, SystemTime now, const Client** client) const;
 
-  // identify(), then operation or model not allowed (403) and rate limited (429).
-  // `client` is set whenever the secret was known, for the audit log.
+  // For a client identify() accepted: operation or model not allowed (403), then
+  // rate_limit(). A request that passes takes one token from the client's bucket.
+  std::optional<Denial> authorize(const Client& client, Operation op, std::string_view model_id) const;
+
+  // Takes a token from the client's bucket; 429 with retry_after (at least 1 s) when empty.
+  std::optional<Denial> rate_limit(const Client& client) const;
+
+  // identify(), then authorize(). `client` is set whenever the secret was known, for the
+  // audit log.
   std::optional<Denial> check(std::string_view secret, Operation op, std::string_view model_id, SystemTime now,
                               const Client** client) const;
 
   const std::vector<Client>& clients() const { return clients_; }
 
  private:
+  // The bucket of the client `name` when it allows `per_minute`, else null.
+  std::shared_ptr<RateLimiter> limiter_of(std::string_view name, int per_minute) const;
+
   std::vector<Client> clients_;
 };
 

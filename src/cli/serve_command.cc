@@ -16,6 +16,7 @@
 #include "common/base64.h"
 #include "common/crypto.h"
 #include "config/config.h"
+#include "config/stable_file.h"
 #include "gateway/gateway.h"
 
 namespace signgate::cli {
@@ -81,14 +82,34 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   so.host = host;
   so.port = cfg->listen_port;
   so.threads = args.threads != 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
-  so.max_body_bytes = cfg->max_body_bytes;
+  so.max_header_bytes = cfg->max_header_bytes;
+  so.max_connections = cfg->max_connections;
   so.tls_cert = cfg->tls_cert;
   so.tls_key = cfg->tls_key;
-  http::Server server(so, gw.handler(), gw.refusal());
+  http::Server server(so, gw.handler(!cfg->ops_listen), gw.rejected());
   auto bound = server.listen();
   if (!bound) {
     std::cerr << "signgate: " << bound.message() << '\n';
     return kExitFailure;
+  }
+  // /healthz, /readyz and /metrics on a private port of their own, as Envoy's admin port.
+  std::optional<http::Server> ops;
+  std::optional<std::uint16_t> ops_bound;
+  if (cfg->ops_listen) {
+    http::ServerOptions oo;
+    oo.host = cfg->ops_listen_host;
+    oo.port = cfg->ops_listen_port;
+    oo.threads = 1;
+    oo.max_header_bytes = 8 * 1024;
+    oo.max_connections = 64;
+    oo.header_timeout = std::chrono::seconds(5);
+    ops.emplace(oo, gw.ops_handler());
+    auto b = ops->listen();
+    if (!b) {
+      std::cerr << "signgate: ops_listen: " << b.message() << '\n';
+      return kExitFailure;
+    }
+    ops_bound = *b;
   }
   // The control loop: signals and the config file's changes. Signals are taken before
   // "listening" is announced, so a SIGHUP right after start reloads instead of killing.
@@ -96,22 +117,40 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   gw.attach(server, upstream_options(*cfg, *proxy));
   server.start();
+  if (ops) ops->start();
   spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})", so.tls_cert.empty() ? "http" : "https", host, *bound, server.loops(),
                cfg->clients.size(), cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
   std::cout << "signgate listening on " << (so.tls_cert.empty() ? "http" : "https") << "://" << host << ":" << *bound
             << std::endl;
+  if (ops) {
+    spdlog::info("signgate ops listening on http://{}:{}", cfg->ops_listen_host, *ops_bound);
+    std::cout << "signgate ops listening on http://" << cfg->ops_listen_host << ":" << *ops_bound << std::endl;
+  }
   asio::steady_timer watch(control);
   std::optional<std::int64_t> seen = mtime_of(args.config);
+  // Blocks the control loop for a settle interval (at most ~3 s while the file keeps changing);
+  // the server's loops keep serving meanwhile.
   const auto reload = [&](const char* why) {
-    auto next = config::load_config(args.config, env);
+    // Only a version that stayed put for the settle interval: a half-written file can parse.
+    auto text = config::read_stable_file(args.config);
+    if (!text) {
+      spdlog::error("reload ({}) refused, keeping the running config: {}", why, text.message());
+      return;  // `seen` stays behind, so the next poll tries again once the writer is done
+    }
+    seen = text->mtime_ns;
+    auto next = config::parse_config(text->text, args.config, env);
     if (!next) {
       spdlog::error("reload ({}) refused, keeping the running config: {}", why, next.message());
       return;
     }
-    if (next->listen != cfg->listen || next->aws.region != cfg->aws.region || next->aws.sts_endpoint != cfg->aws.sts_endpoint) {
-      spdlog::warn("reload ({}): listen, aws.region and aws.sts_endpoint take effect after a restart", why);
+    if (next->listen != cfg->listen || next->ops_listen != cfg->ops_listen || next->aws.region != cfg->aws.region ||
+        next->aws.sts_endpoint != cfg->aws.sts_endpoint || next->max_connections != cfg->max_connections ||
+        next->max_header_bytes != cfg->max_header_bytes) {
+      spdlog::warn("reload ({}): listen, ops_listen, aws.region, aws.sts_endpoint, limits.max_connections and "
+                   "limits.max_header_bytes take effect after a restart", why);
     }
-    auto rt = gateway::build_runtime(std::move(*next), credentials);
+    // Clients that stay keep their rate-limit buckets: logrotate's SIGHUP resets nobody.
+    auto rt = gateway::build_runtime(std::move(*next), credentials, gw.runtime().get());
     if (!rt) {
       spdlog::error("reload ({}) refused, keeping the running config: {}", why, rt.message());
       return;
@@ -126,8 +165,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
       if (ec) return;
       const auto now = mtime_of(args.config);
       if (now && now != seen) {
-        seen = now;
-        reload("file changed");
+        reload("file changed");  // sets `seen` once it read a settled version
       }
       arm_watch();
     });
@@ -148,6 +186,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   arm_watch();
   arm_signals();
   control.run();
+  if (ops) ops->stop(std::chrono::milliseconds(0));
   server.stop(std::chrono::seconds(args.shutdown_grace_seconds));
   gw.detach();
   (*audit)->flush();

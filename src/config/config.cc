@@ -137,24 +137,39 @@ class Reader {
   Problems& p_;
 };
 
-// "127.0.0.1:8080", "[::1]:8080", "localhost:8080" → listen_host and listen_port.
-bool parse_listen(Config& c) {
-  const auto colon = c.listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == c.listen.size() || c.listen.size() - colon - 1 > 5) return false;
+// "127.0.0.1:8080", "[::1]:8080", "localhost:8080" → host (an IP literal) and port.
+bool parse_listen(const std::string& text, std::string& host_out, std::uint16_t& port_out) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size() || text.size() - colon - 1 > 5) return false;
   unsigned port = 0;
-  for (char ch : c.listen.substr(colon + 1)) {
+  for (char ch : text.substr(colon + 1)) {
     if (ch < '0' || ch > '9') return false;
     port = port * 10 + static_cast<unsigned>(ch - '0');
   }
   if (port > 65535) return false;
-  std::string host = c.listen.substr(0, colon);
+  std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host == "localhost") host = "127.0.0.1";
   unsigned char address[16];
   if (inet_pton(AF_INET, host.c_str(), address) != 1 && inet_pton(AF_INET6, host.c_str(), address) != 1) return false;
-  c.listen_host = host;
-  c.listen_port = static_cast<std::uint16_t>(port);
+  host_out = host;
+  port_out = static_cast<std::uint16_t>(port);
   return true;
+}
+
+// Whether two listeners on the same port would collide: the same address in any spelling,
+// or either one the wildcard (0.0.0.0, ::), which takes the port on every address.
+bool same_or_wildcard(const std::string& a, const std::string& b) {
+  const auto bytes = [](const std::string& host) {
+    unsigned char v6[16] = {};
+    if (inet_pton(AF_INET6, host.c_str(), v6) == 1) return std::string(reinterpret_cast<char*>(v6), 16);
+    unsigned char v4[4] = {};
+    inet_pton(AF_INET, host.c_str(), v4);
+    return std::string(reinterpret_cast<char*>(v4), 4);
+  };
+  const std::string x = bytes(a), y = bytes(b);
+  const auto wildcard = [](const std::string& addr) { return addr.find_first_not_of('\0') == std::string::npos; };
+  return x == y || wildcard(x) || wildcard(y);
 }
 
 bool is_hex64(const std::string& s) {
@@ -233,10 +248,19 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   Reader r(env, p);
   Config c;
   c.source = source;
-  r.only(root, "", {"listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream"});
+  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream"});
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
-  if (!parse_listen(c)) p.add("listen", "must be IP:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), not '" + c.listen + "'");
+  const bool listen_ok = parse_listen(c.listen, c.listen_host, c.listen_port);
+  if (!listen_ok) p.add("listen", "must be IP:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), not '" + c.listen + "'");
+  c.ops_listen = r.str(root, "", "ops_listen");
+  if (c.ops_listen && !parse_listen(*c.ops_listen, c.ops_listen_host, c.ops_listen_port)) {
+    p.add("ops_listen", "must be IP:PORT (e.g. 127.0.0.1:9090 or [::1]:9090), not '" + *c.ops_listen + "'");
+  } else if (c.ops_listen && listen_ok && c.ops_listen_port != 0 && c.ops_listen_port == c.listen_port &&
+             same_or_wildcard(c.ops_listen_host, c.listen_host)) {
+    p.add("ops_listen", "'" + *c.ops_listen + "' takes the same port as listen '" + c.listen +
+                            "'; give the operations endpoints a port of their own");
+  }
 
   const YAML::Node a = root["aws"];
   if (!a) {
@@ -336,8 +360,11 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     if (c.tls_cert.empty() != c.tls_key.empty()) p.add("tls", "needs both cert and key");
   }
   if (const YAML::Node l = root["limits"]; l && !l.IsNull()) {
-    r.only(l, "limits", {"max_body_bytes"});
+    r.only(l, "limits", {"max_body_bytes", "max_connections", "max_json_depth", "max_header_bytes"});
     if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30)) c.max_body_bytes = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(l, "limits", "max_connections", 1, 1'000'000)) c.max_connections = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(l, "limits", "max_json_depth", 8, 10'000)) c.max_json_depth = static_cast<int>(*v);
+    if (auto v = r.integer(l, "limits", "max_header_bytes", 1024, 1 << 20)) c.max_header_bytes = static_cast<std::size_t>(*v);
   }
   if (const YAML::Node u = root["upstream"]; u && !u.IsNull()) {
     r.only(u, "upstream", {"max_retries", "ca_file", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms"});

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,7 +57,14 @@ struct Config {
   std::string audit_path;                     // empty: no audit file; "-": stdout
   std::string tls_cert;
   std::string tls_key;
+  std::optional<std::string> ops_listen;  // set: /healthz, /readyz and /metrics are served only there
+  std::string ops_listen_host;            // parsed from ops_listen like listen_host; empty when unset
+  std::uint16_t ops_listen_port = 0;      // 0: any free port (or ops_listen unset)
+  // limits:
   std::uint64_t max_body_bytes = 20 * 1024 * 1024;
+  std::uint64_t max_connections = 10000;      // client connections open at once
+  int max_json_depth = 128;                   // nesting of a request body's JSON
+  std::size_t max_header_bytes = 64 * 1024;   // a request's head: request line and headers
   UpstreamConfig upstream;
 };
 

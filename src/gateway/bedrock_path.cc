@@ -1,5 +1,6 @@
 #include "gateway/bedrock_path.h"
 
+#include "aws/model_id.h"
 #include "aws/uri.h"
 
 namespace signgate::gateway {
@@ -25,8 +26,9 @@ std::optional<ModelCall> parse_model_path(std::string_view target, std::string* 
     return std::nullopt;
   }
   std::string model = aws::uri_decode(path.substr(0, slash));
-  if (model.empty() || model.size() > 2048 || model.find_first_of(std::string_view("\0\r\n", 3)) != std::string::npos) {
-    *error = "bad model ID";
+  // Checked decoded: "%2e%2e" must not become a dot segment upstream.
+  if (!aws::valid_model_id(model)) {
+    *error = "not a Bedrock model ID (a model ID, inference profile ID or model ARN)";
     return std::nullopt;
   }
   return ModelCall{std::move(model), *op};

@@ -16,8 +16,9 @@ struct ModelCall {
   auth::Operation operation;
 };
 
-// Parses "/model/{id}/{op}" (query ignored). nullopt when it is not that shape or the
-// operation is not one of Bedrock runtime's five; `error` then says which.
+// Parses "/model/{id}/{op}" (query ignored). nullopt when it is not that shape, the
+// operation is not one of Bedrock runtime's five, or the decoded ID is not
+// aws::valid_model_id (so never "." or ".."); `error` then says which.
 std::optional<ModelCall> parse_model_path(std::string_view target, std::string* error);
 
 // "/model/{encoded id}/{op}" as sent upstream: ':' and '/' in the ID percent-encoded, so

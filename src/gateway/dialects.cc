@@ -12,6 +12,8 @@
 #include "api/anthropic/messages.h"
 #include "api/openai/chat.h"
 #include "api/openai/stream.h"
+#include "api/json_depth.h"
+#include "aws/model_id.h"
 #include "aws/uri.h"
 #include "gateway/gateway_internal.h"
 
@@ -37,7 +39,7 @@ struct BedrockError {
 BedrockError read_bedrock_error(const http::ResponseHead& head, const std::string& body) {
   std::string type(head.header("x-amzn-ErrorType"));
   if (const auto colon = type.find(':'); colon != std::string::npos) type.resize(colon);
-  const json j = json::parse(body, nullptr, false);
+  const json j = api::parse_json(body, api::kDefaultMaxJsonDepth);
   std::string message = j.is_object() && j.contains("message") && j["message"].is_string() ? j["message"].get<std::string>()
                                                                                           : "Bedrock answered " + std::to_string(head.status);
   unsigned status = head.status;
@@ -45,15 +47,25 @@ BedrockError read_bedrock_error(const http::ResponseHead& head, const std::strin
   return {status, type, std::move(message)};
 }
 
-std::string openai_type_for(unsigned status) {
-  switch (status) {
-    case 400: case 413: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 429: return "rate_limit_error";
-    default: return "api_error";
-  }
+// Bedrock's error answer as a Refusal in the caller's dialect.
+Refusal bedrock_refusal(const BedrockError& e) {
+  Refusal r{e.status, e.message};
+  r.bedrock_type = e.type;
+  r.detail = e.type.empty() ? e.message : e.type;
+  if (e.status == 404) r.param = "model";
+  r.code = e.type == "ResourceNotFoundException" ? "model_not_found" : e.type;
+  if (e.status == 429) r.retry_after = std::chrono::seconds(1);
+  return r;
+}
+
+// A model ID the translators produced (from the body, or an alias) that Bedrock's grammar
+// refuses: "..", "." or worse would become a dot segment in the upstream path.
+std::optional<Refusal> refuse_model_id(const std::string& model_id) {
+  if (aws::valid_model_id(model_id)) return std::nullopt;
+  Refusal r{400, "model: not a Bedrock model ID, inference profile or ARN"};
+  r.param = "model";
+  r.code = "model_not_found";
+  return r;
 }
 
 bool has_glob(const std::string& s) { return s.find_first_of("*?") != std::string::npos; }
@@ -96,41 +108,33 @@ asio::awaitable<bool> relay_events(http::Response& answer, http::Responder& res,
 
 }  // namespace
 
-asio::awaitable<void> Gateway::openai_chat(const http::Request& req, http::Responder& res, Loop& loop, Call& call) {
-  call.audit.surface = "openai";
+asio::awaitable<void> Gateway::openai_chat(const std::string& body, http::Responder& res, Loop& loop, Call& call,
+                                           const auth::Client& client) {
   const auto rt = runtime();
-  auto error_reply = [&](unsigned status, std::string message, std::string param, std::string code,
-                         Headers extra) -> asio::awaitable<void> {
-    call.audit.status = status;
-    call.audit.error = message;
-    const std::string body = dump(api::openai::error_body({status, openai_type_for(status), std::move(message), std::move(param), std::move(code)}));
-    extra.push_back({"Content-Type", "application/json"});
-    call.audit.bytes_out = body.size();
-    co_await res.send(status, std::move(extra), body);
-  };
-  auto parsed = api::openai::to_converse(req.body(), rt->config.models);
+  auto parsed = api::openai::to_converse(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) {
-    co_await error_reply(e->status, e->message, e->param, e->code, Headers{});
+    co_await refuse(res, Dialect::kOpenAI, Refusal{e->status, e->message, e->param, e->code}, call);
     co_return;
   }
   const api::openai::ChatRequest& chat = std::get<api::openai::ChatRequest>(parsed);
   const auth::Operation op = chat.stream ? auth::Operation::kConverseStream : auth::Operation::kConverse;
   call.audit.operation = std::string(auth::operation_name(op));
+  if (auto refused = refuse_model_id(chat.model_id)) {
+    co_await refuse(res, Dialect::kOpenAI, *refused, call);
+    co_return;
+  }
   call.audit.model = chat.model_id;
-  const Access a = access(*rt, req, op, chat.model_id, call);
-  if (a.status != 0) {
-    Headers extra;
-    if (a.status == 429) extra.push_back({"Retry-After", std::to_string(a.retry_after.count())});
-    const std::string code = a.status == 401 ? "invalid_api_key" : a.status == 403 ? "model_not_allowed" : "";
-    co_await error_reply(a.status, a.message, a.status == 403 ? "model" : "", code, std::move(extra));
+  const Access a = authorize(*rt, client, op, chat.model_id, call);
+  if (a.refusal) {
+    co_await refuse(res, Dialect::kOpenAI, *a.refusal, call);
     co_return;
   }
   aws::HeaderList headers{{"Content-Type", "application/json"},
                           {"Accept", chat.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
-  const std::string body = dump(chat.converse);
-  Upstream up = co_await call_bedrock(*rt, loop, *a.credentials, chat.model_id, op, std::move(headers), body, call);
+  const std::string converse_body = dump(chat.converse);
+  Upstream up = co_await call_bedrock(*rt, loop, *a.credentials, chat.model_id, op, std::move(headers), converse_body, call);
   if (!up.response) {
-    co_await error_reply(up.status, up.message, "", up.status == 504 ? "timeout" : "", Headers{});
+    co_await refuse(res, Dialect::kOpenAI, upstream_refusal(up, call), call);
     co_return;
   }
   http::Response& answer = *up.response;
@@ -138,19 +142,23 @@ asio::awaitable<void> Gateway::openai_chat(const http::Request& req, http::Respo
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();
   if (answer.status() >= 400) {
     auto text = co_await answer.read_all(1 << 20);
-    const BedrockError e = read_bedrock_error(answer.head(), text ? *text : std::string());
-    const std::string code = e.type == "ResourceNotFoundException" ? "model_not_found" : e.type;
-    Headers extra;
-    if (e.status == 429) extra.push_back({"Retry-After", "1"});
-    co_await error_reply(e.status, e.message, e.status == 404 ? "model" : "", code, std::move(extra));
-    call.audit.error = e.type.empty() ? e.message : e.type;
+    const Refusal refusal = bedrock_refusal(read_bedrock_error(answer.head(), text ? *text : std::string()));
+    co_await refuse(res, Dialect::kOpenAI, refusal, call);
     co_return;
   }
   if (!chat.stream) {
     auto text = co_await answer.read_all(kMaxAnswer);
-    const json converse = text ? json::parse(*text, nullptr, false) : json();
+    bool too_deep = false;
+    const json converse = text ? api::parse_json(*text, rt->config.max_json_depth, &too_deep) : json();
     if (!text || !converse.is_object()) {
-      co_await error_reply(502, "Bedrock's answer could not be read", "", "", Headers{});
+      // A hostile or prompt-injected answer (a tool input nested 300,000 deep) ends here.
+      // Built before the co_await: GCC 12 miscompiles such temporaries inside the expression.
+      std::string detail = !text ? "Bedrock's answer broke off: " + text.message()
+                                 : too_deep ? "Bedrock's answer nests deeper than limits.max_json_depth"
+                                            : "Bedrock's answer is not a JSON object";
+      const Refusal refusal{502, "Bedrock's answer could not be read (request " + call.audit.request_id + ")", "", "",
+                            "", {}, std::move(detail)};
+      co_await refuse(res, Dialect::kOpenAI, refusal, call);
       co_return;
     }
     call.first_byte = SteadyClock::now();
@@ -179,105 +187,93 @@ asio::awaitable<void> Gateway::openai_chat(const http::Request& req, http::Respo
   metrics_.stream_closed();
 }
 
-asio::awaitable<void> Gateway::openai_models(const http::Request& req, http::Responder& res, Call& call) {
-  call.audit.surface = "openai";
-  call.audit.operation = "models";
+asio::awaitable<void> Gateway::openai_models(const http::RequestHead& head, http::Responder& res, Call& call,
+                                             const auth::Client& client) {
   const auto rt = runtime();
-  const std::string_view secret = auth::secret_from_headers(req[bhttp::field::authorization], req["x-api-key"]);
-  const auth::Client* client = nullptr;
-  if (auto denial = rt->clients.identify(secret, system_now(), &client)) {
-    if (client != nullptr) call.audit.client = client->name;
-    call.audit.status = 401;
-    call.audit.error = denial->reason;
-    std::string body = dump(api::openai::error_body(api::openai::ApiError{401, "authentication_error", denial->reason, "", "invalid_api_key"}));
-    co_await res.send(401, content_type("application/json"), std::move(body));
+  // Listing models is cheap, but it is still this client's traffic: it counts against its limit.
+  if (auto denial = rt->clients.rate_limit(client)) {
+    Refusal r{denial->status, denial->reason};
+    r.retry_after = denial->retry_after;
+    co_await refuse(res, Dialect::kOpenAI, r, call);
     co_return;
   }
-  call.audit.client = client->name;
   // The aliases whose model the client may call, then its allowlist entries that name one model.
   std::set<std::string> ids;
   for (const auto& [alias, model] : rt->config.models) {
-    if (client->allows_model(model)) ids.insert(alias);
+    if (client.allows_model(model)) ids.insert(alias);
   }
-  for (const auto& m : client->models) {
+  for (const auto& m : client.models) {
     if (!has_glob(m)) ids.insert(m);
   }
   const auto entry = [](const std::string& model_id) {
     return json{{"id", model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "bedrock"}};
   };
-  const std::string_view target = req.target();
+  const std::string_view target = head.target();
   constexpr std::string_view kOne = "/v1/models/";
   if (target.substr(0, kOne.size()) == kOne) {
-    const std::string wanted = aws::uri_decode(target.substr(kOne.size()));
+    const std::string wanted = aws::uri_decode(target.substr(kOne.size(), target.find('?') - kOne.size()));
     if (ids.count(wanted) == 0) {
-      call.audit.status = 404;
-      call.audit.error = "unknown model";
-      std::string body = dump(api::openai::error_body(api::openai::ApiError{
-          404, "not_found_error", "The model '" + wanted + "' does not exist or is not allowed for this key", "model",
-          "model_not_found"}));
-      co_await res.send(404, content_type("application/json"), std::move(body));
+      co_await refuse(res, Dialect::kOpenAI,
+                      Refusal{404, "The model does not exist or is not allowed for this key", "model", "model_not_found"},
+                      call);
       co_return;
     }
     call.audit.status = 200;
-    std::string body = dump(entry(wanted));
-    co_await res.send(200, content_type("application/json"), std::move(body));
+    std::string out = dump(entry(wanted));
+    call.audit.bytes_out = out.size();
+    co_await res.send(200, content_type("application/json"), std::move(out));
     co_return;
   }
   json data = json::array();
   for (const auto& model_id : ids) data.push_back(entry(model_id));
   call.audit.status = 200;
-  std::string body = dump(json{{"object", "list"}, {"data", std::move(data)}});
-  co_await res.send(200, content_type("application/json"), std::move(body));
+  std::string out = dump(json{{"object", "list"}, {"data", std::move(data)}});
+  call.audit.bytes_out = out.size();
+  co_await res.send(200, content_type("application/json"), std::move(out));
 }
 
-asio::awaitable<void> Gateway::anthropic_messages(const http::Request& req, http::Responder& res, Loop& loop, Call& call) {
-  call.audit.surface = "anthropic";
+asio::awaitable<void> Gateway::anthropic_messages(const std::string& body, http::Responder& res, Loop& loop,
+                                                  Call& call, const auth::Client& client) {
   const auto rt = runtime();
-  auto error_reply = [&](unsigned status, std::string message, Headers extra) -> asio::awaitable<void> {
-    call.audit.status = status;
-    call.audit.error = message;
-    const std::string body = dump(api::anthropic::error_body({status, api::anthropic::error_type_for(status), std::move(message)}));
-    extra.push_back({"Content-Type", "application/json"});
-    call.audit.bytes_out = body.size();
-    co_await res.send(status, std::move(extra), body);
-  };
-  auto parsed = api::anthropic::to_invoke(req.body(), rt->config.models);
+  auto parsed = api::anthropic::to_invoke(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) {
-    co_await error_reply(e->status, e->message, Headers{});
+    co_await refuse(res, Dialect::kAnthropic, Refusal{e->status, e->message}, call);
     co_return;
   }
   const api::anthropic::MessagesRequest& msg = std::get<api::anthropic::MessagesRequest>(parsed);
   const auth::Operation op = msg.stream ? auth::Operation::kInvokeStream : auth::Operation::kInvoke;
   call.audit.operation = std::string(auth::operation_name(op));
+  if (auto refused = refuse_model_id(msg.model_id)) {
+    co_await refuse(res, Dialect::kAnthropic, *refused, call);
+    co_return;
+  }
   call.audit.model = msg.model_id;
-  const Access a = access(*rt, req, op, msg.model_id, call);
-  if (a.status != 0) {
-    Headers extra;
-    if (a.status == 429) extra.push_back({"Retry-After", std::to_string(a.retry_after.count())});
-    co_await error_reply(a.status, a.message, std::move(extra));
+  const Access a = authorize(*rt, client, op, msg.model_id, call);
+  if (a.refusal) {
+    co_await refuse(res, Dialect::kAnthropic, *a.refusal, call);
     co_return;
   }
   aws::HeaderList headers{{"Content-Type", "application/json"},
                           {"Accept", msg.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
   Upstream up = co_await call_bedrock(*rt, loop, *a.credentials, msg.model_id, op, std::move(headers), msg.bedrock_body, call);
   if (!up.response) {
-    co_await error_reply(up.status, up.message, Headers{});
+    co_await refuse(res, Dialect::kAnthropic, upstream_refusal(up, call), call);
     co_return;
   }
   http::Response& answer = *up.response;
   if (answer.status() >= 400) {
     auto text = co_await answer.read_all(1 << 20);
-    const BedrockError e = read_bedrock_error(answer.head(), text ? *text : std::string());
-    Headers extra;
-    if (e.status == 429) extra.push_back({"Retry-After", "1"});
-    co_await error_reply(e.status, e.message, std::move(extra));
-    call.audit.error = e.type.empty() ? e.message : e.type;
+    const Refusal refusal = bedrock_refusal(read_bedrock_error(answer.head(), text ? *text : std::string()));
+    co_await refuse(res, Dialect::kAnthropic, refusal, call);
     co_return;
   }
   if (!msg.stream) {
     auto text = co_await answer.read_all(kMaxAnswer);
     if (!text) {
-      co_await error_reply(502, "Bedrock's answer broke off: " + text.message(), Headers{});
+      co_await refuse(res, Dialect::kAnthropic,
+                      Refusal{502, "Bedrock's answer broke off (request " + call.audit.request_id + ")", "", "", "", {},
+                              "Bedrock's answer broke off: " + text.message()},
+                      call);
       co_return;
     }
     call.first_byte = SteadyClock::now();
@@ -290,6 +286,7 @@ asio::awaitable<void> Gateway::anthropic_messages(const http::Request& req, http
   Headers sse = content_type("text/event-stream");
   sse.push_back({"Cache-Control", "no-cache"});
   api::anthropic::EventUnwrapper unwrapper;
+  unwrapper.max_depth = rt->config.max_json_depth;
   if (co_await res.start_stream(200, std::move(sse))) {
     std::string error;
     if (co_await relay_events(answer, res, unwrapper, error)) co_await res.finish();

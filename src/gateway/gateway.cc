@@ -9,7 +9,10 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <random>
+#include <variant>
 
 #include "common/strings.h"
 #include "gateway/bedrock_path.h"
@@ -45,15 +48,9 @@ std::string role_session(const aws::RoleSettings& role) {
 
 namespace {
 
-// Bedrock's own headers that callers send and Bedrock reads; everything else (Authorization,
-// X-Amz-*, cookies, proxies' headers) stays here.
 bool is_bedrock_header(std::string_view name) {
   constexpr std::string_view kPrefix = "x-amzn-bedrock-";
   return name.size() > kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
-}
-
-bool forwarded_request_header(std::string_view name) {
-  return iequals(name, "content-type") || iequals(name, "accept") || is_bedrock_header(name);
 }
 
 bool forwarded_response_header(std::string_view name) {
@@ -79,13 +76,14 @@ namespace {
 }  // namespace
 
 
-Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials) {
+Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials,
+                                                     const Runtime* previous) {
   auto rt = std::make_shared<Runtime>();
   std::string error;
   auto url = http::parse_url(cfg.aws.bedrock_url(), &error);
   if (!url) return make_error(cfg.source + ": aws.bedrock_endpoint: " + error);
   rt->bedrock = std::move(*url);
-  rt->clients = auth::ClientTable::from_config(cfg);
+  rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
   rt->default_identity = credentials.identity(cfg.aws.role);
   for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = credentials.identity(c.role);
   rt->config = std::move(cfg);
@@ -131,12 +129,23 @@ bool Gateway::ready(std::string* why) const {
   return true;
 }
 
-http::Handler Gateway::handler() {
-  return [this](const http::Request& req, http::Responder& res, std::size_t loop) { return handle(req, res, loop); };
+http::Handler Gateway::handler(bool with_ops) {
+  return [this, with_ops](const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                          std::size_t loop) { return handle(head, body, res, loop, with_ops); };
 }
 
-http::Refusal Gateway::refusal() {
-  return [this](unsigned status, const std::string& reason, const http::Request*) {
+http::Handler Gateway::ops_handler() {
+  return [this](const http::RequestHead& head, http::BodyReader&, http::Responder& res,
+                std::size_t) -> asio::awaitable<void> {
+    if (!co_await ops(head, res)) {
+      co_await res.send(404, content_type("application/json"),
+                        std::string(R"({"message":"the ops listener serves GET /healthz, /readyz and /metrics"})"));
+    }
+  };
+}
+
+http::Rejected Gateway::rejected() {
+  return [this](unsigned status, const std::string& reason) {
     Call call;
     call.audit.ts = system_now();
     call.audit.request_id = new_request_id();
@@ -155,83 +164,245 @@ void Gateway::finish(Call& call) {
     call.audit.first_byte_ms = std::chrono::duration<double, std::milli>(*call.first_byte - call.start).count();
     first_byte_seconds = *call.audit.first_byte_ms / 1000;
   }
-  metrics_.request(call.audit.client, call.audit.surface, call.audit.operation, call.audit.model, call.audit.status,
-                   call.audit.latency_ms / 1000, first_byte_seconds);
+  static const std::string kNone;
+  metrics_.request(call.audit.client, call.audit.surface, call.audit.operation,
+                   call.model_allowed ? call.audit.model : kNone, call.audit.status, call.audit.latency_ms / 1000,
+                   first_byte_seconds);
   audit_.record(std::move(call.audit));
 }
 
-asio::awaitable<void> Gateway::handle(const http::Request& req, http::Responder& res, std::size_t loop_index) {
-  const std::string_view target = req.target();
+asio::awaitable<void> Gateway::refuse(http::Responder& res, Dialect dialect, const Refusal& r, Call& call) {
+  call.audit.status = r.status;
+  call.audit.error = r.detail.empty() ? r.message : r.detail;
+  Rendered out = render(dialect, r, call.audit.request_id);
+  call.audit.bytes_out = out.body.size();
+  co_await res.send(out.status, std::move(out.headers), std::move(out.body));
+}
+
+asio::awaitable<bool> Gateway::ops(const http::RequestHead& head, http::Responder& res) {
+  const std::string_view target = head.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (req.method() == bhttp::verb::get && (path == "/healthz" || path == "/readyz" || path == "/metrics")) {
-    if (path == "/healthz") {
-      co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ok"})"));
-    } else if (path == "/readyz") {
-      std::string why;
-      if (ready(&why)) {
-        co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ready"})"));
-      } else {
-        std::string body = nlohmann::json{{"status", "not ready"}, {"reason", why}}.dump();
-        co_await res.send(503, content_type("application/json"), std::move(body));
-      }
-    } else {
-      const auto rt = runtime();
-      std::vector<IdentityMetrics> ids{{role_session(rt->default_identity->role()), rt->default_identity->status()}};
-      for (const auto& [name, cache] : rt->identity_by_client) {
-        const std::string rs = role_session(cache->role());
-        if (std::none_of(ids.begin(), ids.end(), [&](const auto& m) { return m.role_session == rs; })) {
-          ids.push_back({rs, cache->status()});
-        }
-      }
-      std::string body = metrics_.render(ids, system_now());
-      co_await res.send(200, content_type("text/plain; version=0.0.4"), std::move(body));
-    }
-    co_return;
+  if (head.method() != bhttp::verb::get || (path != "/healthz" && path != "/readyz" && path != "/metrics")) {
+    co_return false;
   }
+  if (path == "/healthz") {
+    co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ok"})"));
+  } else if (path == "/readyz") {
+    std::string why;
+    if (ready(&why)) {
+      co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ready"})"));
+    } else {
+      // The reason names roles, accounts and STS's words: the log has it, not the caller.
+      static std::atomic<std::int64_t> last_logged{0};
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+      if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
+        spdlog::warn("not ready: {}", why);
+      }
+      co_await res.send(503, content_type("application/json"),
+                        std::string(R"({"status":"not ready","reason":"no valid AWS credentials; see the gateway's log"})"));
+    }
+  } else {
+    const auto rt = runtime();
+    std::vector<IdentityMetrics> ids{{role_session(rt->default_identity->role()), rt->default_identity->status()}};
+    for (const auto& [name, cache] : rt->identity_by_client) {
+      const std::string rs = role_session(cache->role());
+      if (std::none_of(ids.begin(), ids.end(), [&](const auto& m) { return m.role_session == rs; })) {
+        ids.push_back({rs, cache->status()});
+      }
+    }
+    std::string body = metrics_.render(ids, system_now());
+    co_await res.send(200, content_type("text/plain; version=0.0.4"), std::move(body));
+  }
+  co_return true;
+}
+
+namespace {
+
+// The secret a request head carries. Exactly one way of sending it: "Authorization: Bearer
+// X" or "x-api-key: X". Two Authorization (or x-api-key) fields are refused rather than
+// guessed between, and another scheme (Basic, AWS4-HMAC-SHA256) never falls back to x-api-key.
+std::variant<std::string_view, Refusal> presented_secret(const http::RequestHead& head) {
+  const auto authorization = head.equal_range(bhttp::field::authorization);
+  const auto api_key = head.equal_range("x-api-key");
+  if (std::distance(authorization.first, authorization.second) > 1) {
+    return Refusal{400, "more than one Authorization header"};
+  }
+  if (std::distance(api_key.first, api_key.second) > 1) return Refusal{400, "more than one x-api-key header"};
+  if (authorization.first != authorization.second) {
+    std::string_view value = authorization.first->value();
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    if (value.size() < 7 || !iequals(value.substr(0, 7), "bearer ")) {
+      return Refusal{401, "unsupported Authorization scheme: send Authorization: Bearer <secret> or x-api-key",
+                     "", "invalid_api_key"};
+    }
+    value.remove_prefix(7);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    return value;
+  }
+  if (api_key.first != api_key.second) return api_key.first->value();
+  return std::string_view();
+}
+
+Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
+  switch (e) {
+    case http::BodyError::kTooLarge: return {413, "request body larger than " + std::to_string(limit) + " bytes"};
+    case http::BodyError::kTimeout: return {408, "request body not received in time"};
+    case http::BodyError::kMalformed: return {400, "malformed request body (chunk framing or size)"};
+    default: return {400, "the client closed the connection before the whole body arrived"};
+  }
+}
+
+// Only the headers Bedrock's API defines for the operation are signed and forwarded
+// (botocore's bedrock-runtime model): a caller cannot set other upstream options.
+bool forwarded_request_header(std::string_view name, auth::Operation op) {
+  if (iequals(name, "content-type") || iequals(name, "accept")) return true;
+  if (op != auth::Operation::kInvoke && op != auth::Operation::kInvokeStream) return false;
+  static constexpr std::string_view kInvokeHeaders[] = {
+      "x-amzn-bedrock-accept",          "x-amzn-bedrock-trace",
+      "x-amzn-bedrock-guardrailidentifier", "x-amzn-bedrock-guardrailversion",
+      "x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier"};
+  return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
+                     [&](std::string_view h) { return iequals(name, h); });
+}
+
+}  // namespace
+
+Refusal upstream_refusal(const Gateway::Upstream& up, const Gateway::Call& call) {
+  spdlog::warn("request {}: {}", call.audit.request_id, up.message);
+  const bool timeout = up.status == 504;
+  return Refusal{up.status,
+                 std::string(timeout ? "Bedrock did not answer in time" : "Bedrock could not be reached") +
+                     " (request " + call.audit.request_id + ")",
+                 "", timeout ? "timeout" : "", timeout ? "ModelTimeoutException" : "ServiceUnavailableException", {},
+                 up.message};
+}
+
+asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                                      std::size_t loop_index, bool with_ops) {
+  if (with_ops && co_await ops(head, res)) co_return;
+  const auto rt = runtime();
+  const std::string_view target = head.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool post = head.method() == bhttp::verb::post;
   Call call;
   call.audit.ts = system_now();
   call.audit.request_id = new_request_id();
-  call.audit.bytes_in = req.body().size();
-  const bool post = req.method() == bhttp::verb::post;
+
+  // 1. Route and read what the head says (the operation and, natively, the model).
+  enum class Route { kNative, kChat, kModels, kMessages, kNone } route = Route::kNone;
+  Dialect dialect = Dialect::kBedrock;
   if (path.substr(0, 7) == "/model/") {
+    route = Route::kNative;
     call.audit.surface = "bedrock";
-    co_await native(req, res, *loops_[loop_index], call);
   } else if (post && path == "/v1/chat/completions") {
-    co_await openai_chat(req, res, *loops_[loop_index], call);
-  } else if (req.method() == bhttp::verb::get && (path == "/v1/models" || path.substr(0, 11) == "/v1/models/")) {
-    co_await openai_models(req, res, call);
+    route = Route::kChat;
+    dialect = Dialect::kOpenAI;
+    call.audit.surface = "openai";
+  } else if (head.method() == bhttp::verb::get && (path == "/v1/models" || path.substr(0, 11) == "/v1/models/")) {
+    route = Route::kModels;
+    dialect = Dialect::kOpenAI;
+    call.audit.surface = "openai";
+    call.audit.operation = "models";
   } else if (post && path == "/v1/messages") {
-    co_await anthropic_messages(req, res, *loops_[loop_index], call);
-  } else {
-    call.audit.surface = "http";
-    call.audit.status = 404;
-    call.audit.error = "no such path";
-    Headers headers = content_type("application/json");
-    headers.push_back({"x-amzn-ErrorType", "UnknownOperationException"});
-    std::string body = R"({"message":"no such path; signgate serves POST /v1/chat/completions, GET /v1/models, POST /v1/messages and POST /model/{modelId}/{operation}"})";
-    co_await res.send(404, std::move(headers), std::move(body));
+    route = Route::kMessages;
+    dialect = Dialect::kAnthropic;
+    call.audit.surface = "anthropic";
   }
+  if (route == Route::kNone) {
+    call.audit.surface = "http";
+    co_await refuse(res, Dialect::kBedrock,
+                    Refusal{404,
+                            "no such path; signgate serves POST /v1/chat/completions, GET /v1/models, POST "
+                            "/v1/messages and POST /model/{modelId}/{operation}",
+                            "", "", "UnknownOperationException", {}, "no such path"},
+                    call);
+    finish(call);
+    co_return;
+  }
+  std::optional<ModelCall> native_call;
+  if (route == Route::kNative) {
+    std::string error;
+    native_call = parse_model_path(target, &error);
+    if (!native_call) {
+      co_await refuse(res, dialect, Refusal{404, error, "", "", "UnknownOperationException"}, call);
+      finish(call);
+      co_return;
+    }
+    call.audit.operation = std::string(auth::operation_name(native_call->operation));
+    call.audit.model = native_call->model_id;
+    if (!post) {
+      co_await refuse(res, dialect, Refusal{405, "Bedrock runtime operations are POST"}, call);
+      finish(call);
+      co_return;
+    }
+  }
+
+  // 2. Authenticate from the head: no body byte has been read, no 100 Continue sent.
+  auto presented = presented_secret(head);
+  if (auto* refused = std::get_if<Refusal>(&presented)) {
+    co_await refuse(res, dialect, *refused, call);
+    finish(call);
+    co_return;
+  }
+  const auth::Client* client = nullptr;
+  if (auto denial = rt->clients.identify(std::get<std::string_view>(presented), system_now(), &client)) {
+    if (client != nullptr) call.audit.client = client->name;
+    co_await refuse(res, dialect, Refusal{denial->status, denial->reason, "", "invalid_api_key"}, call);
+    finish(call);
+    co_return;
+  }
+  call.audit.client = client->name;
+
+  // 3. Only now the body, up to the limit.
+  std::string bytes;
+  if (post || body.announced()) {
+    http::Body b = co_await body.read(rt->config.max_body_bytes);
+    if (b.error != http::BodyError::kNone) {
+      co_await refuse(res, dialect, body_refusal(b.error, rt->config.max_body_bytes), call);
+      finish(call);
+      co_return;
+    }
+    bytes = std::move(b.bytes);
+  }
+  call.audit.bytes_in = bytes.size();
+
+  // 4-7. The surface plans, is authorized, calls Bedrock and answers.
+  Loop& loop = *loops_[loop_index];
+  switch (route) {
+    case Route::kNative: co_await native(head, bytes, res, loop, call, *client, *native_call); break;
+    case Route::kChat: co_await openai_chat(bytes, res, loop, call, *client); break;
+    case Route::kModels: co_await openai_models(head, res, call, *client); break;
+    case Route::kMessages: co_await anthropic_messages(bytes, res, loop, call, *client); break;
+    case Route::kNone: break;
+  }
+  // 8. Exactly one audit line and one metrics update.
   finish(call);
 }
 
-Gateway::Access Gateway::access(const Runtime& rt, const http::Request& req, auth::Operation op,
-                                const std::string& model, Call& call) const {
+Gateway::Access Gateway::authorize(const Runtime& rt, const auth::Client& client, auth::Operation op,
+                                   const std::string& model, Call& call) const {
   Access a;
-  const std::string_view secret = auth::secret_from_headers(req[bhttp::field::authorization], req["x-api-key"]);
-  if (auto denial = rt.clients.check(secret, op, model, system_now(), &a.client)) {
-    if (a.client != nullptr) call.audit.client = a.client->name;
-    a.status = denial->status;
-    a.message = denial->reason;
-    a.retry_after = denial->retry_after;
+  if (auto denial = rt.clients.authorize(client, op, model)) {
+    Refusal r{denial->status, denial->reason};
+    r.retry_after = denial->retry_after;
+    if (denial->status == 403 && !client.allows_model(model)) {
+      r.param = "model";
+      r.code = "model_not_allowed";
+    }
+    a.refusal = std::move(r);
     return a;
   }
-  call.audit.client = a.client->name;
-  const auto& cache = rt.identity_by_client.at(a.client->name);
+  call.model_allowed = true;
+  const auto& cache = rt.identity_by_client.at(client.name);
   call.audit.role_session = role_session(cache->role());
   auto creds = cache->current();
   if (!creds) {
-    a.status = 503;
-    a.message = "signgate holds no valid AWS credentials: " + creds.message();
+    // STS's words name roles and accounts: the log and the audit line get them, the caller
+    // a short message it can quote to the operator.
+    spdlog::warn("request {}: no valid AWS credentials: {}", call.audit.request_id, creds.message());
+    a.refusal = Refusal{503, "signgate holds no valid AWS credentials right now (request " + call.audit.request_id + ")",
+                        "", "", "", {}, "no valid AWS credentials: " + creds.message()};
     return a;
   }
   a.credentials = *creds;
@@ -282,54 +453,25 @@ asio::awaitable<Gateway::Upstream> Gateway::call_bedrock(const Runtime& rt, Loop
   }
 }
 
-asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder& res, Loop& loop, Call& call) {
+asio::awaitable<void> Gateway::native(const http::RequestHead& req_head, const std::string& req_body,
+                                      http::Responder& res, Loop& loop, Call& call, const auth::Client& client,
+                                      const ModelCall& parsed) {
   const auto rt = runtime();
-  auto error_reply = [&](unsigned status, const char* type, const std::string& message,
-                         Headers extra = {}) -> asio::awaitable<void> {
-    call.audit.status = status;
-    call.audit.error = message;
-    extra.push_back({"Content-Type", "application/json"});
-    extra.push_back({"x-amzn-ErrorType", type});
-    extra.push_back({"x-amzn-RequestId", call.audit.request_id});
-    const std::string body = nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    co_await res.send(status, std::move(extra), body);
-    call.audit.bytes_out = body.size();
-  };
-
-  std::string error;
-  const auto parsed = parse_model_path(req.target(), &error);
-  if (!parsed) {
-    co_await error_reply(404, "UnknownOperationException", error);
-    co_return;
-  }
-  call.audit.operation = std::string(auth::operation_name(parsed->operation));
-  call.audit.model = parsed->model_id;
-  if (req.method() != bhttp::verb::post) {
-    co_await error_reply(405, "ValidationException", "Bedrock runtime operations are POST");
-    co_return;
-  }
-  const Access a = access(*rt, req, parsed->operation, parsed->model_id, call);
-  if (a.status != 0) {
-    Headers extra;
-    if (a.status == 429) extra.push_back({"Retry-After", std::to_string(a.retry_after.count())});
-    const char* type = a.status == 401   ? "UnauthorizedException"
-                       : a.status == 429 ? "ThrottlingException"
-                       : a.status == 503 ? "ServiceUnavailableException"
-                                         : "AccessDeniedException";
-    co_await error_reply(a.status, type, a.message, std::move(extra));
+  const Access a = authorize(*rt, client, parsed.operation, parsed.model_id, call);
+  if (a.refusal) {
+    co_await refuse(res, Dialect::kBedrock, *a.refusal, call);
     co_return;
   }
   aws::HeaderList request_headers;
-  for (const auto& f : req) {
-    if (forwarded_request_header(f.name_string())) {
+  for (const auto& f : req_head) {
+    if (forwarded_request_header(f.name_string(), parsed.operation)) {
       request_headers.push_back({std::string(f.name_string()), std::string(f.value())});
     }
   }
-  Upstream upstream = co_await call_bedrock(*rt, loop, *a.credentials, parsed->model_id, parsed->operation,
-                                            std::move(request_headers), req.body(), call);
+  Upstream upstream = co_await call_bedrock(*rt, loop, *a.credentials, parsed.model_id, parsed.operation,
+                                            std::move(request_headers), req_body, call);
   if (!upstream.response) {
-    co_await error_reply(upstream.status, upstream.status == 504 ? "ModelTimeoutException" : "ServiceUnavailableException",
-                         upstream.message);
+    co_await refuse(res, Dialect::kBedrock, upstream_refusal(upstream, call), call);
     co_return;
   }
   std::optional<http::Response>& answer = upstream.response;
@@ -386,7 +528,10 @@ asio::awaitable<void> Gateway::native(const http::Request& req, http::Responder&
   }
   auto body = co_await answer->read_all(kMaxUnstreamedAnswer);
   if (!body) {
-    co_await error_reply(502, "ServiceUnavailableException", "Bedrock's answer broke off: " + body.message());
+    co_await refuse(res, Dialect::kBedrock,
+                    Refusal{502, "Bedrock's answer broke off", "", "", "ServiceUnavailableException", {},
+                            "Bedrock's answer broke off: " + body.message()},
+                    call);
     co_return;
   }
   call.first_byte = Clock::now();

@@ -15,7 +15,9 @@
 #include "aws/sigv4.h"
 #include "config/config.h"
 #include "gateway/audit.h"
+#include "gateway/bedrock_path.h"
 #include "gateway/metrics.h"
+#include "gateway/refusal.h"
 #include "http/client.h"
 #include "http/server.h"
 
@@ -31,8 +33,10 @@ struct Runtime {
 };
 
 // Builds a runtime from a validated config; each client's identity comes from `credentials`
-// (started on first use, shared with the previous runtime when unchanged).
-Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials);
+// (started on first use, shared with the previous runtime when unchanged). Clients that stay
+// keep their rate-limit state from `previous`, so a reload (logrotate's SIGHUP) resets nothing.
+Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials,
+                                                     const Runtime* previous = nullptr);
 
 class Gateway {
  public:
@@ -47,27 +51,42 @@ class Gateway {
   void swap(std::shared_ptr<const Runtime> runtime);
   std::shared_ptr<const Runtime> runtime() const;
 
-  http::Handler handler();
-  // For requests the server refused itself (413, 400, 408): an audit line and a metric.
-  http::Refusal refusal();
+  // Serves every surface, and /healthz, /readyz, /metrics when `with_ops` (no ops_listen:).
+  http::Handler handler(bool with_ops = true);
+  // Serves only /healthz, /readyz and /metrics: the ops listener's handler.
+  http::Handler ops_handler();
+  // For requests the server refused itself (431, 400, 408, 501): an audit line and a metric.
+  http::Rejected rejected();
 
   // Ready when every identity in use holds unexpired credentials; otherwise `why`.
   bool ready(std::string* why) const;
 
- struct Loop;
+  struct Loop;
   struct Call;
   struct Access;
   struct Upstream;
 
  private:
-  boost::asio::awaitable<void> handle(const http::Request& req, http::Responder& res, std::size_t loop);
-  boost::asio::awaitable<void> native(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
+  boost::asio::awaitable<void> handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                                      std::size_t loop, bool with_ops);
+  // /healthz, /readyz, /metrics; false when `path` is none of them.
+  boost::asio::awaitable<bool> ops(const http::RequestHead& head, http::Responder& res);
+  boost::asio::awaitable<void> native(const http::RequestHead& req_head, const std::string& req_body,
+                                      http::Responder& res, Loop& loop, Call& call, const auth::Client& client,
+                                      const ModelCall& parsed);
   // The OpenAI and Anthropic surfaces (dialects.cc).
-  boost::asio::awaitable<void> openai_chat(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
-  boost::asio::awaitable<void> openai_models(const http::Request& req, http::Responder& res, Call& call);
-  boost::asio::awaitable<void> anthropic_messages(const http::Request& req, http::Responder& res, Loop& loop, Call& call);
-  // Key, policy, rate limit and credentials for one call; fills the audit's client and role.
-  Access access(const Runtime& rt, const http::Request& req, auth::Operation op, const std::string& model, Call& call) const;
+  boost::asio::awaitable<void> openai_chat(const std::string& body, http::Responder& res, Loop& loop, Call& call,
+                                           const auth::Client& client);
+  boost::asio::awaitable<void> openai_models(const http::RequestHead& head, http::Responder& res, Call& call,
+                                             const auth::Client& client);
+  boost::asio::awaitable<void> anthropic_messages(const std::string& body, http::Responder& res, Loop& loop,
+                                                  Call& call, const auth::Client& client);
+  // Answers `r` in `dialect` and records it for the audit log.
+  boost::asio::awaitable<void> refuse(http::Responder& res, Dialect dialect, const Refusal& r, Call& call);
+  // Operation, model, rate limit and credentials for an authenticated client; fills the
+  // audit's role. A Refusal (403/429/503) when the call may not go.
+  Access authorize(const Runtime& rt, const auth::Client& client, auth::Operation op, const std::string& model,
+                   Call& call) const;
   // Signs and sends one Bedrock call, retrying 429/503 before any byte went to the caller.
   boost::asio::awaitable<Upstream> call_bedrock(const Runtime& rt, Loop& loop, const aws::Credentials& creds,
                                                 const std::string& model_id, auth::Operation op,

@@ -9,7 +9,6 @@
 
 namespace signgate::gateway {
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
 using SteadyClock = std::chrono::steady_clock;
 
 struct Gateway::Loop {
@@ -22,14 +21,14 @@ struct Gateway::Call {
   SteadyClock::time_point start = SteadyClock::now();
   AuditRecord audit;
   std::optional<SteadyClock::time_point> first_byte;
+  // The model becomes a metrics label only once the client's policy allowed it: nobody
+  // chooses what /metrics keeps by sending model names.
+  bool model_allowed = false;
 };
 
 struct Gateway::Access {
-  const auth::Client* client = nullptr;
-  std::shared_ptr<const aws::Credentials> credentials;
-  unsigned status = 0;  // 0: allowed; else 401, 403, 429 or 503
-  std::string message;
-  std::chrono::seconds retry_after{0};
+  std::shared_ptr<const aws::Credentials> credentials;  // set when allowed
+  std::optional<Refusal> refusal;                        // set when not
 };
 
 struct Gateway::Upstream {
@@ -45,5 +44,7 @@ inline Headers content_type(std::string type) { return Headers{{"Content-Type", 
 std::string new_request_id();
 std::string role_session(const aws::RoleSettings& role);
 std::optional<std::uint64_t> to_count(std::string_view text);
+// A failed upstream call (unreachable, timed out) as the caller sees it; the detail is logged.
+Refusal upstream_refusal(const Gateway::Upstream& up, const Gateway::Call& call);
 
 }  // namespace signgate::gateway

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/json_depth.h"
+#include "api/json_fields.h"
 #include "common/base64.h"
 
 namespace signgate::gateway {
@@ -35,25 +37,27 @@ Result<std::string_view> FrameAligner::push(std::string_view piece) {
 void FrameAligner::read_usage(const es::Message& m) {
   const std::string* type = m.string_header(":event-type");
   if (type == nullptr) return;
-  const auto take = [](const nlohmann::json& obj, const char* key, std::optional<std::uint64_t>& into) {
-    const auto it = obj.find(key);
-    if (it != obj.end() && it->is_number_unsigned()) into = it->get<std::uint64_t>();
+  // Only through find(): operator[] on a const object without the key reads past the map
+  // (a model whose text mentions amazon-bedrock-invocationMetrics got there; ASan saw it).
+  const auto take = [](const nlohmann::json* obj, const char* key, std::optional<std::uint64_t>& into) {
+    const nlohmann::json* v = obj != nullptr ? api::field(*obj, key) : nullptr;
+    if (v != nullptr && v->is_number_unsigned()) into = v->get<std::uint64_t>();
   };
   if (*type == "metadata") {
-    const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-    if (j.is_object() && j.contains("usage") && j["usage"].is_object()) {
-      take(j["usage"], "inputTokens", input_tokens);
-      take(j["usage"], "outputTokens", output_tokens);
-    }
+    const auto j = api::parse_json(m.payload, api::kDefaultMaxJsonDepth);
+    const nlohmann::json* usage = api::field(j, "usage");
+    take(usage, "inputTokens", input_tokens);
+    take(usage, "outputTokens", output_tokens);
   } else if (*type == "chunk") {
-    const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-    if (!j.is_object() || !j.contains("bytes") || !j["bytes"].is_string()) return;
-    const auto inner_text = base64_decode(j["bytes"].get<std::string>());
+    const auto j = api::parse_json(m.payload, api::kDefaultMaxJsonDepth);
+    const nlohmann::json* bytes = api::field(j, "bytes");
+    if (bytes == nullptr || !bytes->is_string()) return;
+    const auto inner_text = base64_decode(bytes->get<std::string>());
     if (!inner_text || inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) return;
-    const auto inner = nlohmann::json::parse(*inner_text, nullptr, false);
-    if (!inner.is_object() || !inner["amazon-bedrock-invocationMetrics"].is_object()) return;
-    take(inner["amazon-bedrock-invocationMetrics"], "inputTokenCount", input_tokens);
-    take(inner["amazon-bedrock-invocationMetrics"], "outputTokenCount", output_tokens);
+    const auto inner = api::parse_json(*inner_text, api::kDefaultMaxJsonDepth);
+    const nlohmann::json* metrics = api::field(inner, "amazon-bedrock-invocationMetrics");
+    take(metrics, "inputTokenCount", input_tokens);
+    take(metrics, "outputTokenCount", output_tokens);
   }
 }
 

@@ -5,13 +5,16 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include <optional>
+#include <spdlog/spdlog.h>
+
+#include <limits>
 #include <set>
 #include <type_traits>
 
@@ -24,26 +27,63 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+std::optional<unsigned> refuse_transfer_encoding(const RequestHead& head) {
+  bool any = false, chunked_last = false, unknown = false;
+  int chunked = 0;
+  const auto fields = head.equal_range(bhttp::field::transfer_encoding);
+  for (auto field = fields.first; field != fields.second; ++field) {
+    // Each comma-separated coding, parameters and whitespace stripped.
+    std::string_view list = field->value();
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (const auto semi = coding.find(';'); semi != std::string_view::npos) coding = coding.substr(0, semi);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+      if (coding.empty()) continue;
+      any = true;
+      chunked_last = beast::iequals(coding, "chunked");
+      if (chunked_last) {
+        ++chunked;
+      } else {
+        unknown = true;  // identity, gzip, xchunked, ...: nothing signgate decodes
+      }
+    }
+  }
+  if (!any && head.find(bhttp::field::transfer_encoding) == head.end()) return std::nullopt;
+  if (!chunked_last || chunked != 1) return 400u;  // the body's end cannot be known
+  if (unknown) return 501u;
+  return std::nullopt;
+}
+
 namespace {
+
+// What one request's body reader and responder share: whether the body is still on the wire.
+struct Exchange {
+  bool keep_alive = true;
+  bool body_pending = false;  // announced and not (completely) read: the connection must close
+  bool keep_alive_now() const { return keep_alive && !body_pending; }
+};
 
 template <class Stream>
 class StreamResponder final : public Responder {
  public:
-  StreamResponder(Stream& stream, bool keep_alive, std::chrono::milliseconds write_timeout)
-      : stream_(stream), keep_alive_(keep_alive), timeout_(write_timeout) {}
+  StreamResponder(Stream& stream, const Exchange& exchange, std::chrono::milliseconds write_timeout)
+      : stream_(stream), exchange_(exchange), timeout_(write_timeout) {}
 
   asio::awaitable<bool> send(unsigned status, Headers headers, std::string body) override {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     for (auto& [n, v] : headers) res.insert(n, v);
+    keep_alive_ = exchange_.keep_alive_now();
     res.keep_alive(keep_alive_);
     res.body() = std::move(body);
     res.prepare_payload();
     started_ = true;
     beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
-    const std::size_t n = co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
     bytes_ += res.body().size();
-    (void)n;
     done_ = !ec;
     co_return !ec;
   }
@@ -51,6 +91,7 @@ class StreamResponder final : public Responder {
   asio::awaitable<bool> start_stream(unsigned status, Headers headers) override {
     res_.emplace(static_cast<bhttp::status>(status), 11);
     for (auto& [n, v] : headers) res_->insert(n, v);
+    keep_alive_ = exchange_.keep_alive_now();
     res_->keep_alive(keep_alive_);
     res_->chunked(true);
     res_->body().data = nullptr;
@@ -91,11 +132,13 @@ class StreamResponder final : public Responder {
   bool started() const override { return started_; }
   std::uint64_t bytes_written() const override { return bytes_; }
   bool done() const { return done_; }
+  bool kept_alive() const { return keep_alive_; }
 
  private:
   Stream& stream_;
-  bool keep_alive_;
+  const Exchange& exchange_;
   std::chrono::milliseconds timeout_;
+  bool keep_alive_ = false;
   bool started_ = false;
   bool done_ = false;
   std::uint64_t bytes_ = 0;
@@ -103,43 +146,131 @@ class StreamResponder final : public Responder {
   std::optional<bhttp::response_serializer<bhttp::buffer_body>> serializer_;
 };
 
+template <class Stream>
+class SessionBody final : public BodyReader {
+ public:
+  using Parser = bhttp::request_parser<bhttp::string_body>;
+  SessionBody(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Exchange& exchange,
+              const ServerOptions& options)
+      : stream_(stream), buffer_(buffer), parser_(parser), exchange_(exchange), options_(options) {
+    announced_ = parser_.chunked() || parser_.content_length().value_or(0) > 0;
+    exchange_.body_pending = announced_ && !parser_.is_done();
+  }
+
+  bool announced() const override { return announced_; }
+
+  asio::awaitable<Body> read(std::uint64_t limit) override {
+    Body out;
+    if (read_ || !exchange_.body_pending) {
+      read_ = true;
+      co_return out;
+    }
+    read_ = true;
+    if (parser_.content_length() && *parser_.content_length() > limit) {
+      out.error = BodyError::kTooLarge;  // said by the head: no byte read, no 100 Continue
+      co_return out;
+    }
+    parser_.body_limit(limit);
+    auto& lowest = beast::get_lowest_layer(stream_);
+    error_code ec;
+    if (beast::iequals(parser_.get()[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      lowest.expires_after(options_.write_timeout);
+      co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        out.error = BodyError::kClosed;
+        co_return out;
+      }
+    }
+    lowest.expires_after(options_.body_timeout);
+    co_await bhttp::async_read(stream_, buffer_, parser_, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {
+        out.error = BodyError::kTooLarge;
+      } else if (ec == beast::error::timeout) {
+        out.error = BodyError::kTimeout;
+      } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+                 ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+        out.error = BodyError::kClosed;
+      } else {
+        out.error = BodyError::kMalformed;  // bad chunk framing, a chunk line or trailers over the cap
+      }
+      co_return out;
+    }
+    exchange_.body_pending = false;
+    out.bytes = std::move(parser_.get().body());
+    co_return out;
+  }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  Parser& parser_;
+  Exchange& exchange_;
+  const ServerOptions& options_;
+  bool announced_ = false;
+  bool read_ = false;
+};
+
 }  // namespace
 
 struct Server::Impl {
   struct Loop {
     asio::io_context ioc{1};
-    std::optional<tcp::acceptor> acceptor;
+    // Loops other than the acceptor's have no work until a connection is dealt to them.
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
     std::set<beast::tcp_stream*> idle;  // connections waiting for their next request
     std::thread thread;
   };
 
-  Impl(ServerOptions o, Handler h, Refusal r) : options(std::move(o)), handler(std::move(h)), refusal(std::move(r)) {
+  Impl(ServerOptions o, Handler h, Rejected r) : options(std::move(o)), handler(std::move(h)), rejected(std::move(r)) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) loops.push_back(std::make_unique<Loop>());
   }
 
-  void refuse(unsigned status, const std::string& reason, const Request* partial) {
-    if (refusal) refusal(status, reason, partial);
+  void reject(unsigned status, const std::string& reason) {
+    if (rejected) rejected(status, reason);
   }
 
-  asio::awaitable<void> accept(Loop& loop, std::size_t index) {
+  // One accepting socket on loop 0; each connection goes to the next loop in turn.
+  asio::awaitable<void> accept() {
+    asio::steady_timer pause(loops[0]->ioc);
+    std::size_t next = 0;
     for (;;) {
+      if (stopping) co_return;
       error_code ec;
-      tcp::socket socket = co_await loop.acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (connections >= options.max_connections) {
+        // At the cap the kernel's backlog holds newcomers until a connection closes.
+        pause.expires_after(std::chrono::milliseconds(10));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      const std::size_t index = next;
+      Loop& target = *loops[index];
+      next = (next + 1) % loops.size();
+      tcp::socket socket = co_await acceptor->async_accept(target.ioc, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping) co_return;
-        continue;  // EMFILE and friends: keep serving the connections we have
+        // EMFILE, ENFILE, ENOBUFS, ...: retrying at once spins the CPU and serves nobody.
+        // Keep serving the connections we have and try again shortly.
+        ++accept_failures;
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(loop.ioc, session(loop, std::move(socket), index), asio::detached);
+      ++connections;
+      asio::co_spawn(target.ioc, session(target, std::move(socket), index),
+                     asio::detached);
     }
   }
 
   template <class Stream>
-  asio::awaitable<void> answer_and_close(Stream& stream, unsigned status, const std::string& reason) {
+  asio::awaitable<void> answer_and_close(Stream& stream, unsigned status, std::string_view message) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     res.set(bhttp::field::content_type, "application/json");
     res.keep_alive(false);
-    res.body() = R"({"message":")" + reason + "\"}";
+    res.body().append(R"({"message":")").append(message).append("\"}");
     res.prepare_payload();
     beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     error_code ec;
@@ -147,7 +278,11 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> session(Loop& loop, tcp::socket socket, std::size_t index) {
-    ++connections;
+    // The count was taken by the acceptor; it is given back however this ends.
+    struct Release {
+      std::atomic<std::uint64_t>& n;
+      ~Release() { --n; }
+    } release{connections};
     if (!tls) {
       beast::tcp_stream stream(std::move(socket));
       co_await serve(loop, stream, index);
@@ -162,19 +297,38 @@ struct Server::Impl {
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
       }
     }
-    --connections;
+  }
+
+  // After answering without reading a body the client is still sending: closing at once
+  // would reset the connection and could destroy the answer before the client reads it.
+  // Stop sending, then read and drop for a short while (bounded in time, not in memory).
+  template <class Stream>
+  asio::awaitable<void> linger(Stream& stream) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    error_code ec;
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+    lowest.expires_after(options.linger_timeout);
+    char sink[16 * 1024];
+    for (;;) {
+      co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
   }
 
   template <class Stream>
   asio::awaitable<void> serve(Loop& loop, Stream& stream, std::size_t index) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-    beast::flat_buffer buffer;
+    // Bounded: a chunk line or trailers without an end cannot grow it past the head cap.
+    beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
     buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
     bool first = true;
+    bool linger_needed = false;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(64 * 1024);
-      parser.body_limit(options.max_body_bytes);
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // the handler's read() sets it
       error_code ec;
       lowest.expires_after(first ? options.header_timeout : options.keep_alive_timeout);
       loop.idle.insert(&lowest);
@@ -183,67 +337,61 @@ struct Server::Impl {
       loop.idle.erase(&lowest);
       first = false;
       if (ec) {
-        if (ec == bhttp::error::body_limit) {  // Content-Length alone says it is too large
-          refuse(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes", nullptr);
-          co_await answer_and_close(stream, 413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-        } else if (ec == bhttp::error::header_limit) {
-          refuse(431, "request head too large", nullptr);
+        if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+          reject(431, "request head larger than " + std::to_string(options.max_header_bytes) + " bytes");
           co_await answer_and_close(stream, 431, "request head too large");
         } else if (ec == bhttp::error::partial_message) {
           // The client hung up inside the head: nobody to answer, and not a request to audit
           // (1,000 such connections would otherwise be 1,000 audit lines).
         } else if (ec != bhttp::error::end_of_stream &&
                    ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
-          refuse(400, "malformed HTTP request: " + ec.message(), nullptr);
+          reject(400, "malformed HTTP request: " + ec.message());
           co_await answer_and_close(stream, 400, "malformed HTTP request");
         } else if (ec == beast::error::timeout && buffer.size() > 0) {
-          refuse(408, "request head not received in time", nullptr);
+          reject(408, "request head not received in time");
           co_await answer_and_close(stream, 408, "request head not received in time");
         }
         break;
       }
-      const auto& head = parser.get();
-      if (head.has_content_length() && parser.content_length() && *parser.content_length() > options.max_body_bytes) {
-        refuse(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes", nullptr);
-        co_await answer_and_close(stream, 413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
+      const RequestHead& head = parser.get().base();
+      if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_count) {
+        reject(431, "more than " + std::to_string(options.max_header_count) + " header fields");
+        co_await answer_and_close(stream, 431, "too many header fields");
         break;
       }
-      if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        lowest.expires_after(options.write_timeout);
-        co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
-                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-      }
-      lowest.expires_after(options.body_timeout);
-      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (ec == bhttp::error::body_limit) {
-          refuse(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes", nullptr);
-          co_await answer_and_close(stream, 413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-        } else if (ec == beast::error::timeout) {
-          refuse(408, "request body not received in time", nullptr);
-          co_await answer_and_close(stream, 408, "request body not received in time");
-        }
+      if (const auto refused = refuse_transfer_encoding(head)) {
+        // The body's framing is not one we can trust: answer and close, never read on.
+        const std::string te(head[bhttp::field::transfer_encoding]);
+        reject(*refused, "Transfer-Encoding '" + te.substr(0, 200) + "' refused");
+        co_await answer_and_close(stream, *refused,
+                                  *refused == 501 ? "transfer coding not implemented" : "bad Transfer-Encoding");
         break;
       }
-      const Request request = parser.release();
-      const bool keep_alive = request.keep_alive() && !stopping;
-      StreamResponder<Stream> responder(stream, keep_alive, options.write_timeout);
+      Exchange exchange;
+      exchange.keep_alive = parser.get().keep_alive() && !stopping;
+      SessionBody<Stream> body(stream, buffer, parser, exchange, options);
+      StreamResponder<Stream> responder(stream, exchange, options.write_timeout);
       ++in_flight;
       try {
-        co_await handler(request, responder, index);
-      } catch (const std::exception&) {
+        co_await handler(head, body, responder, index);
+      } catch (const std::exception& e) {
         // The handler's failures are values; an exception here is a bug. Answer if we still can.
+        spdlog::error("request handler failed: {}", e.what());
       }
       --in_flight;
       if (!responder.started()) {
+        exchange.keep_alive = false;
         co_await answer_and_close(stream, 500, "internal error");
+        linger_needed = exchange.body_pending;
         break;
       }
-      if (!responder.done() || !keep_alive) break;
+      if (!responder.done() || !responder.kept_alive()) {
+        linger_needed = responder.done() && exchange.body_pending;
+        break;
+      }
     }
     loop.idle.erase(&lowest);
+    if (linger_needed) co_await linger(stream);
     error_code ignored;
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
       lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -252,16 +400,18 @@ struct Server::Impl {
 
   ServerOptions options;
   Handler handler;
-  Refusal refusal;
+  Rejected rejected;
   std::optional<asio::ssl::context> tls;
   std::vector<std::unique_ptr<Loop>> loops;
+  std::optional<tcp::acceptor> acceptor;  // on loop 0; declared after the loops, so destroyed first
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> in_flight{0};
+  std::atomic<std::uint64_t> accept_failures{0};
 };
 
-Server::Server(ServerOptions options, Handler handler, Refusal refusal)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(refusal))) {}
+Server::Server(ServerOptions options, Handler handler, Rejected rejected)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(rejected))) {}
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
@@ -279,37 +429,38 @@ Result<std::uint16_t> Server::listen() {
   }
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) return make_error("listen: '" + impl_->options.host + "' is not an IP address");
-  std::uint16_t port = impl_->options.port;
-  for (auto& loop : impl_->loops) {
-    tcp::acceptor acceptor(loop->ioc);
-    const tcp::endpoint endpoint(address, port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    if (!ec) acceptor.set_option(reuse_port(true), ec);  // one accepting socket per loop
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return make_error("listen on " + impl_->options.host + ":" + std::to_string(port) + ": " + ec.message());
-    port = acceptor.local_endpoint().port();
-    loop->acceptor.emplace(std::move(acceptor));
+  tcp::acceptor acceptor(impl_->loops[0]->ioc);
+  const tcp::endpoint endpoint(address, impl_->options.port);
+  // SO_REUSEADDR only (TIME_WAIT after a restart); without SO_REUSEPORT a second gateway on
+  // the same address fails here instead of quietly sharing the traffic.
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error("listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) + ": " +
+                      ec.message());
   }
+  const std::uint16_t port = acceptor.local_endpoint().port();
+  impl_->acceptor.emplace(std::move(acceptor));
   return port;
 }
 
 void Server::start() {
-  for (std::size_t i = 0; i < impl_->loops.size(); ++i) {
-    auto& loop = *impl_->loops[i];
-    asio::co_spawn(loop.ioc, impl_->accept(loop, i), asio::detached);
-    loop.thread = std::thread([&loop] { loop.ioc.run(); });
+  asio::co_spawn(impl_->loops[0]->ioc, impl_->accept(), asio::detached);
+  for (auto& loop : impl_->loops) {
+    loop->thread = std::thread([&l = *loop] { l.ioc.run(); });
   }
 }
 
 void Server::stop(std::chrono::milliseconds deadline) {
   if (impl_->stopping.exchange(true)) return;
+  asio::post(impl_->loops[0]->ioc, [this] {
+    error_code ec;
+    if (impl_->acceptor) impl_->acceptor->close(ec);
+  });
   for (auto& loop : impl_->loops) {
     asio::post(loop->ioc, [&l = *loop] {
-      error_code ec;
-      if (l.acceptor) l.acceptor->close(ec);
       for (auto* s : l.idle) s->cancel();  // idle keep-alive connections close now
     });
   }
@@ -327,5 +478,6 @@ std::size_t Server::loops() const { return impl_->loops.size(); }
 asio::io_context& Server::loop(std::size_t i) { return impl_->loops[i]->ioc; }
 std::uint64_t Server::open_connections() const { return impl_->connections; }
 std::uint64_t Server::requests_in_flight() const { return impl_->in_flight; }
+std::uint64_t Server::accept_failures() const { return impl_->accept_failures; }
 
 }  // namespace signgate::http

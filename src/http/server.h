@@ -1,7 +1,11 @@
-// The listener: Boost.Beast, one coroutine per connection, one event loop per thread (each
-// thread accepts on its own SO_REUSEPORT socket), HTTP/1.1 keep-alive, a deadline on every
-// read and write, a request body limit, and a graceful stop that lets requests in flight
-// finish up to a deadline.
+// The listener: Boost.Beast, one coroutine per connection, one event loop per thread. One
+// listening socket (no SO_REUSEPORT: a second process cannot bind the same address and take
+// part of the traffic) whose connections are dealt to the loops in turn. HTTP/1.1 keep-alive,
+// a deadline on every read and write, caps on the head, chunk lines, trailers, body and open
+// connections, and a graceful stop that lets requests in flight finish up to a deadline.
+//
+// The handler gets the request head first and reads the body only if and when it wants it:
+// a caller is authenticated before any body byte is read or `100 Continue` is sent.
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
@@ -9,12 +13,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,7 +29,32 @@
 
 namespace signgate::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using RequestHead = boost::beast::http::request_header<>;
+
+// Why a body could not be read; each maps to one status.
+enum class BodyError {
+  kNone,
+  kTooLarge,   // 413: over the limit the handler gave (Content-Length alone may say so)
+  kTimeout,    // 408
+  kMalformed,  // 400: bad chunk framing, a chunk line or trailers over the cap
+  kClosed,     // the client went away: nobody to answer
+};
+
+struct Body {
+  std::string bytes;
+  BodyError error = BodyError::kNone;
+};
+
+// The request body, read on demand. `100 Continue` is sent (when asked for) by the first
+// read, so a caller refused from the head never gets it.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // The whole body, at most `limit` bytes. Call at most once.
+  virtual boost::asio::awaitable<Body> read(std::uint64_t limit) = 0;
+  // True when the head announces a body (Content-Length > 0 or chunked).
+  virtual bool announced() const = 0;
+};
 
 // How a handler answers: either one whole response, or a head followed by body pieces
 // (chunked), each written before the next is accepted — the caller's pace is the pace.
@@ -43,30 +73,35 @@ class Responder {
 };
 
 // Runs on the connection's loop; `loop` is the index of that loop (per-loop state lives there).
-using Handler = std::function<boost::asio::awaitable<void>(const Request&, Responder&, std::size_t loop)>;
+using Handler =
+    std::function<boost::asio::awaitable<void>(const RequestHead&, BodyReader&, Responder&, std::size_t loop)>;
 
-// What to do with a request the server itself refuses (too large, malformed, timed out).
-using Refusal = std::function<void(unsigned status, const std::string& reason, const Request* partial)>;
+// Told of each request the server answers itself (malformed, head too large, timed out),
+// for the audit log and metrics; `reason` is for the log, the caller gets a short message.
+using Rejected = std::function<void(unsigned status, const std::string& reason)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::size_t threads = 1;
-  std::uint64_t max_body_bytes = 20 * 1024 * 1024;
+  std::size_t max_header_bytes = 64 * 1024;  // request line + fields; also each chunk line and the trailers
+  std::size_t max_header_count = 100;        // fields in the head
+  std::uint64_t max_connections = 10'000;    // open at once; beyond it the listener waits
   std::chrono::milliseconds header_timeout{15'000};  // whole request head
   std::chrono::milliseconds body_timeout{60'000};    // whole request body
   std::chrono::milliseconds write_timeout{60'000};   // each write
   std::chrono::milliseconds keep_alive_timeout{75'000};
+  std::chrono::milliseconds linger_timeout{2'000};  // reading and dropping an unread body before closing
   std::string tls_cert;  // PEM chain; with tls_key, the listener speaks TLS only
   std::string tls_key;
 };
 
 class Server {
  public:
-  Server(ServerOptions options, Handler handler, Refusal refusal = {});
+  Server(ServerOptions options, Handler handler, Rejected rejected = {});
   ~Server();
 
-  // Binds and listens on every loop's socket; fails with the reason (address in use, ...).
+  // Binds and listens; fails with the reason (address in use, ...).
   Result<std::uint16_t> listen();
   // Runs the loops on their threads (returns at once).
   void start();
@@ -77,10 +112,17 @@ class Server {
   boost::asio::io_context& loop(std::size_t i);
   std::uint64_t open_connections() const;
   std::uint64_t requests_in_flight() const;
+  // Times accepting failed (descriptors exhausted, ...) and paused.
+  std::uint64_t accept_failures() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The request's transfer codings, judged as RFC 9112 §6.1 asks: nullopt when acceptable
+// (none, or exactly "chunked"), else 400 (final coding not chunked, chunked twice) or 501
+// (a coding signgate does not decode). Bodies with such framing are never read.
+std::optional<unsigned> refuse_transfer_encoding(const RequestHead& head);
 
 }  // namespace signgate::http

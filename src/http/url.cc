@@ -1,5 +1,7 @@
 #include "http/url.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -32,8 +34,14 @@ bool Url::is_ip_literal() const {
   });
 }
 
+// Exact, not a prefix: "127.evil.example" is a name anyone can point anywhere.
 bool Url::is_loopback() const {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  unsigned char v4[4];
+  // inet_pton takes only four decimal octets 0-255 (no "127.1", octal or trailing text).
+  if (inet_pton(AF_INET, host.c_str(), v4) == 1) return v4[0] == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 std::string Url::host_header() const {

@@ -19,7 +19,8 @@ struct Url {
 
   bool is_tls() const { return scheme == "https"; }
   bool is_ip_literal() const;
-  bool is_loopback() const;  // localhost, 127.0.0.0/8, ::1
+  // Exactly "localhost", an IPv4 literal in 127.0.0.0/8 or the IPv6 loopback (::1 in any spelling).
+  bool is_loopback() const;
   // The Host header: host, with the port only when it is not the scheme's default.
   std::string host_header() const;
   // Path and query as they go in the request line.

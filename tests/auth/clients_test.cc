@@ -21,6 +21,44 @@ TEST(Glob, StarsAndQuestionMarks) {
   EXPECT_FALSE(glob_match("*a*b*c*", "xxaxxcxxbxx"));
 }
 
+// A '*' in the region or account field stays in that field: no second account behind it.
+TEST(ModelPattern, ArnFieldsCannotBeCrossed) {
+  constexpr std::string_view kOwnProfiles = "arn:aws:bedrock:*:123456789012:inference-profile/*";
+  EXPECT_TRUE(model_pattern_match(kOwnProfiles,
+                                  "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+                                  "us.anthropic.claude-3-5-sonnet-20241022-v2:0"));
+  EXPECT_TRUE(model_pattern_match(kOwnProfiles, "arn:aws:bedrock:eu-west-3:123456789012:inference-profile/eu.x"));
+  EXPECT_FALSE(model_pattern_match(
+      kOwnProfiles, "arn:aws:bedrock:us-east-1:999999999999:inference-profile/x:123456789012:inference-profile/y"));
+  EXPECT_FALSE(model_pattern_match(kOwnProfiles,
+                                   "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"));
+  EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:*:123456789012:*", "arn:aws:bedrock:us-east-1:1234567890123:x/y"));
+  EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:us-*:*:*", "arn:aws:bedrock:eu-west-1:1:x"));
+  // Within the resource, '*' spans '/' and ':' as IAM's does.
+  EXPECT_TRUE(model_pattern_match("arn:aws:bedrock:us-east-1::foundation-model/*",
+                                  "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"));
+  EXPECT_TRUE(model_pattern_match("arn:*:*:*:*:*", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x:0"));
+}
+
+// An allowlist of model IDs says nothing about ARNs, and an ARN pattern nothing about IDs.
+TEST(ModelPattern, ArnsAndPlainIdsAreSeparate) {
+  EXPECT_TRUE(model_pattern_match("anthropic.claude-3-5-sonnet-*", "anthropic.claude-3-5-sonnet-20240620-v1:0"));
+  EXPECT_FALSE(model_pattern_match("anthropic.*", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude"));
+  EXPECT_FALSE(model_pattern_match("*anthropic*", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude"));
+  EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:*:*:*", "anthropic.claude-3-haiku-20240307-v1:0"));
+  EXPECT_FALSE(model_pattern_match("arn:*", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x"))
+      << "a pattern of fewer than six fields admits nothing";
+  EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:*:*:*", "arn:aws:bedrock:us-east-1:x")) << "nor a short ARN";
+}
+
+// "*" is the one pattern that admits everything, ARNs included.
+TEST(ModelPattern, StarAllowsEverything) {
+  for (const char* id : {"anthropic.claude-3-haiku-20240307-v1:0", "",
+                         "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdef123456"}) {
+    EXPECT_TRUE(model_pattern_match("*", id)) << id;
+  }
+}
+
 TEST(Operations, PathsAndNames) {
   EXPECT_EQ(operation_from_path("invoke-with-response-stream"), Operation::kInvokeStream);
   EXPECT_EQ(operation_name(Operation::kInvokeStream), "invoke-stream");
@@ -95,6 +133,76 @@ TEST(ClientTable, EachClientHasItsOwnIdentity) {
   EXPECT_EQ(table.clients()[0].role.external_id, "ext-1");
   EXPECT_EQ(table.clients()[1].role.role_arn, "arn:aws:iam::2:role/other");
   EXPECT_EQ(table.clients()[1].role.session_name, "other-session");
+}
+
+// The allowlist as a client meets it: its own profiles, in any region, and nobody else's.
+TEST(ClientTable, ArnAllowlistsStayInTheirAccount) {
+  auto cfg = two_clients();
+  cfg.clients[0].models = {"anthropic.*", "arn:aws:bedrock:*:123456789012:inference-profile/*"};
+  const auto table = ClientTable::from_config(cfg);
+  EXPECT_FALSE(table.check("hi", Operation::kConverse, "arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.x",
+                           kBefore, nullptr));
+  const auto d = table.check(
+      "hi", Operation::kConverse,
+      "arn:aws:bedrock:us-east-1:999999999999:inference-profile/x:123456789012:inference-profile/y", kBefore, nullptr);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 403u);
+  EXPECT_TRUE(table.check("hi", Operation::kConverse,
+                          "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", kBefore,
+                          nullptr))
+      << "anthropic.* names model IDs, not foundation-model ARNs";
+}
+
+// The gateway identifies the key from the request head and authorizes once it has read the body.
+TEST(ClientTable, IdentifyThenAuthorize) {
+  const auto table = ClientTable::from_config(two_clients());
+  const Client* b = nullptr;
+  ASSERT_FALSE(table.identify("b", kBefore, &b));
+  ASSERT_NE(b, nullptr);
+  auto d = table.authorize(*b, Operation::kInvoke, "anthropic.claude");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 403u);
+  EXPECT_EQ(d->reason, "operation invoke is not allowed for this key");
+  const Client& a = table.clients()[0];
+  d = table.authorize(a, Operation::kConverse, "meta.llama3");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->reason, "model meta.llama3 is not allowed for this key");
+  EXPECT_FALSE(table.authorize(a, Operation::kConverse, "anthropic.claude"));
+  // authorize() and check() draw on the same bucket (2 a minute).
+  EXPECT_FALSE(table.authorize(*b, Operation::kConverse, "x"));
+  EXPECT_FALSE(table.check("b", Operation::kConverse, "x", kBefore, nullptr));
+  d = table.authorize(*b, Operation::kConverse, "x");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 429u);
+  EXPECT_GE(d->retry_after, 1s);
+  EXPECT_EQ(table.rate_limit(*b)->status, 429u);
+  EXPECT_FALSE(table.rate_limit(a)) << "a has no limit";
+}
+
+// A SIGHUP (logrotate) must not hand every client a full bucket; a new limit starts afresh.
+TEST(ClientTable, ReloadKeepsRateLimitBuckets) {
+  auto cfg = two_clients();
+  const auto drained = ClientTable::from_config(cfg);
+  EXPECT_FALSE(drained.check("b", Operation::kConverse, "x", kBefore, nullptr));
+  EXPECT_FALSE(drained.check("b", Operation::kConverse, "x", kBefore, nullptr));
+  ASSERT_EQ(drained.check("b", Operation::kConverse, "x", kBefore, nullptr)->status, 429u);
+
+  const auto reloaded = ClientTable::from_config(cfg, &drained);
+  EXPECT_EQ(reloaded.clients()[1].limiter, drained.clients()[1].limiter);
+  const auto d = reloaded.check("b", Operation::kConverse, "x", kBefore, nullptr);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 429u);
+  EXPECT_EQ(reloaded.clients()[0].limiter, nullptr) << "unlimited stays unlimited";
+
+  cfg.clients[1].requests_per_minute = 3;
+  const auto raised = ClientTable::from_config(cfg, &reloaded);
+  EXPECT_EQ(raised.clients()[1].limiter->per_minute(), 3);
+  EXPECT_FALSE(raised.check("b", Operation::kConverse, "x", kBefore, nullptr)) << "a changed limit starts full";
+
+  cfg.clients[1].name = "b2";
+  cfg.clients[1].requests_per_minute = 2;
+  EXPECT_NE(ClientTable::from_config(cfg, &drained).clients()[1].limiter, drained.clients()[1].limiter)
+      << "buckets follow the client's name";
 }
 
 TEST(RateLimiter, BucketRefillsOverTime) {

@@ -32,7 +32,8 @@ models:
 audit:
   path: /var/log/signgate/audit.jsonl
 tls: { cert: server.pem, key: server.key }
-limits: { max_body_bytes: 20971520 }
+limits: { max_body_bytes: 20971520, max_connections: 10000, max_json_depth: 128 }
+ops_listen: 127.0.0.1:9090
 upstream: { max_retries: 2 }
 )";
 
@@ -58,6 +59,12 @@ TEST(Config, TheSpecExampleLoads) {
   EXPECT_EQ(*cl.requests_per_minute, 600);
   EXPECT_EQ(c->models.at("claude-sonnet"), "us.anthropic.claude-3-5-sonnet-20241022-v2:0");
   EXPECT_EQ(c->max_body_bytes, 20971520u);
+  EXPECT_EQ(c->max_connections, 10000u);
+  EXPECT_EQ(c->max_json_depth, 128);
+  ASSERT_TRUE(c->ops_listen);
+  EXPECT_EQ(*c->ops_listen, "127.0.0.1:9090");
+  EXPECT_EQ(c->ops_listen_host, "127.0.0.1");
+  EXPECT_EQ(c->ops_listen_port, 9090);
   EXPECT_EQ(c->upstream.max_retries, 2);
 }
 
@@ -69,6 +76,13 @@ TEST(Config, DefaultsForAMinimalFile) {
   EXPECT_EQ(c->aws.sts_url(), "https://sts.eu-west-1.amazonaws.com/");
   EXPECT_EQ(c->aws.bedrock_url(), "https://bedrock-runtime.eu-west-1.amazonaws.com");
   EXPECT_EQ(c->aws.refresh_before_expiry, std::chrono::seconds(300));
+  EXPECT_EQ(c->max_body_bytes, 20u * 1024 * 1024);
+  EXPECT_EQ(c->max_connections, 10000u);
+  EXPECT_EQ(c->max_json_depth, 128);
+  EXPECT_EQ(c->max_header_bytes, 65536u);
+  EXPECT_FALSE(c->ops_listen) << "health and metrics stay on the main listener";
+  EXPECT_TRUE(c->ops_listen_host.empty());
+  EXPECT_EQ(c->ops_listen_port, 0);
 }
 
 std::string problems(const std::string& yaml, const Environment& env = kEnv) {
@@ -137,6 +151,82 @@ TEST(Config, ListenIsAnIpAndAPort) {
               std::string::npos)
         << bad;
   }
+}
+
+// The caps that keep one client from exhausting the gateway are the operator's to set, within sane bounds.
+TEST(Config, LimitsAreReadWithinTheirRanges) {
+  auto c = parse_config("aws: { region: us-east-1 }\nlimits: { max_body_bytes: 1024, max_connections: 1, "
+                        "max_json_depth: 8, max_header_bytes: 1024 }\n", "x", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->max_body_bytes, 1024u);
+  EXPECT_EQ(c->max_connections, 1u);
+  EXPECT_EQ(c->max_json_depth, 8);
+  EXPECT_EQ(c->max_header_bytes, 1024u);
+  auto top = parse_config("aws: { region: us-east-1 }\nlimits: { max_connections: 1000000, max_json_depth: 10000, "
+                          "max_header_bytes: 1048576 }\n", "x", kEnv);
+  ASSERT_TRUE(top) << top.message();
+  EXPECT_EQ(top->max_connections, 1000000u);
+  EXPECT_EQ(top->max_json_depth, 10000);
+  EXPECT_EQ(top->max_header_bytes, 1048576u);
+
+  const std::string out = problems("aws: { region: us-east-1 }\nlimits: { max_connections: 0, max_json_depth: 7, "
+                                   "max_header_bytes: 1048577, max_body_bytez: 5 }\n");
+  for (const char* needle : {"bad.yaml: limits.max_connections: must be a whole number from 1 to 1000000, not '0'",
+                             "bad.yaml: limits.max_json_depth: must be a whole number from 8 to 10000, not '7'",
+                             "bad.yaml: limits.max_header_bytes: must be a whole number from 1024 to 1048576, not '1048577'",
+                             "bad.yaml: limits.max_body_bytez: unknown key"}) {
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n--- got:\n" << out;
+  }
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nlimits: { max_connections: 1000001 }\n")
+                .find("limits.max_connections: must be a whole number"), std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nlimits: { max_json_depth: deep }\n")
+                .find("limits.max_json_depth: must be a whole number"), std::string::npos);
+}
+
+// Health and metrics can move to a port of their own, which must not be the gateway's.
+TEST(Config, OpsListenIsAnIpAndAPortOfItsOwn) {
+  auto v6 = parse_config("ops_listen: '[::1]:9091'\naws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(v6) << v6.message();
+  EXPECT_EQ(*v6->ops_listen, "[::1]:9091");
+  EXPECT_EQ(v6->ops_listen_host, "::1");
+  EXPECT_EQ(v6->ops_listen_port, 9091);
+  auto local = parse_config("ops_listen: localhost:9090\naws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(local) << local.message();
+  EXPECT_EQ(local->ops_listen_host, "127.0.0.1");
+  auto both_any = parse_config("listen: 127.0.0.1:0\nops_listen: 127.0.0.1:0\naws: { region: us-east-1 }\n", "x", kEnv);
+  EXPECT_TRUE(both_any) << "port 0 is a fresh free port each time: " << both_any.message();
+  auto other_ip = parse_config("listen: 127.0.0.1:8080\nops_listen: 127.0.0.2:8080\naws: { region: us-east-1 }\n", "x", kEnv);
+  EXPECT_TRUE(other_ip) << other_ip.message();
+
+  for (const char* bad : {"9090", "127.0.0.1:metrics", "127.0.0.1:65536", "ops.internal:9090", ""}) {
+    EXPECT_NE(problems(std::string("ops_listen: '") + bad + "'\naws: { region: us-east-1 }\n")
+                  .find("bad.yaml: ops_listen: must be IP:PORT"), std::string::npos)
+        << bad;
+  }
+  for (const char* clash : {"listen: 127.0.0.1:8080\nops_listen: 127.0.0.1:8080\n",
+                            "listen: localhost:8080\nops_listen: 127.0.0.1:8080\n",
+                            "listen: '[::1]:8080'\nops_listen: '[0:0:0:0:0:0:0:1]:8080'\n",
+                            "listen: 0.0.0.0:8080\nops_listen: 127.0.0.1:8080\n",
+                            "listen: 127.0.0.1:8080\nops_listen: '[::]:8080'\n"}) {
+    EXPECT_NE(problems(std::string(clash) + "aws: { region: us-east-1 }\n").find("bad.yaml: ops_listen: '"),
+              std::string::npos)
+        << clash;
+  }
+  EXPECT_NE(problems("ops_listen: [a, b]\naws: { region: us-east-1 }\n").find("ops_listen: must be a string"),
+            std::string::npos);
+}
+
+// A name that only starts like a loopback address would get signed requests in clear text.
+TEST(Config, PlainHttpEndpointsMustBeLoopbackExactly) {
+  for (const char* host : {"127.evil.example", "127.0.0.1.evil.example", "localhost.evil.example"}) {
+    EXPECT_NE(problems(std::string("aws: { region: us-east-1, bedrock_endpoint: 'http://") + host + ":8080' }\n")
+                  .find("bad.yaml: aws.bedrock_endpoint: plain http is allowed only to loopback"),
+              std::string::npos)
+        << host;
+  }
+  auto local = parse_config("aws: { region: us-east-1, bedrock_endpoint: 'http://127.0.0.1:4566', "
+                            "sts_endpoint: 'http://[::1]:4566' }\n", "x", kEnv);
+  EXPECT_TRUE(local) << local.message();
 }
 
 TEST(Config, ExternalIdWithoutARoleIsAMistake) {

@@ -244,6 +244,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._xml_error(403, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
         return self._issue_role_credentials("AssumeRoleWithWebIdentity", one("RoleArn"), one("RoleSessionName"))
 
+    def _hostile(self, operation, model):
+        return _hostile_answer(self, operation, model)
+
     def _stream(self, frames, model):
         return _stream_body(self, frames, model)
 
@@ -270,6 +273,8 @@ class Handler(BaseHTTPRequestHandler):
         if model.startswith("missing."):
             return self._error(404, "ResourceNotFoundException", "Could not resolve the foundation model from "
                                                                  "the provided model identifier.")
+        if model.startswith("hostile."):
+            return self._hostile(operation, model)
         usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
         request = json.loads(body or b"{}") if operation in ("converse", "converse-stream") else {}
@@ -329,6 +334,25 @@ class Handler(BaseHTTPRequestHandler):
                       for e in events]
             return self._stream(frames, model)
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
+
+
+def _hostile_answer(handler, operation, model):
+    """What a hostile or prompt-injected model can make Bedrock return: JSON nested 300,000
+    deep (built as text: Python's json cannot), and text that looks like Bedrock's metrics."""
+    deep = "[" * 300000 + "]" * 300000
+    if operation == "converse":
+        return handler._send(200, '{"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t",'
+                                  '"name":"f","input":' + deep + '}}]}},"stopReason":"tool_use",'
+                                  '"usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}')
+    if operation == "invoke-with-response-stream":
+        lookalike = {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "text_delta", "text": "amazon-bedrock-invocationMetrics"}}
+        nested = ('{"type":"content_block_delta","index":0,"delta":' + deep +
+                  ',"amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}')
+        frames = [event_frame("chunk", {"bytes": base64.b64encode(json.dumps(lookalike).encode()).decode()}),
+                  event_frame("chunk", {"bytes": base64.b64encode(nested.encode()).decode()})]
+        return handler._stream(frames, model)
+    return handler._error(400, "ValidationException", "hostile models answer converse and invoke streams")
 
 
 def version_ok(form):

@@ -64,5 +64,22 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
   EXPECT_NE(text.find("signgate_credential_refreshes_total{role_session=\"arn:r/s\"} 3"), std::string::npos);
 }
 
+// Label values reach the exposition as valid UTF-8 without raw control bytes: 0xFF, CR,
+// VT and NUL went out as they came before.
+TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
+  Metrics m;
+  m.request(std::string("a\xff\r\x0b\0b\xc3\xa9\xed\xa0\x80\xc0\xaf\n", 14), "s", "o", "", 200, 0.001, std::nullopt);
+  const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
+  const auto line_start = text.find("signgate_requests_total{");
+  ASSERT_NE(line_start, std::string::npos);
+  const std::string line = text.substr(line_start, text.find('\n', line_start) - line_start);
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_NE(line.find("client=\"a" + r + r + r + r + "b\xc3\xa9" + r + r + r + r + r + "\\n\""), std::string::npos)
+      << line;
+  for (char c : text) {
+    EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << static_cast<int>(c);
+  }
+}
+
 }  // namespace
 }  // namespace signgate::gateway

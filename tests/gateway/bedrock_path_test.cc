@@ -49,5 +49,33 @@ TEST(BedrockPath, WhatIsNotAModelCall) {
   EXPECT_FALSE(parse_model_path("/model/a%0Ab/converse", &error)) << "no line breaks in a model ID";
 }
 
+// "%2e%2e" decodes to "..", which upstream would be a dot segment, not a model.
+TEST(BedrockPath, DotSegmentsAreNotModelIds) {
+  for (const char* target : {"/model/%2e%2e/converse", "/model/%2E%2E/converse", "/model/../converse",
+                             "/model/./invoke", "/model/%2E/invoke", "/model/.%2e/converse-stream",
+                             "/model/x/../invoke", "/model/x%2F..%2F../count-tokens"}) {
+    std::string error;
+    EXPECT_FALSE(parse_model_path(target, &error)) << target;
+    EXPECT_EQ(error.rfind("not a Bedrock model ID", 0), 0u) << target << ": " << error;
+  }
+}
+
+// Only Bedrock's model-ID grammar passes: no URL syntax, whitespace or stray ARNs.
+TEST(BedrockPath, OnlyBedrockModelIds) {
+  std::string error;
+  for (const char* target : {"/model/a%20b/converse", "/model/a%3Fb/converse", "/model/a%23b/converse",
+                             "/model/a%255C/converse", "/model/a%5Cb/converse", "/model/a%00b/converse",
+                             "/model/a/b/converse", "/model/arn:aws:iam::123456789012:role%2Fadmin/invoke",
+                             "/model/arn:aws:bedrock:us-east-1:123456789012:inference-profile%2Fx%2F..%2Fy/invoke"}) {
+    EXPECT_FALSE(parse_model_path(target, &error)) << target;
+  }
+  for (const char* target : {"/model/amazon.titan-embed-text-v2:0/invoke",
+                             "/model/arn:aws:bedrock:us-east-1::foundation-model%2Famazon.titan-embed-text-v2:0/invoke",
+                             "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile"
+                             "%2Fabcdef123456/converse"}) {
+    EXPECT_TRUE(parse_model_path(target, &error)) << target << ": " << error;
+  }
+}
+
 }  // namespace
 }  // namespace signgate::gateway

@@ -42,6 +42,25 @@ TEST(Url, LoopbackDetection) {
   EXPECT_FALSE(parse_url("http://127.example.com/", &err)->is_ip_literal());
 }
 
+// Plain http is allowed only to loopback, so a name that merely starts with "127." is not.
+TEST(Url, LoopbackIsAnExactAddressNotAPrefix) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "LOCALHOST", "[::1]",
+                           "[0:0:0:0:0:0:0:1]", "[0000:0000:0000:0000:0000:0000:0000:0001]"}) {
+    std::string err;
+    auto u = parse_url(std::string("http://") + host + ":8080/", &err);
+    ASSERT_TRUE(u) << host << ": " << err;
+    EXPECT_TRUE(u->is_loopback()) << host;
+  }
+  for (const char* host : {"127.evil.example", "127.0.0.1.evil.example", "127.0.0.256", "127.0.0", "1127.0.0.1",
+                           "127.1", "0127.0.0.1", "127.0.0.01", "localhost.evil.example", "evil-localhost",
+                           "128.0.0.1", "[::2]", "[::]", "[::ffff:7f00:1]", "[1::1]"}) {
+    std::string err;
+    auto u = parse_url(std::string("http://") + host + "/", &err);
+    ASSERT_TRUE(u) << host << ": " << err;
+    EXPECT_FALSE(u->is_loopback()) << host;
+  }
+}
+
 // Each malformed URL is refused with a reason.
 TEST(Url, RejectsMalformedUrls) {
   for (const char* bad : {"", "example.com/path", "ftp://example.com/", "https://", "https:///path",

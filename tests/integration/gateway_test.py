@@ -86,7 +86,7 @@ class NativeSurface(unittest.TestCase):
             self.assertEqual(self.fake.seen_models[-1], PROFILE_ARN)
 
     def test_the_client_secret_never_reaches_bedrock(self):
-        call(self.gw.url, "/model/%s/converse" % MODEL,
+        call(self.gw.url, "/model/%s/invoke" % MODEL,
              headers={"Authorization": "Bearer " + S1, "x-api-key": S1, "X-Amz-Security-Token": "client-token",
                       "Content-Type": "application/json", "X-Amzn-Bedrock-Trace": "ENABLED"})
         sent = self.fake.requests[-1]
@@ -94,7 +94,7 @@ class NativeSurface(unittest.TestCase):
         flat = json.dumps(sent["headers"])
         self.assertNotIn(S1, flat)
         self.assertNotIn("client-token", flat)
-        self.assertIn("X-Amzn-Bedrock-Trace", flat, "Bedrock's own headers are forwarded")
+        self.assertIn("X-Amzn-Bedrock-Trace", flat, "InvokeModel's own headers are forwarded")
 
     def test_stream_arrives_frame_by_frame(self):
         """The first frame reaches the client long before the last one is sent (150 ms apart)."""
@@ -312,7 +312,8 @@ class UpstreamTrouble(unittest.TestCase):
         try:
             status, headers, body = call(closed.url, "/model/%s/converse" % MODEL, headers=bearer(S1))
             self.assertEqual(status, 502, body)
-            self.assertIn("Bedrock unreachable", json.loads(body)["message"])
+            self.assertIn("Bedrock could not be reached (request ", json.loads(body)["message"])
+            self.assertIn("Bedrock unreachable", closed.logs(), "the detail is in the log")
             status, headers, body = call(slow.url, "/model/anthropic.slow-v1:0/converse", headers=bearer(S1))
             self.assertEqual(status, 504, body)
             self.assertEqual(headers["x-amzn-errortype"], "ModelTimeoutException")
@@ -381,7 +382,8 @@ class Lifecycle(unittest.TestCase):
             time.sleep(0.5)
             status, _, body = call(gw.url, "/readyz", method="GET", body=None)
             self.assertEqual(status, 503)
-            self.assertIn("ServiceUnavailable", json.loads(body)["reason"])
+            self.assertIn("no valid AWS credentials", json.loads(body)["reason"])
+            self.assertNotIn(ROLE, body.decode(), "the role is for the log, not for anyone asking")
             status, headers, body = call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))
             self.assertEqual(status, 503)
             self.assertIn("holds no valid AWS credentials", json.loads(body)["message"])

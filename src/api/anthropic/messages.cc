@@ -22,8 +22,11 @@ std::string error_type_for(unsigned status) {
   }
 }
 
-std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases) {
-  json req = json::parse(body, nullptr, false);
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
+                                                  int max_depth) {
+  bool too_deep = false;
+  json req = parse_json(body, max_depth, &too_deep);
+  if (too_deep) return ApiError{400, "invalid_request_error", "the body nests deeper than " + std::to_string(max_depth) + " levels"};
   if (req.is_discarded() || !req.is_object()) return ApiError{400, "invalid_request_error", "the body is not a JSON object"};
   if (!req.contains("model") || !req["model"].is_string() || req["model"].get<std::string>().empty()) {
     return ApiError{400, "invalid_request_error", "model: field required"};
@@ -50,7 +53,7 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   const std::string* message_type = m.string_header(":message-type");
   if (message_type != nullptr && *message_type != "event") {
     const std::string* kind = m.string_header(":exception-type");
-    const json payload = json::parse(m.payload, nullptr, false);
+    const json payload = parse_json(m.payload, max_depth);
     return error((kind != nullptr ? *kind + ": " : std::string()) +
                  (payload.is_object() && payload.contains("message") && payload["message"].is_string()
                       ? payload["message"].get<std::string>()
@@ -71,7 +74,9 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
       return out;
     }
   }
-  json event = json::parse(*inner_text, nullptr, false);
+  bool too_deep = false;
+  json event = parse_json(*inner_text, max_depth, &too_deep);
+  if (too_deep) return error("a stream event nests deeper than " + std::to_string(max_depth) + " levels");
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) return {};
   if (event.contains("amazon-bedrock-invocationMetrics")) {
     const json& metrics = event["amazon-bedrock-invocationMetrics"];

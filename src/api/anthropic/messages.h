@@ -10,6 +10,7 @@
 #include <string_view>
 #include <variant>
 
+#include "api/json_depth.h"
 #include "aws/eventstream.h"
 
 namespace signgate::api::anthropic {
@@ -31,7 +32,9 @@ struct MessagesRequest {
   bool stream = false;
 };
 
-std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases);
+// A body nested deeper than `max_depth` is refused before anything walks it.
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
+                                                  int max_depth = kDefaultMaxJsonDepth);
 
 // One event-stream message of InvokeModelWithResponseStream → "event: T\ndata: {...}\n\n";
 // an exception message → an SSE error event. Usage is read along the way.
@@ -40,6 +43,7 @@ class EventUnwrapper {
   std::string on_message(const aws::eventstream::Message& m);
   std::string error(std::string_view message);
   std::uint64_t input_tokens = 0, output_tokens = 0;
+  int max_depth = kDefaultMaxJsonDepth;  // an event nested deeper becomes an error event
 };
 
 }  // namespace signgate::api::anthropic

@@ -1,5 +1,6 @@
 #include "api/openai/chat.h"
 #include "api/json_fields.h"
+#include "api/json_depth.h"
 
 namespace signgate::api::openai {
 
@@ -103,8 +104,11 @@ json error_body(const ApiError& e) {
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
 }
 
-std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases) {
-  const json req = json::parse(body, nullptr, false);
+std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases,
+                                                int max_depth) {
+  bool too_deep = false;
+  const json req = parse_json(body, max_depth, &too_deep);
+  if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
   if (req.is_discarded()) return bad("the body is not valid JSON", "");
   if (!req.is_object()) return bad("the body must be a JSON object", "");
   if (auto refused = refuse_unsupported(req)) return *refused;
@@ -152,7 +156,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
           const json& fn = call["function"];
           json input = json::object();
           if (fn.contains("arguments") && fn["arguments"].is_string() && !fn["arguments"].get<std::string>().empty()) {
-            input = json::parse(fn["arguments"].get<std::string>(), nullptr, false);
+            input = parse_json(fn["arguments"].get<std::string>(), max_depth, &too_deep);
             if (input.is_discarded() || !input.is_object()) {
               return bad("function.arguments must be a JSON object in a string", cp + ".function.arguments");
             }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <variant>
 
+#include "api/json_depth.h"
+
 namespace signgate::api::openai {
 
 // An error as OpenAI clients expect it: {"error":{"message","type","param","code"}}.
@@ -36,7 +38,9 @@ struct ChatRequest {
 // Parses and translates a /v1/chat/completions body. `aliases` maps names from the
 // config's models: to Bedrock IDs. Fields that would change the answer but Converse cannot
 // honour are refused with a 400 naming the field; harmless ones are ignored.
-std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases);
+// A body nested deeper than `max_depth` is refused before anything walks it.
+std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases,
+                                                int max_depth = kDefaultMaxJsonDepth);
 
 // Bedrock's stopReason → OpenAI's finish_reason.
 std::string_view finish_reason(std::string_view stop_reason);

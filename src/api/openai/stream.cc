@@ -1,6 +1,7 @@
 #include "api/openai/stream.h"
 #include "api/json_fields.h"
 #include "api/json_scan.h"
+#include "api/json_depth.h"
 
 namespace signgate::api::openai {
 
@@ -45,7 +46,7 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   const std::string* message_type = m.string_header(":message-type");
   if (message_type != nullptr && *message_type != "event") {
     const std::string* kind = m.string_header(":exception-type");
-    const json payload = json::parse(m.payload, nullptr, false);
+    const json payload = parse_json(m.payload, kDefaultMaxJsonDepth);
     const std::string text = payload.is_object() && payload.contains("message") && payload["message"].is_string()
                                  ? payload["message"].get<std::string>()
                                  : m.payload;
@@ -62,7 +63,7 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
       return chunk_text(content, {});
     }
   }
-  const json e = json::parse(m.payload, nullptr, false);
+  const json e = parse_json(m.payload, kDefaultMaxJsonDepth);
   if (!e.is_object()) return {};
   if (*type == "messageStart") return chunk({{"role", "assistant"}, {"content", ""}});
   if (*type == "contentBlockStart") {

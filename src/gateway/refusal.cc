@@ -1,0 +1,64 @@
+#include "gateway/refusal.h"
+
+#include "api/anthropic/messages.h"
+#include "api/json_scan.h"
+#include "api/openai/chat.h"
+
+namespace signgate::gateway {
+
+namespace {
+
+std::string openai_type_for(unsigned status) {
+  switch (status) {
+    case 400: case 408: case 413: case 431: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 429: return "rate_limit_error";
+    default: return "api_error";
+  }
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string_view bedrock_type_for(unsigned status) {
+  switch (status) {
+    case 401: return "UnauthorizedException";
+    case 403: return "AccessDeniedException";
+    case 404: return "ResourceNotFoundException";
+    case 405: case 400: case 413: case 431: return "ValidationException";
+    case 408: return "RequestTimeoutException";
+    case 429: return "ThrottlingException";
+    case 504: return "ModelTimeoutException";
+    case 500: return "InternalServerException";
+    default: return "ServiceUnavailableException";
+  }
+}
+
+Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) {
+  Rendered out{r.status, {{"Content-Type", "application/json"}}, {}};
+  std::chrono::seconds retry = r.retry_after;
+  // SDKs honour Retry-After: tell them when to come back instead of leaving them to guess.
+  if (retry.count() <= 0 && (r.status == 429 || r.status == 503)) retry = std::chrono::seconds(1);
+  if (retry.count() > 0) out.headers.push_back({"Retry-After", std::to_string(retry.count())});
+  switch (dialect) {
+    case Dialect::kBedrock:
+      out.headers.push_back({"x-amzn-ErrorType", r.bedrock_type.empty() ? std::string(bedrock_type_for(r.status)) : r.bedrock_type});
+      out.headers.push_back({"x-amzn-RequestId", std::string(request_id)});
+      out.body = "{\"message\":";
+      api::append_json_string_checked(out.body, r.message);
+      out.body.push_back('}');
+      break;
+    case Dialect::kOpenAI:
+      out.body = dump(api::openai::error_body({r.status, openai_type_for(r.status), r.message, r.param, r.code}));
+      break;
+    case Dialect::kAnthropic:
+      out.body = dump(api::anthropic::error_body({r.status, api::anthropic::error_type_for(r.status), r.message}));
+      break;
+  }
+  return out;
+}
+
+}  // namespace signgate::gateway

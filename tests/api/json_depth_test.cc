@@ -1,0 +1,119 @@
+// Hostile nesting, from callers and from the model: refused with a clear error before any
+// recursive code (nlohmann's dump, copies) walks it. Each input here crashed main before.
+#include "api/json_depth.h"
+
+#include <gtest/gtest.h>
+
+#include "api/anthropic/messages.h"
+#include "api/openai/chat.h"
+#include "api/openai/stream.h"
+#include "common/base64.h"
+#include "gateway/stream_relay.h"
+
+namespace signgate::api {
+namespace {
+
+namespace es = aws::eventstream;
+
+std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+es::Message message(std::string event_type, std::string payload) {
+  es::Message m;
+  m.headers.push_back({":message-type", es::HeaderValue::string("event")});
+  m.headers.push_back({":event-type", es::HeaderValue::string(std::move(event_type))});
+  m.payload = std::move(payload);
+  return m;
+}
+
+// The depth counts brackets, not brackets inside strings, and stops at the first level too deep.
+TEST(JsonDepth, CountsNestingOutsideStrings) {
+  EXPECT_TRUE(within_depth(R"({"a":[1,{"b":[]}]})", 4));
+  EXPECT_FALSE(within_depth(R"({"a":[1,{"b":[]}]})", 3));
+  EXPECT_TRUE(within_depth(R"({"a":"[[[[[[[[[[[[[[[["})", 1));
+  EXPECT_TRUE(within_depth(R"({"a":"\"[[[[[[[[[[[[[["})", 1));
+  EXPECT_TRUE(within_depth(R"({"a":"\\"})", 1));
+  EXPECT_FALSE(within_depth(R"({"a":"\\",  "b":[[[]]]})", 2));
+  EXPECT_TRUE(within_depth(nested(128), 128));
+  EXPECT_FALSE(within_depth(nested(129), 128));
+  bool deep = false;
+  EXPECT_TRUE(parse_json(nested(300'000), 128, &deep).is_discarded());
+  EXPECT_TRUE(deep);
+  EXPECT_EQ(parse_json(R"({"a":[1]})", 128, &deep)["a"][0], 1);
+  EXPECT_FALSE(deep);
+}
+
+// POST /v1/messages with "metadata" nested 100,000 deep: SIGSEGV in to_invoke's dump before.
+TEST(JsonDepth, AnthropicBodyNestedTooDeepIsA400) {
+  const std::string body = R"({"model":"m.x","max_tokens":5,"messages":[],"metadata":)" + nested(100'000) + "}";
+  auto r = anthropic::to_invoke(body, {}, 128);
+  ASSERT_TRUE(std::holds_alternative<anthropic::ApiError>(r));
+  EXPECT_EQ(std::get<anthropic::ApiError>(r).status, 400u);
+  EXPECT_NE(std::get<anthropic::ApiError>(r).message.find("deeper than 128"), std::string::npos);
+}
+
+// /v1/chat/completions with "stop" or a tool's parameters nested 300,000 deep: recursive copy before.
+TEST(JsonDepth, OpenAiBodyNestedTooDeepIsA400) {
+  for (const std::string& field : {std::string(R"("stop":)") + nested(300'000),
+                                   std::string(R"("tools":[{"type":"function","function":{"name":"f","parameters":)") +
+                                       nested(300'000) + "}}]"}) {
+    const std::string body = R"({"model":"m.x","messages":[{"role":"user","content":"hi"}],)" + field + "}";
+    auto r = openai::to_converse(body, {}, 128);
+    ASSERT_TRUE(std::holds_alternative<openai::ApiError>(r));
+    EXPECT_NE(std::get<openai::ApiError>(r).message.find("deeper than 128"), std::string::npos);
+  }
+  // Real tool schemas (a few levels) still pass.
+  auto ok = openai::to_converse(R"({"model":"m.x","messages":[{"role":"user","content":"hi"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":
+      {"a":{"type":"array","items":{"type":"object","properties":{"b":{"type":"string"}}}}}}}}]})", {}, 128);
+  EXPECT_TRUE(std::holds_alternative<openai::ChatRequest>(ok));
+  // tool_calls[].function.arguments is JSON in a string: the same limit applies inside it.
+  const std::string args = nested(1'000);
+  std::string escaped;
+  for (char c : args) escaped.push_back(c);
+  auto deep_args = openai::to_converse(
+      R"({"model":"m.x","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"1","function":{"name":"f","arguments":")" +
+          escaped + R"("}}]}]})",
+      {}, 128);
+  EXPECT_TRUE(std::holds_alternative<openai::ApiError>(deep_args));
+}
+
+// A deeply nested InvokeModel stream chunk on the Anthropic surface: event.dump overflowed.
+TEST(JsonDepth, AnthropicStreamEventNestedTooDeepIsAnErrorEvent) {
+  anthropic::EventUnwrapper u;
+  const std::string event = R"({"type":"content_block_delta","x":)" + nested(300'000) + R"(,
+"amazon-bedrock-invocationMetrics":{"inputTokenCount":1}})";
+  const std::string out = u.on_message(message("chunk", R"({"bytes":")" + base64_encode(event) + R"("})"));
+  EXPECT_EQ(out.rfind("event: error\n", 0), 0u) << out.substr(0, 200);
+  EXPECT_NE(out.find("deeper than"), std::string::npos);
+}
+
+// The native relay reads usage from chunks; a model's text that mentions the metrics key
+// (but has no such object) read past a map before (ASan: heap-buffer-overflow).
+TEST(JsonDepth, RelayUsageReadingSurvivesLookalikesAndNesting) {
+  gateway::FrameAligner frames;
+  const std::string lookalike = R"({"type":"content_block_delta","delta":{"text":"amazon-bedrock-invocationMetrics"}})";
+  const std::string deep = R"({"type":"x","amazon-bedrock-invocationMetrics":)" + nested(200'000) + "}";
+  const std::string wrong_type = R"({"type":"x","amazon-bedrock-invocationMetrics":{"inputTokenCount":"7"}})";
+  std::string wire;
+  for (const auto& inner : {lookalike, deep, wrong_type}) {
+    wire += es::encode({{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string("chunk")}},
+                       R"({"bytes":")" + base64_encode(inner) + R"("})");
+  }
+  auto r = frames.push(wire);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->size(), wire.size());
+  EXPECT_FALSE(frames.input_tokens);
+}
+
+// A Converse answer whose toolUse.input nests 300,000 deep parses as too deep, never reaching
+// from_converse's dump (the gateway answers 502 in the caller's dialect).
+TEST(JsonDepth, HostileAnswerNeverReachesTheTranslator) {
+  const std::string answer = R"({"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":)" +
+                             nested(300'000) + "}}]}},\"stopReason\":\"tool_use\"}";
+  bool deep = false;
+  EXPECT_TRUE(parse_json(answer, 128, &deep).is_discarded());
+  EXPECT_TRUE(deep);
+}
+
+}  // namespace
+}  // namespace signgate::api
