@@ -113,7 +113,8 @@ asio::awaitable<void> Gateway::openai_chat(const std::string& body, http::Respon
   const auto rt = runtime();
   auto parsed = api::openai::to_converse(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) {
-    co_await refuse(res, Dialect::kOpenAI, Refusal{e->status, e->message, e->param, e->code}, call);
+    const Refusal refusal{e->status, e->message, e->param, e->code};
+    co_await refuse(res, Dialect::kOpenAI, refusal, call);
     co_return;
   }
   const api::openai::ChatRequest& chat = std::get<api::openai::ChatRequest>(parsed);
@@ -213,9 +214,9 @@ asio::awaitable<void> Gateway::openai_models(const http::RequestHead& head, http
   if (target.substr(0, kOne.size()) == kOne) {
     const std::string wanted = aws::uri_decode(target.substr(kOne.size(), target.find('?') - kOne.size()));
     if (ids.count(wanted) == 0) {
-      co_await refuse(res, Dialect::kOpenAI,
-                      Refusal{404, "The model does not exist or is not allowed for this key", "model", "model_not_found"},
-                      call);
+      const Refusal refusal{404, "The model does not exist or is not allowed for this key", "model",
+                            "model_not_found"};
+      co_await refuse(res, Dialect::kOpenAI, refusal, call);
       co_return;
     }
     call.audit.status = 200;
@@ -237,7 +238,8 @@ asio::awaitable<void> Gateway::anthropic_messages(const std::string& body, http:
   const auto rt = runtime();
   auto parsed = api::anthropic::to_invoke(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) {
-    co_await refuse(res, Dialect::kAnthropic, Refusal{e->status, e->message}, call);
+    const Refusal refusal{e->status, e->message};
+    co_await refuse(res, Dialect::kAnthropic, refusal, call);
     co_return;
   }
   const api::anthropic::MessagesRequest& msg = std::get<api::anthropic::MessagesRequest>(parsed);
@@ -270,10 +272,9 @@ asio::awaitable<void> Gateway::anthropic_messages(const std::string& body, http:
   if (!msg.stream) {
     auto text = co_await answer.read_all(kMaxAnswer);
     if (!text) {
-      co_await refuse(res, Dialect::kAnthropic,
-                      Refusal{502, "Bedrock's answer broke off (request " + call.audit.request_id + ")", "", "", "", {},
-                              "Bedrock's answer broke off: " + text.message()},
-                      call);
+      const Refusal refusal{502, "Bedrock's answer broke off (request " + call.audit.request_id + ")", "", "", "", {},
+                            "Bedrock's answer broke off: " + text.message()};
+      co_await refuse(res, Dialect::kAnthropic, refusal, call);
       co_return;
     }
     call.first_byte = SteadyClock::now();

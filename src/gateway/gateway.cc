@@ -311,12 +311,11 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
   }
   if (route == Route::kNone) {
     call.audit.surface = "http";
-    co_await refuse(res, Dialect::kBedrock,
-                    Refusal{404,
-                            "no such path; signgate serves POST /v1/chat/completions, GET /v1/models, POST "
-                            "/v1/messages and POST /model/{modelId}/{operation}",
-                            "", "", "UnknownOperationException", {}, "no such path"},
-                    call);
+    const Refusal refusal{404,
+                          "no such path; signgate serves POST /v1/chat/completions, GET /v1/models, "
+                          "POST /v1/messages and POST /model/{modelId}/{operation}",
+                          "", "", "UnknownOperationException", {}, "no such path"};
+    co_await refuse(res, Dialect::kBedrock, refusal, call);
     finish(call);
     co_return;
   }
@@ -325,14 +324,16 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
     std::string error;
     native_call = parse_model_path(target, &error);
     if (!native_call) {
-      co_await refuse(res, dialect, Refusal{404, error, "", "", "UnknownOperationException"}, call);
+      const Refusal refusal{404, error, "", "", "UnknownOperationException"};
+      co_await refuse(res, dialect, refusal, call);
       finish(call);
       co_return;
     }
     call.audit.operation = std::string(auth::operation_name(native_call->operation));
     call.audit.model = native_call->model_id;
     if (!post) {
-      co_await refuse(res, dialect, Refusal{405, "Bedrock runtime operations are POST"}, call);
+      const Refusal refusal{405, "Bedrock runtime operations are POST"};
+      co_await refuse(res, dialect, refusal, call);
       finish(call);
       co_return;
     }
@@ -348,7 +349,8 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
   const auth::Client* client = nullptr;
   if (auto denial = rt->clients.identify(std::get<std::string_view>(presented), system_now(), &client)) {
     if (client != nullptr) call.audit.client = client->name;
-    co_await refuse(res, dialect, Refusal{denial->status, denial->reason, "", "invalid_api_key"}, call);
+    const Refusal refusal{denial->status, denial->reason, "", "invalid_api_key"};
+    co_await refuse(res, dialect, refusal, call);
     finish(call);
     co_return;
   }
@@ -528,10 +530,9 @@ asio::awaitable<void> Gateway::native(const http::RequestHead& req_head, const s
   }
   auto body = co_await answer->read_all(kMaxUnstreamedAnswer);
   if (!body) {
-    co_await refuse(res, Dialect::kBedrock,
-                    Refusal{502, "Bedrock's answer broke off", "", "", "ServiceUnavailableException", {},
-                            "Bedrock's answer broke off: " + body.message()},
-                    call);
+    const Refusal refusal{502, "Bedrock's answer broke off", "", "", "ServiceUnavailableException", {},
+                          "Bedrock's answer broke off: " + body.message()};
+    co_await refuse(res, Dialect::kBedrock, refusal, call);
     co_return;
   }
   call.first_byte = Clock::now();

@@ -84,7 +84,21 @@ void Metrics::request(const std::string& client, const std::string& surface, con
                       const std::string& model, unsigned status, double latency_seconds,
                       std::optional<double> first_byte_seconds) {
   std::lock_guard lock(mutex_);
-  ++requests_[{client, surface, operation, model, status}];
+  // A client may name any model its allowlist's globs admit: past kMaxModelsPerClient
+  // distinct ones its requests count under "other", so no caller grows /metrics for ever.
+  const std::string* label = &model;
+  static const std::string kOther = "other";
+  if (!model.empty()) {
+    auto& seen = models_by_client_[client];
+    if (seen.count(model) == 0) {
+      if (seen.size() >= kMaxModelsPerClient) {
+        label = &kOther;
+      } else {
+        seen.insert(model);
+      }
+    }
+  }
+  ++requests_[{client, surface, operation, *label, status}];
   latency_[{surface, operation}].observe(latency_seconds);
   if (first_byte_seconds) first_byte_[{surface, operation}].observe(*first_byte_seconds);
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -47,7 +48,10 @@ class Metrics {
   std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now) const;
 
  private:
+  static constexpr std::size_t kMaxModelsPerClient = 64;
+
   mutable std::mutex mutex_;
+  std::map<std::string, std::set<std::string>> models_by_client_;
   std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned>, std::uint64_t> requests_;
   std::map<std::pair<std::string, std::string>, Histogram> latency_, first_byte_;
   std::atomic<std::uint64_t> retries_{0};

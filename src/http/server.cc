@@ -38,10 +38,11 @@ std::optional<unsigned> refuse_transfer_encoding(const RequestHead& head) {
       const std::size_t comma = list.find(',');
       std::string_view coding = list.substr(0, comma);
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (const auto semi = coding.find(';'); semi != std::string_view::npos) coding = coding.substr(0, semi);
       while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+      if (coding.empty()) continue;  // an empty list element
+      if (const auto semi = coding.find(';'); semi != std::string_view::npos) coding = coding.substr(0, semi);
       while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
-      if (coding.empty()) continue;
+      if (coding.empty()) return 400u;  // parameters without a coding (";x"): Beast would not see chunked
       any = true;
       chunked_last = beast::iequals(coding, "chunked");
       if (chunked_last) {
@@ -62,6 +63,7 @@ namespace {
 // What one request's body reader and responder share: whether the body is still on the wire.
 struct Exchange {
   bool keep_alive = true;
+  bool head_only = false;     // a HEAD request: the answer's head without its body
   bool body_pending = false;  // announced and not (completely) read: the connection must close
   bool keep_alive_now() const { return keep_alive && !body_pending; }
 };
@@ -82,6 +84,13 @@ class StreamResponder final : public Responder {
     started_ = true;
     beast::get_lowest_layer(stream_).expires_after(timeout_);
     error_code ec;
+    if (exchange_.head_only) {
+      // A body after the head of a HEAD answer would be read as the next response.
+      bhttp::response_serializer<bhttp::string_body> head_only(res);
+      co_await bhttp::async_write_header(stream_, head_only, asio::redirect_error(asio::use_awaitable, ec));
+      done_ = !ec;
+      co_return !ec;
+    }
     co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
     bytes_ += res.body().size();
     done_ = !ec;
@@ -159,6 +168,11 @@ class SessionBody final : public BodyReader {
 
   bool announced() const override { return announced_; }
 
+  std::size_t field_count() const {
+    const auto& fields = parser_.get().base();
+    return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
+  }
+
   asio::awaitable<Body> read(std::uint64_t limit) override {
     Body out;
     if (read_ || !exchange_.body_pending) {
@@ -184,7 +198,13 @@ class SessionBody final : public BodyReader {
       }
     }
     lowest.expires_after(options_.body_timeout);
+    const auto fields_before = field_count();
     co_await bhttp::async_read(stream_, buffer_, parser_, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && field_count() != fields_before) {
+      // Beast merges trailer fields into the head the caller was authenticated and judged by.
+      out.error = BodyError::kMalformed;
+      co_return out;
+    }
     if (ec) {
       if (ec == bhttp::error::body_limit) {
         out.error = BodyError::kTooLarge;
@@ -359,16 +379,22 @@ struct Server::Impl {
         co_await answer_and_close(stream, 431, "too many header fields");
         break;
       }
-      if (const auto refused = refuse_transfer_encoding(head)) {
+      std::optional<unsigned> refused = refuse_transfer_encoding(head);
+      if (!refused && head.find(bhttp::field::transfer_encoding) != head.end() &&
+          (!parser.chunked() || parser.content_length() || head.version() < 11)) {
+        refused = 400u;  // we and Beast must agree the body is chunked, and nothing else frames it
+      }
+      if (refused) {
         // The body's framing is not one we can trust: answer and close, never read on.
         const std::string te(head[bhttp::field::transfer_encoding]);
         reject(*refused, "Transfer-Encoding '" + te.substr(0, 200) + "' refused");
-        co_await answer_and_close(stream, *refused,
-                                  *refused == 501 ? "transfer coding not implemented" : "bad Transfer-Encoding");
+        const std::string_view message = *refused == 501 ? "transfer coding not implemented" : "bad Transfer-Encoding";
+        co_await answer_and_close(stream, *refused, message);
         break;
       }
       Exchange exchange;
       exchange.keep_alive = parser.get().keep_alive() && !stopping;
+      exchange.head_only = head.method() == bhttp::verb::head;
       SessionBody<Stream> body(stream, buffer, parser, exchange, options);
       StreamResponder<Stream> responder(stream, exchange, options.write_timeout);
       ++in_flight;
@@ -377,6 +403,8 @@ struct Server::Impl {
       } catch (const std::exception& e) {
         // The handler's failures are values; an exception here is a bug. Answer if we still can.
         spdlog::error("request handler failed: {}", e.what());
+      } catch (...) {
+        spdlog::error("request handler failed");
       }
       --in_flight;
       if (!responder.started()) {
@@ -402,12 +430,13 @@ struct Server::Impl {
   Handler handler;
   Rejected rejected;
   std::optional<asio::ssl::context> tls;
-  std::vector<std::unique_ptr<Loop>> loops;
-  std::optional<tcp::acceptor> acceptor;  // on loop 0; declared after the loops, so destroyed first
+  // Before the loops: sessions destroyed with their io_context still give their count back.
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> accept_failures{0};
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::optional<tcp::acceptor> acceptor;  // on loop 0; declared after the loops, so destroyed first
 };
 
 Server::Server(ServerOptions options, Handler handler, Rejected rejected)

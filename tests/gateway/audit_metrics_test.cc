@@ -81,5 +81,20 @@ TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
   }
 }
 
+// An authenticated client inventing model IDs its globs admit cannot grow /metrics for ever.
+TEST(Metrics, ModelLabelsPerClientAreCapped) {
+  Metrics m;
+  for (int i = 0; i < 1000; ++i) m.request("fb", "openai", "converse", "anthropic.claude-" + std::to_string(i), 400, 0.001, std::nullopt);
+  m.request("fb", "openai", "converse", "anthropic.claude-1", 200, 0.001, std::nullopt);
+  const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
+  std::size_t series = 0;
+  for (std::size_t at = text.find("signgate_requests_total{"); at != std::string::npos;
+       at = text.find("signgate_requests_total{", at + 1)) {
+    ++series;
+  }
+  EXPECT_EQ(series, 64u + 1 + 1);  // 64 models at 400, "other" at 400, one known model at 200
+  EXPECT_NE(text.find("model=\"other\",status=\"400\"} 936"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace signgate::gateway

@@ -26,6 +26,8 @@ TEST(TransferEncoding, AFinalCodingOtherThanChunkedIs400) {
   EXPECT_EQ(refuse_transfer_encoding(with_te({"gzip"})), 400u);
   EXPECT_EQ(refuse_transfer_encoding(with_te({"chunked", "chunked"})), 400u);
   EXPECT_EQ(refuse_transfer_encoding(with_te({""})), 400u);
+  // Parameters without a coding: Beast's tokenizer stops there and never sees "chunked".
+  EXPECT_EQ(refuse_transfer_encoding(with_te({";x, chunked"})), 400u);
 }
 
 TEST(TransferEncoding, AnUnknownCodingBeforeChunkedIs501) {

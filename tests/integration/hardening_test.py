@@ -218,13 +218,40 @@ class Hardening(Faults):
         gw = self.start()
         smuggled = b"GET /metrics HTTP/1.1\r\nHost: signgate\r\n\r\n"
         for coding, status in (("chunked, identity", b"400"), ("identity", b"400"), ("xchunked", b"400"),
-                               ("gzip", b"400"), ("gzip, chunked", b"501")):
+                               ("gzip", b"400"), ("gzip, chunked", b"501"), (";x, chunked", b"400")):
             answer = raw(gw.url, head("/model/%s/converse" % MODEL, ["Authorization: Bearer " + SECRET,
                                                                       "Transfer-Encoding: " + coding]) + smuggled)
             self.requests += 1
             self.assertTrue(answer.startswith(b"HTTP/1.1 " + status), (coding, answer[:200]))
             self.assertEqual(answer.count(b"HTTP/1.1 "), 1, coding)
             self.assertNotIn(b"signgate_requests_total", answer)
+
+    def test_chunked_bodies_are_framed_one_way_only(self):
+        gw = self.start()
+        auth = "Authorization: Bearer " + SECRET
+        # Chunked in HTTP/1.0, or chunked beside a Content-Length: refused, never read on.
+        for request in (head("/model/%s/converse" % MODEL, [auth, "Transfer-Encoding: chunked"]).replace(
+                            b"HTTP/1.1", b"HTTP/1.0", 1) + b"0\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n",
+                        head("/model/%s/converse" % MODEL, [auth, "Transfer-Encoding: chunked", "Content-Length: 5"]) +
+                        b"0\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n"):
+            answer = raw(gw.url, request)
+            self.requests += 1
+            self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
+            self.assertEqual(answer.count(b"HTTP/1.1 "), 1)
+        # Trailers would be merged into the head the caller was judged by: refused.
+        answer = raw(gw.url, head("/model/%s/converse" % MODEL, [auth, "Transfer-Encoding: chunked"]) +
+                     b"2\r\n{}\r\n0\r\nX-Amzn-Bedrock-Trace: ENABLED\r\n\r\n")
+        self.requests += 1
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
+
+    def test_a_head_answer_carries_no_body(self):
+        gw = self.start()
+        answer = raw(gw.url, b"HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+                             b"Connection: close\r\n\r\n")
+        self.requests += 1  # the HEAD is audited; /healthz is not
+        first, _, rest = answer.partition(b"\r\n\r\n")
+        self.assertTrue(first.startswith(b"HTTP/1.1 404"), answer[:300])
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200"), answer[:300])
 
     def test_descriptor_exhaustion_backs_off_and_recovers(self):
         gw = self.start()
