@@ -179,12 +179,20 @@ asio::awaitable<void> Gateway::refuse(http::Responder& res, Dialect dialect, con
   co_await res.send(out.status, std::move(out.headers), std::move(out.body));
 }
 
-asio::awaitable<bool> Gateway::ops(const http::RequestHead& head, http::Responder& res) {
+namespace {
+
+bool is_ops_request(const http::RequestHead& head) {
   const std::string_view target = head.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (head.method() != bhttp::verb::get || (path != "/healthz" && path != "/readyz" && path != "/metrics")) {
-    co_return false;
-  }
+  return head.method() == bhttp::verb::get && (path == "/healthz" || path == "/readyz" || path == "/metrics");
+}
+
+}  // namespace
+
+asio::awaitable<bool> Gateway::ops(const http::RequestHead& head, http::Responder& res) {
+  if (!is_ops_request(head)) co_return false;
+  const std::string_view target = head.target();
+  const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz") {
     co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ok"})"));
   } else if (path == "/readyz") {
@@ -280,7 +288,10 @@ Refusal upstream_refusal(const Gateway::Upstream& up, const Gateway::Call& call)
 
 asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
                                       std::size_t loop_index, bool with_ops) {
-  if (with_ops && co_await ops(head, res)) co_return;
+  if (with_ops && is_ops_request(head)) {  // checked first: no coroutine frame per request for it
+    co_await ops(head, res);
+    co_return;
+  }
   const auto rt = runtime();
   const std::string_view target = head.target();
   const std::string_view path = target.substr(0, target.find('?'));
