@@ -229,14 +229,21 @@ std::shared_ptr<RateLimiter> ClientTable::limiter_of(std::string_view name, int 
   return nullptr;
 }
 
-std::string_view secret_from_headers(std::string_view authorization, std::string_view x_api_key) {
-  if (authorization.size() > 7 && iequals(authorization.substr(0, 7), "bearer ")) {
-    std::string_view s = authorization.substr(7);
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+std::variant<std::string_view, Denial> secret_from_headers(const std::vector<std::string_view>& authorization,
+                                                           const std::vector<std::string_view>& x_api_key) {
+  if (authorization.size() > 1) return Denial{400, "more than one Authorization header"};
+  if (x_api_key.size() > 1) return Denial{400, "more than one x-api-key header"};
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+  };
+  if (authorization.empty()) return x_api_key.empty() ? std::string_view() : x_api_key.front();
+  const std::string_view value = trim(authorization.front());
+  if (value.size() < 7 || !iequals(value.substr(0, 7), "bearer ")) {
+    return Denial{401, "unsupported Authorization scheme: send Authorization: Bearer <secret> or x-api-key"};
   }
-  return x_api_key;
+  return trim(value.substr(7));
 }
 
 }  // namespace signgate::auth

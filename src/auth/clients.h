@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "aws/credentials/cache.h"
@@ -111,7 +112,11 @@ class ClientTable {
   std::vector<Client> clients_;
 };
 
-// The secret an HTTP request carries: "Authorization: Bearer X" or "x-api-key: X".
-std::string_view secret_from_headers(std::string_view authorization, std::string_view x_api_key);
+// The secret a request carries, given every value of its Authorization and x-api-key fields:
+// "Authorization: Bearer X" or "x-api-key: X", exactly one way. Two of either field are a 400
+// rather than a guess between them, and another scheme (Basic, AWS4-HMAC-SHA256) is a 401,
+// never a fallback to x-api-key. No header at all is the empty secret (identify() says 401).
+std::variant<std::string_view, Denial> secret_from_headers(const std::vector<std::string_view>& authorization,
+                                                           const std::vector<std::string_view>& x_api_key);
 
 }  // namespace signgate::auth

@@ -108,9 +108,8 @@ asio::awaitable<bool> relay_events(http::Response& answer, http::Responder& res,
 
 }  // namespace
 
-asio::awaitable<void> Gateway::openai_chat(const std::string& body, http::Responder& res, Loop& loop, Call& call,
+asio::awaitable<void> Gateway::openai_chat(std::shared_ptr<const Runtime> rt, const std::string& body, http::Responder& res, Loop& loop, Call& call,
                                            const auth::Client& client) {
-  const auto rt = runtime();
   auto parsed = api::openai::to_converse(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) {
     const Refusal refusal{e->status, e->message, e->param, e->code};
@@ -188,9 +187,8 @@ asio::awaitable<void> Gateway::openai_chat(const std::string& body, http::Respon
   metrics_.stream_closed();
 }
 
-asio::awaitable<void> Gateway::openai_models(const http::RequestHead& head, http::Responder& res, Call& call,
+asio::awaitable<void> Gateway::openai_models(std::shared_ptr<const Runtime> rt, const http::RequestHead& head, http::Responder& res, Call& call,
                                              const auth::Client& client) {
-  const auto rt = runtime();
   // Listing models is cheap, but it is still this client's traffic: it counts against its limit.
   if (auto denial = rt->clients.rate_limit(client)) {
     Refusal r{denial->status, denial->reason};
@@ -233,9 +231,8 @@ asio::awaitable<void> Gateway::openai_models(const http::RequestHead& head, http
   co_await res.send(200, content_type("application/json"), std::move(out));
 }
 
-asio::awaitable<void> Gateway::anthropic_messages(const std::string& body, http::Responder& res, Loop& loop,
+asio::awaitable<void> Gateway::anthropic_messages(std::shared_ptr<const Runtime> rt, const std::string& body, http::Responder& res, Loop& loop,
                                                   Call& call, const auth::Client& client) {
-  const auto rt = runtime();
   auto parsed = api::anthropic::to_invoke(body, rt->config.models, rt->config.max_json_depth);
   if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) {
     const Refusal refusal{e->status, e->message};

@@ -226,30 +226,12 @@ asio::awaitable<bool> Gateway::ops(const http::RequestHead& head, http::Responde
 
 namespace {
 
-// The secret a request head carries. Exactly one way of sending it: "Authorization: Bearer
-// X" or "x-api-key: X". Two Authorization (or x-api-key) fields are refused rather than
-// guessed between, and another scheme (Basic, AWS4-HMAC-SHA256) never falls back to x-api-key.
-std::variant<std::string_view, Refusal> presented_secret(const http::RequestHead& head) {
-  const auto authorization = head.equal_range(bhttp::field::authorization);
-  const auto api_key = head.equal_range("x-api-key");
-  if (std::distance(authorization.first, authorization.second) > 1) {
-    return Refusal{400, "more than one Authorization header"};
-  }
-  if (std::distance(api_key.first, api_key.second) > 1) return Refusal{400, "more than one x-api-key header"};
-  if (authorization.first != authorization.second) {
-    std::string_view value = authorization.first->value();
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    if (value.size() < 7 || !iequals(value.substr(0, 7), "bearer ")) {
-      return Refusal{401, "unsupported Authorization scheme: send Authorization: Bearer <secret> or x-api-key",
-                     "", "invalid_api_key"};
-    }
-    value.remove_prefix(7);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    return value;
-  }
-  if (api_key.first != api_key.second) return api_key.first->value();
-  return std::string_view();
+// The values of one header field (at most two are needed to tell "more than one").
+std::vector<std::string_view> field_values(const http::RequestHead& head, std::string_view name) {
+  std::vector<std::string_view> out;
+  const auto range = head.equal_range(name);
+  for (auto f = range.first; f != range.second && out.size() < 2; ++f) out.push_back(f->value());
+  return out;
 }
 
 Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
@@ -351,9 +333,10 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
   }
 
   // 2. Authenticate from the head: no body byte has been read, no 100 Continue sent.
-  auto presented = presented_secret(head);
-  if (auto* refused = std::get_if<Refusal>(&presented)) {
-    co_await refuse(res, dialect, *refused, call);
+  auto presented = auth::secret_from_headers(field_values(head, "authorization"), field_values(head, "x-api-key"));
+  if (auto* denial = std::get_if<auth::Denial>(&presented)) {
+    const Refusal refusal{denial->status, denial->reason, "", denial->status == 401 ? "invalid_api_key" : ""};
+    co_await refuse(res, dialect, refusal, call);
     finish(call);
     co_return;
   }
@@ -383,10 +366,10 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
   // 4-7. The surface plans, is authorized, calls Bedrock and answers.
   Loop& loop = *loops_[loop_index];
   switch (route) {
-    case Route::kNative: co_await native(head, bytes, res, loop, call, *client, *native_call); break;
-    case Route::kChat: co_await openai_chat(bytes, res, loop, call, *client); break;
-    case Route::kModels: co_await openai_models(head, res, call, *client); break;
-    case Route::kMessages: co_await anthropic_messages(bytes, res, loop, call, *client); break;
+    case Route::kNative: co_await native(rt, head, bytes, res, loop, call, *client, *native_call); break;
+    case Route::kChat: co_await openai_chat(rt, bytes, res, loop, call, *client); break;
+    case Route::kModels: co_await openai_models(rt, head, res, call, *client); break;
+    case Route::kMessages: co_await anthropic_messages(rt, bytes, res, loop, call, *client); break;
     case Route::kNone: break;
   }
   // 8. Exactly one audit line and one metrics update.
@@ -466,10 +449,9 @@ asio::awaitable<Gateway::Upstream> Gateway::call_bedrock(const Runtime& rt, Loop
   }
 }
 
-asio::awaitable<void> Gateway::native(const http::RequestHead& req_head, const std::string& req_body,
+asio::awaitable<void> Gateway::native(std::shared_ptr<const Runtime> rt, const http::RequestHead& req_head, const std::string& req_body,
                                       http::Responder& res, Loop& loop, Call& call, const auth::Client& client,
                                       const ModelCall& parsed) {
-  const auto rt = runtime();
   const Access a = authorize(*rt, client, parsed.operation, parsed.model_id, call);
   if (a.refusal) {
     co_await refuse(res, Dialect::kBedrock, *a.refusal, call);

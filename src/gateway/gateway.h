@@ -71,15 +71,17 @@ class Gateway {
                                       std::size_t loop, bool with_ops);
   // /healthz, /readyz, /metrics; false when `path` is none of them.
   boost::asio::awaitable<bool> ops(const http::RequestHead& head, http::Responder& res);
-  boost::asio::awaitable<void> native(const http::RequestHead& req_head, const std::string& req_body,
+  // Each surface is given the runtime the caller was authenticated against, so a reload in
+  // between cannot pair a client of one generation with the tables of the next.
+  boost::asio::awaitable<void> native(std::shared_ptr<const Runtime> rt, const http::RequestHead& req_head, const std::string& req_body,
                                       http::Responder& res, Loop& loop, Call& call, const auth::Client& client,
                                       const ModelCall& parsed);
   // The OpenAI and Anthropic surfaces (dialects.cc).
-  boost::asio::awaitable<void> openai_chat(const std::string& body, http::Responder& res, Loop& loop, Call& call,
+  boost::asio::awaitable<void> openai_chat(std::shared_ptr<const Runtime> rt, const std::string& body, http::Responder& res, Loop& loop, Call& call,
                                            const auth::Client& client);
-  boost::asio::awaitable<void> openai_models(const http::RequestHead& head, http::Responder& res, Call& call,
+  boost::asio::awaitable<void> openai_models(std::shared_ptr<const Runtime> rt, const http::RequestHead& head, http::Responder& res, Call& call,
                                              const auth::Client& client);
-  boost::asio::awaitable<void> anthropic_messages(const std::string& body, http::Responder& res, Loop& loop,
+  boost::asio::awaitable<void> anthropic_messages(std::shared_ptr<const Runtime> rt, const std::string& body, http::Responder& res, Loop& loop,
                                                   Call& call, const auth::Client& client);
   // Answers `r` in `dialect` and records it for the audit log.
   boost::asio::awaitable<void> refuse(http::Responder& res, Dialect dialect, const Refusal& r, Call& call);

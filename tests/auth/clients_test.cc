@@ -66,11 +66,29 @@ TEST(Operations, PathsAndNames) {
   EXPECT_FALSE(operation_from_path("chat"));
 }
 
+std::string_view secret(std::vector<std::string_view> authorization, std::vector<std::string_view> api_key) {
+  auto r = secret_from_headers(authorization, api_key);
+  return std::holds_alternative<std::string_view>(r) ? std::get<std::string_view>(r) : "<denied>";
+}
+
+unsigned denial(std::vector<std::string_view> authorization, std::vector<std::string_view> api_key) {
+  auto r = secret_from_headers(authorization, api_key);
+  return std::holds_alternative<Denial>(r) ? std::get<Denial>(r).status : 0;
+}
+
 TEST(Secrets, BearerOrApiKey) {
-  EXPECT_EQ(secret_from_headers("Bearer sgk_abc", ""), "sgk_abc");
-  EXPECT_EQ(secret_from_headers("bearer   sgk_abc ", ""), "sgk_abc");
-  EXPECT_EQ(secret_from_headers("", "sgk_key"), "sgk_key");
-  EXPECT_EQ(secret_from_headers("Basic dXNlcg==", "sgk_key"), "sgk_key");
+  EXPECT_EQ(secret({"Bearer sgk_abc"}, {}), "sgk_abc");
+  EXPECT_EQ(secret({"bearer   sgk_abc "}, {}), "sgk_abc");
+  EXPECT_EQ(secret({}, {"sgk_key"}), "sgk_key");
+  EXPECT_EQ(secret({}, {}), "");
+}
+
+// One way of presenting a key: no guessing between two, no fallback from another scheme.
+TEST(Secrets, AmbiguousOrForeignSchemesAreRefused) {
+  EXPECT_EQ(denial({"Bearer a", "Bearer b"}, {}), 400u);
+  EXPECT_EQ(denial({}, {"a", "b"}), 400u);
+  EXPECT_EQ(denial({"Basic dXNlcg=="}, {"sgk_key"}), 401u);  // was: fell back to x-api-key
+  EXPECT_EQ(denial({"AWS4-HMAC-SHA256 Credential=x"}, {}), 401u);
 }
 
 config::Config two_clients() {
