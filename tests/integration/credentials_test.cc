@@ -156,10 +156,12 @@ TEST(Credentials, ServesAcrossManyRotationsWithOneStsCallEach) {
 // STS down during a refresh: the held credentials keep serving; past their expiry requests
 // fail fast with a clear reason; when STS is back, credentials return without a restart.
 TEST(Credentials, StsDownDuringRefreshServesThenFailsFastThenRecovers) {
-  auto fake = testing::start_aws_fake({"--role", std::string(kRole) + "=" + kExternalId, "--sts-lifetime", "4"});
+  // Lifetime 6 s, less the 1 s margin and up to 1 s the fake's whole-second Expiration cuts
+  // off: at least 2 s of slack after the 2 s wait below (4 s gave none under ASan on a busy CI).
+  auto fake = testing::start_aws_fake({"--role", std::string(kRole) + "=" + kExternalId, "--sts-lifetime", "6"});
   TempDir home;
   auto settings = settings_for(fake.url());
-  settings.refresh_before = 3s;  // refresh 1 s after each fetch
+  settings.refresh_before = 5s;  // refresh 1 s after each fetch
   CredentialManager manager(settings, base_keys_env(home));
   auto cache = manager.identity(role());
   ASSERT_TRUE(cache->wait_first(10s));
@@ -172,7 +174,7 @@ TEST(Credentials, StsDownDuringRefreshServesThenFailsFastThenRecovers) {
   EXPECT_GE(cache->status().failures, 1u);
   EXPECT_NE(cache->status().last_error.find("ServiceUnavailable"), std::string::npos) << cache->status().last_error;
 
-  const auto give_up = std::chrono::steady_clock::now() + 6s;
+  const auto give_up = std::chrono::steady_clock::now() + 8s;
   Result<std::shared_ptr<const Credentials>> now = cache->current();
   while (now && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(50ms);
