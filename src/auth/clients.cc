@@ -4,31 +4,12 @@
 #include <array>
 #include <cmath>
 
+#include "aws/sts.h"
 #include "common/strings.h"
 
 namespace signgate::auth {
 
 namespace {
-// Each operation's config name and Bedrock path suffix.
-struct OperationNames {
-  Operation op;
-  std::string_view name;
-  std::string_view path;
-};
-constexpr OperationNames kOperations[] = {
-    {Operation::kInvoke, "invoke", "invoke"},
-    {Operation::kInvokeStream, "invoke-stream", "invoke-with-response-stream"},
-    {Operation::kConverse, "converse", "converse"},
-    {Operation::kConverseStream, "converse-stream", "converse-stream"},
-    {Operation::kCountTokens, "count-tokens", "count-tokens"}};
-
-std::optional<Operation> operation_from_name(std::string_view name) {
-  for (const auto& o : kOperations) {
-    if (o.name == name) return o.op;
-  }
-  return std::nullopt;
-}
-
 std::optional<Digest> digest_from_hex(std::string_view hex) {
   if (hex.size() != 64) return std::nullopt;
   Digest d{};
@@ -60,27 +41,6 @@ std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn) 
   return fields;
 }
 }  // namespace
-
-std::string_view operation_name(Operation op) {
-  for (const auto& o : kOperations) {
-    if (o.op == op) return o.name;
-  }
-  return "?";
-}
-
-std::string_view operation_path(Operation op) {
-  for (const auto& o : kOperations) {
-    if (o.op == op) return o.path;
-  }
-  return "?";
-}
-
-std::optional<Operation> operation_from_path(std::string_view suffix) {
-  for (const auto& o : kOperations) {
-    if (o.path == suffix) return o.op;
-  }
-  return std::nullopt;
-}
 
 bool glob_match(std::string_view pattern, std::string_view text) {
   // Iterative matcher with one backtrack point: linear in practice, no recursion.
@@ -155,7 +115,7 @@ ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTabl
     client.secret_sha256 = digest_from_hex(c.secret_sha256).value_or(Digest{});
     client.models = c.models;
     for (const auto& name : c.operations) {
-      if (auto op = operation_from_name(name)) client.operations.push_back(*op);
+      if (auto op = aws::operation_from_name(name)) client.operations.push_back(*op);
     }
     client.expires_at = c.expires_at;
     client.role = c.aws ? *c.aws : cfg.aws.role;

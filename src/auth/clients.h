@@ -12,21 +12,15 @@
 #include <variant>
 #include <vector>
 
-#include "aws/credentials/cache.h"
+#include "aws/bedrock_operation.h"
+#include "aws/role.h"
 #include "common/crypto.h"
 #include "common/time.h"
 #include "config/config.h"
 
 namespace signgate::auth {
 
-enum class Operation { kInvoke, kInvokeStream, kConverse, kConverseStream, kCountTokens };
-
-// "invoke", "invoke-stream", "converse", "converse-stream", "count-tokens".
-std::string_view operation_name(Operation op);
-// The operation a Bedrock path suffix names ("invoke-with-response-stream" → kInvokeStream).
-std::optional<Operation> operation_from_path(std::string_view suffix);
-// The Bedrock path suffix for an operation.
-std::string_view operation_path(Operation op);
+using aws::Operation;
 
 // '*' matches any run of characters (including none), '?' one character; nothing else is special.
 bool glob_match(std::string_view pattern, std::string_view text);

@@ -8,24 +8,16 @@
 #include <vector>
 
 #include "aws/credentials.h"
+#include "http/message.h"
 #include "common/crypto.h"
 #include "common/time.h"
 
 namespace signgate::aws {
 
-struct Header {
-  std::string name;
-  std::string value;
-};
-using HeaderList = std::vector<Header>;
-
-// A request as it goes on the wire: path and query exactly as sent.
-struct HttpRequest {
-  std::string method;
-  std::string path;   // "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
-  std::string query;  // without the '?'
-  HeaderList headers; // Host included
-};
+// The signer works on the plain request the HTTP client sends.
+using http::Header;
+using http::HeaderList;
+using HttpRequest = http::Request;
 
 struct SigningOptions {
   std::string region;

@@ -4,16 +4,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/percent.h"
+
 namespace signgate::aws {
 
-// RFC 3986 encoding as SigV4 wants it: every byte but A-Z a-z 0-9 - . _ ~ becomes %XX
-// (upper-case hex). With `keep_slash`, '/' is kept (for paths).
-void uri_encode(std::string_view in, std::string& out, bool keep_slash = false);
-std::string uri_encode(std::string_view in, bool keep_slash = false);
-
-// Decodes %XX escapes; a '%' not followed by two hex digits is kept as it is.
-// '+' is kept too: SigV4 does not treat it as a space.
-std::string uri_decode(std::string_view in);
+// Percent-encoding lives in common (the HTTP layer needs it too).
+using signgate::uri_decode;
+using signgate::uri_encode;
 
 // RFC 3986 §5.2.4 dot-segment removal plus the collapse of empty segments that AWS
 // services apply: "//example//" -> "/example/", "/a/b/../.." -> "/". A trailing slash stays.

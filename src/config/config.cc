@@ -1,5 +1,8 @@
 #include "config/config.h"
 
+#include "aws/bedrock_operation.h"
+#include "aws/sts.h"
+
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
@@ -305,11 +308,10 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       if (cl.models.empty()) p.add(w + ".models", "is required: the model IDs or globs this client may call");
       cl.operations = r.list(n, w, "operations");
       for (const auto& op : cl.operations) {
-        static const std::set<std::string> kOps{"invoke", "invoke-stream", "converse", "converse-stream",
-                                                "count-tokens"};
-        if (kOps.count(op) == 0) {
-          p.add(w + ".operations", "unknown operation '" + op +
-                                       "' (invoke, invoke-stream, converse, converse-stream, count-tokens)");
+        if (!aws::operation_from_name(op)) {
+          std::string known;
+          for (const auto o : aws::kAllOperations) known += (known.empty() ? "" : ", ") + std::string(aws::operation_name(o));
+          p.add(w + ".operations", "unknown operation '" + op + "' (" + known + ")");
         }
       }
       if (auto v = r.str(n, w, "expires_at")) {

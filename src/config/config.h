@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "aws/credentials/cache.h"
+#include "aws/role.h"
 #include "common/env.h"
 #include "common/result.h"
 #include "common/time.h"

@@ -19,7 +19,7 @@ std::optional<ModelCall> parse_model_path(std::string_view target, std::string* 
     *error = "expected /model/{modelId}/{operation}";
     return std::nullopt;
   }
-  const auto op = auth::operation_from_path(path.substr(slash + 1));
+  const auto op = aws::operation_from_path(path.substr(slash + 1));
   if (!op) {
     *error = "unknown operation '" + std::string(path.substr(slash + 1)) +
              "' (invoke, invoke-with-response-stream, converse, converse-stream, count-tokens)";
@@ -39,7 +39,7 @@ std::string upstream_path(std::string_view base_path, const ModelCall& call) {
   path += "/model/";
   aws::uri_encode(call.model_id, path);
   path.push_back('/');
-  path += auth::operation_path(call.operation);
+  path += aws::operation_path(call.operation);
   return path;
 }
 

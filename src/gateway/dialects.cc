@@ -118,7 +118,7 @@ asio::awaitable<void> Gateway::openai_chat(std::shared_ptr<const Runtime> rt, co
   }
   const api::openai::ChatRequest& chat = std::get<api::openai::ChatRequest>(parsed);
   const auth::Operation op = chat.stream ? auth::Operation::kConverseStream : auth::Operation::kConverse;
-  call.audit.operation = std::string(auth::operation_name(op));
+  call.audit.operation = std::string(aws::operation_name(op));
   if (auto refused = refuse_model_id(chat.model_id)) {
     co_await refuse(res, Dialect::kOpenAI, *refused, call);
     co_return;
@@ -241,7 +241,7 @@ asio::awaitable<void> Gateway::anthropic_messages(std::shared_ptr<const Runtime>
   }
   const api::anthropic::MessagesRequest& msg = std::get<api::anthropic::MessagesRequest>(parsed);
   const auth::Operation op = msg.stream ? auth::Operation::kInvokeStream : auth::Operation::kInvoke;
-  call.audit.operation = std::string(auth::operation_name(op));
+  call.audit.operation = std::string(aws::operation_name(op));
   if (auto refused = refuse_model_id(msg.model_id)) {
     co_await refuse(res, Dialect::kAnthropic, *refused, call);
     co_return;

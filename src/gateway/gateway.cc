@@ -322,7 +322,7 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
       finish(call);
       co_return;
     }
-    call.audit.operation = std::string(auth::operation_name(native_call->operation));
+    call.audit.operation = std::string(aws::operation_name(native_call->operation));
     call.audit.model = native_call->model_id;
     if (!post) {
       const Refusal refusal{405, "Bedrock runtime operations are POST"};

@@ -265,7 +265,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
   co_return conn;
 }
 
-using Request = bhttp::request<bhttp::span_body<const char>>;
+using WireRequest = bhttp::request<bhttp::span_body<const char>>;
 
 // Either the response state, or the error and whether a new connection may be tried.
 struct HeadAttempt {
@@ -275,7 +275,7 @@ struct HeadAttempt {
 };
 
 template <class Stream>
-asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, Request& request,
+asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, WireRequest& request,
                                            bool head_only, const Timeouts& t) {
   HeadAttempt out;
   error_code ec;
@@ -317,12 +317,12 @@ std::size_t Client::idle_connections() const {
   return n;
 }
 
-asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRequest& req,
+asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req,
                                                std::string_view body) {
   co_return co_await send(url, req, body, Millis::max());
 }
 
-asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRequest& req,
+asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req,
                                                std::string_view body, Millis overall_timeout) {
   const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
   const ClientOptions& o = core->options;
@@ -330,7 +330,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRe
                    std::min(o.first_byte_timeout, overall_timeout),
                    std::min(o.idle_timeout, overall_timeout)};
 
-  Request request;
+  WireRequest request;
   if (has_line_break(req.method) || has_line_break(req.path) || has_line_break(req.query)) {
     co_return make_error("refusing to send a request line with a line break in it");
   }
@@ -395,7 +395,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const aws::HttpRe
 }
 
 asio::awaitable<Result<SmallResponse>> fetch_small(Client& client, const Url& url,
-                                                   const aws::HttpRequest& req,
+                                                   const http::Request& req,
                                                    std::string_view body, Millis timeout,
                                                    std::size_t limit) {
   auto response = co_await client.send(url, req, body, timeout);

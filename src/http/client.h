@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "aws/sigv4.h"
+#include "http/message.h"
 #include "common/result.h"
 #include "http/proxy.h"
 #include "http/url.h"
@@ -40,7 +40,7 @@ struct ClientOptions {
 struct ResponseHead {
   unsigned status = 0;
   std::string reason;
-  aws::HeaderList headers;
+  http::HeaderList headers;
 
   // The first header of that name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;
@@ -94,11 +94,11 @@ class Client {
   // method has a body) and waits for the response head. Fails with one readable line:
   // DNS, connect, proxy, TLS, timeout or a malformed answer. A pooled connection the
   // server had already closed is retried once on a new one.
-  boost::asio::awaitable<Result<Response>> send(const Url& url, const aws::HttpRequest& req,
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req,
                                                 std::string_view body);
 
   // The same with a timeout shorter than the configured ones (IMDS wants 1 s).
-  boost::asio::awaitable<Result<Response>> send(const Url& url, const aws::HttpRequest& req,
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req,
                                                 std::string_view body,
                                                 std::chrono::milliseconds overall_timeout);
 
@@ -118,7 +118,7 @@ struct SmallResponse {
   std::string body;
 };
 boost::asio::awaitable<Result<SmallResponse>> fetch_small(
-    Client& client, const Url& url, const aws::HttpRequest& req, std::string_view body,
+    Client& client, const Url& url, const http::Request& req, std::string_view body,
     std::chrono::milliseconds timeout, std::size_t limit = 1 << 20);
 
 }  // namespace signgate::http

@@ -9,7 +9,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-asio::awaitable<FetchResult> run(Client& client, const Url& url, const aws::HttpRequest& req,
+asio::awaitable<FetchResult> run(Client& client, const Url& url, const http::Request& req,
                                  std::string_view body,
                                  const std::function<void(const ResponseHead&)>& on_head,
                                  const std::function<void(std::string_view)>& on_body) {
@@ -26,7 +26,7 @@ asio::awaitable<FetchResult> run(Client& client, const Url& url, const aws::Http
 
 }  // namespace
 
-FetchResult fetch(const Url& url, const aws::HttpRequest& req, std::string_view body,
+FetchResult fetch(const Url& url, const http::Request& req, std::string_view body,
                   const std::function<void(const ResponseHead&)>& on_head,
                   const std::function<void(std::string_view)>& on_body,
                   const ClientOptions& options) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "aws/sigv4.h"
+#include "http/message.h"
 #include "http/client.h"
 #include "http/url.h"
 
@@ -21,7 +21,7 @@ struct FetchResult {
 // `url`'s host and port. TLS verifies the certificate chain and the host name, with SNI;
 // HTTPS_PROXY is honoured through `options.proxy`. `on_head` runs once the status line and
 // headers are in; `on_body` for each piece as it arrives.
-FetchResult fetch(const Url& url, const aws::HttpRequest& req, std::string_view body,
+FetchResult fetch(const Url& url, const http::Request& req, std::string_view body,
                   const std::function<void(const ResponseHead&)>& on_head,
                   const std::function<void(std::string_view)>& on_body,
                   const ClientOptions& options = {});

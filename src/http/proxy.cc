@@ -2,7 +2,7 @@
 
 #include "common/base64.h"
 #include "common/strings.h"
-#include "aws/uri.h"
+#include "common/percent.h"
 
 namespace signgate::http {
 
@@ -14,7 +14,7 @@ Result<Proxy> parse_proxy(const std::string& text) {
   const std::size_t at = s.rfind('@', auth_end);
   Proxy proxy;
   if (at != std::string::npos && at >= scheme_end) {
-    const std::string userinfo = aws::uri_decode(s.substr(scheme_end, at - scheme_end));
+    const std::string userinfo = uri_decode(s.substr(scheme_end, at - scheme_end));
     proxy.authorization = "Basic " + base64_encode(userinfo);
     s.erase(scheme_end, at + 1 - scheme_end);
   }

@@ -59,13 +59,6 @@ TEST(ModelPattern, StarAllowsEverything) {
   }
 }
 
-TEST(Operations, PathsAndNames) {
-  EXPECT_EQ(operation_from_path("invoke-with-response-stream"), Operation::kInvokeStream);
-  EXPECT_EQ(operation_name(Operation::kInvokeStream), "invoke-stream");
-  EXPECT_EQ(operation_path(Operation::kCountTokens), "count-tokens");
-  EXPECT_FALSE(operation_from_path("chat"));
-}
-
 std::string_view secret(std::vector<std::string_view> authorization, std::vector<std::string_view> api_key) {
   auto r = secret_from_headers(authorization, api_key);
   return std::holds_alternative<std::string_view>(r) ? std::get<std::string_view>(r) : "<denied>";

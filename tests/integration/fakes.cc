@@ -58,11 +58,11 @@ FakeProcess start_aws_fake(std::vector<std::string> args) {
 }
 
 Reply call(const std::string& url_text, const std::string& method, const std::string& body,
-           aws::HeaderList headers, const http::ClientOptions& options) {
+           http::HeaderList headers, const http::ClientOptions& options) {
   std::string error;
   const auto url = http::parse_url(url_text, &error);
   if (!url) return Reply{0, {}, {}, error};
-  aws::HttpRequest req{method, url->path, url->query, std::move(headers)};
+  http::Request req{method, url->path, url->query, std::move(headers)};
   req.headers.insert(req.headers.begin(), {"Host", url->host_header()});
   Reply reply;
   const auto result = http::fetch(
@@ -80,7 +80,7 @@ Reply converse(const std::string& base_url, const aws::Credentials& creds) {
   std::string error;
   const auto url = http::parse_url(base_url + "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", &error);
   const std::string body = R"({"messages":[{"role":"user","content":[{"text":"hi"}]}]})";
-  aws::HttpRequest req{"POST", url->path, {}, {{"Host", url->host_header()}, {"Content-Type", "application/json"}}};
+  http::Request req{"POST", url->path, {}, {{"Host", url->host_header()}, {"Content-Type", "application/json"}}};
   aws::Signer signer;
   signer.sign(req, sha256_hex(body), creds, aws::SigningOptions::for_service("us-east-1", "bedrock"));
   Reply reply;

@@ -47,7 +47,7 @@ struct Reply {
 
 // One blocking exchange through our client (the fakes check what matters on their side).
 Reply call(const std::string& url, const std::string& method, const std::string& body = {},
-           aws::HeaderList headers = {}, const http::ClientOptions& options = {});
+           http::HeaderList headers = {}, const http::ClientOptions& options = {});
 
 // A Converse request signed with `creds` and sent to the fake; 200 when botocore agreed.
 Reply converse(const std::string& base_url, const aws::Credentials& creds);

@@ -1,6 +1,7 @@
 // The upstream client against real local servers: keep-alive pooling, a server that closed
 // a pooled connection, timeouts, TLS with a test CA, CONNECT proxies, streamed bodies.
 #include "http/client.h"
+#include "aws/sigv4.h"
 
 #include <gtest/gtest.h>
 
@@ -26,7 +27,7 @@ Url url_of(const std::string& text) {
   return *u;
 }
 
-aws::HttpRequest get(const Url& u) { return {"GET", u.path, u.query, {{"Host", u.host_header()}}}; }
+http::Request get(const Url& u) { return {"GET", u.path, u.query, {{"Host", u.host_header()}}}; }
 
 // Runs `body(client)` as a coroutine on a fresh loop with one client, to completion.
 template <class F>
@@ -191,7 +192,7 @@ TEST(HttpClient, StreamsTheBodyAsItArrives) {
   const aws::Credentials creds(testing::kBaseKey, testing::kBaseSecret);
   const Url u = url_of(fake.url() + "/model/m/converse-stream");
   const std::string body = R"({"messages":[]})";
-  aws::HttpRequest req{"POST", u.path, {}, {{"Host", u.host_header()}, {"Content-Type", "application/json"}}};
+  http::Request req{"POST", u.path, {}, {{"Host", u.host_header()}, {"Content-Type", "application/json"}}};
   aws::Signer().sign(req, sha256_hex(body), creds, aws::SigningOptions::for_service("us-east-1", "bedrock"));
   int pieces = 0, frames = 0;
   with_client({}, [&](Client& client) -> asio::awaitable<void> {

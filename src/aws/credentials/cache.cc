@@ -34,11 +34,6 @@ milliseconds retry_delay(int attempt, double unit_random, milliseconds base, mil
   return ceiling / 2 + milliseconds(static_cast<long long>(static_cast<double>(ceiling.count()) / 2 * unit_random));
 }
 
-std::string RoleSettings::label() const {
-  if (role_arn.empty()) return "base credentials";
-  return role_arn + " as " + session_name;
-}
-
 CredentialCache::CredentialCache(RoleSettings role, Clock clock, seconds expiry_margin)
     : role_(std::move(role)), clock_(std::move(clock)), margin_(expiry_margin) {}
 

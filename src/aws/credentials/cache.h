@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws/credentials/provider.h"
+#include "aws/role.h"
 #include "aws/sts.h"
 #include "http/client.h"
 
@@ -31,21 +32,6 @@ SystemTime refresh_time(SystemTime fetched_at, SystemTime expiration, std::chron
 std::chrono::milliseconds retry_delay(int attempt, double unit_random,
                                       std::chrono::milliseconds base = std::chrono::seconds(1),
                                       std::chrono::milliseconds cap = std::chrono::seconds(30));
-
-// Who signgate is towards AWS for one set of clients: the base credentials themselves
-// (role_arn empty) or a role assumed with them.
-struct RoleSettings {
-  std::string role_arn;
-  std::string external_id;
-  std::string session_name = "signgate";
-  int duration_seconds = 3600;
-  std::string source_identity;
-  std::string policy;
-  std::vector<std::pair<std::string, std::string>> tags;
-
-  // "ROLE as SESSION" or "base credentials": for logs, audit and errors; no secrets.
-  std::string label() const;
-};
 
 struct CacheStatus {
   bool ready = false;                     // credentials held and not expired
