@@ -25,7 +25,7 @@ namespace {
 
 using namespace signgate::http;
 
-boost::asio::awaitable<void> handle(const RequestHead& head, BodyReader& body, Responder& res, std::size_t) {
+boost::asio::awaitable<void> handle(const RequestHead& head, BodyReader& body, Responder& res) {
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "text/plain"}};
   if (head["x-api-key"].empty()) {
     co_await res.send(401, std::move(headers), "no key");

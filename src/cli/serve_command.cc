@@ -76,7 +76,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << runtime.message() << '\n';
     return kExitUsage;
   }
-  gateway::Gateway gw(*runtime, **audit, metrics);
+  gateway::Gateway gw(*runtime, **audit, metrics, gateway::Gateway::bedrock(upstream_options(*cfg, *proxy), metrics));
 
   http::ServerOptions so;
   so.host = host;
@@ -86,7 +86,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   so.max_connections = cfg->max_connections;
   so.tls_cert = cfg->tls_cert;
   so.tls_key = cfg->tls_key;
-  http::Server server(so, gw.handler(!cfg->ops_listen), gw.rejected());
+  http::Server server(so, gw.handlers(!cfg->ops_listen), gw.rejected());
   auto bound = server.listen();
   if (!bound) {
     std::cerr << "signgate: " << bound.message() << '\n';
@@ -115,7 +115,6 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   // "listening" is announced, so a SIGHUP right after start reloads instead of killing.
   asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
-  gw.attach(server, upstream_options(*cfg, *proxy));
   server.start();
   if (ops) ops->start();
   spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})", so.tls_cert.empty() ? "http" : "https", host, *bound, server.loops(),
@@ -188,7 +187,6 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   control.run();
   if (ops) ops->stop(std::chrono::milliseconds(0));
   server.stop(std::chrono::seconds(args.shutdown_grace_seconds));
-  gw.detach();
   (*audit)->flush();
   credentials.stop();
   spdlog::info("stopped");

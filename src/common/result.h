@@ -8,9 +8,19 @@
 
 namespace signgate {
 
+// What kind of failure an error is, so that callers branch on the kind, never on the text.
+enum class ErrorKind {
+  kOther,
+  kTimeout,      // no answer within the deadline
+  kUnreachable,  // resolving, connecting, the proxy or the TLS handshake failed: nothing was sent
+  kBroken,       // the connection broke, or the peer spoke malformed HTTP, once the request was out
+  kTooLarge,     // more bytes than the limit allowed
+};
+
 // One readable line saying what failed and, where known, what to do about it.
 struct Error {
   std::string message;
+  ErrorKind kind = ErrorKind::kOther;
 };
 
 template <class T>
@@ -32,11 +42,14 @@ class [[nodiscard]] Result {
 
   const Error& error() const { return std::get<1>(v_); }
   const std::string& message() const { return std::get<1>(v_).message; }
+  ErrorKind kind() const { return std::get<1>(v_).kind; }
 
  private:
   std::variant<T, Error> v_;
 };
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+inline Error make_error(std::string message, ErrorKind kind = ErrorKind::kOther) {
+  return Error{std::move(message), kind};
+}
 
 }  // namespace signgate

@@ -7,13 +7,13 @@
 #include <string>
 #include <string_view>
 
-#include "auth/clients.h"
+#include "aws/bedrock_operation.h"
 
 namespace signgate::gateway {
 
 struct ModelCall {
   std::string model_id;     // decoded: "anthropic.claude-3-haiku-20240307-v1:0", an ARN with '/'
-  auth::Operation operation;
+  aws::Operation operation;
 };
 
 // Parses "/model/{id}/{op}" (query ignored). nullopt when it is not that shape, the

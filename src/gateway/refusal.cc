@@ -10,7 +10,7 @@ namespace {
 
 std::string openai_type_for(unsigned status) {
   switch (status) {
-    case 400: case 408: case 413: case 431: return "invalid_request_error";
+    case 400: case 405: case 408: case 413: case 431: return "invalid_request_error";
     case 401: return "authentication_error";
     case 403: return "permission_error";
     case 404: return "not_found_error";
@@ -43,6 +43,7 @@ Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) 
   // SDKs honour Retry-After: tell them when to come back instead of leaving them to guess.
   if (retry.count() <= 0 && (r.status == 429 || r.status == 503)) retry = std::chrono::seconds(1);
   if (retry.count() > 0) out.headers.push_back({"Retry-After", std::to_string(retry.count())});
+  if (!r.allow.empty()) out.headers.push_back({"Allow", r.allow});
   switch (dialect) {
     case Dialect::kBedrock:
       out.headers.push_back({"x-amzn-ErrorType", r.bedrock_type.empty() ? std::string(bedrock_type_for(r.status)) : r.bedrock_type});

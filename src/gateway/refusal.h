@@ -28,6 +28,7 @@ struct Refusal {
   std::string bedrock_type;  // x-amzn-ErrorType; empty: derived from the status
   std::chrono::seconds retry_after{0};
   std::string detail;        // for the audit log and the server log only; empty: message
+  std::string allow;         // a 405's Allow header: the methods the path takes
 };
 
 struct Rendered {

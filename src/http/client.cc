@@ -33,7 +33,8 @@ struct Timeouts {
   Millis connect, first_byte, idle;
 };
 
-std::string describe(std::string_view step, const error_code& ec, Millis timeout) {
+// `step` failed with `ec`: a timeout is kTimeout whatever the step, anything else `kind`.
+Error describe(std::string_view step, const error_code& ec, Millis timeout, ErrorKind kind) {
   std::string m(step);
   m += ": ";
   if (ec == beast::error::timeout) {
@@ -44,7 +45,7 @@ std::string describe(std::string_view step, const error_code& ec, Millis timeout
   } else {
     m += ec.message();
   }
-  return m;
+  return make_error(std::move(m), ec == beast::error::timeout ? ErrorKind::kTimeout : kind);
 }
 
 bool looks_stale(const error_code& ec) {
@@ -58,13 +59,6 @@ bool has_line_break(std::string_view s) {
 }
 
 }  // namespace
-
-std::string_view ResponseHead::header(std::string_view name) const {
-  for (const auto& h : headers) {
-    if (iequals(h.name, name)) return h.value;
-  }
-  return {};
-}
 
 struct Connection {
   // Beast reads at most the buffer's free capacity (512 bytes when empty): without room, a
@@ -90,7 +84,7 @@ struct Client::Impl {
     }
     if (ec) tls_error = describe("loading CA certificates from " +
                                      (options.ca_file.empty() ? std::string("the system store")
-                                                              : options.ca_file), ec, {});
+                                                              : options.ca_file), ec, {}, ErrorKind::kUnreachable).message;
   }
 
   std::unique_ptr<Connection> take_idle(const std::string& origin) {
@@ -129,7 +123,7 @@ struct Response::State {
   std::unique_ptr<char[]> chunk;  // kChunkSize bytes, not zeroed: Beast writes before we read
   Millis idle_timeout{};
   bool finished = false;
-  std::string failure;
+  Error failure;  // empty message: none
 
   void finish() {
     finished = true;
@@ -150,7 +144,7 @@ bool Response::done() const { return state_->finished; }
 
 asio::awaitable<Result<std::string_view>> Response::read_some() {
   State& s = *state_;
-  if (!s.failure.empty()) co_return make_error(s.failure);
+  if (!s.failure.message.empty()) co_return s.failure;
   if (s.finished) co_return std::string_view{};
   if (s.parser.is_done()) {
     s.finish();
@@ -172,9 +166,9 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     }
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
-      s.failure = describe("reading the response body", ec, s.idle_timeout);
+      s.failure = describe("reading the response body", ec, s.idle_timeout, ErrorKind::kBroken);
       s.conn.reset();
-      co_return make_error(s.failure);
+      co_return s.failure;
     }
     const std::size_t n = kChunkSize - s.parser.get().body().size;
     if (s.parser.is_done()) s.finish();
@@ -190,8 +184,8 @@ asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
     if (piece->empty() && done()) co_return out;
     if (out.size() + piece->size() > limit) {
       state_->conn.reset();
-      state_->failure = "response body larger than " + std::to_string(limit) + " bytes";
-      co_return make_error(state_->failure);
+      state_->failure = make_error("response body larger than " + std::to_string(limit) + " bytes", ErrorKind::kTooLarge);
+      co_return state_->failure;
     }
     out.append(*piece);
   }
@@ -211,7 +205,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
                                                                      Millis timeout) {
   const Url& hop = proxy != nullptr ? proxy->url : url;
   const std::string where = hop.host_header() + (hop.explicit_port ? "" : ":" + std::to_string(hop.port));
-  if (url.is_tls() && !core.tls_error.empty()) co_return make_error(core.tls_error);
+  if (url.is_tls() && !core.tls_error.empty()) co_return make_error(core.tls_error, ErrorKind::kUnreachable);
   error_code ec;
   asio::ip::tcp::resolver resolver(core.executor);
   auto conn = std::make_unique<Connection>(core.executor);
@@ -219,11 +213,11 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
   conn->tcp.expires_after(timeout);
   const auto endpoints = co_await resolver.async_resolve(
       hop.host, std::to_string(hop.port), asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return make_error(describe("resolving " + hop.host, ec, timeout));
+  if (ec) co_return describe("resolving " + hop.host, ec, timeout, ErrorKind::kUnreachable);
   co_await conn->tcp.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    co_return make_error(describe((proxy ? "connecting to the proxy " : "connecting to ") + where, ec,
-                                  timeout));
+    co_return describe((proxy ? "connecting to the proxy " : "connecting to ") + where, ec, timeout,
+                       ErrorKind::kUnreachable);
   }
   conn->tcp.socket().set_option(asio::ip::tcp::no_delay(true), ec);
 
@@ -237,30 +231,30 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
       connect.set(bhttp::field::proxy_authorization, proxy->authorization);
     }
     co_await bhttp::async_write(conn->tcp, connect, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return make_error(describe("sending CONNECT to the proxy " + where, ec, timeout));
+    if (ec) co_return describe("sending CONNECT to the proxy " + where, ec, timeout, ErrorKind::kUnreachable);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::empty_body> answer;
     answer.skip(true);  // a CONNECT answer has no body: the tunnel follows
     co_await bhttp::async_read_header(conn->tcp, buffer, answer,
                                       asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return make_error(describe("reading the proxy's CONNECT answer", ec, timeout));
+    if (ec) co_return describe("reading the proxy's CONNECT answer", ec, timeout, ErrorKind::kUnreachable);
     if (answer.get().result_int() != 200) {
       co_return make_error("the proxy " + where + " refused CONNECT " + authority + ": " +
-                           std::to_string(answer.get().result_int()) + " " +
-                           std::string(answer.get().reason()));
+                               std::to_string(answer.get().result_int()) + " " + std::string(answer.get().reason()),
+                           ErrorKind::kUnreachable);
     }
   }
 
   if (url.is_tls()) {
     conn->tls.emplace(conn->tcp, core.tls);
     if (!url.is_ip_literal() && !SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
-      co_return make_error("TLS: could not set SNI for " + url.host);
+      co_return make_error("TLS: could not set SNI for " + url.host, ErrorKind::kUnreachable);
     }
     conn->tls->set_verify_mode(ssl::verify_peer);
     conn->tls->set_verify_callback(ssl::host_name_verification(url.host));
     co_await conn->tls->async_handshake(ssl::stream_base::client,
                                         asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return make_error(describe("TLS handshake with " + url.host_header(), ec, timeout));
+    if (ec) co_return describe("TLS handshake with " + url.host_header(), ec, timeout, ErrorKind::kUnreachable);
   }
   co_return conn;
 }
@@ -270,7 +264,7 @@ using WireRequest = bhttp::request<bhttp::span_body<const char>>;
 // Either the response state, or the error and whether a new connection may be tried.
 struct HeadAttempt {
   std::unique_ptr<Response::State> state;
-  std::string error;
+  Error error;
   bool stale = false;
 };
 
@@ -283,7 +277,7 @@ asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, Wir
   co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     out.stale = looks_stale(ec);
-    out.error = describe("sending the request", ec, t.idle);
+    out.error = describe("sending the request", ec, t.idle, ErrorKind::kBroken);
     co_return out;
   }
   auto state = std::make_unique<Response::State>();
@@ -295,7 +289,7 @@ asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, Wir
                                     asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     out.stale = looks_stale(ec) && conn.buffer.size() == 0;
-    out.error = describe("waiting for the response", ec, t.first_byte);
+    out.error = describe("waiting for the response", ec, t.first_byte, ErrorKind::kBroken);
     co_return out;
   }
   state->idle_timeout = t.idle;
@@ -390,7 +384,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
       ++core->stats.stale_retries;
       continue;
     }
-    co_return make_error(a.error + " (" + url.host_header() + ")");
+    co_return make_error(a.error.message + " (" + url.host_header() + ")", a.error.kind);
   }
 }
 

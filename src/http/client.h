@@ -37,15 +37,6 @@ struct ClientOptions {
   ProxySettings proxy;
 };
 
-struct ResponseHead {
-  unsigned status = 0;
-  std::string reason;
-  http::HeaderList headers;
-
-  // The first header of that name (case-insensitive), or empty.
-  std::string_view header(std::string_view name) const;
-};
-
 struct ClientStats {
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_reused = 0;

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/strings.h"
 
 namespace signgate::http {
 
@@ -20,6 +23,21 @@ struct Request {
   std::string path;   // "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
   std::string query;  // without the '?'
   HeaderList headers; // Host included
+};
+
+// A response's status line and fields, as they arrived.
+struct ResponseHead {
+  unsigned status = 0;
+  std::string reason;
+  HeaderList headers;
+
+  // The first header of that name (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (iequals(h.name, name)) return h.value;
+    }
+    return {};
+  }
 };
 
 }  // namespace signgate::http

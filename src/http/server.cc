@@ -242,10 +242,15 @@ struct Server::Impl {
     asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
     std::set<beast::tcp_stream*> idle;  // connections waiting for their next request
     std::thread thread;
+    Handler handler;  // this loop's own (its per-loop state, an upstream pool say, lives in it)
   };
 
-  Impl(ServerOptions o, Handler h, Rejected r) : options(std::move(o)), handler(std::move(h)), rejected(std::move(r)) {
-    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) loops.push_back(std::make_unique<Loop>());
+  Impl(ServerOptions o, const HandlerFactory& make_handler, Rejected r) : options(std::move(o)), rejected(std::move(r)) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
+      auto loop = std::make_unique<Loop>();
+      loop->handler = make_handler(loop->ioc.get_executor());
+      loops.push_back(std::move(loop));
+    }
   }
 
   void reject(unsigned status, const std::string& reason) {
@@ -280,7 +285,7 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true), ec);
       ++connections;
-      asio::co_spawn(target.ioc, session(target, std::move(socket), index),
+      asio::co_spawn(target.ioc, session(target, std::move(socket)),
                      asio::detached);
     }
   }
@@ -297,7 +302,7 @@ struct Server::Impl {
     co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  asio::awaitable<void> session(Loop& loop, tcp::socket socket, std::size_t index) {
+  asio::awaitable<void> session(Loop& loop, tcp::socket socket) {
     // The count was taken by the acceptor; it is given back however this ends.
     struct Release {
       std::atomic<std::uint64_t>& n;
@@ -305,14 +310,14 @@ struct Server::Impl {
     } release{connections};
     if (!tls) {
       beast::tcp_stream stream(std::move(socket));
-      co_await serve(loop, stream, index);
+      co_await serve(loop, stream);
     } else {
       beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
       beast::get_lowest_layer(stream).expires_after(options.header_timeout);
       error_code ec;
       co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
-        co_await serve(loop, stream, index);
+        co_await serve(loop, stream);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
       }
@@ -338,7 +343,7 @@ struct Server::Impl {
   }
 
   template <class Stream>
-  asio::awaitable<void> serve(Loop& loop, Stream& stream, std::size_t index) {
+  asio::awaitable<void> serve(Loop& loop, Stream& stream) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     // Bounded: a chunk line or trailers without an end cannot grow it past the head cap.
     beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
@@ -399,7 +404,7 @@ struct Server::Impl {
       StreamResponder<Stream> responder(stream, exchange, options.write_timeout);
       ++in_flight;
       try {
-        co_await handler(head, body, responder, index);
+        co_await loop.handler(head, body, responder);
       } catch (const std::exception& e) {
         // The handler's failures are values; an exception here is a bug. Answer if we still can.
         spdlog::error("request handler failed: {}", e.what());
@@ -427,7 +432,6 @@ struct Server::Impl {
   }
 
   ServerOptions options;
-  Handler handler;
   Rejected rejected;
   std::optional<asio::ssl::context> tls;
   // Before the loops: sessions destroyed with their io_context still give their count back.
@@ -439,8 +443,12 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;  // on loop 0; declared after the loops, so destroyed first
 };
 
+Server::Server(ServerOptions options, const HandlerFactory& make_handler, Rejected rejected)
+    : impl_(std::make_unique<Impl>(std::move(options), make_handler, std::move(rejected))) {}
+
 Server::Server(ServerOptions options, Handler handler, Rejected rejected)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), std::move(rejected))) {}
+    : Server(std::move(options), [&handler](const boost::asio::any_io_executor&) { return handler; },
+             std::move(rejected)) {}
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 

@@ -10,6 +10,7 @@
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
@@ -72,9 +73,11 @@ class Responder {
   virtual std::uint64_t bytes_written() const = 0;
 };
 
-// Runs on the connection's loop; `loop` is the index of that loop (per-loop state lives there).
-using Handler =
-    std::function<boost::asio::awaitable<void>(const RequestHead&, BodyReader&, Responder&, std::size_t loop)>;
+// Runs on the connection's loop.
+using Handler = std::function<boost::asio::awaitable<void>(const RequestHead&, BodyReader&, Responder&)>;
+// Makes one loop's handler, on that loop's executor: per-loop state (an upstream connection
+// pool, say) lives in the handler and is only ever used from its loop.
+using HandlerFactory = std::function<Handler(const boost::asio::any_io_executor&)>;
 
 // Told of each request the server answers itself (malformed, head too large, timed out),
 // for the audit log and metrics; `reason` is for the log, the caller gets a short message.
@@ -98,6 +101,8 @@ struct ServerOptions {
 
 class Server {
  public:
+  Server(ServerOptions options, const HandlerFactory& make_handler, Rejected rejected = {});
+  // The same handler on every loop.
   Server(ServerOptions options, Handler handler, Rejected rejected = {});
   ~Server();
 

@@ -14,7 +14,7 @@ TEST(BedrockPath, ModelIdsRawOrEncoded) {
     auto call = parse_model_path(target, &error);
     ASSERT_TRUE(call) << target << ": " << error;
     EXPECT_EQ(call->model_id, "anthropic.claude-3-haiku-20240307-v1:0");
-    EXPECT_EQ(call->operation, auth::Operation::kConverse);
+    EXPECT_EQ(call->operation, aws::Operation::kConverse);
   }
 }
 
@@ -27,7 +27,7 @@ TEST(BedrockPath, ArnsWithRawOrEncodedSlashes) {
     auto call = parse_model_path(target, &error);
     ASSERT_TRUE(call) << error;
     EXPECT_EQ(call->model_id, arn);
-    EXPECT_EQ(call->operation, auth::Operation::kInvokeStream);
+    EXPECT_EQ(call->operation, aws::Operation::kInvokeStream);
     EXPECT_EQ(upstream_path("/", *call),
               "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A111122223333%3Ainference-profile%2F"
               "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream");
@@ -35,7 +35,7 @@ TEST(BedrockPath, ArnsWithRawOrEncodedSlashes) {
 }
 
 TEST(BedrockPath, UpstreamPathKeepsABasePath) {
-  const ModelCall call{"amazon.nova-lite-v1:0", auth::Operation::kCountTokens};
+  const ModelCall call{"amazon.nova-lite-v1:0", aws::Operation::kCountTokens};
   EXPECT_EQ(upstream_path("/bedrock", call), "/bedrock/model/amazon.nova-lite-v1%3A0/count-tokens");
 }
 

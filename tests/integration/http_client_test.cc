@@ -44,14 +44,15 @@ struct Outcome {
   unsigned status = 0;
   std::string body;
   std::string error;
+  ErrorKind kind = ErrorKind::kOther;
 };
 
 asio::awaitable<Outcome> roundtrip(Client& client, const std::string& url) {
   const Url u = url_of(url);
   auto response = co_await client.send(u, get(u), {});
-  if (!response) co_return Outcome{0, {}, response.message()};
+  if (!response) co_return Outcome{0, {}, response.message(), response.kind()};
   auto body = co_await response->read_all(1 << 20);
-  if (!body) co_return Outcome{response->status(), {}, body.message()};
+  if (!body) co_return Outcome{response->status(), {}, body.message(), body.kind()};
   co_return Outcome{response->status(), *body, {}};
 }
 
@@ -92,6 +93,7 @@ TEST(HttpClient, FirstByteTimeout) {
     const Outcome o = co_await roundtrip(client, fake.url() + "/_fake/slow?ms=3000");
     EXPECT_EQ(o.status, 0u);
     EXPECT_NE(o.error.find("waiting for the response: timed out after 300 ms"), std::string::npos) << o.error;
+    EXPECT_EQ(o.kind, ErrorKind::kTimeout);  // the gateway answers 504 on the kind, not the text
   });
 }
 
@@ -99,6 +101,7 @@ TEST(HttpClient, ConnectionRefusedIsOneReadableLine) {
   with_client({}, [&](Client& client) -> asio::awaitable<void> {
     const Outcome o = co_await roundtrip(client, "http://127.0.0.1:9/");
     EXPECT_NE(o.error.find("connecting to 127.0.0.1:9: Connection refused"), std::string::npos) << o.error;
+    EXPECT_EQ(o.kind, ErrorKind::kUnreachable);
   });
 }
 
@@ -130,6 +133,7 @@ TEST(HttpClient, TlsVerifiesAgainstTheConfiguredCa) {
     EXPECT_EQ(o.status, 0u);
     EXPECT_NE(o.error.find("TLS handshake"), std::string::npos) << o.error;
     EXPECT_NE(o.error.find("certificate verify failed"), std::string::npos) << o.error;
+    EXPECT_EQ(o.kind, ErrorKind::kUnreachable);
   });
 }
 

@@ -12,7 +12,8 @@ json error_body(const ApiError& e) { return {{"type", "error"}, {"error", {{"typ
 
 std::string error_type_for(unsigned status) {
   switch (status) {
-    case 400: case 413: return status == 413 ? "request_too_large" : "invalid_request_error";
+    case 400: case 405: case 408: case 431: return "invalid_request_error";
+    case 413: return "request_too_large";
     case 401: return "authentication_error";
     case 403: return "permission_error";
     case 404: return "not_found_error";

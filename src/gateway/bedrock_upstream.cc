@@ -1,0 +1,87 @@
+#include "gateway/bedrock_upstream.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <random>
+
+#include "gateway/bedrock_path.h"
+#include "gateway/runtime.h"
+
+namespace signgate::gateway {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The client's Response behind the pipeline's interface.
+class BedrockReply final : public UpstreamReply {
+ public:
+  explicit BedrockReply(http::Response r) : response_(std::move(r)) {}
+  const http::ResponseHead& head() const override { return response_.head(); }
+  asio::awaitable<Result<std::string_view>> read_some() override { return response_.read_some(); }
+  bool done() const override { return response_.done(); }
+
+ private:
+  http::Response response_;
+};
+
+}  // namespace
+
+std::optional<std::uint64_t> to_count(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+BedrockUpstream::BedrockUpstream(asio::any_io_executor executor, const http::ClientOptions& options, Metrics& metrics)
+    : client_(std::move(executor), options), metrics_(metrics) {}
+
+asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const UpstreamCall& call,
+                                                      const aws::Credentials& credentials) {
+  http::Request up{"POST", upstream_path(rt.bedrock.path, ModelCall{call.model, call.operation}), {},
+                   {{"Host", rt.bedrock.host_header()}}};
+  up.headers.insert(up.headers.end(), call.headers.begin(), call.headers.end());
+  up.headers.push_back({"Content-Length", std::to_string(call.body.size())});
+  const std::string payload_hash = sha256_hex(call.body);
+  const auto signing = aws::SigningOptions::for_service(rt.config.aws.region, "bedrock");
+  UpstreamResult out;
+  for (int attempt = 0;; ++attempt) {
+    http::Request signed_req = up;
+    signer_.sign(signed_req, payload_hash, credentials, signing);
+    auto r = co_await client_.send(rt.bedrock, signed_req, call.body);
+    if (!r) {
+      out.failure = make_error("Bedrock unreachable: " + r.message(), r.kind());
+      co_return out;
+    }
+    const unsigned status = r->status();
+    if ((status == 429 || status == 503) && attempt < rt.config.upstream.max_retries) {
+      (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
+      metrics_.upstream_retry();
+      thread_local std::mt19937 rng{std::random_device{}()};
+      const auto ceiling = std::chrono::milliseconds(100 << attempt);
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(ceiling / 2 +
+                          std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng)));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    const http::ResponseHead& head = r->head();
+    out.facts.status = head.status;
+    out.facts.request_id = std::string(head.header("x-amzn-RequestId"));
+    out.facts.input_tokens = to_count(head.header("X-Amzn-Bedrock-Input-Token-Count"));
+    out.facts.output_tokens = to_count(head.header("X-Amzn-Bedrock-Output-Token-Count"));
+    if (head.status >= 400) out.facts.error_type = std::string(head.header("x-amzn-ErrorType"));
+    out.reply = std::make_unique<BedrockReply>(std::move(*r));
+    co_return out;
+  }
+}
+
+}  // namespace signgate::gateway

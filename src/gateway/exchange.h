@@ -1,0 +1,43 @@
+// One request as it goes through the pipeline: what it leaves in the audit log and the
+// metrics, and whom it was authenticated as, against which configuration generation.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/clients.h"
+#include "gateway/audit.h"
+#include "gateway/metrics.h"
+#include "gateway/refusal.h"
+#include "gateway/runtime.h"
+
+namespace signgate::gateway {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Exchange {
+  SteadyClock::time_point start = SteadyClock::now();
+  AuditRecord audit;
+  std::optional<SteadyClock::time_point> first_byte;
+  // The model becomes a metrics label only once the client's policy allowed it: nobody
+  // chooses what /metrics keeps by sending model names.
+  bool model_allowed = false;
+  // The generation the caller was authenticated against: a reload in between cannot pair a
+  // client of one generation with the tables of the next.
+  std::shared_ptr<const Runtime> runtime;
+  const auth::Client* client = nullptr;  // set once authenticated
+  Metrics* metrics = nullptr;
+
+  const config::Config& config() const { return runtime->config; }
+};
+
+// A random 128-bit id in hex, as the audit log and the answers name a request.
+std::string new_request_id();
+
+// Headers built outside co_await expressions: GCC 12 miscompiles braced lists of string
+// literals there.
+inline Headers content_type(std::string type) { return Headers{{"Content-Type", std::move(type)}}; }
+
+}  // namespace signgate::gateway

@@ -1,0 +1,257 @@
+#include "gateway/pipeline.h"
+
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <variant>
+#include <vector>
+
+#include "aws/model_id.h"
+
+namespace signgate::gateway {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 15];
+  }
+  return id;
+}
+
+namespace {
+
+// The values of one header field (at most two are needed to tell "more than one").
+std::vector<std::string_view> field_values(const http::RequestHead& head, std::string_view name) {
+  std::vector<std::string_view> out;
+  const auto range = head.equal_range(name);
+  for (auto f = range.first; f != range.second && out.size() < 2; ++f) out.push_back(f->value());
+  return out;
+}
+
+Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
+  switch (e) {
+    case http::BodyError::kTooLarge: return {413, "request body larger than " + std::to_string(limit) + " bytes"};
+    case http::BodyError::kTimeout: return {408, "request body not received in time"};
+    case http::BodyError::kMalformed: return {400, "malformed request body (chunk framing or size)"};
+    default: return {400, "the client closed the connection before the whole body arrived"};
+  }
+}
+
+// An upstream that could not be reached or did not answer in time; the detail is logged.
+Refusal failure_refusal(const Error& failure, const std::string& request_id) {
+  spdlog::warn("request {}: {}", request_id, failure.message);
+  const bool timeout = failure.kind == ErrorKind::kTimeout;
+  std::string message = timeout ? "Bedrock did not answer in time" : "Bedrock could not be reached";
+  message += " (request " + request_id + ")";
+  return Refusal{timeout ? 504u : 502u, std::move(message), "", timeout ? "timeout" : "",
+                 timeout ? "ModelTimeoutException" : "ServiceUnavailableException", {}, failure.message};
+}
+
+Refusal denial_refusal(const auth::Denial& d) {
+  Refusal r{d.status, d.reason};
+  r.retry_after = d.retry_after;
+  return r;
+}
+
+}  // namespace
+
+asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<const Runtime> rt,
+                                    const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                                    Upstream& upstream) {
+  Exchange x;
+  x.audit.ts = system_now();
+  x.audit.request_id = new_request_id();
+  x.audit.surface = std::string(surface.name());
+  x.runtime = std::move(rt);
+  x.metrics = &metrics_;
+  const Runtime& runtime = *x.runtime;
+
+  // 1. What the head says.
+  auto head_plan = surface.plan_head(head);
+  if (auto* refused = std::get_if<Refusal>(&head_plan)) {
+    co_await refuse(surface, *refused, x, res);
+    finish(x);
+    co_return;
+  }
+  const HeadPlan& hp = std::get<HeadPlan>(head_plan);
+  if (hp.operation) {
+    x.audit.operation = std::string(aws::operation_name(*hp.operation));
+  } else {
+    x.audit.operation = std::string(hp.label);
+  }
+  x.audit.model = hp.model;
+
+  // 2. Authenticate from the head: no body byte has been read, no 100 Continue sent.
+  auto presented = auth::secret_from_headers(field_values(head, "authorization"), field_values(head, "x-api-key"));
+  if (auto* denial = std::get_if<auth::Denial>(&presented)) {
+    const Refusal refusal{denial->status, denial->reason, "", denial->status == 401 ? "invalid_api_key" : ""};
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
+  if (auto denial = runtime.clients.identify(std::get<std::string_view>(presented), system_now(), &x.client)) {
+    if (x.client != nullptr) x.audit.client = x.client->name;
+    const Refusal refusal{denial->status, denial->reason, "", "invalid_api_key"};
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
+  x.audit.client = x.client->name;
+
+  // 3. Only now the body, up to the limit.
+  std::string bytes;
+  if (head.method() == bhttp::verb::post || body.announced()) {
+    http::Body b = co_await body.read(runtime.config.max_body_bytes);
+    if (b.error != http::BodyError::kNone) {
+      const Refusal refusal = body_refusal(b.error, runtime.config.max_body_bytes);
+      co_await refuse(surface, refusal, x, res);
+      finish(x);
+      co_return;
+    }
+    bytes = std::move(b.bytes);
+  }
+  x.audit.bytes_in = bytes.size();
+
+  // 4. The surface plans the call.
+  auto planned = surface.plan(x, hp, head, std::move(bytes));
+  if (auto* refused = std::get_if<Refusal>(&planned)) {
+    co_await refuse(surface, *refused, x, res);
+    finish(x);
+    co_return;
+  }
+  if (auto* local = std::get_if<LocalAnswer>(&planned)) {
+    // Local answers are cheap, but still this client's traffic: they count against its limit.
+    if (auto denial = runtime.clients.rate_limit(*x.client)) {
+      const Refusal refusal = denial_refusal(*denial);
+      co_await refuse(surface, refusal, x, res);
+    } else {
+      x.audit.status = local->status;
+      x.audit.bytes_out = local->body.size();
+      co_await res.send(local->status, std::move(local->headers), std::move(local->body));
+    }
+    finish(x);
+    co_return;
+  }
+  Plan& plan = std::get<Plan>(planned);
+  x.audit.operation = std::string(aws::operation_name(plan.call.operation));
+  // A model ID from a body or an alias that Bedrock's grammar refuses: "..", "." or worse
+  // would become a dot segment in the upstream path.
+  if (!aws::valid_model_id(plan.call.model)) {
+    const Refusal refusal{400, "model: not a Bedrock model ID, inference profile or ARN", "model", "model_not_found"};
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
+  x.audit.model = plan.call.model;
+
+  // 5. May this client make this call, and as whom?
+  auto access = authorize(x, plan.call);
+  if (auto* refused = std::get_if<Refusal>(&access)) {
+    co_await refuse(surface, *refused, x, res);
+    finish(x);
+    co_return;
+  }
+  const auto credentials = std::get<std::shared_ptr<const aws::Credentials>>(std::move(access));
+
+  // 6. Send.
+  UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);
+  if (!sent.reply) {
+    const Refusal refusal = failure_refusal(sent.failure, x.audit.request_id);
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
+  x.audit.upstream_status = sent.facts.status;
+  x.audit.status = sent.facts.status;
+  x.audit.aws_request_id = std::move(sent.facts.request_id);
+  x.audit.input_tokens = sent.facts.input_tokens;
+  x.audit.output_tokens = sent.facts.output_tokens;
+  if (!sent.facts.error_type.empty()) x.audit.error = std::move(sent.facts.error_type);
+
+  // 7. The surface answers.
+  std::optional<Refusal> failed = co_await surface.answer(x, plan, *sent.reply, res);
+  if (failed) co_await refuse(surface, *failed, x, res);
+
+  // 8. Exactly one audit line and one metrics update.
+  finish(x);
+}
+
+std::variant<std::shared_ptr<const aws::Credentials>, Refusal> Pipeline::authorize(Exchange& x,
+                                                                                   const UpstreamCall& call) const {
+  const Runtime& rt = *x.runtime;
+  const auth::Client& client = *x.client;
+  if (auto denial = rt.clients.authorize(client, call.operation, call.model)) {
+    Refusal r = denial_refusal(*denial);
+    if (denial->status == 403 && !client.allows_model(call.model)) {
+      r.param = "model";
+      r.code = "model_not_allowed";
+    }
+    return r;
+  }
+  x.model_allowed = true;
+  const auto& cache = rt.identity_by_client.at(client.name);
+  x.audit.role_session = role_session(cache->role());
+  auto creds = cache->current();
+  if (!creds) {
+    // STS's words name roles and accounts: the log and the audit line get them, the caller
+    // a short message it can quote to the operator.
+    spdlog::warn("request {}: no valid AWS credentials: {}", x.audit.request_id, creds.message());
+    return Refusal{503, "signgate holds no valid AWS credentials right now (request " + x.audit.request_id + ")",
+                   "", "", "", {}, "no valid AWS credentials: " + creds.message()};
+  }
+  return *creds;
+}
+
+asio::awaitable<void> Pipeline::refuse(const Surface& surface, const Refusal& r, Exchange& x, http::Responder& res) {
+  x.audit.status = r.status;
+  x.audit.error = r.detail.empty() ? r.message : r.detail;
+  Rendered out = surface.render(r, x.audit.request_id);
+  x.audit.bytes_out = out.body.size();
+  co_await res.send(out.status, std::move(out.headers), std::move(out.body));
+}
+
+asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, http::Responder& res) {
+  Exchange x;
+  x.audit.ts = system_now();
+  x.audit.request_id = new_request_id();
+  x.audit.surface = "http";
+  x.audit.status = r.status;
+  x.audit.error = r.detail.empty() ? r.message : r.detail;
+  Rendered out = render(dialect, r, x.audit.request_id);
+  x.audit.bytes_out = out.body.size();
+  co_await res.send(out.status, std::move(out.headers), std::move(out.body));
+  finish(x);
+}
+
+void Pipeline::rejected(unsigned status, const std::string& reason) {
+  Exchange x;
+  x.audit.ts = system_now();
+  x.audit.request_id = new_request_id();
+  x.audit.surface = "http";
+  x.audit.status = status;
+  x.audit.error = reason;
+  finish(x);
+}
+
+void Pipeline::finish(Exchange& x) {
+  const auto end = SteadyClock::now();
+  x.audit.latency_ms = std::chrono::duration<double, std::milli>(end - x.start).count();
+  std::optional<double> first_byte_seconds;
+  if (x.first_byte) {
+    x.audit.first_byte_ms = std::chrono::duration<double, std::milli>(*x.first_byte - x.start).count();
+    first_byte_seconds = *x.audit.first_byte_ms / 1000;
+  }
+  static const std::string kNone;
+  metrics_.request(x.audit.client, x.audit.surface, x.audit.operation, x.model_allowed ? x.audit.model : kNone,
+                   x.audit.status, x.audit.latency_ms / 1000, first_byte_seconds);
+  audit_.record(std::move(x.audit));
+}
+
+}  // namespace signgate::gateway

@@ -1,0 +1,56 @@
+// The one place the steps of a request are written, for every surface alike:
+//   1. plan_head   the surface reads the path and headers: operation, model (if in the path)
+//   2. authenticate the key from the head → client, or 401; no body byte read yet
+//   3. read body   only now, up to the limit; 100 Continue only now
+//   4. plan        the surface parses the body → an upstream call, a local answer, or 400
+//   5. authorize   allowlist, operation, rate limit, identity → credentials, or 403/429/503
+//   6. send        the upstream → its answer, or 502/504
+//   7. answer      the surface relays it (streamed at the caller's pace); errors become refusals
+//   8. finish      exactly one audit line and one metrics update, whatever happened
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+
+#include "gateway/audit.h"
+#include "gateway/exchange.h"
+#include "gateway/metrics.h"
+#include "gateway/surface.h"
+#include "gateway/upstream.h"
+#include "http/server.h"
+
+namespace signgate::gateway {
+
+class Pipeline {
+ public:
+  Pipeline(AuditLog& audit, Metrics& metrics) : audit_(audit), metrics_(metrics) {}
+
+  // Serves one request for `surface` against the runtime `rt`, calling `upstream`.
+  boost::asio::awaitable<void> run(const Surface& surface, std::shared_ptr<const Runtime> rt,
+                                   const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                                   Upstream& upstream);
+
+  // Answers a request no surface took (404, 405) in `dialect`, with its audit line.
+  boost::asio::awaitable<void> refuse_unrouted(Dialect dialect, Refusal r, http::Responder& res);
+
+  // An audit line and a metric for a request the HTTP server refused itself (431, 400, 408, 501).
+  void rejected(unsigned status, const std::string& reason);
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  // Step 5: credentials for the call, or why not. Fills the audit's role.
+  std::variant<std::shared_ptr<const aws::Credentials>, Refusal> authorize(Exchange& x, const UpstreamCall& call) const;
+  // Answers `r` as `surface` renders it and records it for the audit log.
+  boost::asio::awaitable<void> refuse(const Surface& surface, const Refusal& r, Exchange& x, http::Responder& res);
+  // Step 8.
+  void finish(Exchange& x);
+
+  AuditLog& audit_;
+  Metrics& metrics_;
+};
+
+}  // namespace signgate::gateway

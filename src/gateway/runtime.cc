@@ -1,0 +1,26 @@
+#include "gateway/runtime.h"
+
+#include "aws/sts.h"
+
+namespace signgate::gateway {
+
+Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials,
+                                                     const Runtime* previous) {
+  auto rt = std::make_shared<Runtime>();
+  std::string error;
+  auto url = http::parse_url(cfg.aws.bedrock_url(), &error);
+  if (!url) return make_error(cfg.source + ": aws.bedrock_endpoint: " + error);
+  rt->bedrock = std::move(*url);
+  rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
+  rt->default_identity = credentials.identity(cfg.aws.role);
+  for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = credentials.identity(c.role);
+  rt->config = std::move(cfg);
+  return std::shared_ptr<const Runtime>(std::move(rt));
+}
+
+std::string role_session(const aws::RoleSettings& role) {
+  if (role.role_arn.empty()) return "base credentials";
+  return role.role_arn + "/" + aws::sanitize_session_name(role.session_name);
+}
+
+}  // namespace signgate::gateway

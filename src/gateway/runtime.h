@@ -1,0 +1,33 @@
+// One configuration generation, immutable once built; a reload builds a new one and requests
+// in flight keep the one they were authenticated against.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "auth/clients.h"
+#include "aws/credentials/cache.h"
+#include "config/config.h"
+#include "http/url.h"
+
+namespace signgate::gateway {
+
+struct Runtime {
+  config::Config config;
+  auth::ClientTable clients;
+  http::Url bedrock;  // base URL of bedrock-runtime
+  std::shared_ptr<aws::CredentialCache> default_identity;
+  std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
+};
+
+// Builds a runtime from a validated config; each client's identity comes from `credentials`
+// (started on first use, shared with the previous runtime when unchanged). Clients that stay
+// keep their rate-limit state from `previous`, so a reload (logrotate's SIGHUP) resets nothing.
+Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials,
+                                                     const Runtime* previous = nullptr);
+
+// "ROLE_ARN/SESSION" as the audit log names an identity, or "base credentials".
+std::string role_session(const aws::RoleSettings& role);
+
+}  // namespace signgate::gateway

@@ -1,0 +1,72 @@
+// POST /v1/messages → Bedrock InvokeModel / InvokeModelWithResponseStream with
+// anthropic_version bedrock-2023-05-31: the Messages body passes through less `model` and
+// `stream`; stream chunks are unwrapped into Anthropic's SSE events; errors in its shape.
+#include "gateway/surfaces/surfaces.h"
+
+#include "api/anthropic/messages.h"
+#include "gateway/surfaces/translated.h"
+
+namespace signgate::gateway::surfaces {
+
+namespace asio = boost::asio;
+
+namespace {
+
+
+class AnthropicMessages final : public Surface {
+ public:
+  std::string_view name() const override { return "anthropic"; }
+  Dialect dialect() const override { return Dialect::kAnthropic; }
+
+  std::variant<HeadPlan, Refusal> plan_head(const http::RequestHead&) const override { return HeadPlan{}; }
+
+  std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
+                                                std::string body) const override {
+    auto parsed = api::anthropic::to_invoke(body, x.config().models, x.config().max_json_depth);
+    if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) return Refusal{e->status, e->message};
+    auto& msg = std::get<api::anthropic::MessagesRequest>(parsed);
+    Plan p;
+    p.call.operation = msg.stream ? aws::Operation::kInvokeStream : aws::Operation::kInvoke;
+    p.call.model = std::move(msg.model_id);
+    p.call.headers = {{"Content-Type", "application/json"},
+                      {"Accept", msg.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
+    p.call.body = std::move(msg.bedrock_body);
+    return p;
+  }
+
+  asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
+                                                 http::Responder& res) const override {
+    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    if (plan.call.operation == aws::Operation::kInvoke) {
+      auto text = co_await reply.read_all(kMaxAnswer);
+      if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+      x.first_byte = SteadyClock::now();
+      x.audit.bytes_out = text->size();
+      co_await res.send(200, content_type("application/json"), std::move(*text));
+      co_return std::nullopt;
+    }
+    x.metrics->stream_opened();
+    x.first_byte = SteadyClock::now();
+    api::anthropic::EventUnwrapper unwrapper;
+    unwrapper.max_depth = x.config().max_json_depth;
+    if (co_await res.start_stream(200, sse_headers())) {
+      std::string error;
+      if (co_await relay_events(reply, res, unwrapper, error)) co_await res.finish();
+      if (!error.empty()) x.audit.error = error;
+    }
+    if (unwrapper.input_tokens != 0) x.audit.input_tokens = unwrapper.input_tokens;
+    if (unwrapper.output_tokens != 0) x.audit.output_tokens = unwrapper.output_tokens;
+    x.audit.bytes_out = res.bytes_written();
+    x.metrics->stream_closed();
+    co_return std::nullopt;
+  }
+};
+
+}  // namespace
+
+const Surface& anthropic_messages() {
+  static const AnthropicMessages surface;
+  return surface;
+}
+
+}  // namespace signgate::gateway::surfaces

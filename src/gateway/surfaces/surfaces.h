@@ -1,0 +1,13 @@
+// Every surface, one file each; router.cc's route table says which path reaches which.
+#pragma once
+
+#include "gateway/surface.h"
+
+namespace signgate::gateway::surfaces {
+
+const Surface& bedrock_native();      // POST /model/{modelId}/{operation}
+const Surface& openai_chat();         // POST /v1/chat/completions
+const Surface& openai_models();       // GET /v1/models[/{id}]
+const Surface& anthropic_messages();  // POST /v1/messages
+
+}  // namespace signgate::gateway::surfaces

@@ -1,0 +1,46 @@
+#include "gateway/surfaces/translated.h"
+
+#include "api/json_depth.h"
+
+namespace signgate::gateway::surfaces {
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body) {
+  std::string type(head.header("x-amzn-ErrorType"));
+  if (const auto colon = type.find(':'); colon != std::string::npos) type.resize(colon);
+  const nlohmann::json j = api::parse_json(body, api::kDefaultMaxJsonDepth);
+  std::string message = j.is_object() && j.contains("message") && j["message"].is_string()
+                            ? j["message"].get<std::string>()
+                            : "Bedrock answered " + std::to_string(head.status);
+  unsigned status = head.status;
+  if (type == "ModelTimeoutException" || status == 408) status = 504;
+  Refusal r{status, std::move(message)};
+  r.bedrock_type = type;
+  r.detail = type.empty() ? r.message : type;
+  if (status == 404) r.param = "model";
+  r.code = type == "ResourceNotFoundException" ? "model_not_found" : type;
+  if (status == 429) r.retry_after = std::chrono::seconds(1);
+  return r;
+}
+
+boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply) {
+  auto text = co_await reply.read_all(1 << 20);
+  std::string body = text ? std::move(*text) : std::string();
+  co_return bedrock_refusal(reply.head(), body);
+}
+
+Refusal unreadable_answer(const Exchange& x, std::string detail) {
+  return Refusal{502, "Bedrock's answer could not be read (request " + x.audit.request_id + ")", "", "", "", {},
+                 std::move(detail)};
+}
+
+Headers sse_headers() {
+  Headers h = content_type("text/event-stream");
+  h.push_back({"Cache-Control", "no-cache"});
+  return h;
+}
+
+}  // namespace signgate::gateway::surfaces

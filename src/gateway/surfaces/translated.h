@@ -1,0 +1,79 @@
+// What the translating surfaces (OpenAI, Anthropic) share: Bedrock's error answers as
+// refusals, and relaying an event stream through a translator as server-sent events.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "aws/eventstream.h"
+#include "gateway/exchange.h"
+#include "gateway/refusal.h"
+#include "gateway/upstream.h"
+#include "http/server.h"
+
+namespace signgate::gateway::surfaces {
+
+// The largest whole (unstreamed) answer a translating surface reads.
+inline constexpr std::size_t kMaxAnswer = 64 * 1024 * 1024;
+
+std::string dump(const nlohmann::json& j);
+
+// Bedrock's error answer (x-amzn-ErrorType + {"message"}) as a refusal in any dialect:
+// the status maps through (a model timeout becomes 504), the message is Bedrock's.
+Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body);
+
+// Reads an error answer's body (at most 1 MiB) and makes it a refusal.
+boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
+
+// A whole answer that could not be read (broken off, too large): 502, the detail logged.
+Refusal unreadable_answer(const Exchange& x, std::string detail);
+
+// Content-Type: text/event-stream, no caching.
+Headers sse_headers();
+
+// Relays an event stream, decoded frame by frame, through `t` (on_message → text, error →
+// text); each piece is written before the next is read. If the upstream fails mid-stream, an
+// error event ends the relay and `error` says why (for the audit line). Returns whether the
+// caller is still there to be sent the end of the stream.
+template <class Translator>
+boost::asio::awaitable<bool> relay_events(UpstreamReply& answer, http::Responder& res, Translator& t,
+                                          std::string& error) {
+  aws::eventstream::Decoder decoder;
+  for (;;) {
+    auto piece = co_await answer.read_some();
+    if (!piece) {
+      error = "upstream stream broke: " + piece.message();
+      co_return co_await res.write(t.error("signgate: " + error));
+    }
+    if (piece->empty() && answer.done()) {
+      if (!decoder.idle()) {
+        error = "upstream stream ended inside a frame";
+        co_return co_await res.write(t.error("signgate: " + error));
+      }
+      co_return true;
+    }
+    std::string out;
+    std::string_view rest = *piece;
+    while (!rest.empty()) {
+      auto r = decoder.feed(rest);
+      if (r.error != aws::eventstream::Error::kNone) {
+        error = "upstream sent a corrupt event stream: " + std::string(aws::eventstream::to_string(r.error));
+        out += t.error("signgate: " + error);
+        co_return co_await res.write(out);
+      }
+      rest.remove_prefix(r.consumed);
+      if (r.message) out += t.on_message(*r.message);
+    }
+    if (!out.empty() && !co_await res.write(out)) {
+      error = "client went away mid-stream";
+      co_return false;
+    }
+  }
+}
+
+}  // namespace signgate::gateway::surfaces

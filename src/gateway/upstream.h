@@ -1,0 +1,71 @@
+// Where a planned call goes: an interface, so the pipeline neither knows nor cares that it is
+// Bedrock (hosts, signing, /model/{id}/{op} paths live behind it), and tests can put a fake in
+// its place. Other providers plug in here.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "aws/bedrock_operation.h"
+#include "aws/credentials.h"
+#include "common/result.h"
+#include "http/message.h"
+
+namespace signgate::gateway {
+
+struct Runtime;
+
+// One call a surface planned: what the policy checks (operation, model) and what is sent.
+struct UpstreamCall {
+  aws::Operation operation = aws::Operation::kInvoke;
+  std::string model;         // decoded model ID, inference profile or ARN
+  http::HeaderList headers;  // besides Host, Content-Length and the signature
+  std::string body;
+};
+
+// What the upstream said about a call, for the audit log: provider-neutral names.
+struct UpstreamFacts {
+  unsigned status = 0;
+  std::string request_id;  // the provider's, for support cases
+  std::string error_type;  // e.g. "ThrottlingException"; empty on success
+  std::optional<std::uint64_t> input_tokens;
+  std::optional<std::uint64_t> output_tokens;
+};
+
+// An answer whose head has arrived; the body is read piece by piece at the caller's pace.
+class UpstreamReply {
+ public:
+  virtual ~UpstreamReply() = default;
+  virtual const http::ResponseHead& head() const = 0;
+  // The next piece; an empty view once the body is complete (done() is then true).
+  virtual boost::asio::awaitable<Result<std::string_view>> read_some() = 0;
+  virtual bool done() const = 0;
+
+  unsigned status() const { return head().status; }
+  // The rest of the body; a kTooLarge error once it grows past `limit` bytes.
+  boost::asio::awaitable<Result<std::string>> read_all(std::size_t limit);
+};
+
+struct UpstreamResult {
+  std::unique_ptr<UpstreamReply> reply;  // set when the upstream answered, whatever the status
+  UpstreamFacts facts;
+  Error failure;  // else why not: a kTimeout becomes 504, anything else 502
+};
+
+// One per event loop (it owns that loop's connection pool): not thread-safe.
+class Upstream {
+ public:
+  virtual ~Upstream() = default;
+  // Sends `call` with `credentials`, as `rt` says where and how.
+  virtual boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
+                                                      const aws::Credentials& credentials) = 0;
+};
+
+}  // namespace signgate::gateway

@@ -1,0 +1,90 @@
+// An upstream for in-process tests of the pipeline: answers from a script, remembers each call.
+#pragma once
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/upstream.h"
+
+namespace signgate::gateway::testing {
+
+// One scripted answer: a failure of some kind, or a status, headers and body pieces.
+struct Scripted {
+  std::optional<ErrorKind> failure;
+  unsigned status = 200;
+  http::HeaderList headers;
+  std::vector<std::string> pieces;
+  bool break_after_pieces = false;  // the connection breaks once the pieces are read
+};
+
+struct FakeUpstreamState {
+  std::deque<Scripted> script;  // empty: 200 {} as JSON
+  std::vector<UpstreamCall> calls;
+  std::vector<std::string> access_keys;  // the credentials each call was made with
+};
+
+class FakeReply final : public UpstreamReply {
+ public:
+  explicit FakeReply(Scripted s) : s_(std::move(s)) {
+    head_.status = s_.status;
+    head_.headers = s_.headers;
+  }
+  const http::ResponseHead& head() const override { return head_; }
+  boost::asio::awaitable<Result<std::string_view>> read_some() override {
+    // Yields, as a socket would: the reader's writes interleave with the reads.
+    co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
+    if (next_ < s_.pieces.size()) co_return std::string_view(s_.pieces[next_++]);
+    if (s_.break_after_pieces) co_return make_error("connection reset by peer", ErrorKind::kBroken);
+    done_ = true;
+    co_return std::string_view{};
+  }
+  bool done() const override { return done_; }
+
+ private:
+  Scripted s_;
+  http::ResponseHead head_;
+  std::size_t next_ = 0;
+  bool done_ = false;
+};
+
+class FakeUpstream final : public Upstream {
+ public:
+  explicit FakeUpstream(std::shared_ptr<FakeUpstreamState> state) : state_(std::move(state)) {}
+
+  boost::asio::awaitable<UpstreamResult> send(const Runtime&, const UpstreamCall& call,
+                                              const aws::Credentials& credentials) override {
+    state_->calls.push_back(call);
+    state_->access_keys.push_back(credentials.access_key_id());
+    Scripted s;
+    if (!state_->script.empty()) {
+      s = std::move(state_->script.front());
+      state_->script.pop_front();
+    } else {
+      s.headers = {{"Content-Type", "application/json"}};
+      s.pieces = {"{}"};
+    }
+    UpstreamResult out;
+    if (s.failure) {
+      out.failure = make_error("scripted failure", *s.failure);
+      co_return out;
+    }
+    out.facts.status = s.status;
+    auto reply = std::make_unique<FakeReply>(std::move(s));
+    out.facts.request_id = std::string(reply->head().header("x-amzn-RequestId"));
+    out.facts.error_type = reply->status() >= 400 ? std::string(reply->head().header("x-amzn-ErrorType")) : "";
+    out.reply = std::move(reply);
+    co_return out;
+  }
+
+ private:
+  std::shared_ptr<FakeUpstreamState> state_;
+};
+
+}  // namespace signgate::gateway::testing
