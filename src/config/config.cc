@@ -251,7 +251,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   Reader r(env, p);
   Config c;
   c.source = source;
-  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream"});
+  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic"});
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
   const bool listen_ok = parse_listen(c.listen, c.listen_host, c.listen_port);
@@ -375,6 +375,17 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     if (auto v = r.integer(u, "upstream", "connect_timeout_ms", 1, 600'000)) c.upstream.connect_timeout = std::chrono::milliseconds(*v);
     if (auto v = r.integer(u, "upstream", "first_byte_timeout_ms", 1, 3'600'000)) c.upstream.first_byte_timeout = std::chrono::milliseconds(*v);
     if (auto v = r.integer(u, "upstream", "idle_timeout_ms", 1, 3'600'000)) c.upstream.idle_timeout = std::chrono::milliseconds(*v);
+  }
+  if (const YAML::Node an = root["anthropic"]; an && !an.IsNull()) {
+    r.only(an, "anthropic", {"betas"});
+    if (an["betas"]) {
+      c.anthropic_betas = r.list(an, "anthropic", "betas");
+      for (const auto& b : *c.anthropic_betas) {
+        if (b.empty() || b.size() > 128 || b.find_first_of(", \t\r\n") != std::string::npos) {
+          p.add("anthropic.betas", "'" + b + "' is not a beta name (like interleaved-thinking-2025-05-14)");
+        }
+      }
+    }
   }
   if (!p.empty()) return make_error(p.text());
   return c;

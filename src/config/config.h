@@ -66,6 +66,9 @@ struct Config {
   int max_json_depth = 128;                   // nesting of a request body's JSON
   std::size_t max_header_bytes = 64 * 1024;   // a request's head: request line and headers
   UpstreamConfig upstream;
+  // anthropic.betas: the anthropic-beta values sent on to Bedrock; unset: the ones Bedrock
+  // documents for Claude (api/anthropic/betas.h).
+  std::optional<std::vector<std::string>> anthropic_betas;
 };
 
 // Parses and validates `text`; `${VAR}` is expanded from `env` ("$$" is a literal '$').

@@ -103,6 +103,20 @@ void Metrics::request(const std::string& client, const std::string& surface, con
   if (first_byte_seconds) first_byte_[{surface, operation}].observe(*first_byte_seconds);
 }
 
+void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
+  std::lock_guard lock(mutex_);
+  static const std::string kOther = "other";
+  const std::string* label = &beta;
+  if (beta_labels_.count(beta) == 0) {
+    if (beta_labels_.size() >= kMaxBetaLabels) {
+      label = &kOther;
+    } else {
+      beta_labels_.insert(beta);
+    }
+  }
+  ++betas_dropped_[{client, *label}];
+}
+
 std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now) const {
   std::string out;
   out += "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
@@ -127,6 +141,12 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
   out += "# HELP signgate_upstream_retries_total Bedrock 429/503 answers retried before any byte reached the client.\n"
          "# TYPE signgate_upstream_retries_total counter\nsigngate_upstream_retries_total " +
          std::to_string(retries_.load()) + "\n";
+  out += "# HELP signgate_anthropic_betas_dropped_total anthropic-beta values not in anthropic.betas, so not sent to Bedrock.\n"
+         "# TYPE signgate_anthropic_betas_dropped_total counter\n";
+  for (const auto& [k, n] : betas_dropped_) {
+    out += "signgate_anthropic_betas_dropped_total{client=\"" + escape(k.first) + "\",beta=\"" + escape(k.second) +
+           "\"} " + std::to_string(n) + "\n";
+  }
   out += "# HELP signgate_open_streams Streaming answers being relayed now.\n"
          "# TYPE signgate_open_streams gauge\nsigngate_open_streams " + std::to_string(open_streams_.load()) + "\n";
   out += "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"

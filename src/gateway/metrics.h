@@ -42,6 +42,9 @@ class Metrics {
                const std::string& model, unsigned status, double latency_seconds,
                std::optional<double> first_byte_seconds);
   void upstream_retry() { ++retries_; }
+  // An anthropic-beta a client asked for that is not in anthropic.betas, so was not sent.
+  // At most kMaxBetaLabels distinct names are kept as labels; the rest count as "other".
+  void beta_dropped(const std::string& client, const std::string& beta);
   void stream_opened() { ++open_streams_; }
   void stream_closed() { --open_streams_; }
 
@@ -49,11 +52,14 @@ class Metrics {
 
  private:
   static constexpr std::size_t kMaxModelsPerClient = 64;
+  static constexpr std::size_t kMaxBetaLabels = 32;
 
   mutable std::mutex mutex_;
   std::map<std::string, std::set<std::string>> models_by_client_;
   std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned>, std::uint64_t> requests_;
   std::map<std::pair<std::string, std::string>, Histogram> latency_, first_byte_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> betas_dropped_;
+  std::set<std::string> beta_labels_;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::int64_t> open_streams_{0};
 };

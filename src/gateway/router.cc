@@ -14,6 +14,8 @@ constexpr Route kRoutes[] = {
     {bhttp::verb::get, "/v1/models", &surfaces::openai_models, OpsEndpoint::kNone, "GET /v1/models"},
     {bhttp::verb::get, "/v1/models/", &surfaces::openai_models, OpsEndpoint::kNone, ""},
     {bhttp::verb::post, "/v1/messages", &surfaces::anthropic_messages, OpsEndpoint::kNone, "POST /v1/messages"},
+    {bhttp::verb::post, "/v1/messages/count_tokens", &surfaces::anthropic_count_tokens, OpsEndpoint::kNone,
+     "POST /v1/messages/count_tokens"},
     {bhttp::verb::get, "/healthz", nullptr, OpsEndpoint::kHealthz, ""},
     {bhttp::verb::get, "/readyz", nullptr, OpsEndpoint::kReadyz, ""},
     {bhttp::verb::get, "/metrics", nullptr, OpsEndpoint::kMetrics, ""},

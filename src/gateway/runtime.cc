@@ -1,5 +1,6 @@
 #include "gateway/runtime.h"
 
+#include "api/anthropic/betas.h"
 #include "aws/sts.h"
 
 namespace signgate::gateway {
@@ -14,6 +15,8 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
   rt->default_identity = credentials.identity(cfg.aws.role);
   for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = credentials.identity(c.role);
+  const auto& betas = cfg.anthropic_betas ? *cfg.anthropic_betas : api::anthropic::default_bedrock_betas();
+  rt->anthropic_betas.insert(betas.begin(), betas.end());
   rt->config = std::move(cfg);
   return std::shared_ptr<const Runtime>(std::move(rt));
 }

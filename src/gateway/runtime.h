@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "auth/clients.h"
@@ -19,6 +20,7 @@ struct Runtime {
   http::Url bedrock;  // base URL of bedrock-runtime
   std::shared_ptr<aws::CredentialCache> default_identity;
   std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
+  std::set<std::string> anthropic_betas;  // anthropic.betas, or Bedrock's documented list
 };
 
 // Builds a runtime from a validated config; each client's identity comes from `credentials`

@@ -143,6 +143,7 @@ struct Harness {
     }
     rt->default_identity = cache;
     for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = cache;
+    rt->anthropic_betas = {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"};
     rt->config = std::move(*cfg);
     gateway = std::make_unique<Gateway>(rt, *audit, metrics, [state = upstream](const asio::any_io_executor&) {
       return std::make_unique<FakeUpstream>(state);
@@ -481,6 +482,49 @@ TEST(Pipeline, ModelListIsLocalAndRateLimited) {
   const auto lines = h.audit_lines();
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0]["operation"], "models");
+}
+
+// Claude Code's betas: the accepted ones reach Bedrock in the body, first-party ones are
+// dropped and counted, so the request is answered rather than refused as "invalid beta flag".
+TEST(Pipeline, AnthropicBetasBecomeTheBodysAnthropicBeta) {
+  Harness h;
+  auto headers = bearer("full-secret");
+  headers.push_back({"anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14"});
+  headers.push_back({"anthropic-beta", "fine-grained-tool-streaming-2025-05-14"});
+  const auto r = h.call(bhttp::verb::post, "/v1/messages?beta=true", headers,
+                        R"({"model":"fast","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  const json sent = json::parse(h.upstream->calls[0].body);
+  EXPECT_EQ(sent["anthropic_beta"], json({"interleaved-thinking-2025-05-14"}));
+  const std::string metrics = h.metrics.render({}, system_now());
+  EXPECT_NE(metrics.find(R"(signgate_anthropic_betas_dropped_total{client="full",beta="claude-code-20250219"} 1)"),
+            std::string::npos)
+      << metrics;
+}
+
+// count_tokens goes to Bedrock's CountTokens for the aliased model and answers Anthropic's
+// shape; the client's operations list governs it as count-tokens.
+TEST(Pipeline, CountTokensAnswersInputTokens) {
+  Harness h;
+  Scripted counted;
+  counted.headers = {{"Content-Type", "application/json"}};
+  counted.pieces = {R"({"inputTokens":42})"};
+  h.upstream->script.push_back(counted);
+  const std::string body = R"({"model":"fast","messages":[{"role":"user","content":"hi"}]})";
+  const auto r = h.call(bhttp::verb::post, "/v1/messages/count_tokens?beta=true", bearer("full-secret"), body);
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  EXPECT_EQ(r.res.body, R"({"input_tokens":42})");
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  EXPECT_EQ(h.upstream->calls[0].operation, aws::Operation::kCountTokens);
+  EXPECT_EQ(h.upstream->calls[0].model, kModel);
+  EXPECT_TRUE(json::parse(h.upstream->calls[0].body)["input"]["invokeModel"]["body"].is_string());
+  // haiku may only converse.
+  expect_dialect(h.call(bhttp::verb::post, "/v1/messages/count_tokens", bearer("haiku-secret"), body).res,
+                 Dialect::kAnthropic, 403);
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["operation"], "count-tokens");
 }
 
 }  // namespace

@@ -23,8 +23,15 @@ std::string error_type_for(unsigned status) {
   }
 }
 
-std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
-                                                  int max_depth) {
+namespace {
+
+const std::set<std::string>& accepted_betas(const Betas& betas) {
+  static const std::set<std::string> kDefault(default_bedrock_betas().begin(), default_bedrock_betas().end());
+  return betas.accepted != nullptr ? *betas.accepted : kDefault;
+}
+
+// The checks /v1/messages and count_tokens share: a JSON object with a model and messages.
+std::variant<json, ApiError> read_request(std::string_view body, int max_depth) {
   bool too_deep = false;
   json req = parse_json(body, max_depth, &too_deep);
   if (too_deep) return ApiError{400, "invalid_request_error", "the body nests deeper than " + std::to_string(max_depth) + " levels"};
@@ -35,19 +42,70 @@ std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const s
   if (!req.contains("messages") || !req["messages"].is_array()) {
     return ApiError{400, "invalid_request_error", "messages: field required"};
   }
+  return req;
+}
+
+std::string model_id_for(const std::string& name, const std::map<std::string, std::string>& aliases) {
+  const auto alias = aliases.find(name);
+  return alias != aliases.end() ? alias->second : name;
+}
+
+}  // namespace
+
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
+                                                  int max_depth, const Betas& betas) {
+  auto read = read_request(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&read)) return *e;
+  json& req = std::get<json>(read);
   if (!req.contains("max_tokens") || !req["max_tokens"].is_number_integer()) {
     return ApiError{400, "invalid_request_error", "max_tokens: field required"};
   }
   MessagesRequest out;
   out.model_name = req["model"].get<std::string>();
-  const auto alias = aliases.find(out.model_name);
-  out.model_id = alias != aliases.end() ? alias->second : out.model_name;
+  out.model_id = model_id_for(out.model_name, aliases);
   out.stream = bool_field(req, "stream");
   req.erase("model");
   req.erase("stream");
   if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
+  out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
   out.bedrock_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
+}
+
+std::variant<CountTokensRequest, ApiError> to_count_tokens(std::string_view body,
+                                                           const std::map<std::string, std::string>& aliases,
+                                                           int max_depth, const Betas& betas) {
+  auto read = read_request(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&read)) return *e;
+  json& req = std::get<json>(read);
+  CountTokensRequest out;
+  out.model_name = req["model"].get<std::string>();
+  out.model_id = model_id_for(out.model_name, aliases);
+  req.erase("model");
+  req.erase("stream");
+  if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
+  if (!req.contains("max_tokens")) {
+    // InvokeModel wants max_tokens above any thinking budget; counting input ignores it.
+    std::int64_t max_tokens = 1;
+    if (auto t = req.find("thinking"); t != req.end() && t->is_object()) {
+      if (auto b = t->find("budget_tokens"); b != t->end() && b->is_number_integer()) {
+        max_tokens = std::max<std::int64_t>(1, b->get<std::int64_t>() + 1);
+      }
+    }
+    req["max_tokens"] = max_tokens;
+  }
+  out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
+  const std::string invoke_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.bedrock_body = R"({"input":{"invokeModel":{"body":")" + base64_encode(invoke_body) + R"("}}})";
+  return out;
+}
+
+std::optional<std::string> from_count_tokens(std::string_view answer) {
+  const json j = parse_json(answer, 8);
+  if (!j.is_object()) return std::nullopt;
+  const auto it = j.find("inputTokens");
+  if (it == j.end() || !it->is_number_unsigned()) return std::nullopt;
+  return R"({"input_tokens":)" + std::to_string(it->get<std::uint64_t>()) + "}";
 }
 
 std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {

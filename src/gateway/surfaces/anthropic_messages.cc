@@ -20,11 +20,13 @@ class AnthropicMessages final : public Surface {
 
   std::variant<HeadPlan, Refusal> plan_head(const http::RequestHead&) const override { return HeadPlan{}; }
 
-  std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
+  std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead& head,
                                                 std::string body) const override {
-    auto parsed = api::anthropic::to_invoke(body, x.config().models, x.config().max_json_depth);
+    const api::anthropic::Betas betas = requested_betas(x, head);
+    auto parsed = api::anthropic::to_invoke(body, x.config().models, x.config().max_json_depth, betas);
     if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) return Refusal{e->status, e->message};
     auto& msg = std::get<api::anthropic::MessagesRequest>(parsed);
+    count_dropped(x, msg.dropped_betas);
     Plan p;
     p.call.operation = msg.stream ? aws::Operation::kInvokeStream : aws::Operation::kInvoke;
     p.call.model = std::move(msg.model_id);

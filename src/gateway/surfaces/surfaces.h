@@ -9,5 +9,6 @@ const Surface& bedrock_native();      // POST /model/{modelId}/{operation}
 const Surface& openai_chat();         // POST /v1/chat/completions
 const Surface& openai_models();       // GET /v1/models[/{id}]
 const Surface& anthropic_messages();  // POST /v1/messages
+const Surface& anthropic_count_tokens();  // POST /v1/messages/count_tokens
 
 }  // namespace signgate::gateway::surfaces

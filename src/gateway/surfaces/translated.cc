@@ -2,6 +2,8 @@
 
 #include "api/json_depth.h"
 
+#include <spdlog/spdlog.h>
+
 namespace signgate::gateway::surfaces {
 
 std::string dump(const nlohmann::json& j) {
@@ -35,6 +37,21 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply) {
 Refusal unreadable_answer(const Exchange& x, std::string detail) {
   return Refusal{502, "Bedrock's answer could not be read (request " + x.audit.request_id + ")", "", "", "", {},
                  std::move(detail)};
+}
+
+api::anthropic::Betas requested_betas(const Exchange& x, const http::RequestHead& head) {
+  std::vector<std::string_view> values;
+  const auto range = head.equal_range("anthropic-beta");
+  for (auto f = range.first; f != range.second; ++f) values.push_back(f->value());
+  return api::anthropic::Betas{api::anthropic::parse_beta_header(values), &x.runtime->anthropic_betas};
+}
+
+void count_dropped(const Exchange& x, const std::vector<std::string>& dropped) {
+  for (const auto& beta : dropped) {
+    x.metrics->beta_dropped(x.audit.client, beta);
+    spdlog::debug("request {}: anthropic-beta '{}' is not in anthropic.betas; not sent to Bedrock", x.audit.request_id,
+                  beta);
+  }
 }
 
 Headers sse_headers() {

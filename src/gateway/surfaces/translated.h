@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "api/anthropic/messages.h"
 #include "aws/eventstream.h"
 #include "gateway/exchange.h"
 #include "gateway/refusal.h"
@@ -32,6 +33,12 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
 
 // A whole answer that could not be read (broken off, too large): 502, the detail logged.
 Refusal unreadable_answer(const Exchange& x, std::string detail);
+
+// The anthropic-beta values of the request (every field, comma-separated), with the betas the
+// runtime forwards.
+api::anthropic::Betas requested_betas(const Exchange& x, const http::RequestHead& head);
+// Counts the betas a request asked for that were not forwarded (a metric, a debug log line).
+void count_dropped(const Exchange& x, const std::vector<std::string>& dropped);
 
 // Content-Type: text/event-stream, no caching.
 Headers sse_headers();

@@ -1,0 +1,60 @@
+// POST /v1/messages/count_tokens → Bedrock CountTokens over the InvokeModel body the request
+// would be, answered as Anthropic's {"input_tokens": N}. Claude Code calls it for /context and
+// to size its context; without it, it falls back to billed max_tokens:1 calls.
+#include "gateway/surfaces/surfaces.h"
+
+#include "api/anthropic/messages.h"
+#include "gateway/surfaces/translated.h"
+
+namespace signgate::gateway::surfaces {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class AnthropicCountTokens final : public Surface {
+ public:
+  std::string_view name() const override { return "anthropic"; }
+  Dialect dialect() const override { return Dialect::kAnthropic; }
+
+  std::variant<HeadPlan, Refusal> plan_head(const http::RequestHead&) const override {
+    return HeadPlan{aws::Operation::kCountTokens, {}, {}};
+  }
+
+  std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead& head,
+                                                std::string body) const override {
+    const api::anthropic::Betas betas = requested_betas(x, head);
+    auto parsed = api::anthropic::to_count_tokens(body, x.config().models, x.config().max_json_depth, betas);
+    if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) return Refusal{e->status, e->message};
+    auto& count = std::get<api::anthropic::CountTokensRequest>(parsed);
+    count_dropped(x, count.dropped_betas);
+    Plan p;
+    p.call.operation = aws::Operation::kCountTokens;
+    p.call.model = std::move(count.model_id);
+    p.call.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+    p.call.body = std::move(count.bedrock_body);
+    return p;
+  }
+
+  asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan&, UpstreamReply& reply,
+                                                 http::Responder& res) const override {
+    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    auto text = co_await reply.read_all(1 << 16);
+    if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+    auto out = api::anthropic::from_count_tokens(*text);
+    if (!out) co_return unreadable_answer(x, "CountTokens answered without inputTokens");
+    x.first_byte = SteadyClock::now();
+    x.audit.bytes_out = out->size();
+    co_await res.send(200, content_type("application/json"), std::move(*out));
+    co_return std::nullopt;
+  }
+};
+
+}  // namespace
+
+const Surface& anthropic_count_tokens() {
+  static const AnthropicCountTokens surface;
+  return surface;
+}
+
+}  // namespace signgate::gateway::surfaces
