@@ -81,3 +81,19 @@ await run("messages.denied", async () => {
   await anthropic.messages.create({ model: "meta.llama3-8b-instruct-v1:0", max_tokens: 5, messages: [{ role: "user", content: "Hi" }] });
   return {};
 });
+await run("messages.countTokens", async () => {
+  const r = await anthropic.messages.countTokens({ model: "claude-haiku", system: "Be brief",
+    messages: [{ role: "user", content: "How many tokens is this?" }] });
+  return { input_tokens: r.input_tokens };
+});
+await run("beta.messages.create", async () => {
+  // A first-party beta next to one Bedrock takes: answered, with only the latter sent on.
+  const m = await anthropic.beta.messages.create({ model: "claude-haiku", max_tokens: 20,
+    betas: ["claude-code-20250219", "interleaved-thinking-2025-05-14"], messages: [{ role: "user", content: "Hi" }] });
+  return { type: m.type, stop: m.stop_reason };
+});
+await run("beta.messages.countTokens", async () => {
+  const r = await anthropic.beta.messages.countTokens({ model: "claude-haiku", betas: ["claude-code-20250219"],
+    messages: [{ role: "user", content: "Hi" }] });
+  return { input_tokens: r.input_tokens };
+});

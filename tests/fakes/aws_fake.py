@@ -138,7 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         if path == "/_fake/stats":
             with srv._lock:
-                self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role}))
+                self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role,
+                                            "last_invoke_body": srv.last_invoke_body,
+                                            "last_count_tokens": srv.last_count_tokens}))
         elif path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
                 setattr(srv, key, value)
@@ -275,6 +277,15 @@ class Handler(BaseHTTPRequestHandler):
                                                                  "the provided model identifier.")
         if model.startswith("hostile."):
             return self._hostile(operation, model)
+        if operation in ("invoke", "invoke-with-response-stream") and "anthropic." in model:
+            try:
+                problem = anthropic_body_error(json.loads(body or b"{}"))
+            except ValueError:
+                problem = None
+            if problem:
+                return self._error(400, "ValidationException", problem)
+            with self.server._lock:
+                self.server.last_invoke_body = body.decode(errors="replace")
         usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
         request = json.loads(body or b"{}") if operation in ("converse", "converse-stream") else {}
@@ -300,7 +311,7 @@ class Handler(BaseHTTPRequestHandler):
                                                "usage": {"input_tokens": 12, "output_tokens": 5}}),
                               extra=token_headers)
         if operation == "count-tokens":
-            return self._send(200, json.dumps({"inputTokens": 12}))
+            return _count_tokens(self, model, body)
         if operation == "converse-stream":
             frames = [event_frame("messageStart", {"role": "assistant"})]
             words = ("Let me check.",) if wants_tool else (
@@ -334,6 +345,61 @@ class Handler(BaseHTTPRequestHandler):
                       for e in events]
             return self._stream(frames, model)
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
+
+
+# The anthropic_beta values Bedrock's user guide lists for Claude (and computer-use-2024-10-22
+# from its request example); Bedrock refuses any other as an invalid beta flag.
+BEDROCK_BETAS = {
+    "computer-use-2024-10-22", "computer-use-2025-01-24", "token-efficient-tools-2025-02-19",
+    "interleaved-thinking-2025-05-14", "output-128k-2025-02-19", "dev-full-thinking-2025-05-14",
+    "context-1m-2025-08-07", "context-management-2025-06-27", "effort-2025-11-24",
+    "tool-search-tool-2025-10-19", "tool-examples-2025-10-29",
+}
+
+
+def anthropic_body_error(body):
+    """What Bedrock says about an Anthropic Messages body for InvokeModel, or None when it
+    takes it. Only Messages-shaped bodies are judged (other tests send "{}" to check paths)."""
+    if not isinstance(body, dict) or "messages" not in body:
+        return None
+    for key in ("model", "stream"):
+        if key in body:
+            return ("Malformed input request: #: extraneous key [%s] is not permitted, please reformat your "
+                    "input and try again." % key)
+    if body.get("anthropic_version") != "bedrock-2023-05-31":
+        return "Malformed input request: #/anthropic_version: bedrock-2023-05-31 is the only accepted value"
+    if not isinstance(body.get("max_tokens"), int):
+        return "Malformed input request: #: required key [max_tokens] not found"
+    betas = body.get("anthropic_beta")
+    if betas is not None and (not isinstance(betas, list) or not betas or
+                              any(not isinstance(b, str) or b not in BEDROCK_BETAS for b in betas)):
+        return "The model returned the following errors: invalid beta flag"
+    return None
+
+
+def _count_tokens(handler, model, body):
+    """CountTokens: {"input":{"invokeModel":{"body": base64}}} or {"input":{"converse":{...}}}.
+    The count is the length of the messages' JSON over four, so a test can tell bodies apart."""
+    try:
+        request = json.loads(body or b"{}")
+        union = request["input"]
+        if not isinstance(union, dict) or len(union) != 1:
+            raise ValueError("input must have exactly one member")
+        if "invokeModel" in union:
+            inner = json.loads(base64.b64decode(union["invokeModel"]["body"], validate=True))
+        elif "converse" in union:
+            inner = union["converse"]
+        else:
+            raise ValueError("input has an unknown member")
+    except (ValueError, KeyError, TypeError) as e:
+        return handler._error(400, "ValidationException", "Malformed CountTokens request: %s" % e)
+    if "invokeModel" in union and "anthropic." in model:
+        problem = anthropic_body_error(inner if "messages" in inner else dict(inner, messages=None))
+        if problem:
+            return handler._error(400, "ValidationException", problem)
+    with handler.server._lock:
+        handler.server.last_count_tokens = inner
+    return handler._send(200, json.dumps({"inputTokens": len(json.dumps(inner.get("messages"))) // 4 + 1}))
 
 
 def _hostile_answer(handler, operation, model):
@@ -418,6 +484,8 @@ class FakeServer(ThreadingHTTPServer):
         self.throttle_next = 0          # answer this many Bedrock calls with 429 first
         self.seen_models = []           # decoded model IDs, in order
         self.last_assume_role = None
+        self.last_invoke_body = None  # the last Anthropic InvokeModel body, as Bedrock got it
+        self.last_count_tokens = None  # the last CountTokens request's inner body
         self._lock = threading.Lock()
 
     def record(self, entry):

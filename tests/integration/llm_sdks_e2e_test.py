@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import unittest
+from urllib.request import urlopen
 
 from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
 import aws_fake
@@ -28,6 +29,7 @@ class OpenAiAndAnthropicClients(unittest.TestCase):
             env.pop(k, None)
         p = subprocess.run(["node", "llm_sdks.mjs"], cwd=E2E, env=env, capture_output=True, timeout=90)
         cls.stderr = p.stderr.decode()
+        cls.fake_stats = json.loads(urlopen(url + "/_fake/stats").read())
         cls.results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
         cls.gw.stop()
         cls.audit = cls.gw.audit()
@@ -80,12 +82,28 @@ class OpenAiAndAnthropicClients(unittest.TestCase):
         d = self.result("messages.denied")
         self.assertEqual((d["status"], d["type"]), (403, "permission_error"))
 
+    def test_anthropic_count_tokens(self):
+        r = self.result("messages.countTokens")
+        self.assertTrue(r["ok"], r)
+        self.assertGreater(r["input_tokens"], 1)
+        b = self.result("beta.messages.countTokens")
+        self.assertTrue(b["ok"], b)
+        self.assertLess(b["input_tokens"], r["input_tokens"])  # a shorter message counts fewer
+
+    def test_anthropic_betas_bedrock_takes_are_sent_the_others_dropped(self):
+        r = self.result("beta.messages.create")
+        self.assertTrue(r["ok"], r)  # the emulator refuses claude-code-20250219 as Bedrock does
+        self.assertEqual(r["type"], "message")
+        sent = [json.loads(self.fake_stats["last_invoke_body"])]
+        self.assertEqual(sent[0]["anthropic_beta"], ["interleaved-thinking-2025-05-14"])
+
     def test_every_call_was_audited_with_its_surface(self):
         surfaces = [(l["surface"], l["operation"], l["status"]) for l in self.audit]
         self.assertIn(("openai", "converse", 200), surfaces)
         self.assertIn(("openai", "converse-stream", 200), surfaces)
         self.assertIn(("anthropic", "invoke-stream", 200), surfaces)
         self.assertIn(("openai", "converse", 403), surfaces)
+        self.assertIn(("anthropic", "count-tokens", 200), surfaces)
         stream = [l for l in self.audit if l["surface"] == "anthropic" and l["operation"] == "invoke-stream"][-1]
         self.assertEqual((stream["input_tokens"], stream["output_tokens"]), (12, 5))
 
