@@ -183,6 +183,29 @@ TEST(Config, LimitsAreReadWithinTheirRanges) {
                 .find("limits.max_json_depth: must be a whole number"), std::string::npos);
 }
 
+// anthropic.betas replaces Bedrock's default list; unset, the default applies; names are checked.
+TEST(Config, AnthropicBetasAreAListOfNames) {
+  auto c = parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [interleaved-thinking-2025-05-14] }\n", "x", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_TRUE(c->anthropic_betas);
+  EXPECT_EQ(*c->anthropic_betas, std::vector<std::string>{"interleaved-thinking-2025-05-14"});
+  auto none = parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [] }\n", "x", kEnv);
+  ASSERT_TRUE(none) << none.message();
+  EXPECT_TRUE(none->anthropic_betas && none->anthropic_betas->empty());
+  auto unset = parse_config("aws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(unset) << unset.message();
+  EXPECT_FALSE(unset->anthropic_betas);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nanthropic: { betas: [\"a,b\"] }\n").find("anthropic.betas: 'a,b'"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nanthropic: { beta: [x] }\n").find("anthropic.beta: unknown key"),
+            std::string::npos);
+  // The two operations of the rest of bedrock-runtime are names a client's list may hold.
+  auto ops = parse_config("aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "
+                          "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n    models: ['*']\n"
+                          "    operations: [apply-guardrail, async-invoke]\n", "x", kEnv);
+  EXPECT_TRUE(ops) << ops.message();
+}
+
 // Health and metrics can move to a port of their own, which must not be the gateway's.
 TEST(Config, OpsListenIsAnIpAndAPortOfItsOwn) {
   auto v6 = parse_config("ops_listen: '[::1]:9091'\naws: { region: us-east-1 }\n", "x", kEnv);

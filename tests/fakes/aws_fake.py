@@ -394,7 +394,11 @@ def _count_tokens(handler, model, body):
     except (ValueError, KeyError, TypeError) as e:
         return handler._error(400, "ValidationException", "Malformed CountTokens request: %s" % e)
     if "invokeModel" in union and "anthropic." in model:
-        problem = anthropic_body_error(inner if "messages" in inner else dict(inner, messages=None))
+        # Claude Code's own CountTokens bodies carry anthropic_beta ["claude-code-20250219"]:
+        # whether Bedrock judges betas here is not documented, so only the shape is checked.
+        shape = dict(inner if "messages" in inner else dict(inner, messages=None))
+        shape.pop("anthropic_beta", None)
+        problem = anthropic_body_error(shape)
         if problem:
             return handler._error(400, "ValidationException", problem)
     with handler.server._lock:

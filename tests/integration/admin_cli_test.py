@@ -7,7 +7,7 @@ import re
 import socket
 import unittest
 
-from common import run, tempdir
+from common import ROOT, run, tempdir
 
 
 class KeysNew(unittest.TestCase):
@@ -45,6 +45,14 @@ class CheckConfigAndServe(unittest.TestCase):
             missing = run("check-config", "--config", os.path.join(d, "absent.yaml"))
             self.assertEqual(missing.returncode, 2)
             self.assertIn("absent.yaml: cannot be read", missing.stderr.decode())
+
+    def test_the_shipped_examples_are_valid(self):
+        env = {"SIGNGATE_ROLE_ARN": "arn:aws:iam::111122223333:role/claude-code", "SIGNGATE_EXTERNAL_ID": "ext-1",
+               "CLAUDE_CODE_SECRET_SHA256": hashlib.sha256(b"s").hexdigest()}
+        examples = os.path.join(ROOT, "examples")
+        for name in sorted(os.listdir(examples)):
+            p = run("check-config", "--config", os.path.join(examples, name), env=env)
+            self.assertEqual(p.returncode, 0, name + ": " + p.stderr.decode())
 
     def test_serve_refuses_a_bad_config_and_a_taken_port(self):
         with tempdir() as d:
