@@ -330,21 +330,60 @@ class Handler(BaseHTTPRequestHandler):
                        event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
             return self._stream(frames, model)
         if operation == "invoke-with-response-stream":
-            events = [{"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
-                                                            "model": model, "content": [],
-                                                            "usage": {"input_tokens": 12, "output_tokens": 1}}},
-                      {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
-            events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
-                       for w in ("Hello", " from", " " + model)]
-            events += [{"type": "content_block_stop", "index": 0},
-                       {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}},
-                       {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
-                           "inputTokenCount": 12, "outputTokenCount": 5, "invocationLatency": 10,
-                           "firstByteLatency": 5}}]
+            events = _anthropic_stream_events(model, body)
             frames = [event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
                       for e in events]
             return self._stream(frames, model)
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
+
+
+def _last_user_turn(messages):
+    """The text and the tool results of the last user message of an Anthropic body."""
+    last = (messages or [{}])[-1] if isinstance(messages, list) else {}
+    content = last.get("content") if isinstance(last, dict) else None
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
+    text = " ".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+    results = []
+    for b in blocks:
+        if isinstance(b, dict) and b.get("type") == "tool_result":
+            c = b.get("content")
+            results.append(c if isinstance(c, str) else " ".join(x.get("text", "") for x in c or [] if isinstance(x, dict)))
+    return text, results
+
+
+def _anthropic_stream_events(model, body):
+    """InvokeModelWithResponseStream's Anthropic events. A prompt asking for "signgate-tool"
+    with a Bash tool on offer gets a tool_use of Bash; the tool's result is then echoed back
+    ("The tool said: ..."), so a client's whole tool loop can be checked. Else "Hello from"."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        request = {}
+    text, results = _last_user_turn(request.get("messages"))
+    tools = [t.get("name") for t in request.get("tools") or [] if isinstance(t, dict)]
+    start = {"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+                                                  "model": model, "content": [], "stop_reason": None,
+                                                  "usage": {"input_tokens": 12, "output_tokens": 1}}}
+    events = [start]
+    stop = "end_turn"
+    if "signgate-tool" in text and "Bash" in tools and not results:
+        events += [{"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "tool_use", "id": "toolu_fake_1", "name": "Bash", "input": {}}}]
+        for piece in ('{"command": "echo signgate-', 'tool-ok", "description": "Print a marker"}'):
+            events.append({"type": "content_block_delta", "index": 0,
+                           "delta": {"type": "input_json_delta", "partial_json": piece}})
+        stop = "tool_use"
+    else:
+        words = ("The tool said: " + results[0].strip(),) if results else ("Hello", " from", " " + model)
+        events += [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+        events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
+                   for w in words]
+    events += [{"type": "content_block_stop", "index": 0},
+               {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 5}},
+               {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+                   "inputTokenCount": 12, "outputTokenCount": 5, "invocationLatency": 10, "firstByteLatency": 5}}]
+    return events
 
 
 # The anthropic_beta values Bedrock's user guide lists for Claude (and computer-use-2024-10-22
@@ -370,6 +409,9 @@ def anthropic_body_error(body):
         return "Malformed input request: #/anthropic_version: bedrock-2023-05-31 is the only accepted value"
     if not isinstance(body.get("max_tokens"), int):
         return "Malformed input request: #: required key [max_tokens] not found"
+    for i, m in enumerate(body.get("messages") or []):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            return "The model returned the following errors: messages.%d.role: Input should be 'user' or 'assistant'" % i
     betas = body.get("anthropic_beta")
     if betas is not None and (not isinstance(betas, list) or not betas or
                               any(not isinstance(b, str) or b not in BEDROCK_BETAS for b in betas)):

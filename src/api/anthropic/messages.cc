@@ -1,4 +1,6 @@
 #include "api/anthropic/messages.h"
+
+#include <algorithm>
 #include "api/json_fields.h"
 #include "api/json_scan.h"
 
@@ -45,6 +47,53 @@ std::variant<json, ApiError> read_request(std::string_view body, int max_depth) 
   return req;
 }
 
+// Bedrock's Messages take only user and assistant turns. A client that expects Anthropic's
+// mid-conversation system messages (Claude Code does, with its beta) would be refused: unless
+// the operator forwards that beta, each such message's text joins the next user turn (or the
+// previous one, or becomes a user turn of its own), so the instruction still reaches the model.
+void fold_system_messages(json& req) {
+  if (const auto betas = req.find("anthropic_beta"); betas != req.end() && betas->is_array()) {
+    for (const auto& b : *betas) {
+      if (b.is_string() && b.get_ref<const std::string&>().rfind("mid-conversation-system", 0) == 0) return;
+    }
+  }
+  json& messages = req["messages"];
+  const auto is_system = [](const json& m) { return m.is_object() && m.value("role", "") == "system"; };
+  if (std::none_of(messages.begin(), messages.end(), is_system)) return;
+  const auto blocks_of = [](const json& content) {
+    if (content.is_string()) return json::array({{{"type", "text"}, {"text", content}}});
+    return content.is_array() ? content : json::array();
+  };
+  json out = json::array();
+  json pending = json::array();  // system text waiting for the next user turn
+  for (auto& m : messages) {
+    if (is_system(m)) {
+      for (auto& b : blocks_of(m.value("content", json()))) pending.push_back(std::move(b));
+      continue;
+    }
+    if (!pending.empty() && m.is_object() && m.value("role", "") == "user") {
+      json content = blocks_of(m.value("content", json()));
+      for (auto& b : pending) content.push_back(std::move(b));
+      m["content"] = std::move(content);
+      pending = json::array();
+    } else if (!pending.empty()) {
+      out.push_back({{"role", "user"}, {"content", std::move(pending)}});
+      pending = json::array();
+    }
+    out.push_back(std::move(m));
+  }
+  if (!pending.empty()) {
+    if (!out.empty() && out.back().is_object() && out.back().value("role", "") == "user") {
+      json content = blocks_of(out.back().value("content", json()));
+      for (auto& b : pending) content.push_back(std::move(b));
+      out.back()["content"] = std::move(content);
+    } else {
+      out.push_back({{"role", "user"}, {"content", std::move(pending)}});
+    }
+  }
+  messages = std::move(out);
+}
+
 std::string model_id_for(const std::string& name, const std::map<std::string, std::string>& aliases) {
   const auto alias = aliases.find(name);
   return alias != aliases.end() ? alias->second : name;
@@ -68,6 +117,7 @@ std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const s
   req.erase("stream");
   if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
   out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
+  fold_system_messages(req);
   out.bedrock_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
 }
@@ -95,6 +145,7 @@ std::variant<CountTokensRequest, ApiError> to_count_tokens(std::string_view body
     req["max_tokens"] = max_tokens;
   }
   out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
+  fold_system_messages(req);
   const std::string invoke_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
   out.bedrock_body = R"({"input":{"invokeModel":{"body":")" + base64_encode(invoke_body) + R"("}}})";
   return out;

@@ -63,6 +63,32 @@ TEST(AnthropicBetas, MessagesCarryTheAcceptedBetas) {
   EXPECT_EQ(m.dropped_betas, std::vector<std::string>{"claude-code-20250219"});
 }
 
+// Bedrock takes only user and assistant turns: Claude Code's mid-conversation system messages
+// join the next user turn (or the last one), unless the operator forwards their beta.
+TEST(AnthropicBetas, MidConversationSystemMessagesFoldIntoUserTurns) {
+  const char* body = R"({"model":"m","max_tokens":5,"messages":[
+      {"role":"user","content":"first"},{"role":"assistant","content":"ok"},
+      {"role":"system","content":"reminder A"},{"role":"user","content":[{"type":"text","text":"second"}]},
+      {"role":"system","content":[{"type":"text","text":"reminder B"}]}]})";
+  auto r = to_invoke(body, {});
+  ASSERT_TRUE(std::holds_alternative<MessagesRequest>(r));
+  const json messages = json::parse(std::get<MessagesRequest>(r).bedrock_body)["messages"];
+  ASSERT_EQ(messages.size(), 3u) << messages;
+  EXPECT_EQ(messages[2]["role"], "user");
+  EXPECT_EQ(messages[2]["content"], json::parse(R"([{"type":"text","text":"second"},{"type":"text","text":"reminder A"},
+                                                   {"type":"text","text":"reminder B"}])"));
+  // After an assistant turn with no user turn to follow, the system text becomes one.
+  auto tail = to_invoke(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},
+      {"role":"assistant","content":"a"},{"role":"system","content":"s"}]})", {});
+  const json t = json::parse(std::get<MessagesRequest>(tail).bedrock_body)["messages"];
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[2], json::parse(R"({"role":"user","content":[{"type":"text","text":"s"}]})"));
+  // Forwarded beta: left as the client sent it.
+  const std::set<std::string> accepted{"mid-conversation-system-2026-04-07"};
+  auto kept = to_invoke(body, {}, kDefaultMaxJsonDepth, Betas{{"mid-conversation-system-2026-04-07"}, &accepted});
+  EXPECT_EQ(json::parse(std::get<MessagesRequest>(kept).bedrock_body)["messages"].size(), 5u);
+}
+
 // count_tokens wraps the InvokeModel body it would be, base64 in CountTokens' JSON, with the
 // max_tokens InvokeModel requires (above any thinking budget).
 TEST(AnthropicCountTokens, WrapsTheInvokeBody) {
