@@ -160,7 +160,7 @@ std::optional<Denial> ClientTable::authorize(const Client& client, Operation op,
   if (!client.allows_operation(op)) {
     return Denial{403, "operation " + std::string(operation_name(op)) + " is not allowed for this key"};
   }
-  if (!client.allows_model(model_id)) {
+  if (!model_id.empty() && !client.allows_model(model_id)) {
     return Denial{403, "model " + std::string(model_id) + " is not allowed for this key"};
   }
   return rate_limit(client);

@@ -86,7 +86,9 @@ class ClientTable {
   std::optional<Denial> identify(std::string_view secret, SystemTime now, const Client** client) const;
 
   // For a client identify() accepted: operation or model not allowed (403), then
-  // rate_limit(). A request that passes takes one token from the client's bucket.
+  // rate_limit(). An empty model (a call that names none: discovery, guardrails, async
+  // invocation status) is checked for the operation only. A request that passes takes one
+  // token from the client's bucket.
   std::optional<Denial> authorize(const Client& client, Operation op, std::string_view model_id) const;
 
   // Takes a token from the client's bucket; 429 with retry_after (at least 1 s) when empty.

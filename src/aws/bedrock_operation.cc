@@ -16,7 +16,8 @@ constexpr OperationNames kOperations[] = {
     {Operation::kConverseStream, "converse-stream", "converse-stream"},
     {Operation::kCountTokens, "count-tokens", "count-tokens"},
     {Operation::kApplyGuardrail, "apply-guardrail", ""},
-    {Operation::kAsyncInvoke, "async-invoke", ""}};
+    {Operation::kAsyncInvoke, "async-invoke", ""},
+    {Operation::kDiscovery, "discovery", ""}};
 
 }  // namespace
 

@@ -16,16 +16,17 @@ enum class Operation {
   kCountTokens,     // CountTokens
   kApplyGuardrail,  // ApplyGuardrail
   kAsyncInvoke,     // StartAsyncInvoke, GetAsyncInvoke, ListAsyncInvokes
+  kDiscovery,       // ListFoundationModels, GetFoundationModel, ListInferenceProfiles, GetInferenceProfile
 };
 
 // Every operation, in the config's order.
 inline constexpr Operation kAllOperations[] = {Operation::kInvoke,         Operation::kInvokeStream,
                                                Operation::kConverse,       Operation::kConverseStream,
                                                Operation::kCountTokens,    Operation::kApplyGuardrail,
-                                               Operation::kAsyncInvoke};
+                                               Operation::kAsyncInvoke,    Operation::kDiscovery};
 
 // "invoke", "invoke-stream", "converse", "converse-stream", "count-tokens", "apply-guardrail",
-// "async-invoke".
+// "async-invoke", "discovery".
 std::string_view operation_name(Operation op);
 // The operation a config name stands for.
 std::optional<Operation> operation_from_name(std::string_view name);

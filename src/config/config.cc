@@ -84,6 +84,15 @@ class Reader {
     return expand(n.Scalar(), env_, join(where, key), p_);
   }
 
+  std::optional<bool> boolean(const YAML::Node& map, const std::string& where, const char* key) {
+    auto s = str(map, where, key);
+    if (!s) return std::nullopt;
+    if (*s == "true") return true;
+    if (*s == "false") return false;
+    p_.add(join(where, key), "must be true or false, not '" + *s + "'");
+    return std::nullopt;
+  }
+
   std::optional<long long> integer(const YAML::Node& map, const std::string& where, const char* key,
                                    long long min, long long max) {
     auto s = str(map, where, key);
@@ -222,6 +231,10 @@ std::string AwsConfig::sts_url() const {
   return sts_endpoint.empty() ? "https://sts." + region + ".amazonaws.com/" : sts_endpoint;
 }
 
+std::string AwsConfig::bedrock_control_url() const {
+  return bedrock_control_endpoint.empty() ? "https://bedrock." + region + ".amazonaws.com" : bedrock_control_endpoint;
+}
+
 std::string AwsConfig::bedrock_url() const {
   return bedrock_endpoint.empty() ? "https://bedrock-runtime." + region + ".amazonaws.com" : bedrock_endpoint;
 }
@@ -251,7 +264,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   Reader r(env, p);
   Config c;
   c.source = source;
-  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic"});
+  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic", "discovery"});
+  c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
   const bool listen_ok = parse_listen(c.listen, c.listen_host, c.listen_port);
@@ -270,7 +284,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     p.add("aws", "is required (at least aws.region)");
   } else {
     r.only(a, "aws", {"region", "role_arn", "external_id", "session_name", "duration_seconds",
-                      "refresh_before_expiry_seconds", "sts_endpoint", "bedrock_endpoint", "source_identity",
+                      "refresh_before_expiry_seconds", "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "source_identity",
                       "policy", "tags"});
     if (auto v = r.str(a, "aws", "region")) c.aws.region = *v;
     if (c.aws.region.empty()) p.add("aws.region", "is required, e.g. us-east-1");
@@ -284,6 +298,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     const auto bedrock = r.str(a, "aws", "bedrock_endpoint");
     r.url(bedrock, "aws.bedrock_endpoint");
     c.aws.bedrock_endpoint = bedrock.value_or("");
+    const auto control = r.str(a, "aws", "bedrock_control_endpoint");
+    r.url(control, "aws.bedrock_control_endpoint");
+    c.aws.bedrock_control_endpoint = control.value_or("");
   }
 
   if (const YAML::Node clients = root["clients"]; clients && !clients.IsNull()) {

@@ -23,9 +23,11 @@ struct AwsConfig {
   std::chrono::seconds refresh_before_expiry{300};
   std::string sts_endpoint;      // empty: https://sts.{region}.amazonaws.com
   std::string bedrock_endpoint;  // empty: https://bedrock-runtime.{region}.amazonaws.com
+  std::string bedrock_control_endpoint;  // empty: https://bedrock.{region}.amazonaws.com (discovery)
 
   std::string sts_url() const;
   std::string bedrock_url() const;
+  std::string bedrock_control_url() const;
 };
 
 struct ClientConfig {
@@ -69,6 +71,8 @@ struct Config {
   // anthropic.betas: the anthropic-beta values sent on to Bedrock; unset: the ones Bedrock
   // documents for Claude (api/anthropic/betas.h).
   std::optional<std::vector<std::string>> anthropic_betas;
+  // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
+  bool discovery = false;
 };
 
 // Parses and validates `text`; `${VAR}` is expanded from `env` ("$$" is a literal '$').

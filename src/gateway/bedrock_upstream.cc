@@ -45,17 +45,19 @@ BedrockUpstream::BedrockUpstream(asio::any_io_executor executor, const http::Cli
 
 asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const UpstreamCall& call,
                                                       const aws::Credentials& credentials) {
-  http::Request up{"POST", upstream_path(rt.bedrock.path, ModelCall{call.model, call.operation}), {},
-                   {{"Host", rt.bedrock.host_header()}}};
+  const http::Url& endpoint = call.control_plane ? rt.bedrock_control : rt.bedrock;
+  std::string path = call.path.empty() ? upstream_path(endpoint.path, ModelCall{call.model, call.operation})
+                                       : (endpoint.path == "/" ? "" : endpoint.path) + call.path;
+  http::Request up{call.method, std::move(path), call.query, {{"Host", endpoint.host_header()}}};
   up.headers.insert(up.headers.end(), call.headers.begin(), call.headers.end());
-  up.headers.push_back({"Content-Length", std::to_string(call.body.size())});
+  if (call.method != "GET") up.headers.push_back({"Content-Length", std::to_string(call.body.size())});
   const std::string payload_hash = sha256_hex(call.body);
   const auto signing = aws::SigningOptions::for_service(rt.config.aws.region, "bedrock");
   UpstreamResult out;
   for (int attempt = 0;; ++attempt) {
     http::Request signed_req = up;
     signer_.sign(signed_req, payload_hash, credentials, signing);
-    auto r = co_await client_.send(rt.bedrock, signed_req, call.body);
+    auto r = co_await client_.send(endpoint, signed_req, call.body);
     if (!r) {
       out.failure = make_error("Bedrock unreachable: " + r.message(), r.kind());
       co_return out;

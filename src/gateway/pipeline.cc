@@ -143,7 +143,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.operation = std::string(aws::operation_name(plan.call.operation));
   // A model ID from a body or an alias that Bedrock's grammar refuses: "..", "." or worse
   // would become a dot segment in the upstream path.
-  if (!aws::valid_model_id(plan.call.model)) {
+  if (!plan.call.model.empty() && !aws::valid_model_id(plan.call.model)) {
     const Refusal refusal{400, "model: not a Bedrock model ID, inference profile or ARN", "model", "model_not_found"};
     co_await refuse(surface, refusal, x, res);
     finish(x);
@@ -189,7 +189,7 @@ std::variant<std::shared_ptr<const aws::Credentials>, Refusal> Pipeline::authori
   const auth::Client& client = *x.client;
   if (auto denial = rt.clients.authorize(client, call.operation, call.model)) {
     Refusal r = denial_refusal(*denial);
-    if (denial->status == 403 && !client.allows_model(call.model)) {
+    if (denial->status == 403 && !call.model.empty() && !client.allows_model(call.model)) {
       r.param = "model";
       r.code = "model_not_allowed";
     }

@@ -12,6 +12,9 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   auto url = http::parse_url(cfg.aws.bedrock_url(), &error);
   if (!url) return make_error(cfg.source + ": aws.bedrock_endpoint: " + error);
   rt->bedrock = std::move(*url);
+  auto control = http::parse_url(cfg.aws.bedrock_control_url(), &error);
+  if (!control) return make_error(cfg.source + ": aws.bedrock_control_endpoint: " + error);
+  rt->bedrock_control = std::move(*control);
   rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
   rt->default_identity = credentials.identity(cfg.aws.role);
   for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = credentials.identity(c.role);

@@ -17,7 +17,8 @@ namespace signgate::gateway {
 struct Runtime {
   config::Config config;
   auth::ClientTable clients;
-  http::Url bedrock;  // base URL of bedrock-runtime
+  http::Url bedrock;          // base URL of bedrock-runtime
+  http::Url bedrock_control;  // base URL of bedrock, the control plane (discovery)
   std::shared_ptr<aws::CredentialCache> default_identity;
   std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
   std::set<std::string> anthropic_betas;  // anthropic.betas, or Bedrock's documented list

@@ -140,7 +140,8 @@ class Handler(BaseHTTPRequestHandler):
             with srv._lock:
                 self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role,
                                             "last_invoke_body": srv.last_invoke_body,
-                                            "last_count_tokens": srv.last_count_tokens}))
+                                            "last_count_tokens": srv.last_count_tokens,
+                                            "last_control_query": srv.last_control_query}))
         elif path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
                 setattr(srv, key, value)
@@ -253,7 +254,10 @@ class Handler(BaseHTTPRequestHandler):
         return _stream_body(self, frames, model)
 
     def _bedrock(self, body):
-        parts = self.path.split("?", 1)[0].split("/")
+        path = self.path.split("?", 1)[0]
+        if path.startswith(("/foundation-models", "/inference-profiles")):
+            return _control_plane(self, path)
+        parts = path.split("/")
         if len(parts) != 4 or parts[1] != "model":
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
         model, operation = unquote(parts[2]), parts[3]
@@ -335,6 +339,59 @@ class Handler(BaseHTTPRequestHandler):
                       for e in events]
             return self._stream(frames, model)
         return self._error(404, "UnknownOperationException", "operation %s is not emulated" % operation)
+
+
+# Bedrock's control plane as discovery sees it: a few foundation models and system-defined
+# inference profiles (ListFoundationModels, GetFoundationModel, ListInferenceProfiles,
+# GetInferenceProfile; botocore's bedrock 2023-04-20 shapes).
+FOUNDATION_MODELS = ["anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                     "anthropic.claude-haiku-4-5-20251001-v1:0", "meta.llama3-8b-instruct-v1:0",
+                     "amazon.titan-embed-text-v2:0"]
+PROFILES = ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.meta.llama3-2-1b-instruct-v1:0"]
+
+
+def _foundation_model(model_id):
+    provider = model_id.split(".", 1)[0]
+    return {"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/" + model_id, "modelId": model_id,
+            "modelName": model_id, "providerName": provider.capitalize(), "inputModalities": ["TEXT"],
+            "outputModalities": ["EMBEDDING" if "embed" in model_id else "TEXT"],
+            "responseStreamingSupported": "embed" not in model_id, "customizationsSupported": [],
+            "inferenceTypesSupported": ["ON_DEMAND", "INFERENCE_PROFILE"], "modelLifecycle": {"status": "ACTIVE"}}
+
+
+def _profile(profile_id):
+    model = profile_id.split(".", 1)[1]
+    regions = ["us-east-1", "us-east-2", "us-west-2"] if profile_id.startswith("us.") else ["eu-west-1", "eu-central-1"]
+    return {"inferenceProfileName": "US " + model if profile_id.startswith("us.") else "EU " + model,
+            "inferenceProfileArn": "arn:aws:bedrock:us-east-1:111122223333:inference-profile/" + profile_id,
+            "inferenceProfileId": profile_id, "status": "ACTIVE", "type": "SYSTEM_DEFINED",
+            "createdAt": "2025-09-29T00:00:00Z", "updatedAt": "2025-09-29T00:00:00Z",
+            "models": [{"modelArn": "arn:aws:bedrock:%s::foundation-model/%s" % (r, model)} for r in regions]}
+
+
+def _control_plane(handler, path):
+    if handler.command != "GET":
+        return handler._error(405, "ValidationException", "discovery operations are GET")
+    query = parse_qs(urlsplit(handler.path).query)
+    with handler.server._lock:
+        handler.server.last_control_query = {k: v[0] for k, v in query.items()}
+    parts = path.split("/")
+    if len(parts) == 2 and parts[1] == "foundation-models":
+        provider = (query.get("byProvider") or [""])[0].lower()
+        summaries = [_foundation_model(m) for m in FOUNDATION_MODELS if not provider or m.startswith(provider + ".")]
+        return handler._send(200, json.dumps({"modelSummaries": summaries}))
+    if len(parts) == 2 and parts[1] == "inference-profiles":
+        kind = (query.get("type") or ["SYSTEM_DEFINED"])[0]
+        summaries = [_profile(p) for p in PROFILES] if kind == "SYSTEM_DEFINED" else []
+        return handler._send(200, json.dumps({"inferenceProfileSummaries": summaries}))
+    if len(parts) == 3 and parts[1] == "foundation-models" and unquote(parts[2]) in FOUNDATION_MODELS:
+        return handler._send(200, json.dumps({"modelDetails": _foundation_model(unquote(parts[2]))}))
+    if len(parts) == 3 and parts[1] == "inference-profiles":
+        wanted = unquote(parts[2]).rsplit("/", 1)[-1]
+        if wanted in PROFILES:
+            return handler._send(200, json.dumps(_profile(wanted)))
+    return handler._error(404, "ResourceNotFoundException", "The resource could not be found: " + unquote(path))
 
 
 def _last_user_turn(messages):
@@ -532,6 +589,7 @@ class FakeServer(ThreadingHTTPServer):
         self.last_assume_role = None
         self.last_invoke_body = None  # the last Anthropic InvokeModel body, as Bedrock got it
         self.last_count_tokens = None  # the last CountTokens request's inner body
+        self.last_control_query = None  # the query of the last control-plane call
         self._lock = threading.Lock()
 
     def record(self, entry):

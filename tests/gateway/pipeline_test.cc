@@ -103,14 +103,16 @@ struct TempFile {
 };
 
 // Clients: "full" may call anything; "haiku" one model, converse only, 1 request a minute.
-std::string config_yaml() {
-  return "listen: 127.0.0.1:0\n"
+std::string config_yaml(const std::string& extra = "") {
+  return extra + "listen: 127.0.0.1:0\n"
          "aws:\n  region: us-east-1\n"
          "clients:\n"
          "  - name: full\n    secret_sha256: " + sha256_hex("full-secret") + "\n    models: [\"*\"]\n"
          "  - name: haiku\n    secret_sha256: " + sha256_hex("haiku-secret") + "\n"
          "    models: [\"anthropic.claude-3-haiku-*\"]\n    operations: [converse]\n"
          "    rate_limit: {requests_per_minute: 1}\n"
+         "  - name: lister\n    secret_sha256: " + sha256_hex("lister-secret") + "\n"
+         "    models: [\"us.anthropic.*\"]\n    operations: [discovery]\n"
          "models:\n  fast: " + kModel + "\n"
          "limits:\n  max_body_bytes: 4096\n";
 }
@@ -125,15 +127,16 @@ struct Harness {
   asio::io_context ioc;
   http::Handler handler;
 
-  explicit Harness(bool credentials = true) {
+  explicit Harness(bool credentials = true, const std::string& extra_config = "") {
     auto opened = AuditLog::open(audit_file.path);
     if (!opened) throw std::runtime_error(opened.message());
     audit = std::move(opened.value());
-    auto cfg = config::parse_config(config_yaml(), "pipeline_test.yaml", fixed_environment({}));
+    auto cfg = config::parse_config(config_yaml(extra_config), "pipeline_test.yaml", fixed_environment({}));
     if (!cfg) throw std::runtime_error(cfg.message());
     auto rt = std::make_shared<Runtime>();
     std::string error;
     rt->bedrock = *http::parse_url("https://bedrock-runtime.us-east-1.amazonaws.com", &error);
+    rt->bedrock_control = *http::parse_url("https://bedrock.us-east-1.amazonaws.com", &error);
     rt->clients = auth::ClientTable::from_config(*cfg);
     auto cache = std::make_shared<aws::CredentialCache>(aws::RoleSettings{}, system_now, std::chrono::seconds(10));
     if (credentials) {
@@ -525,6 +528,54 @@ TEST(Pipeline, CountTokensAnswersInputTokens) {
   const auto lines = h.audit_lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0]["operation"], "count-tokens");
+}
+
+// Discovery is off unless configured: the paths exist, and say so.
+TEST(Pipeline, DiscoveryIsOffByDefault) {
+  Harness h;
+  const auto r = h.call(bhttp::verb::get, "/inference-profiles?type=SYSTEM_DEFINED", bearer("full-secret"));
+  expect_dialect(r.res, Dialect::kBedrock, 404);
+  EXPECT_NE(r.res.body.find("discovery: true"), std::string::npos) << r.res.body;
+  EXPECT_TRUE(h.upstream->calls.empty());
+}
+
+// With discovery on, lists go to the control plane with only the operation's own query
+// parameters, and come back holding only what the client's allowlist admits.
+TEST(Pipeline, DiscoveryListsAreFilteredToTheAllowlist) {
+  Harness h(true, "discovery: true\n");
+  Scripted listing;
+  listing.headers = {{"Content-Type", "application/json"}, {"x-amzn-RequestId", "cp-1"}};
+  listing.pieces = {R"({"inferenceProfileSummaries":[
+      {"inferenceProfileId":"us.anthropic.claude-3-haiku-20240307-v1:0","inferenceProfileArn":"arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0"},
+      {"inferenceProfileId":"us.meta.llama3-2-1b-instruct-v1:0"}],"nextToken":"n2"})"};
+  h.upstream->script.push_back(listing);
+  const auto r = h.call(bhttp::verb::get, "/inference-profiles?typeEquals=SYSTEM_DEFINED&nextToken=a%2Bb&evil=1",
+                        bearer("lister-secret"));
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  const json j = json::parse(r.res.body);
+  ASSERT_EQ(j["inferenceProfileSummaries"].size(), 1u) << j;  // us.anthropic.*: not the llama profile
+  EXPECT_EQ(j["inferenceProfileSummaries"][0]["inferenceProfileId"], "us.anthropic.claude-3-haiku-20240307-v1:0");
+  EXPECT_EQ(j["nextToken"], "n2");
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  const UpstreamCall& call = h.upstream->calls[0];
+  EXPECT_TRUE(call.control_plane);
+  EXPECT_EQ(call.method, "GET");
+  EXPECT_EQ(call.path, "/inference-profiles");
+  EXPECT_EQ(call.query, "type=SYSTEM_DEFINED&nextToken=a%2Bb");
+  EXPECT_EQ(call.operation, aws::Operation::kDiscovery);
+
+  h.upstream->script.push_back(listing);
+  const auto full = h.call(bhttp::verb::get, "/inference-profiles", bearer("full-secret"));
+  EXPECT_EQ(json::parse(full.res.body)["inferenceProfileSummaries"].size(), 2u);
+  // One profile the client may not call: 403, and nothing sent; one it may: sent, encoded.
+  expect_dialect(h.call(bhttp::verb::get, "/inference-profiles/us.meta.llama3-2-1b-instruct-v1%3A0",
+                        bearer("lister-secret")).res, Dialect::kBedrock, 403);
+  EXPECT_EQ(h.upstream->calls.size(), 2u);
+  h.call(bhttp::verb::get, "/inference-profiles/us.anthropic.claude-3-haiku-20240307-v1:0", bearer("lister-secret"));
+  ASSERT_EQ(h.upstream->calls.size(), 3u);
+  EXPECT_EQ(h.upstream->calls[2].path, "/inference-profiles/us.anthropic.claude-3-haiku-20240307-v1%3A0");
+  // A client whose operations leave discovery out is refused it.
+  expect_dialect(h.call(bhttp::verb::get, "/foundation-models", bearer("haiku-secret")).res, Dialect::kBedrock, 403);
 }
 
 }  // namespace
