@@ -70,9 +70,20 @@ nlohmann::json permissions_policy(const PolicyScope& scope) {
   if (scope.invoke) actions.push_back("bedrock:InvokeModel");
   if (scope.streaming) actions.push_back("bedrock:InvokeModelWithResponseStream");
   if (scope.count_tokens) actions.push_back("bedrock:CountTokens");
-  return {{"Version", "2012-10-17"},
-          {"Statement",
-           {{{"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", resources}}}}};
+  nlohmann::json statements = nlohmann::json::array(
+      {{{"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", resources}}});
+  if (scope.discovery) {
+    // The list operations take no resource; the reads are held to the allowed models.
+    statements.push_back({{"Sid", "SigngateListModels"},
+                          {"Effect", "Allow"},
+                          {"Action", {"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}},
+                          {"Resource", "*"}});
+    statements.push_back({{"Sid", "SigngateReadAllowedModels"},
+                          {"Effect", "Allow"},
+                          {"Action", {"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}},
+                          {"Resource", resources}});
+  }
+  return {{"Version", "2012-10-17"}, {"Statement", std::move(statements)}};
 }
 
 nlohmann::json trust_policy(const std::string& principal, const std::string& external_id) {

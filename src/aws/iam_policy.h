@@ -25,6 +25,7 @@ struct PolicyScope {
   bool streaming = true;            // some client may call invoke-stream / converse-stream
   bool count_tokens = true;         // some client may call count-tokens
   bool invoke = true;               // some client may call invoke / converse
+  bool discovery = false;           // discovery: true and some client may call discovery
 };
 
 nlohmann::json permissions_policy(const PolicyScope& scope);

@@ -33,11 +33,25 @@ TEST(IamPolicy, AccountComesFromTheRoleArn) {
 }
 
 TEST(IamPolicy, PermissionsOnlyForWhatClientsMayCall) {
-  PolicyScope scope{"us-east-1", "1", {"anthropic.*", "anthropic.*"}, false, false, true};
+  PolicyScope scope{"us-east-1", "1", {"anthropic.*", "anthropic.*"}, false, false, true, false};
   const auto p = permissions_policy(scope);
+  EXPECT_EQ(p["Statement"].size(), 1u) << "no discovery statements unless discovery is on";
   EXPECT_EQ(p["Statement"][0]["Action"], nlohmann::json::array({"bedrock:InvokeModel"}));
   EXPECT_EQ(p["Statement"][0]["Resource"].size(), 1u) << "duplicates folded";
   EXPECT_EQ(p["Statement"][0]["Effect"], "Allow");
+}
+
+// With discovery on, listing needs "*" (the List operations take no resource), while reading one
+// model or profile stays held to the allowlist's resources.
+TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
+  PolicyScope scope{"us-east-1", "111122223333", {"us.anthropic.claude-*"}, true, false, true, true};
+  const auto p = permissions_policy(scope);
+  ASSERT_EQ(p["Statement"].size(), 3u) << p.dump(2);
+  EXPECT_EQ(p["Statement"][1]["Action"],
+            nlohmann::json::array({"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}));
+  EXPECT_EQ(p["Statement"][1]["Resource"], "*");
+  EXPECT_EQ(p["Statement"][2]["Action"], nlohmann::json::array({"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}));
+  EXPECT_EQ(p["Statement"][2]["Resource"], p["Statement"][0]["Resource"]);
 }
 
 TEST(IamPolicy, TrustPolicyCarriesTheExternalIdCondition) {
