@@ -118,6 +118,7 @@ ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTabl
       if (auto op = aws::operation_from_name(name)) client.operations.push_back(*op);
     }
     client.expires_at = c.expires_at;
+    client.guardrail = c.guardrail;
     client.role = c.aws ? *c.aws : cfg.aws.role;
     // Unless the config names a session, each client gets its own, for CloudTrail.
     const bool own_session = c.aws && c.aws->session_name != cfg.aws.role.session_name;

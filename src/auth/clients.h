@@ -57,6 +57,7 @@ struct Client {
   std::optional<SystemTime> expires_at;
   aws::RoleSettings role;              // whom to be towards AWS for this client
   std::shared_ptr<RateLimiter> limiter;  // null: unlimited
+  std::optional<config::GuardrailConfig> guardrail;  // put on every call this client makes
 
   bool allows_operation(Operation op) const;
   // Some entry of `models` admits it (model_pattern_match).

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/files.h"
@@ -231,6 +232,36 @@ std::string AwsConfig::sts_url() const {
   return sts_endpoint.empty() ? "https://sts." + region + ".amazonaws.com/" : sts_endpoint;
 }
 
+bool valid_guardrail_id(std::string_view id) {
+  // botocore: (([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))
+  const auto plain = [](std::string_view s) {
+    return !s.empty() && s.size() <= 64 &&
+           std::all_of(s.begin(), s.end(), [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); });
+  };
+  if (id.rfind("arn:", 0) != 0) return plain(id);
+  const auto slash = id.find(":guardrail/");
+  if (slash == std::string_view::npos || !plain(id.substr(slash + 11))) return false;
+  // arn:PARTITION:bedrock:REGION:ACCOUNT
+  std::string_view head = id.substr(0, slash);
+  std::string_view fields[5];
+  for (auto& f : fields) {
+    const auto colon = head.find(':');
+    f = head.substr(0, colon);
+    head = colon == std::string_view::npos ? std::string_view() : head.substr(colon + 1);
+  }
+  const auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  };
+  return head.empty() && fields[1].rfind("aws", 0) == 0 && fields[2] == "bedrock" && !fields[3].empty() &&
+         fields[3].size() <= 20 && fields[4].size() == 12 && digits(fields[4]);
+}
+
+bool valid_guardrail_version(std::string_view v) {
+  if (v == "DRAFT") return true;
+  return !v.empty() && v.size() <= 8 && v[0] != '0' &&
+         std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
 std::string AwsConfig::bedrock_control_url() const {
   return bedrock_control_endpoint.empty() ? "https://bedrock." + region + ".amazonaws.com" : bedrock_control_endpoint;
 }
@@ -309,7 +340,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     for (std::size_t i = 0; clients.IsSequence() && i < clients.size(); ++i) {
       const std::string w = "clients[" + std::to_string(i) + "]";
       const YAML::Node n = clients[i];
-      r.only(n, w, {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit"});
+      r.only(n, w, {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit", "guardrail"});
       if (!n.IsMap()) continue;
       ClientConfig cl;
       cl.name = r.str(n, w, "name").value_or("");
@@ -342,6 +373,18 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         role.tags.clear();
         read_role(r, o, w + ".aws", role);
         cl.aws = role;
+      }
+      if (const YAML::Node g = n["guardrail"]; g && !g.IsNull()) {
+        const std::string gw = w + ".guardrail";
+        r.only(g, gw, {"id", "version"});
+        GuardrailConfig guardrail{r.str(g, gw, "id").value_or(""), r.str(g, gw, "version").value_or("")};
+        if (!valid_guardrail_id(guardrail.id)) {
+          p.add(gw + ".id", "must be a guardrail ID (lower-case letters and digits) or its ARN, not '" + guardrail.id + "'");
+        }
+        if (!valid_guardrail_version(guardrail.version)) {
+          p.add(gw + ".version", "must be DRAFT or a version number, not '" + guardrail.version + "' (quote it: \"1\")");
+        }
+        cl.guardrail = std::move(guardrail);
       }
       if (const YAML::Node rl = n["rate_limit"]; rl && !rl.IsNull()) {
         r.only(rl, w + ".rate_limit", {"requests_per_minute"});

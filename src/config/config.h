@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aws/role.h"
@@ -30,6 +31,13 @@ struct AwsConfig {
   std::string bedrock_control_url() const;
 };
 
+// A Bedrock guardrail: its ID (or ARN) and version ("DRAFT" or a number).
+struct GuardrailConfig {
+  std::string id;
+  std::string version;
+  bool operator==(const GuardrailConfig&) const = default;
+};
+
 struct ClientConfig {
   std::string name;
   std::string secret_sha256;             // 64 lower-case hex digits
@@ -38,6 +46,7 @@ struct ClientConfig {
   std::optional<SystemTime> expires_at;
   std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
   std::optional<int> requests_per_minute;
+  std::optional<GuardrailConfig> guardrail;  // forced onto every call of this client
 };
 
 struct UpstreamConfig {
@@ -74,6 +83,10 @@ struct Config {
   // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
   bool discovery = false;
 };
+
+// Bedrock's guardrail identifier grammar (an ID or a guardrail ARN) and version ("DRAFT", 1-99999999).
+bool valid_guardrail_id(std::string_view id);
+bool valid_guardrail_version(std::string_view version);
 
 // Parses and validates `text`; `${VAR}` is expanded from `env` ("$$" is a literal '$').
 // On failure the message has one line per problem: "FILE: KEY: reason".

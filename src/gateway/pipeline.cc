@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "aws/model_id.h"
+#include "gateway/guardrail.h"
 
 namespace signgate::gateway {
 
@@ -159,6 +160,14 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   const auto credentials = std::get<std::shared_ptr<const aws::Credentials>>(std::move(access));
+  if (x.client->guardrail) {
+    if (auto bad = enforce_guardrail(plan.call, *x.client->guardrail, runtime.config.max_json_depth)) {
+      const Refusal refusal{400, *bad};
+      co_await refuse(surface, refusal, x, res);
+      finish(x);
+      co_return;
+    }
+  }
 
   // 6. Send.
   UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);

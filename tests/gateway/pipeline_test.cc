@@ -113,6 +113,8 @@ std::string config_yaml(const std::string& extra = "") {
          "    rate_limit: {requests_per_minute: 1}\n"
          "  - name: lister\n    secret_sha256: " + sha256_hex("lister-secret") + "\n"
          "    models: [\"us.anthropic.*\"]\n    operations: [discovery]\n"
+         "  - name: guarded\n    secret_sha256: " + sha256_hex("guarded-secret") + "\n"
+         "    models: [\"*\"]\n    guardrail: {id: gr0abc123, version: \"2\"}\n"
          "models:\n  fast: " + kModel + "\n"
          "limits:\n  max_body_bytes: 4096\n";
 }
@@ -528,6 +530,38 @@ TEST(Pipeline, CountTokensAnswersInputTokens) {
   const auto lines = h.audit_lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0]["operation"], "count-tokens");
+}
+
+// A client with a guardrail cannot call without it, on any surface.
+TEST(Pipeline, AClientsGuardrailGoesOnEveryCall) {
+  Harness h;
+  h.upstream->script.push_back(converse_ok());
+  h.call(bhttp::verb::post, "/v1/chat/completions", bearer("guarded-secret"),
+         R"({"model":"fast","messages":[{"role":"user","content":"hi"}]})");
+  h.call(bhttp::verb::post, "/v1/messages", bearer("guarded-secret"),
+         R"({"model":"fast","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})");
+  auto headers = bearer("guarded-secret");
+  headers.push_back({"X-Amzn-Bedrock-GuardrailIdentifier", "mine"});
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/invoke", headers, R"({"messages":[]})");
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("guarded-secret"),
+         R"({"messages":[],"guardrailConfig":{"guardrailIdentifier":"none","guardrailVersion":"DRAFT"}})");
+  ASSERT_EQ(h.upstream->calls.size(), 4u);
+  const json want = json::parse(R"({"guardrailIdentifier":"gr0abc123","guardrailVersion":"2"})");
+  EXPECT_EQ(json::parse(h.upstream->calls[0].body)["guardrailConfig"], want);
+  EXPECT_EQ(json::parse(h.upstream->calls[3].body)["guardrailConfig"], want);
+  for (int i : {1, 2}) {
+    int identifiers = 0;
+    for (const auto& hd : h.upstream->calls[i].headers) {
+      if (iequals(hd.name, "X-Amzn-Bedrock-GuardrailIdentifier")) {
+        ++identifiers;
+        EXPECT_EQ(hd.value, "gr0abc123");
+      }
+    }
+    EXPECT_EQ(identifiers, 1) << i;
+  }
+  // A client without one sends what it sends.
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("full-secret"), R"({"messages":[]})");
+  EXPECT_FALSE(json::parse(h.upstream->calls[4].body).contains("guardrailConfig"));
 }
 
 // Discovery is off unless configured: the paths exist, and say so.
