@@ -61,6 +61,15 @@ std::vector<std::string> model_resources(const std::string& pattern, const std::
   return out;
 }
 
+std::string guardrail_arn(const std::string& id, const std::string& region, const std::string& account) {
+  if (id.rfind("arn:", 0) == 0) return id;
+  return "arn:aws:bedrock:" + region + ":" + account + ":guardrail/" + id;
+}
+
+std::string guardrail_condition_value(const std::string& arn, const std::string& version) {
+  return version == "DRAFT" ? arn : arn + ":" + version;
+}
+
 nlohmann::json permissions_policy(const PolicyScope& scope) {
   std::vector<std::string> resources;
   for (const auto& m : scope.models) {
@@ -70,8 +79,25 @@ nlohmann::json permissions_policy(const PolicyScope& scope) {
   if (scope.invoke) actions.push_back("bedrock:InvokeModel");
   if (scope.streaming) actions.push_back("bedrock:InvokeModelWithResponseStream");
   if (scope.count_tokens) actions.push_back("bedrock:CountTokens");
-  nlohmann::json statements = nlohmann::json::array(
-      {{{"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", resources}}});
+  nlohmann::json invoke = {{"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions},
+                           {"Resource", resources}};
+  std::vector<std::string> guardrail_arns, condition_values;
+  for (const auto& [id, version] : scope.guardrails) {
+    const std::string arn = guardrail_arn(id, scope.region, scope.account);
+    add(guardrail_arns, arn);
+    add(condition_values, guardrail_condition_value(arn, version));
+  }
+  if (scope.every_client_guarded && !condition_values.empty()) {
+    invoke["Condition"] = {{"StringEquals", {{"bedrock:GuardrailIdentifier", condition_values}}}};
+  }
+  nlohmann::json statements = nlohmann::json::array({std::move(invoke)});
+  if (!guardrail_arns.empty()) {
+    // Invoking with a guardrail applies it: the role needs ApplyGuardrail on those alone.
+    statements.push_back({{"Sid", "SigngateApplyClientGuardrails"},
+                          {"Effect", "Allow"},
+                          {"Action", {"bedrock:ApplyGuardrail"}},
+                          {"Resource", guardrail_arns}});
+  }
   if (scope.discovery) {
     // The list operations take no resource; the reads are held to the allowed models.
     statements.push_back({{"Sid", "SigngateListModels"},

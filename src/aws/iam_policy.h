@@ -26,7 +26,16 @@ struct PolicyScope {
   bool count_tokens = true;         // some client may call count-tokens
   bool invoke = true;               // some client may call invoke / converse
   bool discovery = false;           // discovery: true and some client may call discovery
+  // The guardrails (ID or ARN, version) the clients of this role are held to; when every client
+  // has one, IAM enforces it too (the bedrock:GuardrailIdentifier condition).
+  std::vector<std::pair<std::string, std::string>> guardrails;
+  bool every_client_guarded = false;
 };
+
+// The ARN of a guardrail given by ID or ARN, and the bedrock:GuardrailIdentifier value a call
+// with that version carries (the ARN, with ":VERSION" unless the version is DRAFT).
+std::string guardrail_arn(const std::string& id, const std::string& region, const std::string& account);
+std::string guardrail_condition_value(const std::string& arn, const std::string& version);
 
 nlohmann::json permissions_policy(const PolicyScope& scope);
 

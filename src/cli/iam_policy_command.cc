@@ -28,7 +28,7 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     Role& role = roles[rs.role_arn + '\n' + rs.external_id];
     if (role.clients.empty()) {
       role.settings = rs;
-      role.scope = {cfg->aws.region, aws::account_of(rs.role_arn), {}, false, false, false, false};
+      role.scope = {cfg->aws.region, aws::account_of(rs.role_arn), {}, false, false, false, false, {}, true};
     }
     role.clients.push_back(client.name);
     role.scope.models.insert(role.scope.models.end(), client.models.begin(), client.models.end());
@@ -40,6 +40,11 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     role.scope.streaming = role.scope.streaming || allows("invoke-stream") || allows("converse-stream");
     role.scope.count_tokens = role.scope.count_tokens || allows("count-tokens");
     role.scope.discovery = role.scope.discovery || (cfg->discovery && allows("discovery"));
+    if (client.guardrail) {
+      role.scope.guardrails.emplace_back(client.guardrail->id, client.guardrail->version);
+    } else {
+      role.scope.every_client_guarded = false;
+    }
   }
   if (roles.empty()) {
     err << "iam-policy: " << cfg->source << " has no clients, so no model may be invoked; add clients with models first\n";

@@ -33,7 +33,7 @@ TEST(IamPolicy, AccountComesFromTheRoleArn) {
 }
 
 TEST(IamPolicy, PermissionsOnlyForWhatClientsMayCall) {
-  PolicyScope scope{"us-east-1", "1", {"anthropic.*", "anthropic.*"}, false, false, true, false};
+  PolicyScope scope{"us-east-1", "1", {"anthropic.*", "anthropic.*"}, false, false, true, false, {}, false};
   const auto p = permissions_policy(scope);
   EXPECT_EQ(p["Statement"].size(), 1u) << "no discovery statements unless discovery is on";
   EXPECT_EQ(p["Statement"][0]["Action"], nlohmann::json::array({"bedrock:InvokeModel"}));
@@ -44,7 +44,7 @@ TEST(IamPolicy, PermissionsOnlyForWhatClientsMayCall) {
 // With discovery on, listing needs "*" (the List operations take no resource), while reading one
 // model or profile stays held to the allowlist's resources.
 TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
-  PolicyScope scope{"us-east-1", "111122223333", {"us.anthropic.claude-*"}, true, false, true, true};
+  PolicyScope scope{"us-east-1", "111122223333", {"us.anthropic.claude-*"}, true, false, true, true, {}, false};
   const auto p = permissions_policy(scope);
   ASSERT_EQ(p["Statement"].size(), 3u) << p.dump(2);
   EXPECT_EQ(p["Statement"][1]["Action"],
@@ -52,6 +52,24 @@ TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
   EXPECT_EQ(p["Statement"][1]["Resource"], "*");
   EXPECT_EQ(p["Statement"][2]["Action"], nlohmann::json::array({"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}));
   EXPECT_EQ(p["Statement"][2]["Resource"], p["Statement"][0]["Resource"]);
+}
+
+// Guardrails: the role may apply only its clients' guardrails, and when every client has one,
+// IAM itself refuses an invocation without it.
+TEST(IamPolicy, GuardrailsAreGrantedAndEnforced) {
+  PolicyScope scope{"us-east-1", "111122223333", {"anthropic.*"}, true, false, false, false,
+                    {{"gr0abc", "2"}, {"arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz", "DRAFT"}}, true};
+  const auto p = permissions_policy(scope);
+  ASSERT_EQ(p["Statement"].size(), 2u) << p.dump(2);
+  EXPECT_EQ(p["Statement"][0]["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"],
+            nlohmann::json::array({"arn:aws:bedrock:us-east-1:111122223333:guardrail/gr0abc:2",
+                                   "arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz"}));
+  EXPECT_EQ(p["Statement"][1]["Action"], nlohmann::json::array({"bedrock:ApplyGuardrail"}));
+  EXPECT_EQ(p["Statement"][1]["Resource"],
+            nlohmann::json::array({"arn:aws:bedrock:us-east-1:111122223333:guardrail/gr0abc",
+                                   "arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz"}));
+  scope.every_client_guarded = false;  // a client without one would be refused by the condition
+  EXPECT_FALSE(permissions_policy(scope)["Statement"][0].contains("Condition"));
 }
 
 TEST(IamPolicy, TrustPolicyCarriesTheExternalIdCondition) {
