@@ -8,6 +8,7 @@
 #include <string>
 
 #include "auth/clients.h"
+#include "gateway/async_invocations.h"
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
 #include "gateway/refusal.h"
@@ -29,6 +30,7 @@ struct Exchange {
   std::shared_ptr<const Runtime> runtime;
   const auth::Client* client = nullptr;  // set once authenticated
   Metrics* metrics = nullptr;
+  AsyncInvocations* async_invocations = nullptr;  // who started which async invocation
 
   const config::Config& config() const { return runtime->config; }
 };

@@ -72,6 +72,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.surface = std::string(surface.name());
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
+  x.async_invocations = &async_invocations_;
   const Runtime& runtime = *x.runtime;
 
   // 1. What the head says.

@@ -51,6 +51,7 @@ class Pipeline {
 
   AuditLog& audit_;
   Metrics& metrics_;
+  AsyncInvocations async_invocations_;
 };
 
 }  // namespace signgate::gateway

@@ -141,7 +141,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role,
                                             "last_invoke_body": srv.last_invoke_body,
                                             "last_count_tokens": srv.last_count_tokens,
-                                            "last_control_query": srv.last_control_query}))
+                                            "last_control_query": srv.last_control_query,
+                                            "last_guardrail": srv.last_guardrail}))
         elif path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
                 setattr(srv, key, value)
@@ -257,6 +258,10 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith(("/foundation-models", "/inference-profiles")):
             return _control_plane(self, path)
+        if path.startswith("/guardrail/"):
+            return _apply_guardrail(self, path, body)
+        if path == "/async-invoke" or path.startswith("/async-invoke/"):
+            return _async_invoke(self, path, body)
         parts = path.split("/")
         if len(parts) != 4 or parts[1] != "model":
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
@@ -290,6 +295,20 @@ class Handler(BaseHTTPRequestHandler):
                 return self._error(400, "ValidationException", problem)
             with self.server._lock:
                 self.server.last_invoke_body = body.decode(errors="replace")
+        guardrail_header = self.headers.get("X-Amzn-Bedrock-GuardrailIdentifier")
+        if operation in ("converse", "converse-stream"):
+            try:
+                guardrail_config = (json.loads(body or b"{}") or {}).get("guardrailConfig")
+            except (ValueError, AttributeError):
+                guardrail_config = None
+            if guardrail_config:
+                with self.server._lock:
+                    self.server.last_guardrail = {"id": guardrail_config.get("guardrailIdentifier"),
+                                                  "version": guardrail_config.get("guardrailVersion")}
+        elif guardrail_header:
+            with self.server._lock:
+                self.server.last_guardrail = {"id": guardrail_header,
+                                              "version": self.headers.get("X-Amzn-Bedrock-GuardrailVersion")}
         usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
         request = json.loads(body or b"{}") if operation in ("converse", "converse-stream") else {}
@@ -392,6 +411,78 @@ def _control_plane(handler, path):
         if wanted in PROFILES:
             return handler._send(200, json.dumps(_profile(wanted)))
     return handler._error(404, "ResourceNotFoundException", "The resource could not be found: " + unquote(path))
+
+
+GUARDRAILS = {"gr0abc123": {"DRAFT", "1", "2"}}
+
+
+def _apply_guardrail(handler, path, body):
+    """ApplyGuardrail: intervenes on text containing "forbidden"."""
+    parts = path.split("/")  # "", guardrail, ID, version, V, apply
+    if len(parts) != 6 or parts[3] != "version" or parts[5] != "apply" or handler.command != "POST":
+        return handler._error(404, "UnknownOperationException", "unknown operation " + path)
+    guardrail, version = unquote(parts[2]).rsplit("/", 1)[-1], unquote(parts[4])
+    if version not in GUARDRAILS.get(guardrail, ()):
+        return handler._error(404, "ResourceNotFoundException", "The guardrail %s version %s was not found" %
+                              (guardrail, version))
+    try:
+        request = json.loads(body or b"{}")
+        texts = [c["text"]["text"] for c in request["content"]]
+        if request["source"] not in ("INPUT", "OUTPUT"):
+            raise ValueError("source")
+    except (ValueError, KeyError, TypeError) as e:
+        return handler._error(400, "ValidationException", "Malformed ApplyGuardrail request: %s" % e)
+    with handler.server._lock:
+        handler.server.last_guardrail = {"id": guardrail, "version": version}
+    blocked = any("forbidden" in t for t in texts)
+    return handler._send(200, json.dumps({
+        "usage": {"topicPolicyUnits": 1, "contentPolicyUnits": 1, "wordPolicyUnits": 1,
+                  "sensitiveInformationPolicyUnits": 0, "sensitiveInformationPolicyFreeUnits": 0,
+                  "contextualGroundingPolicyUnits": 0},
+        "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
+        "outputs": [{"text": "Sorry, I cannot help with that."}] if blocked else [],
+        "assessments": [{"wordPolicy": {"customWords": [{"match": "forbidden", "action": "BLOCKED"}]}}]
+        if blocked else [{}]}))
+
+
+def _async_invoke(handler, path, body):
+    """StartAsyncInvoke, GetAsyncInvoke, ListAsyncInvokes over the emulator's own list, which
+    starts with one invocation somebody else made (so a gateway's filtering shows)."""
+    srv = handler.server
+    with srv._lock:
+        if not srv.async_invocations:
+            srv.async_invocations["arn:aws:bedrock:us-east-1:111122223333:async-invoke/someoneelse0"] = {
+                "modelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-reel-v1:0"}
+    if handler.command == "POST" and path == "/async-invoke":
+        try:
+            request = json.loads(body or b"{}")
+            s3 = request["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
+            model, model_input = request["modelId"], request["modelInput"]
+            if not s3.startswith("s3://") or not isinstance(model_input, dict):
+                raise ValueError("s3Uri and modelInput")
+        except (ValueError, KeyError, TypeError) as e:
+            return handler._error(400, "ValidationException", "Malformed StartAsyncInvoke request: %s" % e)
+        arn = "arn:aws:bedrock:us-east-1:111122223333:async-invoke/" + secrets.token_hex(6)
+        with srv._lock:
+            srv.async_invocations[arn] = {"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/" + model,
+                                          "clientRequestToken": request.get("clientRequestToken", ""),
+                                          "outputDataConfig": request["outputDataConfig"]}
+        return handler._send(200, json.dumps({"invocationArn": arn}))
+    if handler.command != "GET":
+        return handler._error(405, "ValidationException", "method")
+
+    def summary(arn, record):
+        return dict(record, invocationArn=arn, status="InProgress", submitTime="2026-11-29T00:00:00Z")
+    if path == "/async-invoke":
+        with srv._lock:
+            items = [summary(a, r) for a, r in srv.async_invocations.items()]
+        return handler._send(200, json.dumps({"asyncInvokeSummaries": items}))
+    arn = unquote(path[len("/async-invoke/"):])
+    with srv._lock:
+        record = srv.async_invocations.get(arn)
+    if record is None:
+        return handler._error(400, "ValidationException", "Invocation %s was not found" % arn)
+    return handler._send(200, json.dumps(summary(arn, record)))
 
 
 def _last_user_turn(messages):
@@ -590,6 +681,8 @@ class FakeServer(ThreadingHTTPServer):
         self.last_invoke_body = None  # the last Anthropic InvokeModel body, as Bedrock got it
         self.last_count_tokens = None  # the last CountTokens request's inner body
         self.last_control_query = None  # the query of the last control-plane call
+        self.last_guardrail = None  # the guardrail of the last ApplyGuardrail, Converse or InvokeModel
+        self.async_invocations = {}  # invocationArn -> record
         self._lock = threading.Lock()
 
     def record(self, entry):

@@ -1,5 +1,6 @@
 // A client's guardrail goes on every call, whatever the caller sent.
 #include "gateway/guardrail.h"
+#include "gateway/async_invocations.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -69,6 +70,26 @@ TEST(Guardrail, ConfigGrammar) {
   EXPECT_FALSE(config::valid_guardrail_version("01"));
   EXPECT_FALSE(config::valid_guardrail_version("draft"));
   EXPECT_FALSE(config::valid_guardrail_version("123456789"));
+}
+
+}  // namespace
+}  // namespace signgate::gateway
+
+namespace signgate::gateway {
+namespace {
+
+// The ownership store is bounded: the oldest invocations are forgotten first.
+TEST(AsyncInvocations, RemembersOwnersUpToItsCapacity) {
+  AsyncInvocations store(2);
+  store.record("arn:1", "a");
+  store.record("arn:2", "b");
+  store.record("arn:1", "b");  // a second record of the same ARN changes nothing
+  EXPECT_EQ(store.owner("arn:1"), "a");
+  store.record("arn:3", "a");
+  EXPECT_EQ(store.size(), 2u);
+  EXPECT_FALSE(store.owner("arn:1"));
+  EXPECT_EQ(store.owner("arn:2"), "b");
+  EXPECT_EQ(store.owner("arn:3"), "a");
 }
 
 }  // namespace

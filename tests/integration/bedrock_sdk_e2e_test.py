@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import unittest
+from urllib.request import urlopen
 
 from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
 import aws_fake
@@ -65,6 +66,48 @@ class AwsSdkWithBearerToken(unittest.TestCase):
             self.assertTrue(r["ok"], r["reason"])
             tokens = [v for n, v in r["headers"] if n.lower() == "x-amz-security-token"]
             self.assertEqual(len(tokens), 1, "signed with temporary (assumed-role) credentials")
+
+
+class RestOfBedrockRuntime(unittest.TestCase):
+    """ApplyGuardrail and the asynchronous invocations with the same SDK; a client sees only its
+    own invocations, and one held to a guardrail applies only it and cannot go around it."""
+
+    def test_guardrails_and_async_invocations(self):
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        ops_secret, guarded_secret = SECRET + "-ops", SECRET + "-guarded"
+        gw = Gateway(url, [{"name": "ops", "secret": ops_secret, "models": '["anthropic.*", "amazon.nova-*"]'},
+                           {"name": "guarded", "secret": guarded_secret, "models": '["anthropic.*", "amazon.nova-*"]',
+                            "guardrail": '{id: gr0abc123, version: "1"}'}])
+        try:
+            env = dict(os.environ, SIGNGATE_URL=gw.url, OPS_SECRET=ops_secret, GUARDED_SECRET=guarded_secret,
+                       NODE_NO_WARNINGS="1")
+            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                env.pop(k, None)
+            p = subprocess.run(["node", "bedrock_runtime_rest.mjs"], cwd=E2E, env=env, capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            r = {x["name"]: x for x in map(json.loads, p.stdout.decode().splitlines())}
+            stats = json.loads(urlopen(url + "/_fake/stats").read())
+            audit = gw.audit()
+        finally:
+            gw.stop()
+            fake.shutdown()
+        arn = r["start"]["arn"]
+        self.assertTrue(r["start"]["ok"] and arn.startswith("arn:aws:bedrock:us-east-1:111122223333:async-invoke/"), r)
+        self.assertEqual((r["get"]["arn"], r["get"]["status"]), (arn, "InProgress"))
+        self.assertEqual(r["list"]["arns"], [arn])  # not the emulator's other invocation
+        self.assertEqual((r["start-denied-model"]["error"], r["start-denied-model"]["status"]),
+                         ("AccessDeniedException", 403))
+        self.assertEqual((r["guarded-get-others"]["error"], r["guarded-get-others"]["status"]),
+                         ("ResourceNotFoundException", 404))
+        self.assertEqual(r["guarded-list"]["arns"], [])
+        self.assertEqual((r["guarded-start"]["error"], r["guarded-start"]["status"]), ("AccessDeniedException", 403))
+        self.assertEqual(r["guarded-apply"]["action"], "GUARDRAIL_INTERVENED", r["guarded-apply"])
+        self.assertEqual(r["guarded-apply-other-version"]["status"], 403)
+        self.assertTrue(r["guarded-converse"]["ok"], r["guarded-converse"])
+        self.assertEqual(stats["last_guardrail"], {"id": "gr0abc123", "version": "1"})
+        ops = [(l["client"], l["operation"], l["status"]) for l in audit]
+        self.assertIn(("ops", "async-invoke", 200), ops)
+        self.assertIn(("guarded", "apply-guardrail", 200), ops)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ class Gateway:
             for c in clients:
                 text += "  - name: %s\n    secret_sha256: %s\n    models: %s\n" % (
                     c["name"], sha256(c["secret"]), c.get("models", '["*"]'))
-                for key in ("operations", "expires_at", "rate_limit"):
+                for key in ("operations", "expires_at", "rate_limit", "guardrail"):
                     if key in c:
                         text += "    %s: %s\n" % (key, c[key])
         text += extra

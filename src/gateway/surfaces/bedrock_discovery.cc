@@ -6,6 +6,7 @@
 
 #include "api/json_depth.h"
 #include "aws/uri.h"
+#include "gateway/surfaces/passthrough.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -19,28 +20,6 @@ namespace {
 constexpr std::string_view kFoundationQuery[] = {"byProvider", "byCustomizationType", "byOutputModality",
                                                   "byInferenceType"};
 constexpr std::string_view kProfileQuery[] = {"maxResults", "nextToken", "type"};
-
-// The caller's query, kept to the parameters the operation defines, re-encoded.
-template <std::size_t N>
-std::string forwarded_query(std::string_view query, const std::string_view (&known)[N]) {
-  std::string out;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const auto eq = pair.find('=');
-    std::string name = uri_decode(pair.substr(0, eq));
-    if (name == "typeEquals") name = "type";  // the SDK's member name for the wire's "type"
-    const std::string value = eq == std::string_view::npos ? std::string() : uri_decode(pair.substr(eq + 1));
-    if (std::find(std::begin(known), std::end(known), name) != std::end(known) && value.size() <= 2048) {
-      if (!out.empty()) out.push_back('&');
-      out += name + "=";
-      uri_encode(value, out);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
 
 class BedrockDiscovery final : public Surface {
  public:

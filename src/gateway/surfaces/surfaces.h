@@ -12,5 +12,7 @@ const Surface& anthropic_messages();  // POST /v1/messages
 const Surface& anthropic_count_tokens();  // POST /v1/messages/count_tokens
 const Surface& bedrock_foundation_models();   // GET /foundation-models[/{id}]
 const Surface& bedrock_inference_profiles();  // GET /inference-profiles[/{id}]
+const Surface& bedrock_guardrail();           // POST /guardrail/{id}/version/{v}/apply
+const Surface& bedrock_async();               // POST /async-invoke, GET /async-invoke[/{arn}]
 
 }  // namespace signgate::gateway::surfaces

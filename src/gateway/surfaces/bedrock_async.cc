@@ -1,0 +1,135 @@
+// Asynchronous invocation: StartAsyncInvoke (POST /async-invoke; the model is in the body and
+// the allowlist governs it), GetAsyncInvoke (GET /async-invoke/{invocationArn}) and
+// ListAsyncInvokes (GET /async-invoke). The gateway remembers who started what: a client reads
+// and lists only its own invocations.
+#include "gateway/surfaces/surfaces.h"
+
+#include "api/json_depth.h"
+#include "gateway/surfaces/passthrough.h"
+#include "gateway/surfaces/translated.h"
+
+namespace signgate::gateway::surfaces {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kCollection = "/async-invoke";
+constexpr std::string_view kListQuery[] = {"submitTimeAfter", "submitTimeBefore", "statusEquals", "maxResults",
+                                           "nextToken", "sortBy", "sortOrder"};
+
+enum class Kind { kStart, kGet, kList };
+
+Kind kind_of(const http::RequestHead& head) {
+  const std::string_view target = head.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (head.method() == boost::beast::http::verb::post) return Kind::kStart;
+  return path == kCollection ? Kind::kList : Kind::kGet;
+}
+
+class BedrockAsync final : public Surface {
+ public:
+  std::string_view name() const override { return "bedrock"; }
+  Dialect dialect() const override { return Dialect::kBedrock; }
+
+  std::variant<HeadPlan, Refusal> plan_head(const http::RequestHead&) const override {
+    return HeadPlan{aws::Operation::kAsyncInvoke, {}, {}};
+  }
+
+  std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead& head,
+                                                std::string body) const override {
+    Plan p;
+    p.call.operation = aws::Operation::kAsyncInvoke;
+    p.call.headers = {{"Accept", "application/json"}};
+    const std::string_view target = head.target();
+    const auto q = target.find('?');
+    switch (kind_of(head)) {
+      case Kind::kStart: {
+        // StartAsyncInvoke takes no guardrail: a client held to one may not go around it.
+        if (x.client->guardrail) return Refusal{403, "asynchronous invocations cannot carry this key's guardrail"};
+        bool too_deep = false;
+        const json j = api::parse_json(body, x.config().max_json_depth, &too_deep);
+        if (!j.is_object() || !j.contains("modelId") || !j["modelId"].is_string()) {
+          return Refusal{400, too_deep ? "the body nests too deep" : "modelId: a model ID is required", "modelId"};
+        }
+        p.call.model = j["modelId"].get<std::string>();
+        p.call.path = std::string(kCollection);
+        p.call.headers.push_back({"Content-Type", "application/json"});
+        p.call.body = std::move(body);
+        return p;
+      }
+      case Kind::kGet: {
+        std::string arn = uri_decode(target.substr(kCollection.size() + 1, q - kCollection.size() - 1));
+        if (x.async_invocations->owner(arn) != x.client->name) {
+          // Another client's, or unknown: the same answer, so nobody learns which.
+          return Refusal{404, "no asynchronous invocation " + arn.substr(0, 2048) + " for this key", "", "",
+                         "ResourceNotFoundException"};
+        }
+        p.call.method = "GET";
+        p.call.path = std::string(kCollection) + "/";
+        uri_encode(arn, p.call.path);
+        return p;
+      }
+      case Kind::kList:
+        p.call.method = "GET";
+        p.call.path = std::string(kCollection);
+        if (q != std::string_view::npos) p.call.query = forwarded_query(target.substr(q + 1), kListQuery);
+        return p;
+    }
+    return Refusal{404, "no such path"};
+  }
+
+  asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
+                                                 http::Responder& res) const override {
+    const bool get_one = plan.call.method == "GET" && plan.call.path != kCollection;
+    if (reply.status() != 200 || get_one) return relay_bedrock_answer(x, reply, res);
+    return own(x, plan, reply, res);
+  }
+
+ private:
+  // Start: remember the new invocation as this client's. List: keep only this client's.
+  static asio::awaitable<std::optional<Refusal>> own(Exchange& x, Plan& plan, UpstreamReply& reply,
+                                                     http::Responder& res) {
+    auto text = co_await reply.read_all(kMaxAnswer);
+    if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+    bool too_deep = false;
+    json j = api::parse_json(*text, x.config().max_json_depth, &too_deep);
+    std::string out;
+    if (plan.call.method == "POST") {
+      if (!j.is_object() || !j.contains("invocationArn") || !j["invocationArn"].is_string()) {
+        co_return unreadable_answer(x, "StartAsyncInvoke answered without an invocationArn");
+      }
+      x.async_invocations->record(j["invocationArn"].get<std::string>(), x.client->name);
+      out = std::move(*text);
+    } else {
+      if (!j.is_object() || !j.contains("asyncInvokeSummaries") || !j["asyncInvokeSummaries"].is_array()) {
+        co_return unreadable_answer(x, "ListAsyncInvokes answered without asyncInvokeSummaries");
+      }
+      json kept = json::array();
+      for (auto& s : j["asyncInvokeSummaries"]) {
+        if (s.is_object() && s.contains("invocationArn") && s["invocationArn"].is_string() &&
+            x.async_invocations->owner(s["invocationArn"].get<std::string>()) == x.client->name) {
+          kept.push_back(std::move(s));
+        }
+      }
+      j["asyncInvokeSummaries"] = std::move(kept);
+      out = dump(j);
+    }
+    Headers headers = content_type("application/json");
+    if (auto id = reply.head().header("x-amzn-RequestId"); !id.empty()) headers.push_back({"x-amzn-RequestId", std::string(id)});
+    x.first_byte = SteadyClock::now();
+    x.audit.bytes_out = out.size();
+    co_await res.send(200, std::move(headers), std::move(out));
+    co_return std::nullopt;
+  }
+};
+
+}  // namespace
+
+const Surface& bedrock_async() {
+  static const BedrockAsync surface;
+  return surface;
+}
+
+}  // namespace signgate::gateway::surfaces

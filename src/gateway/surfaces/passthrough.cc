@@ -1,0 +1,107 @@
+#include "gateway/surfaces/passthrough.h"
+
+#include <algorithm>
+
+#include "gateway/stream_relay.h"
+#include "gateway/surfaces/translated.h"
+
+namespace signgate::gateway::surfaces {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool is_bedrock_header(std::string_view name) {
+  constexpr std::string_view kPrefix = "x-amzn-bedrock-";
+  return name.size() > kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
+}
+
+bool forwarded_response_header(std::string_view name) {
+  return iequals(name, "content-type") || iequals(name, "x-amzn-errortype") || iequals(name, "x-amzn-requestid") ||
+         iequals(name, "retry-after") || is_bedrock_header(name);
+}
+
+// The event stream as it arrives, at frame boundaries, each frame CRC-checked.
+asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Responder& res, unsigned status,
+                                          Headers headers) {
+  x.metrics->stream_opened();
+  x.first_byte = SteadyClock::now();
+  bool ok = co_await res.start_stream(status, std::move(headers));
+  FrameAligner frames;
+  // Ends the stream the way Bedrock does when it fails mid-answer: one exception frame.
+  const auto fail_stream = [&](std::string why) -> asio::awaitable<void> {
+    x.audit.error = why;
+    if (!ok) co_return;
+    if (co_await res.write(exception_frame("internalServerException", "signgate: " + why))) co_await res.finish();
+  };
+  while (ok) {
+    auto piece = co_await reply.read_some();
+    if (!piece) {
+      co_await fail_stream("upstream stream broke: " + piece.message());
+      break;
+    }
+    if (piece->empty() && reply.done()) {
+      if (frames.mid_frame()) {
+        co_await fail_stream("upstream stream ended inside a frame");
+      } else {
+        ok = co_await res.finish();
+      }
+      break;
+    }
+    auto complete = frames.push(*piece);
+    if (!complete) {
+      co_await fail_stream("upstream sent a corrupt " + complete.message());
+      break;
+    }
+    if (!complete->empty()) ok = co_await res.write(*complete);  // the next read waits for this write
+    if (!ok) x.audit.error = "client went away mid-stream";
+  }
+  x.audit.bytes_out = res.bytes_written();
+  if (frames.input_tokens) x.audit.input_tokens = frames.input_tokens;
+  if (frames.output_tokens) x.audit.output_tokens = frames.output_tokens;
+  x.metrics->stream_closed();
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, UpstreamReply& reply,
+                                                           http::Responder& res) {
+  const http::ResponseHead& head = reply.head();
+  Headers headers;
+  for (const auto& h : head.headers) {
+    if (forwarded_response_header(h.name)) headers.push_back({h.name, h.value});
+  }
+  // Bedrock's 429/503 carries no Retry-After; once our retries are spent, tell the caller
+  // when to come back instead of leaving it to guess (SDKs honour the header).
+  if ((head.status == 429 || head.status == 503) && head.header("retry-after").empty()) {
+    headers.push_back({"Retry-After", "1"});
+  }
+  if (head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0) {
+    co_await relay_frames(x, reply, res, head.status, std::move(headers));
+    co_return std::nullopt;
+  }
+  auto body = co_await reply.read_all(kMaxAnswer);
+  if (!body) {
+    std::string detail = "Bedrock's answer broke off: " + body.message();
+    Refusal refusal{502, "Bedrock's answer broke off", "", "", "ServiceUnavailableException", {}, std::move(detail)};
+    co_return refusal;
+  }
+  x.first_byte = SteadyClock::now();
+  x.audit.bytes_out = body->size();
+  co_await res.send(head.status, std::move(headers), std::move(*body));
+  co_return std::nullopt;
+}
+
+// Botocore's bedrock-runtime model: a caller cannot set other upstream options.
+bool forwarded_request_header(std::string_view name, aws::Operation op) {
+  if (iequals(name, "content-type") || iequals(name, "accept")) return true;
+  if (op != aws::Operation::kInvoke && op != aws::Operation::kInvokeStream) return false;
+  static constexpr std::string_view kInvokeHeaders[] = {
+      "x-amzn-bedrock-accept",          "x-amzn-bedrock-trace",
+      "x-amzn-bedrock-guardrailidentifier", "x-amzn-bedrock-guardrailversion",
+      "x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier"};
+  return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
+                     [&](std::string_view h) { return iequals(name, h); });
+}
+
+}  // namespace signgate::gateway::surfaces
