@@ -16,14 +16,16 @@ using nlohmann::json;
 namespace es = signgate::aws::eventstream;
 
 std::string chat_body_2kib() {
-  json messages = json::array({{{"role", "system"}, {"content", "You are a helpful assistant. Answer briefly and precisely."}}});
+  json messages =
+      json::array({{{"role", "system"}, {"content", "You are a helpful assistant. Answer briefly and precisely."}}});
   for (int i = 0; messages.dump().size() < 1900; ++i) {
-    messages.push_back({{"role", i % 2 == 0 ? "user" : "assistant"},
-                        {"content", "This is turn " + std::to_string(i) + " of a conversation about Bedrock signing gateways."}});
+    messages.push_back(
+        {{"role", i % 2 == 0 ? "user" : "assistant"},
+         {"content", "This is turn " + std::to_string(i) + " of a conversation about Bedrock signing gateways."}});
   }
   if (messages.back()["role"] != "user") messages.push_back({{"role", "user"}, {"content", "And now?"}});
-  return json{{"model", "claude-haiku"}, {"messages", messages}, {"max_tokens", 512}, {"temperature", 0.3},
-              {"stream", true}, {"stream_options", {{"include_usage", true}}}}
+  return json{{"model", "claude-haiku"}, {"messages", messages}, {"max_tokens", 512},
+              {"temperature", 0.3},      {"stream", true},       {"stream_options", {{"include_usage", true}}}}
       .dump();
 }
 
@@ -49,7 +51,8 @@ std::string converse_stream_500() {
                        payload.dump());
   };
   frame("messageStart", {{"role", "assistant"}});
-  for (int i = 0; i < 497; ++i) frame("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", " token" + std::to_string(i)}}}});
+  for (int i = 0; i < 497; ++i)
+    frame("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", " token" + std::to_string(i)}}}});
   frame("messageStop", {{"stopReason", "end_turn"}});
   frame("metadata", {{"usage", {{"inputTokens", 100}, {"outputTokens", 497}, {"totalTokens", 597}}}});
   return wire;

@@ -19,9 +19,18 @@ namespace es = signgate::aws::eventstream;
 
 namespace {
 
-constexpr const char* kEvents[] = {"messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop",
-                                   "messageStop",  "metadata",          "chunk",             "internalServerException",
-                                   "throttlingException", "modelStreamErrorException", "validationException", ""};
+constexpr const char* kEvents[] = {"messageStart",
+                                   "contentBlockStart",
+                                   "contentBlockDelta",
+                                   "contentBlockStop",
+                                   "messageStop",
+                                   "metadata",
+                                   "chunk",
+                                   "internalServerException",
+                                   "throttlingException",
+                                   "modelStreamErrorException",
+                                   "validationException",
+                                   ""};
 
 es::Message event(std::uint8_t type, std::string payload) {
   es::Message m;

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   // CLI11 would only say "a subcommand is required"; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* c) { return argc > 1 && c->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty()) {
-    std::cerr << "signgate: unknown command '" << argv[1] << "' (commands: serve, check-config, keys, doctor, iam-policy, sign; see signgate --help)\n";
+    std::cerr << "signgate: unknown command '" << argv[1]
+              << "' (commands: serve, check-config, keys, doctor, iam-policy, sign; see signgate --help)\n";
     return signgate::cli::kExitUsage;
   }
   try {

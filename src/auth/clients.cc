@@ -64,7 +64,10 @@ bool glob_match(std::string_view pattern, std::string_view text) {
 }
 
 RateLimiter::RateLimiter(int per_minute)
-    : per_minute_(per_minute), tokens_(per_minute), capacity_(per_minute), per_second_(per_minute / 60.0),
+    : per_minute_(per_minute),
+      tokens_(per_minute),
+      capacity_(per_minute),
+      per_second_(per_minute / 60.0),
       last_(std::chrono::steady_clock::now()) {}
 
 bool RateLimiter::try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after) {
@@ -150,10 +153,11 @@ std::optional<Denial> ClientTable::identify(std::string_view secret, SystemTime 
   const Client* c = authenticate(secret);
   if (client != nullptr) *client = c;
   if (c == nullptr) {
-    return Denial{401, secret.empty() ? "missing API key: send Authorization: Bearer <secret> or x-api-key"
-                                      : "invalid API key"};
+    return Denial{
+        401, secret.empty() ? "missing API key: send Authorization: Bearer <secret> or x-api-key" : "invalid API key"};
   }
-  if (c->expires_at && now >= *c->expires_at) return Denial{401, "API key expired at " + format_iso8601(*c->expires_at)};
+  if (c->expires_at && now >= *c->expires_at)
+    return Denial{401, "API key expired at " + format_iso8601(*c->expires_at)};
   return std::nullopt;
 }
 

@@ -55,8 +55,8 @@ struct Client {
   std::vector<std::string> models;
   std::vector<Operation> operations;  // empty: all
   std::optional<SystemTime> expires_at;
-  aws::RoleSettings role;              // whom to be towards AWS for this client
-  std::shared_ptr<RateLimiter> limiter;  // null: unlimited
+  aws::RoleSettings role;                            // whom to be towards AWS for this client
+  std::shared_ptr<RateLimiter> limiter;              // null: unlimited
   std::optional<config::GuardrailConfig> guardrail;  // put on every call this client makes
 
   bool allows_operation(Operation op) const;
@@ -66,8 +66,8 @@ struct Client {
 
 // Why a request was refused, as the gateway reports it.
 struct Denial {
-  unsigned status;      // 401, 403, 429
-  std::string reason;   // safe to show the caller and the audit log
+  unsigned status;     // 401, 403, 429
+  std::string reason;  // safe to show the caller and the audit log
   std::chrono::seconds retry_after{0};
 };
 

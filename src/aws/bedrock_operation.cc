@@ -9,15 +9,14 @@ struct OperationNames {
   std::string_view name;
   std::string_view path;  // empty: not a /model/{id}/... operation
 };
-constexpr OperationNames kOperations[] = {
-    {Operation::kInvoke, "invoke", "invoke"},
-    {Operation::kInvokeStream, "invoke-stream", "invoke-with-response-stream"},
-    {Operation::kConverse, "converse", "converse"},
-    {Operation::kConverseStream, "converse-stream", "converse-stream"},
-    {Operation::kCountTokens, "count-tokens", "count-tokens"},
-    {Operation::kApplyGuardrail, "apply-guardrail", ""},
-    {Operation::kAsyncInvoke, "async-invoke", ""},
-    {Operation::kDiscovery, "discovery", ""}};
+constexpr OperationNames kOperations[] = {{Operation::kInvoke, "invoke", "invoke"},
+                                          {Operation::kInvokeStream, "invoke-stream", "invoke-with-response-stream"},
+                                          {Operation::kConverse, "converse", "converse"},
+                                          {Operation::kConverseStream, "converse-stream", "converse-stream"},
+                                          {Operation::kCountTokens, "count-tokens", "count-tokens"},
+                                          {Operation::kApplyGuardrail, "apply-guardrail", ""},
+                                          {Operation::kAsyncInvoke, "async-invoke", ""},
+                                          {Operation::kDiscovery, "discovery", ""}};
 
 }  // namespace
 

@@ -20,10 +20,9 @@ enum class Operation {
 };
 
 // Every operation, in the config's order.
-inline constexpr Operation kAllOperations[] = {Operation::kInvoke,         Operation::kInvokeStream,
-                                               Operation::kConverse,       Operation::kConverseStream,
-                                               Operation::kCountTokens,    Operation::kApplyGuardrail,
-                                               Operation::kAsyncInvoke,    Operation::kDiscovery};
+inline constexpr Operation kAllOperations[] = {
+    Operation::kInvoke,      Operation::kInvokeStream,   Operation::kConverse,    Operation::kConverseStream,
+    Operation::kCountTokens, Operation::kApplyGuardrail, Operation::kAsyncInvoke, Operation::kDiscovery};
 
 // "invoke", "invoke-stream", "converse", "converse-stream", "count-tokens", "apply-guardrail",
 // "async-invoke", "discovery".

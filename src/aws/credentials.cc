@@ -2,8 +2,8 @@
 
 namespace signgate::aws {
 
-Credentials::Credentials(std::string access_key_id, std::string secret_access_key,
-                         std::string session_token, std::optional<SystemTime> expiration)
+Credentials::Credentials(std::string access_key_id, std::string secret_access_key, std::string session_token,
+                         std::optional<SystemTime> expiration)
     : access_key_id_(std::move(access_key_id)),
       secret_access_key_(std::move(secret_access_key)),
       session_token_(std::move(session_token)),

@@ -12,8 +12,8 @@ namespace signgate::aws {
 
 class Credentials {
  public:
-  Credentials(std::string access_key_id, std::string secret_access_key,
-              std::string session_token = {}, std::optional<SystemTime> expiration = {});
+  Credentials(std::string access_key_id, std::string secret_access_key, std::string session_token = {},
+              std::optional<SystemTime> expiration = {});
   ~Credentials();
   Credentials(const Credentials& other);
   Credentials& operator=(const Credentials& other);

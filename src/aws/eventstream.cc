@@ -10,8 +10,7 @@ namespace signgate::aws::eventstream {
 namespace {
 
 std::uint32_t read_u32(const unsigned char* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
-         std::uint32_t(p[3]);
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
 }
 
 std::uint64_t read_be(const unsigned char* p, std::size_t n) {
@@ -24,9 +23,7 @@ void put_be(std::string& out, std::uint64_t v, std::size_t n) {
   for (std::size_t i = n; i-- > 0;) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-const unsigned char* bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
+const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
 // Parses the header block [p, end). Returns false on any overrun or unknown type.
 bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector<Header>& out) {
@@ -41,9 +38,7 @@ bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector
     h.value.type = type;
     switch (type) {
       case HeaderType::kBoolTrue:
-      case HeaderType::kBoolFalse:
-        h.value.value = (type == HeaderType::kBoolTrue);
-        break;
+      case HeaderType::kBoolFalse: h.value.value = (type == HeaderType::kBoolTrue); break;
       case HeaderType::kByte:
         if (remaining < 1) return false;
         h.value.value = std::int64_t(static_cast<std::int8_t>(*p));
@@ -83,8 +78,7 @@ bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector
         p += 16;
         break;
       }
-      default:
-        return false;
+      default: return false;
     }
     out.push_back(std::move(h));
   }
@@ -103,8 +97,7 @@ Error check_lengths(std::uint32_t total, std::uint32_t headers_len, const Limits
 }  // namespace
 
 std::uint32_t crc32(std::string_view data, std::uint32_t crc) {
-  return static_cast<std::uint32_t>(
-      ::crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  return static_cast<std::uint32_t>(::crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
 }
 
 std::string_view to_string(Error e) {
@@ -232,8 +225,7 @@ std::string encode(const std::vector<Header>& headers, std::string_view payload)
     hdr.push_back(static_cast<char>(h.value.type));
     switch (h.value.type) {
       case HeaderType::kBoolTrue:
-      case HeaderType::kBoolFalse:
-        break;
+      case HeaderType::kBoolFalse: break;
       case HeaderType::kByte: put_be(hdr, std::get<std::int64_t>(h.value.value), 1); break;
       case HeaderType::kInt16: put_be(hdr, std::get<std::int64_t>(h.value.value), 2); break;
       case HeaderType::kInt32: put_be(hdr, std::get<std::int64_t>(h.value.value), 4); break;

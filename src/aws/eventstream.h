@@ -63,10 +63,10 @@ enum class Error {
   kNone = 0,
   kPreludeChecksumMismatch,
   kMessageChecksumMismatch,
-  kMessageTooShort,     // total_length below the 16-byte minimum
-  kMessageTooLarge,     // total_length over Limits::max_message_bytes
-  kHeadersTooLarge,     // headers_length over Limits::max_headers_bytes or past the frame
-  kMalformedHeader,     // truncated header, unknown type, empty name
+  kMessageTooShort,  // total_length below the 16-byte minimum
+  kMessageTooLarge,  // total_length over Limits::max_message_bytes
+  kHeadersTooLarge,  // headers_length over Limits::max_headers_bytes or past the frame
+  kMalformedHeader,  // truncated header, unknown type, empty name
 };
 
 // "Prelude checksum mismatch", "Message checksum mismatch", ...

@@ -79,8 +79,8 @@ nlohmann::json permissions_policy(const PolicyScope& scope) {
   if (scope.invoke) actions.push_back("bedrock:InvokeModel");
   if (scope.streaming) actions.push_back("bedrock:InvokeModelWithResponseStream");
   if (scope.count_tokens) actions.push_back("bedrock:CountTokens");
-  nlohmann::json invoke = {{"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions},
-                           {"Resource", resources}};
+  nlohmann::json invoke = {
+      {"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", resources}};
   std::vector<std::string> guardrail_arns, condition_values;
   for (const auto& [id, version] : scope.guardrails) {
     const std::string arn = guardrail_arn(id, scope.region, scope.account);

@@ -83,11 +83,14 @@ bool valid_arn(std::string_view arn) {
   const std::string_view partition = field[1], service = field[2], region = field[3], account = field[4];
   if (service == "sagemaker") {
     return partition == "aws" && run(region, is_name_char, 1, kUnbounded) && run(account, is_digit, 12, 12) &&
-           consume(field[5], "endpoint/") && run(field[5], [](char c) { return is_alnum(c) || c == '-'; }, 1, kUnbounded);
+           consume(field[5], "endpoint/") &&
+           run(
+               field[5], [](char c) { return is_alnum(c) || c == '-'; }, 1, kUnbounded);
   }
   // The pattern's aws(-[^:]+)? would let spaces and '%' in; real partitions are aws-cn, aws-us-gov, ...
   std::string_view suffix = partition;
-  if (!consume(suffix, "aws") || (!suffix.empty() && !(consume(suffix, "-") && run(suffix, is_name_char, 1, kUnbounded)))) {
+  if (!consume(suffix, "aws") ||
+      (!suffix.empty() && !(consume(suffix, "-") && run(suffix, is_name_char, 1, kUnbounded)))) {
     return false;
   }
   if (service != "bedrock" || !run(region, is_name_char, 1, 20)) return false;

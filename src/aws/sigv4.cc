@@ -105,8 +105,8 @@ CanonicalHeaders canonical_headers(const HeaderList& headers) {
   return out;
 }
 
-std::string canonical_request(const HttpRequest& req, std::string_view payload_hash,
-                              const SigningOptions& opts, std::string* signed_headers) {
+std::string canonical_request(const HttpRequest& req, std::string_view payload_hash, const SigningOptions& opts,
+                              std::string* signed_headers) {
   CanonicalHeaders ch = canonical_headers(req.headers);
   std::string out;
   out.reserve(req.method.size() + req.path.size() * 2 + req.query.size() * 2 + ch.text.size() +
@@ -126,16 +126,14 @@ std::string canonical_request(const HttpRequest& req, std::string_view payload_h
   return out;
 }
 
-std::string credential_scope(std::string_view date8, std::string_view region,
-                             std::string_view service) {
+std::string credential_scope(std::string_view date8, std::string_view region, std::string_view service) {
   std::string s;
   s.reserve(date8.size() + region.size() + service.size() + 16);
   s.append(date8).append("/").append(region).append("/").append(service).append("/aws4_request");
   return s;
 }
 
-std::string string_to_sign(std::string_view amz_date, std::string_view scope,
-                           std::string_view canonical_request) {
+std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request) {
   std::string s;
   s.reserve(kAlgorithm.size() + amz_date.size() + scope.size() + 64 + 3);
   s.append(kAlgorithm).append("\n").append(amz_date).append("\n").append(scope).append("\n");
@@ -143,8 +141,8 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
   return s;
 }
 
-Digest signing_key_bytes(std::string_view secret_access_key, std::string_view date8,
-                         std::string_view region, std::string_view service) {
+Digest signing_key_bytes(std::string_view secret_access_key, std::string_view date8, std::string_view region,
+                         std::string_view service) {
   std::string k_secret = "AWS4";
   k_secret.append(secret_access_key);
   Digest k = hmac_sha256(k_secret, date8);
@@ -158,16 +156,16 @@ Digest signing_key_bytes(std::string_view secret_access_key, std::string_view da
   return k;
 }
 
-HmacKey derive_signing_key(std::string_view secret_access_key, std::string_view date8,
-                           std::string_view region, std::string_view service) {
+HmacKey derive_signing_key(std::string_view secret_access_key, std::string_view date8, std::string_view region,
+                           std::string_view service) {
   Digest k = signing_key_bytes(secret_access_key, date8, region, service);
   HmacKey key(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
   secure_wipe(k.data(), k.size());
   return key;
 }
 
-std::string authorization_value(std::string_view access_key_id, std::string_view scope,
-                                std::string_view signed_headers, std::string_view signature) {
+std::string authorization_value(std::string_view access_key_id, std::string_view scope, std::string_view signed_headers,
+                                std::string_view signature) {
   std::string s;
   s.reserve(access_key_id.size() + scope.size() + signed_headers.size() + signature.size() + 64);
   s.append(kAlgorithm).append(" Credential=").append(access_key_id).append("/").append(scope);
@@ -175,18 +173,18 @@ std::string authorization_value(std::string_view access_key_id, std::string_view
   return s;
 }
 
-const HmacKey& SigningKeyCache::get(const Credentials& creds, std::string_view date8,
-                                    std::string_view region, std::string_view service) {
+const HmacKey& SigningKeyCache::get(const Credentials& creds, std::string_view date8, std::string_view region,
+                                    std::string_view service) {
   for (Entry& e : entries_) {
-    if (e.date8 == date8 && e.access_key_id == creds.access_key_id() && e.region == region &&
-        e.service == service && e.secret_fingerprint == creds.secret_fingerprint()) {
+    if (e.date8 == date8 && e.access_key_id == creds.access_key_id() && e.region == region && e.service == service &&
+        e.secret_fingerprint == creds.secret_fingerprint()) {
       return e.key;
     }
   }
   if (entries_.size() >= capacity_) entries_.erase(entries_.begin());
   ++derivations_;
-  entries_.push_back(Entry{creds.access_key_id(), creds.secret_fingerprint(), std::string(date8),
-                           std::string(region), std::string(service),
+  entries_.push_back(Entry{creds.access_key_id(), creds.secret_fingerprint(), std::string(date8), std::string(region),
+                           std::string(service),
                            derive_signing_key(creds.secret_access_key(), date8, region, service)});
   return entries_.back().key;
 }
@@ -220,14 +218,12 @@ Signature Signer::sign(HttpRequest& req, std::string_view payload_hash, const Cr
     req.headers.push_back({"X-Amz-Security-Token", creds.session_token()});
   }
   req.headers.push_back(
-      {"Authorization",
-       authorization_value(creds.access_key_id(), scope, sig.signed_headers, sig.signature)});
+      {"Authorization", authorization_value(creds.access_key_id(), scope, sig.signed_headers, sig.signature)});
   return sig;
 }
 
-Signature Signer::presign(HttpRequest& req, std::string_view payload_hash,
-                          const Credentials& creds, const SigningOptions& opts,
-                          std::chrono::seconds expires) {
+Signature Signer::presign(HttpRequest& req, std::string_view payload_hash, const Credentials& creds,
+                          const SigningOptions& opts, std::chrono::seconds expires) {
   Signature sig;
   sig.amz_date = format_amz_date(clock_());
   const std::string_view date8 = std::string_view(sig.amz_date).substr(0, 8);

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "aws/credentials.h"
-#include "http/message.h"
 #include "common/crypto.h"
 #include "common/time.h"
+#include "http/message.h"
 
 namespace signgate::aws {
 
@@ -22,9 +22,9 @@ using HttpRequest = http::Request;
 struct SigningOptions {
   std::string region;
   std::string service;
-  bool normalize_path = true;      // remove dot segments and empty segments
-  bool double_encode_path = true;  // encode each (already wire-encoded) path segment again
-  bool sign_session_token = true;  // false: the token is added after signing (some services)
+  bool normalize_path = true;              // remove dot segments and empty segments
+  bool double_encode_path = true;          // encode each (already wire-encoded) path segment again
+  bool sign_session_token = true;          // false: the token is added after signing (some services)
   bool add_content_sha256_header = false;  // send x-amz-content-sha256 (S3 wants it)
 
   // The service's rules: S3 neither normalises nor double-encodes and wants the hash header.
@@ -52,26 +52,24 @@ struct CanonicalHeaders {
 CanonicalHeaders canonical_headers(const HeaderList& headers);
 
 // Stage 1. Returns the canonical request; `signed_headers` receives the SignedHeaders list.
-std::string canonical_request(const HttpRequest& req, std::string_view payload_hash,
-                              const SigningOptions& opts, std::string* signed_headers = nullptr);
+std::string canonical_request(const HttpRequest& req, std::string_view payload_hash, const SigningOptions& opts,
+                              std::string* signed_headers = nullptr);
 
 // "20150830/us-east-1/service/aws4_request".
-std::string credential_scope(std::string_view date8, std::string_view region,
-                             std::string_view service);
+std::string credential_scope(std::string_view date8, std::string_view region, std::string_view service);
 
 // Stage 2.
-std::string string_to_sign(std::string_view amz_date, std::string_view scope,
-                           std::string_view canonical_request);
+std::string string_to_sign(std::string_view amz_date, std::string_view scope, std::string_view canonical_request);
 
 // Stage 3: kSecret -> kDate -> kRegion -> kService -> kSigning. The raw key (callers
 // wipe it), and the same key ready to sign with.
-Digest signing_key_bytes(std::string_view secret_access_key, std::string_view date8,
-                         std::string_view region, std::string_view service);
-HmacKey derive_signing_key(std::string_view secret_access_key, std::string_view date8,
-                           std::string_view region, std::string_view service);
+Digest signing_key_bytes(std::string_view secret_access_key, std::string_view date8, std::string_view region,
+                         std::string_view service);
+HmacKey derive_signing_key(std::string_view secret_access_key, std::string_view date8, std::string_view region,
+                           std::string_view service);
 
-std::string authorization_value(std::string_view access_key_id, std::string_view scope,
-                                std::string_view signed_headers, std::string_view signature);
+std::string authorization_value(std::string_view access_key_id, std::string_view scope, std::string_view signed_headers,
+                                std::string_view signature);
 
 // Signing keys per (access key, secret, date, region, service); a few entries, oldest
 // dropped first, each wiped when dropped. Not thread-safe: one per event loop.
@@ -99,7 +97,7 @@ class SigningKeyCache {
 struct Signature {
   std::string canonical_request;
   std::string string_to_sign;
-  std::string signature;       // hex
+  std::string signature;  // hex
   std::string signed_headers;
   std::string amz_date;
 };
@@ -110,8 +108,7 @@ class Signer {
 
   // Header form: sets X-Amz-Date, X-Amz-Security-Token (when the credentials have one),
   // x-amz-content-sha256 (if asked) and Authorization on `req`, replacing earlier ones.
-  Signature sign(HttpRequest& req, std::string_view payload_hash, const Credentials& creds,
-                 const SigningOptions& opts);
+  Signature sign(HttpRequest& req, std::string_view payload_hash, const Credentials& creds, const SigningOptions& opts);
 
   // Query (presigned) form: appends the X-Amz-* parameters and X-Amz-Signature to
   // `req.query`; valid for `expires`.

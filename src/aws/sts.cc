@@ -51,10 +51,8 @@ std::string assume_role_form(const AssumeRoleParams& p) {
   return form;
 }
 
-std::string assume_role_with_web_identity_form(const std::string& role_arn,
-                                               const std::string& session_name,
-                                               const std::string& web_identity_token,
-                                               int duration_seconds) {
+std::string assume_role_with_web_identity_form(const std::string& role_arn, const std::string& session_name,
+                                               const std::string& web_identity_token, int duration_seconds) {
   std::string form;
   add_param(form, "Action", "AssumeRoleWithWebIdentity");
   add_param(form, "DurationSeconds", std::to_string(duration_seconds));
@@ -97,8 +95,7 @@ Result<AssumedRole> parse_assume_role_response(std::string_view xml) {
   pugi::xml_node result = child(root, "AssumeRoleResult");
   if (!result) result = child(root, "AssumeRoleWithWebIdentityResult");
   if (!result) {
-    return make_error(std::string("STS answered <") + root.name() +
-                      "> instead of an AssumeRole result");
+    return make_error(std::string("STS answered <") + root.name() + "> instead of an AssumeRole result");
   }
   const pugi::xml_node creds = child(result, "Credentials");
   std::string akid = text_of(creds, "AccessKeyId");
@@ -117,31 +114,31 @@ Result<AssumedRole> parse_assume_role_response(std::string_view xml) {
   return out;
 }
 
-std::string explain_sts_error(const StsError& e, unsigned status, const std::string& role_arn,
-                              bool external_id_sent) {
-  std::string line = "STS refused AssumeRole on " + role_arn + " (" + std::to_string(status) + " " +
-                     e.code + ": " + e.message + ")";
+std::string explain_sts_error(const StsError& e, unsigned status, const std::string& role_arn, bool external_id_sent) {
+  std::string line =
+      "STS refused AssumeRole on " + role_arn + " (" + std::to_string(status) + " " + e.code + ": " + e.message + ")";
   if (e.code == "AccessDenied") {
     // STS answers AccessDenied alike for a wrong External ID, a trust policy that does not
     // name the caller, and a role that does not exist; name the likeliest first.
     if (external_id_sent) {
-      line += " — most likely the External ID does not match the role's trust policy (condition "
-              "sts:ExternalId); otherwise the trust policy does not name these base credentials as "
-              "principal, or the role does not exist; compare aws.external_id and aws.role_arn with "
-              "what `signgate iam-policy` prints";
+      line +=
+          " — most likely the External ID does not match the role's trust policy (condition "
+          "sts:ExternalId); otherwise the trust policy does not name these base credentials as "
+          "principal, or the role does not exist; compare aws.external_id and aws.role_arn with "
+          "what `signgate iam-policy` prints";
     } else {
-      line += " — the role's trust policy does not allow these base credentials to assume it, it "
-              "requires an External ID and none is configured (set aws.external_id), or the role does "
-              "not exist";
+      line +=
+          " — the role's trust policy does not allow these base credentials to assume it, it "
+          "requires an External ID and none is configured (set aws.external_id), or the role does "
+          "not exist";
     }
-  } else if (e.code == "InvalidClientTokenId" || e.code == "SignatureDoesNotMatch" ||
-             e.code == "IncompleteSignature") {
-    line += " — the base credentials are not valid (wrong or deactivated access key, or a wrong "
-            "secret); check the base credential source that `signgate doctor` names";
+  } else if (e.code == "InvalidClientTokenId" || e.code == "SignatureDoesNotMatch" || e.code == "IncompleteSignature") {
+    line +=
+        " — the base credentials are not valid (wrong or deactivated access key, or a wrong "
+        "secret); check the base credential source that `signgate doctor` names";
   } else if (e.code == "ExpiredToken") {
     line += " — the base credentials have expired; refresh their source (profile, SSO, instance role)";
-  } else if (e.code == "ValidationError" &&
-             e.message.find("DurationSeconds") != std::string::npos) {
+  } else if (e.code == "ValidationError" && e.message.find("DurationSeconds") != std::string::npos) {
     line += " — lower aws.duration_seconds to at most the role's maximum session duration";
   } else if (e.code == "RegionDisabledException") {
     line += " — activate STS in this region (IAM → Account settings) or set aws.sts_endpoint";
@@ -154,8 +151,8 @@ std::string explain_sts_error(const StsError& e, unsigned status, const std::str
 std::string sanitize_session_name(std::string_view name) {
   std::string out;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-';
     out.push_back(ok ? c : '-');
   }
   if (out.size() > 64) out.resize(64);

@@ -27,10 +27,8 @@ struct AssumeRoleParams {
 std::string assume_role_form(const AssumeRoleParams& params);
 
 // AssumeRoleWithWebIdentity is not signed: the token file's content is the proof.
-std::string assume_role_with_web_identity_form(const std::string& role_arn,
-                                               const std::string& session_name,
-                                               const std::string& web_identity_token,
-                                               int duration_seconds);
+std::string assume_role_with_web_identity_form(const std::string& role_arn, const std::string& session_name,
+                                               const std::string& web_identity_token, int duration_seconds);
 
 struct AssumedRole {
   Credentials credentials;
@@ -52,8 +50,8 @@ std::optional<StsError> parse_error_response(std::string_view xml);
 
 // What an STS failure most likely means for an operator, with the fix. `external_id_sent`
 // tells an External ID mismatch from a missing trust relationship.
-std::string explain_sts_error(const StsError& error, unsigned http_status,
-                              const std::string& role_arn, bool external_id_sent);
+std::string explain_sts_error(const StsError& error, unsigned http_status, const std::string& role_arn,
+                              bool external_id_sent);
 
 // Session names allow [\w+=,.@-], 2..64 characters; anything else is replaced by '-'.
 std::string sanitize_session_name(std::string_view name);

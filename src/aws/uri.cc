@@ -5,10 +5,7 @@
 #include <vector>
 
 namespace signgate::aws {
-namespace {
-
-}  // namespace
-
+namespace {}  // namespace
 
 std::string normalize_path(std::string_view path) {
   std::vector<std::string_view> kept;
@@ -48,8 +45,7 @@ bool is_normal_path(std::string_view path) {
   return true;
 }
 
-void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize,
-                          bool double_encode) {
+void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize, bool double_encode) {
   if (wire_path.empty()) {
     out.push_back('/');
     return;
@@ -83,8 +79,7 @@ std::string canonical_query(std::string_view wire_query) {
     if (!pair.empty()) {
       const std::size_t eq = pair.find('=');
       const std::string_view name = pair.substr(0, eq);
-      const std::string_view value =
-          eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+      const std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
       params.emplace_back(uri_encode(uri_decode(name)), uri_encode(uri_decode(value)));
     }
     pos = amp + 1;

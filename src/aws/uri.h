@@ -21,8 +21,7 @@ std::string normalize_path(std::string_view path);
 // path as it is and without normalisation.
 std::string canonical_uri(std::string_view wire_path, bool normalize, bool double_encode);
 // The same, appended to `out`.
-void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize,
-                          bool double_encode);
+void append_canonical_uri(std::string& out, std::string_view wire_path, bool normalize, bool double_encode);
 
 // True when normalize_path would change nothing (no empty, "." or ".." segment).
 bool is_normal_path(std::string_view path);

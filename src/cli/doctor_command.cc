@@ -30,8 +30,9 @@ std::string explain_bedrock(unsigned status, std::string_view error_type, const 
     if (message.find("don't have access to the model") != std::string::npos) {
       line += " — enable access to " + model + " in the Bedrock console (Model access) for " + region;
     } else {
-      line += " — the role lacks bedrock:InvokeModel on this model; attach the permissions policy that "
-              "`signgate iam-policy` prints (inference profiles need the profile and the model ARNs)";
+      line +=
+          " — the role lacks bedrock:InvokeModel on this model; attach the permissions policy that "
+          "`signgate iam-policy` prints (inference profiles need the profile and the model ARNs)";
     }
   } else if (error_type.rfind("ResourceNotFoundException", 0) == 0 || status == 404) {
     line += " — no model " + model + " in " + region + "; check the ID and the region";
@@ -55,9 +56,11 @@ int converse_once(const config::Config& cfg, const aws::Credentials& creds, cons
     return kExitUsage;
   }
   std::string prefix = base->path == "/" ? "" : base->path;
-  aws::HttpRequest req{"POST", prefix + "/model/" + aws::uri_encode(model) + "/converse", {},
-                       {{"Host", base->host_header()}, {"Content-Type", "application/json"},
-                        {"Accept", "application/json"}}};
+  aws::HttpRequest req{
+      "POST",
+      prefix + "/model/" + aws::uri_encode(model) + "/converse",
+      {},
+      {{"Host", base->host_header()}, {"Content-Type", "application/json"}, {"Accept", "application/json"}}};
   const std::string body =
       R"({"messages":[{"role":"user","content":[{"text":"Reply with OK."}]}],"inferenceConfig":{"maxTokens":5}})";
   aws::Signer signer;
@@ -131,8 +134,9 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
     if (!status.source.empty()) out << "credentials " << status.source << '\n';
     std::string why = creds.message();
     if (why.find("no AWS credentials found") != std::string::npos) {
-      why += " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-             "a web identity token (EKS), or run it where an instance or task role applies";
+      why +=
+          " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+          "a web identity token (EKS), or run it where an instance or task role applies";
     }
     err << "doctor: " << why << '\n';
     return kExitFailure;

@@ -47,7 +47,8 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     }
   }
   if (roles.empty()) {
-    err << "iam-policy: " << cfg->source << " has no clients, so no model may be invoked; add clients with models first\n";
+    err << "iam-policy: " << cfg->source
+        << " has no clients, so no model may be invoked; add clients with models first\n";
     return kExitUsage;
   }
   const std::string principal =
@@ -59,7 +60,8 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
   for (const auto& [key, role] : roles) {
     std::string clients;
     for (const auto& c : role.clients) clients += (clients.empty() ? "" : ", ") + c;
-    out << "# Role " << (role.settings.role_arn.empty() ? "(none: the base identity signs directly)" : role.settings.role_arn)
+    out << "# Role "
+        << (role.settings.role_arn.empty() ? "(none: the base identity signs directly)" : role.settings.role_arn)
         << " — clients: " << clients << "\n# Permissions policy\n"
         << aws::permissions_policy(role.scope).dump(2) << '\n';
     if (!role.settings.role_arn.empty()) {

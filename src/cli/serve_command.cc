@@ -117,8 +117,9 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   server.start();
   if (ops) ops->start();
-  spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})", so.tls_cert.empty() ? "http" : "https", host, *bound, server.loops(),
-               cfg->clients.size(), cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
+  spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})",
+               so.tls_cert.empty() ? "http" : "https", host, *bound, server.loops(), cfg->clients.size(),
+               cfg->aws.role.role_arn.empty() ? "none" : cfg->aws.role.role_arn);
   std::cout << "signgate listening on " << (so.tls_cert.empty() ? "http" : "https") << "://" << host << ":" << *bound
             << std::endl;
   if (ops) {
@@ -145,8 +146,10 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     if (next->listen != cfg->listen || next->ops_listen != cfg->ops_listen || next->aws.region != cfg->aws.region ||
         next->aws.sts_endpoint != cfg->aws.sts_endpoint || next->max_connections != cfg->max_connections ||
         next->max_header_bytes != cfg->max_header_bytes) {
-      spdlog::warn("reload ({}): listen, ops_listen, aws.region, aws.sts_endpoint, limits.max_connections and "
-                   "limits.max_header_bytes take effect after a restart", why);
+      spdlog::warn(
+          "reload ({}): listen, ops_listen, aws.region, aws.sts_endpoint, limits.max_connections and "
+          "limits.max_header_bytes take effect after a restart",
+          why);
     }
     // Clients that stay keep their rate-limit buckets: logrotate's SIGHUP resets nobody.
     auto rt = gateway::build_runtime(std::move(*next), credentials, gw.runtime().get());

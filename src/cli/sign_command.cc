@@ -22,8 +22,7 @@ bool is_token_char(char c) {
 std::optional<aws::Header> parse_header(std::string_view text, std::string* error) {
   const std::size_t colon = text.find(':');
   const std::string_view name = text.substr(0, colon);
-  if (colon == std::string_view::npos || name.empty() ||
-      !std::all_of(name.begin(), name.end(), is_token_char)) {
+  if (colon == std::string_view::npos || name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
     *error = "bad header '" + std::string(text) + "': expected 'Name: value'";
     return std::nullopt;
   }
@@ -45,8 +44,7 @@ bool is_method(std::string_view m) {
 
 // Headers signgate itself computes; a value given with -H would be stale or forged.
 bool is_computed_header(std::string_view name) {
-  return iequals(name, "authorization") || iequals(name, "x-amz-date") ||
-         iequals(name, "x-amz-security-token");
+  return iequals(name, "authorization") || iequals(name, "x-amz-date") || iequals(name, "x-amz-security-token");
 }
 
 std::string redact_token(std::string text, const std::string& token) {
@@ -60,7 +58,7 @@ std::string redact_token(std::string text, const std::string& token) {
 }  // namespace
 
 std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error,
-                                                     const aws::Credentials* chain_credentials) {
+                                                      const aws::Credentials* chain_credentials) {
   PreparedRequest p;
   auto url = http::parse_url(args.url, error);
   if (!url) return std::nullopt;
@@ -125,9 +123,9 @@ std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std:
   }
 
   const std::optional<aws::Credentials> flag_credentials =
-      args.access_key.empty() ? std::nullopt
-                              : std::optional<aws::Credentials>(std::in_place, args.access_key,
-                                                                args.secret_key, args.session_token);
+      args.access_key.empty()
+          ? std::nullopt
+          : std::optional<aws::Credentials>(std::in_place, args.access_key, args.secret_key, args.session_token);
   const aws::Credentials& creds = flag_credentials ? *flag_credentials : *chain_credentials;
   const auto opts = aws::SigningOptions::for_service(args.region, args.service);
   aws::Signer signer([when] { return when; });
@@ -152,8 +150,7 @@ void print_request(const PreparedRequest& p, std::ostream& out) {
 int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
   std::string error;
   std::shared_ptr<const aws::Credentials> chain_credentials;
-  if (args.access_key.empty() && args.secret_key.empty() && args.session_token.empty() &&
-      !args.region.empty()) {
+  if (args.access_key.empty() && args.secret_key.empty() && args.session_token.empty() && !args.region.empty()) {
     // No keys on the command line: the AWS SDKs' chain (environment, profile, web identity,
     // ECS, IMDS), exactly as `serve` resolves its base credentials.
     aws::CredentialSettings settings;
@@ -180,8 +177,7 @@ int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
   }
   if (args.verbose) {
     err << "# canonical request\n"
-        << redact_token(prepared->signature.canonical_request, args.session_token)
-        << "\n# string to sign\n"
+        << redact_token(prepared->signature.canonical_request, args.session_token) << "\n# string to sign\n"
         << prepared->signature.string_to_sign << '\n';
   }
   if (!args.send) {
@@ -189,8 +185,8 @@ int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
     return kExitOk;
   }
   if (!prepared->url.is_tls() && !prepared->url.is_loopback()) {
-    err << "signgate sign: refusing to send a signed request over plain http to "
-        << prepared->url.host << "; use https (http:// is for local endpoints)\n";
+    err << "signgate sign: refusing to send a signed request over plain http to " << prepared->url.host
+        << "; use https (http:// is for local endpoints)\n";
     return kExitUsage;
   }
   http::ClientOptions options;
@@ -232,8 +228,8 @@ int run_sign(const SignArgs& args, std::ostream& out, std::ostream& err) {
           piece.remove_prefix(r.consumed);
           if (!r.message) continue;
           const std::string* type = r.message->string_header(":message-type");
-          const std::string* name = r.message->string_header(
-              type != nullptr && *type == "exception" ? ":exception-type" : ":event-type");
+          const std::string* name =
+              r.message->string_header(type != nullptr && *type == "exception" ? ":exception-type" : ":event-type");
           out << (type != nullptr && *type != "event" ? *type + ":" : "") << (name ? *name : "?") << ' '
               << r.message->payload << '\n';
           out.flush();

@@ -14,7 +14,7 @@
 namespace signgate::cli {
 
 struct SignArgs {
-  std::string method;  // default GET, or POST when there is a body (as curl does)
+  std::string method;                // default GET, or POST when there is a body (as curl does)
   std::vector<std::string> headers;  // "Name: value", in order, repeats kept
   std::optional<std::string> data;
   std::optional<std::string> data_file;
@@ -46,7 +46,7 @@ struct PreparedRequest {
 // Validates the arguments, reads the body and signs with the flags' keys or, when there
 // are none, `chain_credentials`. On bad input returns nullopt with a one-line reason.
 std::optional<PreparedRequest> prepare_signed_request(const SignArgs& args, std::string* error,
-                                                     const aws::Credentials* chain_credentials = nullptr);
+                                                      const aws::Credentials* chain_credentials = nullptr);
 
 // The request line and header lines exactly as they are sent.
 void print_request(const PreparedRequest& p, std::ostream& out);

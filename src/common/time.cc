@@ -16,7 +16,7 @@ Fields split(SystemTime t) {
   const auto days = floor<std::chrono::days>(secs);
   const year_month_day ymd{days};
   const hh_mm_ss hms{secs - days};
-  return {int(ymd.year()), int(unsigned(ymd.month())), int(unsigned(ymd.day())),
+  return {int(ymd.year()),          int(unsigned(ymd.month())), int(unsigned(ymd.day())),
           int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count())};
 }
 
@@ -61,8 +61,7 @@ std::string format_amz_date(SystemTime t) {
 std::string format_iso8601(SystemTime t) {
   const Fields f = split(t);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", f.year, f.month, f.day,
-                f.hour, f.minute, f.second);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", f.year, f.month, f.day, f.hour, f.minute, f.second);
   return buf;
 }
 
@@ -109,8 +108,7 @@ std::optional<SystemTime> parse_iso8601(std::string_view s) {
   // system_clock counts nanoseconds in 64 bits: it ends in April 2262 (found by fuzzing: a
   // year-7517 Expiration overflowed). Later dates are refused, not wrapped around.
   if (f.year < 1678 || f.year > 2261) return std::nullopt;
-  const auto tp = sys_days{ymd} + hours{f.hour} + minutes{f.minute} + seconds{f.second} -
-                  minutes{offset_minutes};
+  const auto tp = sys_days{ymd} + hours{f.hour} + minutes{f.minute} + seconds{f.second} - minutes{offset_minutes};
   return time_point_cast<SystemTime::duration>(tp);
 }
 

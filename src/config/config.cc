@@ -94,18 +94,17 @@ class Reader {
     return std::nullopt;
   }
 
-  std::optional<long long> integer(const YAML::Node& map, const std::string& where, const char* key,
-                                   long long min, long long max) {
+  std::optional<long long> integer(const YAML::Node& map, const std::string& where, const char* key, long long min,
+                                   long long max) {
     auto s = str(map, where, key);
     if (!s) return std::nullopt;
     try {
       std::size_t used = 0;
       const long long v = std::stoll(*s, &used);
       if (used == s->size() && v >= min && v <= max) return v;
-    } catch (const std::exception&) {
-    }
-    p_.add(join(where, key), "must be a whole number from " + std::to_string(min) + " to " +
-                                 std::to_string(max) + ", not '" + *s + "'");
+    } catch (const std::exception&) {}
+    p_.add(join(where, key),
+           "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" + *s + "'");
     return std::nullopt;
   }
 
@@ -198,7 +197,8 @@ void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws:
   if (auto v = r.str(node, where, "role_arn")) {
     role.role_arn = *v;
     if (v->rfind("arn:aws", 0) != 0 || v->find(":role/") == std::string::npos) {
-      r.problems().add(where + ".role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), not '" + *v + "'");
+      r.problems().add(where + ".role_arn",
+                       "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), not '" + *v + "'");
     }
   }
   if (auto v = r.str(node, where, "external_id")) {
@@ -235,8 +235,9 @@ std::string AwsConfig::sts_url() const {
 bool valid_guardrail_id(std::string_view id) {
   // botocore: (([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))
   const auto plain = [](std::string_view s) {
-    return !s.empty() && s.size() <= 64 &&
-           std::all_of(s.begin(), s.end(), [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); });
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+    });
   };
   if (id.rfind("arn:", 0) != 0) return plain(id);
   const auto slash = id.find(":guardrail/");
@@ -295,7 +296,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   Reader r(env, p);
   Config c;
   c.source = source;
-  r.only(root, "", {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic", "discovery"});
+  r.only(root, "",
+         {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic",
+          "discovery"});
   c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
@@ -314,9 +317,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   if (!a) {
     p.add("aws", "is required (at least aws.region)");
   } else {
-    r.only(a, "aws", {"region", "role_arn", "external_id", "session_name", "duration_seconds",
-                      "refresh_before_expiry_seconds", "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "source_identity",
-                      "policy", "tags"});
+    r.only(a, "aws",
+           {"region", "role_arn", "external_id", "session_name", "duration_seconds", "refresh_before_expiry_seconds",
+            "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "source_identity", "policy", "tags"});
     if (auto v = r.str(a, "aws", "region")) c.aws.region = *v;
     if (c.aws.region.empty()) p.add("aws.region", "is required, e.g. us-east-1");
     read_role(r, a, "aws", c.aws.role);
@@ -358,7 +361,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       for (const auto& op : cl.operations) {
         if (!aws::operation_from_name(op)) {
           std::string known;
-          for (const auto o : aws::kAllOperations) known += (known.empty() ? "" : ", ") + std::string(aws::operation_name(o));
+          for (const auto o : aws::kAllOperations)
+            known += (known.empty() ? "" : ", ") + std::string(aws::operation_name(o));
           p.add(w + ".operations", "unknown operation '" + op + "' (" + known + ")");
         }
       }
@@ -367,8 +371,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         if (!cl.expires_at) p.add(w + ".expires_at", "must be a time like 2027-01-01T00:00:00Z, not '" + *v + "'");
       }
       if (const YAML::Node o = n["aws"]; o && !o.IsNull()) {
-        r.only(o, w + ".aws", {"role_arn", "external_id", "session_name", "duration_seconds", "source_identity",
-                               "policy", "tags"});
+        r.only(o, w + ".aws",
+               {"role_arn", "external_id", "session_name", "duration_seconds", "source_identity", "policy", "tags"});
         aws::RoleSettings role = c.aws.role;
         role.tags.clear();
         read_role(r, o, w + ".aws", role);
@@ -379,10 +383,12 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         r.only(g, gw, {"id", "version"});
         GuardrailConfig guardrail{r.str(g, gw, "id").value_or(""), r.str(g, gw, "version").value_or("")};
         if (!valid_guardrail_id(guardrail.id)) {
-          p.add(gw + ".id", "must be a guardrail ID (lower-case letters and digits) or its ARN, not '" + guardrail.id + "'");
+          p.add(gw + ".id",
+                "must be a guardrail ID (lower-case letters and digits) or its ARN, not '" + guardrail.id + "'");
         }
         if (!valid_guardrail_version(guardrail.version)) {
-          p.add(gw + ".version", "must be DRAFT or a version number, not '" + guardrail.version + "' (quote it: \"1\")");
+          p.add(gw + ".version",
+                "must be DRAFT or a version number, not '" + guardrail.version + "' (quote it: \"1\")");
         }
         cl.guardrail = std::move(guardrail);
       }
@@ -423,18 +429,24 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   }
   if (const YAML::Node l = root["limits"]; l && !l.IsNull()) {
     r.only(l, "limits", {"max_body_bytes", "max_connections", "max_json_depth", "max_header_bytes"});
-    if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30)) c.max_body_bytes = static_cast<std::uint64_t>(*v);
-    if (auto v = r.integer(l, "limits", "max_connections", 1, 1'000'000)) c.max_connections = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30))
+      c.max_body_bytes = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(l, "limits", "max_connections", 1, 1'000'000))
+      c.max_connections = static_cast<std::uint64_t>(*v);
     if (auto v = r.integer(l, "limits", "max_json_depth", 8, 10'000)) c.max_json_depth = static_cast<int>(*v);
-    if (auto v = r.integer(l, "limits", "max_header_bytes", 1024, 1 << 20)) c.max_header_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer(l, "limits", "max_header_bytes", 1024, 1 << 20))
+      c.max_header_bytes = static_cast<std::size_t>(*v);
   }
   if (const YAML::Node u = root["upstream"]; u && !u.IsNull()) {
     r.only(u, "upstream", {"max_retries", "ca_file", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms"});
     if (auto v = r.integer(u, "upstream", "max_retries", 0, 10)) c.upstream.max_retries = static_cast<int>(*v);
     c.upstream.ca_file = r.str(u, "upstream", "ca_file").value_or("");
-    if (auto v = r.integer(u, "upstream", "connect_timeout_ms", 1, 600'000)) c.upstream.connect_timeout = std::chrono::milliseconds(*v);
-    if (auto v = r.integer(u, "upstream", "first_byte_timeout_ms", 1, 3'600'000)) c.upstream.first_byte_timeout = std::chrono::milliseconds(*v);
-    if (auto v = r.integer(u, "upstream", "idle_timeout_ms", 1, 3'600'000)) c.upstream.idle_timeout = std::chrono::milliseconds(*v);
+    if (auto v = r.integer(u, "upstream", "connect_timeout_ms", 1, 600'000))
+      c.upstream.connect_timeout = std::chrono::milliseconds(*v);
+    if (auto v = r.integer(u, "upstream", "first_byte_timeout_ms", 1, 3'600'000))
+      c.upstream.first_byte_timeout = std::chrono::milliseconds(*v);
+    if (auto v = r.integer(u, "upstream", "idle_timeout_ms", 1, 3'600'000))
+      c.upstream.idle_timeout = std::chrono::milliseconds(*v);
   }
   if (const YAML::Node an = root["anthropic"]; an && !an.IsNull()) {
     r.only(an, "anthropic", {"betas"});

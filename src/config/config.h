@@ -22,8 +22,8 @@ struct AwsConfig {
   std::string region;
   aws::RoleSettings role;  // role_arn empty: the base credentials are used directly
   std::chrono::seconds refresh_before_expiry{300};
-  std::string sts_endpoint;      // empty: https://sts.{region}.amazonaws.com
-  std::string bedrock_endpoint;  // empty: https://bedrock-runtime.{region}.amazonaws.com
+  std::string sts_endpoint;              // empty: https://sts.{region}.amazonaws.com
+  std::string bedrock_endpoint;          // empty: https://bedrock-runtime.{region}.amazonaws.com
   std::string bedrock_control_endpoint;  // empty: https://bedrock.{region}.amazonaws.com (discovery)
 
   std::string sts_url() const;
@@ -40,9 +40,9 @@ struct GuardrailConfig {
 
 struct ClientConfig {
   std::string name;
-  std::string secret_sha256;             // 64 lower-case hex digits
-  std::vector<std::string> models;       // glob allowlist
-  std::vector<std::string> operations;   // empty: all
+  std::string secret_sha256;            // 64 lower-case hex digits
+  std::vector<std::string> models;      // glob allowlist
+  std::vector<std::string> operations;  // empty: all
   std::optional<SystemTime> expires_at;
   std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
   std::optional<int> requests_per_minute;
@@ -73,9 +73,9 @@ struct Config {
   std::uint16_t ops_listen_port = 0;      // 0: any free port (or ops_listen unset)
   // limits:
   std::uint64_t max_body_bytes = 20 * 1024 * 1024;
-  std::uint64_t max_connections = 10000;      // client connections open at once
-  int max_json_depth = 128;                   // nesting of a request body's JSON
-  std::size_t max_header_bytes = 64 * 1024;   // a request's head: request line and headers
+  std::uint64_t max_connections = 10000;     // client connections open at once
+  int max_json_depth = 128;                  // nesting of a request body's JSON
+  std::size_t max_header_bytes = 64 * 1024;  // a request's head: request line and headers
   UpstreamConfig upstream;
   // anthropic.betas: the anthropic-beta values sent on to Bedrock; unset: the ones Bedrock
   // documents for Claude (api/anthropic/betas.h).

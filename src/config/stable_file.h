@@ -29,8 +29,8 @@ struct FileVersion {
 Result<FileVersion> read_file_version(const std::string& path);
 
 struct SettleOptions {
-  std::chrono::milliseconds settle{300};     // how long a version must stay unchanged
-  std::chrono::milliseconds max_wait{3000};  // then give up; the caller keeps what it has
+  std::chrono::milliseconds settle{300};                 // how long a version must stay unchanged
+  std::chrono::milliseconds max_wait{3000};              // then give up; the caller keeps what it has
   std::function<void(std::chrono::milliseconds)> sleep;  // empty: std::this_thread::sleep_for
 };
 

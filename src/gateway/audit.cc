@@ -54,7 +54,8 @@ void millis(std::string& out, std::string_view name, std::optional<double> value
     return;
   }
   char buf[32];  // microsecond precision, truncated
-  const int n = std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(static_cast<long long>(*value * 1000)) / 1000);
+  const int n =
+      std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(static_cast<long long>(*value * 1000)) / 1000);
   out.append(buf, static_cast<std::size_t>(n));
 }
 

@@ -19,9 +19,9 @@ namespace signgate::gateway {
 struct AuditRecord {
   SystemTime ts;
   std::string request_id;
-  std::string client;      // empty when the key was unknown
-  std::string surface;     // "bedrock", "openai", "anthropic"
-  std::string operation;   // "converse", ...
+  std::string client;     // empty when the key was unknown
+  std::string surface;    // "bedrock", "openai", "anthropic"
+  std::string operation;  // "converse", ...
   std::string model;
   unsigned status = 0;
   unsigned upstream_status = 0;  // 0: never reached Bedrock

@@ -12,7 +12,7 @@
 namespace signgate::gateway {
 
 struct ModelCall {
-  std::string model_id;     // decoded: "anthropic.claude-3-haiku-20240307-v1:0", an ARN with '/'
+  std::string model_id;  // decoded: "anthropic.claude-3-haiku-20240307-v1:0", an ARN with '/'
   aws::Operation operation;
 };
 

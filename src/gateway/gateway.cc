@@ -98,8 +98,9 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
         spdlog::warn("not ready: {}", why);
       }
-      co_await res.send(503, content_type("application/json"),
-                        std::string(R"({"status":"not ready","reason":"no valid AWS credentials; see the gateway's log"})"));
+      co_await res.send(
+          503, content_type("application/json"),
+          std::string(R"({"status":"not ready","reason":"no valid AWS credentials; see the gateway's log"})"));
     }
   } else {
     const auto rt = runtime();

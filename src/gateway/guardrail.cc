@@ -46,8 +46,7 @@ std::optional<std::string> enforce_guardrail(UpstreamCall& call, const config::G
       call.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
       return std::nullopt;
     }
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 

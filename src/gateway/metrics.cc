@@ -33,9 +33,19 @@ std::string escape(const std::string& v) {
     // Length and the smallest code point for it: overlong forms and surrogates are invalid.
     std::size_t len = 0;
     std::uint32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+      min = 0x10000;
+    }
     bool ok = len != 0 && i + len <= n;
     for (std::size_t k = 1; ok && k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) ok = false;
@@ -119,8 +129,9 @@ void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
 
 std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now) const {
   std::string out;
-  out += "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
-         "# TYPE signgate_requests_total counter\n";
+  out +=
+      "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
+      "# TYPE signgate_requests_total counter\n";
   std::lock_guard lock(mutex_);
   for (const auto& [k, n] : requests_) {
     const auto& [client, surface, operation, model, status] = k;
@@ -128,41 +139,53 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
            "\",operation=\"" + escape(operation) + "\",model=\"" + escape(model) + "\",status=\"" +
            std::to_string(status) + "\"} " + std::to_string(n) + "\n";
   }
-  out += "# HELP signgate_request_duration_seconds Time from request to the last byte of the answer.\n"
-         "# TYPE signgate_request_duration_seconds histogram\n";
+  out +=
+      "# HELP signgate_request_duration_seconds Time from request to the last byte of the answer.\n"
+      "# TYPE signgate_request_duration_seconds histogram\n";
   for (const auto& [k, h] : latency_) {
-    h.render(out, "signgate_request_duration_seconds", "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+    h.render(out, "signgate_request_duration_seconds",
+             "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
   }
-  out += "# HELP signgate_first_byte_seconds Time from request to the first byte of the answer.\n"
-         "# TYPE signgate_first_byte_seconds histogram\n";
+  out +=
+      "# HELP signgate_first_byte_seconds Time from request to the first byte of the answer.\n"
+      "# TYPE signgate_first_byte_seconds histogram\n";
   for (const auto& [k, h] : first_byte_) {
-    h.render(out, "signgate_first_byte_seconds", "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+    h.render(out, "signgate_first_byte_seconds",
+             "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
   }
-  out += "# HELP signgate_upstream_retries_total Bedrock 429/503 answers retried before any byte reached the client.\n"
-         "# TYPE signgate_upstream_retries_total counter\nsigngate_upstream_retries_total " +
-         std::to_string(retries_.load()) + "\n";
-  out += "# HELP signgate_anthropic_betas_dropped_total anthropic-beta values not in anthropic.betas, so not sent to Bedrock.\n"
-         "# TYPE signgate_anthropic_betas_dropped_total counter\n";
+  out +=
+      "# HELP signgate_upstream_retries_total Bedrock 429/503 answers retried before any byte reached the client.\n"
+      "# TYPE signgate_upstream_retries_total counter\nsigngate_upstream_retries_total " +
+      std::to_string(retries_.load()) + "\n";
+  out +=
+      "# HELP signgate_anthropic_betas_dropped_total anthropic-beta values not in anthropic.betas, so not sent to "
+      "Bedrock.\n"
+      "# TYPE signgate_anthropic_betas_dropped_total counter\n";
   for (const auto& [k, n] : betas_dropped_) {
     out += "signgate_anthropic_betas_dropped_total{client=\"" + escape(k.first) + "\",beta=\"" + escape(k.second) +
            "\"} " + std::to_string(n) + "\n";
   }
-  out += "# HELP signgate_open_streams Streaming answers being relayed now.\n"
-         "# TYPE signgate_open_streams gauge\nsigngate_open_streams " + std::to_string(open_streams_.load()) + "\n";
-  out += "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"
-         "# TYPE signgate_credential_refreshes_total counter\n";
+  out +=
+      "# HELP signgate_open_streams Streaming answers being relayed now.\n"
+      "# TYPE signgate_open_streams gauge\nsigngate_open_streams " +
+      std::to_string(open_streams_.load()) + "\n";
+  out +=
+      "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"
+      "# TYPE signgate_credential_refreshes_total counter\n";
   for (const auto& id : identities) {
     out += "signgate_credential_refreshes_total{role_session=\"" + escape(id.role_session) + "\"} " +
            std::to_string(id.status.refreshes) + "\n";
   }
-  out += "# HELP signgate_credential_failures_total Failed credential fetches.\n"
-         "# TYPE signgate_credential_failures_total counter\n";
+  out +=
+      "# HELP signgate_credential_failures_total Failed credential fetches.\n"
+      "# TYPE signgate_credential_failures_total counter\n";
   for (const auto& id : identities) {
     out += "signgate_credential_failures_total{role_session=\"" + escape(id.role_session) + "\"} " +
            std::to_string(id.status.failures) + "\n";
   }
-  out += "# HELP signgate_credential_seconds_to_expiry Seconds until the held credentials expire (-1: none held).\n"
-         "# TYPE signgate_credential_seconds_to_expiry gauge\n";
+  out +=
+      "# HELP signgate_credential_seconds_to_expiry Seconds until the held credentials expire (-1: none held).\n"
+      "# TYPE signgate_credential_seconds_to_expiry gauge\n";
   for (const auto& id : identities) {
     double left = -1;
     if (id.status.ready && id.status.expiration) {
@@ -170,7 +193,8 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
     } else if (id.status.ready) {
       left = 1e9;  // keys without an expiry
     }
-    out += "signgate_credential_seconds_to_expiry{role_session=\"" + escape(id.role_session) + "\"} " + number(left) + "\n";
+    out += "signgate_credential_seconds_to_expiry{role_session=\"" + escape(id.role_session) + "\"} " + number(left) +
+           "\n";
   }
   return out;
 }

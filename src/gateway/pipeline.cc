@@ -51,8 +51,13 @@ Refusal failure_refusal(const Error& failure, const std::string& request_id) {
   const bool timeout = failure.kind == ErrorKind::kTimeout;
   std::string message = timeout ? "Bedrock did not answer in time" : "Bedrock could not be reached";
   message += " (request " + request_id + ")";
-  return Refusal{timeout ? 504u : 502u, std::move(message), "", timeout ? "timeout" : "",
-                 timeout ? "ModelTimeoutException" : "ServiceUnavailableException", {}, failure.message};
+  return Refusal{timeout ? 504u : 502u,
+                 std::move(message),
+                 "",
+                 timeout ? "timeout" : "",
+                 timeout ? "ModelTimeoutException" : "ServiceUnavailableException",
+                 {},
+                 failure.message};
 }
 
 Refusal denial_refusal(const auth::Denial& d) {
@@ -213,8 +218,13 @@ std::variant<std::shared_ptr<const aws::Credentials>, Refusal> Pipeline::authori
     // STS's words name roles and accounts: the log and the audit line get them, the caller
     // a short message it can quote to the operator.
     spdlog::warn("request {}: no valid AWS credentials: {}", x.audit.request_id, creds.message());
-    return Refusal{503, "signgate holds no valid AWS credentials right now (request " + x.audit.request_id + ")",
-                   "", "", "", {}, "no valid AWS credentials: " + creds.message()};
+    return Refusal{503,
+                   "signgate holds no valid AWS credentials right now (request " + x.audit.request_id + ")",
+                   "",
+                   "",
+                   "",
+                   {},
+                   "no valid AWS credentials: " + creds.message()};
   }
   return *creds;
 }

@@ -10,7 +10,11 @@ namespace {
 
 std::string openai_type_for(unsigned status) {
   switch (status) {
-    case 400: case 405: case 408: case 413: case 431: return "invalid_request_error";
+    case 400:
+    case 405:
+    case 408:
+    case 413:
+    case 431: return "invalid_request_error";
     case 401: return "authentication_error";
     case 403: return "permission_error";
     case 404: return "not_found_error";
@@ -28,7 +32,10 @@ std::string_view bedrock_type_for(unsigned status) {
     case 401: return "UnauthorizedException";
     case 403: return "AccessDeniedException";
     case 404: return "ResourceNotFoundException";
-    case 405: case 400: case 413: case 431: return "ValidationException";
+    case 405:
+    case 400:
+    case 413:
+    case 431: return "ValidationException";
     case 408: return "RequestTimeoutException";
     case 429: return "ThrottlingException";
     case 504: return "ModelTimeoutException";
@@ -46,7 +53,8 @@ Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) 
   if (!r.allow.empty()) out.headers.push_back({"Allow", r.allow});
   switch (dialect) {
     case Dialect::kBedrock:
-      out.headers.push_back({"x-amzn-ErrorType", r.bedrock_type.empty() ? std::string(bedrock_type_for(r.status)) : r.bedrock_type});
+      out.headers.push_back(
+          {"x-amzn-ErrorType", r.bedrock_type.empty() ? std::string(bedrock_type_for(r.status)) : r.bedrock_type});
       out.headers.push_back({"x-amzn-RequestId", std::string(request_id)});
       out.body = "{\"message\":";
       api::append_json_string_checked(out.body, r.message);

@@ -18,8 +18,13 @@ enum class Dialect { kBedrock, kOpenAI, kAnthropic };
 struct Refusal {
   Refusal(unsigned s, std::string m, std::string p = {}, std::string c = {}, std::string type = {},
           std::chrono::seconds retry = std::chrono::seconds(0), std::string d = {})
-      : status(s), message(std::move(m)), param(std::move(p)), code(std::move(c)), bedrock_type(std::move(type)),
-        retry_after(retry), detail(std::move(d)) {}
+      : status(s),
+        message(std::move(m)),
+        param(std::move(p)),
+        code(std::move(c)),
+        bedrock_type(std::move(type)),
+        retry_after(retry),
+        detail(std::move(d)) {}
 
   unsigned status = 400;
   std::string message;       // for the caller: short, no ARNs, no upstream detail
@@ -27,8 +32,8 @@ struct Refusal {
   std::string code;          // OpenAI's `code`, if any
   std::string bedrock_type;  // x-amzn-ErrorType; empty: derived from the status
   std::chrono::seconds retry_after{0};
-  std::string detail;        // for the audit log and the server log only; empty: message
-  std::string allow;         // a 405's Allow header: the methods the path takes
+  std::string detail;  // for the audit log and the server log only; empty: message
+  std::string allow;   // a 405's Allow header: the methods the path takes
 };
 
 struct Rendered {

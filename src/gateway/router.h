@@ -17,15 +17,15 @@ enum class OpsEndpoint { kNone, kHealthz, kReadyz, kMetrics };
 
 struct Route {
   boost::beast::http::verb method;
-  std::string_view path;  // exact, or every path under it when it ends with '/'
+  std::string_view path;        // exact, or every path under it when it ends with '/'
   const Surface& (*surface)();  // null for an ops endpoint
   OpsEndpoint ops = OpsEndpoint::kNone;
   std::string_view shown;  // how the 404 names it
 };
 
 struct Routed {
-  const Route* route = nullptr;  // the match; null with a refusal
-  std::optional<Refusal> refusal;  // 404: no such path; 405: the path, another method
+  const Route* route = nullptr;         // the match; null with a refusal
+  std::optional<Refusal> refusal;       // 404: no such path; 405: the path, another method
   Dialect dialect = Dialect::kBedrock;  // of the refusal: the path's
 };
 

@@ -19,7 +19,8 @@ Result<std::string_view> FrameAligner::push(std::string_view piece) {
   std::size_t off = 0;
   while (pending_.size() - off >= 12) {
     const auto* p = reinterpret_cast<const unsigned char*>(pending_.data() + off);
-    const std::uint32_t total = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+    const std::uint32_t total =
+        (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
     if (total < 16 || total > limits_.max_message_bytes) {
       return make_error("event stream frame of " + std::to_string(total) + " bytes");
     }
@@ -62,11 +63,11 @@ void FrameAligner::read_usage(const es::Message& m) {
 }
 
 std::string exception_frame(std::string_view exception_type, std::string_view message) {
-  const std::vector<es::Header> headers = {
-      {":message-type", es::HeaderValue::string("exception")},
-      {":exception-type", es::HeaderValue::string(std::string(exception_type))},
-      {":content-type", es::HeaderValue::string("application/json")}};
-  const std::string payload = nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::vector<es::Header> headers = {{":message-type", es::HeaderValue::string("exception")},
+                                           {":exception-type", es::HeaderValue::string(std::string(exception_type))},
+                                           {":content-type", es::HeaderValue::string("application/json")}};
+  const std::string payload =
+      nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return es::encode(headers, payload);
 }
 

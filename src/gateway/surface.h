@@ -24,8 +24,8 @@ namespace signgate::gateway {
 // What the head alone says.
 struct HeadPlan {
   std::optional<aws::Operation> operation;  // when the path names it
-  std::string model;                         // when the path names it (decoded)
-  std::string_view label;                    // the audit's operation for a local answer ("models")
+  std::string model;                        // when the path names it (decoded)
+  std::string_view label;                   // the audit's operation for a local answer ("models")
 };
 
 // What a surface keeps between planning a call and answering it (the parsed request, say).
@@ -60,8 +60,8 @@ class Surface {
 
   // 4. From the body, once authenticated: the upstream call, a local answer, or a Refusal.
   //    Local answers are still the client's traffic and count against its rate limit.
-  virtual std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan& hp,
-                                                        const http::RequestHead& head, std::string body) const = 0;
+  virtual std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan& hp, const http::RequestHead& head,
+                                                        std::string body) const = 0;
 
   // 7. Relays the upstream's answer (any status) to the caller, streamed or whole; the
   //    caller's pace is the pace. A Refusal (nothing sent yet) for the pipeline to render.

@@ -25,7 +25,7 @@ struct Runtime;
 // One call a surface planned: what the policy checks (operation, model) and what is sent.
 struct UpstreamCall {
   aws::Operation operation = aws::Operation::kInvoke;
-  std::string model;         // decoded model ID, inference profile or ARN; empty: the call names none
+  std::string model;  // decoded model ID, inference profile or ARN; empty: the call names none
   std::string method = "POST";
   // For calls that are not /model/{id}/{operation}: the path (wire form, below the endpoint's
   // own path) and query; and whether it is the control plane's rather than the runtime's.

@@ -49,14 +49,11 @@ Error describe(std::string_view step, const error_code& ec, Millis timeout, Erro
 }
 
 bool looks_stale(const error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
 
-bool has_line_break(std::string_view s) {
-  return s.find_first_of("\r\n") != std::string_view::npos;
-}
+bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 }  // namespace
 
@@ -74,17 +71,19 @@ struct Connection {
 struct Client::Impl {
   Impl(asio::any_io_executor ex, ClientOptions opts)
       : executor(std::move(ex)), options(std::move(opts)), tls(ssl::context::tls_client) {
-    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     error_code ec;
     if (options.ca_file.empty()) {
       tls.set_default_verify_paths(ec);
     } else {
       tls.load_verify_file(options.ca_file, ec);
     }
-    if (ec) tls_error = describe("loading CA certificates from " +
-                                     (options.ca_file.empty() ? std::string("the system store")
-                                                              : options.ca_file), ec, {}, ErrorKind::kUnreachable).message;
+    if (ec)
+      tls_error = describe("loading CA certificates from " +
+                               (options.ca_file.empty() ? std::string("the system store") : options.ca_file),
+                           ec, {}, ErrorKind::kUnreachable)
+                      .message;
   }
 
   std::unique_ptr<Connection> take_idle(const std::string& origin) {
@@ -158,11 +157,9 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     c.tcp.expires_after(s.idle_timeout);
     error_code ec;
     if (c.tls) {
-      co_await bhttp::async_read_some(*c.tls, c.buffer, s.parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read_some(*c.tls, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
@@ -184,7 +181,8 @@ asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
     if (piece->empty() && done()) co_return out;
     if (out.size() + piece->size() > limit) {
       state_->conn.reset();
-      state_->failure = make_error("response body larger than " + std::to_string(limit) + " bytes", ErrorKind::kTooLarge);
+      state_->failure =
+          make_error("response body larger than " + std::to_string(limit) + " bytes", ErrorKind::kTooLarge);
       co_return state_->failure;
     }
     out.append(*piece);
@@ -199,10 +197,8 @@ std::string origin_key(const Url& url, const Proxy* proxy) {
   return key;
 }
 
-asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Impl& core,
-                                                                     const Url& url,
-                                                                     const Proxy* proxy,
-                                                                     Millis timeout) {
+asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Impl& core, const Url& url,
+                                                                     const Proxy* proxy, Millis timeout) {
   const Url& hop = proxy != nullptr ? proxy->url : url;
   const std::string where = hop.host_header() + (hop.explicit_port ? "" : ":" + std::to_string(hop.port));
   if (url.is_tls() && !core.tls_error.empty()) co_return make_error(core.tls_error, ErrorKind::kUnreachable);
@@ -211,8 +207,8 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
   auto conn = std::make_unique<Connection>(core.executor);
   // The resolver has no timeout of its own; the connect deadline covers it via cancel.
   conn->tcp.expires_after(timeout);
-  const auto endpoints = co_await resolver.async_resolve(
-      hop.host, std::to_string(hop.port), asio::redirect_error(asio::use_awaitable, ec));
+  const auto endpoints = co_await resolver.async_resolve(hop.host, std::to_string(hop.port),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return describe("resolving " + hop.host, ec, timeout, ErrorKind::kUnreachable);
   co_await conn->tcp.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
@@ -235,8 +231,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::empty_body> answer;
     answer.skip(true);  // a CONNECT answer has no body: the tunnel follows
-    co_await bhttp::async_read_header(conn->tcp, buffer, answer,
-                                      asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_read_header(conn->tcp, buffer, answer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return describe("reading the proxy's CONNECT answer", ec, timeout, ErrorKind::kUnreachable);
     if (answer.get().result_int() != 200) {
       co_return make_error("the proxy " + where + " refused CONNECT " + authority + ": " +
@@ -252,8 +247,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
     }
     conn->tls->set_verify_mode(ssl::verify_peer);
     conn->tls->set_verify_callback(ssl::host_name_verification(url.host));
-    co_await conn->tls->async_handshake(ssl::stream_base::client,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+    co_await conn->tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return describe("TLS handshake with " + url.host_header(), ec, timeout, ErrorKind::kUnreachable);
   }
   co_return conn;
@@ -269,8 +263,8 @@ struct HeadAttempt {
 };
 
 template <class Stream>
-asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, WireRequest& request,
-                                           bool head_only, const Timeouts& t) {
+asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, WireRequest& request, bool head_only,
+                                           const Timeouts& t) {
   HeadAttempt out;
   error_code ec;
   conn.tcp.expires_after(t.idle);
@@ -285,8 +279,7 @@ asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, Wir
   state->parser.header_limit(64 * 1024);
   if (head_only) state->parser.skip(true);
   conn.tcp.expires_after(t.first_byte);
-  co_await bhttp::async_read_header(stream, conn.buffer, state->parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  co_await bhttp::async_read_header(stream, conn.buffer, state->parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     out.stale = looks_stale(ec) && conn.buffer.size() == 0;
     out.error = describe("waiting for the response", ec, t.first_byte, ErrorKind::kBroken);
@@ -311,17 +304,15 @@ std::size_t Client::idle_connections() const {
   return n;
 }
 
-asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req,
-                                               std::string_view body) {
+asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body) {
   co_return co_await send(url, req, body, Millis::max());
 }
 
-asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req,
-                                               std::string_view body, Millis overall_timeout) {
+asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
+                                               Millis overall_timeout) {
   const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
   const ClientOptions& o = core->options;
-  const Timeouts t{std::min(o.connect_timeout, overall_timeout),
-                   std::min(o.first_byte_timeout, overall_timeout),
+  const Timeouts t{std::min(o.connect_timeout, overall_timeout), std::min(o.first_byte_timeout, overall_timeout),
                    std::min(o.idle_timeout, overall_timeout)};
 
   WireRequest request;
@@ -388,10 +379,8 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
   }
 }
 
-asio::awaitable<Result<SmallResponse>> fetch_small(Client& client, const Url& url,
-                                                   const http::Request& req,
-                                                   std::string_view body, Millis timeout,
-                                                   std::size_t limit) {
+asio::awaitable<Result<SmallResponse>> fetch_small(Client& client, const Url& url, const http::Request& req,
+                                                   std::string_view body, Millis timeout, std::size_t limit) {
   auto response = co_await client.send(url, req, body, timeout);
   if (!response) co_return response.error();
   auto all = co_await response->read_all(limit);

@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/message.h"
 #include "common/result.h"
+#include "http/message.h"
 #include "http/proxy.h"
 #include "http/url.h"
 
@@ -85,12 +85,10 @@ class Client {
   // method has a body) and waits for the response head. Fails with one readable line:
   // DNS, connect, proxy, TLS, timeout or a malformed answer. A pooled connection the
   // server had already closed is retried once on a new one.
-  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req,
-                                                std::string_view body);
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body);
 
   // The same with a timeout shorter than the configured ones (IMDS wants 1 s).
-  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req,
-                                                std::string_view body,
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body,
                                                 std::chrono::milliseconds overall_timeout);
 
   const ClientStats& stats() const;
@@ -108,8 +106,8 @@ struct SmallResponse {
   ResponseHead head;
   std::string body;
 };
-boost::asio::awaitable<Result<SmallResponse>> fetch_small(
-    Client& client, const Url& url, const http::Request& req, std::string_view body,
-    std::chrono::milliseconds timeout, std::size_t limit = 1 << 20);
+boost::asio::awaitable<Result<SmallResponse>> fetch_small(Client& client, const Url& url, const http::Request& req,
+                                                          std::string_view body, std::chrono::milliseconds timeout,
+                                                          std::size_t limit = 1 << 20);
 
 }  // namespace signgate::http

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/message.h"
 #include "http/client.h"
+#include "http/message.h"
 #include "http/url.h"
 
 namespace signgate::http {
@@ -23,7 +23,6 @@ struct FetchResult {
 // headers are in; `on_body` for each piece as it arrives.
 FetchResult fetch(const Url& url, const http::Request& req, std::string_view body,
                   const std::function<void(const ResponseHead&)>& on_head,
-                  const std::function<void(std::string_view)>& on_body,
-                  const ClientOptions& options = {});
+                  const std::function<void(std::string_view)>& on_body, const ClientOptions& options = {});
 
 }  // namespace signgate::http

@@ -20,9 +20,9 @@ using HeaderList = std::vector<Header>;
 // A request as it goes on the wire: path and query exactly as sent.
 struct Request {
   std::string method;
-  std::string path;   // "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
-  std::string query;  // without the '?'
-  HeaderList headers; // Host included
+  std::string path;    // "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
+  std::string query;   // without the '?'
+  HeaderList headers;  // Host included
 };
 
 // A response's status line and fields, as they arrived.

@@ -1,8 +1,8 @@
 #include "http/proxy.h"
 
 #include "common/base64.h"
-#include "common/strings.h"
 #include "common/percent.h"
+#include "common/strings.h"
 
 namespace signgate::http {
 
@@ -51,8 +51,7 @@ Result<ProxySettings> ProxySettings::from_environment(const Environment& env) {
         const auto last = entry.find_last_not_of(" \t");
         entry = first == std::string::npos ? "" : entry.substr(first, last - first + 1);
         if (!entry.empty() && entry.front() != '[') {  // "host:port" → host
-          if (const auto colon = entry.rfind(':'); colon != std::string::npos &&
-                                                   entry.find(':') == colon) {
+          if (const auto colon = entry.rfind(':'); colon != std::string::npos && entry.find(':') == colon) {
             entry.resize(colon);
           }
         }
@@ -72,8 +71,7 @@ bool no_proxy_matches(const std::vector<std::string>& entries, const std::string
     if (!e.empty() && e.front() == '.') e.erase(0, 1);
     if (e.size() >= 2 && e.front() == '[' && e.back() == ']') e = e.substr(1, e.size() - 2);
     if (h == e) return true;
-    if (h.size() > e.size() && h.compare(h.size() - e.size(), e.size(), e) == 0 &&
-        h[h.size() - e.size() - 1] == '.') {
+    if (h.size() > e.size() && h.compare(h.size() - e.size(), e.size(), e) == 0 && h[h.size() - e.size() - 1] == '.') {
       return true;
     }
   }

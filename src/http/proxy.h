@@ -12,12 +12,12 @@
 namespace signgate::http {
 
 struct Proxy {
-  Url url;                          // http://proxy.corp:3128 (the tunnel itself is plain TCP)
-  std::string authorization;        // "Basic ..." when the proxy URL had user:password, else empty
+  Url url;                    // http://proxy.corp:3128 (the tunnel itself is plain TCP)
+  std::string authorization;  // "Basic ..." when the proxy URL had user:password, else empty
 };
 
 struct ProxySettings {
-  std::optional<Proxy> https;       // used for https:// targets, through CONNECT
+  std::optional<Proxy> https;         // used for https:// targets, through CONNECT
   std::vector<std::string> no_proxy;  // lower-case host suffixes, "*" for all
 
   // HTTPS_PROXY (or https_proxy) and NO_PROXY (or no_proxy). Fails on a proxy URL we

@@ -210,8 +210,8 @@ class SessionBody final : public BodyReader {
         out.error = BodyError::kTooLarge;
       } else if (ec == beast::error::timeout) {
         out.error = BodyError::kTimeout;
-      } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-                 ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+      } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message || ec == asio::error::eof ||
+                 ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
         out.error = BodyError::kClosed;
       } else {
         out.error = BodyError::kMalformed;  // bad chunk framing, a chunk line or trailers over the cap
@@ -245,7 +245,8 @@ struct Server::Impl {
     Handler handler;  // this loop's own (its per-loop state, an upstream pool say, lives in it)
   };
 
-  Impl(ServerOptions o, const HandlerFactory& make_handler, Rejected r) : options(std::move(o)), rejected(std::move(r)) {
+  Impl(ServerOptions o, const HandlerFactory& make_handler, Rejected r)
+      : options(std::move(o)), rejected(std::move(r)) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
       auto loop = std::make_unique<Loop>();
       loop->handler = make_handler(loop->ioc.get_executor());
@@ -285,8 +286,7 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true), ec);
       ++connections;
-      asio::co_spawn(target.ioc, session(target, std::move(socket)),
-                     asio::detached);
+      asio::co_spawn(target.ioc, session(target, std::move(socket)), asio::detached);
     }
   }
 
@@ -447,8 +447,9 @@ Server::Server(ServerOptions options, const HandlerFactory& make_handler, Reject
     : impl_(std::make_unique<Impl>(std::move(options), make_handler, std::move(rejected))) {}
 
 Server::Server(ServerOptions options, Handler handler, Rejected rejected)
-    : Server(std::move(options), [&handler](const boost::asio::any_io_executor&) { return handler; },
-             std::move(rejected)) {}
+    : Server(
+          std::move(options), [&handler](const boost::asio::any_io_executor&) { return handler; },
+          std::move(rejected)) {}
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 

@@ -87,15 +87,15 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::size_t threads = 1;
-  std::size_t max_header_bytes = 64 * 1024;  // request line + fields; also each chunk line and the trailers
-  std::size_t max_header_count = 100;        // fields in the head
-  std::uint64_t max_connections = 10'000;    // open at once; beyond it the listener waits
+  std::size_t max_header_bytes = 64 * 1024;          // request line + fields; also each chunk line and the trailers
+  std::size_t max_header_count = 100;                // fields in the head
+  std::uint64_t max_connections = 10'000;            // open at once; beyond it the listener waits
   std::chrono::milliseconds header_timeout{15'000};  // whole request head
   std::chrono::milliseconds body_timeout{60'000};    // whole request body
   std::chrono::milliseconds write_timeout{60'000};   // each write
   std::chrono::milliseconds keep_alive_timeout{75'000};
   std::chrono::milliseconds linger_timeout{2'000};  // reading and dropping an unread body before closing
-  std::string tls_cert;  // PEM chain; with tls_key, the listener speaks TLS only
+  std::string tls_cert;                             // PEM chain; with tls_key, the listener speaks TLS only
   std::string tls_key;
 };
 

@@ -21,17 +21,14 @@ bool fail(std::string* error, std::string message) {
   return false;
 }
 
-bool valid_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
+bool valid_host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
 
 }  // namespace
 
 bool Url::is_ip_literal() const {
   if (host.find(':') != std::string::npos) return true;
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= '0' && c <= '9') || c == '.';
-  });
+  return !host.empty() &&
+         std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
 }
 
 // Exact, not a prefix: "127.evil.example" is a name anyone can point anywhere.
@@ -94,8 +91,7 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
       port_text = after.substr(1);
       url.explicit_port = true;
     }
-    if (url.host.empty() ||
-        url.host.find_first_not_of("0123456789abcdef:.") != std::string::npos) {
+    if (url.host.empty() || url.host.find_first_not_of("0123456789abcdef:.") != std::string::npos) {
       return bad("malformed IPv6 literal");
     }
   } else {
@@ -115,8 +111,8 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   if (url.explicit_port) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty() ||
-        value == 0 || value > 65535) {
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty() || value == 0 ||
+        value > 65535) {
       return bad("port must be a number from 1 to 65535");
     }
     url.port = static_cast<std::uint16_t>(value);

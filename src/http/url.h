@@ -14,8 +14,8 @@ struct Url {
   std::string host;    // IPv6 literals without brackets
   std::uint16_t port = 0;
   bool explicit_port = false;
-  std::string path;    // "/" when the URL has none
-  std::string query;   // without '?'; the fragment is dropped
+  std::string path;   // "/" when the URL has none
+  std::string query;  // without '?'; the fragment is dropped
 
   bool is_tls() const { return scheme == "https"; }
   bool is_ip_literal() const;

@@ -53,9 +53,9 @@ TEST(JsonDepth, AnthropicBodyNestedTooDeepIsA400) {
 
 // /v1/chat/completions with "stop" or a tool's parameters nested 300,000 deep: recursive copy before.
 TEST(JsonDepth, OpenAiBodyNestedTooDeepIsA400) {
-  for (const std::string& field : {std::string(R"("stop":)") + nested(300'000),
-                                   std::string(R"("tools":[{"type":"function","function":{"name":"f","parameters":)") +
-                                       nested(300'000) + "}}]"}) {
+  for (const std::string& field :
+       {std::string(R"("stop":)") + nested(300'000),
+        std::string(R"("tools":[{"type":"function","function":{"name":"f","parameters":)") + nested(300'000) + "}}]"}) {
     const std::string body = R"({"model":"m.x","messages":[{"role":"user","content":"hi"}],)" + field + "}";
     auto r = openai::to_converse(body, {}, 128);
     ASSERT_TRUE(std::holds_alternative<openai::ApiError>(r));
@@ -64,7 +64,8 @@ TEST(JsonDepth, OpenAiBodyNestedTooDeepIsA400) {
   // Real tool schemas (a few levels) still pass.
   auto ok = openai::to_converse(R"({"model":"m.x","messages":[{"role":"user","content":"hi"}],
       "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":
-      {"a":{"type":"array","items":{"type":"object","properties":{"b":{"type":"string"}}}}}}}}]})", {}, 128);
+      {"a":{"type":"array","items":{"type":"object","properties":{"b":{"type":"string"}}}}}}}}]})",
+                                {}, 128);
   EXPECT_TRUE(std::holds_alternative<openai::ChatRequest>(ok));
   // tool_calls[].function.arguments is JSON in a string: the same limit applies inside it.
   const std::string args = nested(1'000);
@@ -96,8 +97,9 @@ TEST(JsonDepth, RelayUsageReadingSurvivesLookalikesAndNesting) {
   const std::string wrong_type = R"({"type":"x","amazon-bedrock-invocationMetrics":{"inputTokenCount":"7"}})";
   std::string wire;
   for (const auto& inner : {lookalike, deep, wrong_type}) {
-    wire += es::encode({{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string("chunk")}},
-                       R"({"bytes":")" + base64_encode(inner) + R"("})");
+    wire += es::encode(
+        {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string("chunk")}},
+        R"({"bytes":")" + base64_encode(inner) + R"("})");
   }
   auto r = frames.push(wire);
   ASSERT_TRUE(r);
@@ -108,8 +110,9 @@ TEST(JsonDepth, RelayUsageReadingSurvivesLookalikesAndNesting) {
 // A Converse answer whose toolUse.input nests 300,000 deep parses as too deep, never reaching
 // from_converse's dump (the gateway answers 502 in the caller's dialect).
 TEST(JsonDepth, HostileAnswerNeverReachesTheTranslator) {
-  const std::string answer = R"({"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":)" +
-                             nested(300'000) + "}}]}},\"stopReason\":\"tool_use\"}";
+  const std::string answer =
+      R"({"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":)" +
+      nested(300'000) + "}}]}},\"stopReason\":\"tool_use\"}";
   bool deep = false;
   EXPECT_TRUE(parse_json(answer, 128, &deep).is_discarded());
   EXPECT_TRUE(deep);

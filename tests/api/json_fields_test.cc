@@ -12,8 +12,14 @@ using nlohmann::json;
 
 // Whatever the escaper writes must parse back to the same string, as nlohmann's own would.
 TEST(JsonScan, EscapedStringsParseBackUnchanged) {
-  const std::string cases[] = {"", "plain", "quote \" and \\ backslash", "line\nbreak\ttab\rcr",
-                               std::string("nul\0byte", 8), "\x01\x1f control", "unicode é ✓ 🚀", "</script>"};
+  const std::string cases[] = {"",
+                               "plain",
+                               "quote \" and \\ backslash",
+                               "line\nbreak\ttab\rcr",
+                               std::string("nul\0byte", 8),
+                               "\x01\x1f control",
+                               "unicode é ✓ 🚀",
+                               "</script>"};
   for (const auto& s : cases) {
     std::string out;
     append_json_string(out, s);

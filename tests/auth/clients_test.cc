@@ -30,13 +30,14 @@ TEST(ModelPattern, ArnFieldsCannotBeCrossed) {
   EXPECT_TRUE(model_pattern_match(kOwnProfiles, "arn:aws:bedrock:eu-west-3:123456789012:inference-profile/eu.x"));
   EXPECT_FALSE(model_pattern_match(
       kOwnProfiles, "arn:aws:bedrock:us-east-1:999999999999:inference-profile/x:123456789012:inference-profile/y"));
-  EXPECT_FALSE(model_pattern_match(kOwnProfiles,
-                                   "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"));
+  EXPECT_FALSE(
+      model_pattern_match(kOwnProfiles, "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc"));
   EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:*:123456789012:*", "arn:aws:bedrock:us-east-1:1234567890123:x/y"));
   EXPECT_FALSE(model_pattern_match("arn:aws:bedrock:us-*:*:*", "arn:aws:bedrock:eu-west-1:1:x"));
   // Within the resource, '*' spans '/' and ':' as IAM's does.
-  EXPECT_TRUE(model_pattern_match("arn:aws:bedrock:us-east-1::foundation-model/*",
-                                  "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"));
+  EXPECT_TRUE(
+      model_pattern_match("arn:aws:bedrock:us-east-1::foundation-model/*",
+                          "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"));
   EXPECT_TRUE(model_pattern_match("arn:*:*:*:*:*", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x:0"));
 }
 

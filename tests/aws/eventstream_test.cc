@@ -167,12 +167,36 @@ TEST(EventStream, RejectsInconsistentLengths) {
 // Header bytes that run past the header block, or an unknown type, are malformed.
 TEST(EventStream, RejectsMalformedHeaders) {
   Message m;
-  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x0a", 3)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x07" "\x00\x09" "abc", 8)), m),
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01"
+                                               "a"
+                                               "\x0a",
+                                               3)),
+                         m),
             Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(raw_frame(std::string("\x05" "ab", 3)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(raw_frame(std::string("\x00" "\x00", 2)), m), Error::kMalformedHeader);
-  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01" "a" "\x04" "\x00\x00", 5)), m),
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01"
+                                               "a"
+                                               "\x07"
+                                               "\x00\x09"
+                                               "abc",
+                                               8)),
+                         m),
+            Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x05"
+                                               "ab",
+                                               3)),
+                         m),
+            Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x00"
+                                               "\x00",
+                                               2)),
+                         m),
+            Error::kMalformedHeader);
+  EXPECT_EQ(decode_frame(raw_frame(std::string("\x01"
+                                               "a"
+                                               "\x04"
+                                               "\x00\x00",
+                                               5)),
+                         m),
             Error::kMalformedHeader);
 }
 

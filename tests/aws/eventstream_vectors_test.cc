@@ -56,9 +56,7 @@ TEST_P(Positive, DecodesToTheGivenJsonAndReencodesToTheSameBytes) {
     EXPECT_EQ(static_cast<int>(h.value.type), wh["type"].get<int>());
     switch (h.value.type) {
       case HeaderType::kBoolTrue:
-      case HeaderType::kBoolFalse:
-        EXPECT_EQ(std::get<bool>(h.value.value), wh["value"].get<bool>());
-        break;
+      case HeaderType::kBoolFalse: EXPECT_EQ(std::get<bool>(h.value.value), wh["value"].get<bool>()); break;
       case HeaderType::kByteArray:
       case HeaderType::kString:
         EXPECT_EQ(base64_encode(std::get<std::string>(h.value.value)), wh["value"].get<std::string>());
@@ -68,8 +66,7 @@ TEST_P(Positive, DecodesToTheGivenJsonAndReencodesToTheSameBytes) {
         EXPECT_EQ(base64_encode(std::string(u.begin(), u.end())), wh["value"].get<std::string>());
         break;
       }
-      default:
-        EXPECT_EQ(std::get<std::int64_t>(h.value.value), wh["value"].get<std::int64_t>());
+      default: EXPECT_EQ(std::get<std::int64_t>(h.value.value), wh["value"].get<std::int64_t>());
     }
   }
   EXPECT_EQ(encode(m.headers, m.payload), encoded);

@@ -11,15 +11,18 @@ using Arns = std::vector<std::string>;
 TEST(IamPolicy, FoundationModelsAreRegional) {
   EXPECT_EQ(model_resources("anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", "1"),
             Arns{"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"});
-  EXPECT_EQ(model_resources("anthropic.*", "eu-west-1", "1"), Arns{"arn:aws:bedrock:eu-west-1::foundation-model/anthropic.*"});
+  EXPECT_EQ(model_resources("anthropic.*", "eu-west-1", "1"),
+            Arns{"arn:aws:bedrock:eu-west-1::foundation-model/anthropic.*"});
 }
 
 // A cross-region profile needs the profile and the model in every region it may route to.
 TEST(IamPolicy, InferenceProfilesNeedTheProfileAndTheModelEverywhere) {
-  EXPECT_EQ(model_resources("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "us-east-1", "111122223333"),
-            (Arns{"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
-                  "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20241022-v2:0"}));
-  EXPECT_EQ(model_resources("arn:aws:bedrock:eu-west-1:1:inference-profile/eu.meta.llama3-2-1b-instruct-v1:0", "us-east-1", "1"),
+  EXPECT_EQ(
+      model_resources("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "us-east-1", "111122223333"),
+      (Arns{"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20241022-v2:0"}));
+  EXPECT_EQ(model_resources("arn:aws:bedrock:eu-west-1:1:inference-profile/eu.meta.llama3-2-1b-instruct-v1:0",
+                            "us-east-1", "1"),
             (Arns{"arn:aws:bedrock:eu-west-1:1:inference-profile/eu.meta.llama3-2-1b-instruct-v1:0",
                   "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0"}));
   EXPECT_EQ(model_resources("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "us-east-1", "1"),
@@ -50,15 +53,23 @@ TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
   EXPECT_EQ(p["Statement"][1]["Action"],
             nlohmann::json::array({"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}));
   EXPECT_EQ(p["Statement"][1]["Resource"], "*");
-  EXPECT_EQ(p["Statement"][2]["Action"], nlohmann::json::array({"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}));
+  EXPECT_EQ(p["Statement"][2]["Action"],
+            nlohmann::json::array({"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}));
   EXPECT_EQ(p["Statement"][2]["Resource"], p["Statement"][0]["Resource"]);
 }
 
 // Guardrails: the role may apply only its clients' guardrails, and when every client has one,
 // IAM itself refuses an invocation without it.
 TEST(IamPolicy, GuardrailsAreGrantedAndEnforced) {
-  PolicyScope scope{"us-east-1", "111122223333", {"anthropic.*"}, true, false, false, false,
-                    {{"gr0abc", "2"}, {"arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz", "DRAFT"}}, true};
+  PolicyScope scope{"us-east-1",
+                    "111122223333",
+                    {"anthropic.*"},
+                    true,
+                    false,
+                    false,
+                    false,
+                    {{"gr0abc", "2"}, {"arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz", "DRAFT"}},
+                    true};
   const auto p = permissions_policy(scope);
   ASSERT_EQ(p["Statement"].size(), 2u) << p.dump(2);
   EXPECT_EQ(p["Statement"][0]["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"],

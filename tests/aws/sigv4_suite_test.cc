@@ -129,8 +129,8 @@ TEST_P(AwsSuite, QuerySigned) {
   EXPECT_EQ(sig.signature, read_file(dir / "query-signature.txt"));
 
   const std::string signed_line = read_file(dir / "query-signed-request.txt");
-  const std::string target = signed_line.substr(signed_line.find(' ') + 1,
-                                                signed_line.find(" HTTP/") - signed_line.find(' ') - 1);
+  const std::string target =
+      signed_line.substr(signed_line.find(' ') + 1, signed_line.find(" HTTP/") - signed_line.find(' ') - 1);
   EXPECT_EQ(query_params("?" + k.req.request.query), query_params(target));
 }
 

@@ -38,17 +38,20 @@ TEST(SigV4, CanonicalHeadersJoinRepeatsAndSkipUnsigned) {
 
 // Each stage on its own, for a Bedrock Converse request.
 TEST(SigV4, StagesComposeForBedrock) {
-  HttpRequest req{"POST", "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse", "",
+  HttpRequest req{"POST",
+                  "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+                  "",
                   {{"Host", "bedrock-runtime.us-east-1.amazonaws.com"},
                    {"Content-Type", "application/json"},
                    {"X-Amz-Date", "20150830T123600Z"}}};
   std::string signed_headers;
-  const std::string cr = canonical_request(req, sha256_hex("{}"),
-                                           SigningOptions::for_service("us-east-1", "bedrock"), &signed_headers);
+  const std::string cr =
+      canonical_request(req, sha256_hex("{}"), SigningOptions::for_service("us-east-1", "bedrock"), &signed_headers);
   EXPECT_EQ(cr,
             "POST\n/model/anthropic.claude-3-haiku-20240307-v1%253A0/converse\n\n"
             "content-type:application/json\nhost:bedrock-runtime.us-east-1.amazonaws.com\n"
-            "x-amz-date:20150830T123600Z\n\ncontent-type;host;x-amz-date\n" + sha256_hex("{}"));
+            "x-amz-date:20150830T123600Z\n\ncontent-type;host;x-amz-date\n" +
+                sha256_hex("{}"));
   EXPECT_EQ(signed_headers, "content-type;host;x-amz-date");
   const std::string scope = credential_scope("20150830", "us-east-1", "bedrock");
   EXPECT_EQ(scope, "20150830/us-east-1/bedrock/aws4_request");

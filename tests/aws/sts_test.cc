@@ -94,7 +94,8 @@ TEST(Sts, ErrorResponseGivesCodeAndMessage) {
   EXPECT_EQ(e->message, "User: arn:aws:iam::1:user/x is not authorized to perform: sts:AssumeRole");
   const auto r = parse_assume_role_response(xml);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.message(), "STS error AccessDenied: User: arn:aws:iam::1:user/x is not authorized to perform: sts:AssumeRole");
+  EXPECT_EQ(r.message(),
+            "STS error AccessDenied: User: arn:aws:iam::1:user/x is not authorized to perform: sts:AssumeRole");
   EXPECT_FALSE(parse_error_response(kAnswer));
 }
 

@@ -54,8 +54,7 @@ TEST(Uri, CanonicalUriEncodesBedrockSegmentsAgain) {
                           true, true),
             "/model/arn%253Aaws%253Abedrock%253Aus-east-1%253A111122223333%253A"
             "inference-profile%252Fus.anthropic.claude-3-haiku-20240307-v1%253A0/invoke");
-  EXPECT_EQ(canonical_uri("/model/anthropic.claude-v2:1/invoke", true, true),
-            "/model/anthropic.claude-v2%3A1/invoke");
+  EXPECT_EQ(canonical_uri("/model/anthropic.claude-v2:1/invoke", true, true), "/model/anthropic.claude-v2%3A1/invoke");
 }
 
 // S3 signs the path as sent.

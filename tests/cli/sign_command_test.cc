@@ -44,9 +44,11 @@ TEST(SignCommand, PrintsTheSignedRequestInSpecOrder) {
   EXPECT_EQ(l[3], "Content-Length: " + std::to_string(a.data->size()));
   EXPECT_EQ(l[4], "X-Amz-Date: 20150830T123600Z");
   EXPECT_EQ(l[5], "X-Amz-Security-Token: FQoGZXIvYXdzEXAMPLE");
-  EXPECT_EQ(l[6].rfind("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/bedrock/aws4_request, "
-                       "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=", 0),
-            0u)
+  EXPECT_EQ(
+      l[6].rfind("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/bedrock/aws4_request, "
+                 "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=",
+                 0),
+      0u)
       << l[6];
 }
 
@@ -116,11 +118,24 @@ TEST(SignCommand, BadInputExitsWithTwo) {
       {"bad header", [](SignArgs& a) { a.headers = {"Bad Name: x"}; }},
       {"line break", [](SignArgs& a) { a.headers = {"X-A: b\r\nX-Injected: 1"}; }},
       {"--access-key and --secret-key go together", [](SignArgs& a) { a.access_key.clear(); }},
-      {"--session-token needs --access-key", [](SignArgs& a) { a.access_key.clear(); a.secret_key.clear(); a.session_token = "t"; }},
+      {"--session-token needs --access-key",
+       [](SignArgs& a) {
+         a.access_key.clear();
+         a.secret_key.clear();
+         a.session_token = "t";
+       }},
       {"cannot be used together", [](SignArgs& a) { a.data_file = "/etc/hostname"; }},
-      {"cannot read --data-file", [](SignArgs& a) { a.data.reset(); a.data_file = "/nonexistent/body.json"; }},
+      {"cannot read --data-file",
+       [](SignArgs& a) {
+         a.data.reset();
+         a.data_file = "/nonexistent/body.json";
+       }},
       {"bad method", [](SignArgs& a) { a.method = "post me"; }},
-      {"plain http", [](SignArgs& a) { a.url = "http://bedrock-runtime.us-east-1.amazonaws.com/"; a.send = true; }},
+      {"plain http",
+       [](SignArgs& a) {
+         a.url = "http://bedrock-runtime.us-east-1.amazonaws.com/";
+         a.send = true;
+       }},
   };
   for (auto& [want, mutate] : cases) {
     SignArgs a = bedrock_args();

@@ -36,8 +36,7 @@ TEST(Crypto, HmacKeyMatchesOneShotForAllKeyLengths) {
     const std::string msg = "Test Using Larger Than Block-Size Key - Hash Key First";
     EXPECT_EQ(hex_lower(HmacKey(key).sign(msg)), hex_lower(hmac_sha256(key, msg))) << len;
   }
-  EXPECT_EQ(hex_lower(HmacKey(std::string(131, '\xaa'))
-                          .sign("Test Using Larger Than Block-Size Key - Hash Key First")),
+  EXPECT_EQ(hex_lower(HmacKey(std::string(131, '\xaa')).sign("Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 

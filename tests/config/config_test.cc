@@ -123,7 +123,8 @@ clients:
 }
 
 TEST(Config, AnUnsetVariableIsAProblemNotAnEmptyExternalId) {
-  const std::string out = problems("aws: { region: us-east-1, role_arn: 'arn:aws:iam::1:role/r', external_id: '${NOPE}' }\n");
+  const std::string out =
+      problems("aws: { region: us-east-1, role_arn: 'arn:aws:iam::1:role/r', external_id: '${NOPE}' }\n");
   EXPECT_NE(out.find("aws.external_id: environment variable NOPE is not set"), std::string::npos) << out;
   auto c = parse_config("aws: { region: us-east-1, session_name: 'a$$b' }\n", "x", kEnv);
   EXPECT_FALSE(c) << "a$b is not a valid session name, but $$ did expand to one $";
@@ -147,7 +148,8 @@ TEST(Config, ListenIsAnIpAndAPort) {
   EXPECT_EQ(local->listen_host, "127.0.0.1");
   EXPECT_EQ(local->listen_port, 9000);
   for (const char* bad : {"8080", "127.0.0.1:http", "127.0.0.1:99999", "127.0.0.1:", "gateway.internal:8080"}) {
-    EXPECT_NE(problems(std::string("listen: '") + bad + "'\naws: { region: us-east-1 }\n").find("bad.yaml: listen: must be IP:PORT"),
+    EXPECT_NE(problems(std::string("listen: '") + bad + "'\naws: { region: us-east-1 }\n")
+                  .find("bad.yaml: listen: must be IP:PORT"),
               std::string::npos)
         << bad;
   }
@@ -155,37 +157,46 @@ TEST(Config, ListenIsAnIpAndAPort) {
 
 // The caps that keep one client from exhausting the gateway are the operator's to set, within sane bounds.
 TEST(Config, LimitsAreReadWithinTheirRanges) {
-  auto c = parse_config("aws: { region: us-east-1 }\nlimits: { max_body_bytes: 1024, max_connections: 1, "
-                        "max_json_depth: 8, max_header_bytes: 1024 }\n", "x", kEnv);
+  auto c = parse_config(
+      "aws: { region: us-east-1 }\nlimits: { max_body_bytes: 1024, max_connections: 1, "
+      "max_json_depth: 8, max_header_bytes: 1024 }\n",
+      "x", kEnv);
   ASSERT_TRUE(c) << c.message();
   EXPECT_EQ(c->max_body_bytes, 1024u);
   EXPECT_EQ(c->max_connections, 1u);
   EXPECT_EQ(c->max_json_depth, 8);
   EXPECT_EQ(c->max_header_bytes, 1024u);
-  auto top = parse_config("aws: { region: us-east-1 }\nlimits: { max_connections: 1000000, max_json_depth: 10000, "
-                          "max_header_bytes: 1048576 }\n", "x", kEnv);
+  auto top = parse_config(
+      "aws: { region: us-east-1 }\nlimits: { max_connections: 1000000, max_json_depth: 10000, "
+      "max_header_bytes: 1048576 }\n",
+      "x", kEnv);
   ASSERT_TRUE(top) << top.message();
   EXPECT_EQ(top->max_connections, 1000000u);
   EXPECT_EQ(top->max_json_depth, 10000);
   EXPECT_EQ(top->max_header_bytes, 1048576u);
 
-  const std::string out = problems("aws: { region: us-east-1 }\nlimits: { max_connections: 0, max_json_depth: 7, "
-                                   "max_header_bytes: 1048577, max_body_bytez: 5 }\n");
-  for (const char* needle : {"bad.yaml: limits.max_connections: must be a whole number from 1 to 1000000, not '0'",
-                             "bad.yaml: limits.max_json_depth: must be a whole number from 8 to 10000, not '7'",
-                             "bad.yaml: limits.max_header_bytes: must be a whole number from 1024 to 1048576, not '1048577'",
-                             "bad.yaml: limits.max_body_bytez: unknown key"}) {
+  const std::string out = problems(
+      "aws: { region: us-east-1 }\nlimits: { max_connections: 0, max_json_depth: 7, "
+      "max_header_bytes: 1048577, max_body_bytez: 5 }\n");
+  for (const char* needle :
+       {"bad.yaml: limits.max_connections: must be a whole number from 1 to 1000000, not '0'",
+        "bad.yaml: limits.max_json_depth: must be a whole number from 8 to 10000, not '7'",
+        "bad.yaml: limits.max_header_bytes: must be a whole number from 1024 to 1048576, not '1048577'",
+        "bad.yaml: limits.max_body_bytez: unknown key"}) {
     EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n--- got:\n" << out;
   }
   EXPECT_NE(problems("aws: { region: us-east-1 }\nlimits: { max_connections: 1000001 }\n")
-                .find("limits.max_connections: must be a whole number"), std::string::npos);
+                .find("limits.max_connections: must be a whole number"),
+            std::string::npos);
   EXPECT_NE(problems("aws: { region: us-east-1 }\nlimits: { max_json_depth: deep }\n")
-                .find("limits.max_json_depth: must be a whole number"), std::string::npos);
+                .find("limits.max_json_depth: must be a whole number"),
+            std::string::npos);
 }
 
 // anthropic.betas replaces Bedrock's default list; unset, the default applies; names are checked.
 TEST(Config, AnthropicBetasAreAListOfNames) {
-  auto c = parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [interleaved-thinking-2025-05-14] }\n", "x", kEnv);
+  auto c =
+      parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [interleaved-thinking-2025-05-14] }\n", "x", kEnv);
   ASSERT_TRUE(c) << c.message();
   ASSERT_TRUE(c->anthropic_betas);
   EXPECT_EQ(*c->anthropic_betas, std::vector<std::string>{"interleaved-thinking-2025-05-14"});
@@ -200,9 +211,11 @@ TEST(Config, AnthropicBetasAreAListOfNames) {
   EXPECT_NE(problems("aws: { region: us-east-1 }\nanthropic: { beta: [x] }\n").find("anthropic.beta: unknown key"),
             std::string::npos);
   // The two operations of the rest of bedrock-runtime are names a client's list may hold.
-  auto ops = parse_config("aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "
-                          "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n    models: ['*']\n"
-                          "    operations: [apply-guardrail, async-invoke]\n", "x", kEnv);
+  auto ops = parse_config(
+      "aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n    models: ['*']\n"
+      "    operations: [apply-guardrail, async-invoke]\n",
+      "x", kEnv);
   EXPECT_TRUE(ops) << ops.message();
 }
 
@@ -218,19 +231,20 @@ TEST(Config, OpsListenIsAnIpAndAPortOfItsOwn) {
   EXPECT_EQ(local->ops_listen_host, "127.0.0.1");
   auto both_any = parse_config("listen: 127.0.0.1:0\nops_listen: 127.0.0.1:0\naws: { region: us-east-1 }\n", "x", kEnv);
   EXPECT_TRUE(both_any) << "port 0 is a fresh free port each time: " << both_any.message();
-  auto other_ip = parse_config("listen: 127.0.0.1:8080\nops_listen: 127.0.0.2:8080\naws: { region: us-east-1 }\n", "x", kEnv);
+  auto other_ip =
+      parse_config("listen: 127.0.0.1:8080\nops_listen: 127.0.0.2:8080\naws: { region: us-east-1 }\n", "x", kEnv);
   EXPECT_TRUE(other_ip) << other_ip.message();
 
   for (const char* bad : {"9090", "127.0.0.1:metrics", "127.0.0.1:65536", "ops.internal:9090", ""}) {
     EXPECT_NE(problems(std::string("ops_listen: '") + bad + "'\naws: { region: us-east-1 }\n")
-                  .find("bad.yaml: ops_listen: must be IP:PORT"), std::string::npos)
+                  .find("bad.yaml: ops_listen: must be IP:PORT"),
+              std::string::npos)
         << bad;
   }
-  for (const char* clash : {"listen: 127.0.0.1:8080\nops_listen: 127.0.0.1:8080\n",
-                            "listen: localhost:8080\nops_listen: 127.0.0.1:8080\n",
-                            "listen: '[::1]:8080'\nops_listen: '[0:0:0:0:0:0:0:1]:8080'\n",
-                            "listen: 0.0.0.0:8080\nops_listen: 127.0.0.1:8080\n",
-                            "listen: 127.0.0.1:8080\nops_listen: '[::]:8080'\n"}) {
+  for (const char* clash :
+       {"listen: 127.0.0.1:8080\nops_listen: 127.0.0.1:8080\n", "listen: localhost:8080\nops_listen: 127.0.0.1:8080\n",
+        "listen: '[::1]:8080'\nops_listen: '[0:0:0:0:0:0:0:1]:8080'\n",
+        "listen: 0.0.0.0:8080\nops_listen: 127.0.0.1:8080\n", "listen: 127.0.0.1:8080\nops_listen: '[::]:8080'\n"}) {
     EXPECT_NE(problems(std::string(clash) + "aws: { region: us-east-1 }\n").find("bad.yaml: ops_listen: '"),
               std::string::npos)
         << clash;
@@ -247,8 +261,10 @@ TEST(Config, PlainHttpEndpointsMustBeLoopbackExactly) {
               std::string::npos)
         << host;
   }
-  auto local = parse_config("aws: { region: us-east-1, bedrock_endpoint: 'http://127.0.0.1:4566', "
-                            "sts_endpoint: 'http://[::1]:4566' }\n", "x", kEnv);
+  auto local = parse_config(
+      "aws: { region: us-east-1, bedrock_endpoint: 'http://127.0.0.1:4566', "
+      "sts_endpoint: 'http://[::1]:4566' }\n",
+      "x", kEnv);
   EXPECT_TRUE(local) << local.message();
 }
 
@@ -258,8 +274,9 @@ TEST(Config, ExternalIdWithoutARoleIsAMistake) {
 
 // Found by fuzzing: an expires_at in year 4054 overflowed the clock; it is a named problem.
 TEST(Config, AnExpiryPastTheClocksRangeIsAProblem) {
-  const std::string text = "aws:\n  region: us-east-1\nclients:\n  - name: a\n    secret_sha256: " +
-                           std::string(64, 'a') + "\n    models: [\"*\"]\n    expires_at: 4054-01-01T00:00:00Z\n";
+  const std::string text =
+      "aws:\n  region: us-east-1\nclients:\n  - name: a\n    secret_sha256: " + std::string(64, 'a') +
+      "\n    models: [\"*\"]\n    expires_at: 4054-01-01T00:00:00Z\n";
   auto c = parse_config(text, "signgate.yaml", kEnv);
   ASSERT_FALSE(c);
   EXPECT_NE(c.message().find("expires_at"), std::string::npos) << c.message();

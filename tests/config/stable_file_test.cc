@@ -73,9 +73,9 @@ TEST_F(StableFile, AGrowingFileIsTakenOnlyOnceItStopsGrowing) {
   const std::size_t third = kFull.size() / 3;
   write(kFull.substr(0, third));
   auto v = read_stable_file(path_, counting([&](int call) {
-    if (call == 1) write(kFull.substr(third, third), std::ios::app);
-    if (call == 2) write(kFull.substr(2 * third), std::ios::app);
-  }));
+                              if (call == 1) write(kFull.substr(third, third), std::ios::app);
+                              if (call == 2) write(kFull.substr(2 * third), std::ios::app);
+                            }));
   ASSERT_TRUE(v) << v.message();
   EXPECT_EQ(v->text, kFull);
   EXPECT_EQ(sleeps_, 3);
@@ -120,11 +120,11 @@ TEST_F(StableFile, AFileThatKeepsChangingIsRefused) {
 TEST_F(StableFile, ANewInodeIsAChangeEvenWithTheSameBytes) {
   write(kFull);
   auto v = read_stable_file(path_, counting([&](int call) {
-    if (call != 1) return;
-    const std::string tmp = path_ + ".tmp";
-    std::ofstream(tmp, std::ios::binary) << kFull;
-    ASSERT_EQ(std::rename(tmp.c_str(), path_.c_str()), 0);
-  }));
+                              if (call != 1) return;
+                              const std::string tmp = path_ + ".tmp";
+                              std::ofstream(tmp, std::ios::binary) << kFull;
+                              ASSERT_EQ(std::rename(tmp.c_str(), path_.c_str()), 0);
+                            }));
   ASSERT_TRUE(v) << v.message();
   EXPECT_EQ(v->text, kFull);
   EXPECT_EQ(sleeps_, 2);
@@ -134,10 +134,10 @@ TEST_F(StableFile, ANewInodeIsAChangeEvenWithTheSameBytes) {
 TEST_F(StableFile, ANewMtimeIsAChangeEvenWithTheSameBytes) {
   write(kFull);
   auto v = read_stable_file(path_, counting([&](int call) {
-    if (call != 1) return;
-    const timespec times[2] = {{1'600'000'000, 5}, {1'600'000'000, 5}};
-    ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
-  }));
+                              if (call != 1) return;
+                              const timespec times[2] = {{1'600'000'000, 5}, {1'600'000'000, 5}};
+                              ASSERT_EQ(::utimensat(AT_FDCWD, path_.c_str(), times, 0), 0);
+                            }));
   ASSERT_TRUE(v) << v.message();
   EXPECT_EQ(v->mtime_ns, 1'600'000'000'000'000'005);
   EXPECT_EQ(sleeps_, 2);
@@ -146,8 +146,8 @@ TEST_F(StableFile, ANewMtimeIsAChangeEvenWithTheSameBytes) {
 // Between an editor's unlink and rename the path is missing; once it is back it is read.
 TEST_F(StableFile, AFileThatReappearsIsRead) {
   auto v = read_stable_file(path_, counting([&](int call) {
-    if (call == 1) write(kFull);
-  }));
+                              if (call == 1) write(kFull);
+                            }));
   ASSERT_TRUE(v) << v.message();
   EXPECT_EQ(v->text, kFull);
   EXPECT_EQ(sleeps_, 2);

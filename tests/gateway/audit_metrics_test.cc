@@ -53,12 +53,15 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
   s.refreshes = 3;
   s.expiration = *parse_iso8601("2026-11-25T13:00:00Z");
   const std::string text = m.render({{"arn:r/s", s}}, *parse_iso8601("2026-11-25T12:00:00Z"));
-  EXPECT_NE(text.find("signgate_requests_total{client=\"fb\",surface=\"bedrock\",operation=\"converse\",model=\"model\\\"x\",status=\"200\"} 2"),
+  EXPECT_NE(text.find("signgate_requests_total{client=\"fb\",surface=\"bedrock\",operation=\"converse\",model="
+                      "\"model\\\"x\",status=\"200\"} 2"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("signgate_request_duration_seconds_bucket{surface=\"bedrock\",operation=\"converse\",le=\"0.005\"} 1"),
+  EXPECT_NE(
+      text.find("signgate_request_duration_seconds_bucket{surface=\"bedrock\",operation=\"converse\",le=\"0.005\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("signgate_request_duration_seconds_count{surface=\"bedrock\",operation=\"converse\"} 2"),
             std::string::npos);
-  EXPECT_NE(text.find("signgate_request_duration_seconds_count{surface=\"bedrock\",operation=\"converse\"} 2"), std::string::npos);
   EXPECT_NE(text.find("signgate_upstream_retries_total 1"), std::string::npos);
   EXPECT_NE(text.find("signgate_credential_seconds_to_expiry{role_session=\"arn:r/s\"} 3600"), std::string::npos);
   EXPECT_NE(text.find("signgate_credential_refreshes_total{role_session=\"arn:r/s\"} 3"), std::string::npos);
@@ -84,7 +87,8 @@ TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
 // An authenticated client inventing model IDs its globs admit cannot grow /metrics for ever.
 TEST(Metrics, ModelLabelsPerClientAreCapped) {
   Metrics m;
-  for (int i = 0; i < 1000; ++i) m.request("fb", "openai", "converse", "anthropic.claude-" + std::to_string(i), 400, 0.001, std::nullopt);
+  for (int i = 0; i < 1000; ++i)
+    m.request("fb", "openai", "converse", "anthropic.claude-" + std::to_string(i), 400, 0.001, std::nullopt);
   m.request("fb", "openai", "converse", "anthropic.claude-1", 200, 0.001, std::nullopt);
   const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
   std::size_t series = 0;

@@ -19,11 +19,13 @@ TEST(BedrockPath, ModelIdsRawOrEncoded) {
 }
 
 TEST(BedrockPath, ArnsWithRawOrEncodedSlashes) {
-  const std::string arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0";
+  const std::string arn =
+      "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0";
   std::string error;
-  for (const std::string& target : {"/model/" + arn + "/invoke-with-response-stream",
-                                   std::string("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A111122223333%3Ainference-profile%2F"
-                                               "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream")}) {
+  for (const std::string& target :
+       {"/model/" + arn + "/invoke-with-response-stream",
+        std::string("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A111122223333%3Ainference-profile%2F"
+                    "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream")}) {
     auto call = parse_model_path(target, &error);
     ASSERT_TRUE(call) << error;
     EXPECT_EQ(call->model_id, arn);
@@ -51,9 +53,9 @@ TEST(BedrockPath, WhatIsNotAModelCall) {
 
 // "%2e%2e" decodes to "..", which upstream would be a dot segment, not a model.
 TEST(BedrockPath, DotSegmentsAreNotModelIds) {
-  for (const char* target : {"/model/%2e%2e/converse", "/model/%2E%2E/converse", "/model/../converse",
-                             "/model/./invoke", "/model/%2E/invoke", "/model/.%2e/converse-stream",
-                             "/model/x/../invoke", "/model/x%2F..%2F../count-tokens"}) {
+  for (const char* target :
+       {"/model/%2e%2e/converse", "/model/%2E%2E/converse", "/model/../converse", "/model/./invoke",
+        "/model/%2E/invoke", "/model/.%2e/converse-stream", "/model/x/../invoke", "/model/x%2F..%2F../count-tokens"}) {
     std::string error;
     EXPECT_FALSE(parse_model_path(target, &error)) << target;
     EXPECT_EQ(error.rfind("not a Bedrock model ID", 0), 0u) << target << ": " << error;

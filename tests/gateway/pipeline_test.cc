@@ -95,8 +95,8 @@ class FakeResponder final : public http::Responder {
 };
 
 struct TempFile {
-  std::string path = (std::filesystem::temp_directory_path() / ("pipeline-audit-" + std::to_string(::getpid()) + "-" +
-                                                                 std::to_string(counter++) + ".jsonl"))
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("pipeline-audit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".jsonl"))
                          .string();
   ~TempFile() { std::filesystem::remove(path); }
   static inline int counter = 0;
@@ -104,18 +104,29 @@ struct TempFile {
 
 // Clients: "full" may call anything; "haiku" one model, converse only, 1 request a minute.
 std::string config_yaml(const std::string& extra = "") {
-  return extra + "listen: 127.0.0.1:0\n"
+  return extra +
+         "listen: 127.0.0.1:0\n"
          "aws:\n  region: us-east-1\n"
          "clients:\n"
-         "  - name: full\n    secret_sha256: " + sha256_hex("full-secret") + "\n    models: [\"*\"]\n"
-         "  - name: haiku\n    secret_sha256: " + sha256_hex("haiku-secret") + "\n"
+         "  - name: full\n    secret_sha256: " +
+         sha256_hex("full-secret") +
+         "\n    models: [\"*\"]\n"
+         "  - name: haiku\n    secret_sha256: " +
+         sha256_hex("haiku-secret") +
+         "\n"
          "    models: [\"anthropic.claude-3-haiku-*\"]\n    operations: [converse]\n"
          "    rate_limit: {requests_per_minute: 1}\n"
-         "  - name: lister\n    secret_sha256: " + sha256_hex("lister-secret") + "\n"
+         "  - name: lister\n    secret_sha256: " +
+         sha256_hex("lister-secret") +
+         "\n"
          "    models: [\"us.anthropic.*\"]\n    operations: [discovery]\n"
-         "  - name: guarded\n    secret_sha256: " + sha256_hex("guarded-secret") + "\n"
+         "  - name: guarded\n    secret_sha256: " +
+         sha256_hex("guarded-secret") +
+         "\n"
          "    models: [\"*\"]\n    guardrail: {id: gr0abc123, version: \"2\"}\n"
-         "models:\n  fast: " + kModel + "\n"
+         "models:\n  fast: " +
+         kModel +
+         "\n"
          "limits:\n  max_body_bytes: 4096\n";
 }
 
@@ -343,7 +354,8 @@ TEST(Pipeline, UnreadableBodiesAre400InTheirDialect) {
                            R"({"model":"..","messages":[{"role":"user","content":"hi"}]})");
   expect_dialect(dots.res, Dialect::kOpenAI, 400);
   EXPECT_EQ(json::parse(dots.res.body)["error"]["param"], "model");
-  EXPECT_EQ(h.call(bhttp::verb::post, "/v1/messages", {{"Content-Type", "application/json"}}, "{nope").res.status, 401u);
+  EXPECT_EQ(h.call(bhttp::verb::post, "/v1/messages", {{"Content-Type", "application/json"}}, "{nope").res.status,
+            401u);
   EXPECT_TRUE(h.upstream->calls.empty());
   EXPECT_EQ(h.audit_lines().size(), 4u);
 }
@@ -368,7 +380,8 @@ TEST(Pipeline, NoCredentialsIs503WithoutTheDetail) {
 TEST(Pipeline, UnknownPathsAndWrongMethods) {
   Harness h;
   expect_dialect(h.call(bhttp::verb::post, "/v1/nothing", bearer("full-secret")).res, Dialect::kOpenAI, 404);
-  expect_dialect(h.call(bhttp::verb::post, "/v1/messages/nothing", bearer("full-secret")).res, Dialect::kAnthropic, 404);
+  expect_dialect(h.call(bhttp::verb::post, "/v1/messages/nothing", bearer("full-secret")).res, Dialect::kAnthropic,
+                 404);
   const auto bedrock = h.call(bhttp::verb::post, "/nothing", bearer("full-secret"));
   expect_dialect(bedrock.res, Dialect::kBedrock, 404);
   EXPECT_NE(bedrock.res.body.find("POST /v1/chat/completions"), std::string::npos) << bedrock.res.body;
@@ -602,8 +615,9 @@ TEST(Pipeline, DiscoveryListsAreFilteredToTheAllowlist) {
   const auto full = h.call(bhttp::verb::get, "/inference-profiles", bearer("full-secret"));
   EXPECT_EQ(json::parse(full.res.body)["inferenceProfileSummaries"].size(), 2u);
   // One profile the client may not call: 403, and nothing sent; one it may: sent, encoded.
-  expect_dialect(h.call(bhttp::verb::get, "/inference-profiles/us.meta.llama3-2-1b-instruct-v1%3A0",
-                        bearer("lister-secret")).res, Dialect::kBedrock, 403);
+  expect_dialect(
+      h.call(bhttp::verb::get, "/inference-profiles/us.meta.llama3-2-1b-instruct-v1%3A0", bearer("lister-secret")).res,
+      Dialect::kBedrock, 403);
   EXPECT_EQ(h.upstream->calls.size(), 2u);
   h.call(bhttp::verb::get, "/inference-profiles/us.anthropic.claude-3-haiku-20240307-v1:0", bearer("lister-secret"));
   ASSERT_EQ(h.upstream->calls.size(), 3u);

@@ -39,8 +39,8 @@ TEST(Refusal, RateLimitInEveryDialect) {
 
 // 503 always says when to come back; the detail for the log never reaches the caller.
 TEST(Refusal, DetailStaysOutOfTheAnswer) {
-  const Refusal r{503, "signgate holds no valid AWS credentials right now", "", "", "", {},
-                  "AssumeRole arn:aws:iam::111122223333:role/x: AccessDenied"};
+  const Refusal r{503, "signgate holds no valid AWS credentials right now",        "", "", "",
+                  {},  "AssumeRole arn:aws:iam::111122223333:role/x: AccessDenied"};
   for (Dialect d : {Dialect::kBedrock, Dialect::kOpenAI, Dialect::kAnthropic}) {
     const Rendered out = render(d, r, "rid");
     EXPECT_EQ(out.status, 503u);

@@ -52,8 +52,8 @@ TEST(Url, LoopbackIsAnExactAddressNotAPrefix) {
     EXPECT_TRUE(u->is_loopback()) << host;
   }
   for (const char* host : {"127.evil.example", "127.0.0.1.evil.example", "127.0.0.256", "127.0.0", "1127.0.0.1",
-                           "127.1", "0127.0.0.1", "127.0.0.01", "localhost.evil.example", "evil-localhost",
-                           "128.0.0.1", "[::2]", "[::]", "[::ffff:7f00:1]", "[1::1]"}) {
+                           "127.1", "0127.0.0.1", "127.0.0.01", "localhost.evil.example", "evil-localhost", "128.0.0.1",
+                           "[::2]", "[::]", "[::ffff:7f00:1]", "[1::1]"}) {
     std::string err;
     auto u = parse_url(std::string("http://") + host + "/", &err);
     ASSERT_TRUE(u) << host << ": " << err;

@@ -149,8 +149,8 @@ TEST(Credentials, ServesAcrossManyRotationsWithOneStsCallEach) {
   EXPECT_EQ(status.failures, 0u);
   EXPECT_EQ(testing::fake_count(fake.url(), "assume_role"), static_cast<int>(status.refreshes));
   EXPECT_EQ(testing::fake_count(fake.url(), "expired"), 0);
-  std::cout << "[ measured ] " << ok.load() << " signed requests across " << status.refreshes
-            << " credential sets, " << testing::fake_count(fake.url(), "assume_role") << " AssumeRole calls\n";
+  std::cout << "[ measured ] " << ok.load() << " signed requests across " << status.refreshes << " credential sets, "
+            << testing::fake_count(fake.url(), "assume_role") << " AssumeRole calls\n";
 }
 
 // STS down during a refresh: the held credentials keep serving; past their expiry requests
@@ -207,12 +207,12 @@ TEST(Credentials, BadXmlFromStsIsReported) {
 // EKS IRSA: the pod's token → AssumeRoleWithWebIdentity → then the configured role (chaining).
 TEST(Credentials, WebIdentityThenAssumeRole) {
   const std::string pod_role = "arn:aws:iam::111122223333:role/eks-pod";
-  auto fake = testing::start_aws_fake({"--role", pod_role, "--role", std::string(kRole) + "=" + kExternalId,
-                                       "--web-identity-token", "eyJpod.token"});
+  auto fake = testing::start_aws_fake(
+      {"--role", pod_role, "--role", std::string(kRole) + "=" + kExternalId, "--web-identity-token", "eyJpod.token"});
   TempDir home;
   const auto token_file = home.write("token", "eyJpod.token\n");
-  CredentialManager manager(settings_for(fake.url()),
-                            no_keys_env(home, {{"AWS_ROLE_ARN", pod_role}, {"AWS_WEB_IDENTITY_TOKEN_FILE", token_file}}));
+  CredentialManager manager(settings_for(fake.url()), no_keys_env(home, {{"AWS_ROLE_ARN", pod_role},
+                                                                         {"AWS_WEB_IDENTITY_TOKEN_FILE", token_file}}));
   auto cache = manager.identity(role());
   auto creds = cache->wait_first(10s);
   ASSERT_TRUE(creds) << creds.message();
@@ -228,8 +228,8 @@ TEST(Credentials, WebIdentityWithABadTokenSaysSo) {
   auto fake = testing::start_aws_fake({"--role", pod_role, "--web-identity-token", "good"});
   TempDir home;
   const auto token_file = home.write("token", "stale");
-  CredentialManager manager(settings_for(fake.url()),
-                            no_keys_env(home, {{"AWS_ROLE_ARN", pod_role}, {"AWS_WEB_IDENTITY_TOKEN_FILE", token_file}}));
+  CredentialManager manager(settings_for(fake.url()), no_keys_env(home, {{"AWS_ROLE_ARN", pod_role},
+                                                                         {"AWS_WEB_IDENTITY_TOKEN_FILE", token_file}}));
   auto creds = manager.identity(RoleSettings{})->wait_first(10s);
   ASSERT_FALSE(creds);
   EXPECT_NE(creds.message().find("InvalidIdentityToken"), std::string::npos) << creds.message();
@@ -285,9 +285,10 @@ TEST(Credentials, ProfileWithRoleArnSourceProfileAndExternalId) {
                                                    "\nrole_session_name = from-profile\nduration_seconds = 900\n");
   const auto credentials = home.write("aws/credentials", "[base]\naws_access_key_id = " + std::string(kBaseKey) +
                                                              "\naws_secret_access_key = " + kBaseSecret + "\n");
-  CredentialManager manager(settings_for(fake.url()),
-                            no_keys_env(home, {{"AWS_PROFILE", "app"}, {"AWS_CONFIG_FILE", config},
-                                               {"AWS_SHARED_CREDENTIALS_FILE", credentials}}));
+  CredentialManager manager(
+      settings_for(fake.url()),
+      no_keys_env(home,
+                  {{"AWS_PROFILE", "app"}, {"AWS_CONFIG_FILE", config}, {"AWS_SHARED_CREDENTIALS_FILE", credentials}}));
   auto cache = manager.identity(RoleSettings{});
   auto creds = cache->wait_first(10s);
   ASSERT_TRUE(creds) << creds.message();

@@ -57,8 +57,8 @@ FakeProcess start_aws_fake(std::vector<std::string> args) {
   return FakeProcess("aws_fake.py", args);
 }
 
-Reply call(const std::string& url_text, const std::string& method, const std::string& body,
-           http::HeaderList headers, const http::ClientOptions& options) {
+Reply call(const std::string& url_text, const std::string& method, const std::string& body, http::HeaderList headers,
+           const http::ClientOptions& options) {
   std::string error;
   const auto url = http::parse_url(url_text, &error);
   if (!url) return Reply{0, {}, {}, error};

@@ -1,7 +1,7 @@
 // The upstream client against real local servers: keep-alive pooling, a server that closed
 // a pooled connection, timeouts, TLS with a test CA, CONNECT proxies, streamed bodies.
-#include "http/client.h"
 #include "aws/sigv4.h"
+#include "http/client.h"
 
 #include <gtest/gtest.h>
 
@@ -114,8 +114,8 @@ struct TlsFake {
     if (std::system(script.c_str()) != 0) throw std::runtime_error("make_test_ca.sh failed");
     ca = dir.path() + "/ca.pem";
     fake = std::make_unique<testing::FakeProcess>(
-        "aws_fake.py", std::vector<std::string>{"--tls-cert", dir.path() + "/server.pem", "--tls-key",
-                                                dir.path() + "/server.key"});
+        "aws_fake.py",
+        std::vector<std::string>{"--tls-cert", dir.path() + "/server.pem", "--tls-key", dir.path() + "/server.key"});
   }
 };
 
@@ -175,14 +175,16 @@ TEST(HttpClient, AProxyThatWantsCredentialsGetsThemFromTheUrl) {
   const std::string host_port = proxy.url().substr(std::string("http://").size());
   ClientOptions options;
   options.ca_file = tls.ca;
-  options.proxy = *ProxySettings::from_environment(fixed_environment({{"HTTPS_PROXY", "http://egress:wrong@" + host_port}}));
+  options.proxy =
+      *ProxySettings::from_environment(fixed_environment({{"HTTPS_PROXY", "http://egress:wrong@" + host_port}}));
   with_client(options, [&](Client& client) -> asio::awaitable<void> {
     const Outcome o = co_await roundtrip(client, tls.fake->url() + "/_fake/stats");
     EXPECT_NE(o.error.find("refused CONNECT"), std::string::npos) << o.error;
     EXPECT_NE(o.error.find("407"), std::string::npos) << o.error;
     EXPECT_EQ(o.error.find("wrong"), std::string::npos) << "the proxy password is not echoed";
   });
-  options.proxy = *ProxySettings::from_environment(fixed_environment({{"HTTPS_PROXY", "http://egress:s3cr%25t@" + host_port}}));
+  options.proxy =
+      *ProxySettings::from_environment(fixed_environment({{"HTTPS_PROXY", "http://egress:s3cr%25t@" + host_port}}));
   with_client(options, [&](Client& client) -> asio::awaitable<void> {
     const Outcome o = co_await roundtrip(client, tls.fake->url() + "/_fake/stats");
     EXPECT_EQ(o.status, 200u) << o.error;
@@ -191,8 +193,9 @@ TEST(HttpClient, AProxyThatWantsCredentialsGetsThemFromTheUrl) {
 
 // The body arrives piece by piece as the server sends it, not buffered to the end.
 TEST(HttpClient, StreamsTheBodyAsItArrives) {
-  testing::FakeProcess fake("aws_fake.py", {"--credentials", std::string(testing::kBaseKey) + ":" + testing::kBaseSecret,
-                                            "--frame-delay", "0.1"});
+  testing::FakeProcess fake(
+      "aws_fake.py",
+      {"--credentials", std::string(testing::kBaseKey) + ":" + testing::kBaseSecret, "--frame-delay", "0.1"});
   const aws::Credentials creds(testing::kBaseKey, testing::kBaseSecret);
   const Url u = url_of(fake.url() + "/model/m/converse-stream");
   const std::string body = R"({"messages":[]})";

@@ -24,17 +24,10 @@ const std::vector<std::string>& default_bedrock_betas() {
   // Bedrock's table of supported beta headers for Claude, and computer-use-2024-10-22 from its
   // Messages request example. Which ones a model takes varies; Bedrock refuses the rest.
   static const std::vector<std::string> kBetas = {
-      "computer-use-2024-10-22",
-      "computer-use-2025-01-24",
-      "token-efficient-tools-2025-02-19",
-      "interleaved-thinking-2025-05-14",
-      "output-128k-2025-02-19",
-      "dev-full-thinking-2025-05-14",
-      "context-1m-2025-08-07",
-      "context-management-2025-06-27",
-      "effort-2025-11-24",
-      "tool-search-tool-2025-10-19",
-      "tool-examples-2025-10-29",
+      "computer-use-2024-10-22",         "computer-use-2025-01-24",       "token-efficient-tools-2025-02-19",
+      "interleaved-thinking-2025-05-14", "output-128k-2025-02-19",        "dev-full-thinking-2025-05-14",
+      "context-1m-2025-08-07",           "context-management-2025-06-27", "effort-2025-11-24",
+      "tool-search-tool-2025-10-19",     "tool-examples-2025-10-29",
   };
   return kBetas;
 }

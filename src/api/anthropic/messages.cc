@@ -1,8 +1,8 @@
 #include "api/anthropic/messages.h"
 
-#include <algorithm>
 #include "api/json_fields.h"
 #include "api/json_scan.h"
+#include <algorithm>
 
 #include "common/base64.h"
 
@@ -10,17 +10,23 @@ namespace signgate::api::anthropic {
 
 using nlohmann::json;
 
-json error_body(const ApiError& e) { return {{"type", "error"}, {"error", {{"type", e.type}, {"message", e.message}}}}; }
+json error_body(const ApiError& e) {
+  return {{"type", "error"}, {"error", {{"type", e.type}, {"message", e.message}}}};
+}
 
 std::string error_type_for(unsigned status) {
   switch (status) {
-    case 400: case 405: case 408: case 431: return "invalid_request_error";
+    case 400:
+    case 405:
+    case 408:
+    case 431: return "invalid_request_error";
     case 413: return "request_too_large";
     case 401: return "authentication_error";
     case 403: return "permission_error";
     case 404: return "not_found_error";
     case 429: return "rate_limit_error";
-    case 503: case 529: return "overloaded_error";
+    case 503:
+    case 529: return "overloaded_error";
     default: return "api_error";
   }
 }
@@ -36,8 +42,11 @@ const std::set<std::string>& accepted_betas(const Betas& betas) {
 std::variant<json, ApiError> read_request(std::string_view body, int max_depth) {
   bool too_deep = false;
   json req = parse_json(body, max_depth, &too_deep);
-  if (too_deep) return ApiError{400, "invalid_request_error", "the body nests deeper than " + std::to_string(max_depth) + " levels"};
-  if (req.is_discarded() || !req.is_object()) return ApiError{400, "invalid_request_error", "the body is not a JSON object"};
+  if (too_deep)
+    return ApiError{400, "invalid_request_error",
+                    "the body nests deeper than " + std::to_string(max_depth) + " levels"};
+  if (req.is_discarded() || !req.is_object())
+    return ApiError{400, "invalid_request_error", "the body is not a JSON object"};
   if (!req.contains("model") || !req["model"].is_string() || req["model"].get<std::string>().empty()) {
     return ApiError{400, "invalid_request_error", "model: field required"};
   }
@@ -101,8 +110,9 @@ std::string model_id_for(const std::string& name, const std::map<std::string, st
 
 }  // namespace
 
-std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
-                                                  int max_depth, const Betas& betas) {
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body,
+                                                  const std::map<std::string, std::string>& aliases, int max_depth,
+                                                  const Betas& betas) {
   auto read = read_request(body, max_depth);
   if (auto* e = std::get_if<ApiError>(&read)) return *e;
   json& req = std::get<json>(read);
@@ -201,7 +211,8 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
 
 std::string EventUnwrapper::error(std::string_view message) {
   return "event: error\ndata: " +
-         json{{"type", "error"}, {"error", {{"type", "api_error"}, {"message", message}}}}.dump(-1, ' ', false, json::error_handler_t::replace) +
+         json{{"type", "error"}, {"error", {{"type", "api_error"}, {"message", message}}}}.dump(
+             -1, ' ', false, json::error_handler_t::replace) +
          "\n\n";
 }
 

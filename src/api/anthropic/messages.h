@@ -46,7 +46,8 @@ struct Betas {
 // A /v1/messages body → InvokeModel's: `model` and `stream` taken out, anthropic_version
 // added, the betas merged into anthropic_beta (apply_betas). A body nested deeper than
 // `max_depth` is refused before anything walks it.
-std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body, const std::map<std::string, std::string>& aliases,
+std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body,
+                                                  const std::map<std::string, std::string>& aliases,
                                                   int max_depth = kDefaultMaxJsonDepth, const Betas& betas = {});
 
 struct CountTokensRequest {
@@ -60,7 +61,8 @@ struct CountTokensRequest {
 // (max_tokens, which counting ignores but InvokeModel requires, added when absent).
 std::variant<CountTokensRequest, ApiError> to_count_tokens(std::string_view body,
                                                            const std::map<std::string, std::string>& aliases,
-                                                           int max_depth = kDefaultMaxJsonDepth, const Betas& betas = {});
+                                                           int max_depth = kDefaultMaxJsonDepth,
+                                                           const Betas& betas = {});
 
 // CountTokens' answer {"inputTokens": N} → {"input_tokens": N}; nullopt when it is not that.
 std::optional<std::string> from_count_tokens(std::string_view answer);

@@ -1,6 +1,6 @@
 #include "api/openai/chat.h"
-#include "api/json_fields.h"
 #include "api/json_depth.h"
+#include "api/json_fields.h"
 
 namespace signgate::api::openai {
 
@@ -19,7 +19,8 @@ std::optional<std::string> plain_text(const json& content) {
   if (!content.is_array()) return std::nullopt;
   std::string out;
   for (const auto& part : content) {
-    if (!part.is_object() || string_field(part, "type") != "text" || !part.contains("text") || !part["text"].is_string()) {
+    if (!part.is_object() || string_field(part, "type") != "text" || !part.contains("text") ||
+        !part["text"].is_string()) {
       return std::nullopt;
     }
     out += part["text"].get<std::string>();
@@ -30,7 +31,9 @@ std::optional<std::string> plain_text(const json& content) {
 // "data:image/png;base64,AAAA" → {"image":{"format":"png","source":{"bytes":"AAAA"}}}.
 std::variant<json, ApiError> image_block(const json& part, const std::string& param) {
   const json& image = part.contains("image_url") ? part["image_url"] : json();
-  const std::string url = image.is_object() ? string_field(image, "url") : image.is_string() ? image.get<std::string>() : "";
+  const std::string url = image.is_object()   ? string_field(image, "url")
+                          : image.is_string() ? image.get<std::string>()
+                                              : "";
   constexpr std::string_view kPrefix = "data:image/";
   const auto comma = url.find(";base64,");
   if (url.rfind(kPrefix, 0) != 0 || comma == std::string::npos) {
@@ -104,8 +107,8 @@ json error_body(const ApiError& e) {
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
 }
 
-std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases,
-                                                int max_depth) {
+std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
+                                                const std::map<std::string, std::string>& aliases, int max_depth) {
   bool too_deep = false;
   const json req = parse_json(body, max_depth, &too_deep);
   if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
@@ -130,7 +133,8 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
   for (std::size_t i = 0; i < in.size(); ++i) {
     const json& m = in[i];
     const std::string p = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) return bad("each message needs a role", p + ".role");
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      return bad("each message needs a role", p + ".role");
     const std::string role = m["role"].get<std::string>();
     const json content = m.contains("content") ? m["content"] : json();
     if (role == "system" || role == "developer") {
@@ -161,17 +165,22 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
               return bad("function.arguments must be a JSON object in a string", cp + ".function.arguments");
             }
           }
-          blocks.push_back({{"toolUse", {{"toolUseId", string_field(call, "id")}, {"name", string_field(fn, "name")}, {"input", input}}}});
+          blocks.push_back(
+              {{"toolUse",
+                {{"toolUseId", string_field(call, "id")}, {"name", string_field(fn, "name")}, {"input", input}}}});
         }
       }
       if (blocks.empty()) continue;  // an empty assistant turn says nothing
       append_message(messages, "assistant", std::move(blocks));
     } else if (role == "tool") {
-      if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string()) return bad("tool messages need tool_call_id", p + ".tool_call_id");
+      if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
+        return bad("tool messages need tool_call_id", p + ".tool_call_id");
       auto text = plain_text(content);
       if (!text) return bad("tool results take text", p + ".content");
-      append_message(messages, "user",
-                     json::array({{{"toolResult", {{"toolUseId", m["tool_call_id"]}, {"content", json::array({{{"text", *text}}})}}}}}));
+      append_message(
+          messages, "user",
+          json::array(
+              {{{"toolResult", {{"toolUseId", m["tool_call_id"]}, {"content", json::array({{{"text", *text}}})}}}}}));
     } else {
       return bad("role '" + role + "' is not supported (system, developer, user, assistant, tool)", p + ".role");
     }
@@ -184,7 +193,8 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
   json inference = json::object();
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
     if (req.contains(key) && !req[key].is_null()) {
-      if (!req[key].is_number_integer() || req[key].get<long long>() < 1) return bad(std::string(key) + " must be a positive integer", key);
+      if (!req[key].is_number_integer() || req[key].get<long long>() < 1)
+        return bad(std::string(key) + " must be a positive integer", key);
       inference["maxTokens"] = req[key];
       break;
     }
@@ -208,13 +218,14 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std
     for (std::size_t i = 0; i < req["tools"].size(); ++i) {
       const json& t = req["tools"][i];
       const std::string p = "tools[" + std::to_string(i) + "]";
-      if (!t.is_object() || string_field(t, "type") != "function" || !t.contains("function") || !t["function"].is_object() ||
-          !t["function"].contains("name")) {
+      if (!t.is_object() || string_field(t, "type") != "function" || !t.contains("function") ||
+          !t["function"].is_object() || !t["function"].contains("name")) {
         return bad("only function tools are supported", p);
       }
       const json& fn = t["function"];
-      json spec = {{"name", fn["name"]},
-                   {"inputSchema", {{"json", fn.contains("parameters") ? fn["parameters"] : json{{"type", "object"}}}}}};
+      json spec = {
+          {"name", fn["name"]},
+          {"inputSchema", {{"json", fn.contains("parameters") ? fn["parameters"] : json{{"type", "object"}}}}}};
       if (fn.contains("description") && fn["description"].is_string()) spec["description"] = fn["description"];
       tools.push_back({{"toolSpec", std::move(spec)}});
     }
@@ -253,7 +264,8 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
   std::string text;
   json tool_calls = json::array();
   const json* content = nullptr;
-  if (answer.contains("output") && answer["output"].contains("message") && answer["output"]["message"].contains("content")) {
+  if (answer.contains("output") && answer["output"].contains("message") &&
+      answer["output"]["message"].contains("content")) {
     content = &answer["output"]["message"]["content"];
   }
   if (content != nullptr && content->is_array()) {
@@ -263,7 +275,9 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
         const json& use = block["toolUse"];
         tool_calls.push_back({{"id", string_field(use, "toolUseId")},
                               {"type", "function"},
-                              {"function", {{"name", string_field(use, "name")}, {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
+                              {"function",
+                               {{"name", string_field(use, "name")},
+                                {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
       }
     }
   }
@@ -273,17 +287,19 @@ json from_converse(const json& answer, const ChatRequest& request, std::string_v
   if (answer.contains("usage") && answer["usage"].is_object()) {
     const json& u = answer["usage"];
     const auto in = count_field(u, "inputTokens"), outn = count_field(u, "outputTokens");
-    usage = {{"prompt_tokens", in}, {"completion_tokens", outn}, {"total_tokens", count_field(u, "totalTokens", in + outn)}};
+    usage = {
+        {"prompt_tokens", in}, {"completion_tokens", outn}, {"total_tokens", count_field(u, "totalTokens", in + outn)}};
   }
-  return {{"id", id},
-          {"object", "chat.completion"},
-          {"created", created},
-          {"model", request.model_name},
-          {"choices", json::array({{{"index", 0},
-                                    {"message", std::move(message)},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", finish_reason(string_field(answer, "stopReason", "end_turn"))}}})},
-          {"usage", std::move(usage)}};
+  return {
+      {"id", id},
+      {"object", "chat.completion"},
+      {"created", created},
+      {"model", request.model_name},
+      {"choices", json::array({{{"index", 0},
+                                {"message", std::move(message)},
+                                {"logprobs", nullptr},
+                                {"finish_reason", finish_reason(string_field(answer, "stopReason", "end_turn"))}}})},
+      {"usage", std::move(usage)}};
 }
 
 }  // namespace signgate::api::openai

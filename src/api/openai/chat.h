@@ -27,9 +27,9 @@ struct ApiError {
 nlohmann::json error_body(const ApiError& e);
 
 struct ChatRequest {
-  std::string model_name;     // as the client named it (echoed back)
-  std::string model_id;       // the Bedrock model ID, inference profile or ARN
-  nlohmann::json converse;    // the Converse request body
+  std::string model_name;   // as the client named it (echoed back)
+  std::string model_id;     // the Bedrock model ID, inference profile or ARN
+  nlohmann::json converse;  // the Converse request body
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   std::string user;            // kept for the audit log
@@ -39,7 +39,8 @@ struct ChatRequest {
 // config's models: to Bedrock IDs. Fields that would change the answer but Converse cannot
 // honour are refused with a 400 naming the field; harmless ones are ignored.
 // A body nested deeper than `max_depth` is refused before anything walks it.
-std::variant<ChatRequest, ApiError> to_converse(std::string_view body, const std::map<std::string, std::string>& aliases,
+std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
+                                                const std::map<std::string, std::string>& aliases,
                                                 int max_depth = kDefaultMaxJsonDepth);
 
 // Bedrock's stopReason → OpenAI's finish_reason.

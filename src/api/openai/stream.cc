@@ -1,16 +1,14 @@
 #include "api/openai/stream.h"
+#include "api/json_depth.h"
 #include "api/json_fields.h"
 #include "api/json_scan.h"
-#include "api/json_depth.h"
 
 namespace signgate::api::openai {
 
 using nlohmann::json;
 
 namespace {
-std::string sse(const json& j) {
-  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-}
+std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
 }  // namespace
 
 ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std::int64_t created)
@@ -71,10 +69,11 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
     if (start.contains("toolUse")) {
       ++tool_index_;
       const json& use = start["toolUse"];
-      return chunk({{"tool_calls", json::array({{{"index", tool_index_},
-                                                 {"id", string_field(use, "toolUseId")},
-                                                 {"type", "function"},
-                                                 {"function", {{"name", string_field(use, "name")}, {"arguments", ""}}}}})}});
+      return chunk(
+          {{"tool_calls", json::array({{{"index", tool_index_},
+                                        {"id", string_field(use, "toolUseId")},
+                                        {"type", "function"},
+                                        {"function", {{"name", string_field(use, "name")}, {"arguments", ""}}}}})}});
     }
     return {};
   }
@@ -104,9 +103,10 @@ std::string ChunkTranslator::finish() {
                 {"created", created_},
                 {"model", request_.model_name},
                 {"choices", json::array()},
-                {"usage", {{"prompt_tokens", input_tokens},
-                           {"completion_tokens", output_tokens},
-                           {"total_tokens", input_tokens + output_tokens}}}});
+                {"usage",
+                 {{"prompt_tokens", input_tokens},
+                  {"completion_tokens", output_tokens},
+                  {"total_tokens", input_tokens + output_tokens}}}});
   }
   out += "data: [DONE]\n\n";
   return out;

@@ -145,8 +145,7 @@ class SharedBase final : public Provider {
 
 struct CredentialManager::Loop {
   Loop(CredentialSettings s, Environment env, Clock c)
-      : settings(std::move(s)), clock(std::move(c)), work(asio::make_work_guard(ioc)),
-        rng(std::random_device{}()) {
+      : settings(std::move(s)), clock(std::move(c)), work(asio::make_work_guard(ioc)), rng(std::random_device{}()) {
     services.env = std::move(env);
     services.clock = clock;
     services.region = settings.region;
@@ -211,17 +210,21 @@ void CredentialManager::stop() {
 }
 
 std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings& role) {
-  const std::string key = role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' +
-                          std::to_string(role.duration_seconds);
+  const std::string key =
+      role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' + std::to_string(role.duration_seconds);
   std::lock_guard lock(loop_->mutex);
   auto& slot = loop_->caches[key];
   if (slot) return slot;
   slot = std::make_shared<CredentialCache>(role, loop_->clock, loop_->settings.expiry_margin);
   std::shared_ptr<Provider> provider = loop_->base;
   if (!role.role_arn.empty()) {
-    AssumeRoleParams params{role.role_arn,  sanitize_session_name(role.session_name),
-                            role.external_id, role.duration_seconds,
-                            role.source_identity, role.policy, role.tags};
+    AssumeRoleParams params{role.role_arn,
+                            sanitize_session_name(role.session_name),
+                            role.external_id,
+                            role.duration_seconds,
+                            role.source_identity,
+                            role.policy,
+                            role.tags};
     provider = std::make_shared<AssumeRoleProvider>(loop_->base, std::move(params), loop_->services);
   }
   asio::co_spawn(loop_->ioc, loop_->refresh(slot, std::move(provider)), asio::detached);

@@ -34,13 +34,13 @@ std::chrono::milliseconds retry_delay(int attempt, double unit_random,
                                       std::chrono::milliseconds cap = std::chrono::seconds(30));
 
 struct CacheStatus {
-  bool ready = false;                     // credentials held and not expired
-  std::optional<SystemTime> expiration;   // of the held credentials
-  std::string source;                     // the provider's description
+  bool ready = false;                    // credentials held and not expired
+  std::optional<SystemTime> expiration;  // of the held credentials
+  std::string source;                    // the provider's description
   std::string assumed_role_arn;
-  std::string last_error;                 // of the last failed attempt, cleared on success
-  std::uint64_t refreshes = 0;            // successful fetches
-  std::uint64_t failures = 0;             // failed fetches
+  std::string last_error;       // of the last failed attempt, cleared on success
+  std::uint64_t refreshes = 0;  // successful fetches
+  std::uint64_t failures = 0;   // failed fetches
 };
 
 class CredentialCache {
@@ -73,13 +73,13 @@ class CredentialCache {
 
 struct CredentialSettings {
   std::string region;
-  std::string sts_endpoint;                        // empty: regional STS
+  std::string sts_endpoint;  // empty: regional STS
   std::chrono::seconds refresh_before{300};
-  std::chrono::seconds expiry_margin{10};          // credentials this close to expiry count as expired
+  std::chrono::seconds expiry_margin{10};  // credentials this close to expiry count as expired
   std::chrono::milliseconds retry_base{1000};
   std::chrono::milliseconds retry_cap{30'000};
   http::ClientOptions http;
-  std::shared_ptr<Provider> base;                  // nullptr: the default chain
+  std::shared_ptr<Provider> base;  // nullptr: the default chain
 };
 
 // Owns the credential thread: one event loop that runs every cache's refresh loop and the

@@ -27,10 +27,11 @@ Candidate from_environment(const ProviderServices& s) {
   if (!akid) return {nullptr, {}, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not"};
   if (!secret) return {nullptr, {}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"};
   const auto token = env_value(s.env, "AWS_SESSION_TOKEN");
-  return {std::make_shared<StaticProvider>(Credentials(*akid, *secret, token.value_or("")),
-                                           "environment (AWS_ACCESS_KEY_ID" +
-                                               std::string(token ? ", AWS_SESSION_TOKEN)" : ")")),
-          {}, {}};
+  return {std::make_shared<StaticProvider>(
+              Credentials(*akid, *secret, token.value_or("")),
+              "environment (AWS_ACCESS_KEY_ID" + std::string(token ? ", AWS_SESSION_TOKEN)" : ")")),
+          {},
+          {}};
 }
 
 Candidate from_profile(const ProviderServices& s) {
@@ -62,12 +63,15 @@ Candidate from_web_identity(const ProviderServices& s) {
   const auto file = env_value(s.env, "AWS_WEB_IDENTITY_TOKEN_FILE");
   if (!role && !file) return {nullptr, "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set", {}};
   if (!role || !file) {
-    return {nullptr, {}, std::string(role ? "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not"
-                                          : "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not")};
+    return {nullptr,
+            {},
+            std::string(role ? "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not"
+                             : "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not")};
   }
   return {std::make_shared<WebIdentityProvider>(*role, *file,
                                                 session_name_for(s, env_value(s.env, "AWS_ROLE_SESSION_NAME")), s),
-          {}, {}};
+          {},
+          {}};
 }
 
 // The container endpoints AWS documents; anything else must be https or loopback so a
@@ -91,14 +95,18 @@ Candidate from_ecs(const ProviderServices& s) {
     const auto parsed = http::parse_url(*full, &error);
     if (!parsed) return {nullptr, {}, "AWS_CONTAINER_CREDENTIALS_FULL_URI: " + error};
     if (!allowed_full_uri(*parsed)) {
-      return {nullptr, {}, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, loopback or an ECS/EKS "
-                           "link-local address, not " + parsed->host};
+      return {nullptr,
+              {},
+              "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, loopback or an ECS/EKS "
+              "link-local address, not " +
+                  parsed->host};
     }
     url = *full;
   }
   return {std::make_shared<EcsProvider>(url, env_value(s.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN").value_or(""),
                                         env_value(s.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").value_or(""), s),
-          {}, {}};
+          {},
+          {}};
 }
 
 Candidate from_imds(const ProviderServices& s) {
@@ -106,8 +114,7 @@ Candidate from_imds(const ProviderServices& s) {
   if (disabled && (*disabled == "true" || *disabled == "TRUE" || *disabled == "True")) {
     return {nullptr, "AWS_EC2_METADATA_DISABLED=true", {}};
   }
-  const std::string endpoint =
-      env_value(s.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
+  const std::string endpoint = env_value(s.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
   return {std::make_shared<ImdsProvider>(endpoint, s), {}, {}};
 }
 
@@ -118,8 +125,7 @@ int parse_duration(const ProfileSection& p, std::string* error) {
     std::size_t used = 0;
     const int v = std::stoi(it->second, &used);
     if (used == it->second.size() && v >= 900 && v <= 43200) return v;
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   *error = "duration_seconds must be a number of seconds from 900 to 43200, not '" + it->second + "'";
   return 0;
 }
@@ -164,17 +170,22 @@ Result<std::shared_ptr<Provider>> resolve_profile(const ProfileFiles& files, con
       }
     } else if (const auto source_name = get("credential_source")) {
       Candidate c;
-      if (*source_name == "Environment") c = from_environment(s);
-      else if (*source_name == "Ec2InstanceMetadata") c = from_imds(s);
-      else if (*source_name == "EcsContainer") c = from_ecs(s);
-      else return make_error(label + ": credential_source must be Environment, Ec2InstanceMetadata or EcsContainer");
+      if (*source_name == "Environment")
+        c = from_environment(s);
+      else if (*source_name == "Ec2InstanceMetadata")
+        c = from_imds(s);
+      else if (*source_name == "EcsContainer")
+        c = from_ecs(s);
+      else
+        return make_error(label + ": credential_source must be Environment, Ec2InstanceMetadata or EcsContainer");
       if (!c.provider) return make_error(label + ": credential_source " + *source_name + ": " + c.error + c.skipped);
       base = std::move(c.provider);
     } else if (const auto token_file = get("web_identity_token_file")) {
       return std::shared_ptr<Provider>(std::make_shared<WebIdentityProvider>(
           *role_arn, *token_file, session_name_for(s, get("role_session_name")), s));
     } else {
-      return make_error(label + " has role_arn but neither source_profile, credential_source nor "
+      return make_error(label +
+                        " has role_arn but neither source_profile, credential_source nor "
                         "web_identity_token_file");
     }
     return std::shared_ptr<Provider>(std::make_shared<AssumeRoleProvider>(std::move(base), std::move(params), s));
@@ -182,12 +193,16 @@ Result<std::shared_ptr<Provider>> resolve_profile(const ProfileFiles& files, con
   if (auto keys = static_keys()) return keys;
   if (akid || secret) return make_error(label + " has only one of aws_access_key_id and aws_secret_access_key");
   if (get("sso_start_url") || get("sso_session")) {
-    return make_error(label + " uses IAM Identity Center (SSO), which signgate does not resolve; run "
-                      "`aws configure export-credentials --profile " + name + " --format env` and "
+    return make_error(label +
+                      " uses IAM Identity Center (SSO), which signgate does not resolve; run "
+                      "`aws configure export-credentials --profile " +
+                      name +
+                      " --format env` and "
                       "start signgate with those variables, or use a role");
   }
   if (get("credential_process")) {
-    return make_error(label + " uses credential_process, which signgate does not run (it would "
+    return make_error(label +
+                      " uses credential_process, which signgate does not run (it would "
                       "execute a command with the gateway's privileges); use a role or static keys");
   }
   return make_error(label + " has no credentials");
@@ -198,8 +213,7 @@ Result<std::shared_ptr<Provider>> resolve_profile(const ProfileFiles& files, con
 ProfileFiles load_profile_files(const Environment& env, std::string* where) {
   const std::string home = home_directory(env);
   const std::string config_path = env_value(env, "AWS_CONFIG_FILE").value_or(home + "/.aws/config");
-  const std::string creds_path =
-      env_value(env, "AWS_SHARED_CREDENTIALS_FILE").value_or(home + "/.aws/credentials");
+  const std::string creds_path = env_value(env, "AWS_SHARED_CREDENTIALS_FILE").value_or(home + "/.aws/credentials");
   if (where != nullptr) *where = creds_path + " or " + config_path;
   return ProfileFiles(read_file(config_path).value_or(""), read_file(creds_path).value_or(""));
 }
@@ -222,9 +236,11 @@ asio::awaitable<Result<Fetched>> ChainProvider::fetch() {
     story += std::string(name) + ": " + why;
   };
   using Step = Candidate (*)(const ProviderServices&);
-  static constexpr std::pair<const char*, Step> kSteps[] = {
-      {"environment", from_environment}, {"profile", from_profile},
-      {"web identity", from_web_identity}, {"ECS", from_ecs}, {"IMDS", from_imds}};
+  static constexpr std::pair<const char*, Step> kSteps[] = {{"environment", from_environment},
+                                                            {"profile", from_profile},
+                                                            {"web identity", from_web_identity},
+                                                            {"ECS", from_ecs},
+                                                            {"IMDS", from_imds}};
   for (const auto& [name, step] : kSteps) {
     Candidate c = step(services_);
     if (!c.error.empty()) co_return make_error(std::string(name) + ": " + c.error);

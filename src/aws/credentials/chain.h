@@ -27,8 +27,7 @@ class ChainProvider final : public Provider {
 // The provider a named profile describes: static keys, role_arn with source_profile or
 // credential_source (assumed through STS), or web_identity_token_file. Fails on a profile
 // that is missing, loops, or asks for something signgate does not do (SSO, credential_process).
-Result<std::shared_ptr<Provider>> provider_for_profile(const ProfileFiles& files,
-                                                       const std::string& name,
+Result<std::shared_ptr<Provider>> provider_for_profile(const ProfileFiles& files, const std::string& name,
                                                        const ProviderServices& services);
 
 // The shared files as the environment names them (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,

@@ -26,9 +26,7 @@ IniFile parse_ini(std::string_view text) {
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.front() == '[') {
       const auto close = line.find(']');
-      section = close == std::string_view::npos
-                    ? nullptr
-                    : &out[std::string(trim(line.substr(1, close - 1)))];
+      section = close == std::string_view::npos ? nullptr : &out[std::string(trim(line.substr(1, close - 1)))];
       continue;
     }
     if (section == nullptr || indented) continue;

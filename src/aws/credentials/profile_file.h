@@ -10,7 +10,7 @@
 namespace signgate::aws {
 
 using ProfileSection = std::map<std::string, std::string>;  // lower-case keys
-using IniFile = std::map<std::string, ProfileSection>;     // section name as written
+using IniFile = std::map<std::string, ProfileSection>;      // section name as written
 
 // Sections and their "key = value" lines. Comments start with '#' or ';'; indented
 // continuation lines (nested settings such as "s3 =") are skipped.

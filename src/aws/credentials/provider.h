@@ -39,8 +39,8 @@ struct ProviderServices {
   http::Client* http = nullptr;  // on the credential thread's executor
   Environment env;
   Clock clock = system_now;
-  std::string region;            // for regional STS
-  std::string sts_endpoint;      // empty: https://sts.{region}.amazonaws.com
+  std::string region;        // for regional STS
+  std::string sts_endpoint;  // empty: https://sts.{region}.amazonaws.com
   std::string default_session_name = "signgate";
 
   std::string sts_url() const;

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 #include "aws/sigv4.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -31,7 +30,9 @@ Result<http::Url> url_of(const std::string& text) {
 }
 
 HttpRequest form_post(const http::Url& url, const std::string& body_length) {
-  return HttpRequest{"POST", url.path, url.query,
+  return HttpRequest{"POST",
+                     url.path,
+                     url.query,
                      {{"Host", url.host_header()},
                       {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
                       {"Content-Length", body_length}}};
@@ -47,9 +48,8 @@ asio::awaitable<Result<Fetched>> call_sts(const ProviderServices& services, cons
     if (auto error = parse_error_response(response->body)) {
       co_return make_error(explain_sts_error(*error, response->head.status, role_arn, external_id_sent));
     }
-    co_return make_error("STS at " + url.host_header() + " answered " +
-                         std::to_string(response->head.status) + " " + response->head.reason +
-                         " without an ErrorResponse");
+    co_return make_error("STS at " + url.host_header() + " answered " + std::to_string(response->head.status) + " " +
+                         response->head.reason + " without an ErrorResponse");
   }
   auto assumed = parse_assume_role_response(response->body);
   secure_wipe(response->body);
@@ -79,10 +79,8 @@ asio::awaitable<Result<Fetched>> AssumeRoleProvider::fetch() {
   const std::string form = assume_role_form(params_);
   HttpRequest request = form_post(*url, std::to_string(form.size()));
   Signer signer(services_.clock);
-  signer.sign(request, sha256_hex(form), base->credentials,
-              SigningOptions::for_service(services_.region, "sts"));
-  co_return co_await call_sts(services_, *url, request, form, params_.role_arn,
-                              !params_.external_id.empty());
+  signer.sign(request, sha256_hex(form), base->credentials, SigningOptions::for_service(services_.region, "sts"));
+  co_return co_await call_sts(services_, *url, request, form, params_.role_arn, !params_.external_id.empty());
 }
 
 std::string WebIdentityProvider::describe() const {
@@ -140,11 +138,9 @@ asio::awaitable<Result<Fetched>> EcsProvider::fetch() {
   secure_wipe(token);
   if (!response) co_return make_error("container credentials endpoint " + url_ + ": " + response.message());
   if (response->head.status != 200) {
-    co_return make_error("container credentials endpoint " + url_ + " answered " +
-                         std::to_string(response->head.status) +
-                         (response->head.status == 401 || response->head.status == 403
-                              ? " (the authorization token was refused)"
-                              : ""));
+    co_return make_error(
+        "container credentials endpoint " + url_ + " answered " + std::to_string(response->head.status) +
+        (response->head.status == 401 || response->head.status == 403 ? " (the authorization token was refused)" : ""));
   }
   auto creds = parse_container_credentials(response->body);
   secure_wipe(response->body);
@@ -181,8 +177,9 @@ asio::awaitable<Result<Fetched>> ImdsProvider::fetch() {
   auto roles = co_await http::fetch_small(*services_.http, *base, list, {}, kMetadataTimeout);
   if (!roles) co_return make_error("instance metadata at " + root + ": " + roles.message());
   if (roles->head.status == 404) {
-    co_return make_error("this EC2 instance has no IAM role attached (instance profile); attach one "
-                         "or give signgate credentials another way");
+    co_return make_error(
+        "this EC2 instance has no IAM role attached (instance profile); attach one "
+        "or give signgate credentials another way");
   }
   if (roles->head.status != 200) {
     co_return make_error("instance metadata role list answered " + std::to_string(roles->head.status));

@@ -27,8 +27,7 @@ class StaticProvider final : public Provider {
 // the confused-deputy-safe delegated access the operator's trust policy asks for.
 class AssumeRoleProvider final : public Provider {
  public:
-  AssumeRoleProvider(std::shared_ptr<Provider> base, AssumeRoleParams params,
-                     const ProviderServices& services)
+  AssumeRoleProvider(std::shared_ptr<Provider> base, AssumeRoleParams params, const ProviderServices& services)
       : base_(std::move(base)), params_(std::move(params)), services_(services) {}
   std::string describe() const override;
   boost::asio::awaitable<Result<Fetched>> fetch() override;
@@ -47,8 +46,10 @@ class WebIdentityProvider final : public Provider {
  public:
   WebIdentityProvider(std::string role_arn, std::string token_file, std::string session_name,
                       const ProviderServices& services)
-      : role_arn_(std::move(role_arn)), token_file_(std::move(token_file)),
-        session_name_(std::move(session_name)), services_(services) {}
+      : role_arn_(std::move(role_arn)),
+        token_file_(std::move(token_file)),
+        session_name_(std::move(session_name)),
+        services_(services) {}
   std::string describe() const override;
   boost::asio::awaitable<Result<Fetched>> fetch() override;
 
@@ -63,10 +64,8 @@ class WebIdentityProvider final : public Provider {
 class EcsProvider final : public Provider {
  public:
   // `url` from AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on 169.254.170.2) or FULL_URI.
-  EcsProvider(std::string url, std::string token, std::string token_file,
-              const ProviderServices& services)
-      : url_(std::move(url)), token_(std::move(token)), token_file_(std::move(token_file)),
-        services_(services) {}
+  EcsProvider(std::string url, std::string token, std::string token_file, const ProviderServices& services)
+      : url_(std::move(url)), token_(std::move(token)), token_file_(std::move(token_file)), services_(services) {}
   std::string describe() const override { return "ECS container credentials (" + url_ + ")"; }
   boost::asio::awaitable<Result<Fetched>> fetch() override;
 

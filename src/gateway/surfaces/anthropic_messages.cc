@@ -12,7 +12,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-
 class AnthropicMessages final : public Surface {
  public:
   std::string_view name() const override { return "anthropic"; }

@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view kCollection = "/async-invoke";
 constexpr std::string_view kListQuery[] = {"submitTimeAfter", "submitTimeBefore", "statusEquals", "maxResults",
-                                           "nextToken", "sortBy", "sortOrder"};
+                                           "nextToken",       "sortBy",           "sortOrder"};
 
 enum class Kind { kStart, kGet, kList };
 
@@ -117,7 +117,8 @@ class BedrockAsync final : public Surface {
       out = dump(j);
     }
     Headers headers = content_type("application/json");
-    if (auto id = reply.head().header("x-amzn-RequestId"); !id.empty()) headers.push_back({"x-amzn-RequestId", std::string(id)});
+    if (auto id = reply.head().header("x-amzn-RequestId"); !id.empty())
+      headers.push_back({"x-amzn-RequestId", std::string(id)});
     x.first_byte = SteadyClock::now();
     x.audit.bytes_out = out.size();
     co_await res.send(200, std::move(headers), std::move(out));

@@ -16,9 +16,8 @@ using nlohmann::json;
 
 namespace {
 
-
 constexpr std::string_view kFoundationQuery[] = {"byProvider", "byCustomizationType", "byOutputModality",
-                                                  "byInferenceType"};
+                                                 "byInferenceType"};
 constexpr std::string_view kProfileQuery[] = {"maxResults", "nextToken", "type"};
 
 class BedrockDiscovery final : public Surface {

@@ -52,7 +52,8 @@ class OpenAIModels final : public Surface {
     }
     json data = json::array();
     for (const auto& model_id : ids) data.push_back(entry(model_id));
-    return LocalAnswer{200, content_type("application/json"), dump(json{{"object", "list"}, {"data", std::move(data)}})};
+    return LocalAnswer{200, content_type("application/json"),
+                       dump(json{{"object", "list"}, {"data", std::move(data)}})};
   }
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange&, Plan&, UpstreamReply&, http::Responder&) const override {

@@ -23,7 +23,7 @@ bool forwarded_response_header(std::string_view name) {
 
 // The event stream as it arrives, at frame boundaries, each frame CRC-checked.
 asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Responder& res, unsigned status,
-                                          Headers headers) {
+                                   Headers headers) {
   x.metrics->stream_opened();
   x.first_byte = SteadyClock::now();
   bool ok = co_await res.start_stream(status, std::move(headers));
@@ -64,8 +64,7 @@ asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Resp
 
 }  // namespace
 
-asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, UpstreamReply& reply,
-                                                           http::Responder& res) {
+asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, UpstreamReply& reply, http::Responder& res) {
   const http::ResponseHead& head = reply.head();
   Headers headers;
   for (const auto& h : head.headers) {
@@ -96,10 +95,12 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
 bool forwarded_request_header(std::string_view name, aws::Operation op) {
   if (iequals(name, "content-type") || iequals(name, "accept")) return true;
   if (op != aws::Operation::kInvoke && op != aws::Operation::kInvokeStream) return false;
-  static constexpr std::string_view kInvokeHeaders[] = {
-      "x-amzn-bedrock-accept",          "x-amzn-bedrock-trace",
-      "x-amzn-bedrock-guardrailidentifier", "x-amzn-bedrock-guardrailversion",
-      "x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier"};
+  static constexpr std::string_view kInvokeHeaders[] = {"x-amzn-bedrock-accept",
+                                                        "x-amzn-bedrock-trace",
+                                                        "x-amzn-bedrock-guardrailidentifier",
+                                                        "x-amzn-bedrock-guardrailversion",
+                                                        "x-amzn-bedrock-performanceconfig-latency",
+                                                        "x-amzn-bedrock-service-tier"};
   return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
                      [&](std::string_view h) { return iequals(name, h); });
 }

@@ -6,9 +6,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include <optional>
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 

@@ -6,9 +6,7 @@
 
 namespace signgate::gateway::surfaces {
 
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body) {
   std::string type(head.header("x-amzn-ErrorType"));
@@ -35,7 +33,12 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply) {
 }
 
 Refusal unreadable_answer(const Exchange& x, std::string detail) {
-  return Refusal{502, "Bedrock's answer could not be read (request " + x.audit.request_id + ")", "", "", "", {},
+  return Refusal{502,
+                 "Bedrock's answer could not be read (request " + x.audit.request_id + ")",
+                 "",
+                 "",
+                 "",
+                 {},
                  std::move(detail)};
 }
 

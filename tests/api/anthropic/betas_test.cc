@@ -13,10 +13,10 @@ using nlohmann::json;
 
 // Claude Code sends one comma-separated header; other clients repeat it. Both read the same.
 TEST(AnthropicBetas, HeaderValuesSplitTrimmedAndDeduplicated) {
-  EXPECT_EQ(parse_beta_header({"claude-code-20250219, interleaved-thinking-2025-05-14,,",
-                               " interleaved-thinking-2025-05-14 ", "context-1m-2025-08-07"}),
-            (std::vector<std::string>{"claude-code-20250219", "interleaved-thinking-2025-05-14",
-                                      "context-1m-2025-08-07"}));
+  EXPECT_EQ(
+      parse_beta_header({"claude-code-20250219, interleaved-thinking-2025-05-14,,", " interleaved-thinking-2025-05-14 ",
+                         "context-1m-2025-08-07"}),
+      (std::vector<std::string>{"claude-code-20250219", "interleaved-thinking-2025-05-14", "context-1m-2025-08-07"}));
   EXPECT_TRUE(parse_beta_header({}).empty());
   EXPECT_TRUE(parse_beta_header({" , ,"}).empty());
 }
@@ -79,7 +79,8 @@ TEST(AnthropicBetas, MidConversationSystemMessagesFoldIntoUserTurns) {
                                                    {"type":"text","text":"reminder B"}])"));
   // After an assistant turn with no user turn to follow, the system text becomes one.
   auto tail = to_invoke(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},
-      {"role":"assistant","content":"a"},{"role":"system","content":"s"}]})", {});
+      {"role":"assistant","content":"a"},{"role":"system","content":"s"}]})",
+                        {});
   const json t = json::parse(std::get<MessagesRequest>(tail).bedrock_body)["messages"];
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[2], json::parse(R"({"role":"user","content":[{"type":"text","text":"s"}]})"));

@@ -36,7 +36,8 @@ TEST(AnthropicStream, ChunksAreUnwrappedIntoEvents) {
   EventUnwrapper u;
   es::Message m;
   m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string("chunk")}};
-  const std::string event = R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":12,"outputTokenCount":5}})";
+  const std::string event =
+      R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":12,"outputTokenCount":5}})";
   m.payload = json{{"bytes", base64_encode(event)}}.dump();
   EXPECT_EQ(u.on_message(m), "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
   EXPECT_EQ(u.output_tokens, 5u);
@@ -54,7 +55,8 @@ es::Message chunk_of(const std::string& event) {
 // lines is rewritten on one line, since an SSE data: field cannot hold a line break.
 TEST(AnthropicStream, OrdinaryEventsPassThroughAndMultiLineOnesAreRewritten) {
   EventUnwrapper u;
-  const std::string delta = R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"h\u00e9"}})";
+  const std::string delta =
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"h\u00e9"}})";
   EXPECT_EQ(u.on_message(chunk_of(delta)), "event: content_block_delta\ndata: " + delta + "\n\n");
   const std::string spread = "{\n  \"type\": \"ping\"\n}";
   EXPECT_EQ(u.on_message(chunk_of(spread)), "event: ping\ndata: {\"type\":\"ping\"}\n\n");
@@ -69,7 +71,8 @@ TEST(AnthropicStream, ExceptionsBecomeErrorEvents) {
                {":exception-type", es::HeaderValue::string("modelStreamErrorException")}};
   m.payload = R"({"message":"boom"})";
   EXPECT_EQ(u.on_message(m),
-            "event: error\ndata: {\"error\":{\"message\":\"modelStreamErrorException: boom\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n");
+            "event: error\ndata: {\"error\":{\"message\":\"modelStreamErrorException: "
+            "boom\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n");
 }
 
 }  // namespace

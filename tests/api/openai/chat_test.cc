@@ -25,16 +25,16 @@ ApiError refused(const std::string& body) {
 
 // A typical request: an alias, a system prompt, a user turn, sampling limits and stop.
 TEST(OpenAiRequest, TypicalChatBecomesConverse) {
-  const auto r = ok({{"model", "claude-haiku"},
-                     {"messages", {{{"role", "system"}, {"content", "Be brief."}},
-                                   {{"role", "user"}, {"content", "Hi"}}}},
-                     {"max_tokens", 100},
-                     {"temperature", 0.2},
-                     {"top_p", 0.9},
-                     {"stop", "END"},
-                     {"user", "u-42"},
-                     {"stream", true},
-                     {"stream_options", {{"include_usage", true}}}});
+  const auto r =
+      ok({{"model", "claude-haiku"},
+          {"messages", {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi"}}}},
+          {"max_tokens", 100},
+          {"temperature", 0.2},
+          {"top_p", 0.9},
+          {"stop", "END"},
+          {"user", "u-42"},
+          {"stream", true},
+          {"stream_options", {{"include_usage", true}}}});
   EXPECT_EQ(r.model_name, "claude-haiku");
   EXPECT_EQ(r.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
   EXPECT_TRUE(r.stream);
@@ -47,13 +47,17 @@ TEST(OpenAiRequest, TypicalChatBecomesConverse) {
 }
 
 TEST(OpenAiRequest, ImagesAsBase64AndTextParts) {
-  const auto r = ok({{"model", "m"},
-                     {"messages", {{{"role", "user"},
-                                    {"content", {{{"type", "text"}, {"text", "What is this?"}},
-                                                 {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}}}}}}});
+  const auto r =
+      ok({{"model", "m"},
+          {"messages",
+           {{{"role", "user"},
+             {"content",
+              {{{"type", "text"}, {"text", "What is this?"}},
+               {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,iVBORw0KGgo="}}}}}}}}}});
   EXPECT_EQ(r.converse["messages"][0]["content"][1],
             json::parse(R"({"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}})"));
-  const auto e = refused(R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/cat.png"}}]}]})");
+  const auto e = refused(
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/cat.png"}}]}]})");
   EXPECT_EQ(e.param, "messages[0].content[0].image_url");
 }
 
@@ -69,7 +73,8 @@ TEST(OpenAiRequest, ToolRoundTrip) {
         "function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
       {"role":"tool","tool_call_id":"call_1","content":"18C"},
       {"role":"user","content":"Thanks"}]})"));
-  EXPECT_EQ(r.converse["toolConfig"], json::parse(R"({"tools":[{"toolSpec":{"name":"get_weather","description":"Weather",
+  EXPECT_EQ(r.converse["toolConfig"],
+            json::parse(R"({"tools":[{"toolSpec":{"name":"get_weather","description":"Weather",
       "inputSchema":{"json":{"type":"object","properties":{"city":{"type":"string"}}}}}}],"toolChoice":{"any":{}}})"));
   EXPECT_EQ(r.converse["messages"], json::parse(R"([
       {"role":"user","content":[{"text":"Weather in Paris?"}]},
@@ -80,16 +85,20 @@ TEST(OpenAiRequest, ToolRoundTrip) {
 TEST(OpenAiRequest, MeaningChangingFieldsAreRefusedByName) {
   EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":2})").param, "n");
   EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true})").param, "logprobs");
-  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})").param,
-            "response_format");
-  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})").param, "presence_penalty");
+  EXPECT_EQ(
+      refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})")
+          .param,
+      "response_format");
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})").param,
+            "presence_penalty");
   EXPECT_EQ(refused(R"({"messages":[{"role":"user","content":"x"}]})").param, "model");
   EXPECT_EQ(refused(R"({"model":"m","messages":[]})").param, "messages");
   EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})").param, "messages[0].role");
   EXPECT_EQ(refused("{not json").message, "the body is not valid JSON");
   EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})").param, "max_tokens");
   // Harmless ones are ignored.
-  ok(json::parse(R"({"model":"m","messages":[{"role":"user","content":"x"}],"seed":7,"presence_penalty":0,"parallel_tool_calls":true})"));
+  ok(json::parse(
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"seed":7,"presence_penalty":0,"parallel_tool_calls":true})"));
 }
 
 TEST(OpenAiResponse, FinishReasons) {
@@ -115,8 +124,10 @@ TEST(OpenAiResponse, TextAndToolCallsWithUsage) {
 }
 
 TEST(OpenAiErrors, Shape) {
-  EXPECT_EQ(error_body({400, "invalid_request_error", "n other than 1 is not supported", "n", ""}),
-            json::parse(R"({"error":{"message":"n other than 1 is not supported","type":"invalid_request_error","param":"n","code":null}})"));
+  EXPECT_EQ(
+      error_body({400, "invalid_request_error", "n other than 1 is not supported", "n", ""}),
+      json::parse(
+          R"({"error":{"message":"n other than 1 is not supported","type":"invalid_request_error","param":"n","code":null}})"));
 }
 
 // Found by fuzzing: a field of the wrong type (a number where a string belongs) threw from

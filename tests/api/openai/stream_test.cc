@@ -73,13 +73,17 @@ TEST(OpenAiStream, UsageOnlyWhenAsked) {
 TEST(OpenAiStream, ToolCallDeltas) {
   const auto req = request(false);
   ChunkTranslator t(req, "id", 1);
-  auto start = chunks(t.on_message(event("contentBlockStart", {{"contentBlockIndex", 1},
-                                                               {"start", {{"toolUse", {{"toolUseId", "tu_1"}, {"name", "get_weather"}}}}}})));
-  auto args = chunks(t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 1}, {"delta", {{"toolUse", {{"input", "{\"city\":"}}}}}})));
+  auto start = chunks(t.on_message(
+      event("contentBlockStart",
+            {{"contentBlockIndex", 1}, {"start", {{"toolUse", {{"toolUseId", "tu_1"}, {"name", "get_weather"}}}}}})));
+  auto args = chunks(t.on_message(
+      event("contentBlockDelta", {{"contentBlockIndex", 1}, {"delta", {{"toolUse", {{"input", "{\"city\":"}}}}}})));
   auto stop = chunks(t.on_message(event("messageStop", {{"stopReason", "tool_use"}})));
-  EXPECT_EQ(start[0]["choices"][0]["delta"]["tool_calls"],
-            json::parse(R"([{"index":0,"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":""}}])"));
-  EXPECT_EQ(args[0]["choices"][0]["delta"]["tool_calls"], json::parse(R"([{"index":0,"function":{"arguments":"{\"city\":"}}])"));
+  EXPECT_EQ(
+      start[0]["choices"][0]["delta"]["tool_calls"],
+      json::parse(R"([{"index":0,"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":""}}])"));
+  EXPECT_EQ(args[0]["choices"][0]["delta"]["tool_calls"],
+            json::parse(R"([{"index":0,"function":{"arguments":"{\"city\":"}}])"));
   EXPECT_EQ(stop[0]["choices"][0]["finish_reason"], "tool_calls");
 }
 

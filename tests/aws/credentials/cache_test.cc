@@ -84,8 +84,9 @@ TEST(CredentialCache, FailsFastOnceTheyExpire) {
   t.now = kT0 + 1h - 10s;
   const auto c = cache.current();
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.message(), "AWS credentials for arn:aws:iam::1:role/r as signgate expired at 2026-11-25T13:00:00Z "
-                         "and could not be refreshed: STS down");
+  EXPECT_EQ(c.message(),
+            "AWS credentials for arn:aws:iam::1:role/r as signgate expired at 2026-11-25T13:00:00Z "
+            "and could not be refreshed: STS down");
   EXPECT_FALSE(cache.status().ready);
   cache.publish({Credentials("ASIA2", "s", "tok", kT0 + 2h), {}}, "src");
   ASSERT_TRUE(cache.current());
@@ -112,8 +113,9 @@ TEST(ContainerCredentials, ParsesTheEcsAndImdsAnswer) {
 
 TEST(ContainerCredentials, RefusesWhatIsNotCredentials) {
   EXPECT_NE(parse_container_credentials("<html>").message().find("not JSON"), std::string::npos);
-  EXPECT_NE(parse_container_credentials(R"({"Code":"AssumeRoleUnauthorizedAccess","Message":"no"})").message().find(
-                "AssumeRoleUnauthorizedAccess: no"),
+  EXPECT_NE(parse_container_credentials(R"({"Code":"AssumeRoleUnauthorizedAccess","Message":"no"})")
+                .message()
+                .find("AssumeRoleUnauthorizedAccess: no"),
             std::string::npos);
   EXPECT_NE(parse_container_credentials(R"({"AccessKeyId":"A"})").message().find("lacks"), std::string::npos);
   EXPECT_NE(parse_container_credentials(R"({"AccessKeyId":"A","SecretAccessKey":"s","Expiration":"soon"})")

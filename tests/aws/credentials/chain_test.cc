@@ -27,15 +27,17 @@ TEST(ProfileChain, RoleFromSourceProfileNamesBoth) {
                            "[base]\naws_access_key_id = AKID\naws_secret_access_key = s\n");
   auto p = provider_for_profile(files, "app", s);
   ASSERT_TRUE(p) << p.message();
-  EXPECT_EQ((*p)->describe(), "AssumeRole arn:aws:iam::1:role/r as session 'signgate' with an External ID, "
-                              "from profile 'base' (aws_access_key_id)");
+  EXPECT_EQ((*p)->describe(),
+            "AssumeRole arn:aws:iam::1:role/r as session 'signgate' with an External ID, "
+            "from profile 'base' (aws_access_key_id)");
 }
 
 // The AWS CLI lets a profile be its own source of keys for its role.
 TEST(ProfileChain, AProfileMayBeItsOwnSource) {
   const auto s = services();
-  const ProfileFiles files("", "[me]\naws_access_key_id = A\naws_secret_access_key = s\n"
-                               "role_arn = arn:aws:iam::1:role/r\nsource_profile = me\n");
+  const ProfileFiles files("",
+                           "[me]\naws_access_key_id = A\naws_secret_access_key = s\n"
+                           "role_arn = arn:aws:iam::1:role/r\nsource_profile = me\n");
   auto p = provider_for_profile(files, "me", s);
   ASSERT_TRUE(p) << p.message();
   EXPECT_NE((*p)->describe().find("from profile 'me'"), std::string::npos);

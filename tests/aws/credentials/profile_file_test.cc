@@ -25,8 +25,9 @@ TEST(ProfileFile, WindowsLineEndingsAndEmptyFiles) {
 
 // Config uses "[profile NAME]", credentials "[NAME]"; credentials-file keys win.
 TEST(ProfileFile, MergesConfigAndCredentialsFiles) {
-  const ProfileFiles files("[default]\nregion = us-east-1\n[profile app]\nrole_arn = r\naws_access_key_id = FROMCONFIG\n",
-                           "[app]\naws_access_key_id = FROMCREDS\naws_secret_access_key = s\n[default]\n");
+  const ProfileFiles files(
+      "[default]\nregion = us-east-1\n[profile app]\nrole_arn = r\naws_access_key_id = FROMCONFIG\n",
+      "[app]\naws_access_key_id = FROMCREDS\naws_secret_access_key = s\n[default]\n");
   const auto app = files.profile("app");
   ASSERT_TRUE(app);
   EXPECT_EQ(app->at("role_arn"), "r");
