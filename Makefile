@@ -3,6 +3,7 @@ SHELL := /bin/bash
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_DEV  ?= build-dev
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
@@ -11,11 +12,11 @@ JOBS       ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
   libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev libspdlog-dev \
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore \
-  clang libclang-rt-14-dev nginx-light wrk nghttp2-client procps
+  clang libclang-rt-14-dev clang-format clang-tidy nginx-light wrk nghttp2-client procps
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps npm-deps bench-deps build build-asan build-fuzz test unit-test unit-test-asan integration-test fuzz soak run bench clean
+.PHONY: all deps npm-deps bench-deps build build-asan build-fuzz dev lint format test unit-test unit-test-asan integration-test fuzz soak run bench clean
 
 all: build
 
@@ -51,6 +52,30 @@ $(BUILD_ASAN)/build.ninja: CMakeLists.txt | deps
 $(BUILD_FUZZ)/build.ninja: CMakeLists.txt | deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNGATE_FUZZ=ON
 
+# The fast edit-compile loop: Debug at -O0 (ccache when installed) in $(BUILD_DEV), unit tests
+# only; a one-file change rebuilds in seconds. `make dev T=Pipeline.*` runs a filter.
+$(BUILD_DEV)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DEV) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 \
+	  -DSIGNGATE_UNIT_TESTS_ONLY=ON -DSIGNGATE_BENCH=OFF \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+dev: deps $(BUILD_DEV)/build.ninja
+	cmake --build $(BUILD_DEV) -j $(JOBS) --target unit_tests signgate
+	$(BUILD_DEV)/unit_tests --gtest_brief=1 $(if $(T),--gtest_filter='$(T)')
+
+# The code's habits: clang-format's shape (.clang-format), the layering rule, and clang-tidy's
+# checks (.clang-tidy) over src/, with the Release build's compile commands.
+LINT_SOURCES = $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' 'fuzz/*.cc')
+lint: build
+	@/usr/bin/python3 tests/tools/check_layering.py src && echo "layering: ok"
+	@clang-format --dry-run -Werror $(LINT_SOURCES) && echo "clang-format: ok"
+	@git ls-files 'src/*.cc' | xargs -P $(JOBS) -n 1 clang-tidy -p $(BUILD) --quiet \
+	  --extra-arg=-DBOOST_ASIO_HAS_CO_AWAIT=1 --extra-arg=-DBOOST_ASIO_HAS_STD_COROUTINE=1 2>/dev/null \
+	  | grep -E 'error:|warning:' && exit 1 || echo "clang-tidy: ok"
+
+format:
+	clang-format -i $(LINT_SOURCES)
+
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
@@ -75,6 +100,7 @@ integration-test: build npm-deps
 # few seconds on its seed corpus (clang, libFuzzer, ASan+UBSan).
 test: build build-asan build-fuzz npm-deps
 	@set -o pipefail; status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	(cd $(BUILD) && ctest --output-on-failure -j $(JOBS)) | tee $(BUILD)/ctest.log || status=1; \
 	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -L 'unit|integration' --output-on-failure -j $(JOBS)) | tee $(BUILD_ASAN)/ctest.log || status=1; \

@@ -360,10 +360,13 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       cl.operations = r.list(n, w, "operations");
       for (const auto& op : cl.operations) {
         if (!aws::operation_from_name(op)) {
-          std::string known;
-          for (const auto o : aws::kAllOperations)
-            known += (known.empty() ? "" : ", ") + std::string(aws::operation_name(o));
-          p.add(w + ".operations", "unknown operation '" + op + "' (" + known + ")");
+          std::string why = "unknown operation '" + op + "' (";
+          for (const auto o : aws::kAllOperations) {
+            if (o != aws::kAllOperations[0]) why += ", ";
+            why += aws::operation_name(o);
+          }
+          why += ")";
+          p.add(w + ".operations", why);
         }
       }
       if (auto v = r.str(n, w, "expires_at")) {

@@ -83,7 +83,8 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kBounds.size(); ++i) {
     cumulative += counts_[i];
-    out += name + "_bucket{" + labels + ",le=\"" + number(kBounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    out.append(name).append("_bucket{").append(labels).append(",le=\"").append(number(kBounds[i])).append("\"} ");
+    out.append(std::to_string(cumulative)).append("\n");
   }
   out += name + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(count_) + "\n";
   out += name + "_sum{" + labels + "} " + number(sum_) + "\n";

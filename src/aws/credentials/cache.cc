@@ -17,7 +17,6 @@
 namespace signgate::aws {
 
 namespace asio = boost::asio;
-using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
