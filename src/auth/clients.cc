@@ -88,7 +88,10 @@ bool RateLimiter::try_acquire(std::chrono::steady_clock::time_point now, std::ch
 }
 
 bool Client::allows_operation(Operation op) const {
-  return operations.empty() || std::find(operations.begin(), operations.end(), op) != operations.end();
+  // Without a list, every operation but async-invoke: StartAsyncInvoke has Bedrock write to an
+  // S3 location the caller names, so a client gets it only when its list says so.
+  if (operations.empty()) return op != Operation::kAsyncInvoke;
+  return std::find(operations.begin(), operations.end(), op) != operations.end();
 }
 
 bool model_pattern_match(std::string_view pattern, std::string_view model_id) {

@@ -1,6 +1,8 @@
 // A client's guardrail, forced onto every call it makes: Converse's body `guardrailConfig`,
-// InvokeModel's X-Amzn-Bedrock-Guardrail* headers. Whatever the caller sent is replaced, so a
-// client cannot call without its guardrail or with another one. Pure: no I/O.
+// InvokeModel's X-Amzn-Bedrock-Guardrail* headers. Whatever the caller sent is replaced, and
+// what would narrow the guardrail to text the caller picks (Converse's guardContent blocks,
+// InvokeModel's amazon-bedrock-guardrailConfig tag suffix) or let a stream run ahead of it
+// (streamProcessingMode: async) is taken out. Pure: no I/O.
 #pragma once
 
 #include <optional>

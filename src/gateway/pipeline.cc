@@ -1,6 +1,7 @@
 #include "gateway/pipeline.h"
 
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <random>
@@ -127,7 +128,13 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.bytes_in = bytes.size();
 
   // 4. The surface plans the call.
-  auto planned = surface.plan(x, hp, head, std::move(bytes));
+  std::variant<Plan, LocalAnswer, Refusal> planned = Refusal{400, "the body could not be read"};
+  try {
+    planned = surface.plan(x, hp, head, std::move(bytes));
+  } catch (const nlohmann::json::exception& e) {
+    // A translator met a JSON type it did not expect: the caller's mistake, answered and audited.
+    planned = Refusal{400, "the body has a field of the wrong type", "", "", "", {}, e.what()};
+  }
   if (auto* refused = std::get_if<Refusal>(&planned)) {
     co_await refuse(surface, *refused, x, res);
     finish(x);

@@ -229,5 +229,17 @@ TEST(RateLimiter, BucketRefillsOverTime) {
   EXPECT_FALSE(limiter.try_acquire(t0 + 31s, &retry));
 }
 
+// Without an operations list a client may do everything but start asynchronous invocations,
+// which write where the caller says: that takes naming async-invoke.
+TEST(Operations, AsyncInvokeIsOptIn) {
+  Client c;
+  EXPECT_TRUE(c.allows_operation(Operation::kConverse));
+  EXPECT_TRUE(c.allows_operation(Operation::kDiscovery));
+  EXPECT_FALSE(c.allows_operation(Operation::kAsyncInvoke));
+  c.operations = {Operation::kAsyncInvoke};
+  EXPECT_TRUE(c.allows_operation(Operation::kAsyncInvoke));
+  EXPECT_FALSE(c.allows_operation(Operation::kConverse));
+}
+
 }  // namespace
 }  // namespace signgate::auth

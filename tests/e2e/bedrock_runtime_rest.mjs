@@ -13,6 +13,7 @@ const clientFor = (secret) => new BedrockRuntimeClient({
 });
 const ops = clientFor(process.env.OPS_SECRET);
 const guarded = clientFor(process.env.GUARDED_SECRET);
+const byDefault = clientFor(process.env.DEFAULT_SECRET);
 
 async function run(name, fn) {
   try {
@@ -59,3 +60,4 @@ await run("guarded-converse", async () => {
     guardrailConfig: { guardrailIdentifier: "somebody-elses", guardrailVersion: "DRAFT" } }));
   return { text: r.output.message.content[0].text };
 });
+await run("default-start", async () => start(byDefault, "amazon.nova-reel-v1:0"));

@@ -18,6 +18,7 @@ TEST(Guardrail, InvokeHeadersAreReplaced) {
   call.headers = {{"Content-Type", "application/json"},
                   {"x-amzn-bedrock-guardrailidentifier", "other"},
                   {"X-Amzn-Bedrock-GuardrailVersion", "DRAFT"}};
+  call.body = R"({"messages":[]})";
   EXPECT_FALSE(enforce_guardrail(call, kGuard, 128));
   ASSERT_EQ(call.headers.size(), 3u);
   EXPECT_EQ(call.headers[1].name, "X-Amzn-Bedrock-GuardrailIdentifier");
@@ -25,8 +26,8 @@ TEST(Guardrail, InvokeHeadersAreReplaced) {
   EXPECT_EQ(call.headers[2].value, "3");
 }
 
-// Converse takes it in the body; the caller keeps only the choice of trace (and, streaming,
-// of the processing mode).
+// Converse takes it in the body; the caller keeps only the choice of trace (not async
+// stream processing, which would let text run ahead of the guardrail).
 TEST(Guardrail, ConverseBodyCarriesOnlyTheClientsGuardrail) {
   UpstreamCall call;
   call.operation = aws::Operation::kConverseStream;
@@ -34,14 +35,34 @@ TEST(Guardrail, ConverseBodyCarriesOnlyTheClientsGuardrail) {
                   "trace":"enabled","streamProcessingMode":"async"}})";
   EXPECT_FALSE(enforce_guardrail(call, kGuard, 128));
   EXPECT_EQ(json::parse(call.body)["guardrailConfig"],
-            json::parse(R"({"guardrailIdentifier":"gr0abc123","guardrailVersion":"3","trace":"enabled",
-                            "streamProcessingMode":"async"})"));
+            json::parse(R"({"guardrailIdentifier":"gr0abc123","guardrailVersion":"3","trace":"enabled"})"));
   UpstreamCall plain;
   plain.operation = aws::Operation::kConverse;
   plain.body = R"({"messages":[]})";
   EXPECT_FALSE(enforce_guardrail(plain, kGuard, 128));
   EXPECT_EQ(json::parse(plain.body)["guardrailConfig"],
             json::parse(R"({"guardrailIdentifier":"gr0abc123","guardrailVersion":"3"})"));
+}
+
+// A caller cannot narrow the guardrail to text of its choosing: Converse's guardContent blocks
+// become plain blocks, InvokeModel's tag suffix goes.
+TEST(Guardrail, TheCallerCannotChooseWhatTheGuardrailReads) {
+  UpstreamCall converse;
+  converse.operation = aws::Operation::kConverse;
+  converse.body = R"({"system":[{"guardContent":{"text":{"text":"s"}}},{"text":"t"}],
+                      "messages":[{"role":"user","content":[{"guardContent":{"text":{"text":"hi"}}},
+                                                            {"text":"the real request"}]}]})";
+  EXPECT_FALSE(enforce_guardrail(converse, kGuard, 128));
+  const json c = json::parse(converse.body);
+  EXPECT_EQ(c["messages"][0]["content"], json::parse(R"([{"text":"hi"},{"text":"the real request"}])"));
+  EXPECT_EQ(c["system"], json::parse(R"([{"text":"s"},{"text":"t"}])"));
+  UpstreamCall invoke;
+  invoke.operation = aws::Operation::kInvoke;
+  invoke.body = R"({"amazon-bedrock-guardrailConfig":{"tagSuffix":"x"},"messages":[]})";
+  EXPECT_FALSE(enforce_guardrail(invoke, kGuard, 128));
+  EXPECT_EQ(json::parse(invoke.body), json::parse(R"({"messages":[]})"));
+  invoke.body = "not json";
+  EXPECT_TRUE(enforce_guardrail(invoke, kGuard, 128));
 }
 
 TEST(Guardrail, ABodyThatIsNotAnObjectIsRefused) {

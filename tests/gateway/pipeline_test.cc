@@ -357,7 +357,13 @@ TEST(Pipeline, UnreadableBodiesAre400InTheirDialect) {
   EXPECT_EQ(h.call(bhttp::verb::post, "/v1/messages", {{"Content-Type", "application/json"}}, "{nope").res.status,
             401u);
   EXPECT_TRUE(h.upstream->calls.empty());
-  EXPECT_EQ(h.audit_lines().size(), 4u);
+  // Fields of unexpected types do not throw out of the translator: Bedrock judges them, and
+  // the request has its audit line.
+  const auto odd =
+      h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
+             R"({"model":"fast","max_tokens":1,"messages":[{"role":null},{"role":"system","content":"s"}]})");
+  EXPECT_EQ(odd.res.status, 200u) << odd.res.body;
+  EXPECT_EQ(h.audit_lines().size(), 5u);
 }
 
 // Without valid credentials the gateway says so briefly (503, Retry-After); STS's words, which

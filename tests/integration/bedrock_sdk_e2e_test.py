@@ -75,12 +75,15 @@ class RestOfBedrockRuntime(unittest.TestCase):
     def test_guardrails_and_async_invocations(self):
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         ops_secret, guarded_secret = SECRET + "-ops", SECRET + "-guarded"
-        gw = Gateway(url, [{"name": "ops", "secret": ops_secret, "models": '["anthropic.*", "amazon.nova-*"]'},
+        gw = Gateway(url, [{"name": "ops", "secret": ops_secret, "models": '["anthropic.*", "amazon.nova-*"]',
+                            "operations": "[converse, async-invoke]"},
                            {"name": "guarded", "secret": guarded_secret, "models": '["anthropic.*", "amazon.nova-*"]',
-                            "guardrail": '{id: gr0abc123, version: "1"}'}])
+                            "operations": "[converse, apply-guardrail, async-invoke]",
+                            "guardrail": '{id: gr0abc123, version: "1"}'},
+                           {"name": "default-ops", "secret": SECRET + "-default", "models": '["amazon.nova-*"]'}])
         try:
             env = dict(os.environ, SIGNGATE_URL=gw.url, OPS_SECRET=ops_secret, GUARDED_SECRET=guarded_secret,
-                       NODE_NO_WARNINGS="1")
+                       DEFAULT_SECRET=SECRET + "-default", NODE_NO_WARNINGS="1")
             for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
                 env.pop(k, None)
             p = subprocess.run(["node", "bedrock_runtime_rest.mjs"], cwd=E2E, env=env, capture_output=True, timeout=60)
@@ -105,6 +108,8 @@ class RestOfBedrockRuntime(unittest.TestCase):
         self.assertEqual(r["guarded-apply-other-version"]["status"], 403)
         self.assertTrue(r["guarded-converse"]["ok"], r["guarded-converse"])
         self.assertEqual(stats["last_guardrail"], {"id": "gr0abc123", "version": "1"})
+        # async-invoke is opt-in: a client without an operations list does not have it.
+        self.assertEqual((r["default-start"]["error"], r["default-start"]["status"]), ("AccessDeniedException", 403))
         ops = [(l["client"], l["operation"], l["status"]) for l in audit]
         self.assertIn(("ops", "async-invoke", 200), ops)
         self.assertIn(("guarded", "apply-guardrail", 200), ops)

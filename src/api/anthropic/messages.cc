@@ -67,7 +67,12 @@ void fold_system_messages(json& req) {
     }
   }
   json& messages = req["messages"];
-  const auto is_system = [](const json& m) { return m.is_object() && m.value("role", "") == "system"; };
+  const auto role_is = [](const json& m, std::string_view role) {
+    if (!m.is_object()) return false;
+    const auto r = m.find("role");
+    return r != m.end() && r->is_string() && r->get_ref<const std::string&>() == role;
+  };
+  const auto is_system = [&](const json& m) { return role_is(m, "system"); };
   if (std::none_of(messages.begin(), messages.end(), is_system)) return;
   const auto blocks_of = [](const json& content) {
     if (content.is_string()) return json::array({{{"type", "text"}, {"text", content}}});
@@ -80,7 +85,7 @@ void fold_system_messages(json& req) {
       for (auto& b : blocks_of(m.value("content", json()))) pending.push_back(std::move(b));
       continue;
     }
-    if (!pending.empty() && m.is_object() && m.value("role", "") == "user") {
+    if (!pending.empty() && role_is(m, "user")) {
       json content = blocks_of(m.value("content", json()));
       for (auto& b : pending) content.push_back(std::move(b));
       m["content"] = std::move(content);
@@ -92,7 +97,7 @@ void fold_system_messages(json& req) {
     out.push_back(std::move(m));
   }
   if (!pending.empty()) {
-    if (!out.empty() && out.back().is_object() && out.back().value("role", "") == "user") {
+    if (!out.empty() && role_is(out.back(), "user")) {
       json content = blocks_of(out.back().value("content", json()));
       for (auto& b : pending) content.push_back(std::move(b));
       out.back()["content"] = std::move(content);
@@ -149,7 +154,8 @@ std::variant<CountTokensRequest, ApiError> to_count_tokens(std::string_view body
     std::int64_t max_tokens = 1;
     if (auto t = req.find("thinking"); t != req.end() && t->is_object()) {
       if (auto b = t->find("budget_tokens"); b != t->end() && b->is_number_integer()) {
-        max_tokens = std::max<std::int64_t>(1, b->get<std::int64_t>() + 1);
+        // Clamped: a budget near INT64_MAX must not overflow (Bedrock refuses such budgets anyway).
+        max_tokens = std::clamp<std::int64_t>(b->get<std::int64_t>(), 0, 1'000'000'000) + 1;
       }
     }
     req["max_tokens"] = max_tokens;

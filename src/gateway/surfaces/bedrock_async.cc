@@ -56,7 +56,9 @@ class BedrockAsync final : public Surface {
         p.call.model = j["modelId"].get<std::string>();
         p.call.path = std::string(kCollection);
         p.call.headers.push_back({"Content-Type", "application/json"});
-        p.call.body = std::move(body);
+        // Bedrock gets the body that was checked: a duplicate "modelId" read differently
+        // upstream cannot slip past the allowlist.
+        p.call.body = dump(j);
         return p;
       }
       case Kind::kGet: {
@@ -75,6 +77,7 @@ class BedrockAsync final : public Surface {
         p.call.method = "GET";
         p.call.path = std::string(kCollection);
         if (q != std::string_view::npos) p.call.query = forwarded_query(target.substr(q + 1), kListQuery);
+        p.call.query += p.call.query.empty() ? "maxResults=1000" : "&maxResults=1000";
         return p;
     }
     return Refusal{404, "no such path"};
@@ -114,6 +117,7 @@ class BedrockAsync final : public Surface {
         }
       }
       j["asyncInvokeSummaries"] = std::move(kept);
+      j.erase("nextToken");
       out = dump(j);
     }
     Headers headers = content_type("application/json");
