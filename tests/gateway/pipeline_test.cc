@@ -124,6 +124,10 @@ std::string config_yaml(const std::string& extra = "") {
          sha256_hex("guarded-secret") +
          "\n"
          "    models: [\"*\"]\n    guardrail: {id: gr0abc123, version: \"2\"}\n"
+         "  - name: asyncer\n    secret_sha256: " +
+         sha256_hex("asyncer-secret") +
+         "\n"
+         "    models: [\"amazon.nova-*\"]\n    operations: [async-invoke]\n"
          "models:\n  fast: " +
          kModel +
          "\n"
@@ -581,6 +585,47 @@ TEST(Pipeline, AClientsGuardrailGoesOnEveryCall) {
   // A client without one sends what it sends.
   h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("full-secret"), R"({"messages":[]})");
   EXPECT_FALSE(json::parse(h.upstream->calls[4].body).contains("guardrailConfig"));
+}
+
+// The guardrail and async-invoke paths refuse what they cannot read before anything goes
+// upstream: a malformed guardrail path, another's or an unknown invocation, a start without a
+// model; and a start sends Bedrock exactly the body whose model was checked.
+TEST(Pipeline, GuardrailAndAsyncBadInputs) {
+  Harness h;
+  for (const char* bad : {"/guardrail/GR-1/version/1/apply", "/guardrail/gr1/version/01/apply",
+                          "/guardrail/gr1/version/1/check", "/guardrail/gr1/apply"}) {
+    expect_dialect(h.call(bhttp::verb::post, bad, bearer("full-secret"), "{}").res, Dialect::kBedrock, 404);
+  }
+  // The guarded client may apply only its own guardrail.
+  expect_dialect(h.call(bhttp::verb::post, "/guardrail/gr0abc123/version/1/apply", bearer("guarded-secret"), "{}").res,
+                 Dialect::kBedrock, 403);
+  // async-invoke is opt-in: "full" has no operations list.
+  const std::string start = R"({"modelId":"anthropic.claude-3-haiku-20240307-v1:0","modelId":"amazon.nova-reel-v1:0",
+                                "modelInput":{},"outputDataConfig":{"s3OutputDataConfig":{"s3Uri":"s3://b/"}}})";
+  expect_dialect(h.call(bhttp::verb::post, "/async-invoke", bearer("full-secret"), start).res, Dialect::kBedrock, 403);
+  expect_dialect(h.call(bhttp::verb::post, "/async-invoke", bearer("asyncer-secret"), R"({"modelInput":{}})").res,
+                 Dialect::kBedrock, 400);
+  expect_dialect(h.call(bhttp::verb::get, "/async-invoke/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aasync-invoke%2Fx",
+                        bearer("asyncer-secret"))
+                     .res,
+                 Dialect::kBedrock, 404);
+  EXPECT_TRUE(h.upstream->calls.empty());
+  // A duplicate modelId: the last one is checked (amazon.nova-*, allowed) and is all Bedrock sees.
+  Scripted started;
+  started.headers = {{"Content-Type", "application/json"}};
+  started.pieces = {R"({"invocationArn":"arn:aws:bedrock:us-east-1:1:async-invoke/mine"})"};
+  h.upstream->script.push_back(started);
+  EXPECT_EQ(h.call(bhttp::verb::post, "/async-invoke", bearer("asyncer-secret"), start).res.status, 200u);
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  EXPECT_EQ(json::parse(h.upstream->calls[0].body)["modelId"], "amazon.nova-reel-v1:0");
+  EXPECT_EQ(h.upstream->calls[0].body.find("claude"), std::string::npos);
+  // Its owner reads it; the list asks Bedrock for one page, never the caller's paging.
+  h.call(bhttp::verb::get, "/async-invoke/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aasync-invoke%2Fmine",
+         bearer("asyncer-secret"));
+  ASSERT_EQ(h.upstream->calls.size(), 2u);
+  h.call(bhttp::verb::get, "/async-invoke?maxResults=1&nextToken=t&statusEquals=Completed", bearer("asyncer-secret"));
+  ASSERT_EQ(h.upstream->calls.size(), 3u);
+  EXPECT_EQ(h.upstream->calls[2].query, "statusEquals=Completed&maxResults=1000");
 }
 
 // Discovery is off unless configured: the paths exist, and say so.

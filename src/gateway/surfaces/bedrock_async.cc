@@ -16,8 +16,10 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kCollection = "/async-invoke";
-constexpr std::string_view kListQuery[] = {"submitTimeAfter", "submitTimeBefore", "statusEquals", "maxResults",
-                                           "nextToken",       "sortBy",           "sortOrder"};
+// Not maxResults or nextToken: paging through everyone's invocations would tell a client how
+// many other clients have. The newest 1,000 that match are read, and the caller's kept.
+constexpr std::string_view kListQuery[] = {"submitTimeAfter", "submitTimeBefore", "statusEquals", "sortBy",
+                                           "sortOrder"};
 
 enum class Kind { kStart, kGet, kList };
 

@@ -58,11 +58,7 @@ class BedrockGuardrail final : public Surface {
     p.call.path += "/version/";
     uri_encode(g->version, p.call.path);
     p.call.path += "/apply";
-    for (const auto& f : head) {
-      if (forwarded_request_header(f.name_string(), p.call.operation)) {
-        p.call.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      }
-    }
+    p.call.headers = forwarded_request_headers(head, p.call.operation);
     p.call.body = std::move(body);
     return p;
   }

@@ -31,11 +31,7 @@ class BedrockNative final : public Surface {
     Plan p;
     p.call.operation = *hp.operation;
     p.call.model = hp.model;
-    for (const auto& f : head) {
-      if (forwarded_request_header(f.name_string(), p.call.operation)) {
-        p.call.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      }
-    }
+    p.call.headers = forwarded_request_headers(head, p.call.operation);
     p.call.body = std::move(body);
     return p;
   }

@@ -11,6 +11,21 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Only the headers Bedrock's API defines for the operation (botocore's bedrock-runtime model):
+// a caller cannot set other upstream options.
+bool forwarded_request_header(std::string_view name, aws::Operation op) {
+  if (iequals(name, "content-type") || iequals(name, "accept")) return true;
+  if (op != aws::Operation::kInvoke && op != aws::Operation::kInvokeStream) return false;
+  static constexpr std::string_view kInvokeHeaders[] = {"x-amzn-bedrock-accept",
+                                                        "x-amzn-bedrock-trace",
+                                                        "x-amzn-bedrock-guardrailidentifier",
+                                                        "x-amzn-bedrock-guardrailversion",
+                                                        "x-amzn-bedrock-performanceconfig-latency",
+                                                        "x-amzn-bedrock-service-tier"};
+  return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
+                     [&](std::string_view h) { return iequals(name, h); });
+}
+
 bool is_bedrock_header(std::string_view name) {
   constexpr std::string_view kPrefix = "x-amzn-bedrock-";
   return name.size() > kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
@@ -91,18 +106,13 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   co_return std::nullopt;
 }
 
-// Botocore's bedrock-runtime model: a caller cannot set other upstream options.
-bool forwarded_request_header(std::string_view name, aws::Operation op) {
-  if (iequals(name, "content-type") || iequals(name, "accept")) return true;
-  if (op != aws::Operation::kInvoke && op != aws::Operation::kInvokeStream) return false;
-  static constexpr std::string_view kInvokeHeaders[] = {"x-amzn-bedrock-accept",
-                                                        "x-amzn-bedrock-trace",
-                                                        "x-amzn-bedrock-guardrailidentifier",
-                                                        "x-amzn-bedrock-guardrailversion",
-                                                        "x-amzn-bedrock-performanceconfig-latency",
-                                                        "x-amzn-bedrock-service-tier"};
-  return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
-                     [&](std::string_view h) { return iequals(name, h); });
+http::HeaderList forwarded_request_headers(const http::RequestHead& head, aws::Operation op) {
+  http::HeaderList out;
+  for (const auto& f : head) {
+    if (forwarded_request_header(f.name_string(), op))
+      out.push_back({std::string(f.name_string()), std::string(f.value())});
+  }
+  return out;
 }
 
 }  // namespace signgate::gateway::surfaces

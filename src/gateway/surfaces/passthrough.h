@@ -28,9 +28,9 @@ namespace signgate::gateway::surfaces {
 boost::asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, UpstreamReply& reply,
                                                                     http::Responder& res);
 
-// Whether a caller's header goes upstream with a pass-through call: only Content-Type and
+// The caller's headers that go upstream with a pass-through call: only Content-Type and
 // Accept, plus for InvokeModel the x-amzn-bedrock-* headers Bedrock's API defines for it.
-bool forwarded_request_header(std::string_view name, aws::Operation op);
+http::HeaderList forwarded_request_headers(const http::RequestHead& head, aws::Operation op);
 
 // The caller's query, kept to the parameters the operation defines (`known`, wire names),
 // re-encoded; the SDKs' "typeEquals" is the wire's "type".
