@@ -298,7 +298,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   c.source = source;
   r.only(root, "",
          {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic",
-          "discovery"});
+          "discovery", "responses"});
   c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
@@ -461,6 +461,15 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         }
       }
     }
+  }
+  if (const YAML::Node rs = root["responses"]; rs && !rs.IsNull()) {
+    r.only(rs, "responses", {"store", "ttl_seconds", "max_mib", "max_mib_per_client"});
+    c.responses.store = r.boolean(rs, "responses", "store").value_or(true);
+    if (auto v = r.integer(rs, "responses", "ttl_seconds", 1, 30 * 86400)) c.responses.ttl = std::chrono::seconds(*v);
+    if (auto v = r.integer(rs, "responses", "max_mib", 1, 1 << 20)) c.responses.max_bytes = std::size_t(*v) << 20;
+    if (auto v = r.integer(rs, "responses", "max_mib_per_client", 1, 1 << 20))
+      c.responses.max_bytes_per_client = std::size_t(*v) << 20;
+    c.responses.max_bytes_per_client = std::min(c.responses.max_bytes_per_client, c.responses.max_bytes);
   }
   if (!p.empty()) return make_error(p.text());
   return c;

@@ -49,6 +49,14 @@ struct ClientConfig {
   std::optional<GuardrailConfig> guardrail;  // forced onto every call of this client
 };
 
+// responses: the store behind the Responses API's previous_response_id and item_reference.
+struct ResponsesConfig {
+  bool store = true;  // false: nothing is kept; previous_response_id is refused
+  std::chrono::seconds ttl{3600};
+  std::size_t max_bytes = 256u << 20;            // every client's responses together
+  std::size_t max_bytes_per_client = 64u << 20;  // one client's
+};
+
 struct UpstreamConfig {
   int max_retries = 2;
   std::string ca_file;  // empty: the system store
@@ -82,6 +90,7 @@ struct Config {
   std::optional<std::vector<std::string>> anthropic_betas;
   // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
   bool discovery = false;
+  ResponsesConfig responses;
 };
 
 // Bedrock's guardrail identifier grammar (an ID or a guardrail ARN) and version ("DRAFT", 1-99999999).

@@ -68,6 +68,7 @@ std::string AuditRecord::to_json_line() const {
   text(out, "ts", format_iso8601(ts));
   text(out, "request_id", request_id);
   text_or_null(out, "client", client);
+  text_or_null(out, "user", user);
   text(out, "surface", surface);
   text(out, "operation", operation);
   text_or_null(out, "model", model);

@@ -20,6 +20,7 @@ struct AuditRecord {
   SystemTime ts;
   std::string request_id;
   std::string client;     // empty when the key was unknown
+  std::string user;       // the end user the caller named (OpenAI's user), at most 256 bytes
   std::string surface;    // "bedrock", "openai", "anthropic"
   std::string operation;  // "converse", ...
   std::string model;

@@ -12,6 +12,7 @@
 #include "gateway/audit.h"
 #include "gateway/metrics.h"
 #include "gateway/refusal.h"
+#include "gateway/response_store.h"
 #include "gateway/runtime.h"
 
 namespace signgate::gateway {
@@ -31,6 +32,7 @@ struct Exchange {
   const auth::Client* client = nullptr;  // set once authenticated
   Metrics* metrics = nullptr;
   AsyncInvocations* async_invocations = nullptr;  // who started which async invocation
+  ResponseStore* responses = nullptr;             // the Responses API's stored responses
 
   const config::Config& config() const { return runtime->config; }
 };

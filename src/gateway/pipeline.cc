@@ -79,6 +79,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
   x.async_invocations = &async_invocations_;
+  x.responses = &responses_;
   const Runtime& runtime = *x.runtime;
 
   // 1. What the head says.

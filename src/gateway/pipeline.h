@@ -52,6 +52,7 @@ class Pipeline {
   AuditLog& audit_;
   Metrics& metrics_;
   AsyncInvocations async_invocations_;
+  ResponseStore responses_;
 };
 
 }  // namespace signgate::gateway

@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore_sigv4  # noqa: E402
+import converse_fake  # noqa: E402
 import lifecycle  # noqa: E402
 
 
@@ -140,6 +141,7 @@ class Handler(BaseHTTPRequestHandler):
             with srv._lock:
                 self._send(200, json.dumps({"counts": srv.counts, "last_assume_role": srv.last_assume_role,
                                             "last_invoke_body": srv.last_invoke_body,
+                                            "last_converse_body": srv.last_converse_body,
                                             "last_count_tokens": srv.last_count_tokens,
                                             "last_control_query": srv.last_control_query,
                                             "last_guardrail": srv.last_guardrail}))
@@ -309,24 +311,23 @@ class Handler(BaseHTTPRequestHandler):
             with self.server._lock:
                 self.server.last_guardrail = {"id": guardrail_header,
                                               "version": self.headers.get("X-Amzn-Bedrock-GuardrailVersion")}
-        usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
         token_headers = [("X-Amzn-Bedrock-Input-Token-Count", "12"), ("X-Amzn-Bedrock-Output-Token-Count", "5")]
-        request = json.loads(body or b"{}") if operation in ("converse", "converse-stream") else {}
-        tools = (request.get("toolConfig") or {}).get("tools") or []
-        last = (request.get("messages") or [{}])[-1].get("content") or []
-        results = [b["toolResult"] for b in last if isinstance(b, dict) and "toolResult" in b]
-        wants_tool = bool(tools) and not results
-        answer_text = ("The tool said: " + results[0]["content"][0].get("text", "")) if results else "Hello from " + model
-        if operation == "converse":
-            content = [{"text": answer_text}]
-            if wants_tool:
-                content = [{"text": "Let me check."},
-                           {"toolUse": {"toolUseId": "tooluse_1", "name": tools[0]["toolSpec"]["name"],
-                                        "input": {"city": "Paris"}}}]
-            return self._send(200, json.dumps({
-                "output": {"message": {"role": "assistant", "content": content}},
-                "stopReason": "tool_use" if wants_tool else "end_turn", "usage": usage, "metrics": {"latencyMs": 1}}),
-                extra=token_headers)
+        if operation in ("converse", "converse-stream"):
+            try:
+                request = json.loads(body or b"{}")
+                with self.server._lock:
+                    self.server.last_converse_body = request
+                content, stop, usage = converse_fake.answer(request, model, self.server)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                return self._error(400, "ValidationException", "Malformed input request: %s" % e)
+            except converse_fake.Invalid as e:
+                return self._error(400, "ValidationException", str(e))
+            if operation == "converse":
+                return self._send(200, json.dumps({
+                    "output": {"message": {"role": "assistant", "content": content}},
+                    "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}}), extra=token_headers)
+            frames = [event_frame(kind, payload) for kind, payload in converse_fake.stream_events(content, stop, usage)]
+            return self._stream(frames, model)
         if operation == "invoke":
             return self._send(200, json.dumps({"id": "msg_fake", "type": "message", "role": "assistant",
                                                "model": model, "content": [{"type": "text", "text": "echo"}],
@@ -335,23 +336,6 @@ class Handler(BaseHTTPRequestHandler):
                               extra=token_headers)
         if operation == "count-tokens":
             return _count_tokens(self, model, body)
-        if operation == "converse-stream":
-            frames = [event_frame("messageStart", {"role": "assistant"})]
-            words = ("Let me check.",) if wants_tool else (
-                ("Hello", " from", " " + model) if not results else (answer_text,))
-            for word in words:
-                frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word}}))
-            frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 0}))
-            if wants_tool:
-                frames.append(event_frame("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {
-                    "toolUseId": "tooluse_1", "name": tools[0]["toolSpec"]["name"]}}}))
-                for piece in ('{"city":', '"Paris"}'):
-                    frames.append(event_frame("contentBlockDelta", {"contentBlockIndex": 1,
-                                                                    "delta": {"toolUse": {"input": piece}}}))
-                frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 1}))
-            frames += [event_frame("messageStop", {"stopReason": "tool_use" if wants_tool else "end_turn"}),
-                       event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
-            return self._stream(frames, model)
         if operation == "invoke-with-response-stream":
             events = _anthropic_stream_events(model, body)
             frames = [event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
@@ -679,6 +663,8 @@ class FakeServer(ThreadingHTTPServer):
         self.seen_models = []           # decoded model IDs, in order
         self.last_assume_role = None
         self.last_invoke_body = None  # the last Anthropic InvokeModel body, as Bedrock got it
+        self.last_converse_body = None  # the last Converse request, as Bedrock got it
+        self.cache_prefixes = set()  # prompt prefixes written to the cache
         self.last_count_tokens = None  # the last CountTokens request's inner body
         self.last_control_query = None  # the query of the last control-plane call
         self.last_guardrail = None  # the guardrail of the last ApplyGuardrail, Converse or InvokeModel

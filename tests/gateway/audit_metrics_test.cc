@@ -9,6 +9,7 @@
 namespace signgate::gateway {
 namespace {
 
+// SPEC §5's fields, and the end user a caller named (OpenAI's user field).
 TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   AuditRecord r;
   r.ts = *parse_iso8601("2026-11-25T12:00:00Z");
@@ -25,8 +26,8 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 17u);
-  for (const char* key : {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
+  EXPECT_EQ(j.size(), 18u);
+  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "model", "status", "upstream_status",
                           "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
                           "bytes_out", "role_session", "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;

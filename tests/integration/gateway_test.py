@@ -165,7 +165,7 @@ class NativeSurface(unittest.TestCase):
         self.assertGreater(len(lines), 5)
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
-                  "bytes_out", "role_session", "error"}
+                  "bytes_out", "role_session", "error", "user"}
         for line in lines:
             self.assertEqual(set(line), fields)
         ok = [l for l in lines if l["status"] == 200 and l["operation"] == "converse"][-1]

@@ -8,10 +8,6 @@ using nlohmann::json;
 
 namespace {
 
-ApiError bad(std::string message, std::string param) {
-  return ApiError{400, "invalid_request_error", std::move(message), std::move(param), {}};
-}
-
 // A text-only content (string or array of text parts) → its text; nullopt if another part type.
 std::optional<std::string> plain_text(const json& content) {
   if (content.is_string()) return content.get<std::string>();
@@ -28,23 +24,20 @@ std::optional<std::string> plain_text(const json& content) {
   return out;
 }
 
-// "data:image/png;base64,AAAA" → {"image":{"format":"png","source":{"bytes":"AAAA"}}}.
 std::variant<json, ApiError> image_block(const json& part, const std::string& param) {
   const json& image = part.contains("image_url") ? part["image_url"] : json();
   const std::string url = image.is_object()   ? string_field(image, "url")
                           : image.is_string() ? image.get<std::string>()
                                               : "";
-  constexpr std::string_view kPrefix = "data:image/";
-  const auto comma = url.find(";base64,");
-  if (url.rfind(kPrefix, 0) != 0 || comma == std::string::npos) {
-    return bad("only base64 data: URLs are supported for images (Bedrock does not fetch URLs)", param + ".image_url");
-  }
-  std::string format = url.substr(kPrefix.size(), comma - kPrefix.size());
-  if (format == "jpg") format = "jpeg";
-  if (format != "png" && format != "jpeg" && format != "gif" && format != "webp") {
-    return bad("image format " + format + " is not supported (png, jpeg, gif, webp)", param + ".image_url");
-  }
-  return json{{"image", {{"format", format}, {"source", {{"bytes", url.substr(comma + 8)}}}}}};
+  return image_from_data_url(url, param + ".image_url");
+}
+
+// Adds the cache point a part or message asks for (cache_control) after `blocks`.
+std::optional<ApiError> add_cache_point(json& blocks, const json& holder, const std::string& param) {
+  auto point = cache_point(holder, param);
+  if (auto* e = std::get_if<ApiError>(&point)) return *e;
+  if (auto& p = std::get<std::optional<json>>(point)) blocks.push_back(std::move(*p));
+  return std::nullopt;
 }
 
 std::variant<json, ApiError> user_content(const json& content, const std::string& param) {
@@ -56,7 +49,7 @@ std::variant<json, ApiError> user_content(const json& content, const std::string
     const std::string p = param + "[" + std::to_string(i) + "]";
     const std::string type = string_field(part, "type");
     if (type == "text" && part.contains("text") && part["text"].is_string()) {
-      blocks.push_back({{"text", part["text"]}});
+      if (!part["text"].get<std::string>().empty()) blocks.push_back({{"text", part["text"]}});
     } else if (type == "image_url") {
       auto block = image_block(part, p);
       if (auto* e = std::get_if<ApiError>(&block)) return *e;
@@ -64,17 +57,9 @@ std::variant<json, ApiError> user_content(const json& content, const std::string
     } else {
       return bad("content part type '" + type + "' is not supported (text, image_url)", p + ".type");
     }
+    if (auto e = add_cache_point(blocks, part, p)) return *e;
   }
   return blocks;
-}
-
-// Converse wants alternating roles: consecutive messages of one role become one.
-void append_message(json& messages, const std::string& role, json blocks) {
-  if (!messages.empty() && messages.back()["role"] == role) {
-    for (auto& b : blocks) messages.back()["content"].push_back(std::move(b));
-    return;
-  }
-  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
 }
 
 std::optional<ApiError> refuse_unsupported(const json& req) {
@@ -82,10 +67,6 @@ std::optional<ApiError> refuse_unsupported(const json& req) {
   if (bool_field(req, "logprobs")) return bad("logprobs are not available from Bedrock", "logprobs");
   if (req.contains("functions")) return bad("functions is deprecated; use tools", "functions");
   if (req.contains("audio") || req.contains("modalities")) return bad("audio output is not supported", "modalities");
-  if (req.contains("response_format") && req["response_format"].is_object() &&
-      string_field(req["response_format"], "type", "text") != "text") {
-    return bad("response_format other than text is not supported", "response_format");
-  }
   if (req.contains("logit_bias") && req["logit_bias"].is_object() && !req["logit_bias"].empty()) {
     return bad("logit_bias is not supported", "logit_bias");
   }
@@ -98,14 +79,6 @@ std::optional<ApiError> refuse_unsupported(const json& req) {
 }
 
 }  // namespace
-
-json error_body(const ApiError& e) {
-  return {{"error",
-           {{"message", e.message},
-            {"type", e.type},
-            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
-            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
-}
 
 std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
                                                 const std::map<std::string, std::string>& aliases, int max_depth) {
@@ -141,10 +114,17 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
       auto text = plain_text(content);
       if (!text) return bad("system messages take text only", p + ".content");
       if (!text->empty()) system.push_back({{"text", *text}});
+      if (content.is_array() && !content.empty()) {
+        if (auto e =
+                add_cache_point(system, content.back(), p + ".content[" + std::to_string(content.size() - 1) + "]"))
+          return *e;
+      }
+      if (auto e = add_cache_point(system, m, p)) return *e;
     } else if (role == "user") {
       auto blocks = user_content(content, p + ".content");
       if (auto* e = std::get_if<ApiError>(&blocks)) return *e;
-      append_message(messages, "user", std::get<json>(blocks));
+      if (auto e = add_cache_point(std::get<json>(blocks), m, p)) return *e;
+      append_message(messages, "user", std::get<json>(std::move(blocks)));
     } else if (role == "assistant") {
       json blocks = json::array();
       auto text = plain_text(content);
@@ -171,16 +151,17 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
         }
       }
       if (blocks.empty()) continue;  // an empty assistant turn says nothing
+      if (auto e = add_cache_point(blocks, m, p)) return *e;
       append_message(messages, "assistant", std::move(blocks));
     } else if (role == "tool") {
       if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string())
         return bad("tool messages need tool_call_id", p + ".tool_call_id");
       auto text = plain_text(content);
       if (!text) return bad("tool results take text", p + ".content");
-      append_message(
-          messages, "user",
-          json::array(
-              {{{"toolResult", {{"toolUseId", m["tool_call_id"]}, {"content", json::array({{{"text", *text}}})}}}}}));
+      json blocks = json::array(
+          {{{"toolResult", {{"toolUseId", m["tool_call_id"]}, {"content", json::array({{{"text", *text}}})}}}}});
+      if (auto e = add_cache_point(blocks, m, p)) return *e;
+      append_message(messages, "user", std::move(blocks));
     } else {
       return bad("role '" + role + "' is not supported (system, developer, user, assistant, tool)", p + ".role");
     }
@@ -223,11 +204,9 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
         return bad("only function tools are supported", p);
       }
       const json& fn = t["function"];
-      json spec = {
-          {"name", fn["name"]},
-          {"inputSchema", {{"json", fn.contains("parameters") ? fn["parameters"] : json{{"type", "object"}}}}}};
-      if (fn.contains("description") && fn["description"].is_string()) spec["description"] = fn["description"];
-      tools.push_back({{"toolSpec", std::move(spec)}});
+      tools.push_back(
+          tool_spec(fn["name"], field(fn, "description"), field(fn, "parameters"), bool_field(fn, "strict")));
+      if (auto e = add_cache_point(tools, t, p)) return *e;
     }
     json config = {{"tools", std::move(tools)}};
     if (req.contains("tool_choice")) {
@@ -246,6 +225,19 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
   }
 
   out.stream = bool_field(req, "stream");
+  if (const json* effort = field(req, "reasoning_effort"); effort != nullptr && !effort->is_null()) {
+    if (!effort->is_string()) return bad("reasoning_effort must be a string", "reasoning_effort");
+    auto on = apply_reasoning_effort(c, out.model_id, effort->get<std::string>(), out.stream, "reasoning_effort");
+    if (auto* e = std::get_if<ApiError>(&on)) return *e;
+    out.thinking = std::get<bool>(on);
+  }
+  if (const json* format = field(req, "response_format")) {
+    auto parsed = json_format(*format, "response_format");
+    if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+    if (const auto& f = std::get<std::optional<JsonFormat>>(parsed)) {
+      out.forced_tool = apply_json_format(c, out.model_id, *f, out.thinking).forced_tool;
+    }
+  }
   if (req.contains("stream_options") && req["stream_options"].is_object()) {
     out.include_usage = bool_field(req["stream_options"], "include_usage");
   }
@@ -260,46 +252,51 @@ std::string_view finish_reason(std::string_view stop) {
   return "stop";  // end_turn, stop_sequence
 }
 
-json from_converse(const json& answer, const ChatRequest& request, std::string_view id, std::int64_t created) {
-  std::string text;
-  json tool_calls = json::array();
-  const json* content = nullptr;
-  if (answer.contains("output") && answer["output"].contains("message") &&
-      answer["output"]["message"].contains("content")) {
-    content = &answer["output"]["message"]["content"];
+json usage_json(const Usage& u) {
+  json usage = {{"prompt_tokens", u.input}, {"completion_tokens", u.output}, {"total_tokens", u.input + u.output}};
+  if (u.cache_read != 0 || u.cache_write != 0) {
+    usage["prompt_tokens_details"] = {{"cached_tokens", u.cache_read}};
+    // As other gateways report Bedrock's and Anthropic's cache, beside OpenAI's fields.
+    usage["cache_read_input_tokens"] = u.cache_read;
+    usage["cache_creation_input_tokens"] = u.cache_write;
   }
-  if (content != nullptr && content->is_array()) {
-    for (const auto& block : *content) {
-      if (block.contains("text") && block["text"].is_string()) text += block["text"].get<std::string>();
-      if (block.contains("toolUse") && block["toolUse"].is_object()) {
-        const json& use = block["toolUse"];
-        tool_calls.push_back({{"id", string_field(use, "toolUseId")},
-                              {"type", "function"},
-                              {"function",
-                               {{"name", string_field(use, "name")},
-                                {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
-      }
+  return usage;
+}
+
+json from_converse(const json& answer, const ChatRequest& request, std::string_view id, std::int64_t created) {
+  std::string reasoning;
+  json tool_calls = json::array();
+  static const json kNone;
+  const json* found = field(object_field(object_field(answer, "output"), "message"), "content");
+  const json& content = found != nullptr ? *found : kNone;
+  if (content.is_array()) {
+    for (const auto& block : content) {
+      const json& thought = object_field(object_field(block, "reasoningContent"), "reasoningText");
+      if (const json* t = field(thought, "text"); t != nullptr && t->is_string()) reasoning += t->get<std::string>();
+      const json& use = object_field(block, "toolUse");
+      if (use.empty() || (!request.forced_tool.empty() && string_field(use, "name") == request.forced_tool)) continue;
+      tool_calls.push_back(
+          {{"id", string_field(use, "toolUseId")},
+           {"type", "function"},
+           {"function",
+            {{"name", string_field(use, "name")}, {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
     }
   }
+  const std::string text = answer_text(content, request.forced_tool);
   json message = {{"role", "assistant"}, {"content", text.empty() && !tool_calls.empty() ? json(nullptr) : json(text)}};
-  if (!tool_calls.empty()) message["tool_calls"] = std::move(tool_calls);
-  json usage = {{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
-  if (answer.contains("usage") && answer["usage"].is_object()) {
-    const json& u = answer["usage"];
-    const auto in = count_field(u, "inputTokens"), outn = count_field(u, "outputTokens");
-    usage = {
-        {"prompt_tokens", in}, {"completion_tokens", outn}, {"total_tokens", count_field(u, "totalTokens", in + outn)}};
-  }
-  return {
-      {"id", id},
-      {"object", "chat.completion"},
-      {"created", created},
-      {"model", request.model_name},
-      {"choices", json::array({{{"index", 0},
-                                {"message", std::move(message)},
-                                {"logprobs", nullptr},
-                                {"finish_reason", finish_reason(string_field(answer, "stopReason", "end_turn"))}}})},
-      {"usage", std::move(usage)}};
+  if (!reasoning.empty()) message["reasoning_content"] = std::move(reasoning);
+  const bool called_tools = !tool_calls.empty();
+  if (called_tools) message["tool_calls"] = std::move(tool_calls);
+  std::string_view finish = finish_reason(string_field(answer, "stopReason", "end_turn"));
+  if (finish == "tool_calls" && !called_tools) finish = "stop";  // the forced JSON tool: an answer
+  return {{"id", id},
+          {"object", "chat.completion"},
+          {"created", created},
+          {"model", request.model_name},
+          {"choices",
+           json::array(
+               {{{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
+          {"usage", usage_json(usage_of(object_field(answer, "usage")))}};
 }
 
 }  // namespace signgate::api::openai

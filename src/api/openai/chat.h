@@ -1,7 +1,8 @@
 // OpenAI chat completions ⇄ Bedrock Converse, as pure JSON transforms (no I/O).
 // Requests: model (ID, inference profile, ARN or alias), messages with every role, text and
-// base64 image parts, sampling limits, stop, tools and tool results. Responses: the
-// chat.completion object with the finish reason and usage mapped.
+// base64 image parts, sampling limits, stop, tools and tool results, response_format (JSON
+// schema or object), reasoning_effort, cache_control (→ cache points). Responses: the
+// chat.completion object with the finish reason, reasoning_content and usage (cache included).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,18 +14,9 @@
 #include <variant>
 
 #include "api/json_depth.h"
+#include "api/openai/converse_parts.h"
 
 namespace signgate::api::openai {
-
-// An error as OpenAI clients expect it: {"error":{"message","type","param","code"}}.
-struct ApiError {
-  unsigned status = 400;
-  std::string type = "invalid_request_error";
-  std::string message;
-  std::string param;  // the offending field, e.g. "messages[2].content[0].image_url"
-  std::string code;
-};
-nlohmann::json error_body(const ApiError& e);
 
 struct ChatRequest {
   std::string model_name;   // as the client named it (echoed back)
@@ -33,6 +25,8 @@ struct ChatRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   std::string user;            // kept for the audit log
+  std::string forced_tool;     // a JSON answer asked for through a tool: its input is the content
+  bool thinking = false;       // reasoning_effort turned the model's thinking on
 };
 
 // Parses and translates a /v1/chat/completions body. `aliases` maps names from the
@@ -45,6 +39,9 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
 
 // Bedrock's stopReason → OpenAI's finish_reason.
 std::string_view finish_reason(std::string_view stop_reason);
+
+// Converse's usage → chat completion's usage (cached tokens in prompt_tokens_details).
+nlohmann::json usage_json(const Usage& u);
 
 // A Converse answer → chat.completion.
 nlohmann::json from_converse(const nlohmann::json& answer, const ChatRequest& request, std::string_view id,

@@ -64,11 +64,17 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   const json e = parse_json(m.payload, kDefaultMaxJsonDepth);
   if (!e.is_object()) return {};
   if (*type == "messageStart") return chunk({{"role", "assistant"}, {"content", ""}});
+  const json* index = field(e, "contentBlockIndex");
+  const std::int64_t block = index != nullptr && index->is_number_integer() ? index->get<std::int64_t>() : -2;
   if (*type == "contentBlockStart") {
     const json& start = object_field(e, "start");
     if (start.contains("toolUse")) {
-      ++tool_index_;
       const json& use = start["toolUse"];
+      if (!request_.forced_tool.empty() && string_field(use, "name") == request_.forced_tool) {
+        forced_block_ = block;  // its input is the JSON answer: streamed as content
+        return {};
+      }
+      ++tool_index_;
       return chunk(
           {{"tool_calls", json::array({{{"index", tool_index_},
                                         {"id", string_field(use, "toolUseId")},
@@ -80,16 +86,27 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
   if (*type == "contentBlockDelta") {
     const json& delta = object_field(e, "delta");
     if (delta.contains("text") && delta["text"].is_string()) return chunk({{"content", delta["text"]}});
+    const json& thought = object_field(delta, "reasoningContent");
+    if (const json* t = field(thought, "text"); t != nullptr && t->is_string()) {
+      return chunk({{"reasoning_content", *t}});
+    }
+    const json* input = field(object_field(delta, "toolUse"), "input");
+    if (block == forced_block_ && input != nullptr && input->is_string()) return chunk({{"content", *input}});
     if (delta.contains("toolUse") && delta["toolUse"].contains("input")) {
       return chunk({{"tool_calls", json::array({{{"index", std::max(tool_index_, 0)},
                                                  {"function", {{"arguments", delta["toolUse"]["input"]}}}}})}});
     }
     return {};
   }
-  if (*type == "messageStop") return chunk_text("{}", finish_reason(string_field(e, "stopReason", "end_turn")));
+  if (*type == "messageStop") {
+    std::string_view finish = finish_reason(string_field(e, "stopReason", "end_turn"));
+    if (finish == "tool_calls" && tool_index_ < 0) finish = "stop";  // only the forced JSON tool: an answer
+    return chunk_text("{}", finish);
+  }
   if (*type == "metadata" && e.contains("usage") && e["usage"].is_object()) {
-    input_tokens = count_field(e["usage"], "inputTokens");
-    output_tokens = count_field(e["usage"], "outputTokens");
+    usage = usage_of(e["usage"]);
+    input_tokens = usage.input;
+    output_tokens = usage.output;
     saw_usage = true;
   }
   return {};
@@ -103,10 +120,7 @@ std::string ChunkTranslator::finish() {
                 {"created", created_},
                 {"model", request_.model_name},
                 {"choices", json::array()},
-                {"usage",
-                 {{"prompt_tokens", input_tokens},
-                  {"completion_tokens", output_tokens},
-                  {"total_tokens", input_tokens + output_tokens}}}});
+                {"usage", usage_json(usage)}});
   }
   out += "data: [DONE]\n\n";
   return out;

@@ -26,6 +26,7 @@ class ChunkTranslator {
 
   std::uint64_t input_tokens = 0, output_tokens = 0;
   bool saw_usage = false;
+  Usage usage;
 
  private:
   // One chat.completion.chunk SSE event; an empty finish_reason is written as null.
@@ -35,7 +36,8 @@ class ChunkTranslator {
   std::string prefix_;  // "data: {"id":...,"choices":[{"index":0,"delta":
   std::string id_;
   std::int64_t created_;
-  int tool_index_ = -1;  // OpenAI numbers tool calls 0, 1, ... in the order they start
+  int tool_index_ = -1;             // OpenAI numbers tool calls 0, 1, ... in the order they start
+  std::int64_t forced_block_ = -1;  // the content block of the forced JSON tool, streamed as content
 };
 
 }  // namespace signgate::api::openai

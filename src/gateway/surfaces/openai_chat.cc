@@ -32,6 +32,7 @@ class OpenAIChat final : public Surface {
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
     auto state = std::make_unique<ChatState>(std::get<api::openai::ChatRequest>(std::move(parsed)));
     const api::openai::ChatRequest& chat = state->chat;
+    note_user(x, chat.user);
     Plan p;
     p.call.operation = chat.stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
     p.call.model = chat.model_id;
@@ -49,17 +50,9 @@ class OpenAIChat final : public Surface {
     const std::string id = "chatcmpl-" + x.audit.request_id;
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();
     if (!chat.stream) {
-      auto text = co_await reply.read_all(kMaxAnswer);
-      bool too_deep = false;
-      const json converse = text ? api::parse_json(*text, x.config().max_json_depth, &too_deep) : json();
-      if (!text || !converse.is_object()) {
-        // A hostile or prompt-injected answer (a tool input nested 300,000 deep) ends here.
-        std::string detail = !text      ? "Bedrock's answer broke off: " + text.message()
-                             : too_deep ? "Bedrock's answer nests deeper than limits.max_json_depth"
-                                        : "Bedrock's answer is not a JSON object";
-        co_return unreadable_answer(x, std::move(detail));
-      }
-      x.first_byte = SteadyClock::now();
+      auto read = co_await read_json_answer(x, reply);
+      if (auto* refused = std::get_if<Refusal>(&read)) co_return std::move(*refused);
+      const json& converse = std::get<json>(read);
       std::string out = dump(api::openai::from_converse(converse, chat, id, created));
       x.audit.bytes_out = out.size();
       co_await res.send(200, content_type("application/json"), std::move(out));

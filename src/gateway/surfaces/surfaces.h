@@ -8,6 +8,7 @@ namespace signgate::gateway::surfaces {
 const Surface& bedrock_native();              // POST /model/{modelId}/{operation}
 const Surface& openai_chat();                 // POST /v1/chat/completions
 const Surface& openai_models();               // GET /v1/models[/{id}]
+const Surface& openai_responses();            // POST /v1/responses
 const Surface& anthropic_messages();          // POST /v1/messages
 const Surface& anthropic_count_tokens();      // POST /v1/messages/count_tokens
 const Surface& bedrock_foundation_models();   // GET /foundation-models[/{id}]

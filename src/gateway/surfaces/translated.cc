@@ -42,6 +42,29 @@ Refusal unreadable_answer(const Exchange& x, std::string detail) {
                  std::move(detail)};
 }
 
+boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(Exchange& x, UpstreamReply& reply) {
+  auto text = co_await reply.read_all(kMaxAnswer);
+  bool too_deep = false;
+  nlohmann::json answer = text ? api::parse_json(*text, x.config().max_json_depth, &too_deep) : nlohmann::json();
+  if (!text || !answer.is_object()) {
+    std::string detail = !text      ? "Bedrock's answer broke off: " + text.message()
+                         : too_deep ? "Bedrock's answer nests deeper than limits.max_json_depth"
+                                    : "Bedrock's answer is not a JSON object";
+    co_return unreadable_answer(x, std::move(detail));
+  }
+  x.first_byte = SteadyClock::now();
+  co_return answer;
+}
+
+void note_user(Exchange& x, std::string_view user) {
+  if (user.size() > 256) {
+    user = user.substr(0, 256);
+    while (!user.empty() && (static_cast<unsigned char>(user.back()) & 0xC0) == 0x80) user.remove_suffix(1);
+    if (!user.empty() && static_cast<unsigned char>(user.back()) >= 0xC0) user.remove_suffix(1);  // a cut lead byte
+  }
+  x.audit.user = std::string(user);
+}
+
 api::anthropic::Betas requested_betas(const Exchange& x, const http::RequestHead& head) {
   std::vector<std::string_view> values;
   const auto range = head.equal_range("anthropic-beta");

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "api/anthropic/messages.h"
 #include "aws/eventstream.h"
@@ -33,6 +34,14 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
 
 // A whole answer that could not be read (broken off, too large): 502, the detail logged.
 Refusal unreadable_answer(const Exchange& x, std::string detail);
+
+// Reads a whole JSON answer (Converse's, say) as an object: a refusal when it broke off, is
+// too large, nests deeper than limits.max_json_depth (a hostile or prompt-injected answer)
+// or is not an object. Marks the first byte.
+boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(Exchange& x, UpstreamReply& reply);
+
+// Puts the end user a caller names (OpenAI's user field) in the audit line, cut to 256 bytes.
+void note_user(Exchange& x, std::string_view user);
 
 // The anthropic-beta values of the request (every field, comma-separated), with the betas the
 // runtime forwards.

@@ -88,7 +88,7 @@ TEST(OpenAiRequest, MeaningChangingFieldsAreRefusedByName) {
   EXPECT_EQ(
       refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})")
           .param,
-      "response_format");
+      "response_format.schema");
   EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":0.5})").param,
             "presence_penalty");
   EXPECT_EQ(refused(R"({"messages":[{"role":"user","content":"x"}]})").param, "model");
@@ -153,6 +153,121 @@ TEST(OpenAiResponse, WrongTypedAnswerFieldsReadAsAbsent) {
   EXPECT_EQ(out["choices"][0]["message"]["tool_calls"][0]["id"], "");
   EXPECT_EQ(out["usage"]["prompt_tokens"], 0);
   EXPECT_EQ(out["usage"]["total_tokens"], 0);
+}
+
+// response_format json_schema: Converse's native structured output where the model has it
+// (Claude 4.5 and later), the schema as a string as Bedrock wants it.
+TEST(OpenAiStructuredOutput, JsonSchemaIsNativeOnClaude45) {
+  const auto r = ok(json::parse(R"({"model":"us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "messages":[{"role":"user","content":"Capital of France?"}],
+      "response_format":{"type":"json_schema","json_schema":{"name":"answer!","strict":true,
+        "schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}}})"));
+  EXPECT_TRUE(r.forced_tool.empty());
+  const json& fmt = r.converse["outputConfig"]["textFormat"];
+  EXPECT_EQ(fmt["type"], "json_schema");
+  EXPECT_EQ(fmt["structure"]["jsonSchema"]["name"], "answer");  // Bedrock's name grammar
+  EXPECT_EQ(json::parse(fmt["structure"]["jsonSchema"]["schema"].get<std::string>())["required"][0], "city");
+  EXPECT_FALSE(r.converse.contains("toolConfig"));
+}
+
+// Elsewhere a tool the model must call, whose input is the answer.
+TEST(OpenAiStructuredOutput, JsonSchemaIsAForcedToolElsewhere) {
+  const auto r = ok(json::parse(R"({"model":"claude-haiku","messages":[{"role":"user","content":"x"}],
+      "response_format":{"type":"json_schema","json_schema":{"name":"answer","schema":{"type":"object"}}}})"));
+  EXPECT_EQ(r.forced_tool, "answer");
+  EXPECT_EQ(r.converse["toolConfig"]["toolChoice"], json::parse(R"({"tool":{"name":"answer"}})"));
+  EXPECT_EQ(r.converse["toolConfig"]["tools"][0]["toolSpec"]["name"], "answer");
+  const auto obj = ok(json::parse(
+      R"({"model":"claude-haiku","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})"));
+  EXPECT_EQ(obj.forced_tool, "json_response");
+  // The answer: the tool's input is the content, the finish reason "stop", no tool call shown.
+  const json answer = json::parse(R"({"output":{"message":{"role":"assistant","content":[
+      {"toolUse":{"toolUseId":"t","name":"answer","input":{"city":"Paris"}}}]}},"stopReason":"tool_use",
+      "usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}})");
+  const json out = from_converse(answer, r, "id", 1);
+  EXPECT_EQ(out["choices"][0]["message"]["content"], R"({"city":"Paris"})");
+  EXPECT_EQ(out["choices"][0]["finish_reason"], "stop");
+  EXPECT_FALSE(out["choices"][0]["message"].contains("tool_calls"));
+}
+
+TEST(OpenAiReasoning, EffortBecomesThinkingWithinTheTokenLimit) {
+  const auto r = ok(json::parse(R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "messages":[{"role":"user","content":"x"}],"reasoning_effort":"medium","max_tokens":4000})"));
+  EXPECT_TRUE(r.thinking);
+  EXPECT_EQ(r.converse["additionalModelRequestFields"]["thinking"],
+            json::parse(R"({"type":"enabled","budget_tokens":2976})"));
+  const auto unset = ok(json::parse(R"({"model":"anthropic.claude-3-7-sonnet-20250219-v1:0",
+      "messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"})"));
+  EXPECT_EQ(unset.converse["inferenceConfig"]["maxTokens"], 21333);
+  EXPECT_EQ(unset.converse["additionalModelRequestFields"]["thinking"]["budget_tokens"], 16384);
+  // Adaptive thinking from Claude 4.6 on, with the effort as Bedrock's outputConfig.effort.
+  const auto adaptive = ok(json::parse(R"({"model":"global.anthropic.claude-opus-4-6-v1",
+      "messages":[{"role":"user","content":"x"}],"reasoning_effort":"xhigh"})"));
+  EXPECT_EQ(adaptive.converse["additionalModelRequestFields"]["thinking"]["type"], "adaptive");
+  EXPECT_EQ(adaptive.converse["outputConfig"]["effort"], "xhigh");
+  // Too few tokens to think in, a model that does not reason, "minimal": no thinking at all.
+  for (
+      const char* body :
+      {R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low","max_tokens":1500})",
+       R"({"model":"claude-haiku","messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"})",
+       R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0","messages":[{"role":"user","content":"x"}],"reasoning_effort":"minimal"})"}) {
+    const auto none = ok(json::parse(body));
+    EXPECT_FALSE(none.thinking) << body;
+    EXPECT_FALSE(none.converse.contains("additionalModelRequestFields")) << body;
+  }
+  const auto nova = ok(json::parse(R"({"model":"us.amazon.nova-2-lite-v1:0","messages":[{"role":"user","content":"x"}],
+      "reasoning_effort":"high","max_tokens":500,"temperature":0.3})"));
+  EXPECT_EQ(nova.converse["additionalModelRequestFields"]["reasoningConfig"]["maxReasoningEffort"], "high");
+  EXPECT_FALSE(nova.converse.contains("inferenceConfig"));  // Nova 2 refuses them with high effort
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"max"})").param,
+            "reasoning_effort");
+}
+
+TEST(OpenAiReasoning, ThinkingIsReturnedAsReasoningContent) {
+  ChatRequest req;
+  req.model_name = "claude";
+  const json answer = json::parse(R"({"output":{"message":{"role":"assistant","content":[
+      {"reasoningContent":{"reasoningText":{"text":"Paris is the capital.","signature":"sig"}}},{"text":"Paris"}]}},
+      "stopReason":"end_turn","usage":{"inputTokens":10,"outputTokens":5,"totalTokens":15,
+      "cacheReadInputTokens":100,"cacheWriteInputTokens":50}})");
+  const json out = from_converse(answer, req, "id", 1);
+  EXPECT_EQ(out["choices"][0]["message"]["reasoning_content"], "Paris is the capital.");
+  EXPECT_EQ(out["choices"][0]["message"]["content"], "Paris");
+  // OpenAI counts cached tokens inside prompt_tokens; Bedrock's inputTokens leaves them out.
+  EXPECT_EQ(out["usage"], json::parse(R"({"prompt_tokens":160,"completion_tokens":5,"total_tokens":165,
+      "prompt_tokens_details":{"cached_tokens":100},"cache_read_input_tokens":100,"cache_creation_input_tokens":50})"));
+}
+
+TEST(OpenAiCaching, CacheControlBecomesCachePoints) {
+  const auto r = ok(json::parse(R"({"model":"m","messages":[
+      {"role":"system","content":[{"type":"text","text":"Long rules","cache_control":{"type":"ephemeral","ttl":"1h"}}]},
+      {"role":"user","content":[{"type":"text","text":"Doc","cache_control":{"type":"ephemeral"}},{"type":"text","text":"Q"}]},
+      {"role":"assistant","content":"A","cache_control":{"type":"ephemeral"}},
+      {"role":"user","content":"Q2"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}},"cache_control":{"type":"ephemeral"}}]})"));
+  EXPECT_EQ(r.converse["system"],
+            json::parse(R"([{"text":"Long rules"},{"cachePoint":{"type":"default","ttl":"1h"}}])"));
+  EXPECT_EQ(r.converse["messages"][0]["content"],
+            json::parse(R"([{"text":"Doc"},{"cachePoint":{"type":"default"}},{"text":"Q"}])"));
+  EXPECT_EQ(r.converse["messages"][1]["content"], json::parse(R"([{"text":"A"},{"cachePoint":{"type":"default"}}])"));
+  EXPECT_EQ(r.converse["toolConfig"]["tools"][1], json::parse(R"({"cachePoint":{"type":"default"}})"));
+  EXPECT_EQ(refused(R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x",
+      "cache_control":{"type":"ephemeral","ttl":"2d"}}]}]})")
+                .param,
+            "messages[0].content[0].cache_control.ttl");
+}
+
+TEST(OpenAiModels, ClaudeVersionsFromAnyModelName) {
+  EXPECT_EQ(claude_version("anthropic.claude-3-haiku-20240307-v1:0")->minor, 0);
+  EXPECT_EQ(claude_version("anthropic.claude-3-5-sonnet-20240620-v1:0")->minor, 5);
+  EXPECT_EQ(claude_version("us.anthropic.claude-3-7-sonnet-20250219-v1:0")->minor, 7);
+  EXPECT_EQ(claude_version("anthropic.claude-opus-4-20250514-v1:0")->major, 4);
+  EXPECT_EQ(claude_version("anthropic.claude-opus-4-20250514-v1:0")->minor, 0);
+  EXPECT_EQ(claude_version("global.anthropic.claude-sonnet-4-5-20250929-v1:0")->minor, 5);
+  EXPECT_TRUE(claude_version("anthropic.claude-opus-4-6-v1")->at_least(4, 6));
+  EXPECT_TRUE(claude_version("claude-sonnet-5")->at_least(4, 6));
+  EXPECT_FALSE(claude_version("anthropic.claude-v2:1").has_value());
+  EXPECT_FALSE(claude_version("amazon.nova-pro-v1:0").has_value());
 }
 
 }  // namespace

@@ -1,0 +1,138 @@
+// OpenAI's Responses API ⇄ Bedrock Converse, as pure JSON transforms (no I/O).
+// Requests: input as a string or items (messages with text, image and file parts,
+// function_call and function_call_output, custom tool calls, reasoning, item_reference),
+// instructions, function and custom tools, tool_choice, sampling limits, text.format,
+// reasoning.effort, previous_response_id. Answers: the response object with its output items
+// (message, function_call, custom_tool_call, reasoning) and usage; streams: the typed events
+// (response.created ... response.completed) each with its sequence_number.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "api/json_depth.h"
+#include "api/openai/converse_parts.h"
+#include "aws/eventstream.h"
+
+namespace signgate::api::openai {
+
+// What earlier responses said, as the caller's store keeps them (previous_response_id,
+// item_reference, a reasoning item sent back without its content).
+class ResponseHistory {
+ public:
+  virtual ~ResponseHistory() = default;
+  // Every item of the conversation up to and including response `id`, oldest first; or why not.
+  virtual std::variant<nlohmann::json, std::string> conversation(std::string_view id) const = 0;
+  virtual std::optional<nlohmann::json> item(std::string_view item_id) const = 0;
+};
+
+struct ResponsesRequest {
+  std::string model_name;   // as the client named it (echoed back)
+  std::string model_id;     // the Bedrock model ID, inference profile or ARN
+  nlohmann::json converse;  // the Converse request body
+  bool stream = false;
+  bool store = true;                // OpenAI's default: kept for previous_response_id
+  bool encrypted_reasoning = false;  // include: ["reasoning.encrypted_content"]
+  bool thinking = false;
+  std::string previous_response_id;
+  std::string user;                 // user or safety_identifier, for the audit log
+  std::string forced_tool;          // a JSON answer asked for through a tool
+  std::set<std::string> custom_tools;  // free-form tools: their input is one string
+  nlohmann::json input_items;       // this request's input as items (what a store keeps)
+  nlohmann::json echo;              // the request's settings, echoed in the response object
+};
+
+// Parses and translates a /v1/responses body. `history` resolves previous_response_id and
+// item_reference (null: no store, both refused). Fields Converse cannot honour (built-in
+// tools, background, conversation, prompt templates, logprobs) are a 400 naming the field.
+std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view body,
+                                                               const std::map<std::string, std::string>& aliases,
+                                                               const ResponseHistory* history,
+                                                               int max_depth = kDefaultMaxJsonDepth);
+
+// Builds response objects and output items for one response id.
+class ResponseBuilder {
+ public:
+  ResponseBuilder(const ResponsesRequest& request, std::string request_id, std::int64_t created_at);
+
+  const std::string& id() const { return id_; }
+  // An output item id: "msg_<request>_<n>", "fc_...", "rs_...".
+  std::string item_id(std::string_view prefix);
+  // The response object in `status` with `output` (and usage when known).
+  nlohmann::json response(std::string_view status, const nlohmann::json& output, const Usage* usage,
+                          const nlohmann::json& incomplete = nullptr, const nlohmann::json& error = nullptr) const;
+  // A reasoning item from Converse reasoning blocks (text, signature, redacted content).
+  nlohmann::json reasoning_item(std::string id, const std::string& text, const nlohmann::json& blocks) const;
+  nlohmann::json tool_item(std::string id, const std::string& call_id, const std::string& name,
+                           const std::string& input) const;
+  static nlohmann::json message_item(std::string id, const std::string& text, std::string_view status);
+  // stopReason → the response's status and incomplete_details.
+  static std::pair<std::string_view, nlohmann::json> outcome(std::string_view stop_reason);
+
+  const ResponsesRequest& request() const { return request_; }
+
+ private:
+  const ResponsesRequest& request_;
+  std::string request_id_;
+  std::string id_;
+  std::int64_t created_at_;
+  int next_item_ = 0;
+};
+
+// A Converse answer → the response object.
+nlohmann::json response_from_converse(const nlohmann::json& answer, ResponseBuilder& b);
+
+// ConverseStream events → Responses API server-sent events, one event-stream message at a time.
+class ResponseEventTranslator {
+ public:
+  explicit ResponseEventTranslator(ResponseBuilder& builder) : b_(builder) {}
+
+  // response.created and response.in_progress.
+  std::string start();
+  std::string on_message(const aws::eventstream::Message& m);
+  // The closing events: the open item's done events, then response.completed (or
+  // response.incomplete); nothing after a failure.
+  std::string finish();
+  // error and response.failed for a failure signgate saw itself (upstream broke, bad frame).
+  std::string error(std::string_view message);
+
+  // The output items made so far (all of them once finished).
+  const nlohmann::json& output() const { return output_; }
+  bool completed() const { return completed_; }
+  Usage usage;
+
+ private:
+  enum class Kind { kNone, kText, kTool, kReasoning };
+  std::string event(std::string_view type, nlohmann::json payload);
+  std::string open(Kind kind, std::int64_t block, const nlohmann::json& start);
+  std::string close();
+  std::string fail(std::string_view code, std::string_view message);
+
+  ResponseBuilder& b_;
+  std::uint64_t sequence_ = 0;
+  nlohmann::json output_ = nlohmann::json::array();
+  std::string stop_reason_ = "end_turn";
+  bool completed_ = false;
+  bool failed_ = false;
+  // The item being streamed: Converse sends one content block at a time.
+  Kind kind_ = Kind::kNone;
+  std::int64_t block_ = -1;
+  std::string item_id_, call_id_, name_, text_, signature_;
+  nlohmann::json redacted_ = nlohmann::json::array();
+  bool custom_ = false;
+};
+
+// The opaque encrypted_content of a reasoning item: Converse's reasoning blocks, to be sent
+// back in a later turn exactly as the model made them (Bedrock checks their signatures).
+std::string seal_reasoning(const nlohmann::json& blocks);
+std::optional<nlohmann::json> open_reasoning(std::string_view sealed);
+
+}  // namespace signgate::api::openai

@@ -1,0 +1,81 @@
+// The Responses API's memory: what a stored response said (its input items and its output
+// items), so that a later request may continue it with previous_response_id or point at one
+// of its items with item_reference. Only the client that made a response can read it.
+// In memory and bounded: entries expire after a TTL, and the oldest go first when all
+// clients together, or one client alone, hold more than their share. Thread-safe; shared by
+// every event loop. The fleet issue moves this to the shared store.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+
+namespace signgate::gateway {
+
+class ResponseStore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit ResponseStore(config::ResponsesConfig limits = {}) : limits_(limits) {}
+
+  // Takes the limits of a new configuration; the next put() applies them.
+  void set_limits(const config::ResponsesConfig& limits);
+
+  // Keeps response `id` of `client`: it continued `previous_id` (may be empty) and its
+  // `items` are a JSON array of the request's input items then its output items.
+  // `item_ids` are the ids of those items that item_reference may name.
+  void put(const std::string& client, const std::string& id, const std::string& previous_id, std::string items,
+           const std::vector<std::string>& item_ids, Clock::time_point now = Clock::now());
+
+  // Every item of the conversation that led to response `id` and its answer, oldest first;
+  // an error saying why not (unknown, expired, another client's, longer than `max_bytes`).
+  Result<nlohmann::json> conversation(std::string_view client, std::string_view id, std::size_t max_bytes,
+                                      Clock::time_point now = Clock::now()) const;
+
+  // One stored item by its id, if `client` made it and it has not expired.
+  std::optional<nlohmann::json> item(std::string_view client, std::string_view item_id,
+                                     Clock::time_point now = Clock::now()) const;
+
+  std::size_t size() const;
+  std::size_t bytes() const;
+
+ private:
+  struct Entry {
+    std::string client;
+    std::string previous_id;
+    std::string items;
+    std::vector<std::string> item_ids;
+    Clock::time_point expires;
+    std::list<std::string>::iterator in_all;     // position in order_
+    std::list<std::string>::iterator in_client;  // position in by_client_[client].order
+  };
+  struct ClientShare {
+    std::list<std::string> order;  // oldest first
+    std::size_t bytes = 0;
+  };
+  static std::size_t cost(const std::string& id, const Entry& e);
+  const Entry* live(std::string_view client, std::string_view id, Clock::time_point now) const;
+  void erase(const std::string& id);
+  void evict(Clock::time_point now, const std::string& client);
+
+  config::ResponsesConfig limits_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::string> item_owner_;  // item id → response id
+  std::list<std::string> order_;                             // every response, oldest first
+  std::unordered_map<std::string, ClientShare> by_client_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace signgate::gateway
