@@ -14,6 +14,7 @@
 #include "gateway/refusal.h"
 #include "gateway/response_store.h"
 #include "gateway/runtime.h"
+#include "gateway/upstream.h"
 
 namespace signgate::gateway {
 
@@ -33,6 +34,10 @@ struct Exchange {
   Metrics* metrics = nullptr;
   AsyncInvocations* async_invocations = nullptr;  // who started which async invocation
   ResponseStore* responses = nullptr;             // the Responses API's stored responses
+  // Set once authorized (step 5): a surface that makes more than one call (embeddings of many
+  // texts) sends the others through the same upstream with the same credentials.
+  Upstream* upstream = nullptr;
+  std::shared_ptr<const aws::Credentials> credentials;
 
   const config::Config& config() const { return runtime->config; }
 };

@@ -46,21 +46,6 @@ Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
   }
 }
 
-// An upstream that could not be reached or did not answer in time; the detail is logged.
-Refusal failure_refusal(const Error& failure, const std::string& request_id) {
-  spdlog::warn("request {}: {}", request_id, failure.message);
-  const bool timeout = failure.kind == ErrorKind::kTimeout;
-  std::string message = timeout ? "Bedrock did not answer in time" : "Bedrock could not be reached";
-  message += " (request " + request_id + ")";
-  return Refusal{timeout ? 504u : 502u,
-                 std::move(message),
-                 "",
-                 timeout ? "timeout" : "",
-                 timeout ? "ModelTimeoutException" : "ServiceUnavailableException",
-                 {},
-                 failure.message};
-}
-
 Refusal denial_refusal(const auth::Denial& d) {
   Refusal r{d.status, d.reason};
   r.retry_after = d.retry_after;
@@ -184,6 +169,8 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   }
 
   // 6. Send.
+  x.upstream = &upstream;
+  x.credentials = credentials;
   UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);
   if (!sent.reply) {
     const Refusal refusal = failure_refusal(sent.failure, x.audit.request_id);

@@ -1,5 +1,7 @@
 #include "gateway/refusal.h"
 
+#include <spdlog/spdlog.h>
+
 #include "api/anthropic/messages.h"
 #include "api/json_scan.h"
 #include "api/openai/chat.h"
@@ -68,6 +70,20 @@ Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) 
       break;
   }
   return out;
+}
+
+Refusal failure_refusal(const Error& failure, const std::string& request_id) {
+  spdlog::warn("request {}: {}", request_id, failure.message);
+  const bool timeout = failure.kind == ErrorKind::kTimeout;
+  std::string message = timeout ? "Bedrock did not answer in time" : "Bedrock could not be reached";
+  message += " (request " + request_id + ")";
+  return Refusal{timeout ? 504u : 502u,
+                 std::move(message),
+                 "",
+                 timeout ? "timeout" : "",
+                 timeout ? "ModelTimeoutException" : "ServiceUnavailableException",
+                 {},
+                 failure.message};
 }
 
 }  // namespace signgate::gateway

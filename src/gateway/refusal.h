@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
+
 namespace signgate::gateway {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -44,6 +46,10 @@ struct Rendered {
 
 // The caller-facing answer for `r` in `dialect`; `request_id` goes in x-amzn-RequestId.
 Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id);
+
+// An upstream that could not be reached or did not answer in time (504 for a timeout, else
+// 502); the detail is logged and audited, not shown.
+Refusal failure_refusal(const Error& failure, const std::string& request_id);
 
 // Bedrock's exception name for a status signgate itself refuses with.
 std::string_view bedrock_type_for(unsigned status);

@@ -74,8 +74,8 @@ const ResponseStore::Entry* ResponseStore::live(std::string_view client, std::st
   return &it->second;
 }
 
-Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std::string_view id,
-                                                   std::size_t max_bytes, Clock::time_point now) const {
+Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std::string_view id, std::size_t max_bytes,
+                                                   Clock::time_point now) const {
   std::vector<std::string> pieces;  // newest first
   {
     std::lock_guard lock(mutex_);

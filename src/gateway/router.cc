@@ -13,6 +13,7 @@ constexpr Route kRoutes[] = {
     {bhttp::verb::post, "/v1/chat/completions", &surfaces::openai_chat, OpsEndpoint::kNone,
      "POST /v1/chat/completions"},
     {bhttp::verb::post, "/v1/responses", &surfaces::openai_responses, OpsEndpoint::kNone, "POST /v1/responses"},
+    {bhttp::verb::post, "/v1/embeddings", &surfaces::openai_embeddings, OpsEndpoint::kNone, "POST /v1/embeddings"},
     {bhttp::verb::get, "/v1/models", &surfaces::openai_models, OpsEndpoint::kNone, "GET /v1/models"},
     {bhttp::verb::get, "/v1/models/", &surfaces::openai_models, OpsEndpoint::kNone, ""},
     {bhttp::verb::post, "/v1/messages", &surfaces::anthropic_messages, OpsEndpoint::kNone, "POST /v1/messages"},

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore_sigv4  # noqa: E402
 import converse_fake  # noqa: E402
+import embeddings_fake  # noqa: E402
 import lifecycle  # noqa: E402
 
 
@@ -328,6 +329,15 @@ class Handler(BaseHTTPRequestHandler):
                     "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}}), extra=token_headers)
             frames = [event_frame(kind, payload) for kind, payload in converse_fake.stream_events(content, stop, usage)]
             return self._stream(frames, model)
+        if operation == "invoke" and embeddings_fake.family(model):
+            try:
+                answer, count = embeddings_fake.answer(model, json.loads(body or b"{}"))
+            except ValueError:
+                return self._error(400, "ValidationException", "Malformed input request: not JSON")
+            except embeddings_fake.Invalid as e:
+                return self._error(400, "ValidationException", str(e))
+            self.server.count("embeddings")
+            return self._send(200, json.dumps(answer), extra=[("X-Amzn-Bedrock-Input-Token-Count", str(count))])
         if operation == "invoke":
             return self._send(200, json.dumps({"id": "msg_fake", "type": "message", "role": "assistant",
                                                "model": model, "content": [{"type": "text", "text": "echo"}],

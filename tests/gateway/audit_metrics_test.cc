@@ -27,9 +27,9 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j.size(), 18u);
-  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "model", "status", "upstream_status",
-                          "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
-                          "bytes_out", "role_session", "error"}) {
+  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "model", "status",
+                          "upstream_status", "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens",
+                          "output_tokens", "bytes_in", "bytes_out", "role_session", "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["ts"], "2026-11-25T12:00:00Z");

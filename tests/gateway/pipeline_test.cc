@@ -679,3 +679,122 @@ TEST(Pipeline, DiscoveryListsAreFilteredToTheAllowlist) {
 
 }  // namespace
 }  // namespace signgate::gateway
+
+namespace signgate::gateway {
+namespace {
+
+Scripted titan(double first) {
+  Scripted s;
+  s.headers = {{"Content-Type", "application/json"}};
+  s.pieces = {R"({"embedding":[)" + std::to_string(first) + R"(,0.5],"inputTextTokenCount":2})"};
+  return s;
+}
+
+// An array of texts fans out one call per text on Titan, each signed with the same
+// credentials; the vectors come back in input order, as base64 float32 when asked.
+TEST(Pipeline, EmbeddingsFanOutInInputOrder) {
+  Harness h;
+  for (int i = 0; i < 6; ++i) h.upstream->script.push_back(titan(i));
+  const auto r =
+      h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+             R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b","c","d","e","f"],"dimensions":256})");
+  ASSERT_EQ(r.res.status, 200u) << r.res.body;
+  const json j = json::parse(r.res.body);
+  ASSERT_EQ(j["data"].size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(j["data"][i]["index"], i);
+    EXPECT_EQ(j["data"][i]["embedding"][0], static_cast<double>(i));  // the i-th call's answer
+  }
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 12);
+  ASSERT_EQ(h.upstream->calls.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(h.upstream->calls[i].operation, aws::Operation::kInvoke);
+    EXPECT_EQ(json::parse(h.upstream->calls[i].body)["inputText"], std::string(1, static_cast<char>('a' + i)));
+    EXPECT_EQ(json::parse(h.upstream->calls[i].body)["dimensions"], 256);
+    EXPECT_EQ(h.upstream->access_keys[i], "AKIDEXAMPLE");
+  }
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["input_tokens"], 12);
+
+  h.upstream->script.push_back(titan(1.0));
+  const auto b64 = h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+                          R"({"model":"amazon.titan-embed-text-v2:0","input":"a","encoding_format":"base64"})");
+  // 1.0f, 0.5f as little-endian float32: 00 00 80 3f 00 00 00 3f.
+  EXPECT_EQ(json::parse(b64.res.body)["data"][0]["embedding"], base64_encode(std::string("\0\0\x80\x3f\0\0\0\x3f", 8)));
+}
+
+// One failing call of a fan-out makes the whole answer a refusal in OpenAI's shape: Bedrock's
+// status for an error answer, 502 for a broken connection; nothing half-sent.
+TEST(Pipeline, EmbeddingsFanOutFailureIsOneRefusal) {
+  Harness h;
+  h.upstream->script.push_back(titan(0));
+  Scripted throttled;
+  throttled.status = 429;
+  throttled.headers = {{"x-amzn-ErrorType", "ThrottlingException"}};
+  throttled.pieces = {R"({"message":"Too many requests"})"};
+  h.upstream->script.push_back(throttled);
+  h.upstream->script.push_back(titan(2));
+  const auto r = h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+                        R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b","c"]})");
+  expect_dialect(r.res, Dialect::kOpenAI, 429);
+  EXPECT_EQ(json::parse(r.res.body)["error"]["message"], "Too many requests");
+
+  h.upstream->script.push_back(titan(0));
+  h.upstream->script.push_back(failing(ErrorKind::kBroken));
+  const auto broken = h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+                             R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b"]})");
+  expect_dialect(broken.res, Dialect::kOpenAI, 502);
+
+  Scripted short_answer;
+  short_answer.headers = {{"Content-Type", "application/json"}};
+  short_answer.pieces = {R"({"embeddings":[[0.1]],"response_type":"embeddings_floats"})"};
+  h.upstream->script.push_back(short_answer);
+  const auto cohere = h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+                             R"({"model":"cohere.embed-english-v3","input":["a","b"]})");
+  expect_dialect(cohere.res, Dialect::kOpenAI, 502);  // 1 vector for 2 texts
+  EXPECT_EQ(json::parse(h.upstream->calls.back().body)["texts"].size(), 2u);
+
+  // A model the client may not use is refused before any call, as invoke on that model.
+  const std::size_t before = h.upstream->calls.size();
+  const auto denied = h.call(bhttp::verb::post, "/v1/embeddings", bearer("haiku-secret"),
+                             R"({"model":"amazon.titan-embed-text-v2:0","input":"a"})");
+  expect_dialect(denied.res, Dialect::kOpenAI, 403);
+  EXPECT_EQ(h.upstream->calls.size(), before);
+}
+
+// A stored response continues with previous_response_id, for its own client only.
+TEST(Pipeline, ResponsesContinueFromTheStoreForTheirClientOnly) {
+  Harness h;
+  h.upstream->script.push_back(converse_ok());
+  const auto first = h.call(bhttp::verb::post, "/v1/responses", bearer("full-secret"),
+                            R"({"model":"fast","input":"Hi","instructions":"Be brief."})");
+  ASSERT_EQ(first.res.status, 200u) << first.res.body;
+  const json r1 = json::parse(first.res.body);
+  EXPECT_EQ(r1["output"][0]["content"][0]["text"], "hi");
+  const std::string id = r1["id"];
+  h.upstream->script.push_back(converse_ok());
+  const auto second = h.call(bhttp::verb::post, "/v1/responses", bearer("full-secret"),
+                             R"({"model":"fast","input":"More","previous_response_id":")" + id + R"("})");
+  ASSERT_EQ(second.res.status, 200u) << second.res.body;
+  const json sent = json::parse(h.upstream->calls.back().body);
+  EXPECT_EQ(sent["messages"], json::parse(R"([{"role":"user","content":[{"text":"Hi"}]},
+      {"role":"assistant","content":[{"text":"hi"}]},{"role":"user","content":[{"text":"More"}]}])"));
+  EXPECT_FALSE(sent.contains("system"));  // instructions are not carried over
+  // Another client may not continue it, and learns nothing about it.
+  const auto other = h.call(bhttp::verb::post, "/v1/responses", bearer("guarded-secret"),
+                            R"({"model":"fast","input":"More","previous_response_id":")" + id + R"("})");
+  expect_dialect(other.res, Dialect::kOpenAI, 400);
+  EXPECT_EQ(json::parse(other.res.body)["error"]["param"], "previous_response_id");
+  // store: false keeps nothing.
+  h.upstream->script.push_back(converse_ok());
+  const auto unstored = h.call(bhttp::verb::post, "/v1/responses", bearer("full-secret"),
+                               R"({"model":"fast","input":"Hi","store":false})");
+  const std::string id3 = json::parse(unstored.res.body)["id"];
+  const auto gone = h.call(bhttp::verb::post, "/v1/responses", bearer("full-secret"),
+                           R"({"model":"fast","input":"x","previous_response_id":")" + id3 + R"("})");
+  expect_dialect(gone.res, Dialect::kOpenAI, 400);
+}
+
+}  // namespace
+}  // namespace signgate::gateway

@@ -74,7 +74,7 @@ TEST(ResponseStore, OneClientCannotCrowdOutTheOthers) {
     store.put("noisy", numbered("resp_n", i), "", body, {numbered("msg_n", i)}, now);
   }
   EXPECT_TRUE(store.conversation("quiet", "resp_q", 1 << 20, now));
-  EXPECT_TRUE(store.conversation("noisy", "resp_n99", 1 << 20, now));   // the newest stay
+  EXPECT_TRUE(store.conversation("noisy", "resp_n99", 1 << 20, now));  // the newest stay
   EXPECT_FALSE(store.conversation("noisy", "resp_n0", 1 << 20, now));  // the oldest went
   EXPECT_LE(store.bytes(), 20'000u);
   EXPECT_LT(store.size(), 10u);

@@ -96,8 +96,8 @@ std::variant<std::optional<json>, ApiError> cache_point(const json& holder, cons
 
 json tool_spec(const json& name, const json* description, const json* parameters, bool strict) {
   json spec = {{"name", name},
-               {"inputSchema", {{"json", parameters != nullptr && parameters->is_object() ? *parameters
-                                                                                          : json{{"type", "object"}}}}}};
+               {"inputSchema",
+                {{"json", parameters != nullptr && parameters->is_object() ? *parameters : json{{"type", "object"}}}}}};
   if (description != nullptr && description->is_string() && !description->get<std::string>().empty()) {
     spec["description"] = *description;
   }
@@ -210,8 +210,9 @@ std::variant<std::optional<JsonFormat>, ApiError> json_format(const json& format
   f.strict = bool_field(def, "strict");
   f.description = string_field(def, "description");
   std::string name = string_field(def, "name", "json_response");
-  name.erase(std::remove_if(name.begin(), name.end(),
-                            [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '_' && ch != '-'; }),
+  name.erase(std::remove_if(
+                 name.begin(), name.end(),
+                 [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) == 0 && ch != '_' && ch != '-'; }),
              name.end());
   f.name = name.empty() ? "json_response" : name.substr(0, 64);
   return std::optional<JsonFormat>(std::move(f));
@@ -226,9 +227,9 @@ JsonPlan apply_json_format(json& c, std::string_view model_id, const JsonFormat&
     return {};
   }
   const json schema = f.schema.is_null() ? json{{"type", "object"}} : f.schema;
-  const json description =
-      f.description.empty() ? json("Give the answer as this tool's input: it is the JSON the user asked for.")
-                            : json(f.description);
+  const json description = f.description.empty()
+                               ? json("Give the answer as this tool's input: it is the JSON the user asked for.")
+                               : json(f.description);
   json& config = c["toolConfig"];
   if (!config.is_object()) config = json::object();
   config["tools"].push_back(tool_spec(f.name, &description, &schema, f.strict));

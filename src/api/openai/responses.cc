@@ -222,8 +222,8 @@ std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& ou
       std::string description = string_field(t, "description");
       const json& format = object_field(t, "format");
       if (string_field(format, "type") == "grammar") {
-        description += "\n\nThe input must follow this " + string_field(format, "syntax", "grammar") +
-                       " grammar:\n" + string_field(format, "definition");
+        description += "\n\nThe input must follow this " + string_field(format, "syntax", "grammar") + " grammar:\n" +
+                       string_field(format, "definition");
       }
       const json schema = {{"type", "object"},
                            {"properties", {{"input", {{"type", "string"}, {"description", "the tool's input"}}}}},
@@ -421,18 +421,12 @@ std::string ResponseBuilder::item_id(std::string_view prefix) {
   return std::string(prefix) + "_" + request_id_ + "_" + std::to_string(next_item_++);
 }
 
-json ResponseBuilder::response(std::string_view status, const json& output, const Usage* usage,
-                               const json& incomplete, const json& error) const {
-  json r = {{"id", id_},
-            {"object", "response"},
-            {"created_at", created_at_},
-            {"status", status},
-            {"background", false},
-            {"error", error},
-            {"incomplete_details", incomplete},
-            {"model", request_.model_name},
-            {"output", output},
-            {"usage", nullptr}};
+json ResponseBuilder::response(std::string_view status, const json& output, const Usage* usage, const json& incomplete,
+                               const json& error) const {
+  json r = {
+      {"id", id_},           {"object", "response"}, {"created_at", created_at_},        {"status", status},
+      {"background", false}, {"error", error},       {"incomplete_details", incomplete}, {"model", request_.model_name},
+      {"output", output},    {"usage", nullptr}};
   for (const auto& [k, v] : request_.echo.items()) r[k] = v;
   if (usage != nullptr && usage->known) {
     r["usage"] = {{"input_tokens", usage->input},
@@ -457,27 +451,24 @@ json ResponseBuilder::tool_item(std::string id, const std::string& call_id, cons
   if (request_.custom_tools.count(name) != 0) {
     // A free-form tool's input is the string the model put in {"input": ...}.
     const json args = parse_json(input, kDefaultMaxJsonDepth);
-    return {{"id", std::move(id)},        {"type", "custom_tool_call"}, {"status", "completed"},
-            {"call_id", call_id},         {"name", name},
-            {"input", string_field(args, "input", input)}};
+    return {{"id", std::move(id)},   {"type", "custom_tool_call"},
+            {"status", "completed"}, {"call_id", call_id},
+            {"name", name},          {"input", string_field(args, "input", input)}};
   }
-  return {{"id", std::move(id)},
-          {"type", "function_call"},
-          {"status", "completed"},
-          {"call_id", call_id},
-          {"name", name},
-          {"arguments", input.empty() ? "{}" : input}};
+  return {{"id", std::move(id)},   {"type", "function_call"},
+          {"status", "completed"}, {"call_id", call_id},
+          {"name", name},          {"arguments", input.empty() ? "{}" : input}};
 }
 
 json ResponseBuilder::message_item(std::string id, const std::string& text, std::string_view status) {
-  return {{"id", std::move(id)},
-          {"type", "message"},
-          {"status", status},
-          {"role", "assistant"},
-          {"content", json::array({{{"type", "output_text"},
-                                    {"text", text},
-                                    {"annotations", json::array()},
-                                    {"logprobs", json::array()}}})}};
+  return {
+      {"id", std::move(id)},
+      {"type", "message"},
+      {"status", status},
+      {"role", "assistant"},
+      {"content",
+       json::array(
+           {{{"type", "output_text"}, {"text", text}, {"annotations", json::array()}, {"logprobs", json::array()}}})}};
 }
 
 std::pair<std::string_view, json> ResponseBuilder::outcome(std::string_view stop) {
@@ -532,9 +523,8 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
         continue;
       }
       flush_text();
-      output.push_back(
-          b.tool_item(b.item_id(request.custom_tools.count(string_field(use, "name")) != 0 ? "ctc" : "fc"),
-                      string_field(use, "toolUseId"), string_field(use, "name"), input));
+      output.push_back(b.tool_item(b.item_id(request.custom_tools.count(string_field(use, "name")) != 0 ? "ctc" : "fc"),
+                                   string_field(use, "toolUseId"), string_field(use, "name"), input));
     }
   }
   flush_thought();
@@ -574,28 +564,35 @@ std::string ResponseEventTranslator::open(Kind kind, std::int64_t block, const j
   const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (kind == Kind::kText) {
     item_id_ = b_.item_id("msg");
-    json item = {{"id", item_id_}, {"type", "message"}, {"status", "in_progress"}, {"role", "assistant"},
+    json item = {{"id", item_id_},
+                 {"type", "message"},
+                 {"status", "in_progress"},
+                 {"role", "assistant"},
                  {"content", json::array()}};
     out += event("response.output_item.added", {{"output_index", index}, {"item", item}});
-    out += event("response.content_part.added",
-                 {{"item_id", item_id_},
-                  {"output_index", index},
-                  {"content_index", 0},
-                  {"part", {{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
+    out +=
+        event("response.content_part.added",
+              {{"item_id", item_id_},
+               {"output_index", index},
+               {"content_index", 0},
+               {"part",
+                {{"type", "output_text"}, {"text", ""}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
   } else if (kind == Kind::kReasoning) {
     item_id_ = b_.item_id("rs");
-    out += event("response.output_item.added",
-                 {{"output_index", index}, {"item", {{"id", item_id_}, {"type", "reasoning"}, {"summary", json::array()}}}});
+    out += event(
+        "response.output_item.added",
+        {{"output_index", index}, {"item", {{"id", item_id_}, {"type", "reasoning"}, {"summary", json::array()}}}});
   } else if (kind == Kind::kTool) {
     const json& use = object_field(start, "toolUse");
     call_id_ = string_field(use, "toolUseId");
     name_ = string_field(use, "name");
     custom_ = b_.request().custom_tools.count(name_) != 0;
     item_id_ = b_.item_id(custom_ ? "ctc" : "fc");
-    json item = custom_ ? json{{"id", item_id_}, {"type", "custom_tool_call"}, {"status", "in_progress"},
-                               {"call_id", call_id_}, {"name", name_}, {"input", ""}}
-                        : json{{"id", item_id_}, {"type", "function_call"}, {"status", "in_progress"},
-                               {"call_id", call_id_}, {"name", name_}, {"arguments", ""}};
+    json item = custom_ ? json{{"id", item_id_},          {"type", "custom_tool_call"},
+                               {"status", "in_progress"}, {"call_id", call_id_},
+                               {"name", name_},           {"input", ""}}
+                        : json{{"id", item_id_},      {"type", "function_call"}, {"status", "in_progress"},
+                               {"call_id", call_id_}, {"name", name_},           {"arguments", ""}};
     out += event("response.output_item.added", {{"output_index", index}, {"item", std::move(item)}});
   }
   return out;
@@ -605,14 +602,18 @@ std::string ResponseEventTranslator::close() {
   std::string out;
   const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (kind_ == Kind::kText) {
-    out += event("response.output_text.done",
-                 {{"item_id", item_id_}, {"output_index", index}, {"content_index", 0}, {"text", text_},
-                  {"logprobs", json::array()}});
-    out += event("response.content_part.done",
-                 {{"item_id", item_id_},
-                  {"output_index", index},
-                  {"content_index", 0},
-                  {"part", {{"type", "output_text"}, {"text", text_}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
+    out += event("response.output_text.done", {{"item_id", item_id_},
+                                               {"output_index", index},
+                                               {"content_index", 0},
+                                               {"text", text_},
+                                               {"logprobs", json::array()}});
+    out += event(
+        "response.content_part.done",
+        {{"item_id", item_id_},
+         {"output_index", index},
+         {"content_index", 0},
+         {"part",
+          {{"type", "output_text"}, {"text", text_}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
     json item = ResponseBuilder::message_item(item_id_, text_, "completed");
     out += event("response.output_item.done", {{"output_index", index}, {"item", item}});
     output_.push_back(std::move(item));
@@ -627,11 +628,10 @@ std::string ResponseEventTranslator::close() {
     if (!text_.empty()) {
       out += event("response.reasoning_summary_text.done",
                    {{"item_id", item_id_}, {"output_index", index}, {"summary_index", 0}, {"text", text_}});
-      out += event("response.reasoning_summary_part.done",
-                   {{"item_id", item_id_},
-                    {"output_index", index},
-                    {"summary_index", 0},
-                    {"part", {{"type", "summary_text"}, {"text", text_}}}});
+      out += event("response.reasoning_summary_part.done", {{"item_id", item_id_},
+                                                            {"output_index", index},
+                                                            {"summary_index", 0},
+                                                            {"part", {{"type", "summary_text"}, {"text", text_}}}});
     }
     json item = b_.reasoning_item(item_id_, text_, blocks);
     out += event("response.output_item.done", {{"output_index", index}, {"item", item}});
@@ -669,7 +669,8 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
     // The common case, one per token: read the text without a DOM.
     if (auto text = scan_string(m.payload, "delta", "text")) {
       text_ += *text;
-      std::string out = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":";
+      std::string out =
+          "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":";
       append_json_string(out, item_id_);
       out += ",\"output_index\":" + std::to_string(index) + ",\"content_index\":0,\"delta\":";
       append_json_string(out, *text);
@@ -695,10 +696,10 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
       if (kind_ != Kind::kText || block != block_) out += open(Kind::kText, block, json());
       text_ += t->get<std::string>();
       out += event("response.output_text.delta", {{"item_id", item_id_},
-                                                   {"output_index", static_cast<std::int64_t>(output_.size())},
-                                                   {"content_index", 0},
-                                                   {"delta", *t},
-                                                   {"logprobs", json::array()}});
+                                                  {"output_index", static_cast<std::int64_t>(output_.size())},
+                                                  {"content_index", 0},
+                                                  {"delta", *t},
+                                                  {"logprobs", json::array()}});
       return out;
     }
     if (const json* r = field(delta, "reasoningContent"); r != nullptr && r->is_object()) {
@@ -706,11 +707,10 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
       const std::int64_t at = static_cast<std::int64_t>(output_.size());
       if (const json* t = field(*r, "text"); t != nullptr && t->is_string()) {
         if (text_.empty()) {
-          out += event("response.reasoning_summary_part.added",
-                       {{"item_id", item_id_},
-                        {"output_index", at},
-                        {"summary_index", 0},
-                        {"part", {{"type", "summary_text"}, {"text", ""}}}});
+          out += event("response.reasoning_summary_part.added", {{"item_id", item_id_},
+                                                                 {"output_index", at},
+                                                                 {"summary_index", 0},
+                                                                 {"part", {{"type", "summary_text"}, {"text", ""}}}});
         }
         text_ += t->get<std::string>();
         out += event("response.reasoning_summary_text.delta",
@@ -725,9 +725,11 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
       text_ += input->get<std::string>();
       const std::int64_t at = static_cast<std::int64_t>(output_.size());
       if (kind_ == Kind::kText) {  // the forced JSON tool: its input is the answer's text
-        return event("response.output_text.delta",
-                     {{"item_id", item_id_}, {"output_index", at}, {"content_index", 0}, {"delta", *input},
-                      {"logprobs", json::array()}});
+        return event("response.output_text.delta", {{"item_id", item_id_},
+                                                    {"output_index", at},
+                                                    {"content_index", 0},
+                                                    {"delta", *input},
+                                                    {"logprobs", json::array()}});
       }
       if (kind_ == Kind::kTool && !custom_) {
         return event("response.function_call_arguments.delta",
@@ -759,10 +761,11 @@ std::string ResponseEventTranslator::finish() {
 std::string ResponseEventTranslator::fail(std::string_view code, std::string_view message) {
   failed_ = true;
   // Flat as OpenAI documents it, and nested as openai-node and LangChain throw on.
-  std::string out = event("error", {{"code", code},
-                                    {"message", message},
-                                    {"param", nullptr},
-                                    {"error", {{"type", "server_error"}, {"code", code}, {"message", message}, {"param", nullptr}}}});
+  std::string out =
+      event("error", {{"code", code},
+                      {"message", message},
+                      {"param", nullptr},
+                      {"error", {{"type", "server_error"}, {"code", code}, {"message", message}, {"param", nullptr}}}});
   out += event("response.failed",
                {{"response", b_.response("failed", output_, &usage, nullptr, {{"code", code}, {"message", message}})}});
   return out;

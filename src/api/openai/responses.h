@@ -39,15 +39,15 @@ struct ResponsesRequest {
   std::string model_id;     // the Bedrock model ID, inference profile or ARN
   nlohmann::json converse;  // the Converse request body
   bool stream = false;
-  bool store = true;                // OpenAI's default: kept for previous_response_id
+  bool store = true;                 // OpenAI's default: kept for previous_response_id
   bool encrypted_reasoning = false;  // include: ["reasoning.encrypted_content"]
   bool thinking = false;
   std::string previous_response_id;
-  std::string user;                 // user or safety_identifier, for the audit log
-  std::string forced_tool;          // a JSON answer asked for through a tool
+  std::string user;                    // user or safety_identifier, for the audit log
+  std::string forced_tool;             // a JSON answer asked for through a tool
   std::set<std::string> custom_tools;  // free-form tools: their input is one string
-  nlohmann::json input_items;       // this request's input as items (what a store keeps)
-  nlohmann::json echo;              // the request's settings, echoed in the response object
+  nlohmann::json input_items;          // this request's input as items (what a store keeps)
+  nlohmann::json echo;                 // the request's settings, echoed in the response object
 };
 
 // Parses and translates a /v1/responses body. `history` resolves previous_response_id and

@@ -9,6 +9,7 @@ const Surface& bedrock_native();              // POST /model/{modelId}/{operatio
 const Surface& openai_chat();                 // POST /v1/chat/completions
 const Surface& openai_models();               // GET /v1/models[/{id}]
 const Surface& openai_responses();            // POST /v1/responses
+const Surface& openai_embeddings();           // POST /v1/embeddings
 const Surface& anthropic_messages();          // POST /v1/messages
 const Surface& anthropic_count_tokens();      // POST /v1/messages/count_tokens
 const Surface& bedrock_foundation_models();   // GET /foundation-models[/{id}]

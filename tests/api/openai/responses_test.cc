@@ -23,11 +23,16 @@ class FakeHistory final : public ResponseHistory {
         {"id":"fc_1","type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}])");
   }
   std::optional<json> item(std::string_view id) const override {
-    if (id == "msg_1") return json::parse(R"({"id":"msg_1","type":"message","role":"assistant","status":"completed",
+    if (id == "msg_1")
+      return json::parse(R"({"id":"msg_1","type":"message","role":"assistant","status":"completed",
         "content":[{"type":"output_text","text":"Earlier answer","annotations":[]}]})");
-    if (id == "rs_1") return json{{"id", "rs_1"}, {"type", "reasoning"}, {"summary", json::array()},
-                                  {"encrypted_content", seal_reasoning(json::parse(
-                                      R"([{"reasoningContent":{"reasoningText":{"text":"hm","signature":"s1"}}}])"))}};
+    if (id == "rs_1")
+      return json{
+          {"id", "rs_1"},
+          {"type", "reasoning"},
+          {"summary", json::array()},
+          {"encrypted_content",
+           seal_reasoning(json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"hm","signature":"s1"}}}])"))}};
     return std::nullopt;
   }
 };
@@ -63,26 +68,24 @@ TEST(ResponsesRequest, StringInputInstructionsAndSettings) {
 TEST(ResponsesRequest, CodexItemsBecomeAConversation) {
   const std::string sealed =
       seal_reasoning(json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"Run it.","signature":"s"}}}])"));
-  const json body = {
-      {"model", "claude"},
-      {"stream", true},
-      {"store", false},
-      {"include", {"reasoning.encrypted_content"}},
-      {"reasoning", {{"effort", "low"}, {"summary", "auto"}}},
-      {"tool_choice", "auto"},
-      {"parallel_tool_calls", true},
-      {"prompt_cache_key", "thread-1"},
-      {"client_metadata", {{"x", "y"}}},
-      {"tools",
-       json::parse(R"([{"type":"function","name":"exec_command","description":"Runs a command",
+  const json body = {{"model", "claude"},
+                     {"stream", true},
+                     {"store", false},
+                     {"include", {"reasoning.encrypted_content"}},
+                     {"reasoning", {{"effort", "low"}, {"summary", "auto"}}},
+                     {"tool_choice", "auto"},
+                     {"parallel_tool_calls", true},
+                     {"prompt_cache_key", "thread-1"},
+                     {"client_metadata", {{"x", "y"}}},
+                     {"tools", json::parse(R"([{"type":"function","name":"exec_command","description":"Runs a command",
           "parameters":{"type":"object","properties":{"cmd":{"type":"string"}},"required":["cmd"]},"strict":false},
           {"type":"custom","name":"apply_patch","description":"Edits files","format":{"type":"grammar","syntax":"lark","definition":"start: x"}}])")},
-      {"input", json::parse(R"([
+                     {"input", json::parse(R"([
           {"type":"message","role":"developer","content":[{"type":"input_text","text":"You are Codex."}]},
           {"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context/>"}]},
           {"type":"message","role":"user","content":[{"type":"input_text","text":"Run echo"}]},
           {"type":"reasoning","id":"rs_9","summary":[{"type":"summary_text","text":"Run it."}],"content":null,"encrypted_content":")" +
-                            sealed + R"("},
+                                           sealed + R"("},
           {"type":"function_call","id":"fc_9","call_id":"call_9","name":"exec_command","arguments":"{\"cmd\":\"echo hi\"}","status":"completed"},
           {"type":"function_call_output","id":"fco_9","call_id":"call_9","output":"hi\n"},
           {"type":"custom_tool_call","id":"ctc_9","call_id":"call_10","name":"apply_patch","input":"*** Begin Patch","status":"completed"},
@@ -149,18 +152,22 @@ TEST(ResponsesRequest, WhatConverseCannotHonourIsRefusedByName) {
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","prompt":{"id":"p"}})").param, "prompt");
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","top_logprobs":3})").param, "top_logprobs");
   EXPECT_EQ(refused(R"({"model":"claude","input":[{"type":"web_search_call","id":"w"}]})").param, "input[0].type");
-  EXPECT_EQ(refused(R"({"model":"claude","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x/y.png"}]}]})")
-                .param,
-            "input[0].content[0].image_url");
+  EXPECT_EQ(
+      refused(
+          R"({"model":"claude","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x/y.png"}]}]})")
+          .param,
+      "input[0].content[0].image_url");
   EXPECT_EQ(refused(R"({"model":"claude","input":[{"role":"user","content":"x"},{"type":"reasoning","id":"r",
-      "encrypted_content":"forged"}],"reasoning":{"effort":"low"}})").param,
+      "encrypted_content":"forged"}],"reasoning":{"effort":"low"}})")
+                .param,
             "input[1].encrypted_content");
   EXPECT_EQ(refused(R"({"input":"x"})").param, "model");
   EXPECT_EQ(refused(R"({"model":"claude"})").param, "input");
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","reasoning":{"effort":"huge"}})").param, "reasoning.effort");
-  EXPECT_EQ(refused(R"({"model":"claude","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"[1]"}]})")
-                .param,
-            "input[0].arguments");
+  EXPECT_EQ(
+      refused(R"({"model":"claude","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"[1]"}]})")
+          .param,
+      "input[0].arguments");
   EXPECT_EQ(refused("[1,2]").message, "the body must be a JSON object");
 }
 
@@ -198,7 +205,8 @@ TEST(ResponsesAnswer, ItemsUsageAndStatus) {
   EXPECT_EQ(r["output"][0]["summary"][0]["text"], "Check the weather.");
   EXPECT_EQ(*open_reasoning(r["output"][0]["encrypted_content"].get<std::string>()),
             json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"Check the weather.","signature":"sig"}}}])"));
-  EXPECT_EQ(r["output"][1]["content"][0], json::parse(R"({"type":"output_text","text":"Let me check.","annotations":[],"logprobs":[]})"));
+  EXPECT_EQ(r["output"][1]["content"][0],
+            json::parse(R"({"type":"output_text","text":"Let me check.","annotations":[],"logprobs":[]})"));
   EXPECT_EQ(r["output"][2], json::parse(R"({"id":"fc_abc_2","type":"function_call","status":"completed",
       "call_id":"tu_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"})"));
   EXPECT_EQ(r["usage"], json::parse(R"({"input_tokens":15,"input_tokens_details":{"cached_tokens":3},
@@ -258,16 +266,27 @@ TEST(ResponsesStream, TheRealEventSequence) {
     types.push_back(all[i]["type"]);
     EXPECT_EQ(all[i]["sequence_number"], i);
   }
-  EXPECT_EQ(types, (std::vector<std::string>{
-                       "response.created", "response.in_progress",
-                       "response.output_item.added", "response.reasoning_summary_part.added",
-                       "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done",
-                       "response.reasoning_summary_part.done", "response.output_item.done",
-                       "response.output_item.added", "response.content_part.added", "response.output_text.delta",
-                       "response.output_text.delta", "response.output_text.done", "response.content_part.done",
-                       "response.output_item.done", "response.output_item.added",
-                       "response.function_call_arguments.delta", "response.function_call_arguments.delta",
-                       "response.function_call_arguments.done", "response.output_item.done", "response.completed"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"response.created",
+                                             "response.in_progress",
+                                             "response.output_item.added",
+                                             "response.reasoning_summary_part.added",
+                                             "response.reasoning_summary_text.delta",
+                                             "response.reasoning_summary_text.done",
+                                             "response.reasoning_summary_part.done",
+                                             "response.output_item.done",
+                                             "response.output_item.added",
+                                             "response.content_part.added",
+                                             "response.output_text.delta",
+                                             "response.output_text.delta",
+                                             "response.output_text.done",
+                                             "response.content_part.done",
+                                             "response.output_item.done",
+                                             "response.output_item.added",
+                                             "response.function_call_arguments.delta",
+                                             "response.function_call_arguments.delta",
+                                             "response.function_call_arguments.done",
+                                             "response.output_item.done",
+                                             "response.completed"}));
   EXPECT_EQ(all[0]["response"]["output"], json::array());
   EXPECT_EQ(all[10]["delta"], "Let ");
   EXPECT_EQ(all[10]["output_index"], 1);
@@ -307,14 +326,16 @@ TEST(ResponsesStream, FailureMidStreamEndsWithResponseFailed) {
 
 // The forced JSON tool's input streams as the message's text; a max_tokens stop is incomplete.
 TEST(ResponsesStream, ForcedJsonToolStreamsAsTextAndIncomplete) {
-  const auto req = ok(json::parse(
-      R"({"model":"haiku3","input":"x","stream":true,"text":{"format":{"type":"json_object"}}})"));
+  const auto req =
+      ok(json::parse(R"({"model":"haiku3","input":"x","stream":true,"text":{"format":{"type":"json_object"}}})"));
   ResponseBuilder b(req, "abc", 1);
   ResponseEventTranslator t(b);
   std::string sse;
-  sse += t.on_message(event("contentBlockStart",
-                            {{"contentBlockIndex", 0}, {"start", {{"toolUse", {{"toolUseId", "t"}, {"name", "json_response"}}}}}}));
-  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"toolUse", {{"input", "{\"a\":1}"}}}}}}));
+  sse += t.on_message(
+      event("contentBlockStart",
+            {{"contentBlockIndex", 0}, {"start", {{"toolUse", {{"toolUseId", "t"}, {"name", "json_response"}}}}}}));
+  sse += t.on_message(
+      event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"toolUse", {{"input", "{\"a\":1}"}}}}}}));
   sse += t.on_message(event("contentBlockStop", {{"contentBlockIndex", 0}}));
   sse += t.on_message(event("messageStop", {{"stopReason", "max_tokens"}}));
   sse += t.finish();
@@ -331,8 +352,8 @@ TEST(ResponsesReasoning, SealedContentOpensOnlyAsConverseShapes) {
   EXPECT_FALSE(open_reasoning("gAAAAopenai").has_value());
   EXPECT_FALSE(open_reasoning(seal_reasoning(json::parse(R"([{"toolUse":{"name":"x"}}])"))).has_value());
   // Extra members are not carried through.
-  EXPECT_EQ(*open_reasoning(seal_reasoning(json::parse(
-                R"([{"reasoningContent":{"reasoningText":{"text":"a","extra":1}},"more":2}])"))),
+  EXPECT_EQ(*open_reasoning(seal_reasoning(
+                json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"a","extra":1}},"more":2}])"))),
             json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"a"}}}])"));
 }
 
