@@ -1,11 +1,13 @@
 // The dialect translators on their hot paths: a typical 2 KiB chat request to Converse, and
-// a 500-chunk ConverseStream answer to SSE (decode + translate), per request.
+// a 500-chunk ConverseStream answer to SSE (decode + translate), per request; the same for the
+// Responses API.
 #include <benchmark/benchmark.h>
 
 #include <nlohmann/json.hpp>
 
 #include "api/anthropic/messages.h"
 #include "api/openai/chat.h"
+#include "api/openai/responses.h"
 #include "api/openai/stream.h"
 #include "aws/eventstream.h"
 #include "common/base64.h"
@@ -105,3 +107,85 @@ void BM_OpenAiChatRoundTripSmall(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_OpenAiChatRoundTripSmall);
+
+// The Responses API next to chat completions: the same 2 KiB conversation as input items, the
+// same 500-token stream as typed events, and the same small round trip.
+namespace {
+
+std::string responses_body_2kib() {
+  json chat = json::parse(chat_body_2kib());
+  json input = json::array();
+  for (const auto& m : chat["messages"]) {
+    if (m["role"] == "system") continue;
+    const bool user = m["role"] == "user";
+    input.push_back(
+        {{"type", "message"},
+         {"role", m["role"]},
+         {"content", json::array({{{"type", user ? "input_text" : "output_text"}, {"text", m["content"]}}})}});
+  }
+  return json{{"model", "claude-haiku"}, {"instructions", chat["messages"][0]["content"]},
+              {"input", input},          {"max_output_tokens", 512},
+              {"temperature", 0.3},      {"stream", true},
+              {"store", false}}
+      .dump();
+}
+
+void BM_ResponsesRequest2KiB(benchmark::State& state) {
+  const std::string body = responses_body_2kib();
+  const std::map<std::string, std::string> aliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  for (auto _ : state) {
+    auto r = signgate::api::openai::responses_to_converse(body, aliases, nullptr);
+    const std::string out = std::get<signgate::api::openai::ResponsesRequest>(r).converse.dump();
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+BENCHMARK(BM_ResponsesRequest2KiB);
+
+void BM_ResponsesStream500Events(benchmark::State& state) {
+  const std::string wire = converse_stream_500();
+  signgate::api::openai::ResponsesRequest req;
+  req.model_name = "claude-haiku";
+  for (auto _ : state) {
+    es::Decoder decoder;
+    signgate::api::openai::ResponseBuilder builder(req, "0123456789abcdef0123456789abcdef", 1700000000);
+    signgate::api::openai::ResponseEventTranslator t(builder);
+    std::size_t out = t.start().size();
+    std::string_view rest = wire;
+    while (!rest.empty()) {
+      auto r = decoder.feed(rest);
+      rest.remove_prefix(r.consumed);
+      if (r.message) out += t.on_message(*r.message).size();
+    }
+    out += t.finish().size();
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["per_event_ns"] = benchmark::Counter(static_cast<double>(state.iterations()) * 500,
+                                                      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ResponsesStream500Events)->Unit(benchmark::kMicrosecond);
+
+void BM_ResponsesRoundTripSmall(benchmark::State& state) {
+  const std::string body =
+      R"({"model":"claude-haiku","instructions":"You are a concise assistant for platform engineers.",)"
+      R"("input":"In two sentences: why should a gateway sign Bedrock requests with short-lived credentials instead of handing out AWS keys?",)"
+      R"("max_output_tokens":256,"temperature":0.2,"store":false})";
+  const std::string answer =
+      R"({"output":{"message":{"role":"assistant","content":[{"text":"Signing gateways keep long-lived AWS keys away from the callers; each request is signed with short-lived credentials from STS, and every call is audited."}]}},)"
+      R"("stopReason":"end_turn","usage":{"inputTokens":25,"outputTokens":31,"totalTokens":56},"metrics":{"latencyMs":120}})";
+  const std::map<std::string, std::string> aliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  for (auto _ : state) {
+    auto r = signgate::api::openai::responses_to_converse(body, aliases, nullptr);
+    const auto& req = std::get<signgate::api::openai::ResponsesRequest>(r);
+    const std::string upstream = req.converse.dump();
+    const json parsed = json::parse(answer);
+    signgate::api::openai::ResponseBuilder builder(req, "0123456789abcdef0123456789abcdef", 1700000000);
+    const std::string out = signgate::api::openai::response_from_converse(parsed, builder).dump();
+    benchmark::DoNotOptimize(upstream);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_ResponsesRoundTripSmall);
+
+}  // namespace

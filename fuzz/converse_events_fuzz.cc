@@ -1,7 +1,9 @@
 // The SSE writers' input: a sequence of ConverseStream / InvokeModelWithResponseStream event
 // messages with any event type and any payload (JSON or not), as a broken or hostile upstream
 // could send them, through the OpenAI chunk translator and the Anthropic unwrapper. Also a
-// Converse answer of any shape through the non-stream OpenAI translator.
+// Converse answer of any shape through the non-stream OpenAI translators (chat, Responses) and
+// any InvokeModel answer through the embedding readers. The same events go through the
+// Responses API's event translator.
 // Input: records of [type byte][len byte][payload], type picking the event and message type.
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,8 @@
 
 #include "api/anthropic/messages.h"
 #include "api/openai/chat.h"
+#include "api/openai/embeddings.h"
+#include "api/openai/responses.h"
 #include "api/openai/stream.h"
 #include "aws/eventstream.h"
 
@@ -51,6 +55,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   request.include_usage = size > 0 && (data[0] & 1);
   signgate::api::openai::ChunkTranslator chunks(request, "chatcmpl-fuzz", 1700000000);
   signgate::api::anthropic::EventUnwrapper unwrapper;
+  signgate::api::openai::ResponsesRequest rr;
+  rr.model_name = "claude";
+  rr.store = size > 0 && (data[0] & 2);
+  rr.encrypted_reasoning = size > 0 && (data[0] & 4);
+  if (size > 0 && (data[0] & 8)) rr.forced_tool = "json_response";
+  rr.custom_tools = {"apply_patch"};
+  request.forced_tool = rr.forced_tool;
+  signgate::api::openai::ResponseBuilder builder(rr, "fuzz", 1);
+  signgate::api::openai::ResponseEventTranslator events(builder);
+  (void)events.start();
   std::size_t off = 0;
   while (off + 2 <= size) {
     const std::uint8_t type = data[off];
@@ -61,13 +75,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     off += take;
     (void)chunks.on_message(m);
     (void)unwrapper.on_message(m);
+    (void)events.on_message(m);
   }
+  (void)events.finish();
+  (void)events.error("upstream broke");
+  (void)events.output().dump();
   (void)chunks.finish();
   (void)chunks.error("upstream broke");
   (void)unwrapper.error("upstream broke");
 
   const auto answer = nlohmann::json::parse(reinterpret_cast<const char*>(data),
                                             reinterpret_cast<const char*>(data) + size, nullptr, false);
-  if (!answer.is_discarded()) (void)signgate::api::openai::from_converse(answer, request, "chatcmpl-fuzz", 1).dump();
+  if (!answer.is_discarded()) {
+    (void)signgate::api::openai::from_converse(answer, request, "chatcmpl-fuzz", 1).dump();
+    (void)signgate::api::openai::response_from_converse(answer, builder).dump();
+    for (auto family :
+         {signgate::api::openai::EmbeddingFamily::kTitanV2, signgate::api::openai::EmbeddingFamily::kCohereV3,
+          signgate::api::openai::EmbeddingFamily::kNova}) {
+      (void)signgate::api::openai::read_embeddings(family, answer, 1);
+    }
+  }
   return 0;
 }

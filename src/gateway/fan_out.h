@@ -20,8 +20,7 @@ namespace signgate::gateway {
 namespace fan_out_detail {
 
 struct State {
-  explicit State(const boost::asio::any_io_executor& ex)
-      : done(ex, boost::asio::steady_timer::time_point::max()) {}
+  explicit State(const boost::asio::any_io_executor& ex) : done(ex, boost::asio::steady_timer::time_point::max()) {}
   std::size_t next = 0;
   std::size_t count = 0;
   std::size_t running = 0;

@@ -34,17 +34,30 @@ std::variant<std::string, ApiError> purpose(const json& req, EmbeddingFamily fam
 
 std::optional<ApiError> check_dimensions(EmbeddingFamily family, std::optional<std::int64_t> d) {
   if (!d) return std::nullopt;
-  auto one_of = [&](std::initializer_list<std::int64_t> ok) {
-    return std::find(ok.begin(), ok.end(), *d) != ok.end();
-  };
+  auto one_of = [&](std::initializer_list<std::int64_t> ok) { return std::find(ok.begin(), ok.end(), *d) != ok.end(); };
   bool ok = false;
   std::string allowed;
   switch (family) {
-    case EmbeddingFamily::kTitanV2: ok = one_of({256, 512, 1024}); allowed = "256, 512 or 1024"; break;
-    case EmbeddingFamily::kTitanV1: ok = one_of({1536}); allowed = "1536"; break;
-    case EmbeddingFamily::kCohereV3: ok = one_of({1024}); allowed = "1024"; break;
-    case EmbeddingFamily::kCohereV4: ok = one_of({256, 512, 1024, 1536}); allowed = "256, 512, 1024 or 1536"; break;
-    case EmbeddingFamily::kNova: ok = one_of({256, 384, 1024, 3072}); allowed = "256, 384, 1024 or 3072"; break;
+    case EmbeddingFamily::kTitanV2:
+      ok = one_of({256, 512, 1024});
+      allowed = "256, 512 or 1024";
+      break;
+    case EmbeddingFamily::kTitanV1:
+      ok = one_of({1536});
+      allowed = "1536";
+      break;
+    case EmbeddingFamily::kCohereV3:
+      ok = one_of({1024});
+      allowed = "1024";
+      break;
+    case EmbeddingFamily::kCohereV4:
+      ok = one_of({256, 512, 1024, 1536});
+      allowed = "256, 512, 1024 or 1536";
+      break;
+    case EmbeddingFamily::kNova:
+      ok = one_of({256, 384, 1024, 3072});
+      allowed = "256, 384, 1024 or 3072";
+      break;
   }
   if (ok) return std::nullopt;
   return bad("dimensions must be " + allowed + " for this model", "dimensions");
@@ -116,7 +129,8 @@ std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
   out.inputs = texts.size();
 
   const std::string encoding = string_field(req, "encoding_format", "float");
-  if (encoding != "float" && encoding != "base64") return bad("encoding_format must be float or base64", "encoding_format");
+  if (encoding != "float" && encoding != "base64")
+    return bad("encoding_format must be float or base64", "encoding_format");
   out.base64 = encoding == "base64";
   std::optional<std::int64_t> dimensions;
   if (const json* d = field(req, "dimensions"); d != nullptr && !d->is_null()) {
@@ -236,7 +250,8 @@ std::string embeddings_answer(const EmbeddingsRequest& request, const std::vecto
       bytes.resize(vectors[i].size() * 4);
       for (std::size_t k = 0; k < vectors[i].size(); ++k) {
         auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(vectors[i][k]));
-        for (int b = 0; b < 4; ++b) bytes[k * 4 + static_cast<std::size_t>(b)] = static_cast<char>((bits >> (8 * b)) & 0xff);
+        for (int b = 0; b < 4; ++b)
+          bytes[k * 4 + static_cast<std::size_t>(b)] = static_cast<char>((bits >> (8 * b)) & 0xff);
       }
       out += '"';
       out += base64_encode(bytes);
@@ -248,8 +263,8 @@ std::string embeddings_answer(const EmbeddingsRequest& request, const std::vecto
   }
   out += "],\"model\":";
   append_json_string_checked(out, request.model_name);
-  out += ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) + ",\"total_tokens\":" + std::to_string(tokens) +
-         "}}";
+  out +=
+      ",\"usage\":{\"prompt_tokens\":" + std::to_string(tokens) + ",\"total_tokens\":" + std::to_string(tokens) + "}}";
   return out;
 }
 

@@ -564,6 +564,10 @@ std::string ResponseEventTranslator::open(Kind kind, std::int64_t block, const j
   const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (kind == Kind::kText) {
     item_id_ = b_.item_id("msg");
+    // Everything before the text is the same in each of this item's deltas: written once.
+    delta_prefix_ = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":";
+    append_json_string(delta_prefix_, item_id_);
+    delta_prefix_ += ",\"output_index\":" + std::to_string(index) + ",\"content_index\":0,\"delta\":";
     json item = {{"id", item_id_},
                  {"type", "message"},
                  {"status", "in_progress"},
@@ -664,17 +668,17 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
   }
   const std::string* type = m.string_header(":event-type");
   if (type == nullptr) return {};
-  const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (*type == "contentBlockDelta" && kind_ == Kind::kText) {
     // The common case, one per token: read the text without a DOM.
     if (auto text = scan_string(m.payload, "delta", "text")) {
       text_ += *text;
-      std::string out =
-          "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":";
-      append_json_string(out, item_id_);
-      out += ",\"output_index\":" + std::to_string(index) + ",\"content_index\":0,\"delta\":";
+      std::string out;
+      out.reserve(delta_prefix_.size() + text->size() + 64);
+      out += delta_prefix_;
       append_json_string(out, *text);
-      out += ",\"logprobs\":[],\"sequence_number\":" + std::to_string(sequence_++) + "}\n\n";
+      out += ",\"logprobs\":[],\"sequence_number\":";
+      out += std::to_string(sequence_++);
+      out += "}\n\n";
       return out;
     }
   }

@@ -126,6 +126,7 @@ class ResponseEventTranslator {
   Kind kind_ = Kind::kNone;
   std::int64_t block_ = -1;
   std::string item_id_, call_id_, name_, text_, signature_;
+  std::string delta_prefix_;  // the open message's output_text.delta event up to its "delta":
   nlohmann::json redacted_ = nlohmann::json::array();
   bool custom_ = false;
 };

@@ -49,21 +49,24 @@ TEST(Embeddings, CohereBatchesOf96WithAnInputType) {
     t += std::to_string(i);
     input.push_back(t);
   }
-  const auto r = ok(json{{"model", "cohere.embed-english-v3"}, {"input", input}, {"input_type", "search_query"}}.dump());
+  const auto r =
+      ok(json{{"model", "cohere.embed-english-v3"}, {"input", input}, {"input_type", "search_query"}}.dump());
   ASSERT_EQ(r.bodies.size(), 3u);
   const json last = json::parse(r.bodies[2]);
   EXPECT_EQ(last["texts"].size(), 8u);
   EXPECT_EQ(last["texts"][0], "t192");
   EXPECT_EQ(last["input_type"], "search_query");
   EXPECT_EQ(last["embedding_types"], json::array({"float"}));
-  EXPECT_EQ(json::parse(ok(R"({"model":"us.cohere.embed-v4:0","input":"a","dimensions":256})").bodies[0])["output_dimension"],
-            256);
+  EXPECT_EQ(
+      json::parse(ok(R"({"model":"us.cohere.embed-v4:0","input":"a","dimensions":256})").bodies[0])["output_dimension"],
+      256);
 }
 
 TEST(Embeddings, NovaSingleEmbedding) {
   const auto r = ok(R"({"model":"amazon.nova-2-multimodal-embeddings-v1:0","input":"a","encoding_format":"base64"})");
   EXPECT_TRUE(r.base64);
-  EXPECT_EQ(json::parse(r.bodies[0]), json::parse(R"({"schemaVersion":"nova-multimodal-embed-v1","taskType":"SINGLE_EMBEDDING",
+  EXPECT_EQ(json::parse(r.bodies[0]),
+            json::parse(R"({"schemaVersion":"nova-multimodal-embed-v1","taskType":"SINGLE_EMBEDDING",
       "singleEmbeddingParams":{"embeddingPurpose":"GENERIC_INDEX","embeddingDimension":3072,
       "text":{"truncationMode":"END","value":"a"}}})"));
 }
@@ -85,8 +88,8 @@ TEST(Embeddings, RefusalsNameTheField) {
 }
 
 TEST(Embeddings, AnswersInEveryShape) {
-  auto titan = read_embeddings(EmbeddingFamily::kTitanV2,
-                               json::parse(R"({"embedding":[0.1,0.2],"inputTextTokenCount":3})"), 1);
+  auto titan =
+      read_embeddings(EmbeddingFamily::kTitanV2, json::parse(R"({"embedding":[0.1,0.2],"inputTextTokenCount":3})"), 1);
   ASSERT_TRUE(std::holds_alternative<EmbeddingBatch>(titan));
   EXPECT_EQ(std::get<EmbeddingBatch>(titan).tokens, 3u);
   // Cohere answers a plain array, or by type when embedding_types was sent.

@@ -150,3 +150,52 @@ await run("langchain.responses", async () => {
   const r = await model.invoke("Hi");
   return { text: typeof r.content === "string" ? r.content : r.content.map((c) => c.text ?? "").join("") };
 });
+
+// Chat completions' newer fields: structured output (native and through a forced tool, also by
+// the AI SDK's chat model), reasoning_effort with reasoning_content (whole and streamed), prompt
+// caching with cache_control, and the end user named in `user`.
+const cityFormat = { type: "json_schema", json_schema: { name: "city", strict: true, schema: {
+  type: "object", properties: { city: { type: "string" }, population: { type: "integer" } },
+  required: ["city", "population"], additionalProperties: false } } };
+await run("chat.json_schema", async () => {
+  const ask = (model) => openai.chat.completions.create({ model, response_format: cityFormat,
+    messages: [{ role: "user", content: "Largest city of France?" }] });
+  const native = await ask("claude-sonnet"), viaTool = await ask("claude-haiku");
+  return { native: JSON.parse(native.choices[0].message.content), viaTool: JSON.parse(viaTool.choices[0].message.content),
+           finish: viaTool.choices[0].finish_reason, toolCalls: viaTool.choices[0].message.tool_calls ?? null };
+});
+await run("chat.json_schema.stream", async () => {
+  const stream = await openai.chat.completions.create({ model: "claude-haiku", response_format: cityFormat, stream: true,
+    messages: [{ role: "user", content: "Largest city of France?" }] });
+  let content = "", finish = null;
+  for await (const c of stream) {
+    content += c.choices[0]?.delta?.content ?? "";
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  return { object: JSON.parse(content), finish };
+});
+await run("chat.reasoning", async () => {
+  const r = await openai.chat.completions.create({ model: "claude-sonnet", reasoning_effort: "low",
+    messages: [{ role: "user", content: "Hi" }] });
+  const stream = await openai.chat.completions.create({ model: "claude-sonnet", reasoning_effort: "low", stream: true,
+    messages: [{ role: "user", content: "Hi" }] });
+  let reasoning = "", content = "";
+  for await (const c of stream) {
+    reasoning += c.choices[0]?.delta?.reasoning_content ?? "";
+    content += c.choices[0]?.delta?.content ?? "";
+  }
+  return { reasoning: r.choices[0].message.reasoning_content, content: r.choices[0].message.content,
+           streamedReasoning: reasoning, streamedContent: content };
+});
+await run("chat.cache", async () => {
+  const ask = () => openai.chat.completions.create({ model: "claude-haiku", user: "end-user-42", messages: [
+    { role: "system", content: [{ type: "text", text: "A long shared preamble.", cache_control: { type: "ephemeral" } }] },
+    { role: "user", content: "Hi" }] });
+  const first = await ask(), second = await ask();
+  return { first: first.usage, second: second.usage };
+});
+await run("ai.chat.generateObject", async () => {
+  const r = await generateObject({ model: provider.chat("claude-haiku"), prompt: "Largest city of France?", maxRetries: 0,
+    schema: z.object({ city: z.string(), population: z.number().int() }) });
+  return { object: r.object };
+});

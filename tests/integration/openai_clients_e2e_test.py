@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""OpenAI's Responses API through signgate, driven by the clients that speak it, unchanged:
-`openai` v6 (create, stream, a tool loop by previous_response_id and by items, reasoning sent
-back in encrypted_content, structured output), the Vercel AI SDK's default OpenAI provider,
-the OpenAI Agents SDK and LangChain's ChatOpenAI. Behind signgate, the emulator verifies every
+"""The OpenAI surface as its clients use it, unchanged: the Responses API through `openai` v6
+(create, stream, a tool loop by previous_response_id and by items, reasoning sent back in
+encrypted_content, structured output), the Vercel AI SDK's default OpenAI provider, the OpenAI
+Agents SDK and LangChain's ChatOpenAI; and chat completions' structured output, reasoning and
+prompt caching. Behind signgate, the emulator verifies every
 signature with botocore and checks every Converse body as Bedrock does."""
 import json
 import os
@@ -29,7 +30,7 @@ class ResponsesClients(unittest.TestCase):
         env = dict(os.environ, SIGNGATE_URL=cls.gw.url, SIGNGATE_SECRET=SECRET, NODE_NO_WARNINGS="1")
         for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             env.pop(k, None)
-        p = subprocess.run(["node", "openai_responses.mjs"], cwd=E2E, env=env, capture_output=True, timeout=180)
+        p = subprocess.run(["node", "openai_clients.mjs"], cwd=E2E, env=env, capture_output=True, timeout=180)
         cls.stderr = p.stderr.decode()
         cls.fake_stats = json.loads(urlopen(url + "/_fake/stats").read())
         cls.results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
@@ -115,6 +116,32 @@ class ResponsesClients(unittest.TestCase):
 
     def test_langchain(self):
         self.assertEqual(self.ok("langchain.responses")["text"], "Hello from " + HAIKU)
+
+    def test_chat_structured_output(self):
+        r = self.ok("chat.json_schema")
+        self.assertEqual(r["native"], {"city": "Paris", "population": 42})
+        self.assertEqual(r["viaTool"], {"city": "Paris", "population": 42})
+        self.assertEqual((r["finish"], r["toolCalls"]), ("stop", None))  # the forced tool is not shown
+        s = self.ok("chat.json_schema.stream")
+        self.assertEqual((s["object"], s["finish"]), ({"city": "Paris", "population": 42}, "stop"))
+        self.assertEqual(self.ok("ai.chat.generateObject")["object"], {"city": "Paris", "population": 42})
+
+    def test_chat_reasoning(self):
+        r = self.ok("chat.reasoning")
+        self.assertEqual(r["reasoning"], "Thinking about the question.")
+        self.assertEqual(r["content"], "Hello from " + SONNET)
+        self.assertEqual(r["streamedReasoning"], "Thinking about the question.")
+        self.assertEqual(r["streamedContent"], "Hello from " + SONNET)
+
+    def test_chat_prompt_caching_and_user(self):
+        r = self.ok("chat.cache")
+        # The first call writes the cached prefix, the second reads it; OpenAI counts it in prompt_tokens.
+        self.assertEqual(r["first"]["cache_creation_input_tokens"], 1024)
+        self.assertEqual(r["first"]["prompt_tokens_details"]["cached_tokens"], 0)
+        self.assertEqual(r["second"]["prompt_tokens_details"]["cached_tokens"], 1024)
+        self.assertEqual(r["second"]["prompt_tokens"], 12 + 1024)
+        users = [l["user"] for l in self.audit if l.get("user")]
+        self.assertEqual(users.count("end-user-42"), 2)
 
     def test_every_call_audited_and_signed(self):
         lines = [l for l in self.audit if l["surface"] == "openai"]
