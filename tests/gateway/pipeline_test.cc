@@ -253,6 +253,8 @@ std::vector<SurfaceCase> surfaces() {
        [](const std::string&) { return std::string(R"({"messages":[{"role":"user","content":[{"text":"hi"}]}]})"); }},
       {"openai", Dialect::kOpenAI, "/v1/chat/completions",
        [](const std::string& m) { return R"({"model":")" + m + R"(","messages":[{"role":"user","content":"hi"}]})"; }},
+      {"openai", Dialect::kOpenAI, "/v1/responses",
+       [](const std::string& m) { return R"({"model":")" + m + R"(","input":"hi"})"; }},
       {"anthropic", Dialect::kAnthropic, "/v1/messages",
        [](const std::string& m) {
          return R"({"model":")" + m + R"(","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
