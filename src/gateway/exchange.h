@@ -42,6 +42,18 @@ struct Exchange {
   const config::Config& config() const { return runtime->config; }
 };
 
+// Counts a stream in signgate_open_streams for as long as it lives, however its relay ends.
+class OpenStream {
+ public:
+  explicit OpenStream(Metrics* m) : m_(m) { m_->stream_opened(); }
+  ~OpenStream() { m_->stream_closed(); }
+  OpenStream(const OpenStream&) = delete;
+  OpenStream& operator=(const OpenStream&) = delete;
+
+ private:
+  Metrics* m_;
+};
+
 // A random 128-bit id in hex, as the audit log and the answers name a request.
 std::string new_request_id();
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <random>
 #include <variant>
 #include <vector>
@@ -185,8 +186,18 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.output_tokens = sent.facts.output_tokens;
   if (!sent.facts.error_type.empty()) x.audit.error = std::move(sent.facts.error_type);
 
-  // 7. The surface answers.
-  std::optional<Refusal> failed = co_await surface.answer(x, plan, *sent.reply, res);
+  // 7. The surface answers. Whatever it throws (memory running out, say) still ends in an
+  // answer if none was started, and always in the audit line and the metrics.
+  std::optional<Refusal> failed;
+  try {
+    failed = co_await surface.answer(x, plan, *sent.reply, res);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: answering failed: {}", x.audit.request_id, e.what());
+    x.audit.error = std::string("answering failed: ") + e.what();
+    if (!res.started()) {
+      failed = Refusal{500, "signgate could not answer (request " + x.audit.request_id + ")", "", "", "", {}, e.what()};
+    }
+  }
   if (failed) co_await refuse(surface, *failed, x, res);
 
   // 8. Exactly one audit line and one metrics update.

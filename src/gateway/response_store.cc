@@ -1,35 +1,67 @@
 #include "gateway/response_store.h"
 
+#include <algorithm>
+
 namespace signgate::gateway {
 
 namespace {
 // How many responses a conversation may chain through before it is refused.
 constexpr std::size_t kMaxChain = 10'000;
+
+std::string item_key(std::string_view client, std::string_view item_id) {
+  std::string key(client);
+  key += '\n';
+  key += item_id;
+  return key;
+}
 }  // namespace
 
 void ResponseStore::set_limits(const config::ResponsesConfig& limits) {
   std::lock_guard lock(mutex_);
   limits_ = limits;
+  if (!limits_.store) {
+    while (!order_.empty()) erase(std::string(order_.front()));
+  }
 }
 
 std::size_t ResponseStore::cost(const std::string& id, const Entry& e) {
-  std::size_t n = 2 * id.size() + e.client.size() + e.previous_id.size() + e.items.size() + 160;
-  for (const auto& i : e.item_ids) n += 2 * i.size() + 64;
+  std::size_t n = 2 * id.size() + e.client.size() + e.previous_id.size() + 160;
+  for (const auto& i : e.items) n += i.size() + 32;
+  for (const auto& k : e.item_keys) n += 2 * k.size() + 64;
   return n;
 }
 
 void ResponseStore::put(const std::string& client, const std::string& id, const std::string& previous_id,
-                        std::string items, const std::vector<std::string>& item_ids, Clock::time_point now) {
+                        const nlohmann::json& items, const std::vector<std::string>& item_ids, Clock::time_point now) {
+  Entry e;
+  e.client = client;
+  e.previous_id = previous_id;
+  if (items.is_array()) {
+    for (const auto& item : items)
+      e.items.push_back(item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  std::vector<std::pair<std::string, std::size_t>> keys;  // item key → index
+  for (const auto& item_id : item_ids) {
+    if (item_id.empty()) continue;
+    for (std::size_t i = 0; i < e.items.size(); ++i) {
+      const auto& item = items[i];
+      if (item.is_object() && item.contains("id") && item["id"] == item_id) {
+        keys.emplace_back(item_key(client, item_id), i);
+        e.item_keys.push_back(keys.back().first);
+        break;
+      }
+    }
+  }
   std::lock_guard lock(mutex_);
   if (!limits_.store) return;
   if (entries_.count(id) != 0) erase(id);
-  Entry e{client, previous_id, std::move(items), item_ids, now + limits_.ttl, {}, {}};
+  e.expires = now + limits_.ttl;
   const std::size_t n = cost(id, e);
   if (n > limits_.max_bytes_per_client) return;  // would evict everything and still not fit
   ClientShare& share = by_client_[client];
   e.in_all = order_.insert(order_.end(), id);
   e.in_client = share.order.insert(share.order.end(), id);
-  for (const auto& item : item_ids) item_owner_[item] = id;
+  for (auto& [key, index] : keys) item_owner_[key] = {id, index};
   entries_.emplace(id, std::move(e));
   share.bytes += n;
   bytes_ += n;
@@ -41,9 +73,9 @@ void ResponseStore::erase(const std::string& id) {
   if (it == entries_.end()) return;
   Entry& e = it->second;
   const std::size_t n = cost(id, e);
-  for (const auto& item : e.item_ids) {
-    const auto owner = item_owner_.find(item);
-    if (owner != item_owner_.end() && owner->second == id) item_owner_.erase(owner);
+  for (const auto& key : e.item_keys) {
+    const auto owner = item_owner_.find(key);
+    if (owner != item_owner_.end() && owner->second.first == id) item_owner_.erase(owner);
   }
   auto share = by_client_.find(e.client);
   if (share != by_client_.end()) {
@@ -64,7 +96,13 @@ void ResponseStore::evict(Clock::time_point now, const std::string& client) {
        share = by_client_.find(client)) {
     erase(std::string(share->second.order.front()));
   }
-  while (bytes_ > limits_.max_bytes && !order_.empty()) erase(std::string(order_.front()));
+  // Over the total: the client holding the most gives up its oldest first, so a few busy
+  // clients cannot push everyone else's conversations out.
+  while (bytes_ > limits_.max_bytes && !by_client_.empty()) {
+    auto largest = std::max_element(by_client_.begin(), by_client_.end(),
+                                    [](const auto& a, const auto& b) { return a.second.bytes < b.second.bytes; });
+    erase(std::string(largest->second.order.front()));
+  }
 }
 
 const ResponseStore::Entry* ResponseStore::live(std::string_view client, std::string_view id,
@@ -76,7 +114,7 @@ const ResponseStore::Entry* ResponseStore::live(std::string_view client, std::st
 
 Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std::string_view id, std::size_t max_bytes,
                                                    Clock::time_point now) const {
-  std::vector<std::string> pieces;  // newest first
+  std::vector<std::vector<std::string>> pieces;  // newest first
   {
     std::lock_guard lock(mutex_);
     std::size_t total = 0;
@@ -85,12 +123,12 @@ Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std:
       const Entry* e = live(client, next, now);
       if (e == nullptr) {
         // Another client's response is as unknown as one that never was.
-        if (next == id) return make_error("previous response '" + std::string(id) + "' is not known (or expired)");
-        return make_error("response '" + next + "', earlier in this conversation, is no longer kept");
+        if (next == id) return make_error("previous response is not known (or expired)");
+        return make_error("a response earlier in this conversation is no longer kept");
       }
-      total += e->items.size();
+      for (const auto& item : e->items) total += item.size();
       if (total > max_bytes || pieces.size() >= kMaxChain) {
-        return make_error("the conversation behind '" + std::string(id) + "' is longer than signgate replays");
+        return make_error("the conversation behind this previous response is longer than signgate replays");
       }
       pieces.push_back(e->items);
       next = e->previous_id;
@@ -98,30 +136,28 @@ Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std:
   }
   nlohmann::json out = nlohmann::json::array();
   for (auto p = pieces.rbegin(); p != pieces.rend(); ++p) {
-    nlohmann::json items = nlohmann::json::parse(*p, nullptr, false);
-    if (!items.is_array()) continue;
-    for (auto& item : items) out.push_back(std::move(item));
+    for (const auto& text : *p) {
+      nlohmann::json item = nlohmann::json::parse(text, nullptr, false);
+      if (!item.is_discarded()) out.push_back(std::move(item));
+    }
   }
   return out;
 }
 
 std::optional<nlohmann::json> ResponseStore::item(std::string_view client, std::string_view item_id,
                                                   Clock::time_point now) const {
-  std::string items;
+  std::string text;
   {
     std::lock_guard lock(mutex_);
-    const auto owner = item_owner_.find(std::string(item_id));
+    const auto owner = item_owner_.find(item_key(client, item_id));
     if (owner == item_owner_.end()) return std::nullopt;
-    const Entry* e = live(client, owner->second, now);
-    if (e == nullptr) return std::nullopt;
-    items = e->items;
+    const Entry* e = live(client, owner->second.first, now);
+    if (e == nullptr || owner->second.second >= e->items.size()) return std::nullopt;
+    text = e->items[owner->second.second];  // only this item is copied under the lock
   }
-  nlohmann::json all = nlohmann::json::parse(items, nullptr, false);
-  if (!all.is_array()) return std::nullopt;
-  for (auto& i : all) {
-    if (i.is_object() && i.contains("id") && i["id"] == item_id) return std::move(i);
-  }
-  return std::nullopt;
+  nlohmann::json item = nlohmann::json::parse(text, nullptr, false);
+  if (item.is_discarded()) return std::nullopt;
+  return item;
 }
 
 std::size_t ResponseStore::size() const {

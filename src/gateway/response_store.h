@@ -3,7 +3,8 @@
 // of its items with item_reference. Only the client that made a response can read it.
 // In memory and bounded: entries expire after a TTL, and the oldest go first when all
 // clients together, or one client alone, hold more than their share. Thread-safe; shared by
-// every event loop. The fleet issue moves this to the shared store.
+// every event loop. The fleet issue moves this to the shared store. Turning the store off
+// forgets everything kept.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,8 +36,8 @@ class ResponseStore {
   // Keeps response `id` of `client`: it continued `previous_id` (may be empty) and its
   // `items` are a JSON array of the request's input items then its output items.
   // `item_ids` are the ids of those items that item_reference may name.
-  void put(const std::string& client, const std::string& id, const std::string& previous_id, std::string items,
-           const std::vector<std::string>& item_ids, Clock::time_point now = Clock::now());
+  void put(const std::string& client, const std::string& id, const std::string& previous_id,
+           const nlohmann::json& items, const std::vector<std::string>& item_ids, Clock::time_point now = Clock::now());
 
   // Every item of the conversation that led to response `id` and its answer, oldest first;
   // an error saying why not (unknown, expired, another client's, longer than `max_bytes`).
@@ -54,8 +55,8 @@ class ResponseStore {
   struct Entry {
     std::string client;
     std::string previous_id;
-    std::string items;
-    std::vector<std::string> item_ids;
+    std::vector<std::string> items;      // each item serialised on its own
+    std::vector<std::string> item_keys;  // "client\nitem id" of the items item_reference may name
     Clock::time_point expires;
     std::list<std::string>::iterator in_all;     // position in order_
     std::list<std::string>::iterator in_client;  // position in by_client_[client].order
@@ -72,8 +73,10 @@ class ResponseStore {
   config::ResponsesConfig limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  std::unordered_map<std::string, std::string> item_owner_;  // item id → response id
-  std::list<std::string> order_;                             // every response, oldest first
+  // "client\nitem id" → the response and the index of the item in it: one client's ids never
+  // shadow another's.
+  std::unordered_map<std::string, std::pair<std::string, std::size_t>> item_owner_;
+  std::list<std::string> order_;  // every response, oldest first
   std::unordered_map<std::string, ClientShare> by_client_;
   std::size_t bytes_ = 0;
 };

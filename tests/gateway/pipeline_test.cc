@@ -685,10 +685,13 @@ TEST(Pipeline, DiscoveryListsAreFilteredToTheAllowlist) {
 namespace signgate::gateway {
 namespace {
 
-Scripted titan(double first) {
+// A Titan answer: `first`, then 0.5 up to `dimension` values.
+Scripted titan(double first, int dimension = 1024) {
   Scripted s;
   s.headers = {{"Content-Type", "application/json"}};
-  s.pieces = {R"({"embedding":[)" + std::to_string(first) + R"(,0.5],"inputTextTokenCount":2})"};
+  std::string v = std::to_string(first);
+  for (int i = 1; i < dimension; ++i) v += ",0.5";
+  s.pieces = {R"({"embedding":[)" + v + R"(],"inputTextTokenCount":2})"};
   return s;
 }
 
@@ -696,7 +699,7 @@ Scripted titan(double first) {
 // credentials; the vectors come back in input order, as base64 float32 when asked.
 TEST(Pipeline, EmbeddingsFanOutInInputOrder) {
   Harness h;
-  for (int i = 0; i < 6; ++i) h.upstream->script.push_back(titan(i));
+  for (int i = 0; i < 6; ++i) h.upstream->script.push_back(titan(i, 256));
   const auto r =
       h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
              R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b","c","d","e","f"],"dimensions":256})");
@@ -719,11 +722,20 @@ TEST(Pipeline, EmbeddingsFanOutInInputOrder) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["input_tokens"], 12);
 
-  h.upstream->script.push_back(titan(1.0));
-  const auto b64 = h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
-                          R"({"model":"amazon.titan-embed-text-v2:0","input":"a","encoding_format":"base64"})");
-  // 1.0f, 0.5f as little-endian float32: 00 00 80 3f 00 00 00 3f.
-  EXPECT_EQ(json::parse(b64.res.body)["data"][0]["embedding"], base64_encode(std::string("\0\0\x80\x3f\0\0\0\x3f", 8)));
+  h.upstream->script.push_back(titan(1.0, 256));
+  const auto b64 =
+      h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+             R"({"model":"amazon.titan-embed-text-v2:0","input":"a","encoding_format":"base64","dimensions":256})");
+  // 1.0f, 0.5f, ... as little-endian float32: 00 00 80 3f, then 00 00 00 3f.
+  std::string floats("\0\0\x80\x3f", 4);
+  for (int i = 1; i < 256; ++i) floats += std::string("\0\0\0\x3f", 4);
+  EXPECT_EQ(json::parse(b64.res.body)["data"][0]["embedding"], base64_encode(floats));
+  // A vector of another length than asked for is an unreadable answer.
+  h.upstream->script.push_back(titan(1.0, 3));
+  expect_dialect(h.call(bhttp::verb::post, "/v1/embeddings", bearer("full-secret"),
+                        R"({"model":"amazon.titan-embed-text-v2:0","input":"a"})")
+                     .res,
+                 Dialect::kOpenAI, 502);
 }
 
 // One failing call of a fan-out makes the whole answer a refusal in OpenAI's shape: Bedrock's

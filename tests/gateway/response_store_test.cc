@@ -24,10 +24,9 @@ std::string numbered(std::string prefix, int i) {
   return prefix;
 }
 
-std::string items(const std::string& text, const std::string& id) {
+json items(const std::string& text, const std::string& id) {
   return json::array({{{"type", "message"}, {"role", "user"}, {"content", text}},
-                      {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"content", "ok"}}})
-      .dump();
+                      {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"content", "ok"}}});
 }
 
 TEST(ResponseStore, ConversationsChainAndStayWithTheirClient) {
@@ -44,8 +43,11 @@ TEST(ResponseStore, ConversationsChainAndStayWithTheirClient) {
   // Another client's response is as unknown as one that never was.
   EXPECT_FALSE(store.conversation("b", "resp_2", 1 << 20, now));
   EXPECT_FALSE(store.item("b", "msg_1", now).has_value());
-  EXPECT_EQ(store.conversation("b", "resp_2", 1 << 20, now).message(),
-            "previous response 'resp_2' is not known (or expired)");
+  EXPECT_EQ(store.conversation("b", "resp_2", 1 << 20, now).message(), "previous response is not known (or expired)");
+  // One client's item ids never shadow another's.
+  store.put("b", "resp_b", "", items("b's", "msg_1"), {"msg_1"}, now);
+  EXPECT_EQ(store.item("a", "msg_1", now).value()["content"], "ok");
+  EXPECT_EQ(store.item("b", "msg_1", now).value()["id"], "msg_1");
   // A conversation longer than the caller would accept as a body is refused.
   EXPECT_FALSE(store.conversation("a", "resp_2", 10, now));
 }
@@ -59,14 +61,14 @@ TEST(ResponseStore, EntriesExpire) {
   // The first expired: the chain through it breaks with a clear reason.
   const auto later = now + std::chrono::seconds(61);
   EXPECT_EQ(store.conversation("a", "resp_2", 1 << 20, later).message(),
-            "response 'resp_1', earlier in this conversation, is no longer kept");
+            "a response earlier in this conversation is no longer kept");
   EXPECT_FALSE(store.item("a", "msg_1", later).has_value());
   store.put("a", "resp_3", "", items("three", "msg_3"), {"msg_3"}, later);  // sweeps the expired one
   EXPECT_EQ(store.size(), 2u);
 }
 
 TEST(ResponseStore, OneClientCannotCrowdOutTheOthers) {
-  const std::string body = items(std::string(1000, 'x'), "m");
+  const json body = items(std::string(1000, 'x'), "m");
   ResponseStore store(limits(20'000, 5'000));
   const auto now = Clock::now();
   store.put("quiet", "resp_q", "", body, {"msg_q"}, now);

@@ -32,14 +32,6 @@ std::variant<json, ApiError> image_block(const json& part, const std::string& pa
   return image_from_data_url(url, param + ".image_url");
 }
 
-// Adds the cache point a part or message asks for (cache_control) after `blocks`.
-std::optional<ApiError> add_cache_point(json& blocks, const json& holder, const std::string& param) {
-  auto point = cache_point(holder, param);
-  if (auto* e = std::get_if<ApiError>(&point)) return *e;
-  if (auto& p = std::get<std::optional<json>>(point)) blocks.push_back(std::move(*p));
-  return std::nullopt;
-}
-
 std::variant<json, ApiError> user_content(const json& content, const std::string& param) {
   if (content.is_string()) return json::array({{{"text", content.get<std::string>()}}});
   if (!content.is_array()) return bad("content must be a string or an array of parts", param);
@@ -55,7 +47,7 @@ std::variant<json, ApiError> user_content(const json& content, const std::string
       if (auto* e = std::get_if<ApiError>(&block)) return *e;
       blocks.push_back(std::get<json>(block));
     } else {
-      return bad("content part type '" + type + "' is not supported (text, image_url)", p + ".type");
+      return bad("content part type '" + clip(type) + "' is not supported (text, image_url)", p + ".type");
     }
     if (auto e = add_cache_point(blocks, part, p)) return *e;
   }
@@ -163,7 +155,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
       if (auto e = add_cache_point(blocks, m, p)) return *e;
       append_message(messages, "user", std::move(blocks));
     } else {
-      return bad("role '" + role + "' is not supported (system, developer, user, assistant, tool)", p + ".role");
+      return bad("role '" + clip(role) + "' is not supported (system, developer, user, assistant, tool)", p + ".role");
     }
   }
   if (messages.empty()) return bad("messages need at least one user message", "messages");
@@ -194,7 +186,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
   if (!inference.empty()) c["inferenceConfig"] = std::move(inference);
 
   const bool tools_off = req.contains("tool_choice") && req["tool_choice"] == "none";
-  if (req.contains("tools") && req["tools"].is_array() && !req["tools"].empty() && !tools_off) {
+  if (req.contains("tools") && req["tools"].is_array() && !req["tools"].empty()) {
     json tools = json::array();
     for (std::size_t i = 0; i < req["tools"].size(); ++i) {
       const json& t = req["tools"][i];
@@ -209,7 +201,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
       if (auto e = add_cache_point(tools, t, p)) return *e;
     }
     json config = {{"tools", std::move(tools)}};
-    if (req.contains("tool_choice")) {
+    if (req.contains("tool_choice") && !tools_off) {
       const json& choice = req["tool_choice"];
       if (choice == "auto") {
         config["toolChoice"] = {{"auto", json::object()}};
@@ -238,6 +230,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
       out.forced_tool = apply_json_format(c, out.model_id, *f, out.thinking).forced_tool;
     }
   }
+  if (auto e = finish_converse(c, tools_off && out.forced_tool.empty(), out.thinking)) return *e;
   if (req.contains("stream_options") && req["stream_options"].is_object()) {
     out.include_usage = bool_field(req["stream_options"], "include_usage");
   }

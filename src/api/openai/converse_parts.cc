@@ -94,6 +94,59 @@ std::variant<std::optional<json>, ApiError> cache_point(const json& holder, cons
   return std::optional<json>(json{{"cachePoint", std::move(point)}});
 }
 
+std::optional<ApiError> add_cache_point(json& blocks, const json& holder, const std::string& param) {
+  auto point = cache_point(holder, param);
+  if (auto* e = std::get_if<ApiError>(&point)) return *e;
+  auto& cp = std::get<std::optional<json>>(point);
+  if (cp && !blocks.empty() && !blocks.back().contains("cachePoint")) blocks.push_back(std::move(*cp));
+  return std::nullopt;
+}
+
+std::optional<ApiError> finish_converse(json& c, bool tools_off, bool thinking) {
+  bool tool_history = false;
+  std::size_t points = 0;
+  auto count_points = [&points](const json& list) {
+    if (!list.is_array()) return;
+    for (const auto& b : list) points += b.contains("cachePoint") ? 1 : 0;
+  };
+  if (c.contains("messages")) {
+    for (auto& m : c["messages"]) {
+      json& content = m["content"];
+      for (const auto& b : content) tool_history = tool_history || b.contains("toolUse") || b.contains("toolResult");
+      if (m["role"] == "user") {
+        std::stable_partition(content.begin(), content.end(), [](const json& b) { return b.contains("toolResult"); });
+      }
+      count_points(content);
+    }
+  }
+  if (c.contains("system")) count_points(c["system"]);
+  if (c.contains("toolConfig")) {
+    json& config = c["toolConfig"];
+    if (tools_off) {
+      if (!tool_history) {
+        c.erase("toolConfig");
+      } else {
+        // Converse has no "none": the tools stay declared (the history names them), unforced.
+        config["toolChoice"] = {{"auto", json::object()}};
+        c["system"].push_back({{"text", "Answer without calling any tool."}});
+      }
+    } else if (thinking && config.contains("toolChoice") && !config["toolChoice"].contains("auto")) {
+      config["toolChoice"] = {{"auto", json::object()}};
+    }
+  }
+  if (c.contains("toolConfig")) count_points(c["toolConfig"]["tools"]);
+  if (points > 4) return bad("at most 4 cache_control breakpoints are allowed (Bedrock's limit)", "cache_control");
+  return std::nullopt;
+}
+
+std::string clip(std::string_view s, std::size_t n) {
+  if (s.size() <= n) return std::string(s);
+  s = s.substr(0, n);
+  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.remove_suffix(1);
+  if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.remove_suffix(1);
+  return std::string(s) + "...";
+}
+
 json tool_spec(const json& name, const json* description, const json* parameters, bool strict) {
   json spec = {{"name", name},
                {"inputSchema",

@@ -43,6 +43,19 @@ void append_message(nlohmann::json& messages, const std::string& role, nlohmann:
 std::variant<std::optional<nlohmann::json>, ApiError> cache_point(const nlohmann::json& holder,
                                                                   const std::string& param);
 
+// Adds the cache point `holder`'s cache_control asks for after `blocks` (only after content:
+// a cache point first, or twice in a row, caches nothing).
+std::optional<ApiError> add_cache_point(nlohmann::json& blocks, const nlohmann::json& holder, const std::string& param);
+
+// What every Converse request built from OpenAI input gets last: tool results first in their
+// user turn (Claude wants them so), a toolConfig kept when the history holds tool calls even
+// with tools off (Bedrock wants one; the model is told not to call), an automatic tool choice
+// when thinking is on (Claude refuses a forced one), and at most 4 cache points (Bedrock's cap).
+std::optional<ApiError> finish_converse(nlohmann::json& c, bool tools_off, bool thinking);
+
+// A caller's string as quoted in an error message: at most `n` bytes, cut at a character.
+std::string clip(std::string_view s, std::size_t n = 200);
+
 // A function tool → Converse's toolSpec (name, description, JSON schema, strict).
 nlohmann::json tool_spec(const nlohmann::json& name, const nlohmann::json* description,
                          const nlohmann::json* parameters, bool strict);

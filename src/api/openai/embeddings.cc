@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "api/json_fields.h"
 #include "api/json_scan.h"
@@ -95,7 +97,7 @@ std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
   out.model_id = alias != aliases.end() ? alias->second : out.model_name;
   const auto family = embedding_family(out.model_id);
   if (!family) {
-    return bad("model '" + out.model_name +
+    return bad("model '" + clip(out.model_name) +
                    "' is not an embedding model signgate knows (Titan Text Embeddings, Cohere Embed, Nova "
                    "multimodal embeddings)",
                "model");
@@ -138,6 +140,18 @@ std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
     dimensions = d->get<std::int64_t>();
   }
   if (auto e = check_dimensions(out.family, dimensions)) return *e;
+  switch (out.family) {
+    case EmbeddingFamily::kTitanV2: out.dimension = static_cast<std::size_t>(dimensions.value_or(1024)); break;
+    case EmbeddingFamily::kTitanV1: out.dimension = 1536; break;
+    case EmbeddingFamily::kCohereV3: out.dimension = 0; break;
+    case EmbeddingFamily::kCohereV4: out.dimension = static_cast<std::size_t>(dimensions.value_or(1536)); break;
+    case EmbeddingFamily::kNova: out.dimension = static_cast<std::size_t>(dimensions.value_or(3072)); break;
+  }
+  if (texts.size() * std::max<std::size_t>(out.dimension, 1024) > kMaxEmbeddingValues) {
+    return bad("input × dimensions may be at most " + std::to_string(kMaxEmbeddingValues) +
+                   " values in one request: send fewer texts per request",
+               "input");
+  }
   out.user = string_field(req, "user");
   auto why = purpose(req, out.family);
   if (auto* e = std::get_if<ApiError>(&why)) return *e;
@@ -181,14 +195,18 @@ std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
 
 namespace {
 
-// A JSON array of numbers → doubles; nullopt when it is not one.
+constexpr std::size_t kMaxDimension = 4096;
+
+// A JSON array of float32-sized numbers → doubles; nullopt when it is not one.
 std::optional<std::vector<double>> vector_of(const json& v) {
-  if (!v.is_array() || v.empty()) return std::nullopt;
+  if (!v.is_array() || v.empty() || v.size() > kMaxDimension) return std::nullopt;
   std::vector<double> out;
   out.reserve(v.size());
   for (const auto& x : v) {
     if (!x.is_number()) return std::nullopt;
-    out.push_back(x.get<double>());
+    const double d = x.get<double>();
+    if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) return std::nullopt;
+    out.push_back(d);
   }
   return out;
 }
@@ -196,7 +214,7 @@ std::optional<std::vector<double>> vector_of(const json& v) {
 }  // namespace
 
 std::variant<EmbeddingBatch, std::string> read_embeddings(EmbeddingFamily family, const json& answer,
-                                                          std::size_t expected) {
+                                                          std::size_t expected, std::size_t dimension) {
   EmbeddingBatch batch;
   const json* list = nullptr;
   switch (family) {
@@ -234,6 +252,13 @@ std::variant<EmbeddingBatch, std::string> read_embeddings(EmbeddingFamily family
   if (batch.vectors.size() != expected) {
     return "Bedrock answered " + std::to_string(batch.vectors.size()) + " embeddings for " + std::to_string(expected) +
            " texts";
+  }
+  for (const auto& v : batch.vectors) {
+    const std::size_t want = dimension != 0 ? dimension : batch.vectors.front().size();
+    if (v.size() != want) {
+      return "Bedrock answered an embedding of " + std::to_string(v.size()) + " values where " + std::to_string(want) +
+             " were asked for";
+    }
   }
   return batch;
 }

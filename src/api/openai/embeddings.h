@@ -31,11 +31,14 @@ struct EmbeddingsRequest {
   std::size_t inputs = 0;           // how many texts
   std::vector<std::string> bodies;  // one InvokeModel body per upstream call, in input order
   bool base64 = false;              // encoding_format: base64 (little-endian float32)
+  std::size_t dimension = 0;        // each vector's length; 0: the model's own (Cohere v3: 384 or 1024)
   std::string user;
 };
 
-// The most texts one request may carry (OpenAI's own limit).
+// The most texts one request may carry (OpenAI's own limit), and the most values its answer may
+// hold (texts × dimensions: 2,048 of Titan's 1,024, or 682 of Nova's 3,072).
 inline constexpr std::size_t kMaxEmbeddingInputs = 2048;
+inline constexpr std::size_t kMaxEmbeddingValues = 2048 * 1024;
 
 std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
                                                         const std::map<std::string, std::string>& aliases,
@@ -46,10 +49,11 @@ struct EmbeddingBatch {
   std::vector<std::vector<double>> vectors;
   std::optional<std::uint64_t> tokens;
 };
-// Reads an InvokeModel answer of `family` that should hold `expected` vectors; an error
-// message when it does not.
+// Reads an InvokeModel answer of `family` that should hold `expected` vectors of `dimension`
+// finite float32 values each (0: any length up to 4,096, the same for all); an error message
+// when it does not.
 std::variant<EmbeddingBatch, std::string> read_embeddings(EmbeddingFamily family, const nlohmann::json& answer,
-                                                          std::size_t expected);
+                                                          std::size_t expected, std::size_t dimension = 0);
 
 // The texts each call of `request` carries (1, or up to 96 for Cohere).
 std::size_t texts_per_call(EmbeddingFamily family);

@@ -56,11 +56,9 @@ std::variant<json, ApiError> content_blocks(const json& content, const std::stri
       if (auto* e = std::get_if<ApiError>(&block)) return *e;
       blocks.push_back(std::get<json>(std::move(block)));
     } else {
-      return bad("content part type '" + type + "' is not supported here", p + ".type");
+      return bad("content part type '" + clip(type) + "' is not supported here", p + ".type");
     }
-    auto point = cache_point(part, p);
-    if (auto* e = std::get_if<ApiError>(&point)) return *e;
-    if (auto& cp = std::get<std::optional<json>>(point)) blocks.push_back(std::move(*cp));
+    if (auto e = add_cache_point(blocks, part, p)) return *e;
   }
   return blocks;
 }
@@ -85,18 +83,81 @@ struct Conversation {
   json messages = json::array();
 };
 
+// How many item_reference items (and reasoning items sent back by id) one request may use.
+constexpr int kMaxReferences = 1000;
+
 struct ItemContext {
   const ResponseHistory* history = nullptr;
-  const std::set<std::string>* custom_tools = nullptr;
   bool keep_reasoning = false;  // thinking is on and the model takes its blocks back (Claude)
   int max_depth = kDefaultMaxJsonDepth;
+  // What stored items may add to this request: a stored item can be named many times, and each
+  // use copies it into the Converse body, so every use is charged.
+  std::size_t budget = 0;
+  int references = 0;
+  std::map<std::string, std::pair<json, std::size_t>, std::less<>> resolved;  // id → item, its size
 };
 
-std::optional<ApiError> add_item(Conversation& conv, const json& item, const std::string& p, const ItemContext& ctx,
-                                 bool referenced) {
+// A stored item by id (looked up once per request), charged to the request's budget; or why not.
+std::variant<const json*, ApiError> resolve(ItemContext& ctx, const std::string& id, const std::string& p) {
+  if (++ctx.references > kMaxReferences) {
+    return bad("a request may name at most " + std::to_string(kMaxReferences) + " stored items", p);
+  }
+  auto it = ctx.resolved.find(id);
+  if (it == ctx.resolved.end()) {
+    std::optional<json> stored = ctx.history != nullptr ? ctx.history->item(id) : std::nullopt;
+    if (!stored) return static_cast<const json*>(nullptr);
+    const std::size_t size = stored->dump(-1, ' ', false, json::error_handler_t::replace).size();
+    it = ctx.resolved.emplace(id, std::make_pair(std::move(*stored), size)).first;
+  }
+  if (it->second.second > ctx.budget) {
+    return bad("the stored items this request names are larger than limits.max_body_bytes", p);
+  }
+  ctx.budget -= it->second.second;
+  return &it->second.first;
+}
+
+// Adds one input item to the conversation. `replay`: an item of a stored response (checked when
+// it was first sent; references were resolved before it was stored). `expanded`, when given,
+// receives the item as it is to be stored: an item_reference becomes the item it names.
+std::optional<ApiError> add_item(Conversation& conv, const json& item, const std::string& p, ItemContext& ctx,
+                                 bool replay, json* expanded) {
   if (!item.is_object()) return bad("each input item must be an object", p);
   std::string type = string_field(item, "type");
   if (type.empty() && item.contains("role")) type = "message";
+  if (type == "item_reference") {
+    if (replay) return bad("a stored item_reference cannot be replayed", p);
+    const std::string id = string_field(item, "id");
+    auto stored = resolve(ctx, id, p + ".id");
+    if (auto* e = std::get_if<ApiError>(&stored)) return *e;
+    const json* found = std::get<const json*>(stored);
+    if (found == nullptr) return bad("item '" + clip(id) + "' is not known (or expired, or was not stored)", p + ".id");
+    if (string_field(*found, "type") == "item_reference") return bad("an item_reference cannot name another", p);
+    return add_item(conv, *found, p, ctx, true, expanded);
+  }
+  if (type == "reasoning") {
+    std::optional<json> blocks;
+    const json* sealed = field(item, "encrypted_content");
+    if (sealed != nullptr && sealed->is_string()) {
+      blocks = open_reasoning(sealed->get<std::string>());
+      if (!blocks) return bad("encrypted_content is not in the form signgate gives it", p + ".encrypted_content");
+      if (expanded != nullptr) expanded->push_back(item);
+    } else if (!replay && ctx.history != nullptr && ctx.keep_reasoning) {
+      // Sent back without its content: the stored item has it, if it was stored.
+      auto stored = resolve(ctx, string_field(item, "id"), p + ".id");
+      if (auto* e = std::get_if<ApiError>(&stored)) return *e;
+      const json* found = std::get<const json*>(stored);
+      const json* s = found != nullptr ? field(*found, "encrypted_content") : nullptr;
+      if (s != nullptr && s->is_string()) blocks = open_reasoning(s->get<std::string>());
+      if (expanded != nullptr) expanded->push_back(found != nullptr && blocks ? *found : item);
+    } else if (expanded != nullptr) {
+      expanded->push_back(item);
+    }
+    // Only a model that takes its signed thinking back gets it; others would refuse or ignore it.
+    if (ctx.keep_reasoning && blocks && !blocks->empty())
+      append_message(conv.messages, "assistant", std::move(*blocks));
+    return std::nullopt;
+  }
+  if (expanded != nullptr) expanded->push_back(item);
   if (type == "message") {
     const std::string role = string_field(item, "role");
     const json* content = field(item, "content");
@@ -105,20 +166,19 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
     auto blocks = content_blocks(content != nullptr ? *content : none, p + ".content", assistant);
     if (auto* e = std::get_if<ApiError>(&blocks)) return *e;
     json& b = std::get<json>(blocks);
-    auto point = cache_point(item, p);
-    if (auto* e = std::get_if<ApiError>(&point)) return *e;
-    if (auto& cp = std::get<std::optional<json>>(point)) b.push_back(std::move(*cp));
+    if (auto e = add_cache_point(b, item, p)) return *e;
     if (role == "system" || role == "developer") {
       for (auto& block : b) {
         if (!block.contains("text") && !block.contains("cachePoint")) {
           return bad("system and developer messages take text only", p + ".content");
         }
+        if (block.contains("cachePoint") && conv.system.empty()) continue;  // nothing before it to cache
         conv.system.push_back(std::move(block));
       }
     } else if (role == "user" || assistant) {
       append_message(conv.messages, role, std::move(b));
     } else {
-      return bad("role '" + role + "' is not supported (user, assistant, system, developer)", p + ".role");
+      return bad("role '" + clip(role) + "' is not supported (user, assistant, system, developer)", p + ".role");
     }
     return std::nullopt;
   }
@@ -150,36 +210,12 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
                    json::array({{{"toolResult", {{"toolUseId", call_id}, {"content", std::get<json>(content)}}}}}));
     return std::nullopt;
   }
-  if (type == "reasoning") {
-    if (!ctx.keep_reasoning) return std::nullopt;  // the model would refuse or ignore it
-    std::optional<json> blocks;
-    if (const json* sealed = field(item, "encrypted_content"); sealed != nullptr && sealed->is_string()) {
-      blocks = open_reasoning(sealed->get<std::string>());
-      if (!blocks) return bad("encrypted_content is not one signgate made", p + ".encrypted_content");
-    } else if (ctx.history != nullptr && !referenced) {
-      // Sent back without its content: the stored item has it, if it was stored.
-      if (auto stored = ctx.history->item(string_field(item, "id"))) {
-        if (const json* s = field(*stored, "encrypted_content"); s != nullptr && s->is_string()) {
-          blocks = open_reasoning(s->get<std::string>());
-        }
-      }
-    }
-    if (blocks && !blocks->empty()) append_message(conv.messages, "assistant", std::move(*blocks));
-    return std::nullopt;
-  }
-  if (type == "item_reference") {
-    if (referenced) return bad("an item_reference cannot name another", p);
-    const std::string id = string_field(item, "id");
-    std::optional<json> stored = ctx.history != nullptr ? ctx.history->item(id) : std::nullopt;
-    if (!stored) return bad("item '" + id + "' is not known (or expired, or was not stored)", p + ".id");
-    return add_item(conv, *stored, p, ctx, true);
-  }
   if (type.empty()) return bad("input items need a type", p + ".type");
-  return bad("input item type '" + type + "' is not supported through Bedrock", p + ".type");
+  return bad("input item type '" + clip(type) + "' is not supported through Bedrock", p + ".type");
 }
 
 // Tools: function tools and free-form (custom) tools; built-in tools are refused.
-std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& out) {
+std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& out, bool& tools_off) {
   const json* tools = field(req, "tools");
   if (tools == nullptr || tools->is_null()) return std::nullopt;
   if (!tools->is_array()) return bad("tools must be an array", "tools");
@@ -200,7 +236,7 @@ std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& ou
     } else if (string_field(*choice, "type") == "function" || string_field(*choice, "type") == "custom") {
       mode = "tool";
     } else {
-      return bad("tool_choice type '" + string_field(*choice, "type") + "' is not supported through Bedrock",
+      return bad("tool_choice type '" + clip(string_field(*choice, "type")) + "' is not supported through Bedrock",
                  "tool_choice.type");
     }
   }
@@ -232,14 +268,13 @@ std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& ou
       specs.push_back(tool_spec(*name, &desc, &schema, false));
       out.custom_tools.insert(name->get<std::string>());
     } else {
-      return bad("tool type '" + type + "' is not supported through Bedrock (function and custom tools are)",
+      return bad("tool type '" + clip(type) + "' is not supported through Bedrock (function and custom tools are)",
                  p + ".type");
     }
-    auto point = cache_point(t, p);
-    if (auto* e = std::get_if<ApiError>(&point)) return *e;
-    if (auto& cp = std::get<std::optional<json>>(point)) specs.push_back(std::move(*cp));
+    if (auto e = add_cache_point(specs, t, p)) return *e;
   }
-  if (specs.empty() || mode == "none") return std::nullopt;
+  if (specs.empty()) return std::nullopt;
+  tools_off = mode == "none";
   json config = {{"tools", std::move(specs)}};
   if (mode == "required") {
     config["toolChoice"] = {{"any", json::object()}};
@@ -301,7 +336,8 @@ std::optional<json> open_reasoning(std::string_view sealed) {
 
 std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view body,
                                                                const std::map<std::string, std::string>& aliases,
-                                                               const ResponseHistory* history, int max_depth) {
+                                                               const ResponseHistory* history, int max_depth,
+                                                               std::size_t max_stored_bytes) {
   bool too_deep = false;
   const json req = parse_json(body, max_depth, &too_deep);
   if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
@@ -349,8 +385,13 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
 
   // The conversation: an earlier response's, then this input.
   Conversation conv;
-  ItemContext ctx{history, &out.custom_tools, out.thinking && takes_reasoning_back(out.model_id), max_depth};
-  if (auto e = add_tools(c, req, out)) return *e;
+  ItemContext ctx;
+  ctx.history = history;
+  ctx.keep_reasoning = out.thinking && takes_reasoning_back(out.model_id);
+  ctx.max_depth = max_depth;
+  ctx.budget = max_stored_bytes;
+  bool tools_off = false;
+  if (auto e = add_tools(c, req, out, tools_off)) return *e;
   if (const json* instructions = field(req, "instructions"); instructions != nullptr && !instructions->is_null()) {
     if (!instructions->is_string()) return bad("instructions must be a string", "instructions");
     if (!instructions->get<std::string>().empty()) conv.system.push_back({{"text", *instructions}});
@@ -362,20 +403,21 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
     const json& items = std::get<json>(earlier);
     for (std::size_t i = 0; i < items.size(); ++i) {
       // Stored items were checked when they were first sent: only the instructions are not carried.
-      if (auto e = add_item(conv, items[i], "previous_response_id", ctx, false)) return *e;
+      if (auto e = add_item(conv, items[i], "previous_response_id", ctx, true, nullptr)) return *e;
     }
   }
   const json* input = field(req, "input");
   if (input == nullptr || input->is_null()) return bad("input is required", "input");
+  out.input_items = json::array();
   if (input->is_string()) {
-    out.input_items = json::array({{{"type", "message"}, {"role", "user"}, {"content", *input}}});
+    const json item = {{"type", "message"}, {"role", "user"}, {"content", *input}};
+    if (auto e = add_item(conv, item, "input", ctx, false, &out.input_items)) return *e;
   } else if (input->is_array()) {
-    out.input_items = *input;
+    for (std::size_t i = 0; i < input->size(); ++i) {
+      if (auto e = add_item(conv, (*input)[i], index_param("input", i), ctx, false, &out.input_items)) return *e;
+    }
   } else {
     return bad("input must be a string or an array of items", "input");
-  }
-  for (std::size_t i = 0; i < out.input_items.size(); ++i) {
-    if (auto e = add_item(conv, out.input_items[i], index_param("input", i), ctx, false)) return *e;
   }
   if (conv.messages.empty()) return bad("input needs at least one user message", "input");
   if (conv.messages.front()["role"] != "user") {
@@ -393,6 +435,7 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
       out.forced_tool = apply_json_format(c, out.model_id, *f, out.thinking).forced_tool;
     }
   }
+  if (auto e = finish_converse(c, tools_off && out.forced_tool.empty(), out.thinking)) return *e;
 
   // What the response object echoes back.
   json& echo = out.echo;
@@ -505,9 +548,11 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
     for (const auto& block : content) {
       if (const json* r = field(block, "reasoningContent"); r != nullptr && r->is_object()) {
         flush_text();
-        const std::string t = string_field(object_field(*r, "reasoningText"), "text");
-        thought += t;
-        thought_blocks.push_back(block);
+        // Only the shapes Converse takes back are kept (a malformed one would break every later turn).
+        if (auto kept = open_reasoning(seal_reasoning(json::array({block})))) {
+          thought += string_field(object_field(*r, "reasoningText"), "text");
+          thought_blocks.push_back(std::move((*kept)[0]));
+        }
         continue;
       }
       flush_thought();
@@ -516,7 +561,7 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
         continue;
       }
       const json& use = object_field(block, "toolUse");
-      if (use.empty()) continue;
+      if (string_field(use, "toolUseId").empty() || string_field(use, "name").empty()) continue;
       const std::string input = use.contains("input") ? use["input"].dump() : "{}";
       if (!request.forced_tool.empty() && string_field(use, "name") == request.forced_tool) {
         text += input;  // the JSON answer asked for

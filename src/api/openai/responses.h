@@ -53,10 +53,13 @@ struct ResponsesRequest {
 // Parses and translates a /v1/responses body. `history` resolves previous_response_id and
 // item_reference (null: no store, both refused). Fields Converse cannot honour (built-in
 // tools, background, conversation, prompt templates, logprobs) are a 400 naming the field.
+// `max_stored_bytes` bounds what the stored items the request names (item_reference, reasoning
+// by id) may add to it, each use counted.
 std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view body,
                                                                const std::map<std::string, std::string>& aliases,
                                                                const ResponseHistory* history,
-                                                               int max_depth = kDefaultMaxJsonDepth);
+                                                               int max_depth = kDefaultMaxJsonDepth,
+                                                               std::size_t max_stored_bytes = 20u << 20);
 
 // Builds response objects and output items for one response id.
 class ResponseBuilder {

@@ -46,7 +46,7 @@ class AnthropicMessages final : public Surface {
       co_await res.send(200, content_type("application/json"), std::move(*text));
       co_return std::nullopt;
     }
-    x.metrics->stream_opened();
+    const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::anthropic::EventUnwrapper unwrapper;
     unwrapper.max_depth = x.config().max_json_depth;
@@ -58,7 +58,6 @@ class AnthropicMessages final : public Surface {
     if (unwrapper.input_tokens != 0) x.audit.input_tokens = unwrapper.input_tokens;
     if (unwrapper.output_tokens != 0) x.audit.output_tokens = unwrapper.output_tokens;
     x.audit.bytes_out = res.bytes_written();
-    x.metrics->stream_closed();
     co_return std::nullopt;
   }
 };

@@ -58,7 +58,7 @@ class OpenAIChat final : public Surface {
       co_await res.send(200, content_type("application/json"), std::move(out));
       co_return std::nullopt;
     }
-    x.metrics->stream_opened();
+    const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::openai::ChunkTranslator translator(chat, id, created);
     if (co_await res.start_stream(200, sse_headers())) {
@@ -73,7 +73,6 @@ class OpenAIChat final : public Surface {
       x.audit.output_tokens = translator.output_tokens;
     }
     x.audit.bytes_out = res.bytes_written();
-    x.metrics->stream_closed();
     co_return std::nullopt;
   }
 };

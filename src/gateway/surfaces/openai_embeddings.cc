@@ -109,7 +109,7 @@ class OpenAIEmbeddings final : public Surface {
     } else if (!answer.is_object()) {
       batch = std::string(too_deep ? "Bedrock's answer nests too deep" : "Bedrock's answer is not a JSON object");
     } else {
-      batch = api::openai::read_embeddings(request.family, answer, expected);
+      batch = api::openai::read_embeddings(request.family, answer, expected, request.dimension);
     }
     if (auto* why = std::get_if<std::string>(&batch)) {
       if (!g.failed) g.failed = unreadable_answer(x, std::move(*why));

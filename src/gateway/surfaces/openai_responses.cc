@@ -4,6 +4,7 @@
 // the operator turned the store off) so previous_response_id and item_reference can name them.
 #include "gateway/surfaces/surfaces.h"
 
+#include "api/json_fields.h"
 #include "api/openai/responses.h"
 #include "gateway/response_store.h"
 #include "gateway/surfaces/translated.h"
@@ -51,7 +52,7 @@ class OpenAIResponses final : public Surface {
     x.responses->set_limits(settings);
     const ClientHistory history(*x.responses, x.client->name, x.config().max_body_bytes);
     auto parsed = api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr,
-                                                     x.config().max_json_depth);
+                                                     x.config().max_json_depth, x.config().max_body_bytes);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
     auto state = std::make_unique<ResponsesState>(std::get<api::openai::ResponsesRequest>(std::move(parsed)));
     const api::openai::ResponsesRequest& request = state->request;
@@ -82,7 +83,7 @@ class OpenAIResponses final : public Surface {
       co_await res.send(200, content_type("application/json"), std::move(out));
       co_return std::nullopt;
     }
-    x.metrics->stream_opened();
+    const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::openai::ResponseEventTranslator translator(builder);
     if (co_await res.start_stream(200, sse_headers()) && co_await res.write(translator.start())) {
@@ -98,7 +99,6 @@ class OpenAIResponses final : public Surface {
       x.audit.output_tokens = translator.usage.output;
     }
     x.audit.bytes_out = res.bytes_written();
-    x.metrics->stream_closed();
     co_return std::nullopt;
   }
 
@@ -110,10 +110,16 @@ class OpenAIResponses final : public Surface {
     json items = request.input_items;
     std::vector<std::string> ids;
     for (const auto& item : output) {
-      ids.push_back(item.value("id", ""));
+      // A tool call without its id or name (a broken answer) would make every later turn a 400.
+      const std::string type = api::string_field(item, "type");
+      if ((type == "function_call" || type == "custom_tool_call") &&
+          (api::string_field(item, "call_id").empty() || api::string_field(item, "name").empty())) {
+        continue;
+      }
+      ids.push_back(api::string_field(item, "id"));
       items.push_back(item);
     }
-    x.responses->put(x.client->name, id, request.previous_response_id, dump(items), ids);
+    x.responses->put(x.client->name, id, request.previous_response_id, items, ids);
   }
 };
 

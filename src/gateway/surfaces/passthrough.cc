@@ -39,7 +39,7 @@ bool forwarded_response_header(std::string_view name) {
 // The event stream as it arrives, at frame boundaries, each frame CRC-checked.
 asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Responder& res, unsigned status,
                                    Headers headers) {
-  x.metrics->stream_opened();
+  const OpenStream counted(x.metrics);
   x.first_byte = SteadyClock::now();
   bool ok = co_await res.start_stream(status, std::move(headers));
   FrameAligner frames;
@@ -74,7 +74,6 @@ asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Resp
   x.audit.bytes_out = res.bytes_written();
   if (frames.input_tokens) x.audit.input_tokens = frames.input_tokens;
   if (frames.output_tokens) x.audit.output_tokens = frames.output_tokens;
-  x.metrics->stream_closed();
 }
 
 }  // namespace

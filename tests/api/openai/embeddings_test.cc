@@ -85,6 +85,10 @@ TEST(Embeddings, RefusalsNameTheField) {
   json many = json::array();
   for (std::size_t i = 0; i <= kMaxEmbeddingInputs; ++i) many.push_back("x");
   EXPECT_EQ(refused(json{{"model", "embed"}, {"input", many}}.dump()), "input");
+  // 2,048 texts of Nova's 3,072 values would be a 126 MB answer from a 10 KB body.
+  json nova = json::array();
+  for (int i = 0; i < 700; ++i) nova.push_back("x");
+  EXPECT_EQ(refused(json{{"model", "amazon.nova-2-multimodal-embeddings-v1:0"}, {"input", nova}}.dump()), "input");
 }
 
 TEST(Embeddings, AnswersInEveryShape) {
@@ -110,6 +114,13 @@ TEST(Embeddings, AnswersInEveryShape) {
       read_embeddings(EmbeddingFamily::kTitanV2, json::parse(R"({"embedding":["x"]})"), 1)));
   EXPECT_TRUE(std::holds_alternative<std::string>(
       read_embeddings(EmbeddingFamily::kNova, json::parse(R"({"embeddings":[5]})"), 1)));
+  // Found in review: lengths other than asked for, and values no float32 holds, are refused.
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      read_embeddings(EmbeddingFamily::kTitanV2, json::parse(R"({"embedding":[0.1,0.2,0.3]})"), 1, 2)));
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      read_embeddings(EmbeddingFamily::kCohereV3, json::parse(R"({"embeddings":[[0.1],[0.2,0.3]]})"), 2)));
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      read_embeddings(EmbeddingFamily::kTitanV2, json::parse(R"({"embedding":[1e300]})"), 1)));
 }
 
 TEST(Embeddings, TheAnswerInFloatsAndBase64) {

@@ -357,5 +357,63 @@ TEST(ResponsesReasoning, SealedContentOpensOnlyAsConverseShapes) {
             json::parse(R"([{"reasoningContent":{"reasoningText":{"text":"a"}}}])"));
 }
 
+// Found in review: one small body naming a large stored item many times would have built a
+// huge Converse body. Each use is charged to a budget; the count of references is capped.
+TEST(ResponsesRequest, StoredItemsAreChargedToABudget) {
+  json input = json::array({{{"role", "user"}, {"content", "go"}}});
+  for (int i = 0; i < 50; ++i) input.push_back({{"type", "item_reference"}, {"id", "msg_1"}});
+  const std::string body = json{{"model", "claude"}, {"input", input}}.dump();
+  EXPECT_TRUE(std::holds_alternative<ResponsesRequest>(responses_to_converse(body, kAliases, &kHistory)));
+  auto tight = responses_to_converse(body, kAliases, &kHistory, kDefaultMaxJsonDepth, 2000);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(tight));
+  EXPECT_EQ(std::get<ApiError>(tight).message,
+            "the stored items this request names are larger than limits.max_body_bytes");
+  for (int i = 0; i < 1000; ++i) input.push_back({{"type", "item_reference"}, {"id", "msg_1"}});
+  EXPECT_EQ(refused(json{{"model", "claude"}, {"input", input}}.dump()).message,
+            "a request may name at most 1000 stored items");
+  // What is stored is the item a reference named, so a replay never resolves references again.
+  const auto r = ok(json::parse(R"({"model":"claude","input":[{"role":"user","content":"a"},
+      {"type":"item_reference","id":"msg_1"},{"role":"user","content":"b"}]})"));
+  EXPECT_EQ(r.input_items[1]["id"], "msg_1");
+  EXPECT_EQ(r.input_items[1]["type"], "message");
+}
+
+TEST(ResponsesRequest, ConverseGetsWhatBedrockTakes) {
+  // tool_choice none with tool calls in the history: the tools stay declared, unforced.
+  const auto none = ok(json::parse(R"({"model":"claude","tool_choice":"none","input":[{"role":"user","content":"a"},
+      {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},
+      {"type":"function_call_output","call_id":"c1","output":"ok"}],
+      "tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]})"));
+  EXPECT_EQ(none.converse["toolConfig"]["toolChoice"], json::parse(R"({"auto":{}})"));
+  EXPECT_EQ(none.converse["system"].back()["text"], "Answer without calling any tool.");
+  const auto fresh = ok(json::parse(R"({"model":"claude","tool_choice":"none","input":"a",
+      "tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]})"));
+  EXPECT_FALSE(fresh.converse.contains("toolConfig"));
+  // Thinking refuses a forced tool choice: it becomes automatic.
+  const auto thinking = ok(json::parse(R"({"model":"claude","tool_choice":"required","reasoning":{"effort":"low"},
+      "input":"a","tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]})"));
+  EXPECT_EQ(thinking.converse["toolConfig"]["toolChoice"], json::parse(R"({"auto":{}})"));
+  // Tool results come first in their user turn, whatever order the items came in.
+  const auto order = ok(json::parse(R"({"model":"claude","input":[{"role":"user","content":"a"},
+      {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"role":"user","content":"also"},
+      {"type":"function_call_output","call_id":"c1","output":"ok"}],
+      "tools":[{"type":"function","name":"f","parameters":{"type":"object"}}]})"));
+  EXPECT_TRUE(order.converse["messages"][2]["content"][0].contains("toolResult"));
+  EXPECT_EQ(order.converse["messages"][2]["content"][1]["text"], "also");
+  // A cache point after nothing is dropped; more than Bedrock's four is a 400.
+  const auto empty = ok(json::parse(R"({"model":"claude","input":[
+      {"role":"developer","content":"","cache_control":{"type":"ephemeral"}},
+      {"role":"user","content":[{"type":"input_text","text":"","cache_control":{"type":"ephemeral"}},
+        {"type":"input_text","text":"x"}]}]})"));
+  EXPECT_FALSE(empty.converse.contains("system"));
+  EXPECT_EQ(empty.converse["messages"][0]["content"], json::parse(R"([{"text":"x"}])"));
+  json parts = json::array();
+  for (int i = 0; i < 5; ++i) {
+    parts.push_back({{"type", "input_text"}, {"text", "p"}, {"cache_control", {{"type", "ephemeral"}}}});
+  }
+  EXPECT_EQ(refused(json{{"model", "claude"}, {"input", {{{"role", "user"}, {"content", parts}}}}}.dump()).param,
+            "cache_control");
+}
+
 }  // namespace
 }  // namespace signgate::api::openai
