@@ -481,6 +481,21 @@ json ResponseBuilder::response(std::string_view status, const json& output, cons
   return r;
 }
 
+std::string ResponseBuilder::response_text(std::string_view status, const std::vector<std::string>& output,
+                                           const Usage* usage, const json& incomplete, const json& error) const {
+  json r = response(status, json::array(), usage, incomplete, error);
+  r.erase("output");
+  std::string out = r.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.pop_back();  // the object's '}': the items, already serialised, go in before it
+  out += ",\"output\":[";
+  for (std::size_t i = 0; i < output.size(); ++i) {
+    if (i != 0) out += ',';
+    out += output[i];
+  }
+  out += "]}";
+  return out;
+}
+
 json ResponseBuilder::reasoning_item(std::string id, const std::string& text, const json& blocks) const {
   json item = {{"id", std::move(id)}, {"type", "reasoning"}, {"summary", json::array()}};
   if (!text.empty()) item["summary"].push_back({{"type", "summary_text"}, {"text", text}});
@@ -647,25 +662,50 @@ std::string ResponseEventTranslator::open(Kind kind, std::int64_t block, const j
   return out;
 }
 
+std::string ResponseEventTranslator::raw_event(std::string_view type, std::string_view fields) {
+  std::string out;
+  out.reserve(fields.size() + 2 * type.size() + 64);
+  out += "event: ";
+  out += type;
+  out += "\ndata: {\"type\":\"";
+  out += type;
+  out += "\",\"sequence_number\":";
+  out += std::to_string(sequence_++);
+  out += ',';
+  out += fields;
+  out += "}\n\n";
+  return out;
+}
+
+std::string ResponseEventTranslator::item_done(std::int64_t index, json item) {
+  std::string text = item.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out =
+      raw_event("response.output_item.done", "\"output_index\":" + std::to_string(index) + ",\"item\":" + text);
+  output_json_.push_back(std::move(text));
+  output_.push_back(std::move(item));
+  return out;
+}
+
 std::string ResponseEventTranslator::close() {
   std::string out;
   const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (kind_ == Kind::kText) {
-    out += event("response.output_text.done", {{"item_id", item_id_},
-                                               {"output_index", index},
-                                               {"content_index", 0},
-                                               {"text", text_},
-                                               {"logprobs", json::array()}});
-    out += event(
-        "response.content_part.done",
-        {{"item_id", item_id_},
-         {"output_index", index},
-         {"content_index", 0},
-         {"part",
-          {{"type", "output_text"}, {"text", text_}, {"annotations", json::array()}, {"logprobs", json::array()}}}});
-    json item = ResponseBuilder::message_item(item_id_, text_, "completed");
-    out += event("response.output_item.done", {{"output_index", index}, {"item", item}});
-    output_.push_back(std::move(item));
+    // The whole text goes out three times here and once more in response.completed: escaped
+    // once, written by hand (nlohmann's serialiser would validate and escape it four times).
+    std::string text;
+    append_json_string(text, text_);
+    std::string head = "\"item_id\":";
+    append_json_string(head, item_id_);
+    head += ",\"output_index\":" + std::to_string(index) + ",\"content_index\":0,";
+    out += raw_event("response.output_text.done", head + "\"text\":" + text + ",\"logprobs\":[]");
+    const std::string part = "{\"type\":\"output_text\",\"text\":" + text + ",\"annotations\":[],\"logprobs\":[]}";
+    out += raw_event("response.content_part.done", head + "\"part\":" + part);
+    std::string item = "{\"id\":";
+    append_json_string(item, item_id_);
+    item += ",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[" + part + "]}";
+    out += raw_event("response.output_item.done", "\"output_index\":" + std::to_string(index) + ",\"item\":" + item);
+    output_json_.push_back(std::move(item));
+    output_.push_back(ResponseBuilder::message_item(item_id_, text_, "completed"));
   } else if (kind_ == Kind::kReasoning) {
     json blocks = json::array();
     if (!text_.empty() || !signature_.empty()) {
@@ -682,9 +722,7 @@ std::string ResponseEventTranslator::close() {
                                                             {"summary_index", 0},
                                                             {"part", {{"type", "summary_text"}, {"text", text_}}}});
     }
-    json item = b_.reasoning_item(item_id_, text_, blocks);
-    out += event("response.output_item.done", {{"output_index", index}, {"item", item}});
-    output_.push_back(std::move(item));
+    out += item_done(index, b_.reasoning_item(item_id_, text_, blocks));
   } else if (kind_ == Kind::kTool) {
     json item = b_.tool_item(item_id_, call_id_, name_, text_);
     if (custom_) {
@@ -694,8 +732,7 @@ std::string ResponseEventTranslator::close() {
       out += event("response.function_call_arguments.done",
                    {{"item_id", item_id_}, {"output_index", index}, {"name", name_}, {"arguments", item["arguments"]}});
     }
-    out += event("response.output_item.done", {{"output_index", index}, {"item", item}});
-    output_.push_back(std::move(item));
+    out += item_done(index, std::move(item));
   }
   kind_ = Kind::kNone;
   block_ = -1;
@@ -802,8 +839,8 @@ std::string ResponseEventTranslator::finish() {
   std::string out = close();
   completed_ = true;
   auto [status, incomplete] = ResponseBuilder::outcome(stop_reason_);
-  out += event(status == "completed" ? "response.completed" : "response.incomplete",
-               {{"response", b_.response(status, output_, &usage, incomplete)}});
+  out += raw_event(status == "completed" ? "response.completed" : "response.incomplete",
+                   "\"response\":" + b_.response_text(status, output_json_, &usage, incomplete));
   return out;
 }
 
@@ -815,8 +852,8 @@ std::string ResponseEventTranslator::fail(std::string_view code, std::string_vie
                       {"message", message},
                       {"param", nullptr},
                       {"error", {{"type", "server_error"}, {"code", code}, {"message", message}, {"param", nullptr}}}});
-  out += event("response.failed",
-               {{"response", b_.response("failed", output_, &usage, nullptr, {{"code", code}, {"message", message}})}});
+  out += raw_event("response.failed", "\"response\":" + b_.response_text("failed", output_json_, &usage, nullptr,
+                                                                         {{"code", code}, {"message", message}}));
   return out;
 }
 

@@ -72,6 +72,9 @@ class ResponseBuilder {
   // The response object in `status` with `output` (and usage when known).
   nlohmann::json response(std::string_view status, const nlohmann::json& output, const Usage* usage,
                           const nlohmann::json& incomplete = nullptr, const nlohmann::json& error = nullptr) const;
+  // The same, serialised, with output items that are serialised already.
+  std::string response_text(std::string_view status, const std::vector<std::string>& output, const Usage* usage,
+                            const nlohmann::json& incomplete = nullptr, const nlohmann::json& error = nullptr) const;
   // A reasoning item from Converse reasoning blocks (text, signature, redacted content).
   nlohmann::json reasoning_item(std::string id, const std::string& text, const nlohmann::json& blocks) const;
   nlohmann::json tool_item(std::string id, const std::string& call_id, const std::string& name,
@@ -115,6 +118,10 @@ class ResponseEventTranslator {
  private:
   enum class Kind { kNone, kText, kTool, kReasoning };
   std::string event(std::string_view type, nlohmann::json payload);
+  // An event whose fields (`"k":v,...`) are written already.
+  std::string raw_event(std::string_view type, std::string_view fields);
+  // output_item.done for `item`, which joins the output.
+  std::string item_done(std::int64_t index, nlohmann::json item);
   std::string open(Kind kind, std::int64_t block, const nlohmann::json& start);
   std::string close();
   std::string fail(std::string_view code, std::string_view message);
@@ -122,6 +129,7 @@ class ResponseEventTranslator {
   ResponseBuilder& b_;
   std::uint64_t sequence_ = 0;
   nlohmann::json output_ = nlohmann::json::array();
+  std::vector<std::string> output_json_;  // the same items, serialised once
   std::string stop_reason_ = "end_turn";
   bool completed_ = false;
   bool failed_ = false;
