@@ -50,9 +50,14 @@ class CheckConfigAndServe(unittest.TestCase):
         env = {"SIGNGATE_ROLE_ARN": "arn:aws:iam::111122223333:role/claude-code", "SIGNGATE_EXTERNAL_ID": "ext-1",
                "CLAUDE_CODE_SECRET_SHA256": hashlib.sha256(b"s").hexdigest()}
         examples = os.path.join(ROOT, "examples")
-        for name in sorted(os.listdir(examples)):
+        for name in sorted(n for n in os.listdir(examples) if n.endswith(".yaml")):
             p = run("check-config", "--config", os.path.join(examples, name), env=env)
             self.assertEqual(p.returncode, 0, name + ": " + p.stderr.decode())
+        # examples/codex/ is Codex's config (checked by codex_e2e_test); a directory as the
+        # config is refused with the reason, not a crash.
+        p = run("check-config", "--config", os.path.join(examples, "codex"), env=env)
+        self.assertEqual(p.returncode, 2, p.stderr.decode())
+        self.assertIn("cannot be read", p.stderr.decode())
 
     def test_serve_refuses_a_bad_config_and_a_taken_port(self):
         with tempdir() as d:

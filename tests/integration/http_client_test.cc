@@ -198,7 +198,7 @@ TEST(HttpClient, StreamsTheBodyAsItArrives) {
       {"--credentials", std::string(testing::kBaseKey) + ":" + testing::kBaseSecret, "--frame-delay", "0.1"});
   const aws::Credentials creds(testing::kBaseKey, testing::kBaseSecret);
   const Url u = url_of(fake.url() + "/model/m/converse-stream");
-  const std::string body = R"({"messages":[]})";
+  const std::string body = R"({"messages":[{"role":"user","content":[{"text":"hi"}]}]})";
   http::Request req{"POST", u.path, {}, {{"Host", u.host_header()}, {"Content-Type", "application/json"}}};
   aws::Signer().sign(req, sha256_hex(body), creds, aws::SigningOptions::for_service("us-east-1", "bedrock"));
   int pieces = 0, frames = 0;

@@ -34,6 +34,10 @@ def decode_frames(data):
     return frames
 
 
+# A Converse body the emulator accepts (it checks bodies as Bedrock does).
+CONVERSE = '{"messages":[{"role":"user","content":[{"text":"hi"}]}]}'
+
+
 class SendOverHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -118,7 +122,7 @@ class SendOverHttp(unittest.TestCase):
     def test_wrong_secret_is_refused_by_the_verifier(self):
         """A signature the verifier does not accept comes back as AWS's 403; the exchange itself worked."""
         p = self.send("--service", "bedrock", "--access-key", AK, "--secret-key", "wrong", "--session-token", TOKEN,
-                      "--data", "{}", self.url + "/model/m/converse")
+                      "--data", CONVERSE, self.url + "/model/m/converse")
         self.assertEqual(p.returncode, 0, p.stderr)
         status, headers, _ = split_response(p.stdout)
         self.assertEqual(status, 403)
@@ -161,7 +165,7 @@ class SendOverTls(unittest.TestCase):
         cls.dir.cleanup()
 
     def args(self, *extra):
-        return ["sign", "--send", "--region", "us-east-1", "--service", "bedrock", *CREDS, "--data", "{}", *extra,
+        return ["sign", "--send", "--region", "us-east-1", "--service", "bedrock", *CREDS, "--data", CONVERSE, *extra,
                 self.url + "/model/m%3A0/converse"]
 
     def test_verified_with_the_given_ca(self):
