@@ -118,7 +118,9 @@ ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTabl
   for (const auto& c : cfg.clients) {
     Client client;
     client.name = c.name;
-    client.secret_sha256 = digest_from_hex(c.secret_sha256).value_or(Digest{});
+    for (const auto& hash : c.secret_sha256) {
+      if (auto d = digest_from_hex(hash)) client.secret_sha256.push_back(*d);
+    }
     client.models = c.models;
     for (const auto& name : c.operations) {
       if (auto op = aws::operation_from_name(name)) client.operations.push_back(*op);
@@ -146,8 +148,10 @@ const Client* ClientTable::authenticate(std::string_view secret) const {
   const std::string_view p(reinterpret_cast<const char*>(presented.data()), presented.size());
   const Client* found = nullptr;
   for (const auto& c : clients_) {
-    const std::string_view s(reinterpret_cast<const char*>(c.secret_sha256.data()), c.secret_sha256.size());
-    if (constant_time_equal(p, s)) found = &c;  // no early exit
+    for (const auto& hash : c.secret_sha256) {
+      const std::string_view s(reinterpret_cast<const char*>(hash.data()), hash.size());
+      if (constant_time_equal(p, s)) found = &c;  // no early exit
+    }
   }
   return found;
 }

@@ -51,7 +51,7 @@ class RateLimiter {
 
 struct Client {
   std::string name;
-  Digest secret_sha256{};
+  std::vector<Digest> secret_sha256;  // any of them authenticates (several while a key rotates)
   std::vector<std::string> models;
   std::vector<Operation> operations;  // empty: all
   std::optional<SystemTime> expires_at;

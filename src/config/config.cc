@@ -349,11 +349,20 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       cl.name = r.str(n, w, "name").value_or("");
       if (cl.name.empty()) p.add(w + ".name", "is required");
       if (!names.insert(cl.name).second) p.add(w + ".name", "'" + cl.name + "' is used by another client");
-      cl.secret_sha256 = r.str(n, w, "secret_sha256").value_or("");
-      if (!is_hex64(cl.secret_sha256)) {
-        p.add(w + ".secret_sha256", "must be 64 lower-case hex digits (signgate keys new prints it)");
-      } else if (!secrets.insert(cl.secret_sha256).second) {
-        p.add(w + ".secret_sha256", "is the same as another client's");
+      // One hash, or a list of them: a client holds two secrets while its key is rotated.
+      if (const YAML::Node h = n["secret_sha256"]; h && h.IsSequence()) {
+        cl.secret_sha256 = r.list(n, w, "secret_sha256");
+        if (cl.secret_sha256.empty()) p.add(w + ".secret_sha256", "must name at least one hash");
+        if (cl.secret_sha256.size() > 8) p.add(w + ".secret_sha256", "may hold at most 8 hashes");
+      } else {
+        cl.secret_sha256 = {r.str(n, w, "secret_sha256").value_or("")};
+      }
+      for (const auto& hash : cl.secret_sha256) {
+        if (!is_hex64(hash)) {
+          p.add(w + ".secret_sha256", "must be 64 lower-case hex digits (signgate keys new prints it)");
+        } else if (!secrets.insert(hash).second) {
+          p.add(w + ".secret_sha256", "is the same as another client's (or repeated)");
+        }
       }
       cl.models = r.list(n, w, "models");
       if (cl.models.empty()) p.add(w + ".models", "is required: the model IDs or globs this client may call");

@@ -40,9 +40,9 @@ struct GuardrailConfig {
 
 struct ClientConfig {
   std::string name;
-  std::string secret_sha256;            // 64 lower-case hex digits
-  std::vector<std::string> models;      // glob allowlist
-  std::vector<std::string> operations;  // empty: all
+  std::vector<std::string> secret_sha256;  // 64 lower-case hex digits each; several while a key rotates
+  std::vector<std::string> models;         // glob allowlist
+  std::vector<std::string> operations;     // empty: all
   std::optional<SystemTime> expires_at;
   std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
   std::optional<int> requests_per_minute;

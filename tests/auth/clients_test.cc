@@ -107,6 +107,39 @@ clients:
 
 const SystemTime kBefore = *parse_iso8601("2025-06-01T00:00:00Z");
 
+// A client may hold several secrets while its key rotates: any of them is the client; a reload
+// without the old one revokes it.
+TEST(ClientTable, AKeyRotatesThroughAListOfHashes) {
+  auto both = config::parse_config(R"(
+aws: { region: us-east-1 }
+clients:
+  - name: a
+    secret_sha256: [8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4,
+                    3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d]
+    models: ["*"]
+)",
+                                   "t.yaml", fixed_environment({}));
+  ASSERT_TRUE(both) << both.message();
+  const auto table = ClientTable::from_config(*both);
+  EXPECT_EQ(table.authenticate("hi")->name, "a");
+  EXPECT_EQ(table.authenticate("b")->name, "a");
+  auto after = *both;
+  after.clients[0].secret_sha256.erase(after.clients[0].secret_sha256.begin());
+  const auto rotated = ClientTable::from_config(after, &table);
+  EXPECT_EQ(rotated.authenticate("hi"), nullptr);
+  EXPECT_EQ(rotated.authenticate("b")->name, "a");
+  // A hash shared with another client, repeated, malformed, or none at all: refused.
+  for (const char* hashes : {"[8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4, "
+                             "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4]",
+                             "[short]", "[]"}) {
+    const auto bad = config::parse_config(std::string("aws: { region: us-east-1 }\nclients:\n  - name: a\n"
+                                                      "    secret_sha256: ") +
+                                              hashes + "\n    models: [\"*\"]\n",
+                                          "t.yaml", fixed_environment({}));
+    EXPECT_FALSE(bad) << hashes;
+  }
+}
+
 // sha256("hi") and sha256("b") are the two clients' secrets.
 TEST(ClientTable, AuthenticatesByHashAndChecksPolicy) {
   const auto table = ClientTable::from_config(two_clients());

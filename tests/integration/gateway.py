@@ -49,8 +49,11 @@ class Gateway:
         if clients:
             text += "clients:\n"
             for c in clients:
+                # "secret" is one secret, "secrets" several (a key being rotated).
+                hashes = sha256(c["secret"]) if c.get("secret") else \
+                    "[%s]" % ", ".join(sha256(x) for x in c["secrets"])
                 text += "  - name: %s\n    secret_sha256: %s\n    models: %s\n" % (
-                    c["name"], sha256(c["secret"]), c.get("models", '["*"]'))
+                    c["name"], hashes, c.get("models", '["*"]'))
                 for key in ("operations", "expires_at", "rate_limit", "guardrail"):
                     if key in c:
                         text += "    %s: %s\n" % (key, c[key])

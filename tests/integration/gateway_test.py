@@ -226,6 +226,20 @@ class ReloadAndRevocation(unittest.TestCase):
         self.gw.reload()
         self.assertTrue(self.wait_for(S1, 401), self.gw.logs())
 
+    def test_a_key_rotates_without_downtime(self):
+        # The new secret is added beside the old one, callers move over, the old one is removed.
+        old, new = S1, "sgk_rotated_TEST_0123456789abcdef"
+        self.gw.write_config([dict(CLIENTS[0], secrets=[old, new], secret=None)] + CLIENTS[1:])
+        self.gw.reload()
+        self.assertTrue(self.wait_for(new, 200), self.gw.logs())
+        self.assertEqual(self.status(old), 200)
+        self.gw.write_config([dict(CLIENTS[0], secrets=[new], secret=None)] + CLIENTS[1:])
+        self.gw.reload()
+        self.assertTrue(self.wait_for(old, 401), self.gw.logs())
+        self.assertEqual(self.status(new), 200)
+        lines = [l for l in self.gw.audit() if l["status"] == 200]
+        self.assertEqual(lines[-1]["client"], CLIENTS[0]["name"])
+
     def test_a_file_change_alone_reloads(self):
         new = {"name": "newcomer", "secret": "sgk_newcomer_TEST_0123456789"}
         self.assertEqual(self.status(new["secret"]), 401)
