@@ -53,14 +53,40 @@ Refusal denial_refusal(const auth::Denial& d) {
   return r;
 }
 
+// Every answer names its request: x-request-id is the audit line's request_id, so a caller can
+// quote it, whatever the surface and whether the answer is Bedrock's, a local one or a refusal.
+class NamedResponder final : public http::Responder {
+ public:
+  NamedResponder(http::Responder& inner, const std::string& id) : inner_(inner), id_(id) {}
+  asio::awaitable<bool> send(unsigned status, std::vector<std::pair<std::string, std::string>> headers,
+                             std::string body) override {
+    headers.emplace_back("x-request-id", id_);
+    co_return co_await inner_.send(status, std::move(headers), std::move(body));
+  }
+  asio::awaitable<bool> start_stream(unsigned status,
+                                     std::vector<std::pair<std::string, std::string>> headers) override {
+    headers.emplace_back("x-request-id", id_);
+    co_return co_await inner_.start_stream(status, std::move(headers));
+  }
+  asio::awaitable<bool> write(std::string_view piece) override { return inner_.write(piece); }
+  asio::awaitable<bool> finish() override { return inner_.finish(); }
+  bool started() const override { return inner_.started(); }
+  std::uint64_t bytes_written() const override { return inner_.bytes_written(); }
+
+ private:
+  http::Responder& inner_;
+  const std::string& id_;
+};
+
 }  // namespace
 
 asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<const Runtime> rt,
-                                    const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
+                                    const http::RequestHead& head, http::BodyReader& body, http::Responder& caller,
                                     Upstream& upstream) {
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
+  NamedResponder res(caller, x.audit.request_id);
   x.audit.surface = std::string(surface.name());
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
@@ -243,10 +269,11 @@ asio::awaitable<void> Pipeline::refuse(const Surface& surface, const Refusal& r,
   co_await res.send(out.status, std::move(out.headers), std::move(out.body));
 }
 
-asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, http::Responder& res) {
+asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, http::Responder& caller) {
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
+  NamedResponder res(caller, x.audit.request_id);
   x.audit.surface = "http";
   x.audit.status = r.status;
   x.audit.error = r.detail.empty() ? r.message : r.detail;

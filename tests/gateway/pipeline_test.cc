@@ -812,3 +812,35 @@ TEST(Pipeline, ResponsesContinueFromTheStoreForTheirClientOnly) {
 
 }  // namespace
 }  // namespace signgate::gateway
+
+namespace signgate::gateway {
+namespace {
+
+// Every answer carries x-request-id, the audit line's request_id: answers relayed from Bedrock,
+// streams, local answers, refusals before and after the key is known, and unrouted paths.
+TEST(Pipeline, EveryAnswerNamesItsRequest) {
+  Harness h;
+  std::vector<std::string> ids;
+  h.upstream->script.push_back(converse_ok());
+  ids.push_back(h.call(bhttp::verb::post, "/v1/chat/completions", bearer("full-secret"),
+                       R"({"model":"fast","messages":[{"role":"user","content":"hi"}]})")
+                    .res.header("x-request-id"));
+  ids.push_back(h.call(bhttp::verb::post, "/v1/responses", bearer("nobody"), R"({"model":"fast","input":"hi"})")
+                    .res.header("x-request-id"));
+  ids.push_back(h.call(bhttp::verb::get, "/v1/models", bearer("full-secret")).res.header("x-request-id"));
+  ids.push_back(h.call(bhttp::verb::post, "/v1/nothing", bearer("full-secret")).res.header("x-request-id"));
+  h.upstream->script.push_back(converse_ok());
+  ids.push_back(h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("full-secret"),
+                       R"({"messages":[{"role":"user","content":[{"text":"hi"}]}]})")
+                    .res.header("x-request-id"));
+  ids.push_back(h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"), "{broken").res.header("x-request-id"));
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ids[i].size(), 32u) << i;
+    EXPECT_EQ(lines[i]["request_id"], ids[i]) << i;
+  }
+}
+
+}  // namespace
+}  // namespace signgate::gateway
