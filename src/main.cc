@@ -9,6 +9,7 @@
 #include "cli/serve_command.h"
 #include "cli/sign_command.h"
 #include "common/env.h"
+#include "common/version.h"
 
 namespace {
 
@@ -32,6 +33,8 @@ void scrub_secret_flags(int argc, char** argv) {
 int main(int argc, char** argv) {
   CLI::App app{"signgate — a SigV4 signing gateway for Amazon Bedrock"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("signgate ") + std::string(signgate::version()) + " (" +
+                                        std::string(signgate::commit()) + ")");
   signgate::cli::SignArgs sign_args;
   CLI::App* sign = signgate::cli::add_sign_command(app, sign_args);
   signgate::cli::DoctorArgs doctor_args;
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "signgate: " << e.what() << " (see signgate --help)\n";

@@ -1,5 +1,7 @@
 #include "gateway/metrics.h"
 
+#include "common/version.h"
+
 #include <cstdio>
 
 namespace signgate::gateway {
@@ -129,7 +131,11 @@ void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
 }
 
 std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now) const {
-  std::string out;
+  std::string out =
+      "# HELP signgate_build_info The running binary: its version and commit.\n"
+      "# TYPE signgate_build_info gauge\n"
+      "signgate_build_info{version=\"" +
+      escape(std::string(version())) + "\",commit=\"" + escape(std::string(commit())) + "\"} 1\n";
   out +=
       "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
       "# TYPE signgate_requests_total counter\n";

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/version.h"
 #include "gateway/metrics.h"
 
 namespace signgate::gateway {
@@ -99,6 +100,23 @@ TEST(Metrics, ModelLabelsPerClientAreCapped) {
   }
   EXPECT_EQ(series, 64u + 1 + 1);  // 64 models at 400, "other" at 400, one known model at 200
   EXPECT_NE(text.find("model=\"other\",status=\"400\"} 936"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace signgate::gateway
+
+namespace signgate::gateway {
+namespace {
+
+// /metrics says which binary runs: signgate_build_info{version,commit} 1.
+TEST(Metrics, BuildInfo) {
+  Metrics m;
+  const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
+  EXPECT_NE(text.find("# TYPE signgate_build_info gauge\nsigngate_build_info{version=\"" + std::string(version()) +
+                      "\",commit=\"" + std::string(commit()) + "\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(version(), "0.0.0");
 }
 
 }  // namespace

@@ -10,6 +10,13 @@ import unittest
 from common import ROOT, run, tempdir
 
 
+class Version(unittest.TestCase):
+    def test_version_names_the_release_and_the_commit(self):
+        p = run("--version")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode().strip(), r"^signgate \d+\.\d+\.\d+ \((unknown|[0-9a-f]{7,40})\)$")
+
+
 class KeysNew(unittest.TestCase):
     def test_prints_a_fresh_secret_once_and_its_hash(self):
         outs = [run("keys", "new", "--name", "flashback-prod").stdout.decode() for _ in range(2)]
