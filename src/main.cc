@@ -63,7 +63,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "signgate: " << e.what() << " (see signgate --help)\n";
+    // Point at the help of the command that failed to parse (`signgate keys --help`), not the top.
+    std::string help = "signgate --help";
+    for (const CLI::App* sub : known) help = "signgate " + sub->get_name() + " --help";
+    std::cerr << "signgate: " << e.what() << " (see " << help << ")\n";
     return signgate::cli::kExitUsage;
   }
   scrub_secret_flags(argc, argv);

@@ -159,7 +159,8 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     }
     gw.swap(*rt);
     (*audit)->reopen();
-    spdlog::info("reloaded {} ({}): {} clients", args.config, why, (*rt)->clients.clients().size());
+    const std::size_t n = (*rt)->clients.clients().size();
+    spdlog::info("reloaded {} ({}): {} client{}", args.config, why, n, n == 1 ? "" : "s");
   };
   std::function<void()> arm_watch = [&] {
     watch.expires_after(std::chrono::seconds(1));

@@ -30,6 +30,12 @@ class KeysNew(unittest.TestCase):
         p = run("keys", "new")
         self.assertEqual(p.returncode, 2)
         self.assertIn("--name", p.stderr.decode())
+        self.assertIn("(see signgate keys --help)", p.stderr.decode())
+
+    def test_keys_alone_points_at_its_own_help(self):
+        p = run("keys")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("A subcommand is required (see signgate keys --help)", p.stderr.decode())
 
 
 class CheckConfigAndServe(unittest.TestCase):
