@@ -20,9 +20,12 @@ Gateway::UpstreamFactory Gateway::bedrock(http::ClientOptions options, Metrics& 
 }
 
 Gateway::Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics, UpstreamFactory upstreams)
-    : metrics_(metrics), pipeline_(audit, metrics), upstreams_(std::move(upstreams)), runtime_(std::move(runtime)) {}
+    : metrics_(metrics), pipeline_(audit, metrics), upstreams_(std::move(upstreams)), runtime_(std::move(runtime)) {
+  pipeline_.configure(*runtime_);
+}
 
 void Gateway::swap(std::shared_ptr<const Runtime> runtime) {
+  pipeline_.configure(*runtime);
   std::lock_guard lock(mutex_);
   runtime_ = std::move(runtime);
 }

@@ -40,6 +40,8 @@ class Pipeline {
   void rejected(unsigned status, const std::string& reason);
 
   Metrics& metrics() { return metrics_; }
+  // Takes a new configuration's settings for what the pipeline keeps (the Responses store).
+  void configure(const Runtime& rt) { responses_.set_limits(rt.config.responses); }
 
  private:
   // Step 5: credentials for the call, or why not. Fills the audit's role.

@@ -74,11 +74,9 @@ std::optional<ApiError> refuse_unsupported(const json& req) {
 
 std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
                                                 const std::map<std::string, std::string>& aliases, int max_depth) {
-  bool too_deep = false;
-  const json req = parse_json(body, max_depth, &too_deep);
-  if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
-  if (req.is_discarded()) return bad("the body is not valid JSON", "");
-  if (!req.is_object()) return bad("the body must be a JSON object", "");
+  auto read = read_object(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&read)) return *e;
+  const json& req = std::get<json>(read);
   if (auto refused = refuse_unsupported(req)) return *refused;
 
   ChatRequest out;
@@ -132,7 +130,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
           const json& fn = call["function"];
           json input = json::object();
           if (fn.contains("arguments") && fn["arguments"].is_string() && !fn["arguments"].get<std::string>().empty()) {
-            input = parse_json(fn["arguments"].get<std::string>(), max_depth, &too_deep);
+            input = parse_json(fn["arguments"].get<std::string>(), max_depth);
             if (input.is_discarded() || !input.is_object()) {
               return bad("function.arguments must be a JSON object in a string", cp + ".function.arguments");
             }

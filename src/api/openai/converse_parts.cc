@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "api/json_depth.h"
 #include "api/json_fields.h"
 
 namespace signgate::api::openai {
@@ -16,6 +17,15 @@ json error_body(const ApiError& e) {
             {"type", e.type},
             {"param", e.param.empty() ? json(nullptr) : json(e.param)},
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+std::variant<json, ApiError> read_object(std::string_view body, int max_depth) {
+  bool too_deep = false;
+  json req = parse_json(body, max_depth, &too_deep);
+  if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
+  if (req.is_discarded()) return bad("the body is not valid JSON", "");
+  if (!req.is_object()) return bad("the body must be a JSON object", "");
+  return req;
 }
 
 std::variant<json, ApiError> image_from_data_url(std::string_view url, const std::string& param) {

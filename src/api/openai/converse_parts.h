@@ -27,6 +27,9 @@ inline ApiError bad(std::string message, std::string param) {
   return ApiError{400, "invalid_request_error", std::move(message), std::move(param), {}};
 }
 
+// A request body as a JSON object, read within `max_depth`; else the 400 saying why.
+std::variant<nlohmann::json, ApiError> read_object(std::string_view body, int max_depth);
+
 // "data:image/png;base64,AAAA" → {"image":{"format":"png","source":{"bytes":"AAAA"}}}; Bedrock
 // fetches no URLs, so others are refused naming `param`.
 std::variant<nlohmann::json, ApiError> image_from_data_url(std::string_view url, const std::string& param);

@@ -85,11 +85,9 @@ std::size_t texts_per_call(EmbeddingFamily family) {
 std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
                                                         const std::map<std::string, std::string>& aliases,
                                                         int max_depth) {
-  bool too_deep = false;
-  const json req = parse_json(body, max_depth, &too_deep);
-  if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
-  if (req.is_discarded()) return bad("the body is not valid JSON", "");
-  if (!req.is_object()) return bad("the body must be a JSON object", "");
+  auto read = read_object(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&read)) return *e;
+  const json& req = std::get<json>(read);
   EmbeddingsRequest out;
   out.model_name = string_field(req, "model");
   if (out.model_name.empty()) return bad("model is required", "model");

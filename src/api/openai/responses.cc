@@ -191,8 +191,7 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
       input = {{"input", string_field(item, "input")}};
     } else {
       const std::string args = string_field(item, "arguments");
-      bool too_deep = false;
-      input = args.empty() ? json::object() : parse_json(args, ctx.max_depth, &too_deep);
+      input = args.empty() ? json::object() : parse_json(args, ctx.max_depth);
       if (!input.is_object()) return bad("arguments must be a JSON object in a string", p + ".arguments");
     }
     append_message(conv.messages, "assistant",
@@ -338,11 +337,9 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
                                                                const std::map<std::string, std::string>& aliases,
                                                                const ResponseHistory* history, int max_depth,
                                                                std::size_t max_stored_bytes) {
-  bool too_deep = false;
-  const json req = parse_json(body, max_depth, &too_deep);
-  if (too_deep) return bad("the body nests deeper than " + std::to_string(max_depth) + " levels", "");
-  if (req.is_discarded()) return bad("the body is not valid JSON", "");
-  if (!req.is_object()) return bad("the body must be a JSON object", "");
+  auto read = read_object(body, max_depth);
+  if (auto* e = std::get_if<ApiError>(&read)) return *e;
+  const json& req = std::get<json>(read);
   if (auto refused = refuse_unsupported(req)) return *refused;
 
   ResponsesRequest out;

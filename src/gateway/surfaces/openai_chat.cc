@@ -34,11 +34,7 @@ class OpenAIChat final : public Surface {
     const api::openai::ChatRequest& chat = state->chat;
     note_user(x, chat.user);
     Plan p;
-    p.call.operation = chat.stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
-    p.call.model = chat.model_id;
-    p.call.headers = {{"Content-Type", "application/json"},
-                      {"Accept", chat.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
-    p.call.body = dump(chat.converse);
+    p.call = converse_call(chat.model_id, chat.stream, chat.converse);
     p.state = std::move(state);
     return p;
   }

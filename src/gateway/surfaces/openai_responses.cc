@@ -49,7 +49,6 @@ class OpenAIResponses final : public Surface {
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
     const config::ResponsesConfig& settings = x.config().responses;
-    x.responses->set_limits(settings);
     const ClientHistory history(*x.responses, x.client->name, x.config().max_body_bytes);
     auto parsed = api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr,
                                                      x.config().max_json_depth, x.config().max_body_bytes);
@@ -58,11 +57,7 @@ class OpenAIResponses final : public Surface {
     const api::openai::ResponsesRequest& request = state->request;
     note_user(x, request.user);
     Plan p;
-    p.call.operation = request.stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
-    p.call.model = request.model_id;
-    p.call.headers = {{"Content-Type", "application/json"},
-                      {"Accept", request.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
-    p.call.body = dump(request.converse);
+    p.call = converse_call(request.model_id, request.stream, request.converse);
     p.state = std::move(state);
     return p;
   }

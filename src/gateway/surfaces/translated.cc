@@ -42,6 +42,16 @@ Refusal unreadable_answer(const Exchange& x, std::string detail) {
                  std::move(detail)};
 }
 
+UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohmann::json& body) {
+  UpstreamCall call;
+  call.operation = stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
+  call.model = model_id;
+  call.headers = {{"Content-Type", "application/json"},
+                  {"Accept", stream ? "application/vnd.amazon.eventstream" : "application/json"}};
+  call.body = dump(body);
+  return call;
+}
+
 boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(Exchange& x, UpstreamReply& reply) {
   auto text = co_await reply.read_all(kMaxAnswer);
   bool too_deep = false;

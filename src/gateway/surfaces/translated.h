@@ -35,6 +35,9 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
 // A whole answer that could not be read (broken off, too large): 502, the detail logged.
 Refusal unreadable_answer(const Exchange& x, std::string detail);
 
+// A Converse or ConverseStream call of `model_id` with `body` (a translated request).
+UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohmann::json& body);
+
 // Reads a whole JSON answer (Converse's, say) as an object: a refusal when it broke off, is
 // too large, nests deeper than limits.max_json_depth (a hostile or prompt-injected answer)
 // or is not an object. Marks the first byte.
