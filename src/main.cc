@@ -6,6 +6,7 @@
 
 #include "cli/doctor_command.h"
 #include "cli/iam_policy_command.h"
+#include "cli/logging.h"
 #include "cli/serve_command.h"
 #include "cli/sign_command.h"
 #include "common/env.h"
@@ -33,6 +34,7 @@ void scrub_secret_flags(int argc, char** argv) {
 int main(int argc, char** argv) {
   CLI::App app{"signgate — a SigV4 signing gateway for Amazon Bedrock"};
   app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();  // --help shows each option's default
   app.set_version_flag("--version", std::string("signgate ") + std::string(signgate::version()) + " (" +
                                         std::string(signgate::commit()) + ")");
   signgate::cli::SignArgs sign_args;
@@ -65,11 +67,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Point at the help of the command that failed to parse (`signgate keys --help`), not the top.
     std::string help = "signgate --help";
-    for (const CLI::App* sub : known) help = "signgate " + sub->get_name() + " --help";
+    for (const CLI::App* sub : known) {
+      help = "signgate " + sub->get_name() + " --help";
+      for (const CLI::App* inner : sub->get_subcommands({})) {
+        if (argc > 2 && inner->check_name(argv[2])) help = "signgate " + sub->get_name() + " " + argv[2] + " --help";
+      }
+    }
     std::cerr << "signgate: " << e.what() << " (see " << help << ")\n";
     return signgate::cli::kExitUsage;
   }
   scrub_secret_flags(argc, argv);
+  if (!*serve) signgate::cli::silence_logging();
   if (*sign) return signgate::cli::run_sign(sign_args, std::cout, std::cerr);
   const auto env = signgate::process_environment();
   if (*serve) return signgate::cli::run_serve(serve_args, env);

@@ -34,30 +34,46 @@ std::string account_of(const std::string& role_arn) {
   return role_arn.substr(start, end - start);
 }
 
-std::vector<std::string> model_resources(const std::string& pattern, const std::string& region,
-                                         const std::string& account) {
-  std::vector<std::string> out;
-  const std::string foundation = "arn:aws:bedrock:" + region + "::foundation-model/";
+ModelGrants model_grants(const std::string& pattern, const std::string& region, const std::string& account) {
+  ModelGrants out;
   if (pattern.rfind("arn:", 0) == 0) {
-    add(out, pattern);
-    const auto slash = pattern.find("inference-profile/");
+    const auto slash = pattern.find(":inference-profile/");
+    const auto app = pattern.find(":application-inference-profile/");
     if (slash != std::string::npos) {
-      const std::string underlying = strip_profile_prefix(pattern.substr(slash + 18));
-      if (!underlying.empty()) add(out, "arn:aws:bedrock:*::foundation-model/" + underlying);
+      add(out.profiles, pattern);
+      const std::string underlying = strip_profile_prefix(pattern.substr(slash + 19));
+      add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/" + (underlying.empty() ? "*" : underlying));
+    } else if (app != std::string::npos) {
+      // An application profile names no model: any, but only through this profile.
+      add(out.profiles, pattern);
+      add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/*");
+    } else {
+      add(out.direct, pattern);
     }
     return out;
   }
   if (pattern == "*") {
-    add(out, "arn:aws:bedrock:*::foundation-model/*");
-    add(out, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/*");
+    add(out.direct, "arn:aws:bedrock:" + region + "::foundation-model/*");
+    add(out.profiles, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/*");
+    add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/*");
     return out;
   }
   if (const std::string underlying = strip_profile_prefix(pattern); !underlying.empty()) {
-    add(out, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/" + pattern);
-    add(out, "arn:aws:bedrock:*::foundation-model/" + underlying);  // the profile routes across regions
+    add(out.profiles, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/" + pattern);
+    add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/" + underlying);  // routed across regions
     return out;
   }
-  add(out, foundation + pattern);
+  add(out.direct, "arn:aws:bedrock:" + region + "::foundation-model/" + pattern);
+  return out;
+}
+
+std::vector<std::string> model_resources(const std::string& pattern, const std::string& region,
+                                         const std::string& account) {
+  ModelGrants g = model_grants(pattern, region, account);
+  std::vector<std::string> out;
+  for (auto* list : {&g.profiles, &g.direct, &g.through_profiles}) {
+    for (auto& arn : *list) add(out, std::move(arn));
+  }
   return out;
 }
 
@@ -71,26 +87,42 @@ std::string guardrail_condition_value(const std::string& arn, const std::string&
 }
 
 nlohmann::json permissions_policy(const PolicyScope& scope) {
-  std::vector<std::string> resources;
+  std::vector<std::string> resources, direct, profiles, through;
   for (const auto& m : scope.models) {
     for (auto& r : model_resources(m, scope.region, scope.account)) add(resources, std::move(r));
+    ModelGrants g = model_grants(m, scope.region, scope.account);
+    for (auto& r : g.direct) add(direct, std::move(r));
+    for (auto& r : g.profiles) add(profiles, std::move(r));
+    for (auto& r : g.through_profiles) add(through, std::move(r));
   }
   nlohmann::json actions = nlohmann::json::array();
   if (scope.invoke) actions.push_back("bedrock:InvokeModel");
   if (scope.streaming) actions.push_back("bedrock:InvokeModelWithResponseStream");
   if (scope.count_tokens) actions.push_back("bedrock:CountTokens");
-  nlohmann::json invoke = {
-      {"Sid", "SigngateInvokeAllowedModels"}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", resources}};
   std::vector<std::string> guardrail_arns, condition_values;
   for (const auto& [id, version] : scope.guardrails) {
     const std::string arn = guardrail_arn(id, scope.region, scope.account);
     add(guardrail_arns, arn);
     add(condition_values, guardrail_condition_value(arn, version));
   }
+  nlohmann::json guarded = nlohmann::json::object();
   if (scope.every_client_guarded && !condition_values.empty()) {
-    invoke["Condition"] = {{"StringEquals", {{"bedrock:GuardrailIdentifier", condition_values}}}};
+    guarded["StringEquals"] = {{"bedrock:GuardrailIdentifier", condition_values}};
   }
-  nlohmann::json statements = nlohmann::json::array({std::move(invoke)});
+  nlohmann::json statements = nlohmann::json::array();
+  const auto invoke = [&](const char* sid, const std::vector<std::string>& arns, nlohmann::json condition) {
+    if (arns.empty()) return;
+    nlohmann::json st = {{"Sid", sid}, {"Effect", "Allow"}, {"Action", actions}, {"Resource", arns}};
+    if (!condition.empty()) st["Condition"] = std::move(condition);
+    statements.push_back(std::move(st));
+  };
+  invoke("SigngateInvokeAllowedModels", direct, guarded);
+  invoke("SigngateInvokeAllowedProfiles", profiles, guarded);
+  // The models behind a profile, in every region it routes to, but only when called through
+  // one of the allowed profiles: a direct call to those models in any region is refused.
+  nlohmann::json through_condition = guarded;
+  through_condition["StringLike"] = {{"bedrock:InferenceProfileArn", profiles}};
+  invoke("SigngateInvokeModelsOnlyThroughProfiles", through, through_condition);
   if (!guardrail_arns.empty()) {
     // Invoking with a guardrail applies it: the role needs ApplyGuardrail on those alone.
     statements.push_back({{"Sid", "SigngateApplyClientGuardrails"},
@@ -112,13 +144,26 @@ nlohmann::json permissions_policy(const PolicyScope& scope) {
   return {{"Version", "2012-10-17"}, {"Statement", std::move(statements)}};
 }
 
-nlohmann::json trust_policy(const std::string& principal, const std::string& external_id) {
+nlohmann::json trust_policy(const std::string& principal, const TrustScope& scope) {
+  nlohmann::json actions = nlohmann::json::array({"sts:AssumeRole"});
+  if (scope.source_identity) actions.push_back("sts:SetSourceIdentity");
+  if (scope.tags) actions.push_back("sts:TagSession");
   nlohmann::json statement = {{"Sid", "SigngateAssumesThisRole"},
                               {"Effect", "Allow"},
                               {"Principal", {{"AWS", principal}}},
-                              {"Action", "sts:AssumeRole"}};
-  if (!external_id.empty()) statement["Condition"] = {{"StringEquals", {{"sts:ExternalId", external_id}}}};
+                              {"Action", actions.size() == 1 ? actions[0] : actions}};
+  if (scope.external_ids.size() == 1) {
+    statement["Condition"] = {{"StringEquals", {{"sts:ExternalId", scope.external_ids[0]}}}};
+  } else if (!scope.external_ids.empty()) {
+    statement["Condition"] = {{"StringEquals", {{"sts:ExternalId", scope.external_ids}}}};
+  }
   return {{"Version", "2012-10-17"}, {"Statement", {statement}}};
+}
+
+nlohmann::json trust_policy(const std::string& principal, const std::string& external_id) {
+  TrustScope scope;
+  if (!external_id.empty()) scope.external_ids.push_back(external_id);
+  return trust_policy(principal, scope);
 }
 
 }  // namespace signgate::aws

@@ -15,6 +15,17 @@ namespace signgate::aws {
 std::vector<std::string> model_resources(const std::string& pattern, const std::string& region,
                                          const std::string& account);
 
+// What an allowlist entry needs, split by how a call reaches the model: foundation models
+// invoked directly (in `region`), inference profiles, and the foundation models behind those
+// profiles in every region they route to, which the role may use only through a profile
+// (the bedrock:InferenceProfileArn condition), never directly.
+struct ModelGrants {
+  std::vector<std::string> direct;
+  std::vector<std::string> profiles;
+  std::vector<std::string> through_profiles;
+};
+ModelGrants model_grants(const std::string& pattern, const std::string& region, const std::string& account);
+
 // The account ID in an IAM role ARN, or "*" when there is none.
 std::string account_of(const std::string& role_arn);
 
@@ -39,7 +50,17 @@ std::string guardrail_condition_value(const std::string& arn, const std::string&
 
 nlohmann::json permissions_policy(const PolicyScope& scope);
 
-// sts:AssumeRole for `principal`, with the sts:ExternalId condition when one is configured.
+// What AssumeRole sends besides the role: the External IDs of the clients using the role,
+// and whether a SourceIdentity or session tags go with it (each needs its own action).
+struct TrustScope {
+  std::vector<std::string> external_ids;
+  bool source_identity = false;
+  bool tags = false;
+};
+
+// sts:AssumeRole for `principal` (plus sts:SetSourceIdentity, sts:TagSession when sent), with
+// the sts:ExternalId condition when External IDs are configured.
+nlohmann::json trust_policy(const std::string& principal, const TrustScope& scope);
 nlohmann::json trust_policy(const std::string& principal, const std::string& external_id);
 
 }  // namespace signgate::aws

@@ -20,6 +20,7 @@ struct RoleSettings {
 
   // "ROLE as SESSION" or "base credentials": for logs, audit and errors; no secrets.
   std::string label() const;
+  bool operator==(const RoleSettings&) const = default;
 };
 
 }  // namespace signgate::aws

@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 
+#include "auth/clients.h"
 #include "aws/credentials/cache.h"
 #include "aws/sigv4.h"
 #include "aws/uri.h"
@@ -125,41 +127,82 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
   settings.http.proxy = std::move(*proxy);
   const http::ClientOptions http_options = settings.http;
 
-  aws::CredentialManager manager(settings, env);
-  const aws::RoleSettings& role = cfg->aws.role;
-  auto cache = manager.identity(role);
-  auto creds = cache->wait_first(std::chrono::seconds(args.timeout_seconds));
-  const aws::CacheStatus status = cache->status();
-  if (!creds) {
-    if (!status.source.empty()) out << "credentials " << status.source << '\n';
-    std::string why = creds.message();
-    if (why.find("no AWS credentials found") != std::string::npos) {
-      why +=
-          " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
-          "a web identity token (EKS), or run it where an instance or task role applies";
+  // Every distinct identity the clients sign with, as serve names them (signgate-CLIENT
+  // sessions); with no clients yet, the aws: identity itself.
+  struct Identity {
+    aws::RoleSettings role;
+    std::vector<std::string> clients;
+  };
+  std::vector<Identity> identities;
+  const auto table = auth::ClientTable::from_config(*cfg);
+  for (const auto& client : table.clients()) {
+    auto same =
+        std::find_if(identities.begin(), identities.end(), [&](const Identity& i) { return i.role == client.role; });
+    if (same == identities.end()) {
+      identities.push_back({client.role, {}});
+      same = std::prev(identities.end());
     }
-    err << "doctor: " << why << '\n';
-    return kExitFailure;
+    same->clients.push_back(client.name);
   }
-  if (role.role_arn.empty()) {
-    out << "credentials " << status.source << " (no aws.role_arn: signing with these directly; set a role "
-        << "for delegated access)\n";
-  } else {
-    out << "credentials " << status.source << '\n';
-    out << "role        assumed " << (status.assumed_role_arn.empty() ? role.role_arn : status.assumed_role_arn)
-        << ", session " << aws::sanitize_session_name(role.session_name) << '\n';
+  if (identities.empty()) identities.push_back({cfg->aws.role, {}});
+
+  aws::CredentialManager manager(settings, env);
+  std::vector<std::shared_ptr<aws::CredentialCache>> caches;
+  for (const auto& identity : identities) caches.push_back(manager.identity(identity.role));
+  int rc = kExitOk;
+  bool base_named = false;
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    const aws::RoleSettings& role = identities[i].role;
+    std::string whose;
+    for (const auto& name : identities[i].clients) whose += (whose.empty() ? " (client " : ", ") + name;
+    if (!whose.empty()) whose += ")";
+    auto creds = caches[i]->wait_first(std::chrono::seconds(args.timeout_seconds));
+    const aws::CacheStatus status = caches[i]->status();
+    if (!base_named && !status.source.empty()) {
+      out << "credentials " << status.source << '\n';
+      base_named = true;
+    }
+    if (!creds) {
+      std::string why = creds.message();
+      if (why.find("no AWS credentials found") != std::string::npos) {
+        why +=
+            " — give signgate base credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
+            "a web identity token (EKS), or run it where an instance or task role applies";
+      }
+      err << "doctor: " << why << whose << '\n';
+      rc = kExitFailure;
+      continue;
+    }
+    if (role.role_arn.empty()) {
+      out << "identity    base credentials" << whose << " (no role_arn: signing with them directly; set a role "
+          << "for delegated access)\n";
+    } else {
+      out << "role        assumed " << (status.assumed_role_arn.empty() ? role.role_arn : status.assumed_role_arn)
+          << ", session " << aws::sanitize_session_name(role.session_name) << whose << '\n';
+    }
+    if (status.expiration) {
+      out << "expires     " << format_iso8601(*status.expiration) << " (in " << minutes_until(*status.expiration)
+          << "; refreshed " << cfg->aws.refresh_before_expiry.count() << " s before)\n";
+    }
+    if (args.model.empty()) continue;
+    // One tiny call per identity whose clients may use the model (any identity with no clients).
+    bool may_call = identities[i].clients.empty();
+    for (const auto& client : table.clients()) {
+      const bool uses = std::find(identities[i].clients.begin(), identities[i].clients.end(), client.name) !=
+                        identities[i].clients.end();
+      may_call = may_call || (uses && client.allows_model(args.model));
+    }
+    if (!may_call) continue;
+    const int call = converse_once(*cfg, **creds, args.model, http_options, out, err);
+    if (call != kExitOk) rc = call;
   }
-  if (status.expiration) {
-    out << "expires     " << format_iso8601(*status.expiration) << " (in " << minutes_until(*status.expiration)
-        << "; refreshed " << cfg->aws.refresh_before_expiry.count() << " s before)\n";
-  }
+  if (rc != kExitOk) return rc;
   if (args.model.empty()) {
     out << "ok          add --model ID to make one tiny Converse call\n";
-    return kExitOk;
+  } else {
+    out << "ok          signgate can reach Bedrock as configured\n";
   }
-  const int rc = converse_once(*cfg, **creds, args.model, http_options, out, err);
-  if (rc == kExitOk) out << "ok          signgate can reach Bedrock as configured\n";
-  return rc;
+  return kExitOk;
 }
 
 CLI::App* add_doctor_command(CLI::App& app, DoctorArgs& args) {

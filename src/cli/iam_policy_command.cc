@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <iostream>
-#include <map>
 
 #include "aws/iam_policy.h"
 #include "cli/sign_command.h"
@@ -16,21 +15,34 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     err << cfg.message() << '\n';
     return kExitUsage;
   }
-  // One policy pair per role: clients with their own aws.role_arn get theirs.
+  // One policy pair per role: clients with their own aws.role_arn get theirs; clients that
+  // share a role with different External IDs share its trust policy.
   struct Role {
-    aws::RoleSettings settings;
+    std::string arn;
     std::vector<std::string> clients;
     aws::PolicyScope scope;
+    aws::TrustScope trust;
+    std::vector<std::string> warnings;
   };
-  std::map<std::string, Role> roles;
+  std::vector<Role> roles;
   for (const auto& client : cfg->clients) {
     const aws::RoleSettings& rs = client.aws ? *client.aws : cfg->aws.role;
-    Role& role = roles[rs.role_arn + '\n' + rs.external_id];
-    if (role.clients.empty()) {
-      role.settings = rs;
-      role.scope = {cfg->aws.region, aws::account_of(rs.role_arn), {}, false, false, false, false, {}, true};
+    auto it = std::find_if(roles.begin(), roles.end(), [&](const Role& r) { return r.arn == rs.role_arn; });
+    if (it == roles.end()) {
+      Role fresh;
+      fresh.arn = rs.role_arn;
+      fresh.scope = {cfg->aws.region, aws::account_of(rs.role_arn), {}, false, false, false, false, {}, true};
+      roles.push_back(std::move(fresh));
+      it = std::prev(roles.end());
     }
+    Role& role = *it;
     role.clients.push_back(client.name);
+    if (!rs.external_id.empty() && std::find(role.trust.external_ids.begin(), role.trust.external_ids.end(),
+                                             rs.external_id) == role.trust.external_ids.end()) {
+      role.trust.external_ids.push_back(rs.external_id);
+    }
+    role.trust.source_identity = role.trust.source_identity || !rs.source_identity.empty();
+    role.trust.tags = role.trust.tags || !rs.tags.empty();
     role.scope.models.insert(role.scope.models.end(), client.models.begin(), client.models.end());
     const auto allows = [&](const char* op) {
       return client.operations.empty() ||
@@ -45,29 +57,73 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     } else {
       role.scope.every_client_guarded = false;
     }
+    if (std::find(client.models.begin(), client.models.end(), "*") != client.models.end()) {
+      role.warnings.push_back("iam-policy: warning: client " + client.name +
+                              " may call every model (\"*\"), so the policy grants every model Bedrock offers; "
+                              "list the models instead");
+    }
   }
   if (roles.empty()) {
     err << "iam-policy: " << cfg->source
         << " has no clients, so no model may be invoked; add clients with models first\n";
     return kExitUsage;
   }
+  if (!args.role.empty()) {
+    std::erase_if(roles, [&](const Role& r) { return r.arn != args.role; });
+    if (roles.empty()) {
+      err << "iam-policy: no client uses the role " << args.role << "; the config's roles:";
+      for (const auto& client : cfg->clients) {
+        err << ' ' << (client.aws ? client.aws->role_arn : cfg->aws.role.role_arn);
+      }
+      err << '\n';
+      return kExitUsage;
+    }
+  }
+  for (const auto& role : roles) {
+    for (const auto& w : role.warnings) err << w << '\n';
+  }
   const std::string principal =
       args.principal.empty() ? "arn:aws:iam::ACCOUNT:role/SIGNGATE-BASE-IDENTITY" : args.principal;
+  if (!args.kind.empty()) {
+    // One pasteable JSON document: exactly one role, nothing but the policy on stdout.
+    if (roles.size() > 1) {
+      err << "iam-policy: the config uses " << roles.size() << " roles; name one with --role ARN:";
+      for (const auto& r : roles) err << ' ' << (r.arn.empty() ? "(base credentials)" : r.arn);
+      err << '\n';
+      return kExitUsage;
+    }
+    const Role& role = roles.front();
+    if (args.kind == "trust") {
+      if (role.arn.empty()) {
+        err << "iam-policy: no role_arn is configured, so there is no trust policy: the base identity signs\n";
+        return kExitUsage;
+      }
+      if (args.principal.empty()) {
+        err << "iam-policy: --kind trust needs --principal ARN (signgate's base identity: `aws sts "
+               "get-caller-identity` where signgate runs)\n";
+        return kExitUsage;
+      }
+      out << aws::trust_policy(principal, role.trust).dump(2) << '\n';
+    } else {
+      out << aws::permissions_policy(role.scope).dump(2) << '\n';
+    }
+    return kExitOk;
+  }
   if (args.principal.empty()) {
     err << "iam-policy: put the ARN of signgate's base identity (`aws sts get-caller-identity` where signgate "
            "runs) in the trust policy, or pass --principal ARN\n";
   }
-  for (const auto& [key, role] : roles) {
+  for (const auto& role : roles) {
     std::string clients;
     for (const auto& c : role.clients) clients += (clients.empty() ? "" : ", ") + c;
-    out << "# Role "
-        << (role.settings.role_arn.empty() ? "(none: the base identity signs directly)" : role.settings.role_arn)
-        << " — clients: " << clients << "\n# Permissions policy\n"
+    out << "# Role " << (role.arn.empty() ? "(none: the base identity signs directly)" : role.arn)
+        << " — clients: " << clients << "\n# Permissions policy (alone: --role " << role.arn << " --kind permissions)\n"
         << aws::permissions_policy(role.scope).dump(2) << '\n';
-    if (!role.settings.role_arn.empty()) {
-      out << "# Trust policy\n" << aws::trust_policy(principal, role.settings.external_id).dump(2) << '\n';
-      if (role.settings.external_id.empty()) {
-        err << "iam-policy: " << role.settings.role_arn
+    if (!role.arn.empty()) {
+      out << "# Trust policy (alone: --role " << role.arn << " --kind trust --principal ARN)\n"
+          << aws::trust_policy(principal, role.trust).dump(2) << '\n';
+      if (role.trust.external_ids.empty()) {
+        err << "iam-policy: " << role.arn
             << " has no External ID; set one (aws.external_id) so that only signgate can assume it\n";
       }
     }
@@ -79,6 +135,9 @@ CLI::App* add_iam_policy_command(CLI::App& app, IamPolicyArgs& args) {
   CLI::App* cmd = app.add_subcommand("iam-policy", "Print the least-privilege permissions and trust policies");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
   cmd->add_option("--principal", args.principal, "ARN of the identity signgate's base credentials belong to");
+  cmd->add_option("--role", args.role, "only the policies of this role ARN");
+  cmd->add_option("--kind", args.kind, "print one pasteable JSON document: the permissions or the trust policy")
+      ->check(CLI::IsMember({"permissions", "trust"}));
   return cmd;
 }
 

@@ -1,7 +1,6 @@
 #include "cli/serve_command.h"
 
 #include <openssl/rand.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -9,15 +8,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
+#include "cli/logging.h"
 #include "cli/sign_command.h"
 #include "common/base64.h"
 #include "common/crypto.h"
 #include "config/config.h"
 #include "config/stable_file.h"
 #include "gateway/gateway.h"
+#include "gateway/preflight.h"
 
 namespace signgate::cli {
 
@@ -45,10 +47,14 @@ http::ClientOptions upstream_options(const config::Config& cfg, const http::Prox
 
 int run_serve(const ServeArgs& args, const Environment& env) {
   // Logs go to stderr; stdout carries only the "listening on" line (and an audit path of "-").
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("signgate"));
+  configure_logging(args.log_level, args.log_format);
   auto cfg = config::load_config(args.config, env);
   if (!cfg) {
     std::cerr << cfg.message() << '\n';
+    return kExitUsage;
+  }
+  if (const std::string problems = gateway::serve_problems(*cfg); !problems.empty()) {
+    std::cerr << problems << '\n';
     return kExitUsage;
   }
   auto proxy = http::ProxySettings::from_environment(env);
@@ -143,6 +149,11 @@ int run_serve(const ServeArgs& args, const Environment& env) {
       spdlog::error("reload ({}) refused, keeping the running config: {}", why, next.message());
       return;
     }
+    if (const std::string problems = gateway::serve_problems(*next); !problems.empty()) {
+      spdlog::error("reload ({}) refused, keeping the running config: {}", why, problems);
+      return;
+    }
+    const std::string changes = config::describe_changes(gw.runtime()->config, *next);
     if (next->listen != cfg->listen || next->ops_listen != cfg->ops_listen || next->aws.region != cfg->aws.region ||
         next->aws.sts_endpoint != cfg->aws.sts_endpoint || next->max_connections != cfg->max_connections ||
         next->max_header_bytes != cfg->max_header_bytes) {
@@ -160,7 +171,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     gw.swap(*rt);
     (*audit)->reopen();
     const std::size_t n = (*rt)->clients.clients().size();
-    spdlog::info("reloaded {} ({}): {} client{}", args.config, why, n, n == 1 ? "" : "s");
+    spdlog::info("reloaded {} ({}): {} client{}; {}", args.config, why, n, n == 1 ? "" : "s", changes);
   };
   std::function<void()> arm_watch = [&] {
     watch.expires_after(std::chrono::seconds(1));
@@ -203,12 +214,42 @@ int run_check_config(const CheckConfigArgs& args, const Environment& env, std::o
     err << cfg.message() << '\n';
     return kExitUsage;
   }
+  if (const std::string problems = gateway::serve_problems(*cfg); !problems.empty()) {
+    err << problems << '\n';
+    return kExitUsage;
+  }
   out << cfg->source << ": valid (listen " << cfg->listen << ", region " << cfg->aws.region << ", "
       << cfg->clients.size() << " client" << (cfg->clients.size() == 1 ? "" : "s") << ")\n";
   return kExitOk;
 }
 
+namespace {
+
+// `text` as a YAML plain scalar when it reads back as itself, else double-quoted.
+std::string yaml_scalar(const std::string& text) {
+  const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+           ch == '.';
+  });
+  const bool keyword = text == "true" || text == "false" || text == "null" || text == "yes" || text == "no" ||
+                       text == "on" || text == "off" || text == "~";
+  if (plain && !keyword && text.front() != '-' && text.front() != '.') return text;
+  std::string quoted = "\"";
+  for (const char ch : text) {
+    if (ch == '"' || ch == '\\') quoted.push_back('\\');
+    quoted.push_back(ch);
+  }
+  return quoted + "\"";
+}
+
+}  // namespace
+
 int run_keys_new(const KeysArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.name.empty() || args.name.size() > 128 ||
+      std::any_of(args.name.begin(), args.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+    err << "signgate keys new: --name must be 1 to 128 printable characters\n";
+    return kExitUsage;
+  }
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
     err << "signgate keys new: the system's random source failed\n";
@@ -224,7 +265,7 @@ int run_keys_new(const KeysArgs& args, std::ostream& out, std::ostream& err) {
   std::string secret = "sgk_" + b64;
   out << "secret (shown once; give it to the client, signgate keeps only its hash):\n  " << secret << "\n\n"
       << "config entry:\n"
-      << "  - name: " << args.name << "\n"
+      << "  - name: " << yaml_scalar(args.name) << "\n"
       << "    secret_sha256: " << sha256_hex(secret) << "\n"
       << "    models: [\"anthropic.claude-3-5-sonnet-*\"]   # the models this client may call\n";
   secure_wipe(secret);
@@ -235,7 +276,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
   CLI::App* cmd = app.add_subcommand("serve", "Run the gateway");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
   cmd->add_option("--threads", args.threads, "event loops (default: one per core)");
-  cmd->add_option("--shutdown-grace", args.shutdown_grace_seconds, "seconds requests in flight get on SIGTERM");
+  cmd->add_option("--shutdown-grace", args.shutdown_grace_seconds, "seconds requests in flight get on SIGTERM")
+      ->check(CLI::Range(0, 3600));
+  cmd->add_option("--log-level", args.log_level, "least severe log level written (debug, info, warn, error)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->add_option("--log-format", args.log_format, "text for people, json for log shippers (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
   return cmd;
 }
 

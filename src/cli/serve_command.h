@@ -14,6 +14,8 @@ struct ServeArgs {
   std::string config;
   unsigned threads = 0;  // 0: one per core
   int shutdown_grace_seconds = 30;
+  std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 // Serves until SIGTERM/SIGINT; SIGHUP or a change of the file reloads the config.

@@ -18,19 +18,70 @@ namespace {
 class Problems {
  public:
   explicit Problems(std::string source) : source_(std::move(source)) {}
+  // The parsed document, so each problem can name its line ("FILE:LINE: KEY: reason").
+  void set_root(const YAML::Node& root) { root_.reset(root); }
   void add(const std::string& key, const std::string& reason) {
     if (!text_.empty()) text_ += '\n';
-    text_ += source_ + ": " + key + ": " + reason;
+    const int line = line_of(key);
+    text_ += source_ + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + key + ": " + reason;
   }
   bool empty() const { return text_.empty(); }
   const std::string& text() const { return text_; }
 
  private:
+  // The line of the deepest node `key` ("clients[1].aws.role_arn") reaches; 0 when none.
+  int line_of(const std::string& key) const {
+    if (!root_ || !root_.IsMap()) return 0;
+    // reset(), never '=': assigning a yaml-cpp node writes into the document.
+    YAML::Node node;
+    node.reset(root_);
+    int line = 0;
+    std::size_t i = 0;
+    while (i < key.size()) {
+      YAML::Node next;
+      if (key[i] == '[') {
+        const auto close = key.find(']', i);
+        if (close == std::string::npos || !node.IsSequence()) break;
+        const std::size_t index = std::strtoul(key.c_str() + i + 1, nullptr, 10);
+        if (index >= node.size()) break;
+        next.reset(node[index]);
+        i = close + 1;
+      } else {
+        if (key[i] == '.') ++i;
+        const auto end = key.find_first_of(".[", i);
+        const std::string name = key.substr(i, end == std::string::npos ? std::string::npos : end - i);
+        if (!node.IsMap()) break;
+        for (const auto& kv : node) {
+          if (kv.first.IsScalar() && kv.first.Scalar() == name) next.reset(kv.second.IsNull() ? kv.first : kv.second);
+        }
+        if (!next) break;
+        i = end == std::string::npos ? key.size() : end;
+      }
+      node.reset(next);
+      if (node.Mark().line >= 0) line = node.Mark().line + 1;
+    }
+    return line;
+  }
+
   std::string source_;
   std::string text_;
+  YAML::Node root_;
 };
 
-// Expands ${VAR}; an unset variable is a problem (a silently empty External ID is worse).
+bool variable_char(char ch, bool first) {
+  return ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (!first && ch >= '0' && ch <= '9');
+}
+
+bool variable_name(std::string_view name) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (!variable_char(name[i], i == 0)) return false;
+  }
+  return !name.empty();
+}
+
+// Expands ${VAR} and ${VAR:-default} (the default when VAR is unset or empty); "$$" is one
+// '$'. An unset variable without a default is a problem (a silently empty External ID is
+// worse), and so is a bare $VAR, which a shell would have expanded but YAML keeps as text.
 std::string expand(const std::string& in, const Environment& env, const std::string& key, Problems& p) {
   std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -42,14 +93,29 @@ std::string expand(const std::string& in, const Environment& env, const std::str
     } else if (i + 1 < in.size() && in[i + 1] == '{') {
       const auto close = in.find('}', i + 2);
       if (close == std::string::npos) {
-        p.add(key, "unterminated ${ in '" + in + "'");
+        p.add(key, "unterminated ${ in '" + in + "' (write ${NAME}, ${NAME:-default}, or $$ for a literal $)");
         return out;
       }
-      const std::string name = in.substr(i + 2, close - i - 2);
-      const auto value = env(name);
-      if (!value) p.add(key, "environment variable " + name + " is not set");
-      out += value.value_or("");
+      const std::string inner = in.substr(i + 2, close - i - 2);
+      const auto dash = inner.find(":-");
+      const std::string name = inner.substr(0, dash);
+      const auto value = variable_name(name) ? env(name) : std::nullopt;
+      if (!variable_name(name)) {
+        p.add(key, "'${" + inner + "}' is not a variable reference (write ${NAME} or ${NAME:-default})");
+      } else if (value && !(value->empty() && dash != std::string::npos)) {
+        out += *value;
+      } else if (dash != std::string::npos) {
+        out += inner.substr(dash + 2);
+      } else {
+        p.add(key, "environment variable " + name + " is not set (or give a default: ${" + name + ":-VALUE})");
+      }
       i = close;
+    } else if (i + 1 < in.size() && variable_char(in[i + 1], true)) {
+      std::size_t end = i + 1;
+      while (end < in.size() && variable_char(in[end], false)) ++end;
+      const std::string name = in.substr(i + 1, end - i - 1);
+      p.add(key, "'$" + name + "' is not expanded: write ${" + name + "} (or $$ for a literal $)");
+      out.push_back('$');
     } else {
       out.push_back('$');
     }
@@ -184,6 +250,42 @@ bool same_or_wildcard(const std::string& a, const std::string& b) {
   return x == y || wildcard(x) || wildcard(y);
 }
 
+// An AWS region name: PARTITION-AREA-N with optional qualifiers (us-east-1, us-gov-west-1,
+// ap-southeast-5, eu-isoe-west-1); "us-east1" or "US-EAST-1" are typos AWS would not resolve.
+bool valid_region(const std::string& region) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto dash = region.find('-', start);
+    parts.push_back(region.substr(start, dash == std::string::npos ? std::string::npos : dash - start));
+    if (dash == std::string::npos) break;
+    start = dash + 1;
+  }
+  if (parts.size() < 3 || parts.size() > 4 || parts.front().size() != 2) return false;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].empty() ||
+        !std::all_of(parts[i].begin(), parts[i].end(), [](char ch) { return ch >= 'a' && ch <= 'z'; }))
+      return false;
+  }
+  const std::string& n = parts.back();
+  return !n.empty() && n.size() <= 2 && std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+// Why an allowlist entry could never match a model ID, if it could not: only '*' and '?' are
+// special, and a model ID or ARN holds letters, digits and . _ - : / only ("[0-9" is a typo).
+std::optional<std::string> model_pattern_problem(const std::string& pattern) {
+  if (pattern.empty()) return "is empty (a model ID, a glob like anthropic.claude-*, or \"*\")";
+  for (char ch : pattern) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    std::string_view("._-:/*?").find(ch) != std::string_view::npos;
+    if (!ok) {
+      return "'" + pattern + "' holds '" + std::string(1, ch) +
+             "', which no model ID contains (globs know only * and ?)";
+    }
+  }
+  return std::nullopt;
+}
+
 bool is_hex64(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -293,6 +395,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     return make_error(source + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   if (!root.IsMap()) return make_error(source + ": the file must be a YAML mapping (listen:, aws:, clients:, ...)");
+  p.set_root(root);
   Reader r(env, p);
   Config c;
   c.source = source;
@@ -321,7 +424,11 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
            {"region", "role_arn", "external_id", "session_name", "duration_seconds", "refresh_before_expiry_seconds",
             "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "source_identity", "policy", "tags"});
     if (auto v = r.str(a, "aws", "region")) c.aws.region = *v;
-    if (c.aws.region.empty()) p.add("aws.region", "is required, e.g. us-east-1");
+    if (c.aws.region.empty()) {
+      p.add("aws.region", "is required, e.g. us-east-1");
+    } else if (!valid_region(c.aws.region)) {
+      p.add("aws.region", "must be an AWS region like us-east-1 or eu-central-2, not '" + c.aws.region + "'");
+    }
     read_role(r, a, "aws", c.aws.role);
     if (auto v = r.integer(a, "aws", "refresh_before_expiry_seconds", 0, 3600)) {
       c.aws.refresh_before_expiry = std::chrono::seconds(*v);
@@ -366,6 +473,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       }
       cl.models = r.list(n, w, "models");
       if (cl.models.empty()) p.add(w + ".models", "is required: the model IDs or globs this client may call");
+      for (std::size_t m = 0; m < cl.models.size(); ++m) {
+        if (auto bad = model_pattern_problem(cl.models[m])) p.add(w + ".models[" + std::to_string(m) + "]", *bad);
+      }
       cl.operations = r.list(n, w, "operations");
       for (const auto& op : cl.operations) {
         if (!aws::operation_from_name(op)) {
@@ -484,6 +594,72 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   return c;
 }
 }  // namespace
+
+std::string describe_changes(const Config& before, const Config& after) {
+  std::vector<std::string> added, removed, changed;
+  const auto find = [](const Config& c, const std::string& name) -> const ClientConfig* {
+    for (const auto& cl : c.clients) {
+      if (cl.name == name) return &cl;
+    }
+    return nullptr;
+  };
+  for (const auto& cl : after.clients) {
+    const ClientConfig* old = find(before, cl.name);
+    if (old == nullptr) {
+      added.push_back(cl.name);
+      continue;
+    }
+    if (*old == cl) continue;
+    std::vector<std::string> what;
+    if (old->secret_sha256 != cl.secret_sha256) what.emplace_back("secret_sha256");
+    if (old->models != cl.models) what.emplace_back("models");
+    if (old->operations != cl.operations) what.emplace_back("operations");
+    if (old->expires_at != cl.expires_at) what.emplace_back("expires_at");
+    if (old->aws != cl.aws) what.emplace_back("aws");
+    if (old->requests_per_minute != cl.requests_per_minute) what.emplace_back("rate_limit");
+    if (old->guardrail != cl.guardrail) what.emplace_back("guardrail");
+    std::string line = cl.name + " (";
+    for (std::size_t i = 0; i < what.size(); ++i) line += (i == 0 ? "" : ", ") + what[i];
+    changed.push_back(line + ")");
+  }
+  for (const auto& cl : before.clients) {
+    if (find(after, cl.name) == nullptr) removed.push_back(cl.name);
+  }
+  std::vector<std::string> sections;
+  const auto section = [&](bool differs, const char* name) {
+    if (differs) sections.emplace_back(name);
+  };
+  section(before.listen != after.listen, "listen");
+  section(before.ops_listen != after.ops_listen, "ops_listen");
+  section(before.aws != after.aws, "aws");
+  section(before.models != after.models, "models");
+  section(before.audit_path != after.audit_path, "audit");
+  section(before.tls_cert != after.tls_cert || before.tls_key != after.tls_key, "tls");
+  section(before.max_body_bytes != after.max_body_bytes || before.max_connections != after.max_connections ||
+              before.max_json_depth != after.max_json_depth || before.max_header_bytes != after.max_header_bytes,
+          "limits");
+  section(before.upstream != after.upstream, "upstream");
+  section(before.anthropic_betas != after.anthropic_betas, "anthropic");
+  section(before.discovery != after.discovery, "discovery");
+  section(before.responses != after.responses, "responses");
+
+  std::string out;
+  const auto list = [&](const char* label, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    out += out.empty() ? "clients " : "; ";
+    out += label;
+    for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? " " : ", ") + names[i];
+  };
+  list("added", added);
+  list("removed", removed);
+  list("changed", changed);
+  if (!sections.empty()) {
+    if (!out.empty()) out += "; ";
+    for (std::size_t i = 0; i < sections.size(); ++i) out += (i == 0 ? "" : ", ") + sections[i];
+    out += " changed";
+  }
+  return out.empty() ? "nothing changed" : out;
+}
 
 Result<Config> load_config(const std::string& path, const Environment& env) {
   const auto text = read_file(path);

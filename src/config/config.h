@@ -29,6 +29,7 @@ struct AwsConfig {
   std::string sts_url() const;
   std::string bedrock_url() const;
   std::string bedrock_control_url() const;
+  bool operator==(const AwsConfig&) const = default;
 };
 
 // A Bedrock guardrail: its ID (or ARN) and version ("DRAFT" or a number).
@@ -47,6 +48,7 @@ struct ClientConfig {
   std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
   std::optional<int> requests_per_minute;
   std::optional<GuardrailConfig> guardrail;  // forced onto every call of this client
+  bool operator==(const ClientConfig&) const = default;
 };
 
 // responses: the store behind the Responses API's previous_response_id and item_reference.
@@ -55,6 +57,7 @@ struct ResponsesConfig {
   std::chrono::seconds ttl{3600};
   std::size_t max_bytes = 256u << 20;            // every client's responses together
   std::size_t max_bytes_per_client = 64u << 20;  // one client's
+  bool operator==(const ResponsesConfig&) const = default;
 };
 
 struct UpstreamConfig {
@@ -63,6 +66,7 @@ struct UpstreamConfig {
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds first_byte_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};
+  bool operator==(const UpstreamConfig&) const = default;
 };
 
 struct Config {
@@ -91,6 +95,7 @@ struct Config {
   // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
   bool discovery = false;
   ResponsesConfig responses;
+  bool operator==(const Config&) const = default;
 };
 
 // Bedrock's guardrail identifier grammar (an ID or a guardrail ARN) and version ("DRAFT", 1-99999999).
@@ -100,6 +105,10 @@ bool valid_guardrail_version(std::string_view version);
 // Parses and validates `text`; `${VAR}` is expanded from `env` ("$$" is a literal '$').
 // On failure the message has one line per problem: "FILE: KEY: reason".
 Result<Config> parse_config(const std::string& text, const std::string& source, const Environment& env);
+
+// What a reload from `before` to `after` changes, for the log: "clients added a, b; removed c;
+// changed d (models, secret_sha256); aws, limits changed", or "nothing changed".
+std::string describe_changes(const Config& before, const Config& after);
 
 // Reads the file, then parse_config.
 Result<Config> load_config(const std::string& path, const Environment& env);

@@ -35,19 +35,7 @@ std::shared_ptr<const Runtime> Gateway::runtime() const {
   return runtime_;
 }
 
-bool Gateway::ready(std::string* why) const {
-  const auto rt = runtime();
-  std::vector<std::shared_ptr<aws::CredentialCache>> caches{rt->default_identity};
-  for (const auto& [name, cache] : rt->identity_by_client) caches.push_back(cache);
-  for (const auto& cache : caches) {
-    auto c = cache->current();
-    if (!c) {
-      if (why != nullptr) *why = c.message();
-      return false;
-    }
-  }
-  return true;
-}
+bool Gateway::ready(std::string* why) const { return any_identity_ready(*runtime(), why); }
 
 http::HandlerFactory Gateway::handlers(bool with_ops) {
   return [this, with_ops](const asio::any_io_executor& executor) -> http::Handler {
@@ -68,7 +56,7 @@ http::Handler Gateway::ops_handler() {
       co_return;
     }
     co_await res.send(404, content_type("application/json"),
-                      std::string(R"({"message":"the ops listener serves GET /healthz, /readyz and /metrics"})"));
+                      std::string("{\"message\":\"the ops listener serves GET /healthz, /readyz and /metrics\"}\n"));
   };
 }
 
@@ -88,11 +76,11 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
 
 asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
   if (endpoint == OpsEndpoint::kHealthz) {
-    co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ok"})"));
+    co_await res.send(200, content_type("application/json"), std::string("{\"status\":\"ok\"}\n"));
   } else if (endpoint == OpsEndpoint::kReadyz) {
     std::string why;
     if (ready(&why)) {
-      co_await res.send(200, content_type("application/json"), std::string(R"({"status":"ready"})"));
+      co_await res.send(200, content_type("application/json"), std::string("{\"status\":\"ready\"}\n"));
     } else {
       // The reason names roles, accounts and STS's words: the log has it, not the caller.
       static std::atomic<std::int64_t> last_logged{0};
@@ -101,17 +89,17 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
         spdlog::warn("not ready: {}", why);
       }
-      co_await res.send(
-          503, content_type("application/json"),
-          std::string(R"({"status":"not ready","reason":"no valid AWS credentials; see the gateway's log"})"));
+      co_await res.send(503, content_type("application/json"),
+                        std::string("{\"status\":\"not ready\",\"reason\":\"no identity holds valid AWS credentials; "
+                                    "see the gateway's log\"}\n"));
     }
   } else {
     const auto rt = runtime();
-    std::vector<IdentityMetrics> ids{{role_session(rt->default_identity->role()), rt->default_identity->status()}};
-    for (const auto& [name, cache] : rt->identity_by_client) {
-      const std::string rs = role_session(cache->role());
-      if (std::none_of(ids.begin(), ids.end(), [&](const auto& m) { return m.role_session == rs; })) {
-        ids.push_back({rs, cache->status()});
+    std::vector<IdentityMetrics> ids;
+    for (const auto& identity : rt->identities) {
+      if (std::none_of(ids.begin(), ids.end(),
+                       [&](const auto& m) { return m.role_session == identity.role_session; })) {
+        ids.push_back({identity.role_session, identity.cache->status()});
       }
     }
     std::string body = metrics_.render(ids, system_now());

@@ -160,6 +160,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
       co_await refuse(surface, refusal, x, res);
     } else {
       x.audit.status = local->status;
+      if (!local->body.empty() && local->body.back() == '}') local->body.push_back('\n');  // JSON ends its line
       x.audit.bytes_out = local->body.size();
       co_await res.send(local->status, std::move(local->headers), std::move(local->body));
     }
@@ -211,6 +212,12 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.input_tokens = sent.facts.input_tokens;
   x.audit.output_tokens = sent.facts.output_tokens;
   if (!sent.facts.error_type.empty()) x.audit.error = std::move(sent.facts.error_type);
+  // What an operator must act on: Bedrock failing, throttling, or refusing this identity.
+  if (const unsigned st = sent.facts.status; st >= 500 || st == 429 || st == 401 || st == 403) {
+    spdlog::warn("request {}: Bedrock answered {} {} to {} {} (client {}, {}, aws request {})", x.audit.request_id, st,
+                 x.audit.error.empty() ? "" : x.audit.error, x.audit.operation, x.audit.model, x.audit.client,
+                 x.audit.role_session, x.audit.aws_request_id.empty() ? "-" : x.audit.aws_request_id);
+  }
 
   // 7. The surface answers. Whatever it throws (memory running out, say) still ends in an
   // answer if none was started, and always in the audit line and the metrics.

@@ -69,6 +69,7 @@ Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) 
       out.body = dump(api::anthropic::error_body({r.status, api::anthropic::error_type_for(r.status), r.message}));
       break;
   }
+  out.body.push_back('\n');  // a JSON body of signgate's own ends its line, as curl users expect
   return out;
 }
 

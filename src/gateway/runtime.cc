@@ -1,5 +1,7 @@
 #include "gateway/runtime.h"
 
+#include <algorithm>
+
 #include "api/anthropic/betas.h"
 #include "aws/sts.h"
 
@@ -16,8 +18,17 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   if (!control) return make_error(cfg.source + ": aws.bedrock_control_endpoint: " + error);
   rt->bedrock_control = std::move(*control);
   rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
-  rt->default_identity = credentials.identity(cfg.aws.role);
-  for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = credentials.identity(c.role);
+  for (const auto& c : rt->clients.clients()) {
+    auto cache = credentials.identity(c.role);
+    rt->identity_by_client[c.name] = cache;
+    auto same = std::find_if(rt->identities.begin(), rt->identities.end(),
+                             [&](const Runtime::Identity& i) { return i.cache == cache; });
+    if (same == rt->identities.end()) {
+      rt->identities.push_back({role_session(c.role), cache, {}});
+      same = std::prev(rt->identities.end());
+    }
+    same->clients.push_back(c.name);
+  }
   const auto& betas = cfg.anthropic_betas ? *cfg.anthropic_betas : api::anthropic::default_bedrock_betas();
   rt->anthropic_betas.insert(betas.begin(), betas.end());
   rt->config = std::move(cfg);
@@ -27,6 +38,18 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
 std::string role_session(const aws::RoleSettings& role) {
   if (role.role_arn.empty()) return "base credentials";
   return role.role_arn + "/" + aws::sanitize_session_name(role.session_name);
+}
+
+bool any_identity_ready(const Runtime& rt, std::string* why) {
+  std::string reasons;
+  for (const auto& identity : rt.identities) {
+    auto c = identity.cache->current();
+    if (c) return true;
+    if (!reasons.empty()) reasons += "; ";
+    reasons += identity.role_session + ": " + c.message();
+  }
+  if (why != nullptr) *why = rt.identities.empty() ? "no clients are configured" : reasons;
+  return false;
 }
 
 }  // namespace signgate::gateway

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "auth/clients.h"
 #include "aws/credentials/cache.h"
@@ -19,7 +20,14 @@ struct Runtime {
   auth::ClientTable clients;
   http::Url bedrock;          // base URL of bedrock-runtime
   http::Url bedrock_control;  // base URL of bedrock, the control plane (discovery)
-  std::shared_ptr<aws::CredentialCache> default_identity;
+  // Each distinct identity the clients sign with (role, External ID, session), in the order
+  // the clients name them; aws.role itself is used only by the clients that inherit it.
+  struct Identity {
+    std::string role_session;  // as role_session() names it
+    std::shared_ptr<aws::CredentialCache> cache;
+    std::vector<std::string> clients;
+  };
+  std::vector<Identity> identities;
   std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
   std::set<std::string> anthropic_betas;  // anthropic.betas, or Bedrock's documented list
 };
@@ -32,5 +40,9 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
 
 // "ROLE_ARN/SESSION" as the audit log names an identity, or "base credentials".
 std::string role_session(const aws::RoleSettings& role);
+
+// Whether any identity holds credentials to sign with now; when none does, `why` says what
+// each one lacks. One client's broken role must not take the others out of service.
+bool any_identity_ready(const Runtime& rt, std::string* why);
 
 }  // namespace signgate::gateway

@@ -49,13 +49,15 @@ TEST(IamPolicy, PermissionsOnlyForWhatClientsMayCall) {
 TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
   PolicyScope scope{"us-east-1", "111122223333", {"us.anthropic.claude-*"}, true, false, true, true, {}, false};
   const auto p = permissions_policy(scope);
-  ASSERT_EQ(p["Statement"].size(), 3u) << p.dump(2);
-  EXPECT_EQ(p["Statement"][1]["Action"],
-            nlohmann::json::array({"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}));
-  EXPECT_EQ(p["Statement"][1]["Resource"], "*");
+  ASSERT_EQ(p["Statement"].size(), 4u) << p.dump(2);
   EXPECT_EQ(p["Statement"][2]["Action"],
+            nlohmann::json::array({"bedrock:ListFoundationModels", "bedrock:ListInferenceProfiles"}));
+  EXPECT_EQ(p["Statement"][2]["Resource"], "*");
+  EXPECT_EQ(p["Statement"][3]["Action"],
             nlohmann::json::array({"bedrock:GetFoundationModel", "bedrock:GetInferenceProfile"}));
-  EXPECT_EQ(p["Statement"][2]["Resource"], p["Statement"][0]["Resource"]);
+  EXPECT_EQ(p["Statement"][3]["Resource"],
+            nlohmann::json::array({"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-*",
+                                   "arn:aws:bedrock:*::foundation-model/anthropic.claude-*"}));
 }
 
 // Guardrails: the role may apply only its clients' guardrails, and when every client has one,
@@ -81,6 +83,41 @@ TEST(IamPolicy, GuardrailsAreGrantedAndEnforced) {
                                    "arn:aws:bedrock:eu-west-1:444455556666:guardrail/xyz"}));
   scope.every_client_guarded = false;  // a client without one would be refused by the condition
   EXPECT_FALSE(permissions_policy(scope)["Statement"][0].contains("Condition"));
+}
+
+// us.anthropic.* must not become every Anthropic model in every region, callable directly:
+// the models behind a profile are granted only through the allowed profiles.
+TEST(IamPolicy, ModelsBehindAProfileOnlyThroughIt) {
+  PolicyScope scope{"us-east-1", "111122223333", {"us.anthropic.*", "amazon.nova-lite-v1:0"}, true, true, true, false,
+                    {},          false};
+  const auto p = permissions_policy(scope);
+  ASSERT_EQ(p["Statement"].size(), 3u) << p.dump(2);
+  EXPECT_EQ(p["Statement"][0]["Sid"], "SigngateInvokeAllowedModels");
+  EXPECT_EQ(p["Statement"][0]["Resource"],
+            nlohmann::json::array({"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"}));
+  EXPECT_FALSE(p["Statement"][0].contains("Condition"));
+  EXPECT_EQ(p["Statement"][1]["Resource"],
+            nlohmann::json::array({"arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.*"}));
+  EXPECT_EQ(p["Statement"][2]["Sid"], "SigngateInvokeModelsOnlyThroughProfiles");
+  EXPECT_EQ(p["Statement"][2]["Resource"], nlohmann::json::array({"arn:aws:bedrock:*::foundation-model/anthropic.*"}));
+  EXPECT_EQ(p["Statement"][2]["Condition"]["StringLike"]["bedrock:InferenceProfileArn"], p["Statement"][1]["Resource"]);
+
+  scope.guardrails = {{"gr0abc", "1"}};
+  scope.every_client_guarded = true;
+  const auto guarded = permissions_policy(scope);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(guarded["Statement"][i]["Condition"].contains("StringEquals")) << "every invoke statement, #" << i;
+  }
+  EXPECT_TRUE(guarded["Statement"][2]["Condition"].contains("StringLike"));
+}
+
+TEST(IamPolicy, TrustPolicyAllowsWhatAssumeRoleSends) {
+  TrustScope scope{{"ext-1", "ext-2"}, true, true};
+  const auto t = trust_policy("arn:aws:iam::9:role/base", scope);
+  EXPECT_EQ(t["Statement"][0]["Action"],
+            nlohmann::json::array({"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}));
+  EXPECT_EQ(t["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            nlohmann::json::array({"ext-1", "ext-2"}));
 }
 
 TEST(IamPolicy, TrustPolicyCarriesTheExternalIdCondition) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace signgate::config {
 namespace {
 
@@ -85,9 +87,12 @@ TEST(Config, DefaultsForAMinimalFile) {
   EXPECT_EQ(c->ops_listen_port, 0);
 }
 
+// The problems without their line numbers ("bad.yaml:3: k: why" → "bad.yaml: k: why"), so a
+// test names the key and the reason; LinesAreNamed checks the numbers themselves.
 std::string problems(const std::string& yaml, const Environment& env = kEnv) {
   auto c = parse_config(yaml, "bad.yaml", env);
-  return c ? std::string("accepted") : c.message();
+  if (c) return "accepted";
+  return std::regex_replace(c.message(), std::regex(R"(^bad\.yaml:[0-9]+: )", std::regex::multiline), "bad.yaml: ");
 }
 
 // Every problem in one go, each as "FILE: KEY: reason", so one edit fixes them all.
@@ -283,4 +288,75 @@ TEST(Config, AnExpiryPastTheClocksRangeIsAProblem) {
 }
 
 }  // namespace
+TEST(Config, LinesAreNamed) {
+  auto c = parse_config(
+      "listen: 127.0.0.1:8080\naws:\n  region: us-east-1\n  regoin: x\nclients:\n  - name: a\n"
+      "    secret_sha256: short\n    models: ['*']\n",
+      "bad.yaml", kEnv);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.message().find("bad.yaml:4: aws.regoin: unknown key"), std::string::npos) << c.message();
+  EXPECT_NE(c.message().find("bad.yaml:7: clients[0].secret_sha256: must be"), std::string::npos) << c.message();
+}
+
+TEST(Config, RegionsAreCheckedForShape) {
+  for (const char* good : {"us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "cn-northwest-1"}) {
+    EXPECT_EQ(problems(std::string("aws: { region: ") + good + " }\n"), "accepted") << good;
+  }
+  for (const char* bad : {"us-east1", "US-EAST-1", "useast-1", "us-east-", "us-east-1a", "east-1"}) {
+    EXPECT_NE(
+        problems(std::string("aws: { region: ") + bad + " }\n").find("bad.yaml: aws.region: must be an AWS region"),
+        std::string::npos)
+        << bad;
+  }
+}
+
+TEST(Config, VariablesHaveDefaultsAndABareDollarIsAMistake) {
+  const Environment env = fixed_environment({{"SET", "eu-west-1"}, {"EMPTY", ""}});
+  auto c = parse_config("aws: { region: '${UNSET:-us-east-2}' }\n", "x", env);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->aws.region, "us-east-2");
+  c = parse_config("aws: { region: '${SET:-us-east-2}' }\n", "x", env);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->aws.region, "eu-west-1");
+  c = parse_config("aws: { region: '${EMPTY:-us-west-2}' }\n", "x", env);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->aws.region, "us-west-2") << ":- also covers a variable set to nothing";
+  EXPECT_NE(problems("aws: { region: $UNSET_REGION }\n", env)
+                .find("aws.region: '$UNSET_REGION' is not expanded: write ${UNSET_REGION}"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: '${not a name}' }\n", env).find("is not a variable reference"), std::string::npos);
+  EXPECT_NE(problems("aws: { region: '${NOPE}' }\n", env).find("or give a default: ${NOPE:-VALUE}"), std::string::npos);
+  c = parse_config("aws: { region: us-east-1, session_name: 'a$1' }\n", "x", env);
+  EXPECT_EQ(c ? std::string::npos : c.message().find("is not expanded"), std::string::npos)
+      << "'$1' is no variable name: the $ stays (and the session name check judges it)";
+}
+
+TEST(Config, ModelGlobsThatCanNeverMatchAreRefused) {
+  const std::string head =
+      "aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n    models: ";
+  EXPECT_NE(problems(head + "['anthropic.claude-3-haiku-[0-9']\n")
+                .find("clients[0].models[0]: 'anthropic.claude-3-haiku-[0-9' holds '['"),
+            std::string::npos);
+  EXPECT_NE(problems(head + "['*', '']\n").find("clients[0].models[1]: is empty"), std::string::npos);
+  EXPECT_EQ(problems(head + "['anthropic.claude-*', 'arn:aws:bedrock:*:123456789012:inference-profile/us.*', "
+                            "'amazon.nova-?ite-v1:0']\n"),
+            "accepted");
+}
+
+TEST(Config, ReloadChangesAreDescribed) {
+  const std::string base = "aws: { region: us-east-1 }\nclients:\n";
+  const auto client = [](const std::string& name, const std::string& hash_digit, const std::string& models) {
+    return "  - { name: " + name + ", secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0" +
+           hash_digit + ", models: " + models + " }\n";
+  };
+  auto before = parse_config(base + client("a", "1", "['*']") + client("b", "2", "['*']"), "x", kEnv);
+  auto after = parse_config(
+      base + client("a", "3", "['x.*']") + client("c", "4", "['*']") + "limits: { max_body_bytes: 2048 }\n", "x", kEnv);
+  ASSERT_TRUE(before && after);
+  EXPECT_EQ(describe_changes(*before, *after),
+            "clients added c; removed b; changed a (secret_sha256, models); limits changed");
+  EXPECT_EQ(describe_changes(*before, *before), "nothing changed");
+}
+
 }  // namespace signgate::config

@@ -13,7 +13,8 @@ Answers, once the signature checks out:
 A bad signature gets 403 with x-amzn-ErrorType, as AWS answers; issued credentials past
 their Expiration get ExpiredToken. Unsigned, for the credential providers' tests:
   IMDSv2   PUT /latest/api/token, GET /latest/meta-data/iam/security-credentials/[ROLE]  (--imds)
-  ECS      GET /ecs/credentials, Authorization checked against --ecs-token
+  ECS      GET /ecs/credentials (ECS) or /v1/credentials (EKS Pod Identity), Authorization
+           checked against --ecs-token
   control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, "throttle_next": 2, ...},
            GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
 
@@ -124,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(404, "not found", "text/plain")
             return True
-        if path == "/ecs/credentials":
+        if path in ("/ecs/credentials", "/v1/credentials"):  # ECS, and EKS Pod Identity's agent
             srv.count("ecs")
             if srv.ecs_token is not None and self.headers.get("Authorization") != srv.ecs_token:
                 self._send(401, json.dumps({"message": "bad token"}))
@@ -732,10 +733,10 @@ def parse_credentials(values):
 
 
 def start(credentials, port=0, tls_cert=None, tls_key=None, max_skew=900, frame_delay=0.0, verbose=False,
-          roles=None, sts_lifetime=3600, web_identity_tokens=(), imds=False, ecs_token=None):
+          roles=None, sts_lifetime=3600, web_identity_tokens=(), imds=False, ecs_token=None, host="127.0.0.1"):
     """Starts the server on a thread; returns (server, base_url)."""
     scheme = "https" if tls_cert else "http"
-    server = FakeServer(("127.0.0.1", port), credentials, scheme, max_skew, frame_delay, verbose)
+    server = FakeServer((host, port), credentials, scheme, max_skew, frame_delay, verbose)
     server.roles = dict(roles or {})
     server.sts_lifetime = sts_lifetime
     server.web_identity_tokens = set(web_identity_tokens)
@@ -746,7 +747,7 @@ def start(credentials, port=0, tls_cert=None, tls_key=None, max_skew=900, frame_
         ctx.load_cert_chain(tls_cert, tls_key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, "%s://127.0.0.1:%d" % (scheme, server.server_address[1])
+    return server, "%s://%s:%d" % (scheme, host, server.server_address[1])
 
 
 def main():

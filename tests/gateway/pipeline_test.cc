@@ -161,8 +161,8 @@ struct Harness {
     } else {
       cache->fail("STS said no to arn:aws:iam::111122223333:role/x", "test");
     }
-    rt->default_identity = cache;
     for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = cache;
+    rt->identities.push_back({"base credentials", cache, {}});
     rt->anthropic_betas = {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"};
     rt->config = std::move(*cfg);
     gateway = std::make_unique<Gateway>(rt, *audit, metrics, [state = upstream](const asio::any_io_executor&) {

@@ -94,8 +94,39 @@ class Doctor(unittest.TestCase):
     def test_bad_config_exits_two_naming_file_and_key(self):
         rc, out, err = self.doctor(config_text="aws:\n  role_arn: nope\n")
         self.assertEqual(rc, 2)
-        self.assertIn("signgate.yaml: aws.region: is required", err)
-        self.assertIn("signgate.yaml: aws.role_arn: must be an IAM role ARN", err)
+        self.assertRegex(err, r"signgate.yaml:2: aws.region: is required")
+        self.assertRegex(err, r"signgate.yaml:2: aws.role_arn: must be an IAM role ARN")
+
+    def clients_config(self, b_external_id):
+        secret = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0%d"
+        return ("aws:\n  region: us-east-1\n  role_arn: %s\n  external_id: ${EXT}\n"
+                "  session_name: signgate\n  sts_endpoint: %s\n  bedrock_endpoint: %s\n"
+                "clients:\n"
+                "  - { name: team-a, secret_sha256: %s, models: ['%s'] }\n"
+                "  - { name: team-c, secret_sha256: %s, models: ['*'] }\n"
+                "  - name: team-b\n    secret_sha256: %s\n    models: ['*']\n"
+                "    aws: { role_arn: '%s', external_id: '%s', session_name: signgate-b }\n"
+                % (ROLE, self.url, self.url, secret % 1, MODEL, secret % 3, secret % 2, ROLE, b_external_id))
+
+    def test_every_identity_the_clients_use_is_checked(self):
+        """Clients a and c share aws:'s role (each its own signgate-CLIENT session, as serve
+        assumes them); b has its own External ID. A wrong one for b fails naming b, while a's
+        and c's identities are still reported; no unused default session is assumed."""
+        rc, out, err = self.doctor(config_text=self.clients_config("ext-wrong-for-b"))
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("assumed-role/flashback-bedrock/signgate-team-a, session signgate-team-a (client team-a)", out)
+        self.assertIn("assumed-role/flashback-bedrock/signgate-team-c, session signgate-team-c (client team-c)", out)
+        self.assertNotIn("assumed-role/flashback-bedrock/signgate,", out)
+        line = self.one_line(err)
+        self.assertIn("AccessDenied", line)
+        self.assertIn("signgate-b", line)
+        self.assertIn("(client team-b)", line)
+        self.assertNotIn("ext-wrong-for-b", line)
+
+        rc, out, err = self.doctor("--model", MODEL, config_text=self.clients_config("${EXT}"))
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("(client team-b)", out)
+        self.assertEqual(out.count("Converse %s answered 200" % MODEL), 3, out)
 
 
 if __name__ == "__main__":

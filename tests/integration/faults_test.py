@@ -169,7 +169,7 @@ class StsFaults(Faults):
         self.assertTrue(wait_for(lambda: metric(self.gw, "signgate_credential_failures_total") >= 1, 10))
         status, _, body = call(self.gw.url, "/readyz", method="GET", body=None, headers={})
         self.assertEqual(status, 503)
-        self.assertIn("no valid AWS credentials", json.loads(body)["reason"])
+        self.assertIn("no identity holds valid AWS credentials", json.loads(body)["reason"])
         self.assertNotIn(ROLE, body.decode(), "the role is for the log, not for anyone asking")
         status, _, body = self.send("/model/%s/converse" % MODEL)
         self.assertEqual(status, 503)

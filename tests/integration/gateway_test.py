@@ -396,7 +396,7 @@ class Lifecycle(unittest.TestCase):
             time.sleep(0.5)
             status, _, body = call(gw.url, "/readyz", method="GET", body=None)
             self.assertEqual(status, 503)
-            self.assertIn("no valid AWS credentials", json.loads(body)["reason"])
+            self.assertIn("no identity holds valid AWS credentials", json.loads(body)["reason"])
             self.assertNotIn(ROLE, body.decode(), "the role is for the log, not for anyone asking")
             status, headers, body = call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))
             self.assertEqual(status, 503)
@@ -406,6 +406,59 @@ class Lifecycle(unittest.TestCase):
             while time.monotonic() < deadline and call(gw.url, "/readyz", method="GET", body=None)[0] != 200:
                 time.sleep(0.2)
             self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 200)
+        finally:
+            gw.stop()
+            fake.shutdown()
+
+    def test_one_clients_broken_role_leaves_the_others_served(self):
+        """A client whose role cannot be assumed (a wrong External ID) gets 503s; the gateway
+        stays ready for the others, the failure is logged with role and session (never the
+        External ID), and a reload that fixes it says what changed and serves the client."""
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        broken = dict(name="broken", secret=S2, aws="{ external_id: ext-WRONG-value }")
+        gw = Gateway(url, [CLIENTS[0], broken])
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "credentials for" not in gw.logs():
+                time.sleep(0.1)
+            self.assertEqual(call(gw.url, "/readyz", method="GET", body=None)[0], 200)
+            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 200)
+            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S2))[0], 503)
+            logs = gw.logs()
+            warning = [line for line in logs.splitlines() if "credentials for" in line][0]
+            self.assertIn(" warning ", warning)
+            self.assertIn(ROLE + " as signgate-broken", warning)
+            self.assertIn("AccessDenied", warning)
+            self.assertNotIn("ext-WRONG-value", logs)
+            self.assertNotIn(BASE_SECRET, logs)
+            self.assertNotIn("signgate-flashback", warning)
+            metrics = call(gw.url, "/metrics", method="GET", body=None)[2].decode()
+            self.assertRegex(metrics, r'signgate_credential_failures_total\{role_session="%s/signgate-broken"\} [1-9]'
+                             % ROLE)
+            self.assertNotIn('role_session="%s/signgate"}' % ROLE, metrics, "no session that no client uses")
+
+            broken["aws"] = "{ external_id: %s }" % EXTERNAL_ID
+            gw.write_config([CLIENTS[0], broken])
+            gw.reload()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and \
+                    call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S2))[0] != 200:
+                time.sleep(0.2)
+            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S2))[0], 200)
+            self.assertIn("2 clients; clients changed broken (aws)", gw.logs())
+        finally:
+            gw.stop()
+            fake.shutdown()
+
+    def test_not_ready_only_when_no_identity_can_sign(self):
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        gw = Gateway(url, [dict(CLIENTS[0], aws="{ external_id: ext-WRONG-1 }"),
+                           dict(name="other", secret=S2, aws="{ external_id: ext-WRONG-2 }")])
+        try:
+            time.sleep(0.5)
+            status, _, body = call(gw.url, "/readyz", method="GET", body=None)
+            self.assertEqual(status, 503)
+            self.assertTrue(body.endswith(b"\n"), "a JSON body of signgate's own ends its line")
         finally:
             gw.stop()
             fake.shutdown()

@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <random>
 
@@ -158,24 +160,40 @@ struct CredentialManager::Loop {
     thread = std::thread([this] { ioc.run(); });
   }
 
-  asio::awaitable<void> refresh(std::shared_ptr<CredentialCache> cache, std::shared_ptr<Provider> provider) {
+  // Keeps one identity's credentials fresh for as long as a runtime uses it: the loop holds
+  // the cache weakly, so an identity a reload dropped (a corrected External ID, say) stops
+  // being fetched, and stops being logged as failing, at its next wake-up.
+  asio::awaitable<void> refresh(std::weak_ptr<CredentialCache> weak, std::shared_ptr<Provider> provider) {
     asio::steady_timer timer(ioc);
     int attempt = 0;
     for (;;) {
       auto fetched = co_await provider->fetch();
+      auto cache = weak.lock();
+      if (!cache) co_return;
       const SystemTime now = clock();
       std::chrono::nanoseconds wait{};
       if (fetched) {
+        if (attempt > 0) {
+          spdlog::info("credentials for {} fetched again after {} failed attempt{}", cache->role().label(), attempt,
+                       attempt == 1 ? "" : "s");
+        }
         attempt = 0;
         const auto expiration = fetched->credentials.expiration();
         cache->publish(std::move(*fetched), provider->describe());
         if (!expiration) co_return;  // keys that never expire need no refresh
         wait = refresh_time(now, *expiration, settings.refresh_before) - now;
       } else {
-        cache->fail(fetched.message(), provider->describe());
         wait = retry_delay(++attempt, std::uniform_real_distribution<double>(0, 1)(rng), settings.retry_base,
                            settings.retry_cap);
+        const bool still_valid = cache->current().ok();
+        // Role, session and STS's words only: no key, token or External ID is in a fetch error.
+        spdlog::warn("credentials for {} ({}): {} — attempt {}, next in {} s{}", cache->role().label(),
+                     provider->describe(), fetched.message(), attempt,
+                     std::chrono::duration_cast<seconds>(wait + std::chrono::milliseconds(500)).count(),
+                     still_valid ? "; the held credentials still serve" : "; requests for it get 503");
+        cache->fail(fetched.message(), provider->describe());
       }
+      cache.reset();
       timer.expires_after(std::max(wait, std::chrono::nanoseconds(0)));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -192,7 +210,7 @@ struct CredentialManager::Loop {
   std::shared_ptr<SharedBase> base;
   std::mt19937_64 rng;
   std::mutex mutex;
-  std::map<std::string, std::shared_ptr<CredentialCache>> caches;
+  std::map<std::string, std::weak_ptr<CredentialCache>> caches;
   std::thread thread;
 };
 
@@ -212,9 +230,12 @@ std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings&
   const std::string key =
       role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' + std::to_string(role.duration_seconds);
   std::lock_guard lock(loop_->mutex);
-  auto& slot = loop_->caches[key];
-  if (slot) return slot;
-  slot = std::make_shared<CredentialCache>(role, loop_->clock, loop_->settings.expiry_margin);
+  // Identities no runtime holds any more are forgotten, so the map stays as small as the config.
+  std::erase_if(loop_->caches, [](const auto& entry) { return entry.second.expired(); });
+  auto& weak = loop_->caches[key];
+  if (auto held = weak.lock()) return held;
+  auto slot = std::make_shared<CredentialCache>(role, loop_->clock, loop_->settings.expiry_margin);
+  weak = slot;
   std::shared_ptr<Provider> provider = loop_->base;
   if (!role.role_arn.empty()) {
     AssumeRoleParams params{role.role_arn,

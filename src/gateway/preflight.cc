@@ -1,0 +1,58 @@
+#include "gateway/preflight.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/clients.h"
+#include "http/tls_files.h"
+
+namespace signgate::gateway {
+namespace {
+
+// Whether the audit log could be opened for appending by this user, as AuditLog::open will.
+std::string audit_problem(const std::string& path) {
+  if (path.empty() || path == "-") return {};
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return "audit.path: the directory " + dir + " does not exist (create it, writable by the user signgate runs as)";
+  }
+  if (!S_ISDIR(st.st_mode)) return "audit.path: " + dir + " is not a directory";
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return "audit.path: " + path + " is a directory; name a file in it";
+    if (::access(path.c_str(), W_OK) != 0) return "audit.path: " + path + " is not writable by this user";
+  } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return "audit.path: signgate cannot create files in " + dir + " as this user";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string serve_problems(const config::Config& cfg) {
+  std::string out;
+  const auto add = [&](const std::string& problem) {
+    if (problem.empty()) return;
+    if (!out.empty()) out += '\n';
+    out += cfg.source + ": " + problem;
+  };
+  if (cfg.clients.empty()) {
+    add("clients: none are configured, so no caller could use the gateway (signgate keys new --name NAME "
+        "prints a client entry)");
+  }
+  add(audit_problem(cfg.audit_path));
+  if (!cfg.tls_cert.empty()) add(http::tls_files_problem(cfg.tls_cert, cfg.tls_key).value_or(""));
+  for (const auto& [alias, model] : cfg.models) {
+    bool callable = false;
+    for (const auto& client : cfg.clients) {
+      for (const auto& pattern : client.models) callable = callable || auth::model_pattern_match(pattern, model);
+    }
+    if (!callable && !cfg.clients.empty()) {
+      add("models." + alias + ": no client may call " + model + " (add it to a client's models, or drop the alias)");
+    }
+  }
+  return out;
+}
+
+}  // namespace signgate::gateway
