@@ -12,11 +12,12 @@ JOBS       ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
   libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev libspdlog-dev \
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore \
-  clang libclang-rt-14-dev clang-format clang-tidy nginx-light wrk nghttp2-client procps
+  clang libclang-rt-14-dev clang-format clang-tidy nginx-light wrk nghttp2-client procps \
+  systemd strace util-linux mount iproute2
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps npm-deps bench-deps build build-asan build-fuzz dev lint format test unit-test unit-test-asan integration-test fuzz soak run bench clean
+.PHONY: all deps npm-deps bench-deps build build-asan build-fuzz dev lint format test unit-test unit-test-asan integration-test fuzz soak run emulator install bench clean
 
 all: build
 
@@ -31,9 +32,13 @@ deps:
 	fi
 
 # The JS client libraries the end-to-end tests drive (versions pinned for the machine's Node.js 20).
-npm-deps: tests/e2e/node_modules/.installed
+npm-deps: tests/e2e/node_modules/.installed tests/deploy/node_modules/.installed
 tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+# The Kubernetes schema validator and the Dockerfile parser the deploy/ tests use.
+tests/deploy/node_modules/.installed: tests/deploy/package.json tests/deploy/package-lock.json
+	cd tests/deploy && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
 # The peer gateway the load harness compares against (bench/load).
@@ -130,8 +135,23 @@ soak: build
 
 # A working gateway on 127.0.0.1:8080 (SIGNGATE_PORT to change) against the local Bedrock/STS
 # emulator, which verifies every signature with botocore; prints a dev secret and curl lines.
-run: build
-	@/usr/bin/python3 tests/fakes/run_demo.py $(BUILD)/signgate
+# Only the gateway is built; `exec` makes the demo make's own child, so however make is
+# stopped (Ctrl-C, SIGTERM or SIGINT to make alone) signgate and the emulator stop with it.
+run: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target signgate
+	@exec /usr/bin/python3 tests/fakes/run_demo.py $(BUILD)/signgate
+
+# The binary, the systemd unit and the example config under PREFIX (default /usr/local);
+# DESTDIR=/tmp/stage make install stages them for a package.
+PREFIX ?= /usr/local
+install: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target signgate
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The local Bedrock/STS emulator alone (port SIGNGATE_EMULATOR_PORT, default 4566), for a
+# signgate of your own; it prints the config and environment lines to use.
+emulator: deps
+	@exec /usr/bin/python3 tests/fakes/run_demo.py --emulator-only
 
 # Google Benchmark for the hot code, then the load harness (nginx upstream, signgate, Portkey,
 # wrk, h2load); LOAD_SECONDS, LOAD_CONNECTIONS, LOAD_STREAMS tune it.

@@ -15,6 +15,7 @@
 #include "cli/logging.h"
 #include "cli/sign_command.h"
 #include "common/base64.h"
+#include "common/cpus.h"
 #include "common/crypto.h"
 #include "config/config.h"
 #include "config/stable_file.h"
@@ -87,7 +88,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   http::ServerOptions so;
   so.host = host;
   so.port = cfg->listen_port;
-  so.threads = args.threads != 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
+  so.threads = args.threads != 0 ? args.threads : available_cpus();
   so.max_header_bytes = cfg->max_header_bytes;
   so.max_connections = cfg->max_connections;
   so.tls_cert = cfg->tls_cert;
@@ -275,7 +276,8 @@ int run_keys_new(const KeysArgs& args, std::ostream& out, std::ostream& err) {
 CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
   CLI::App* cmd = app.add_subcommand("serve", "Run the gateway");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
-  cmd->add_option("--threads", args.threads, "event loops (default: one per core)");
+  cmd->add_option("--threads", args.threads,
+                  "event loops (0: one per CPU this process may use, container limits included)");
   cmd->add_option("--shutdown-grace", args.shutdown_grace_seconds, "seconds requests in flight get on SIGTERM")
       ->check(CLI::Range(0, 3600));
   cmd->add_option("--log-level", args.log_level, "least severe log level written (debug, info, warn, error)")

@@ -93,6 +93,30 @@ class IamPolicy(unittest.TestCase):
         self.assertIn("needs --principal", err)
 
 
+class Install(unittest.TestCase):
+    def test_install_puts_the_binary_unit_and_example_config_under_the_prefix(self):
+        build = os.path.dirname(os.path.abspath(BIN))
+        with tempdir() as d:
+            prefix = os.path.join(d, "opt", "signgate")
+            p = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, timeout=60,
+                               env=dict(os.environ, DESTDIR=os.path.join(d, "stage")))
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            root = os.path.join(d, "stage") + prefix
+            self.assertEqual(run_binary(os.path.join(root, "bin", "signgate"), "--version").returncode, 0)
+            with open(os.path.join(root, "lib", "systemd", "system", "signgate.service")) as f:
+                unit = f.read()
+            self.assertIn("ExecStart=%s/bin/signgate serve" % prefix, unit, "the unit names the installed binary")
+            for path in ("etc/signgate/signgate.yaml.example", "share/doc/signgate/LICENSE",
+                         "share/doc/signgate/CHANGELOG.md"):
+                self.assertTrue(os.path.isfile(os.path.join(root, path)), path)
+            with open(os.path.join(root, "share/doc/signgate/LICENSE")) as f:
+                self.assertIn("Apache License", f.read())
+
+
+def run_binary(path, *args):
+    return subprocess.run([path, *args], capture_output=True, timeout=30)
+
+
 class Help(unittest.TestCase):
     def test_defaults_are_shown(self):
         out = run("serve", "--help").stdout.decode()
@@ -123,7 +147,9 @@ class CheckConfigAndServe(unittest.TestCase):
 
     def test_the_shipped_examples_are_valid(self):
         env = {"SIGNGATE_ROLE_ARN": "arn:aws:iam::111122223333:role/claude-code", "SIGNGATE_EXTERNAL_ID": "ext-1",
-               "CLAUDE_CODE_SECRET_SHA256": hashlib.sha256(b"s").hexdigest()}
+               "CLAUDE_CODE_SECRET_SHA256": hashlib.sha256(b"s").hexdigest(),
+               "FLASHBACK_SECRET_SHA256": hashlib.sha256(b"f").hexdigest(),
+               "DATA_SCIENCE_SECRET_SHA256": hashlib.sha256(b"d").hexdigest(), "DATA_SCIENCE_EXTERNAL_ID": "ext-2"}
         examples = os.path.join(ROOT, "examples")
         with tempdir() as d:
             env["SIGNGATE_AUDIT_PATH"] = os.path.join(d, "audit.jsonl")
