@@ -15,11 +15,25 @@ std::string strip_profile_prefix(const std::string& id) {
   return {};
 }
 
+// "arn:PARTITION:" for a region: GovCloud, China, the ISO and sovereign partitions each have
+// their own, and a policy naming arn:aws: there would match nothing.
+std::string arn_prefix(const std::string& region) { return "arn:" + partition_of(region) + ":"; }
+
 void add(std::vector<std::string>& out, std::string arn) {
   if (std::find(out.begin(), out.end(), arn) == out.end()) out.push_back(std::move(arn));
 }
 
 }  // namespace
+
+std::string partition_of(const std::string& region) {
+  static constexpr std::pair<const char*, const char*> kPartitions[] = {
+      {"us-gov-", "aws-us-gov"}, {"cn-", "aws-cn"},      {"us-isob-", "aws-iso-b"}, {"us-isof-", "aws-iso-f"},
+      {"eu-isoe-", "aws-iso-e"}, {"us-iso-", "aws-iso"}, {"eusc-", "aws-eusc"}};
+  for (const auto& [prefix, partition] : kPartitions) {
+    if (region.rfind(prefix, 0) == 0) return partition;
+  }
+  return "aws";
+}
 
 std::string account_of(const std::string& role_arn) {
   // arn:aws:iam::111122223333:role/name
@@ -42,28 +56,30 @@ ModelGrants model_grants(const std::string& pattern, const std::string& region, 
     if (slash != std::string::npos) {
       add(out.profiles, pattern);
       const std::string underlying = strip_profile_prefix(pattern.substr(slash + 19));
-      add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/" + (underlying.empty() ? "*" : underlying));
+      add(out.through_profiles,
+          arn_prefix(region) + "bedrock:*::foundation-model/" + (underlying.empty() ? "*" : underlying));
     } else if (app != std::string::npos) {
       // An application profile names no model: any, but only through this profile.
       add(out.profiles, pattern);
-      add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/*");
+      add(out.through_profiles, arn_prefix(region) + "bedrock:*::foundation-model/*");
     } else {
       add(out.direct, pattern);
     }
     return out;
   }
   if (pattern == "*") {
-    add(out.direct, "arn:aws:bedrock:" + region + "::foundation-model/*");
-    add(out.profiles, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/*");
-    add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/*");
+    add(out.direct, arn_prefix(region) + "bedrock:" + region + "::foundation-model/*");
+    add(out.profiles, arn_prefix(region) + "bedrock:" + region + ":" + account + ":inference-profile/*");
+    add(out.through_profiles, arn_prefix(region) + "bedrock:*::foundation-model/*");
     return out;
   }
   if (const std::string underlying = strip_profile_prefix(pattern); !underlying.empty()) {
-    add(out.profiles, "arn:aws:bedrock:" + region + ":" + account + ":inference-profile/" + pattern);
-    add(out.through_profiles, "arn:aws:bedrock:*::foundation-model/" + underlying);  // routed across regions
+    add(out.profiles, arn_prefix(region) + "bedrock:" + region + ":" + account + ":inference-profile/" + pattern);
+    add(out.through_profiles,
+        arn_prefix(region) + "bedrock:*::foundation-model/" + underlying);  // routed across regions
     return out;
   }
-  add(out.direct, "arn:aws:bedrock:" + region + "::foundation-model/" + pattern);
+  add(out.direct, arn_prefix(region) + "bedrock:" + region + "::foundation-model/" + pattern);
   return out;
 }
 
@@ -79,7 +95,7 @@ std::vector<std::string> model_resources(const std::string& pattern, const std::
 
 std::string guardrail_arn(const std::string& id, const std::string& region, const std::string& account) {
   if (id.rfind("arn:", 0) == 0) return id;
-  return "arn:aws:bedrock:" + region + ":" + account + ":guardrail/" + id;
+  return arn_prefix(region) + "bedrock:" + region + ":" + account + ":guardrail/" + id;
 }
 
 std::string guardrail_condition_value(const std::string& arn, const std::string& version) {

@@ -26,6 +26,10 @@ struct ModelGrants {
 };
 ModelGrants model_grants(const std::string& pattern, const std::string& region, const std::string& account);
 
+// The ARN partition of a region: aws, aws-us-gov, aws-cn, aws-iso, aws-iso-b, aws-iso-e,
+// aws-iso-f or aws-eusc.
+std::string partition_of(const std::string& region);
+
 // The account ID in an IAM role ARN, or "*" when there is none.
 std::string account_of(const std::string& role_arn);
 

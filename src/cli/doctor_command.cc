@@ -151,6 +151,7 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
   for (const auto& identity : identities) caches.push_back(manager.identity(identity.role));
   int rc = kExitOk;
   bool base_named = false;
+  bool called = false;  // some identity made the Converse call
   for (std::size_t i = 0; i < identities.size(); ++i) {
     const aws::RoleSettings& role = identities[i].role;
     std::string whose;
@@ -193,10 +194,15 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
       may_call = may_call || (uses && client.allows_model(args.model));
     }
     if (!may_call) continue;
+    called = true;
     const int call = converse_once(*cfg, **creds, args.model, http_options, out, err);
     if (call != kExitOk) rc = call;
   }
   if (rc != kExitOk) return rc;
+  if (!args.model.empty() && !called) {
+    err << "doctor: no client may call " << args.model << " (no client's models allowlist admits it)\n";
+    return kExitFailure;
+  }
   if (args.model.empty()) {
     out << "ok          add --model ID to make one tiny Converse call\n";
   } else {

@@ -23,6 +23,7 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     aws::PolicyScope scope;
     aws::TrustScope trust;
     std::vector<std::string> warnings;
+    std::vector<std::string> without_external_id;  // clients that assume it with none
   };
   std::vector<Role> roles;
   for (const auto& client : cfg->clients) {
@@ -37,6 +38,7 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     }
     Role& role = *it;
     role.clients.push_back(client.name);
+    if (rs.external_id.empty() && !rs.role_arn.empty()) role.without_external_id.push_back(client.name);
     if (!rs.external_id.empty() && std::find(role.trust.external_ids.begin(), role.trust.external_ids.end(),
                                              rs.external_id) == role.trust.external_ids.end()) {
       role.trust.external_ids.push_back(rs.external_id);
@@ -69,7 +71,9 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     return kExitUsage;
   }
   if (!args.role.empty()) {
-    std::erase_if(roles, [&](const Role& r) { return r.arn != args.role; });
+    // "base": the clients that sign with the base credentials themselves (no role_arn).
+    const std::string wanted = args.role == "base" ? std::string() : args.role;
+    std::erase_if(roles, [&](const Role& r) { return r.arn != wanted; });
     if (roles.empty()) {
       err << "iam-policy: no client uses the role " << args.role << "; the config's roles:";
       for (const auto& client : cfg->clients) {
@@ -79,7 +83,18 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
       return kExitUsage;
     }
   }
-  for (const auto& role : roles) {
+  for (auto& role : roles) {
+    if (!role.without_external_id.empty() && !role.trust.external_ids.empty()) {
+      // The trust policy demands an External ID, so these clients' AssumeRole would be denied.
+      std::string names;
+      for (const auto& c : role.without_external_id) names += (names.empty() ? "" : ", ") + c;
+      role.warnings.push_back("iam-policy: warning: " + role.arn +
+                              " is assumed with an External ID by some clients "
+                              "and without one by " +
+                              names +
+                              ", whose AssumeRole the trust policy would deny; give "
+                              "them the External ID");
+    }
     for (const auto& w : role.warnings) err << w << '\n';
   }
   const std::string principal =
@@ -135,7 +150,7 @@ CLI::App* add_iam_policy_command(CLI::App& app, IamPolicyArgs& args) {
   CLI::App* cmd = app.add_subcommand("iam-policy", "Print the least-privilege permissions and trust policies");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
   cmd->add_option("--principal", args.principal, "ARN of the identity signgate's base credentials belong to");
-  cmd->add_option("--role", args.role, "only the policies of this role ARN");
+  cmd->add_option("--role", args.role, "only the policies of this role ARN (base: the base identity's)");
   cmd->add_option("--kind", args.kind, "print one pasteable JSON document: the permissions or the trust policy")
       ->check(CLI::IsMember({"permissions", "trust"}));
   return cmd;

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <thread>
 
@@ -150,18 +151,34 @@ int run_serve(const ServeArgs& args, const Environment& env) {
       spdlog::error("reload ({}) refused, keeping the running config: {}", why, next.message());
       return;
     }
+    // What check-config refuses (no clients left, an alias no one may call, ...) is only noted
+    // on a reload: a reload that takes access away must never be refused.
     if (const std::string problems = gateway::serve_problems(*next); !problems.empty()) {
-      spdlog::error("reload ({}) refused, keeping the running config: {}", why, problems);
-      return;
+      spdlog::warn("reload ({}): {}", why, problems);
     }
     const std::string changes = config::describe_changes(gw.runtime()->config, *next);
-    if (next->listen != cfg->listen || next->ops_listen != cfg->ops_listen || next->aws.region != cfg->aws.region ||
-        next->aws.sts_endpoint != cfg->aws.sts_endpoint || next->max_connections != cfg->max_connections ||
-        next->max_header_bytes != cfg->max_header_bytes) {
-      spdlog::warn(
-          "reload ({}): listen, ops_listen, aws.region, aws.sts_endpoint, limits.max_connections and "
-          "limits.max_header_bytes take effect after a restart",
-          why);
+    // What the listeners, the audit file, the credential thread and the upstream client took at start.
+    std::string restart_only;
+    const auto pending = [&](bool differs, const char* key) {
+      if (differs) restart_only += std::string(restart_only.empty() ? "" : ", ") + key;
+    };
+    pending(next->listen != cfg->listen, "listen");
+    pending(next->ops_listen != cfg->ops_listen, "ops_listen");
+    pending(next->aws.region != cfg->aws.region, "aws.region");
+    pending(next->aws.sts_endpoint != cfg->aws.sts_endpoint, "aws.sts_endpoint");
+    pending(next->aws.refresh_before_expiry != cfg->aws.refresh_before_expiry, "aws.refresh_before_expiry_seconds");
+    pending(next->max_connections != cfg->max_connections, "limits.max_connections");
+    pending(next->max_header_bytes != cfg->max_header_bytes, "limits.max_header_bytes");
+    pending(next->audit_path != cfg->audit_path, "audit.path");
+    pending(next->tls_cert != cfg->tls_cert || next->tls_key != cfg->tls_key, "tls");
+    pending(next->upstream.ca_file != cfg->upstream.ca_file ||
+                next->upstream.connect_timeout != cfg->upstream.connect_timeout ||
+                next->upstream.first_byte_timeout != cfg->upstream.first_byte_timeout ||
+                next->upstream.idle_timeout != cfg->upstream.idle_timeout,
+            "upstream (but max_retries)");
+    if (!restart_only.empty()) {
+      spdlog::warn("reload ({}): {} differ from the running process and take effect only after a restart", why,
+                   restart_only);
     }
     // Clients that stay keep their rate-limit buckets: logrotate's SIGHUP resets nobody.
     auto rt = gateway::build_runtime(std::move(*next), credentials, gw.runtime().get());
@@ -232,12 +249,15 @@ std::string yaml_scalar(const std::string& text) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
            ch == '.';
   });
-  const bool keyword = text == "true" || text == "false" || text == "null" || text == "yes" || text == "no" ||
-                       text == "on" || text == "off" || text == "~";
+  std::string lower = text;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool keyword = lower == "true" || lower == "false" || lower == "null" || lower == "yes" || lower == "no" ||
+                       lower == "on" || lower == "off" || lower == "y" || lower == "n" || lower == "~";
   if (plain && !keyword && text.front() != '-' && text.front() != '.') return text;
   std::string quoted = "\"";
   for (const char ch : text) {
     if (ch == '"' || ch == '\\') quoted.push_back('\\');
+    if (ch == '$') quoted.push_back('$');  // the config expands $; $$ is one
     quoted.push_back(ch);
   }
   return quoted + "\"";

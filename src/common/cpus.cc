@@ -43,12 +43,29 @@ unsigned available_cpus() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&set));
   if (cpus == 0) cpus = std::thread::hardware_concurrency();
-  // cgroup v2 (the file of the process's own cgroup is visible at the root inside a container).
-  if (auto line = first_line("/sys/fs/cgroup/cpu.max")) {
-    if (auto limit = cpus_from_cpu_max(*line)) cpus = std::min(cpus, *limit);
-  } else if (auto quota = first_line("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")) {  // cgroup v1
+  // cgroup v2: the quota of this process's cgroup and of each one above it (a systemd unit's
+  // CPUQuota= sits in its own; inside a container the root is the container's cgroup).
+  std::string group;
+  if (std::ifstream self("/proc/self/cgroup"); self) {
+    for (std::string line; std::getline(self, line);) {
+      if (line.rfind("0::", 0) == 0) group = line.substr(3);
+    }
+  }
+  bool v2 = false;
+  for (;;) {
+    const std::string dir = "/sys/fs/cgroup" + (group == "/" ? std::string() : group);
+    if (auto line = first_line((dir + "/cpu.max").c_str())) {
+      v2 = true;
+      if (auto limit = cpus_from_cpu_max(*line)) cpus = std::min(cpus, *limit);
+    }
+    const auto slash = group.rfind('/');
+    if (group.empty() || slash == std::string::npos || group == "/") break;
+    group = slash == 0 ? "/" : group.substr(0, slash);
+  }
+  if (!v2) {  // cgroup v1: the quota in the cpu controller, -1 when unlimited
+    auto quota = first_line("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
     auto period = first_line("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-    if (period && quota->find('-') == std::string::npos) {
+    if (quota && period && quota->find('-') == std::string::npos) {
       if (auto limit = cpus_from_cpu_max(*quota + " " + *period)) cpus = std::min(cpus, *limit);
     }
   }

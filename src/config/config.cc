@@ -102,6 +102,8 @@ std::string expand(const std::string& in, const Environment& env, const std::str
       const auto value = variable_name(name) ? env(name) : std::nullopt;
       if (!variable_name(name)) {
         p.add(key, "'${" + inner + "}' is not a variable reference (write ${NAME} or ${NAME:-default})");
+      } else if (dash != std::string::npos && inner.find_first_of("${", dash + 2) != std::string::npos) {
+        p.add(key, "the default in '${" + inner + "}' may not hold '$' or '{' (defaults are plain text)");
       } else if (value && !(value->empty() && dash != std::string::npos)) {
         out += *value;
       } else if (dash != std::string::npos) {
@@ -261,7 +263,8 @@ bool valid_region(const std::string& region) {
     if (dash == std::string::npos) break;
     start = dash + 1;
   }
-  if (parts.size() < 3 || parts.size() > 4 || parts.front().size() != 2) return false;
+  // The first part is a geography of 2 letters, or 4 for the European Sovereign Cloud (eusc-).
+  if (parts.size() < 3 || parts.size() > 4 || parts.front().size() < 2 || parts.front().size() > 4) return false;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty() ||
         !std::all_of(parts[i].begin(), parts[i].end(), [](char ch) { return ch >= 'a' && ch <= 'z'; }))
@@ -305,7 +308,14 @@ void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws:
   }
   if (auto v = r.str(node, where, "external_id")) {
     role.external_id = *v;
-    if (v->size() < 2 || v->size() > 1224) r.problems().add(where + ".external_id", "must be 2 to 1224 characters");
+    // STS's own pattern, checked here: STS would refuse it with an error quoting the value.
+    const bool chars_ok = std::all_of(v->begin(), v->end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             std::string_view("_+=,.@:/-").find(ch) != std::string_view::npos;
+    });
+    if (v->size() < 2 || v->size() > 1224 || !chars_ok) {
+      r.problems().add(where + ".external_id", "must be 2 to 1224 of the characters [A-Za-z0-9_+=,.@:/-]");
+    }
   }
   if (auto v = r.str(node, where, "session_name")) {
     role.session_name = *v;

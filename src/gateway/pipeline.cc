@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <exception>
 #include <random>
 #include <variant>
@@ -29,6 +30,34 @@ std::string new_request_id() {
 }
 
 namespace {
+
+// At most kPerSecond warnings about Bedrock's answers a second, however hard Bedrock throttles:
+// a storm of 429s must not fill the disk with log lines (the audit log keeps every request).
+// The next line written says how many were left out.
+class LogBudget {
+ public:
+  static constexpr std::int64_t kPerSecond = 20;
+  // Whether a line may be written now; `skipped` is set to the lines left out before it.
+  bool take(std::uint64_t* skipped) {
+    const std::int64_t second =
+        std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now().time_since_epoch()).count();
+    std::int64_t window = window_.load();
+    if (window != second && window_.compare_exchange_strong(window, second)) used_.store(0);
+    if (used_.fetch_add(1) >= kPerSecond) {
+      skipped_.fetch_add(1);
+      return false;
+    }
+    *skipped = skipped_.exchange(0);
+    return true;
+  }
+
+ private:
+  std::atomic<std::int64_t> window_{0};
+  std::atomic<std::int64_t> used_{0};
+  std::atomic<std::uint64_t> skipped_{0};
+};
+
+LogBudget bedrock_warnings;
 
 // The values of one header field (at most two are needed to tell "more than one").
 std::vector<std::string_view> field_values(const http::RequestHead& head, std::string_view name) {
@@ -213,10 +242,13 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.output_tokens = sent.facts.output_tokens;
   if (!sent.facts.error_type.empty()) x.audit.error = std::move(sent.facts.error_type);
   // What an operator must act on: Bedrock failing, throttling, or refusing this identity.
-  if (const unsigned st = sent.facts.status; st >= 500 || st == 429 || st == 401 || st == 403) {
-    spdlog::warn("request {}: Bedrock answered {} {} to {} {} (client {}, {}, aws request {})", x.audit.request_id, st,
-                 x.audit.error.empty() ? "" : x.audit.error, x.audit.operation, x.audit.model, x.audit.client,
-                 x.audit.role_session, x.audit.aws_request_id.empty() ? "-" : x.audit.aws_request_id);
+  std::uint64_t skipped = 0;
+  if (const unsigned st = sent.facts.status;
+      (st >= 500 || st == 429 || st == 401 || st == 403) && bedrock_warnings.take(&skipped)) {
+    spdlog::warn("request {}: Bedrock answered {} {} to {} {} (client {}, {}, aws request {}){}", x.audit.request_id,
+                 st, x.audit.error.empty() ? "" : x.audit.error, x.audit.operation, x.audit.model, x.audit.client,
+                 x.audit.role_session, x.audit.aws_request_id.empty() ? "-" : x.audit.aws_request_id,
+                 skipped == 0 ? std::string() : "; " + std::to_string(skipped) + " more like it not logged");
   }
 
   // 7. The surface answers. Whatever it throws (memory running out, say) still ends in an

@@ -29,6 +29,18 @@ TEST(IamPolicy, InferenceProfilesNeedTheProfileAndTheModelEverywhere) {
             Arns{"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"});
 }
 
+TEST(IamPolicy, ArnsAreInTheRegionsPartition) {
+  EXPECT_EQ(model_resources("amazon.nova-lite-v1:0", "us-gov-west-1", "1"),
+            Arns{"arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-lite-v1:0"});
+  EXPECT_EQ(model_resources("us-gov.anthropic.claude-3-haiku-20240307-v1:0", "us-gov-east-1", "1")[1],
+            "arn:aws-us-gov:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0");
+  EXPECT_EQ(partition_of("cn-north-1"), "aws-cn");
+  EXPECT_EQ(partition_of("eusc-de-east-1"), "aws-eusc");
+  EXPECT_EQ(partition_of("us-isob-east-1"), "aws-iso-b");
+  EXPECT_EQ(partition_of("eu-central-1"), "aws");
+  EXPECT_EQ(guardrail_arn("gr1", "cn-northwest-1", "9"), "arn:aws-cn:bedrock:cn-northwest-1:9:guardrail/gr1");
+}
+
 TEST(IamPolicy, AccountComesFromTheRoleArn) {
   EXPECT_EQ(account_of("arn:aws:iam::111122223333:role/flashback-bedrock"), "111122223333");
   EXPECT_EQ(account_of(""), "*");

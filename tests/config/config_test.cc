@@ -331,6 +331,18 @@ TEST(Config, VariablesHaveDefaultsAndABareDollarIsAMistake) {
       << "'$1' is no variable name: the $ stays (and the session name check judges it)";
 }
 
+TEST(Config, DefaultsArePlainTextAndExternalIdsAreWhatStsTakes) {
+  EXPECT_NE(problems("aws: { region: '${A:-${B}}' }\n").find("may not hold '$' or '{'"), std::string::npos);
+  EXPECT_NE(problems("aws: { region: '${A:-$HOME}' }\n").find("may not hold '$' or '{'"), std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1, role_arn: 'arn:aws:iam::1:role/r', external_id: 'has space' }\n")
+                .find("external_id: must be 2 to 1224 of the characters"),
+            std::string::npos);
+  EXPECT_EQ(
+      problems(
+          "aws: { region: eusc-de-east-1, role_arn: 'arn:aws:iam::1:role/r', external_id: 'a+b=c,d.e@f:g/h-i_j' }\n"),
+      "accepted");
+}
+
 TEST(Config, ModelGlobsThatCanNeverMatchAreRefused) {
   const std::string head =
       "aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "

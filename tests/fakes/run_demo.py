@@ -12,7 +12,6 @@ environment and config lines that point a signgate of your own at it.
 However it is stopped — Ctrl-C in the terminal, SIGTERM or SIGINT to `make` alone, SIGTERM
 to this script — signgate and the emulator stop with it: nothing is left listening. A
 signgate that an earlier run left behind (killed with SIGKILL, say) is stopped first."""
-import ctypes
 import hashlib
 import os
 import secrets
@@ -29,12 +28,6 @@ EXTERNAL_ID = "dev-external-id"
 PORT = int(os.environ.get("SIGNGATE_PORT", "8080"))
 EMULATOR_PORT = int(os.environ.get("SIGNGATE_EMULATOR_PORT", "4566"))
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent():
-    """For a child: SIGTERM when this script dies, however it dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def parent_is_stopping(parent):
@@ -64,14 +57,14 @@ def wait_until_stopped(done):
             break
 
 
-def stop_leftover(pid_file):
-    """Stops the signgate an earlier run wrote into `pid_file`, if it still runs."""
+def stop_leftover(pid_file, binary):
+    """Stops the signgate an earlier run wrote into `pid_file`, if that process still runs this
+    binary (a pid reused by another program is left alone)."""
     try:
         with open(pid_file) as f:
             pid = int(f.read().strip())
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            if b"signgate" not in f.read():
-                return
+        if os.path.realpath("/proc/%d/exe" % pid) != os.path.realpath(binary):
+            return
     except (OSError, ValueError):
         return
     print("stopping the signgate an earlier run left behind (pid %d)" % pid, flush=True)
@@ -115,7 +108,7 @@ def main():
     workdir = os.path.abspath(os.path.join(os.path.dirname(binary), "run"))
     os.makedirs(workdir, exist_ok=True)
     pid_file = os.path.join(workdir, "signgate.pid")
-    stop_leftover(pid_file)
+    stop_leftover(pid_file, binary)
     base_key, base_secret = "AKIDLOCALDEMO", secrets.token_urlsafe(30)
     fake, fake_url = aws_fake.start({base_key: (base_secret, None)}, roles={ROLE: EXTERNAL_ID}, frame_delay=0.05)
     secret = "sgk_" + secrets.token_urlsafe(32)
@@ -133,8 +126,9 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"AWS_ACCESS_KEY_ID": base_key, "AWS_SECRET_ACCESS_KEY": base_secret,
                 "AWS_EC2_METADATA_DISABLED": "true"})
-    proc = subprocess.Popen([binary, "serve", "--config", config], stdout=subprocess.PIPE, env=env,
-                            preexec_fn=die_with_parent)
+    # setpriv --pdeathsig: signgate gets SIGTERM when this script dies, however it dies.
+    proc = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", "--", binary, "serve", "--config", config],
+                            stdout=subprocess.PIPE, env=env)
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("signgate listening on "):
         proc.wait()

@@ -217,7 +217,7 @@ class CheckConfigAndServe(unittest.TestCase):
 
     def test_keys_new_prints_yaml_that_check_config_accepts(self):
         with tempdir() as d:
-            for name in ("prod: eu", "flashback-prod", "yes", "a \"quoted\" # name", "-dash"):
+            for name in ("prod: eu", "flashback-prod", "yes", "NULL", "a$b", "${HOME}", "a \"quoted\" # name", "-dash"):
                 out = run("keys", "new", "--name", name).stdout.decode()
                 entry = out.split("config entry:\n", 1)[1]
                 p = run("check-config", "--config", self.write(d, "aws: { region: us-east-1 }\nclients:\n" + entry))

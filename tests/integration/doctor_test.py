@@ -125,6 +125,11 @@ class Doctor(unittest.TestCase):
 
         rc, out, err = self.doctor("--model", MODEL, config_text=self.clients_config("${EXT}"))
         self.assertEqual(rc, 0, out + err)
+        # A model no client may call is not "ok".
+        rc, out2, err = self.doctor("--model", "meta.llama3-8b-instruct-v1:0",
+                                    config_text=self.clients_config("${EXT}").replace("models: ['*']", "models: ['x.*']"))
+        self.assertEqual(rc, 1, out2 + err)
+        self.assertIn("no client may call meta.llama3-8b-instruct-v1:0", err)
         self.assertIn("(client team-b)", out)
         self.assertEqual(out.count("Converse %s answered 200" % MODEL), 3, out)
 

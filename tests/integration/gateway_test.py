@@ -450,6 +450,26 @@ class Lifecycle(unittest.TestCase):
             gw.stop()
             fake.shutdown()
 
+    def test_a_reload_that_removes_every_client_is_applied(self):
+        """check-config refuses a config with no clients, but a reload must never be refused for
+        taking access away: the last client's key stops working."""
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        gw = Gateway(url, [CLIENTS[0]])
+        try:
+            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 200)
+            gw.write_config([])
+            gw.reload()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and \
+                    call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0] != 401:
+                time.sleep(0.2)
+            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 401)
+            self.assertIn("clients: none are configured", gw.logs())
+            self.assertIn("0 clients; clients removed", gw.logs())
+        finally:
+            gw.stop()
+            fake.shutdown()
+
     def test_not_ready_only_when_no_identity_can_sign(self):
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         gw = Gateway(url, [dict(CLIENTS[0], aws="{ external_id: ext-WRONG-1 }"),

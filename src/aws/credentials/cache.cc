@@ -167,6 +167,7 @@ struct CredentialManager::Loop {
     asio::steady_timer timer(ioc);
     int attempt = 0;
     for (;;) {
+      if (weak.expired()) co_return;  // no STS call (and no CloudTrail entry) for a dropped identity
       auto fetched = co_await provider->fetch();
       auto cache = weak.lock();
       if (!cache) co_return;
@@ -227,8 +228,11 @@ void CredentialManager::stop() {
 }
 
 std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings& role) {
-  const std::string key =
-      role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' + std::to_string(role.duration_seconds);
+  // Every field AssumeRole sends: two clients share a cache only when their calls would be
+  // the same, and a reload that changes a session policy or a tag makes a new identity.
+  std::string key = role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' +
+                    std::to_string(role.duration_seconds) + '\n' + role.source_identity + '\n' + role.policy;
+  for (const auto& [name, value] : role.tags) key += '\n' + name + '\x1f' + value;
   std::lock_guard lock(loop_->mutex);
   // Identities no runtime holds any more are forgotten, so the map stays as small as the config.
   std::erase_if(loop_->caches, [](const auto& entry) { return entry.second.expired(); });

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <vector>
+
 #include "aws/credentials/providers.h"
 
 namespace signgate::aws {
@@ -122,6 +125,39 @@ TEST(ContainerCredentials, RefusesWhatIsNotCredentials) {
                 .message()
                 .find("unreadable Expiration"),
             std::string::npos);
+}
+
+// Two roles share a cache only when every AssumeRole field is the same: a reload that changes
+// a session policy or a tag gets a new identity, not the old one's credentials.
+TEST(CredentialManager, IdentitiesDifferByEveryAssumeRoleField) {
+  class Keys final : public Provider {
+   public:
+    std::string describe() const override { return "test keys"; }
+    boost::asio::awaitable<Result<Fetched>> fetch() override {
+      co_return Fetched{Credentials("AKIDTEST", "secret"), ""};
+    }
+  };
+  CredentialSettings settings;
+  settings.region = "us-east-1";
+  settings.base = std::make_shared<Keys>();
+  CredentialManager manager(settings, fixed_environment({}));
+  RoleSettings role;
+  role.role_arn = "arn:aws:iam::111122223333:role/r";
+  role.external_id = "ext-1";
+  const auto first = manager.identity(role);
+  EXPECT_EQ(manager.identity(role), first) << "the same role is one identity";
+  for (const auto& change : std::vector<std::function<void(RoleSettings&)>>{
+           [](RoleSettings& r) { r.policy = R"({"Version":"2012-10-17","Statement":[]})"; },
+           [](RoleSettings& r) {
+             r.tags = {{"team", "ai"}};
+           },
+           [](RoleSettings& r) { r.source_identity = "someone"; }, [](RoleSettings& r) { r.session_name = "other"; },
+           [](RoleSettings& r) { r.duration_seconds = 900; }}) {
+    RoleSettings other = role;
+    change(other);
+    EXPECT_NE(manager.identity(other), first);
+  }
+  manager.stop();
 }
 
 }  // namespace
