@@ -79,6 +79,14 @@ bool variable_name(std::string_view name) {
   return !name.empty();
 }
 
+std::string unset_variable(const std::string& name) {
+  return "environment variable " + name + " is not set (or give a default: ${" + name + ":-VALUE})";
+}
+
+std::string bare_variable(const std::string& name) {
+  return "'$" + name + "' is not expanded: write ${" + name + "} (or $$ for a literal $)";
+}
+
 // Expands ${VAR} and ${VAR:-default} (the default when VAR is unset or empty); "$$" is one
 // '$'. An unset variable without a default is a problem (a silently empty External ID is
 // worse), and so is a bare $VAR, which a shell would have expanded but YAML keeps as text.
@@ -109,14 +117,14 @@ std::string expand(const std::string& in, const Environment& env, const std::str
       } else if (dash != std::string::npos) {
         out += inner.substr(dash + 2);
       } else {
-        p.add(key, "environment variable " + name + " is not set (or give a default: ${" + name + ":-VALUE})");
+        p.add(key, unset_variable(name));
       }
       i = close;
     } else if (i + 1 < in.size() && variable_char(in[i + 1], true)) {
       std::size_t end = i + 1;
       while (end < in.size() && variable_char(in[end], false)) ++end;
       const std::string name = in.substr(i + 1, end - i - 1);
-      p.add(key, "'$" + name + "' is not expanded: write ${" + name + "} (or $$ for a literal $)");
+      p.add(key, bare_variable(name));
       out.push_back('$');
     } else {
       out.push_back('$');

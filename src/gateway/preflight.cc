@@ -28,6 +28,10 @@ std::string audit_problem(const std::string& path) {
   return {};
 }
 
+std::string uncallable_alias(const std::string& alias, const std::string& model) {
+  return "models." + alias + ": no client may call " + model + " (add it to a client's models, or drop the alias)";
+}
+
 }  // namespace
 
 std::string serve_problems(const config::Config& cfg) {
@@ -48,9 +52,7 @@ std::string serve_problems(const config::Config& cfg) {
     for (const auto& client : cfg.clients) {
       for (const auto& pattern : client.models) callable = callable || auth::model_pattern_match(pattern, model);
     }
-    if (!callable && !cfg.clients.empty()) {
-      add("models." + alias + ": no client may call " + model + " (add it to a client's models, or drop the alias)");
-    }
+    if (!callable && !cfg.clients.empty()) add(uncallable_alias(alias, model));
   }
   return out;
 }

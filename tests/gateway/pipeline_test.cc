@@ -342,6 +342,9 @@ TEST(Pipeline, EveryRefusalInEveryDialect) {
 
     const auto lines = h.audit_lines();
     EXPECT_EQ(lines.size(), static_cast<std::size_t>(requests));
+    EXPECT_EQ(lines.front()["status"], 413);
+    EXPECT_EQ(lines.front()["client"], "full") << "a 413 from a known key names its client";
+    EXPECT_GT(lines.front()["bytes_out"].get<int>(), 0) << "the refusal's bytes are counted";
     EXPECT_EQ(lines.back()["status"], 429);
     EXPECT_EQ(lines.back()["upstream_status"], 429);
   }

@@ -405,6 +405,11 @@ class Lifecycle(unittest.TestCase):
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and call(gw.url, "/readyz", method="GET", body=None)[0] != 200:
                 time.sleep(0.2)
+            # Ready once some identity signs; each client's own identity retries on its own backoff.
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and \
+                    call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0] != 200:
+                time.sleep(0.2)
             self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 200)
         finally:
             gw.stop()

@@ -232,7 +232,12 @@ std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings&
   // the same, and a reload that changes a session policy or a tag makes a new identity.
   std::string key = role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' +
                     std::to_string(role.duration_seconds) + '\n' + role.source_identity + '\n' + role.policy;
-  for (const auto& [name, value] : role.tags) key += '\n' + name + '\x1f' + value;
+  for (const auto& [name, value] : role.tags) {
+    key += '\n';
+    key += name;
+    key += '\x1f';
+    key += value;
+  }
   std::lock_guard lock(loop_->mutex);
   // Identities no runtime holds any more are forgotten, so the map stays as small as the config.
   std::erase_if(loop_->caches, [](const auto& entry) { return entry.second.expired(); });
