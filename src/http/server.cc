@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,9 +16,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include <limits>
 #include <set>
 #include <type_traits>
+
+#include "http/h2_session.h"
 
 namespace signgate::http {
 
@@ -59,6 +65,25 @@ std::optional<unsigned> refuse_transfer_encoding(const RequestHead& head) {
 }
 
 namespace {
+
+// ALPN: HTTP/2 when the client offers it, else HTTP/1.1; a client that names neither gets
+// no protocol and is spoken to in HTTP/1.1.
+int select_protocol(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                    void*) {
+  for (const std::string_view want : {std::string_view("h2"), std::string_view("http/1.1")}) {
+    for (unsigned int i = 0; i < inlen;) {
+      const unsigned int len = in[i];
+      if (i + 1 + len > inlen) break;
+      if (len == want.size() && std::memcmp(in + i + 1, want.data(), len) == 0) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
 
 // What one request's body reader and responder share: whether the body is still on the wire.
 struct Exchange {
@@ -310,18 +335,48 @@ struct Server::Impl {
     } release{connections};
     if (!tls) {
       beast::tcp_stream stream(std::move(socket));
-      co_await serve(loop, stream);
+      co_await speak(loop, stream, false);
     } else {
       beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
       beast::get_lowest_layer(stream).expires_after(options.header_timeout);
       error_code ec;
       co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
-        co_await serve(loop, stream);
+        const unsigned char* protocol = nullptr;
+        unsigned int length = 0;
+        SSL_get0_alpn_selected(stream.native_handle(), &protocol, &length);
+        co_await speak(loop, stream, length == 2 && std::memcmp(protocol, "h2", 2) == 0);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
       }
     }
+  }
+
+  // HTTP/2 when ALPN chose it or the connection starts with its preface (prior knowledge),
+  // else HTTP/1.1. Only as many bytes are read as tell the two apart ("POST" differs from the
+  // preface's "PRI " at its second byte); they are handed to whichever side speaks.
+  template <class Stream>
+  asio::awaitable<void> speak(Loop& loop, Stream& stream, bool h2) {
+    beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
+    buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
+    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
+    while (!h2) {
+      const std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (seen.size() >= kH2Preface.size() || kH2Preface.substr(0, seen.size()) != seen) break;
+      error_code ec;
+      const std::size_t n =
+          co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      buffer.commit(n);
+      if (ec) break;  // HTTP/1.1's reading below meets the same end and answers as it does
+    }
+    const std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (h2 || seen.substr(0, kH2Preface.size()) == kH2Preface) {
+      H2Hooks hooks{&options, &loop.handler, &stopping, &in_flight,
+                    [this](unsigned status, const std::string& why) { reject(status, why); }};
+      co_await serve_h2(stream, std::string(seen), std::move(hooks));
+      co_return;
+    }
+    co_await serve(loop, stream, buffer);
   }
 
   // After answering without reading a body the client is still sending: closing at once
@@ -342,12 +397,11 @@ struct Server::Impl {
     }
   }
 
+  // HTTP/1.1; `buffer` (bounded: a chunk line or trailers without an end cannot grow it past
+  // the head cap) may already hold the start of the first request.
   template <class Stream>
-  asio::awaitable<void> serve(Loop& loop, Stream& stream) {
+  asio::awaitable<void> serve(Loop& loop, Stream& stream, beast::flat_buffer& buffer) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
-    // Bounded: a chunk line or trailers without an end cannot grow it past the head cap.
-    beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
-    buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
     bool first = true;
     bool linger_needed = false;
     for (;;) {
@@ -464,6 +518,7 @@ Result<std::uint16_t> Server::listen() {
     if (ec) return make_error("tls.cert " + impl_->options.tls_cert + ": " + ec.message());
     impl_->tls->use_private_key_file(impl_->options.tls_key, asio::ssl::context::pem, ec);
     if (ec) return make_error("tls.key " + impl_->options.tls_key + ": " + ec.message());
+    SSL_CTX_set_alpn_select_cb(impl_->tls->native_handle(), &select_protocol, nullptr);
   }
   const auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) return make_error("listen: '" + impl_->options.host + "' is not an IP address");

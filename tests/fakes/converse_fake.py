@@ -289,6 +289,9 @@ def answer(request, model, server):
         content += [{"text": "Let me check."},
                     {"toolUse": {"toolUseId": "tooluse_1", "name": tools[0]["name"], "input": {"city": "Paris"}}}]
         stop = "tool_use"
+    elif text.startswith("long answer"):
+        # About 1 MB of stream: for tests of flow control and back-pressure.
+        content.append({"text": " ".join("w%06d" % i for i in range(8000))})
     else:
         content.append({"text": "Hello from " + model})
     usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}

@@ -22,20 +22,39 @@ MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 class AwsSdkWithBearerToken(unittest.TestCase):
-    def test_the_sdk_works_through_signgate_unchanged(self):
+    """The SDK's default handler speaks HTTP/2 (NodeHttp2Handler: prior knowledge over http://,
+    ALPN h2 over https://); an HTTP/1.1 handler is the other case."""
+
+    def test_the_default_http2_handler_over_http(self):
+        self.check_sdk(http1=False, tls=False)
+
+    def test_the_default_http2_handler_over_https(self):
+        self.check_sdk(http1=False, tls=True)
+
+    def test_an_http1_handler(self):
+        self.check_sdk(http1=True, tls=False)
+
+    def check_sdk(self, http1, tls):
+        from common import make_ca, tempdir
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
-        gw = Gateway(url, [{"name": "sdk", "secret": SECRET, "models": '["anthropic.*"]'}])
-        try:
-            env = dict(os.environ, SIGNGATE_URL=gw.url, MODEL=MODEL, SIGNGATE_SECRET=SECRET, HTTP1="1",
-                       NODE_NO_WARNINGS="1")
-            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-                env.pop(k, None)
-            p = subprocess.run(["node", "bedrock_sdk.mjs"], cwd=E2E, env=env, capture_output=True, timeout=60)
-            self.assertEqual(p.returncode, 0, p.stderr.decode())
-            results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
-        finally:
-            gw.stop()
-            fake.shutdown()
+        with tempdir() as d:
+            extra, env = "", dict(os.environ)
+            if tls:
+                ca = make_ca(d)
+                extra = "tls: { cert: %s, key: %s }\n" % (ca["cert"], ca["key"])
+                env["NODE_EXTRA_CA_CERTS"] = ca["ca"]
+            gw = Gateway(url, [{"name": "sdk", "secret": SECRET, "models": '["anthropic.*"]'}], extra=extra)
+            try:
+                env.update(SIGNGATE_URL=gw.url, MODEL=MODEL,
+                           SIGNGATE_SECRET=SECRET, HTTP1="1" if http1 else "0", NODE_NO_WARNINGS="1")
+                for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                    env.pop(k, None)
+                p = subprocess.run(["node", "bedrock_sdk.mjs"], cwd=E2E, env=env, capture_output=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr.decode())
+                results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
+            finally:
+                gw.stop()
+                fake.shutdown()
         self.assertTrue(results["converse"]["ok"], results["converse"])
         self.assertEqual(results["converse"]["text"], "Hello from " + MODEL)
         self.assertEqual(results["converse"]["usage"]["inputTokens"], 12)

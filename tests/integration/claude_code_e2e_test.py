@@ -125,9 +125,8 @@ class ClaudeCode(unittest.TestCase):
         self.assertTrue(found and all(l["status"] == 200 and l["client"] == "claude-code" for l in found), audit)
 
     # Claude Code sends CountTokens through @aws-sdk/client-bedrock-runtime, whose default handler
-    # speaks HTTP/2 with prior knowledge: refused until the listener speaks h2 (the HTTP/2 issue),
-    # so Claude Code falls back to billed max_tokens:1 invokes. Fails loudly once that is fixed.
-    @unittest.expectedFailure
+    # speaks HTTP/2 with prior knowledge: the listener speaks it, so /context counts tokens
+    # instead of falling back to billed max_tokens:1 invokes.
     def test_bedrock_mode_context_counts_tokens(self):
         _, audit = self.bedrock_context()
         counts = [l for l in audit if l["operation"] == "count-tokens"]
