@@ -39,7 +39,9 @@ constexpr std::int32_t kReadingWindow = 1024 * 1024;  // a stream's window while
 constexpr std::int32_t kConnectionWindow = 4 * 1024 * 1024;
 constexpr std::uint32_t kMaxConcurrentStreams = 100;
 constexpr std::uint64_t kRequestsPerConnection = 10'000;   // then GOAWAY: the client opens another
-constexpr std::uint64_t kBodyBudget = 64ull << 20;         // request bodies in memory, per connection
+constexpr std::uint64_t kBodyBudget = 64ull << 20;         // request bodies being read, per connection
+constexpr std::size_t kMaxQueuedFrames = 4'096;            // frames waiting to be written before reading pauses
+constexpr std::size_t kMaxFieldBytes = 65'000;             // one field: Beast's own cap is just above
 constexpr std::size_t kQueueHigh = 64 * 1024;              // answer bytes a stream may have queued
 constexpr int kControlFramesPerWindow = 2'000;             // PING, SETTINGS, RST, PRIORITY...
 constexpr auto kControlWindow = std::chrono::seconds(10);  // ... and empty DATA, per 10 s
@@ -65,7 +67,12 @@ struct H2Stream {
   std::string body;
   bool too_large = false;
   std::uint64_t unconsumed = 0;  // received, not yet acknowledged to the peer
-  std::uint64_t charged = 0;     // counted against the connection's body budget
+  std::uint64_t reserved = 0;    // of the connection's body budget, while the handler reads
+  bool waiting_budget = false;
+  bool discard = false;  // answered without a handler: further DATA is dropped
+  bool local = false;    // answered by the connection itself (431)
+  bool handler = false;  // a handler runs for it
+  Clock::time_point opened = Clock::now();
 
   // The answer.
   bool head_only = false;
@@ -93,6 +100,8 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         executor_(stream.get_executor()),
         writer_wake_(executor_),
         done_wake_(executor_),
+        tick_(executor_),
+        opened_(Clock::now()),
         last_activity_(Clock::now()),
         control_window_start_(Clock::now()) {}
 
@@ -143,16 +152,11 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     tasks_ = 2;
     asio::co_spawn(executor_, write_loop(self), asio::detached);
     asio::co_spawn(executor_, watchdog(self), asio::detached);
-    if (!feed(preread.data(), preread.size())) fail();
-    std::vector<char> buffer(16 * 1024);
-    while (!closed_) {
-      error_code ec;
-      const std::size_t n = co_await stream_.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                                             asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || closed_) break;
-      last_activity_ = Clock::now();
-      if (!feed(buffer.data(), n)) break;
-      if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) break;
+    try {
+      if (!feed(preread.data(), preread.size())) fail();
+      co_await read_loop();
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP/2 connection failed: {}", e.what());
     }
     close();
     // The writer and the watchdog end once closed; handlers end once their stream is closed.
@@ -164,6 +168,26 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   }
 
  private:
+  asio::awaitable<void> read_loop() {
+    std::vector<char> buffer(16 * 1024);
+    while (!closed_) {
+      // A client that does not read what it provokes (RST_STREAMs, ACKs) cannot make the
+      // queue grow: reading waits for the writer.
+      while (!closed_ && nghttp2_session_get_outbound_queue_size(session_) > kMaxQueuedFrames) {
+        done_wake_.expires_after(std::chrono::milliseconds(50));
+        error_code ec;
+        co_await done_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      error_code ec;
+      // Named buffers: GCC 12 loses temporaries made inside a co_await expression.
+      const auto space = asio::buffer(buffer.data(), buffer.size());
+      const std::size_t n = co_await stream_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || closed_) break;
+      if (!feed(buffer.data(), n)) break;
+      if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) break;
+    }
+  }
+
   static H2Connection& of(void* user_data) { return *static_cast<H2Connection*>(user_data); }
 
   std::shared_ptr<H2Stream> find(std::int32_t id) const {
@@ -200,6 +224,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     streams_.clear();
     error_code ec;
     beast::get_lowest_layer(stream_).socket().cancel(ec);
+    tick_.cancel();
     wake_writer();
   }
 
@@ -210,6 +235,16 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
   // The parameter keeps the connection alive while this runs.
   asio::awaitable<void> write_loop(std::shared_ptr<H2Connection> /*self*/) {
+    try {
+      co_await write_batches();
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP/2 connection failed: {}", e.what());
+      close();
+    }
+    task_done();
+  }
+
+  asio::awaitable<void> write_batches() {
     std::string batch;
     while (!closed_) {
       batch.clear();
@@ -238,36 +273,50 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       error_code ec;
       write_deadline_ = Clock::now() + hooks_.options->write_timeout;
       writing_ = true;
-      co_await asio::async_write(stream_, asio::buffer(batch), asio::redirect_error(asio::use_awaitable, ec));
+      const auto bytes = asio::buffer(batch);
+      co_await asio::async_write(stream_, bytes, asio::redirect_error(asio::use_awaitable, ec));
       writing_ = false;
       if (ec) {
         close();
         break;
       }
     }
-    task_done();
   }
 
   // Once a second: a write that takes too long, an idle connection, a server that is stopping.
   asio::awaitable<void> watchdog(std::shared_ptr<H2Connection> /*self*/) {
-    asio::steady_timer tick(executor_);
     while (!closed_) {
-      tick.expires_after(std::chrono::seconds(1));
+      tick_.expires_after(std::chrono::seconds(1));
       error_code ec;
-      co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await tick_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (closed_) break;
       const auto now = Clock::now();
       if (writing_ && now > write_deadline_) {
         close();
         break;
       }
-      const auto idle_limit = requests_ == 0 ? hooks_.options->header_timeout : hooks_.options->keep_alive_timeout;
-      if ((hooks_.stopping->load() || (streams_.empty() && handlers_ == 0 && now - last_activity_ > idle_limit)) &&
-          !goaway_sent_) {
-        goaway();
+      // A header block that does not end, or a stream answered locally whose body still trickles
+      // in, gets header_timeout, as an HTTP/1.1 head does: then the stream is reset.
+      for (auto& [id, st] : streams_) {
+        if (!st->handler && now - st->opened > hooks_.options->header_timeout) {
+          nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+          st->opened = Clock::time_point::max() - std::chrono::hours(24 * 365);  // once
+          wake_writer();
+        }
       }
+      // Idle: no stream for the keep-alive time (the first for header_timeout after the
+      // connection opened). PINGs and WINDOW_UPDATEs do not count as activity.
+      const bool idle = streams_.empty() && handlers_ == 0 &&
+                        (requests_ == 0 ? now - opened_ > hooks_.options->header_timeout
+                                        : now - last_activity_ > hooks_.options->keep_alive_timeout);
+      if ((hooks_.stopping->load() || idle) && !goaway_sent_) goaway();
       if (goaway_sent_ && streams_.empty() && handlers_ == 0 && nghttp2_session_want_write(session_) == 0) {
         close();
+        break;
+      }
+      if (goaway_sent_ && idle &&
+          now - last_activity_ > hooks_.options->keep_alive_timeout + hooks_.options->header_timeout) {
+        close();  // a client that never reads its GOAWAY
         break;
       }
     }
@@ -292,15 +341,13 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     wake_writer();
   }
 
-  // Bytes a reading stream could not be given window for while the budget was spent.
-  void consume_waiting() {
-    for (auto& [id, st] : streams_) {
-      if (body_bytes_ >= kBodyBudget) break;
-      if (st->reading && st->unconsumed > 0) {
-        const std::uint64_t n = st->unconsumed;
-        st->unconsumed = 0;
-        consume(*st, n);
-      }
+  // Gives back a stream's share of the body budget and wakes the readers waiting for one.
+  void release(H2Stream& st) {
+    if (st.reserved == 0) return;
+    reserved_ -= st.reserved;
+    st.reserved = 0;
+    for (auto& [id, other] : streams_) {
+      if (other->waiting_budget) other->wake.cancel();
     }
   }
 
@@ -311,10 +358,15 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     // WINDOW_UPDATE is not counted: a reader that acknowledges every small DATA frame of a long
     // stream sends thousands, and each costs nghttp2 next to nothing.
     const bool control = hd->type == NGHTTP2_PING || hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_RST_STREAM ||
-                         hd->type == NGHTTP2_PRIORITY ||
-                         (hd->type == NGHTTP2_DATA && hd->length == 0 && (hd->flags & NGHTTP2_FLAG_END_STREAM) == 0) ||
-                         (hd->type == NGHTTP2_CONTINUATION && hd->length == 0);
+                         hd->type == NGHTTP2_PRIORITY || (hd->type == NGHTTP2_CONTINUATION && hd->length == 0);
     if (!control) return 0;
+    return c.count_control();
+  }
+
+  // One more control or empty frame; past the rate the connection ends with ENHANCE_YOUR_CALM
+  // (the GOAWAY is still written: nghttp2 stops reading, the writer flushes it, then closes).
+  int count_control() {
+    H2Connection& c = *this;
     const auto now = Clock::now();
     if (now - c.control_window_start_ > kControlWindow) {
       c.control_window_start_ = now;
@@ -324,7 +376,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       spdlog::warn("HTTP/2 connection closed: more than {} control or empty frames in {} s", kControlFramesPerWindow,
                    kControlWindow.count());
       nghttp2_session_terminate_session(c.session_, NGHTTP2_ENHANCE_YOUR_CALM);
-      return NGHTTP2_ERR_CALLBACK_FAILURE;
+      c.wake_writer();
     }
     return 0;
   }
@@ -335,11 +387,12 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     const std::int32_t id = frame->hd.stream_id;
     // Handlers still running count too: a stream reset by the client keeps its handler until
     // that handler notices, so resets cannot be used to run unbounded work.
-    if (c.streams_.size() + static_cast<std::size_t>(c.handlers_) >= kMaxConcurrentStreams || c.goaway_sent_) {
+    if (c.streams_.size() + static_cast<std::size_t>(c.orphans_) >= kMaxConcurrentStreams || c.goaway_sent_) {
       // Untracked: its headers and data are ignored, and the client may retry it (REFUSED_STREAM).
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-      return 0;
+      return c.count_control();
     }
+    c.last_activity_ = Clock::now();
     if (++c.requests_ >= kRequestsPerConnection) c.goaway();
     auto st = std::make_shared<H2Stream>(c.executor_, id);
     st->head.version(11);
@@ -361,9 +414,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     // The decoded size, as SETTINGS_MAX_HEADER_LIST_SIZE counts it: what HPACK expanded is
     // bounded here, whatever the compressed block was.
     st->header_bytes += namelen + valuelen + 32;
-    ++st->header_count;
+    if (n.empty() || n.front() != ':') ++st->header_count;  // counted as HTTP/1.1 counts fields
     if (st->header_bytes > c.hooks_.options->max_header_bytes ||
-        st->header_count > c.hooks_.options->max_header_count) {
+        st->header_count > c.hooks_.options->max_header_count || namelen > kMaxFieldBytes ||
+        valuelen > kMaxFieldBytes) {
       st->head_too_large = true;
       return 0;
     }
@@ -376,7 +430,11 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     } else if (n == ":authority") {
       st->authority = std::string(v);
     } else if (!n.empty() && n.front() != ':') {
-      st->head.insert(n, v);
+      try {
+        st->head.insert(n, v);
+      } catch (const std::exception&) {
+        st->head_too_large = true;  // nothing may unwind through nghttp2's C code
+      }
     }
     return 0;
   }
@@ -395,7 +453,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       st->end_stream_in = end;
       st->announced = !end;
-      if (st->head.find(bhttp::field::host) == st->head.end() && !st->authority.empty()) {
+      if (st->head.find(bhttp::field::host) == st->head.end() && !st->authority.empty() && !st->head_too_large) {
         st->head.set(bhttp::field::host, st->authority);
       }
       if (st->head_too_large) {
@@ -407,8 +465,12 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         return 0;
       }
       ++c.handlers_;
+      st->handler = true;
       asio::co_spawn(c.executor_, c.run_stream(c.shared_from_this(), st), asio::detached);
       return 0;
+    }
+    if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == frame->data.padlen && !end) {
+      if (c.count_control() != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // empty DATA, padded or not
     }
     if (frame->hd.type == NGHTTP2_HEADERS) {  // trailers end the request
       st->end_stream_in = true;
@@ -424,31 +486,26 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
                            std::size_t len, void* user_data) {
     H2Connection& c = of(user_data);
     const auto st = c.find(id);
-    if (!st || st->too_large || st->trailers) {
+    if (!st || st->too_large || st->trailers || st->discard) {
       nghttp2_session_consume(session, id, len);
       return 0;
     }
     if (st->reading && st->body.size() + len > st->limit) {
       st->too_large = true;
-      c.body_bytes_ -= st->charged;
-      st->charged = 0;
       std::string().swap(st->body);
       st->wake.cancel();
       nghttp2_session_consume(session, id, len);
       return 0;
     }
     st->body.append(reinterpret_cast<const char*>(data), len);
-    st->charged += len;
-    c.body_bytes_ += len;
-    // Acknowledged only while the handler reads, and within the connection's budget: a stream
-    // nobody has authenticated yet, or one that would push the connection past its budget,
-    // holds at most its window.
-    if (st->reading && c.body_bytes_ <= kBodyBudget) {
+    // Acknowledged only while the handler reads (within its reserved share of the budget): a
+    // stream nobody has authenticated yet holds at most its window.
+    if (st->reading) {
       nghttp2_session_consume(session, id, len);
+      st->wake.cancel();
     } else {
       st->unconsumed += len;
     }
-    if (st->reading) st->wake.cancel();
     return 0;
   }
 
@@ -462,11 +519,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       st->unconsumed = 0;
     }
     st->wake.cancel();
+    c.release(*st);
+    if (st->handler) ++c.orphans_;  // its handler still runs: it still counts against the limit
     c.streams_.erase(id);
+    c.last_activity_ = Clock::now();
     return 0;
   }
 
-  static ssize_t read_answer(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+  static ssize_t read_answer(nghttp2_session* session, std::int32_t, std::uint8_t* buf, std::size_t length,
                              std::uint32_t* flags, nghttp2_data_source* source, void*) {
     auto& st = *static_cast<H2Stream*>(source->ptr);
     const std::size_t n = std::min(st.pending(), length);
@@ -476,14 +536,19 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       if (st.out_pos == st.out.size()) {
         st.out.clear();
         st.out_pos = 0;
-      } else if (st.out_pos > kQueueHigh) {
-        st.out.erase(0, st.out_pos);
+      } else if (st.out_pos > kQueueHigh && st.out_pos > st.out.size() / 2) {
+        st.out.erase(0, st.out_pos);  // at most once per half of the queue: linear overall
         st.out_pos = 0;
       }
     }
     if (st.pending() == 0 && st.eof) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       st.eof_sent = true;
+      if (st.local && !st.end_stream_in && !st.closed) {
+        // Answered without reading the body: framed after this last DATA, the reset tells the
+        // client to stop sending (RFC 9113 §8.1).
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st.id, NGHTTP2_NO_ERROR);
+      }
     } else if (n == 0) {
       st.deferred = true;
       return NGHTTP2_ERR_DEFERRED;
@@ -527,7 +592,12 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   }
 
   void answer_locally(nghttp2_session*, H2Stream& st, unsigned status, std::string_view message) {
+    st.local = true;
+    st.discard = true;
     st.eof = true;
+    nghttp2_session_consume(session_, st.id, st.unconsumed);
+    st.unconsumed = 0;
+    std::string().swap(st.body);
     st.out = std::string(R"({"message":")") + std::string(message) + "\"}\n";
     submit(st, status, {{"content-type", "application/json"}}, st.out.size());
   }
@@ -573,6 +643,28 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
           co_return out;
         }
       }
+      // A share of the connection's body budget for the whole body: the announced length, else
+      // the limit. One reader is always admitted, others wait for room (within body_timeout).
+      std::uint64_t need = limit;
+      if (const auto cl = st_.head.find(bhttp::field::content_length); cl != st_.head.end()) {
+        std::uint64_t announced = 0;
+        const auto text = cl->value();
+        const auto [p, e] = std::from_chars(text.data(), text.data() + text.size(), announced);
+        if (e == std::errc() && p == text.data() + text.size()) need = std::min(need, announced);
+      }
+      const auto deadline = Clock::now() + c_.hooks_.options->body_timeout;
+      st_.waiting_budget = true;
+      while (c_.reserved_ > 0 && c_.reserved_ + need > kBodyBudget && !st_.closed) {
+        const bool woken = co_await wait(st_, deadline);
+        if (!woken) {
+          st_.waiting_budget = false;
+          out.error = BodyError::kTimeout;
+          co_return out;
+        }
+      }
+      st_.waiting_budget = false;
+      c_.reserved_ += need;
+      st_.reserved = need;
       st_.reading = true;
       st_.limit = limit;
       if (st_.body.size() > limit) st_.too_large = true;
@@ -588,14 +680,11 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         nghttp2_session_set_local_window_size(
             c_.session_, NGHTTP2_FLAG_NONE, st_.id,
             static_cast<std::int32_t>(std::min<std::uint64_t>(limit, kReadingWindow)));
-        if (c_.body_bytes_ <= kBodyBudget) {
-          const std::uint64_t n = st_.unconsumed;
-          st_.unconsumed = 0;
-          c_.consume(st_, n);
-        }
+        const std::uint64_t n = st_.unconsumed;
+        st_.unconsumed = 0;
+        c_.consume(st_, n);
       }
       c_.wake_writer();
-      const auto deadline = Clock::now() + c_.hooks_.options->body_timeout;
       while (!st_.end_stream_in && !st_.closed && !st_.too_large) {
         const bool woken = co_await wait(st_, deadline);
         if (!woken) {
@@ -704,25 +793,32 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       }
       --*hooks_.in_flight;
       if (!st->closed && !closed_) {
-        if (!answer.started()) {
-          Headers headers{{"content-type", "application/json"}};
-          std::string text = "{\"message\":\"internal error\"}\n";
-          co_await answer.send(500, std::move(headers), std::move(text));
+        try {
+          if (!answer.started()) {
+            Headers headers{{"content-type", "application/json"}};
+            std::string text = "{\"message\":\"internal error\"}\n";
+            co_await answer.send(500, std::move(headers), std::move(text));
+          }
+        } catch (const std::exception& e) {
+          spdlog::error("HTTP/2 stream failed: {}", e.what());
+        }
+        if (st->closed || closed_) {
+          // Ended meanwhile: nothing to reset.
         } else if (!answer.done()) {
           // An answer begun and not finished: the stream is reset, as HTTP/1.1 closes.
           nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-        }
-        if (!st->closed && !st->end_stream_in) {
+        } else if (!st->end_stream_in) {
           // Answered without the rest of the body: the client may stop sending (RFC 9113 §8.1).
           nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
         }
+        st->discard = true;
         wake_writer();
       }
     }
-    body_bytes_ -= st->charged;
-    st->charged = 0;
+    release(*st);
     std::string().swap(st->body);
-    consume_waiting();
+    if (st->closed && st->handler) --orphans_;
+    st->handler = false;
     if (--handlers_ == 0) done_wake_.cancel();
     last_activity_ = Clock::now();
   }
@@ -740,7 +836,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   int tasks_ = 0;
   int handlers_ = 0;
   std::uint64_t requests_ = 0;
-  std::uint64_t body_bytes_ = 0;
+  std::uint64_t reserved_ = 0;  // body budget the reading streams hold
+  int orphans_ = 0;             // handlers whose stream nghttp2 already closed
+  asio::steady_timer tick_;
+  Clock::time_point opened_;
   Clock::time_point write_deadline_{};
   Clock::time_point last_activity_;
   Clock::time_point control_window_start_;

@@ -20,6 +20,7 @@
 
 #include <limits>
 #include <set>
+#include <stdexcept>
 #include <type_traits>
 
 #include "http/h2_session.h"
@@ -345,37 +346,65 @@ struct Server::Impl {
         const unsigned char* protocol = nullptr;
         unsigned int length = 0;
         SSL_get0_alpn_selected(stream.native_handle(), &protocol, &length);
-        co_await speak(loop, stream, length == 2 && std::memcmp(protocol, "h2", 2) == 0);
+        const bool h2 = length == 2 && std::memcmp(protocol, "h2", 2) == 0;
+        co_await speak(loop, stream, h2);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
       }
     }
   }
 
-  // HTTP/2 when ALPN chose it or the connection starts with its preface (prior knowledge),
-  // else HTTP/1.1. Only as many bytes are read as tell the two apart ("POST" differs from the
-  // preface's "PRI " at its second byte); they are handed to whichever side speaks.
+  // Whether a cleartext connection opens with HTTP/2's preface (prior knowledge). The bytes are
+  // peeked, not read, so HTTP/1.1's parser meets the connection exactly as it arrived. At most
+  // header_timeout; an end of stream or an error is left for the reader that follows.
+  asio::awaitable<bool> opens_with_preface(beast::tcp_stream& stream) {
+    tcp::socket& socket = stream.socket();
+    asio::steady_timer guard(socket.get_executor());
+    guard.expires_after(options.header_timeout);
+    guard.async_wait([&socket](error_code ec) {
+      if (!ec) socket.cancel(ec);  // the wait below ends; the socket is still open for the 408 path
+    });
+    char peeked[kH2Preface.size()];
+    bool h2 = false;
+    for (;;) {
+      error_code ec;
+      co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      const auto space = asio::buffer(peeked, sizeof peeked);
+      const std::size_t n = socket.receive(space, tcp::socket::message_peek, ec);
+      if (ec || n == 0 || kH2Preface.substr(0, n) != std::string_view(peeked, n)) break;
+      if (n == kH2Preface.size()) {
+        h2 = true;
+        break;
+      }
+      // A prefix of the preface, the rest not here yet: look again shortly (readiness stays set
+      // while peeked bytes are unread, so waiting on the socket alone would spin).
+      asio::steady_timer pause(socket.get_executor());
+      pause.expires_after(std::chrono::milliseconds(10));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (guard.expiry() <= asio::steady_timer::clock_type::now()) break;
+    }
+    guard.cancel();
+    co_return h2;
+  }
+
+  // HTTP/2 when ALPN chose it (TLS) or the connection opens with its preface (cleartext), else
+  // HTTP/1.1.
   template <class Stream>
   asio::awaitable<void> speak(Loop& loop, Stream& stream, bool h2) {
-    beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
-    buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
-    beast::get_lowest_layer(stream).expires_after(options.header_timeout);
-    while (!h2) {
-      const std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
-      if (seen.size() >= kH2Preface.size() || kH2Preface.substr(0, seen.size()) != seen) break;
-      error_code ec;
-      const std::size_t n =
-          co_await stream.async_read_some(buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
-      buffer.commit(n);
-      if (ec) break;  // HTTP/1.1's reading below meets the same end and answers as it does
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      if (!h2) h2 = co_await opens_with_preface(stream);
     }
-    const std::string_view seen(static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (h2 || seen.substr(0, kH2Preface.size()) == kH2Preface) {
+    if (h2) {
       H2Hooks hooks{&options, &loop.handler, &stopping, &in_flight,
                     [this](unsigned status, const std::string& why) { reject(status, why); }};
-      co_await serve_h2(stream, std::string(seen), std::move(hooks));
+      std::string preread;  // nothing read yet: the preface was only peeked at
+      co_await serve_h2(stream, std::move(preread), std::move(hooks));
       co_return;
     }
+    // Bounded: a chunk line or trailers without an end cannot grow it past the head cap.
+    beast::flat_buffer buffer(options.max_header_bytes + 8 * 1024);
+    buffer.reserve(4096);  // a typical request in one read, not in 512-byte pieces
     co_await serve(loop, stream, buffer);
   }
 
@@ -412,7 +441,11 @@ struct Server::Impl {
       lowest.expires_after(first ? options.header_timeout : options.keep_alive_timeout);
       loop.idle.insert(&lowest);
       if (stopping) break;
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      try {
+        co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      } catch (const std::length_error&) {
+        ec = bhttp::error::header_limit;  // one field past Beast's own cap (64 KiB): a head too large
+      }
       loop.idle.erase(&lowest);
       first = false;
       if (ec) {

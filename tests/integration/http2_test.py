@@ -73,7 +73,11 @@ class Connection:
                 payload = self.buffer[9:9 + length]
                 self.buffer = self.buffer[9 + length:]
                 if kind == SETTINGS and not flags & ACK:
-                    self.sock.sendall(frame(SETTINGS, ACK, 0))
+                    try:
+                        self.sock.sendall(frame(SETTINGS, ACK, 0))
+                    except OSError:
+                        return False  # the server already closed: the caller reads that as "closed"
+
                 if kind == HEADERS:  # always decoded: HPACK's table is the connection's state
                     self.status[stream] = next((int(v) for n, v in self.decoder.decode(payload) if n == ":status"),
                                                self.status.get(stream))
@@ -81,7 +85,7 @@ class Connection:
                     return True
             try:
                 chunk = self.sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except OSError:
                 return False
             if not chunk:
                 return False
