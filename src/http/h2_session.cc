@@ -360,25 +360,24 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     const bool control = hd->type == NGHTTP2_PING || hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_RST_STREAM ||
                          hd->type == NGHTTP2_PRIORITY || (hd->type == NGHTTP2_CONTINUATION && hd->length == 0);
     if (!control) return 0;
-    return c.count_control();
+    c.count_control();
+    return 0;
   }
 
   // One more control or empty frame; past the rate the connection ends with ENHANCE_YOUR_CALM
   // (the GOAWAY is still written: nghttp2 stops reading, the writer flushes it, then closes).
-  int count_control() {
-    H2Connection& c = *this;
+  void count_control() {
     const auto now = Clock::now();
-    if (now - c.control_window_start_ > kControlWindow) {
-      c.control_window_start_ = now;
-      c.control_frames_ = 0;
+    if (now - control_window_start_ > kControlWindow) {
+      control_window_start_ = now;
+      control_frames_ = 0;
     }
-    if (++c.control_frames_ > kControlFramesPerWindow) {
+    if (++control_frames_ > kControlFramesPerWindow) {
       spdlog::warn("HTTP/2 connection closed: more than {} control or empty frames in {} s", kControlFramesPerWindow,
                    kControlWindow.count());
-      nghttp2_session_terminate_session(c.session_, NGHTTP2_ENHANCE_YOUR_CALM);
-      c.wake_writer();
+      nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+      wake_writer();
     }
-    return 0;
   }
 
   static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
@@ -390,7 +389,8 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     if (c.streams_.size() + static_cast<std::size_t>(c.orphans_) >= kMaxConcurrentStreams || c.goaway_sent_) {
       // Untracked: its headers and data are ignored, and the client may retry it (REFUSED_STREAM).
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-      return c.count_control();
+      c.count_control();
+      return 0;
     }
     c.last_activity_ = Clock::now();
     if (++c.requests_ >= kRequestsPerConnection) c.goaway();
@@ -445,7 +445,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
 
-  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     H2Connection& c = of(user_data);
     const auto st = c.find(frame->hd.stream_id);
     if (!st) return 0;
@@ -457,7 +457,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         st->head.set(bhttp::field::host, st->authority);
       }
       if (st->head_too_large) {
-        c.answer_locally(session, *st, 431, "request head too large");
+        c.answer_locally(*st, 431, "request head too large");
         if (c.hooks_.reject) {
           c.hooks_.reject(431, "HTTP/2 request head larger than " + std::to_string(c.hooks_.options->max_header_bytes) +
                                    " bytes or " + std::to_string(c.hooks_.options->max_header_count) + " fields");
@@ -470,7 +470,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       return 0;
     }
     if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == frame->data.padlen && !end) {
-      if (c.count_control() != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // empty DATA, padded or not
+      c.count_control();  // empty DATA, padded or not
     }
     if (frame->hd.type == NGHTTP2_HEADERS) {  // trailers end the request
       st->end_stream_in = true;
@@ -591,7 +591,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     return rv == 0;
   }
 
-  void answer_locally(nghttp2_session*, H2Stream& st, unsigned status, std::string_view message) {
+  void answer_locally(H2Stream& st, unsigned status, std::string_view message) {
     st.local = true;
     st.discard = true;
     st.eof = true;

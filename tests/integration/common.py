@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -50,3 +51,13 @@ def make_ca(directory):
 
 def tempdir():
     return tempfile.TemporaryDirectory(prefix="signgate-test-")
+
+
+def wait_for(predicate, seconds=15):
+    """Polls `predicate` every 0.1 s until it is true or `seconds` passed; returns its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()

@@ -13,7 +13,7 @@ import unittest
 import urllib.parse
 import zlib
 
-from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+from common import ROOT, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -48,6 +48,10 @@ def frames_of(data):
         out.append(json.loads(data[12 + hlen:total - 4]))
         data = data[total:]
     return out
+
+
+def converse_status(gw, secret):
+    return call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(secret))[0]
 
 
 def bearer(secret):
@@ -445,11 +449,8 @@ class Lifecycle(unittest.TestCase):
             broken["aws"] = "{ external_id: %s }" % EXTERNAL_ID
             gw.write_config([CLIENTS[0], broken])
             gw.reload()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and \
-                    call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S2))[0] != 200:
-                time.sleep(0.2)
-            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S2))[0], 200)
+            wait_for(lambda: converse_status(gw, S2) == 200, 10)
+            self.assertEqual(converse_status(gw, S2), 200)
             self.assertIn("2 clients; clients changed broken (aws)", gw.logs())
         finally:
             gw.stop()
@@ -464,11 +465,8 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 200)
             gw.write_config([])
             gw.reload()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and \
-                    call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0] != 401:
-                time.sleep(0.2)
-            self.assertEqual(call(gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[0], 401)
+            wait_for(lambda: converse_status(gw, S1) == 401, 10)
+            self.assertEqual(converse_status(gw, S1), 401)
             self.assertIn("clients: none are configured", gw.logs())
             self.assertIn("0 clients; clients removed", gw.logs())
         finally:

@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from common import BIN, ROOT
+from common import BIN, ROOT, wait_for
 
 DEMO = os.path.join(ROOT, "tests", "fakes", "run_demo.py")
 
@@ -37,15 +37,6 @@ def gone(pid):
             return "State:\tZ" in f.read()
     except OSError:
         return True
-
-
-def wait_for(predicate, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 class MakeRun(unittest.TestCase):
