@@ -71,6 +71,7 @@ std::string AuditRecord::to_json_line() const {
   text_or_null(out, "user", user);
   text(out, "surface", surface);
   text(out, "operation", operation);
+  text_or_null(out, "protocol", protocol);
   text_or_null(out, "model", model);
   number(out, "status", status);
   key(out, "upstream_status");

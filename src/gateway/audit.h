@@ -22,6 +22,7 @@ struct AuditRecord {
   std::string client;     // empty when the key was unknown
   std::string user;       // the end user the caller named (OpenAI's user), at most 256 bytes
   std::string surface;    // "bedrock", "openai", "anthropic"
+  std::string protocol;   // "h2", "http/1.1", "http/1.0"
   std::string operation;  // "converse", ...
   std::string model;
   unsigned status = 0;

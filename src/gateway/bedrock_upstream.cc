@@ -57,7 +57,7 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
   for (int attempt = 0;; ++attempt) {
     http::Request signed_req = up;
     signer_.sign(signed_req, payload_hash, credentials, signing);
-    auto r = co_await client_.send(endpoint, signed_req, call.body);
+    auto r = co_await client_.send(endpoint, signed_req, call.body, call.abort);
     if (!r) {
       out.failure = make_error("Bedrock unreachable: " + r.message(), r.kind());
       co_return out;
@@ -73,7 +73,7 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
                           std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng)));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
+      continue;  // a caller gone meanwhile makes the next send fail at once
     }
     const http::ResponseHead& head = r->head();
     out.facts.status = head.status;

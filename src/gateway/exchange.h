@@ -15,6 +15,11 @@
 #include "gateway/response_store.h"
 #include "gateway/runtime.h"
 #include "gateway/upstream.h"
+#include "http/abort.h"
+
+namespace signgate::http {
+class Responder;
+}
 
 namespace signgate::gateway {
 
@@ -38,6 +43,11 @@ struct Exchange {
   // texts) sends the others through the same upstream with the same credentials.
   Upstream* upstream = nullptr;
   std::shared_ptr<const aws::Credentials> credentials;
+  // The caller's answer and what tells that it went away (null: its protocol cannot tell).
+  const http::Responder* caller = nullptr;
+  http::AbortSignal* abort = nullptr;
+
+  bool caller_gone() const { return abort != nullptr && abort->fired(); }
 
   const config::Config& config() const { return runtime->config; }
 };

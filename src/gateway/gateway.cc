@@ -61,7 +61,9 @@ http::Handler Gateway::ops_handler() {
 }
 
 http::Rejected Gateway::rejected() {
-  return [this](unsigned status, const std::string& reason) { pipeline_.rejected(status, reason); };
+  return [this](unsigned status, const std::string& reason, std::string_view protocol) {
+    pipeline_.rejected(status, reason, protocol);
+  };
 }
 
 // Not a coroutine itself: it picks the coroutine that serves the request (one frame less).
@@ -69,7 +71,7 @@ asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyR
                                       Upstream& upstream, bool with_ops) {
   const std::string_view target = head.target();
   Routed r = route(head.method(), target.substr(0, target.find('?')), with_ops);
-  if (r.refusal) return pipeline_.refuse_unrouted(r.dialect, std::move(*r.refusal), res);
+  if (r.refusal) return pipeline_.refuse_unrouted(r.dialect, std::move(*r.refusal), head, res);
   if (r.route->ops != OpsEndpoint::kNone) return ops(r.route->ops, res);
   return pipeline_.run(r.route->surface(), runtime(), head, body, res, upstream);
 }

@@ -93,27 +93,29 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += name + "_count{" + labels + "} " + std::to_string(count_) + "\n";
 }
 
-void Metrics::request(const std::string& client, const std::string& surface, const std::string& operation,
-                      const std::string& model, unsigned status, double latency_seconds,
-                      std::optional<double> first_byte_seconds) {
+void Metrics::request(const RequestSample& r) {
   std::lock_guard lock(mutex_);
   // A client may name any model its allowlist's globs admit: past kMaxModelsPerClient
   // distinct ones its requests count under "other", so no caller grows /metrics for ever.
-  const std::string* label = &model;
-  static const std::string kOther = "other";
-  if (!model.empty()) {
-    auto& seen = models_by_client_[client];
-    if (seen.count(model) == 0) {
+  std::string_view label = r.model;
+  if (!r.model.empty()) {
+    auto it = models_by_client_.find(r.client);
+    if (it == models_by_client_.end())
+      it = models_by_client_.emplace(std::string(r.client), std::set<std::string, std::less<>>{}).first;
+    auto& seen = it->second;
+    if (seen.find(r.model) == seen.end()) {
       if (seen.size() >= kMaxModelsPerClient) {
-        label = &kOther;
+        label = "other";
       } else {
-        seen.insert(model);
+        seen.emplace(r.model);
       }
     }
   }
-  ++requests_[{client, surface, operation, *label, status}];
-  latency_[{surface, operation}].observe(latency_seconds);
-  if (first_byte_seconds) first_byte_[{surface, operation}].observe(*first_byte_seconds);
+  ++requests_[{std::string(r.client), std::string(r.surface), std::string(r.operation), std::string(label), r.status,
+               std::string(r.protocol)}];
+  const std::pair<std::string, std::string> op{r.surface, r.operation};
+  latency_[op].observe(r.latency_seconds);
+  if (r.first_byte_seconds) first_byte_[op].observe(*r.first_byte_seconds);
 }
 
 void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
@@ -137,14 +139,14 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       "signgate_build_info{version=\"" +
       escape(std::string(version())) + "\",commit=\"" + escape(std::string(commit())) + "\"} 1\n";
   out +=
-      "# HELP signgate_requests_total Requests by client, surface, operation, model and status.\n"
+      "# HELP signgate_requests_total Requests by client, surface, operation, model, status and protocol.\n"
       "# TYPE signgate_requests_total counter\n";
   std::lock_guard lock(mutex_);
   for (const auto& [k, n] : requests_) {
-    const auto& [client, surface, operation, model, status] = k;
+    const auto& [client, surface, operation, model, status, protocol] = k;
     out += "signgate_requests_total{client=\"" + escape(client) + "\",surface=\"" + escape(surface) +
            "\",operation=\"" + escape(operation) + "\",model=\"" + escape(model) + "\",status=\"" +
-           std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+           std::to_string(status) + "\",protocol=\"" + escape(protocol) + "\"} " + std::to_string(n) + "\n";
   }
   out +=
       "# HELP signgate_request_duration_seconds Time from request to the last byte of the answer.\n"

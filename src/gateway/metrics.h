@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -36,11 +37,18 @@ struct IdentityMetrics {
   aws::CacheStatus status;
 };
 
+// One request as /metrics counts it. `model` only once the client's allowlist allowed it;
+// `protocol` is one of http::protocol_of()'s three names.
+struct RequestSample {
+  std::string_view client, surface, operation, model, protocol;
+  unsigned status = 0;
+  double latency_seconds = 0;
+  std::optional<double> first_byte_seconds;
+};
+
 class Metrics {
  public:
-  void request(const std::string& client, const std::string& surface, const std::string& operation,
-               const std::string& model, unsigned status, double latency_seconds,
-               std::optional<double> first_byte_seconds);
+  void request(const RequestSample& r);
   void upstream_retry() { ++retries_; }
   // An anthropic-beta a client asked for that is not in anthropic.betas, so was not sent.
   // At most kMaxBetaLabels distinct names are kept as labels; the rest count as "other".
@@ -55,8 +63,9 @@ class Metrics {
   static constexpr std::size_t kMaxBetaLabels = 32;
 
   mutable std::mutex mutex_;
-  std::map<std::string, std::set<std::string>> models_by_client_;
-  std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned>, std::uint64_t> requests_;
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> models_by_client_;
+  std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned, std::string>, std::uint64_t>
+      requests_;
   std::map<std::pair<std::string, std::string>, Histogram> latency_, first_byte_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> betas_dropped_;
   std::set<std::string> beta_labels_;

@@ -101,6 +101,7 @@ class NamedResponder final : public http::Responder {
   asio::awaitable<bool> finish() override { return inner_.finish(); }
   bool started() const override { return inner_.started(); }
   std::uint64_t bytes_written() const override { return inner_.bytes_written(); }
+  http::AbortSignal* abort_signal() override { return inner_.abort_signal(); }
 
  private:
   http::Responder& inner_;
@@ -117,6 +118,9 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.request_id = new_request_id();
   NamedResponder res(caller, x.audit.request_id);
   x.audit.surface = std::string(surface.name());
+  x.audit.protocol = http::protocol_of(head);
+  x.caller = &res;
+  x.abort = res.abort_signal();
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
   x.async_invocations = &async_invocations_;
@@ -225,10 +229,15 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     }
   }
 
-  // 6. Send.
+  // 6. Send. A caller that goes away meanwhile (an HTTP/2 stream reset) stops the call.
   x.upstream = &upstream;
   x.credentials = credentials;
+  plan.call.abort = x.abort;
   UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);
+  if (!sent.reply && x.caller_gone()) {
+    finish(x);  // nobody to answer
+    co_return;
+  }
   if (!sent.reply) {
     const Refusal refusal = failure_refusal(sent.failure, x.audit.request_id);
     co_await refuse(surface, refusal, x, res);
@@ -308,12 +317,14 @@ asio::awaitable<void> Pipeline::refuse(const Surface& surface, const Refusal& r,
   co_await res.send(out.status, std::move(out.headers), std::move(out.body));
 }
 
-asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, http::Responder& caller) {
+asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, const http::RequestHead& head,
+                                                http::Responder& caller) {
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
   NamedResponder res(caller, x.audit.request_id);
   x.audit.surface = "http";
+  x.audit.protocol = http::protocol_of(head);
   x.audit.status = r.status;
   x.audit.error = r.detail.empty() ? r.message : r.detail;
   Rendered out = render(dialect, r, x.audit.request_id);
@@ -322,17 +333,24 @@ asio::awaitable<void> Pipeline::refuse_unrouted(Dialect dialect, Refusal r, http
   finish(x);
 }
 
-void Pipeline::rejected(unsigned status, const std::string& reason) {
+void Pipeline::rejected(unsigned status, const std::string& reason, std::string_view protocol) {
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
   x.audit.surface = "http";
+  x.audit.protocol = protocol;
   x.audit.status = status;
   x.audit.error = reason;
   finish(x);
 }
 
 void Pipeline::finish(Exchange& x) {
+  if (x.caller_gone()) {
+    // Audited as nginx does, 499 "client closed request" when no answer began: whatever the
+    // upstream call said after that went nowhere, and it is not Bedrock's failure.
+    if (!x.caller->started()) x.audit.status = 499;
+    x.audit.error = "the caller went away before the answer ended";
+  }
   const auto end = SteadyClock::now();
   x.audit.latency_ms = std::chrono::duration<double, std::milli>(end - x.start).count();
   std::optional<double> first_byte_seconds;
@@ -341,8 +359,14 @@ void Pipeline::finish(Exchange& x) {
     first_byte_seconds = *x.audit.first_byte_ms / 1000;
   }
   static const std::string kNone;
-  metrics_.request(x.audit.client, x.audit.surface, x.audit.operation, x.model_allowed ? x.audit.model : kNone,
-                   x.audit.status, x.audit.latency_ms / 1000, first_byte_seconds);
+  metrics_.request({.client = x.audit.client,
+                    .surface = x.audit.surface,
+                    .operation = x.audit.operation,
+                    .model = x.model_allowed ? x.audit.model : kNone,
+                    .protocol = x.audit.protocol,
+                    .status = x.audit.status,
+                    .latency_seconds = x.audit.latency_ms / 1000,
+                    .first_byte_seconds = first_byte_seconds});
   audit_.record(std::move(x.audit));
 }
 

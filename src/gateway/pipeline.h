@@ -34,10 +34,11 @@ class Pipeline {
                                    Upstream& upstream);
 
   // Answers a request no surface took (404, 405) in `dialect`, with its audit line.
-  boost::asio::awaitable<void> refuse_unrouted(Dialect dialect, Refusal r, http::Responder& res);
+  boost::asio::awaitable<void> refuse_unrouted(Dialect dialect, Refusal r, const http::RequestHead& head,
+                                               http::Responder& res);
 
   // An audit line and a metric for a request the HTTP server refused itself (431, 400, 408, 501).
-  void rejected(unsigned status, const std::string& reason);
+  void rejected(unsigned status, const std::string& reason, std::string_view protocol);
 
   Metrics& metrics() { return metrics_; }
   // Takes a new configuration's settings for what the pipeline keeps (the Responses store).

@@ -16,6 +16,7 @@
 #include "aws/bedrock_operation.h"
 #include "aws/credentials.h"
 #include "common/result.h"
+#include "http/abort.h"
 #include "http/message.h"
 
 namespace signgate::gateway {
@@ -34,6 +35,9 @@ struct UpstreamCall {
   bool control_plane = false;
   http::HeaderList headers;  // besides Host, Content-Length and the signature
   std::string body;
+  // The caller's (null when its protocol cannot tell): once fired, the call and the reading
+  // of its answer stop at once.
+  http::AbortSignal* abort = nullptr;
 };
 
 // What the upstream said about a call, for the audit log: provider-neutral names.

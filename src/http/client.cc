@@ -55,6 +55,8 @@ bool looks_stale(const error_code& ec) {
 
 bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
+Error caller_gone() { return make_error("the caller went away", ErrorKind::kBroken); }
+
 }  // namespace
 
 struct Connection {
@@ -66,6 +68,14 @@ struct Connection {
   beast::flat_buffer buffer;
   std::string origin;
   std::chrono::steady_clock::time_point idle_since;
+
+  // While this lives, firing `abort` closes the connection: the pending wait on it ends.
+  http::AbortScope closed_on(AbortSignal* abort) {
+    return {abort, [this] {
+              error_code ec;
+              tcp.socket().close(ec);
+            }};
+  }
 };
 
 struct Client::Impl {
@@ -121,6 +131,7 @@ struct Response::State {
   bhttp::response_parser<bhttp::buffer_body> parser;
   std::unique_ptr<char[]> chunk;  // kChunkSize bytes, not zeroed: Beast writes before we read
   Millis idle_timeout{};
+  AbortSignal* abort = nullptr;  // the caller's, for as long as the body is read
   bool finished = false;
   Error failure;  // empty message: none
 
@@ -156,14 +167,21 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     s.parser.get().body().size = kChunkSize;
     c.tcp.expires_after(s.idle_timeout);
     error_code ec;
-    if (c.tls) {
-      co_await bhttp::async_read_some(*c.tls, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (s.abort != nullptr && s.abort->fired()) {
+      ec = asio::error::operation_aborted;
     } else {
-      co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
+      const http::AbortScope scope = c.closed_on(s.abort);
+      if (c.tls) {
+        co_await bhttp::async_read_some(*c.tls, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
+      }
     }
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
-      s.failure = describe("reading the response body", ec, s.idle_timeout, ErrorKind::kBroken);
+      s.failure = s.abort != nullptr && s.abort->fired()
+                      ? caller_gone()
+                      : describe("reading the response body", ec, s.idle_timeout, ErrorKind::kBroken);
       s.conn.reset();
       co_return s.failure;
     }
@@ -304,12 +322,13 @@ std::size_t Client::idle_connections() const {
   return n;
 }
 
-asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body) {
-  co_return co_await send(url, req, body, Millis::max());
+asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
+                                               AbortSignal* abort) {
+  co_return co_await send(url, req, body, Millis::max(), abort);
 }
 
 asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
-                                               Millis overall_timeout) {
+                                               Millis overall_timeout, AbortSignal* abort) {
   const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
   const ClientOptions& o = core->options;
   const Timeouts t{std::min(o.connect_timeout, overall_timeout), std::min(o.first_byte_timeout, overall_timeout),
@@ -335,6 +354,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
     request.content_length(body.size());
   }
   const bool head_only = req.method == "HEAD";
+  if (abort != nullptr && abort->fired()) co_return caller_gone();
 
   const Proxy* proxy = o.proxy.for_target(url);
   const std::string origin = origin_key(url, proxy);
@@ -350,12 +370,17 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
       conn->origin = origin;
       ++core->stats.connections_opened;
     }
-    HeadAttempt a;  // no co_await inside ?: — GCC 12 miscompiles it
-    if (conn->tls) {
-      a = co_await exchange_head(*conn->tls, *conn, request, head_only, t);
-    } else {
-      a = co_await exchange_head(conn->tcp, *conn, request, head_only, t);
+    if (abort != nullptr && abort->fired()) co_return caller_gone();  // while connecting, say
+    HeadAttempt a;                                                    // no co_await inside ?: — GCC 12 miscompiles it
+    {
+      const http::AbortScope scope = conn->closed_on(abort);
+      if (conn->tls) {
+        a = co_await exchange_head(*conn->tls, *conn, request, head_only, t);
+      } else {
+        a = co_await exchange_head(conn->tcp, *conn, request, head_only, t);
+      }
     }
+    if (abort != nullptr && abort->fired()) co_return caller_gone();
     if (a.state) {
       Response::State& s = *a.state;
       ResponseHead head;
@@ -365,6 +390,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
         head.headers.push_back({std::string(f.name_string()), std::string(f.value())});
       }
       s.owner = core;
+      s.abort = abort;
       s.conn = std::move(conn);
       Response response(std::move(a.state));
       response.head_ = std::move(head);

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "http/abort.h"
 #include "http/message.h"
 #include "http/proxy.h"
 #include "http/url.h"
@@ -85,11 +86,17 @@ class Client {
   // method has a body) and waits for the response head. Fails with one readable line:
   // DNS, connect, proxy, TLS, timeout or a malformed answer. A pooled connection the
   // server had already closed is retried once on a new one.
-  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body);
+  //
+  // When `abort` fires (the caller this is for went away) while the request waits on its
+  // connection, sending or reading the answer, that connection is closed and the wait fails
+  // at once; a signal already fired fails the call before anything is sent.
+  boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body,
+                                                AbortSignal* abort = nullptr);
 
   // The same with a timeout shorter than the configured ones (IMDS wants 1 s).
   boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body,
-                                                std::chrono::milliseconds overall_timeout);
+                                                std::chrono::milliseconds overall_timeout,
+                                                AbortSignal* abort = nullptr);
 
   const ClientStats& stats() const;
   std::size_t idle_connections() const;

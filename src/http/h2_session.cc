@@ -60,6 +60,7 @@ struct H2Stream {
   bool announced = false;      // the HEADERS frame did not end the stream
   bool closed = false;         // nghttp2 closed the stream (either side ended or reset it)
   asio::steady_timer wake;     // the handler waiting for body bytes or for room to write
+  AbortSignal abort;           // fired when the stream ends before its answer: stops upstream work
 
   // The request body.
   bool reading = false;
@@ -190,6 +191,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
   static H2Connection& of(void* user_data) { return *static_cast<H2Connection*>(user_data); }
 
+  // The stream is over for the client: its handler is woken and, if its answer was not all
+  // framed, whatever it waits on upstream is stopped (the rest would go nowhere).
+  static void gone(H2Stream& st) {
+    st.closed = true;
+    st.wake.cancel();
+    if (st.handler && !st.eof_sent) st.abort.fire();
+  }
+
   std::shared_ptr<H2Stream> find(std::int32_t id) const {
     const auto it = streams_.find(id);
     return it == streams_.end() ? nullptr : it->second;
@@ -217,10 +226,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   // Ends the connection: the reader and the writer stop, every stream's handler is woken.
   void close() {
     closed_ = true;
-    for (auto& [id, st] : streams_) {
-      st->closed = true;
-      st->wake.cancel();
-    }
+    for (auto& [id, st] : streams_) gone(*st);
     streams_.clear();
     error_code ec;
     beast::get_lowest_layer(stream_).socket().cancel(ec);
@@ -395,7 +401,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     c.last_activity_ = Clock::now();
     if (++c.requests_ >= kRequestsPerConnection) c.goaway();
     auto st = std::make_shared<H2Stream>(c.executor_, id);
-    st->head.version(11);
+    st->head.version(20);  // says HTTP/2 to protocol_of(); nothing else reads it
     c.streams_[id] = std::move(st);
     return 0;
   }
@@ -513,12 +519,11 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     H2Connection& c = of(user_data);
     const auto st = c.find(id);
     if (!st) return 0;
-    st->closed = true;
     if (st->unconsumed > 0) {
       nghttp2_session_consume_connection(session, st->unconsumed);
       st->unconsumed = 0;
     }
-    st->wake.cancel();
+    gone(*st);
     c.release(*st);
     if (st->handler) ++c.orphans_;  // its handler still runs: it still counts against the limit
     c.streams_.erase(id);
@@ -753,6 +758,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
     bool started() const override { return started_; }
     std::uint64_t bytes_written() const override { return bytes_; }
+    AbortSignal* abort_signal() override { return &st_.abort; }
     bool done() const { return st_.eof_sent; }
 
    private:

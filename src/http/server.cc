@@ -34,6 +34,12 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Beast's HTTP/1 parser takes only versions 1.0 and 1.1 ("HTTP/2.0" in a request line is a 400).
+std::string_view protocol_of(const RequestHead& head) {
+  if (head.version() == 20) return "h2";
+  return head.version() == 10 ? "http/1.0" : "http/1.1";
+}
+
 std::optional<unsigned> refuse_transfer_encoding(const RequestHead& head) {
   bool any = false, chunked_last = false, unknown = false;
   int chunked = 0;
@@ -280,8 +286,8 @@ struct Server::Impl {
     }
   }
 
-  void reject(unsigned status, const std::string& reason) {
-    if (rejected) rejected(status, reason);
+  void reject(unsigned status, const std::string& reason, std::string_view protocol = "http/1.1") {
+    if (rejected) rejected(status, reason, protocol);
   }
 
   // One accepting socket on loop 0; each connection goes to the next loop in turn.
@@ -397,7 +403,7 @@ struct Server::Impl {
     }
     if (h2) {
       H2Hooks hooks{&options, &loop.handler, &stopping, &in_flight,
-                    [this](unsigned status, const std::string& why) { reject(status, why); }};
+                    [this](unsigned status, const std::string& why) { reject(status, why, "h2"); }};
       std::string preread;  // nothing read yet: the preface was only peeked at
       co_await serve_h2(stream, std::move(preread), std::move(hooks));
       co_return;

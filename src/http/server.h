@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/abort.h"
 
 namespace signgate::http {
 
@@ -71,6 +72,9 @@ class Responder {
   virtual boost::asio::awaitable<bool> finish() = 0;
   virtual bool started() const = 0;
   virtual std::uint64_t bytes_written() const = 0;
+  // Fired when the client gives the request up before its answer ends (an HTTP/2 stream
+  // reset, its connection lost); null where that is only learnt by writing (HTTP/1.1).
+  virtual AbortSignal* abort_signal() { return nullptr; }
 };
 
 // Runs on the connection's loop.
@@ -80,8 +84,13 @@ using Handler = std::function<boost::asio::awaitable<void>(const RequestHead&, B
 using HandlerFactory = std::function<Handler(const boost::asio::any_io_executor&)>;
 
 // Told of each request the server answers itself (malformed, head too large, timed out),
-// for the audit log and metrics; `reason` is for the log, the caller gets a short message.
-using Rejected = std::function<void(unsigned status, const std::string& reason)>;
+// for the audit log and metrics; `reason` is for the log, the caller gets a short message;
+// `protocol` is what protocol_of() names.
+using Rejected = std::function<void(unsigned status, const std::string& reason, std::string_view protocol)>;
+
+// The protocol a request came in on, as ALPN names it: "h2" (an HTTP/2 stream's head says
+// version 20), "http/1.0" or "http/1.1". One of these three, so it can be a metrics label.
+std::string_view protocol_of(const RequestHead& head);
 
 struct ServerOptions {
   std::string host = "127.0.0.1";

@@ -17,6 +17,8 @@ their Expiration get ExpiredToken. Unsigned, for the credential providers' tests
            checked against --ecs-token
   control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, "throttle_next": 2, ...},
            GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
+Models named *.slow-* answer after 2 s, *.hang-* after 30 s and *.stall-* streams stop for 30 s
+after two frames; the last two give up as soon as their caller closes the connection.
 
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
@@ -26,6 +28,7 @@ import datetime
 import json
 import os
 import secrets
+import select
 import socket
 import ssl
 import struct
@@ -285,6 +288,8 @@ class Handler(BaseHTTPRequestHandler):
                                + model)
         if model.startswith("slow.") or ".slow-" in model:
             time.sleep(2)  # a model that takes long to answer its first byte
+        if ".hang-" in model and not _wait_unless_gone(self, 30):
+            return None  # a model that answers after 30 s, unless its caller hangs up first
         if model.startswith("missing."):
             return self._error(404, "ResourceNotFoundException", "Could not resolve the foundation model from "
                                                                  "the provided model identifier.")
@@ -618,6 +623,28 @@ def iso(t):
     return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _wait_unless_gone(handler, seconds):
+    """Waits `seconds`, as a model thinking would; False as soon as the caller closes the
+    connection (counted as "caller_gone"). "waiting" counts the waits begun."""
+    handler.server.count("waiting")
+    deadline = time.monotonic() + seconds
+    raw = handler.connection
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([raw], [], [], 0.05)
+        if not readable:
+            continue
+        try:
+            peeked = socket.socket.recv(raw, 1, socket.MSG_PEEK)  # the TCP bytes, under any TLS
+        except OSError:
+            peeked = b""
+        if not peeked or isinstance(raw, ssl.SSLSocket):  # EOF, or TLS's close_notify arriving
+            handler.server.count("caller_gone")
+            handler.close_connection = True
+            return False
+        time.sleep(0.05)  # a pipelined request: not this wait's business
+    return True
+
+
 def _stream_body(handler, frames, model):
     """Sends event-stream frames one chunk each; a model named *.reset-* breaks off after two."""
     handler.send_response(200)
@@ -629,8 +656,10 @@ def _stream_body(handler, frames, model):
         bad = bytearray(frames[1])
         bad[-8] ^= 0x01
         frames[1] = bytes(bad)
-    reset = ".reset-" in model
+    reset, stall = ".reset-" in model, ".stall-" in model
     for i, frame in enumerate(frames):
+        if stall and i == 2 and not _wait_unless_gone(handler, 30):  # two frames, then 30 s of silence
+            return None
         if reset and i == 2:
             handler.wfile.write(b"%x\r\n%s" % (len(frame), frame[:len(frame) // 2]))  # half a frame, then gone
             handler.wfile.flush()

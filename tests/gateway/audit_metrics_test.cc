@@ -10,7 +10,7 @@
 namespace signgate::gateway {
 namespace {
 
-// SPEC §5's fields, and the end user a caller named (OpenAI's user field).
+// SPEC §5's fields, the end user a caller named (OpenAI's user field) and the protocol.
 TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   AuditRecord r;
   r.ts = *parse_iso8601("2026-11-25T12:00:00Z");
@@ -18,6 +18,7 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   r.client = "flashback";
   r.surface = "bedrock";
   r.operation = "converse";
+  r.protocol = "h2";
   r.model = "anthropic.claude-3-haiku-20240307-v1:0";
   r.status = 200;
   r.upstream_status = 200;
@@ -27,13 +28,14 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 18u);
-  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "model", "status",
+  EXPECT_EQ(j.size(), 19u);
+  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "protocol", "model", "status",
                           "upstream_status", "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens",
                           "output_tokens", "bytes_in", "bytes_out", "role_session", "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["ts"], "2026-11-25T12:00:00Z");
+  EXPECT_EQ(j["protocol"], "h2");
   EXPECT_EQ(j["latency_ms"], 12.345);
   EXPECT_TRUE(j["output_tokens"].is_null());
   EXPECT_TRUE(j["error"].is_null());
@@ -47,8 +49,22 @@ TEST(AuditRecord, InvalidUtf8FromTheWireDoesNotBreakTheLine) {
 
 TEST(Metrics, PrometheusTextWithEscapedLabels) {
   Metrics m;
-  m.request("fb", "bedrock", "converse", "model\"x", 200, 0.004, 0.002);
-  m.request("fb", "bedrock", "converse", "model\"x", 200, 0.2, std::nullopt);
+  m.request({.client = "fb",
+             .surface = "bedrock",
+             .operation = "converse",
+             .model = "model\"x",
+             .protocol = "h2",
+             .status = 200,
+             .latency_seconds = 0.004,
+             .first_byte_seconds = 0.002});
+  m.request({.client = "fb",
+             .surface = "bedrock",
+             .operation = "converse",
+             .model = "model\"x",
+             .protocol = "http/1.1",
+             .status = 200,
+             .latency_seconds = 0.2,
+             .first_byte_seconds = std::nullopt});
   m.upstream_retry();
   aws::CacheStatus s;
   s.ready = true;
@@ -56,9 +72,10 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
   s.expiration = *parse_iso8601("2026-11-25T13:00:00Z");
   const std::string text = m.render({{"arn:r/s", s}}, *parse_iso8601("2026-11-25T12:00:00Z"));
   EXPECT_NE(text.find("signgate_requests_total{client=\"fb\",surface=\"bedrock\",operation=\"converse\",model="
-                      "\"model\\\"x\",status=\"200\"} 2"),
+                      "\"model\\\"x\",status=\"200\",protocol=\"h2\"} 1"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("model=\"model\\\"x\",status=\"200\",protocol=\"http/1.1\"} 1"), std::string::npos) << text;
   EXPECT_NE(
       text.find("signgate_request_duration_seconds_bucket{surface=\"bedrock\",operation=\"converse\",le=\"0.005\"} 1"),
       std::string::npos);
@@ -73,7 +90,15 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
 // VT and NUL went out as they came before.
 TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
   Metrics m;
-  m.request(std::string("a\xff\r\x0b\0b\xc3\xa9\xed\xa0\x80\xc0\xaf\n", 14), "s", "o", "", 200, 0.001, std::nullopt);
+  const std::string client("a\xff\r\x0b\0b\xc3\xa9\xed\xa0\x80\xc0\xaf\n", 14);
+  m.request({.client = client,
+             .surface = "s",
+             .operation = "o",
+             .model = "",
+             .protocol = "http/1.1",
+             .status = 200,
+             .latency_seconds = 0.001,
+             .first_byte_seconds = std::nullopt});
   const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
   const auto line_start = text.find("signgate_requests_total{");
   ASSERT_NE(line_start, std::string::npos);
@@ -89,9 +114,25 @@ TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
 // An authenticated client inventing model IDs its globs admit cannot grow /metrics for ever.
 TEST(Metrics, ModelLabelsPerClientAreCapped) {
   Metrics m;
-  for (int i = 0; i < 1000; ++i)
-    m.request("fb", "openai", "converse", "anthropic.claude-" + std::to_string(i), 400, 0.001, std::nullopt);
-  m.request("fb", "openai", "converse", "anthropic.claude-1", 200, 0.001, std::nullopt);
+  for (int i = 0; i < 1000; ++i) {
+    const std::string model = "anthropic.claude-" + std::to_string(i);
+    m.request({.client = "fb",
+               .surface = "openai",
+               .operation = "converse",
+               .model = model,
+               .protocol = "h2",
+               .status = 400,
+               .latency_seconds = 0.001,
+               .first_byte_seconds = std::nullopt});
+  }
+  m.request({.client = "fb",
+             .surface = "openai",
+             .operation = "converse",
+             .model = "anthropic.claude-1",
+             .protocol = "h2",
+             .status = 200,
+             .latency_seconds = 0.001,
+             .first_byte_seconds = std::nullopt});
   const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
   std::size_t series = 0;
   for (std::size_t at = text.find("signgate_requests_total{"); at != std::string::npos;
@@ -99,7 +140,7 @@ TEST(Metrics, ModelLabelsPerClientAreCapped) {
     ++series;
   }
   EXPECT_EQ(series, 64u + 1 + 1);  // 64 models at 400, "other" at 400, one known model at 200
-  EXPECT_NE(text.find("model=\"other\",status=\"400\"} 936"), std::string::npos);
+  EXPECT_NE(text.find("model=\"other\",status=\"400\",protocol=\"h2\"} 936"), std::string::npos);
 }
 
 }  // namespace

@@ -169,9 +169,10 @@ class NativeSurface(unittest.TestCase):
         self.assertGreater(len(lines), 5)
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
-                  "bytes_out", "role_session", "error", "user"}
+                  "bytes_out", "role_session", "error", "user", "protocol"}
         for line in lines:
             self.assertEqual(set(line), fields)
+            self.assertEqual(line["protocol"], "http/1.1")  # urllib speaks HTTP/1.1
         ok = [l for l in lines if l["status"] == 200 and l["operation"] == "converse"][-1]
         self.assertEqual(ok["client"], "flashback")
         self.assertEqual(ok["input_tokens"], 12)

@@ -130,7 +130,7 @@ class Hardening(Faults):
         self.assertLess(len(text), 32 * 1024)
         self.assertNotIn(b"xxxxxxxx", text)
         self.assertNotIn(b"yyyyyyyy", text)
-        self.assertIn(b'signgate_requests_total{client="",surface="openai",operation="",model="",status="401"} 20', text)
+        self.assertIn(b'signgate_requests_total{client="",surface="openai",operation="",model="",status="401",protocol="http/1.1"} 20', text)
         text.decode("utf-8")  # valid UTF-8
         self.assertLess(rss_kib(gw.proc.pid) - before, 16 * 1024, "memory grew with what unauthenticated callers sent")
 

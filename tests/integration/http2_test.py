@@ -15,7 +15,7 @@ import urllib.parse
 
 import hpack
 
-from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+from common import ROOT, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -305,9 +305,9 @@ class Http2(unittest.TestCase):
         c.close()
         self.assert_still_serving()
 
-    def stream_request(self, c, stream, text):
+    def stream_request(self, c, stream, text, model=MODEL):
         body = json.dumps({"messages": [{"role": "user", "content": [{"text": text}]}]}).encode()
-        return c.request(stream, "POST", "/model/%s/converse-stream" % MODEL, auth(), body)
+        return c.request(stream, "POST", "/model/%s/converse-stream" % model, auth(), body)
 
     def test_a_slow_reader_stalls_only_its_own_stream(self):
         """Stream 1 asks for a long answer and never opens its window; stream 3, on the same
@@ -359,6 +359,77 @@ class Http2(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertIn("signgate_open_streams 0", metrics, "the reset stream's relay ended")
+
+    def fake_count(self, name):
+        with self.fake._lock:
+            return self.fake.counts.get(name, 0)
+
+    def audit_line(self, model):
+        lines = [l for l in self.gw.audit() if l["model"] == model]
+        return lines[-1] if lines else None
+
+    def test_a_reset_stops_the_upstream_call_waiting_for_its_answer(self):
+        """Bedrock takes 30 s to answer; the client resets after the call went out. The upstream
+        connection is closed at once (the fake sees its caller go), and the audit line says
+        499, long before Bedrock would have answered."""
+        model = "anthropic.hang-v1:0"
+        waiting, gone = self.fake_count("waiting"), self.fake_count("caller_gone")
+        c = Connection(self.gw.url)
+        c.send(c.request(1, "POST", "/model/%s/converse" % model, auth(), CONVERSE))
+        self.assertTrue(wait_for(lambda: self.fake_count("waiting") > waiting), "the call never reached Bedrock")
+        c.send(frame(RST_STREAM, 0, 1, struct.pack(">I", 8)))  # CANCEL
+        self.assertTrue(wait_for(lambda: self.fake_count("caller_gone") > gone, seconds=10),
+                        "the upstream connection stayed open after the client reset its stream")
+        self.assertTrue(wait_for(lambda: self.audit_line(model) is not None, seconds=10))
+        line = self.audit_line(model)
+        self.assertEqual((line["status"], line["protocol"]), (499, "h2"), line)
+        self.assertIn("went away", line["error"])
+        c.send(c.request(3, "POST", "/model/%s/converse" % MODEL, auth(), CONVERSE))
+        self.assertEqual(c.responses([3])[3][0], 200, "the connection's other streams go on")
+        c.close()
+
+    def test_a_reset_mid_stream_stops_the_upstream_read(self):
+        """The stream's first frames arrive, then Bedrock is silent for 30 s: a reset ends the
+        upstream read then, not when Bedrock next sends."""
+        model = "anthropic.stall-v1:0"
+        gone = self.fake_count("caller_gone")
+        c = Connection(self.gw.url)
+        c.send(self.stream_request(c, 1, "hi", model))
+        self.assertTrue(c.frames(lambda kind, flags, stream, payload: kind == DATA and stream == 1, seconds=15))
+        c.send(frame(RST_STREAM, 0, 1, struct.pack(">I", 8)))
+        self.assertTrue(wait_for(lambda: self.fake_count("caller_gone") > gone, seconds=10),
+                        "the upstream read went on after the client reset its stream")
+        self.assertTrue(wait_for(lambda: self.audit_line(model) is not None, seconds=10))
+        line = self.audit_line(model)
+        self.assertEqual((line["status"], line["protocol"]), (200, "h2"), line)  # the answer had begun
+        self.assertIn("went away", line["error"])
+        c.close()
+
+    def test_audit_and_metrics_name_the_protocol(self):
+        c = Connection(self.gw.url)
+        c.send(c.request(1, "POST", "/model/%s/converse" % MODEL, auth(), CONVERSE))
+        self.assertEqual(c.responses([1])[1][0], 200)
+        c.close()
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer " + SECRET,
+                            "-H", "Content-Type: application/json", "--data-binary", CONVERSE,
+                            self.gw.url + "/model/%s/converse" % MODEL], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        protocols = {l["protocol"] for l in self.gw.audit() if l["model"] == MODEL and l["status"] == 200}
+        self.assertEqual(protocols, {"h2", "http/1.1"})
+        metrics = subprocess.run(["curl", "-s", "--http2-prior-knowledge", self.gw.url + "/metrics"],
+                                 capture_output=True, timeout=30).stdout.decode()
+        for protocol in ("h2", "http/1.1"):
+            self.assertRegex(metrics, r'signgate_requests_total\{client="h2",surface="bedrock",operation="converse",'
+                                      r'model="%s",status="200",protocol="%s"\} \d+' % (MODEL.replace(".", r"\."),
+                                                                                       protocol))
+        # HTTP/2.0 spelt in an HTTP/1 request line is not HTTP/2: refused, never counted as h2.
+        u = urllib.parse.urlsplit(self.gw.url)
+        with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 400 "))
+        self.assertTrue(wait_for(lambda: any("version" in (l["error"] or "") for l in self.gw.audit())))
+        line = [l for l in self.gw.audit() if "version" in (l["error"] or "")][-1]
+        self.assertEqual((line["status"], line["protocol"]), (400, "http/1.1"), line)
 
 
 if __name__ == "__main__":
