@@ -143,6 +143,46 @@ def run_paced(target, connections, rate_per_connection, seconds, workdir):
             "p99": percentile(latencies, 99), "p999": percentile(latencies, 99.9)}
 
 
+def run_h2load(target, connections, streams, seconds, workdir, h1):
+    """h2load flat out over HTTP/1.1 (--h1, one request at a time per connection) or HTTP/2 with
+    prior knowledge (`streams` concurrent streams per connection): requests/s and what each cost
+    the target in CPU, the same tool both ways."""
+    tag = target.name.replace(" ", "_").replace("/", "_")
+    body = os.path.join(workdir, "h2load-%s.body" % tag)
+    with open(body, "w") as f:
+        f.write(target.body)
+    cmd = ["h2load", "-c", str(connections), "-m", str(streams), "-t", "1", "-D", str(seconds), "-d", body]
+    if h1:
+        cmd.append("--h1")
+    for k, v in target.headers.items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    before = {pid: proc_cpu_ticks(pid) for pid in target.pids}
+    before_sys = {pid: proc_cpu_ticks(pid, True) for pid in target.pids}
+    out = subprocess.run(cmd + [target.url], capture_output=True, text=True, timeout=seconds + 60)
+    cpu = sum(proc_cpu_ticks(pid) - before[pid] for pid in target.pids) / TICK
+    cpu_sys = sum(proc_cpu_ticks(pid, True) - before_sys[pid] for pid in target.pids) / TICK
+    lines = out.stdout.splitlines()
+    summary = next((ln for ln in lines if ln.startswith("requests:")), None)
+    finished = next((ln for ln in lines if ln.startswith("finished in")), None)
+    latency = next((ln.split() for ln in lines if ln.startswith("time for request:")), None)
+    if summary is None or finished is None:
+        raise RuntimeError("h2load gave no summary:\n%s\n%s" % (out.stdout, out.stderr))
+    nums = [int(tok) for tok in summary.replace(",", " ").split() if tok.isdigit()]
+    succeeded, failed = nums[3], nums[4]
+    rps = float(finished.split(",")[1].split()[0])
+
+    def to_ms(tok):
+        for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+            if tok.endswith(unit):
+                return float(tok[:-len(unit)]) * scale
+        return float("nan")
+
+    return {"requests": succeeded, "failed": failed, "rps": rps,
+            "mean_ms": to_ms(latency[5]) if latency else float("nan"),
+            "cpu_us_per_req": cpu * 1e6 / succeeded if succeeded else float("nan"),
+            "kernel_share": cpu_sys / cpu * 100 if cpu else float("nan")}
+
+
 class Signgate:
     def __init__(self, binary, workdir, upstream_url, threads):
         self.dir = os.path.join(workdir, "signgate")
@@ -395,6 +435,32 @@ def main():
                 target.name, rate * 32, " (%d failed)" % r["failed"] if r["failed"] else "", fmt_ms(r["p50"]),
                 fmt_ms(r["p99"]), fmt_ms(r["p999"]), fmt_ms(d["p50"]), fmt_ms(d["p99"]),
                 fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
+        emit()
+        # HTTP/2 next to HTTP/1.1, both driven by h2load: the SDKs' default (HTTP/2, many streams on
+        # few connections) must not cost signgate more CPU per request than HTTP/1.1 does.
+        emit("HTTP/2 next to HTTP/1.1 (h2load both ways, %d s each; HTTP/2 with prior knowledge; CPU is "
+             "signgate's own):" % args.seconds)
+        emit()
+        emit("| path | protocol | connections × streams | req/s | mean ms | failed | CPU µs/req | in kernel |")
+        emit("|---|---|---:|---:|---:|---:|---:|---:|")
+        h2_rows = {}
+        for kind, target, _ in targets:
+            if target.name not in ("signgate chat", "signgate converse"):
+                continue
+            for h1, c, m in ((True, 32, 1), (True, 320, 1), (False, 32, 1), (False, 32, 10)):
+                r = run_h2load(target, c, m, args.seconds, work, h1)
+                sg_requests += r["requests"] + r["failed"]
+                h2_rows[(target.name, h1, c, m)] = r
+                emit("| %s | %s | %d × %d | %.0f | %.2f | %d | %.1f | %.0f %% |" % (
+                    target.name, "HTTP/1.1" if h1 else "h2", c, m, r["rps"], r["mean_ms"], r["failed"],
+                    r["cpu_us_per_req"], r["kernel_share"]))
+        emit()
+        for name in ("signgate chat", "signgate converse"):
+            h1r, h2r = h2_rows.get((name, True, 320, 1)), h2_rows.get((name, False, 32, 10))
+            if h1r and h2r:
+                emit("- %s at 320 requests in flight: HTTP/2 (32 × 10) costs **%.2f×** the CPU per request of "
+                     "HTTP/1.1 (320 connections), at %.2f× its requests/s" % (
+                         name, h2r["cpu_us_per_req"] / h1r["cpu_us_per_req"], h2r["rps"] / h1r["rps"]))
         emit()
         if portkey:
             for c in conns:

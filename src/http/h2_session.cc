@@ -291,8 +291,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
   // Once a second: a write that takes too long, an idle connection, a server that is stopping.
   asio::awaitable<void> watchdog(std::shared_ptr<H2Connection> /*self*/) {
+    if (hooks_.stop_wakes != nullptr) hooks_.stop_wakes->insert(&tick_);
     while (!closed_) {
-      tick_.expires_after(std::chrono::seconds(1));
+      // Stopping, it looks often: the GOAWAY is out, the last bytes are flushed, then it closes.
+      tick_.expires_after(hooks_.stopping->load() ? std::chrono::milliseconds(20) : std::chrono::seconds(1));
       error_code ec;
       co_await tick_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (closed_) break;
@@ -316,7 +318,8 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
                         (requests_ == 0 ? now - opened_ > hooks_.options->header_timeout
                                         : now - last_activity_ > hooks_.options->keep_alive_timeout);
       if ((hooks_.stopping->load() || idle) && !goaway_sent_) goaway();
-      if (goaway_sent_ && streams_.empty() && handlers_ == 0 && nghttp2_session_want_write(session_) == 0) {
+      if (goaway_sent_ && streams_.empty() && handlers_ == 0 && nghttp2_session_want_write(session_) == 0 &&
+          !writing_) {
         close();
         break;
       }
@@ -326,6 +329,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         break;
       }
     }
+    if (hooks_.stop_wakes != nullptr) hooks_.stop_wakes->erase(&tick_);
     task_done();
   }
 

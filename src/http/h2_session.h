@@ -13,10 +13,12 @@
 #include <utility>  // Asio 1.74's awaitable.hpp uses std::exchange without it
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,9 @@ struct H2Hooks {
   const std::atomic<bool>* stopping = nullptr;      // set: finish the streams begun, take no more
   std::atomic<std::uint64_t>* in_flight = nullptr;  // requests being handled, for a graceful stop
   std::function<void(unsigned status, const std::string& reason)> reject;
+  // The loop's timers to wake when the server starts stopping (used only on that loop): the
+  // connection's watchdog, which then sends GOAWAY at once.
+  std::set<boost::asio::steady_timer*>* stop_wakes = nullptr;
 };
 
 // Serves one HTTP/2 connection until it closes; `preread` holds the bytes already read from

@@ -272,7 +272,8 @@ struct Server::Impl {
     asio::io_context ioc{1};
     // Loops other than the acceptor's have no work until a connection is dealt to them.
     asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-    std::set<beast::tcp_stream*> idle;  // connections waiting for their next request
+    std::set<beast::tcp_stream*> idle;           // connections waiting for their next request
+    std::set<asio::steady_timer*> h2_watchdogs;  // HTTP/2 connections' watchdogs: woken to send GOAWAY
     std::thread thread;
     Handler handler;  // this loop's own (its per-loop state, an upstream pool say, lives in it)
   };
@@ -402,9 +403,18 @@ struct Server::Impl {
       if (!h2) h2 = co_await opens_with_preface(stream);
     }
     if (h2) {
-      H2Hooks hooks{&options, &loop.handler, &stopping, &in_flight,
-                    [this](unsigned status, const std::string& why) { reject(status, why, "h2"); }};
+      H2Hooks hooks{&options,
+                    &loop.handler,
+                    &stopping,
+                    &in_flight,
+                    [this](unsigned status, const std::string& why) { reject(status, why, "h2"); },
+                    &loop.h2_watchdogs};
       std::string preread;  // nothing read yet: the preface was only peeked at
+      ++h2_connections;
+      struct Release {
+        std::atomic<std::uint64_t>& n;
+        ~Release() { --n; }
+      } release{h2_connections};
       co_await serve_h2(stream, std::move(preread), std::move(hooks));
       co_return;
     }
@@ -531,6 +541,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> in_flight{0};
+  std::atomic<std::uint64_t> h2_connections{0};  // open HTTP/2 connections: stop() lets them send GOAWAY
   std::atomic<std::uint64_t> accept_failures{0};
   std::vector<std::unique_ptr<Loop>> loops;
   std::optional<tcp::acceptor> acceptor;  // on loop 0; declared after the loops, so destroyed first
@@ -593,11 +604,13 @@ void Server::stop(std::chrono::milliseconds deadline) {
   });
   for (auto& loop : impl_->loops) {
     asio::post(loop->ioc, [&l = *loop] {
-      for (auto* s : l.idle) s->cancel();  // idle keep-alive connections close now
+      for (auto* s : l.idle) s->cancel();          // idle keep-alive connections close now
+      for (auto* t : l.h2_watchdogs) t->cancel();  // HTTP/2 ones send GOAWAY now
     });
   }
+  // Requests in flight finish; HTTP/2 connections get their GOAWAY out before they close.
   const auto until = std::chrono::steady_clock::now() + deadline;
-  while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < until) {
+  while ((impl_->in_flight > 0 || impl_->h2_connections > 0) && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (auto& loop : impl_->loops) loop->ioc.stop();

@@ -6,6 +6,7 @@ frames, header blocks that expand past the head limit), a body over the limit, a
 before the body. After each attack the gateway must still answer, over HTTP/2 and HTTP/1.1.
 curl and nghttp, two other HTTP/2 implementations, are used for the plain requests."""
 import json
+import signal
 import socket
 import struct
 import subprocess
@@ -430,6 +431,75 @@ class Http2(unittest.TestCase):
         self.assertTrue(wait_for(lambda: any("version" in (l["error"] or "") for l in self.gw.audit())))
         line = [l for l in self.gw.audit() if "version" in (l["error"] or "")][-1]
         self.assertEqual((line["status"], line["protocol"]), (400, "http/1.1"), line)
+
+
+class Http2Shutdown(unittest.TestCase):
+    """SIGTERM with HTTP/2 connections open: each gets GOAWAY at once (not at its watchdog's next
+    tick), a stream in flight still gets its whole answer, a stream begun after the GOAWAY is
+    not served, and signgate exits 0 as soon as the last connection is done."""
+
+    def setUp(self):
+        self.fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        self.gw = Gateway(url, CLIENTS)
+
+    def tearDown(self):
+        self.gw.stop()
+        self.fake.shutdown()
+        self.fake.server_close()
+
+    def goaway_and_exit(self, c):
+        """Sends SIGTERM; returns (the GOAWAY's last stream ID and error code, whether the
+        connection then closed)."""
+        found = []
+
+        def watch(kind, flags, stream, payload):
+            if kind == GOAWAY:
+                found.append((int.from_bytes(payload[:4], "big") & 0x7FFFFFFF, int.from_bytes(payload[4:8], "big")))
+            return False
+
+        self.gw.proc.send_signal(signal.SIGTERM)
+        closed = not c.frames(watch, seconds=10)  # False: the connection closed before 10 s passed
+        return (found[0] if found else None), closed
+
+    def test_an_idle_connection_gets_goaway_then_signgate_exits(self):
+        c = Connection(self.gw.url)
+        c.send(c.request(1, "GET", "/healthz"))
+        self.assertEqual(c.responses([1])[1][0], 200)
+        goaway, closed = self.goaway_and_exit(c)
+        c.close()
+        self.assertEqual(goaway, (1, 0), "GOAWAY NO_ERROR naming the last stream served")
+        self.assertTrue(closed)
+        self.assertEqual(self.gw.proc.wait(timeout=10), 0)
+
+    def test_a_stream_in_flight_finishes_and_a_later_one_is_not_served(self):
+        model = "anthropic.slow-v1:0"  # Bedrock answers after 2 s
+        c = Connection(self.gw.url)
+        c.send(c.request(1, "POST", "/model/%s/converse" % model, auth(), CONVERSE))
+        self.assertTrue(wait_for(lambda: any(m == model for m in self.fake.seen_models)))
+        events = []
+
+        def watch(kind, flags, stream, payload):
+            if kind == GOAWAY:
+                events.append("goaway")
+                c.send(c.request(3, "POST", "/model/%s/converse" % MODEL, auth(), CONVERSE))  # too late
+            elif kind == HEADERS:
+                events.append((stream, c.status.get(stream)))
+            elif kind == DATA and flags & END_STREAM:
+                events.append((stream, "end"))
+            elif kind == RST_STREAM:
+                events.append((stream, "reset"))
+            return False
+
+        self.gw.proc.send_signal(signal.SIGTERM)
+        c.frames(watch, seconds=15)  # until signgate closes the connection
+        c.close()
+        self.assertEqual(events[0], "goaway", events)
+        self.assertIn((1, 200), events)
+        self.assertIn((1, "end"), events)
+        self.assertNotIn((3, 200), events, "a stream begun after GOAWAY was served")
+        self.assertEqual(self.gw.proc.wait(timeout=10), 0)
+        line = [l for l in self.gw.audit() if l["model"] == model][-1]
+        self.assertEqual((line["status"], line["protocol"]), (200, "h2"))
 
 
 if __name__ == "__main__":
