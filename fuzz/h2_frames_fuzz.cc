@@ -23,9 +23,9 @@
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,8 +36,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -136,11 +136,10 @@ class Script {
 void put_frame(std::string& out, std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
                std::string_view payload) {
   const std::size_t n = std::min<std::size_t>(payload.size(), 0xffffff);
-  const std::array<char, 9> head = {static_cast<char>(n >> 16),       static_cast<char>(n >> 8),
-                                    static_cast<char>(n),             static_cast<char>(type),
-                                    static_cast<char>(flags),         static_cast<char>((stream >> 24) & 0x7f),
-                                    static_cast<char>(stream >> 16),  static_cast<char>(stream >> 8),
-                                    static_cast<char>(stream)};
+  const std::array<char, 9> head = {
+      static_cast<char>(n >> 16),      static_cast<char>(n >> 8),      static_cast<char>(n),
+      static_cast<char>(type),         static_cast<char>(flags),       static_cast<char>((stream >> 24) & 0x7f),
+      static_cast<char>(stream >> 16), static_cast<char>(stream >> 8), static_cast<char>(stream)};
   out.append(head.data(), head.size());
   out.append(payload.substr(0, n));
 }
@@ -152,8 +151,8 @@ std::string be32(std::uint32_t v) {
 constexpr std::array<std::string_view, 6> kMethods = {"GET", "POST", "HEAD", "CONNECT", "OPTIONS", "get"};
 constexpr std::array<std::string_view, 6> kPaths = {"/echo", "/stream", "/slow", "*", "", "/a?b=c"};
 constexpr std::array<std::string_view, 12> kNames = {
-    "x-api-key",  "content-length", "content-type", "te",       "connection", "cookie",
-    "x-big",      "Upper-Case",     "transfer-encoding", ":path", ":status",  "expect"};
+    "x-api-key", "content-length", "content-type",      "te",    "connection", "cookie",
+    "x-big",     "Upper-Case",     "transfer-encoding", ":path", ":status",    "expect"};
 
 // A connection's HPACK encoder: its dynamic table lives as long as the connection.
 class Encoder {
@@ -173,8 +172,8 @@ class Encoder {
                      NGHTTP2_NV_FLAG_NONE});
     }
     std::string out(nghttp2_hd_deflate_bound(deflater_, nva.data(), nva.size()), '\0');
-    const auto n = nghttp2_hd_deflate_hd(deflater_, reinterpret_cast<std::uint8_t*>(out.data()), out.size(),
-                                         nva.data(), nva.size());
+    const auto n = nghttp2_hd_deflate_hd(deflater_, reinterpret_cast<std::uint8_t*>(out.data()), out.size(), nva.data(),
+                                         nva.size());
     out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
     return out;
   }
@@ -311,7 +310,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Writes the script while reading (and dropping) what the server sends, so neither side's
   // buffers fill; then half-closes and waits for the server to close.
   ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);  // past every server deadline
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(9);  // past every server deadline, within libFuzzer's -timeout=10
   std::size_t sent = 0;
   bool write_open = true;
   char buf[16 * 1024];

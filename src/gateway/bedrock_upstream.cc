@@ -63,7 +63,8 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
       co_return out;
     }
     const unsigned status = r->status();
-    if ((status == 429 || status == 503) && attempt < rt.config.upstream.max_retries) {
+    if ((status == 429 || status == 503) && attempt < rt.config.upstream.max_retries &&
+        !(call.abort && call.abort->fired())) {
       (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
       metrics_.upstream_retry();
       thread_local std::mt19937 rng{std::random_device{}()};

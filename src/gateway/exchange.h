@@ -45,9 +45,9 @@ struct Exchange {
   std::shared_ptr<const aws::Credentials> credentials;
   // The caller's answer and what tells that it went away (null: its protocol cannot tell).
   const http::Responder* caller = nullptr;
-  http::AbortSignal* abort = nullptr;
+  std::shared_ptr<http::AbortSignal> abort;
 
-  bool caller_gone() const { return abort != nullptr && abort->fired(); }
+  bool caller_gone() const { return abort && abort->fired(); }
 
   const config::Config& config() const { return runtime->config; }
 };

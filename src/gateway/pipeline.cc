@@ -101,7 +101,7 @@ class NamedResponder final : public http::Responder {
   asio::awaitable<bool> finish() override { return inner_.finish(); }
   bool started() const override { return inner_.started(); }
   std::uint64_t bytes_written() const override { return inner_.bytes_written(); }
-  http::AbortSignal* abort_signal() override { return inner_.abort_signal(); }
+  std::shared_ptr<http::AbortSignal> abort_signal() override { return inner_.abort_signal(); }
 
  private:
   http::Responder& inner_;
@@ -349,7 +349,8 @@ void Pipeline::finish(Exchange& x) {
     // Audited as nginx does, 499 "client closed request" when no answer began: whatever the
     // upstream call said after that went nowhere, and it is not Bedrock's failure.
     if (!x.caller->started()) x.audit.status = 499;
-    x.audit.error = "the caller went away before the answer ended";
+    const std::string gone = x.abort->reason() + " before the answer ended";
+    x.audit.error = x.audit.error.empty() ? gone : x.audit.error + "; " + gone;
   }
   const auto end = SteadyClock::now();
   x.audit.latency_ms = std::chrono::duration<double, std::milli>(end - x.start).count();

@@ -37,7 +37,7 @@ struct UpstreamCall {
   std::string body;
   // The caller's (null when its protocol cannot tell): once fired, the call and the reading
   // of its answer stop at once.
-  http::AbortSignal* abort = nullptr;
+  std::shared_ptr<http::AbortSignal> abort;
 };
 
 // What the upstream said about a call, for the audit log: provider-neutral names.

@@ -70,7 +70,7 @@ struct Connection {
   std::chrono::steady_clock::time_point idle_since;
 
   // While this lives, firing `abort` closes the connection: the pending wait on it ends.
-  http::AbortScope closed_on(AbortSignal* abort) {
+  http::AbortScope closed_on(const std::shared_ptr<AbortSignal>& abort) {
     return {abort, [this] {
               error_code ec;
               tcp.socket().close(ec);
@@ -110,6 +110,7 @@ struct Client::Impl {
   }
 
   void release(std::unique_ptr<Connection> conn) {
+    if (!conn->tcp.socket().is_open()) return;  // closed under it (an abort): not reusable
     auto& list = idle[conn->origin];
     conn->idle_since = std::chrono::steady_clock::now();
     conn->tcp.expires_never();
@@ -131,7 +132,7 @@ struct Response::State {
   bhttp::response_parser<bhttp::buffer_body> parser;
   std::unique_ptr<char[]> chunk;  // kChunkSize bytes, not zeroed: Beast writes before we read
   Millis idle_timeout{};
-  AbortSignal* abort = nullptr;  // the caller's, for as long as the body is read
+  std::shared_ptr<AbortSignal> abort;  // the caller's, for as long as the body is read
   bool finished = false;
   Error failure;  // empty message: none
 
@@ -167,7 +168,7 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
     s.parser.get().body().size = kChunkSize;
     c.tcp.expires_after(s.idle_timeout);
     error_code ec;
-    if (s.abort != nullptr && s.abort->fired()) {
+    if (s.abort && s.abort->fired()) {
       ec = asio::error::operation_aborted;
     } else {
       const http::AbortScope scope = c.closed_on(s.abort);
@@ -178,8 +179,11 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
       }
     }
     if (ec == bhttp::error::need_buffer) ec = {};
+    // Fired after the read completed but before this resumed: the socket is closed, so the
+    // connection must not go back to the pool even if the answer happens to be complete.
+    if (!ec && s.abort && s.abort->fired()) ec = asio::error::operation_aborted;
     if (ec) {
-      s.failure = s.abort != nullptr && s.abort->fired()
+      s.failure = s.abort && s.abort->fired()
                       ? caller_gone()
                       : describe("reading the response body", ec, s.idle_timeout, ErrorKind::kBroken);
       s.conn.reset();
@@ -323,12 +327,12 @@ std::size_t Client::idle_connections() const {
 }
 
 asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
-                                               AbortSignal* abort) {
-  co_return co_await send(url, req, body, Millis::max(), abort);
+                                               std::shared_ptr<AbortSignal> abort) {
+  co_return co_await send(url, req, body, Millis::max(), std::move(abort));
 }
 
 asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
-                                               Millis overall_timeout, AbortSignal* abort) {
+                                               Millis overall_timeout, std::shared_ptr<AbortSignal> abort) {
   const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
   const ClientOptions& o = core->options;
   const Timeouts t{std::min(o.connect_timeout, overall_timeout), std::min(o.first_byte_timeout, overall_timeout),
@@ -354,7 +358,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
     request.content_length(body.size());
   }
   const bool head_only = req.method == "HEAD";
-  if (abort != nullptr && abort->fired()) co_return caller_gone();
+  if (abort && abort->fired()) co_return caller_gone();
 
   const Proxy* proxy = o.proxy.for_target(url);
   const std::string origin = origin_key(url, proxy);
@@ -370,8 +374,8 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
       conn->origin = origin;
       ++core->stats.connections_opened;
     }
-    if (abort != nullptr && abort->fired()) co_return caller_gone();  // while connecting, say
-    HeadAttempt a;                                                    // no co_await inside ?: — GCC 12 miscompiles it
+    if (abort && abort->fired()) co_return caller_gone();  // while connecting, say
+    HeadAttempt a;                                         // no co_await inside ?: — GCC 12 miscompiles it
     {
       const http::AbortScope scope = conn->closed_on(abort);
       if (conn->tls) {
@@ -380,7 +384,7 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
         a = co_await exchange_head(conn->tcp, *conn, request, head_only, t);
       }
     }
-    if (abort != nullptr && abort->fired()) co_return caller_gone();
+    if (abort && abort->fired()) co_return caller_gone();
     if (a.state) {
       Response::State& s = *a.state;
       ResponseHead head;

@@ -87,16 +87,17 @@ class Client {
   // DNS, connect, proxy, TLS, timeout or a malformed answer. A pooled connection the
   // server had already closed is retried once on a new one.
   //
-  // When `abort` fires (the caller this is for went away) while the request waits on its
-  // connection, sending or reading the answer, that connection is closed and the wait fails
-  // at once; a signal already fired fails the call before anything is sent.
+  // When `abort` fires (the caller this is for went away) once the request is on a
+  // connection, sending it or waiting for or reading the answer, that connection is closed
+  // and the wait fails at once; connecting (bounded by connect_timeout) is not interrupted,
+  // and a signal already fired fails the call before anything is sent.
   boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body,
-                                                AbortSignal* abort = nullptr);
+                                                std::shared_ptr<AbortSignal> abort = nullptr);
 
   // The same with a timeout shorter than the configured ones (IMDS wants 1 s).
   boost::asio::awaitable<Result<Response>> send(const Url& url, const http::Request& req, std::string_view body,
                                                 std::chrono::milliseconds overall_timeout,
-                                                AbortSignal* abort = nullptr);
+                                                std::shared_ptr<AbortSignal> abort = nullptr);
 
   const ClientStats& stats() const;
   std::size_t idle_connections() const;

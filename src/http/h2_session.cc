@@ -60,7 +60,9 @@ struct H2Stream {
   bool announced = false;      // the HEADERS frame did not end the stream
   bool closed = false;         // nghttp2 closed the stream (either side ended or reset it)
   asio::steady_timer wake;     // the handler waiting for body bytes or for room to write
-  AbortSignal abort;           // fired when the stream ends before its answer: stops upstream work
+  std::string reset_reason;    // set when signgate resets the stream itself
+  // Fired when the stream ends before its answer: stops the upstream work done for it.
+  std::shared_ptr<AbortSignal> abort = std::make_shared<AbortSignal>();
 
   // The request body.
   bool reading = false;
@@ -193,10 +195,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
   // The stream is over for the client: its handler is woken and, if its answer was not all
   // framed, whatever it waits on upstream is stopped (the rest would go nowhere).
-  static void gone(H2Stream& st) {
+  static void gone(H2Stream& st, std::string why) {
     st.closed = true;
     st.wake.cancel();
-    if (st.handler && !st.eof_sent) st.abort.fire();
+    if (st.handler && !st.eof_sent) st.abort->fire(st.reset_reason.empty() ? std::move(why) : st.reset_reason);
   }
 
   std::shared_ptr<H2Stream> find(std::int32_t id) const {
@@ -226,7 +228,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   // Ends the connection: the reader and the writer stop, every stream's handler is woken.
   void close() {
     closed_ = true;
-    for (auto& [id, st] : streams_) gone(*st);
+    for (auto& [id, st] : streams_) gone(*st, "the connection ended");
     streams_.clear();
     error_code ec;
     beast::get_lowest_layer(stream_).socket().cancel(ec);
@@ -291,6 +293,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
   // Once a second: a write that takes too long, an idle connection, a server that is stopping.
   asio::awaitable<void> watchdog(std::shared_ptr<H2Connection> /*self*/) {
+    // Registered while it runs, however it ends: stop() wakes it to send GOAWAY.
+    struct Registered {
+      std::set<asio::steady_timer*>* set;
+      asio::steady_timer* timer;
+      ~Registered() {
+        if (set != nullptr) set->erase(timer);
+      }
+    } registered{hooks_.stop_wakes, &tick_};
     if (hooks_.stop_wakes != nullptr) hooks_.stop_wakes->insert(&tick_);
     while (!closed_) {
       // Stopping, it looks often: the GOAWAY is out, the last bytes are flushed, then it closes.
@@ -329,7 +339,6 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         break;
       }
     }
-    if (hooks_.stop_wakes != nullptr) hooks_.stop_wakes->erase(&tick_);
     task_done();
   }
 
@@ -527,7 +536,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       nghttp2_session_consume_connection(session, st->unconsumed);
       st->unconsumed = 0;
     }
-    gone(*st);
+    gone(*st, "the client reset the stream");
     c.release(*st);
     if (st->handler) ++c.orphans_;  // its handler still runs: it still counts against the limit
     c.streams_.erase(id);
@@ -762,7 +771,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
 
     bool started() const override { return started_; }
     std::uint64_t bytes_written() const override { return bytes_; }
-    AbortSignal* abort_signal() override { return &st_.abort; }
+    std::shared_ptr<AbortSignal> abort_signal() override { return st_.abort; }
     bool done() const { return st_.eof_sent; }
 
    private:
@@ -773,6 +782,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
       while (!st_.closed && (all ? !st_.eof_sent : st_.pending() > kQueueHigh)) {
         const bool woken = co_await wait(st_, deadline);
         if (!woken) {
+          st_.reset_reason = "the caller did not read the answer within write_timeout";
           nghttp2_submit_rst_stream(c_.session_, NGHTTP2_FLAG_NONE, st_.id, NGHTTP2_CANCEL);
           c_.wake_writer();
           co_return false;

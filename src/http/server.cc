@@ -335,6 +335,19 @@ struct Server::Impl {
     co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   }
 
+  // Counts one in `n` (if not null) for as long as it lives.
+  struct Counted {
+    explicit Counted(std::atomic<std::uint64_t>* counter) : n(counter) {
+      if (n != nullptr) ++*n;
+    }
+    ~Counted() {
+      if (n != nullptr) --*n;
+    }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+    std::atomic<std::uint64_t>* n;
+  };
+
   asio::awaitable<void> session(Loop& loop, tcp::socket socket) {
     // The count was taken by the acceptor; it is given back however this ends.
     struct Release {
@@ -354,6 +367,7 @@ struct Server::Impl {
         unsigned int length = 0;
         SSL_get0_alpn_selected(stream.native_handle(), &protocol, &length);
         const bool h2 = length == 2 && std::memcmp(protocol, "h2", 2) == 0;
+        const Counted counted(h2 ? &h2_connections : nullptr);  // through the close_notify below
         co_await speak(loop, stream, h2);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
         co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
@@ -410,11 +424,8 @@ struct Server::Impl {
                     [this](unsigned status, const std::string& why) { reject(status, why, "h2"); },
                     &loop.h2_watchdogs};
       std::string preread;  // nothing read yet: the preface was only peeked at
-      ++h2_connections;
-      struct Release {
-        std::atomic<std::uint64_t>& n;
-        ~Release() { --n; }
-      } release{h2_connections};
+      // Counted until the connection is done; under TLS, session() counts it up to close_notify.
+      const Counted counted(std::is_same_v<Stream, beast::tcp_stream> ? &h2_connections : nullptr);
       co_await serve_h2(stream, std::move(preread), std::move(hooks));
       co_return;
     }
@@ -483,7 +494,7 @@ struct Server::Impl {
       }
       const RequestHead& head = parser.get().base();
       if (static_cast<std::size_t>(std::distance(head.begin(), head.end())) > options.max_header_count) {
-        reject(431, "more than " + std::to_string(options.max_header_count) + " header fields");
+        reject(431, "more than " + std::to_string(options.max_header_count) + " header fields", protocol_of(head));
         co_await answer_and_close(stream, 431, "too many header fields");
         break;
       }
@@ -495,7 +506,7 @@ struct Server::Impl {
       if (refused) {
         // The body's framing is not one we can trust: answer and close, never read on.
         const std::string te(head[bhttp::field::transfer_encoding]);
-        reject(*refused, "Transfer-Encoding '" + te.substr(0, 200) + "' refused");
+        reject(*refused, "Transfer-Encoding '" + te.substr(0, 200) + "' refused", protocol_of(head));
         const std::string_view message = *refused == 501 ? "transfer coding not implemented" : "bad Transfer-Encoding";
         co_await answer_and_close(stream, *refused, message);
         break;

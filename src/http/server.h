@@ -74,7 +74,7 @@ class Responder {
   virtual std::uint64_t bytes_written() const = 0;
   // Fired when the client gives the request up before its answer ends (an HTTP/2 stream
   // reset, its connection lost); null where that is only learnt by writing (HTTP/1.1).
-  virtual AbortSignal* abort_signal() { return nullptr; }
+  virtual std::shared_ptr<AbortSignal> abort_signal() { return nullptr; }
 };
 
 // Runs on the connection's loop.

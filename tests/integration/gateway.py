@@ -18,7 +18,8 @@ def sha256(text):
 
 
 class Gateway:
-    def __init__(self, fake_url, clients, extra="", env=None, threads=2, bedrock_url=None, aws_extra=""):
+    def __init__(self, fake_url, clients, extra="", env=None, threads=2, bedrock_url=None, aws_extra="",
+                 shutdown_grace=5):
         self.dir = tempfile.TemporaryDirectory(prefix="signgate-gw-")
         self.config_path = os.path.join(self.dir.name, "signgate.yaml")
         self.audit_path = os.path.join(self.dir.name, "audit.jsonl")
@@ -33,7 +34,7 @@ class Gateway:
         self.log_path = os.path.join(self.dir.name, "signgate.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config_path, "--threads", str(threads),
-                                      "--shutdown-grace", "5"],
+                                      "--shutdown-grace", str(shutdown_grace)],
                                      stdout=subprocess.PIPE, stderr=self.log, env=full_env)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("signgate listening on "):
