@@ -694,10 +694,13 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         nghttp2_submit_headers(c_.session_, NGHTTP2_FLAG_NONE, st_.id, nullptr, &nv, 1, nullptr);
       }
       if (!st_.closed) {
-        // What arrived before the handler asked is acknowledged now, and the window opened.
-        nghttp2_session_set_local_window_size(
-            c_.session_, NGHTTP2_FLAG_NONE, st_.id,
-            static_cast<std::int32_t>(std::min<std::uint64_t>(limit, kReadingWindow)));
+        // What arrived before the handler asked is acknowledged now, and the window opened
+        // unless the whole body is already in (a WINDOW_UPDATE then would be a write for nothing).
+        if (!st_.end_stream_in) {
+          nghttp2_session_set_local_window_size(
+              c_.session_, NGHTTP2_FLAG_NONE, st_.id,
+              static_cast<std::int32_t>(std::min<std::uint64_t>(limit, kReadingWindow)));
+        }
         const std::uint64_t n = st_.unconsumed;
         st_.unconsumed = 0;
         c_.consume(st_, n);

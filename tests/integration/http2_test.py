@@ -389,7 +389,7 @@ class Http2(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.audit_line(model) is not None, seconds=10))
         line = self.audit_line(model)
         self.assertEqual((line["status"], line["protocol"]), (499, "h2"), line)
-        self.assertIn("went away", line["error"])
+        self.assertIn("the client reset the stream before the answer ended", line["error"])
         c.send(c.request(3, "POST", "/model/%s/converse" % MODEL, auth(), CONVERSE))
         self.assertEqual(c.responses([3])[3][0], 200, "the connection's other streams go on")
         c.close()
@@ -408,7 +408,7 @@ class Http2(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.audit_line(model) is not None, seconds=10))
         line = self.audit_line(model)
         self.assertEqual((line["status"], line["protocol"]), (200, "h2"), line)  # the answer had begun
-        self.assertIn("went away", line["error"])
+        self.assertIn("the client reset the stream before the answer ended", line["error"])
         c.close()
 
     def test_audit_and_metrics_name_the_protocol(self):
