@@ -4,6 +4,7 @@
 // nullopt.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,13 @@ namespace signgate::api {
 // The unescaped string at doc[key] or doc[key][inner]; nullopt when the document does not
 // parse that far, the field is missing or it is not a string.
 std::optional<std::string> scan_string(std::string_view doc, std::string_view key, std::string_view inner = {});
+
+// Token usage as Converse answers it, {"usage":{"inputTokens":N,"outputTokens":M}}: each
+// nullopt when the document does not say.
+struct ScannedUsage {
+  std::optional<std::uint64_t> input, output;
+};
+ScannedUsage scan_converse_usage(std::string_view doc);
 
 // Appends `s` as a JSON string literal. Unlike append_json_string, `s` may
 // be any bytes: invalid UTF-8 (a model ID off the wire) is replaced by U+FFFD, not copied.

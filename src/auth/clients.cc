@@ -63,30 +63,6 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-RateLimiter::RateLimiter(int per_minute)
-    : per_minute_(per_minute),
-      tokens_(per_minute),
-      capacity_(per_minute),
-      per_second_(per_minute / 60.0),
-      last_(std::chrono::steady_clock::now()) {}
-
-bool RateLimiter::try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after) {
-  std::lock_guard lock(mutex_);
-  const double elapsed = std::chrono::duration<double>(now - last_).count();
-  if (elapsed > 0) {
-    tokens_ = std::min(capacity_, tokens_ + elapsed * per_second_);
-    last_ = now;
-  }
-  if (tokens_ >= 1.0) {
-    tokens_ -= 1.0;
-    return true;
-  }
-  if (retry_after != nullptr) {
-    *retry_after = std::chrono::seconds(static_cast<long long>(std::ceil((1.0 - tokens_) / per_second_)));
-  }
-  return false;
-}
-
 bool Client::allows_operation(Operation op) const {
   // Without a list, every operation but async-invoke: StartAsyncInvoke has Bedrock write to an
   // S3 location the caller names, so a client gets it only when its list says so.
@@ -133,9 +109,15 @@ ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTabl
     if (!own_session && !client.role.role_arn.empty()) {
       client.role.session_name = aws::sanitize_session_name(cfg.aws.role.session_name + "-" + c.name);
     }
-    if (c.requests_per_minute) {
-      client.limiter = previous != nullptr ? previous->limiter_of(c.name, *c.requests_per_minute) : nullptr;
-      if (!client.limiter) client.limiter = std::make_shared<RateLimiter>(*c.requests_per_minute);
+    const LimitSettings limits{c.requests_per_minute, c.tokens_per_minute, c.tokens_per_day};
+    if (limits.any()) {
+      const auto now = std::chrono::steady_clock::now();
+      client.limiter = previous != nullptr ? previous->limiter_of(c.name) : nullptr;
+      if (client.limiter) {
+        client.limiter->reconfigure(limits, now);
+      } else {
+        client.limiter = std::make_shared<ClientLimiter>(limits, now);
+      }
     }
     table.clients_.push_back(std::move(client));
   }
@@ -175,14 +157,7 @@ std::optional<Denial> ClientTable::authorize(const Client& client, Operation op,
   if (!model_id.empty() && !client.allows_model(model_id)) {
     return Denial{403, "model " + std::string(model_id) + " is not allowed for this key"};
   }
-  return rate_limit(client);
-}
-
-std::optional<Denial> ClientTable::rate_limit(const Client& client) const {
-  if (!client.limiter) return std::nullopt;
-  std::chrono::seconds retry{0};
-  if (client.limiter->try_acquire(std::chrono::steady_clock::now(), &retry)) return std::nullopt;
-  return Denial{429, "rate limit exceeded for this key", std::max(retry, std::chrono::seconds(1))};
+  return std::nullopt;
 }
 
 std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, std::string_view model_id,
@@ -194,9 +169,9 @@ std::optional<Denial> ClientTable::check(std::string_view secret, Operation op, 
   return authorize(*c, op, model_id);
 }
 
-std::shared_ptr<RateLimiter> ClientTable::limiter_of(std::string_view name, int per_minute) const {
+std::shared_ptr<ClientLimiter> ClientTable::limiter_of(std::string_view name) const {
   for (const auto& c : clients_) {
-    if (c.name == name && c.limiter && c.limiter->per_minute() == per_minute) return c.limiter;
+    if (c.name == name) return c.limiter;
   }
   return nullptr;
 }

@@ -1,6 +1,6 @@
 // Who may call signgate, and for what: client secrets (stored only as SHA-256, compared in
-// constant time), model allowlists (globs), operations, expiry, and a per-client rate limit.
-// Pure apart from the rate limiter's clock; no I/O.
+// constant time), model allowlists (globs), operations, expiry, and what each client may spend
+// (auth/limits.h). Pure; no I/O.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/limits.h"
 #include "aws/bedrock_operation.h"
 #include "aws/role.h"
 #include "common/crypto.h"
@@ -32,23 +33,6 @@ bool glob_match(std::string_view pattern, std::string_view text);
 // glob_match over model IDs that are not ARNs.
 bool model_pattern_match(std::string_view pattern, std::string_view model_id);
 
-// Token bucket: `per_minute` requests a minute, bursts up to the same number.
-class RateLimiter {
- public:
-  explicit RateLimiter(int per_minute);
-  int per_minute() const { return per_minute_; }
-  // True when a request may go now; otherwise `retry_after` says when one may.
-  bool try_acquire(std::chrono::steady_clock::time_point now, std::chrono::seconds* retry_after);
-
- private:
-  const int per_minute_;
-  std::mutex mutex_;
-  double tokens_;
-  double capacity_;
-  double per_second_;
-  std::chrono::steady_clock::time_point last_;
-};
-
 struct Client {
   std::string name;
   std::vector<Digest> secret_sha256;  // any of them authenticates (several while a key rotates)
@@ -56,7 +40,7 @@ struct Client {
   std::vector<Operation> operations;  // empty: all
   std::optional<SystemTime> expires_at;
   aws::RoleSettings role;                            // whom to be towards AWS for this client
-  std::shared_ptr<RateLimiter> limiter;              // null: unlimited
+  std::shared_ptr<ClientLimiter> limiter;            // null: no limits
   std::optional<config::GuardrailConfig> guardrail;  // put on every call this client makes
 
   bool allows_operation(Operation op) const;
@@ -64,19 +48,12 @@ struct Client {
   bool allows_model(std::string_view model_id) const;
 };
 
-// Why a request was refused, as the gateway reports it.
-struct Denial {
-  unsigned status;     // 401, 403, 429
-  std::string reason;  // safe to show the caller and the audit log
-  std::chrono::seconds retry_after{0};
-};
-
 class ClientTable {
  public:
   // Builds the table from a validated config; each client's role defaults to aws: with the
   // session name "signgate-<client>" so CloudTrail tells clients apart. A client that
-  // `previous` (the table being replaced on reload) has under the same name and the same
-  // requests_per_minute keeps its rate-limit bucket, so a reload does not refill it.
+  // `previous` (the table being replaced on reload) has under the same name keeps its limiter,
+  // reconfigured (ClientLimiter::reconfigure), so a reload refills nothing it did not change.
   static ClientTable from_config(const config::Config& cfg, const ClientTable* previous = nullptr);
 
   // The client whose secret this is, or nullptr. Every entry is compared (in constant time),
@@ -86,14 +63,10 @@ class ClientTable {
   // Unknown or expired secret (401). `client` is set whenever the secret was known.
   std::optional<Denial> identify(std::string_view secret, SystemTime now, const Client** client) const;
 
-  // For a client identify() accepted: operation or model not allowed (403), then
-  // rate_limit(). An empty model (a call that names none: discovery, guardrails, async
-  // invocation status) is checked for the operation only. A request that passes takes one
-  // token from the client's bucket.
+  // For a client identify() accepted: operation or model not allowed (403). An empty model (a
+  // call that names none: discovery, guardrails, async invocation status) is checked for the
+  // operation only. What the client may spend is the gateway's to ask (gateway/limits.h).
   std::optional<Denial> authorize(const Client& client, Operation op, std::string_view model_id) const;
-
-  // Takes a token from the client's bucket; 429 with retry_after (at least 1 s) when empty.
-  std::optional<Denial> rate_limit(const Client& client) const;
 
   // identify(), then authorize(). `client` is set whenever the secret was known, for the
   // audit log.
@@ -103,8 +76,8 @@ class ClientTable {
   const std::vector<Client>& clients() const { return clients_; }
 
  private:
-  // The bucket of the client `name` when it allows `per_minute`, else null.
-  std::shared_ptr<RateLimiter> limiter_of(std::string_view name, int per_minute) const;
+  // The limiter of the client `name`, else null.
+  std::shared_ptr<ClientLimiter> limiter_of(std::string_view name) const;
 
   std::vector<Client> clients_;
 };

@@ -21,7 +21,9 @@
 #include "config/config.h"
 #include "config/stable_file.h"
 #include "gateway/gateway.h"
+#include "gateway/limits.h"
 #include "gateway/preflight.h"
+#include "store/redis.h"
 
 namespace signgate::cli {
 
@@ -84,7 +86,29 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << runtime.message() << '\n';
     return kExitUsage;
   }
-  gateway::Gateway gw(*runtime, **audit, metrics, gateway::Gateway::bedrock(upstream_options(*cfg, *proxy), metrics));
+  // With redis:, what clients spend is counted across every replica that shares it; each loop
+  // has its own connection.
+  gateway::Gateway::LimitsFactory limits;
+  auto limit_stats = std::make_shared<gateway::SharedLimitStats>();
+  if (cfg->redis) {
+    auto url = store::parse_redis_url(cfg->redis->url);
+    if (!url) {
+      std::cerr << "signgate: " << cfg->source << ": redis.url: " << url.message() << '\n';
+      return kExitUsage;
+    }
+    store::RedisOptions ro;
+    ro.url = *url;
+    ro.ca_file = cfg->redis->ca_file;
+    ro.command_timeout = cfg->redis->command_timeout;
+    const bool deny = cfg->redis->deny_on_failure;
+    limits = [ro, deny, limit_stats](const asio::any_io_executor& ex) {
+      return gateway::redis_limits(ex, ro, deny, limit_stats);
+    };
+    spdlog::info("rate limits and budgets shared through {} (on failure: {})", url->redacted(),
+                 deny ? "deny" : "local");
+  }
+  gateway::Gateway gw(*runtime, **audit, metrics, gateway::Gateway::bedrock(upstream_options(*cfg, *proxy), metrics),
+                      limits);
 
   http::ServerOptions so;
   so.host = host;
@@ -170,6 +194,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     pending(next->max_connections != cfg->max_connections, "limits.max_connections");
     pending(next->max_header_bytes != cfg->max_header_bytes, "limits.max_header_bytes");
     pending(next->audit_path != cfg->audit_path, "audit.path");
+    pending(next->redis != cfg->redis, "redis");
     pending(next->tls_cert != cfg->tls_cert || next->tls_key != cfg->tls_key, "tls");
     pending(next->upstream.ca_file != cfg->upstream.ca_file ||
                 next->upstream.connect_timeout != cfg->upstream.connect_timeout ||

@@ -419,7 +419,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   c.source = source;
   r.only(root, "",
          {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic",
-          "discovery", "responses"});
+          "discovery", "responses", "redis"});
   c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
@@ -468,7 +468,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     for (std::size_t i = 0; clients.IsSequence() && i < clients.size(); ++i) {
       const std::string w = "clients[" + std::to_string(i) + "]";
       const YAML::Node n = clients[i];
-      r.only(n, w, {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit", "guardrail"});
+      r.only(
+          n, w,
+          {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit", "budget", "guardrail"});
       if (!n.IsMap()) continue;
       ClientConfig cl;
       cl.name = r.str(n, w, "name").value_or("");
@@ -533,10 +535,13 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         cl.guardrail = std::move(guardrail);
       }
       if (const YAML::Node rl = n["rate_limit"]; rl && !rl.IsNull()) {
-        r.only(rl, w + ".rate_limit", {"requests_per_minute"});
-        if (auto v = r.integer(rl, w + ".rate_limit", "requests_per_minute", 1, 10'000'000)) {
-          cl.requests_per_minute = static_cast<int>(*v);
-        }
+        r.only(rl, w + ".rate_limit", {"requests_per_minute", "tokens_per_minute"});
+        cl.requests_per_minute = r.integer(rl, w + ".rate_limit", "requests_per_minute", 1, 10'000'000);
+        cl.tokens_per_minute = r.integer(rl, w + ".rate_limit", "tokens_per_minute", 1, 1'000'000'000'000);
+      }
+      if (const YAML::Node bu = n["budget"]; bu && !bu.IsNull()) {
+        r.only(bu, w + ".budget", {"tokens_per_day"});
+        cl.tokens_per_day = r.integer(bu, w + ".budget", "tokens_per_day", 1, 1'000'000'000'000'000);
       }
       c.clients.push_back(std::move(cl));
     }
@@ -608,6 +613,25 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       c.responses.max_bytes_per_client = std::size_t(*v) << 20;
     c.responses.max_bytes_per_client = std::min(c.responses.max_bytes_per_client, c.responses.max_bytes);
   }
+  if (const YAML::Node rd = root["redis"]; rd && !rd.IsNull()) {
+    r.only(rd, "redis", {"url", "ca_file", "on_failure", "command_timeout_ms"});
+    RedisConfig redis;
+    redis.url = r.str(rd, "redis", "url").value_or("");
+    if (redis.url.rfind("redis://", 0) != 0 && redis.url.rfind("rediss://", 0) != 0) {
+      p.add("redis.url", "must be redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://... (TLS)");
+    }
+    redis.ca_file = r.str(rd, "redis", "ca_file").value_or("");
+    const std::string on_failure = r.str(rd, "redis", "on_failure").value_or("local");
+    if (on_failure != "local" && on_failure != "deny") {
+      p.add("redis.on_failure",
+            "must be local (each replica limits on its own) or deny (503), not '" + on_failure + "'");
+    }
+    redis.deny_on_failure = on_failure == "deny";
+    if (auto v = r.integer(rd, "redis", "command_timeout_ms", 10, 10'000)) {
+      redis.command_timeout = std::chrono::milliseconds(*v);
+    }
+    c.redis = std::move(redis);
+  }
   if (!p.empty()) return make_error(p.text());
   return c;
 }
@@ -634,7 +658,10 @@ std::string describe_changes(const Config& before, const Config& after) {
     if (old->operations != cl.operations) what.emplace_back("operations");
     if (old->expires_at != cl.expires_at) what.emplace_back("expires_at");
     if (old->aws != cl.aws) what.emplace_back("aws");
-    if (old->requests_per_minute != cl.requests_per_minute) what.emplace_back("rate_limit");
+    if (old->requests_per_minute != cl.requests_per_minute || old->tokens_per_minute != cl.tokens_per_minute) {
+      what.emplace_back("rate_limit");
+    }
+    if (old->tokens_per_day != cl.tokens_per_day) what.emplace_back("budget");
     if (old->guardrail != cl.guardrail) what.emplace_back("guardrail");
     std::string line = cl.name + " (";
     for (std::size_t i = 0; i < what.size(); ++i) line += (i == 0 ? "" : ", ") + what[i];
@@ -660,6 +687,7 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.anthropic_betas != after.anthropic_betas, "anthropic");
   section(before.discovery != after.discovery, "discovery");
   section(before.responses != after.responses, "responses");
+  section(before.redis != after.redis, "redis");
 
   std::string out;
   const auto list = [&](const char* label, const std::vector<std::string>& names) {

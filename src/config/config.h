@@ -45,9 +45,11 @@ struct ClientConfig {
   std::vector<std::string> models;         // glob allowlist
   std::vector<std::string> operations;     // empty: all
   std::optional<SystemTime> expires_at;
-  std::optional<aws::RoleSettings> aws;  // per-client identity, defaults filled from aws:
-  std::optional<int> requests_per_minute;
-  std::optional<GuardrailConfig> guardrail;  // forced onto every call of this client
+  std::optional<aws::RoleSettings> aws;             // per-client identity, defaults filled from aws:
+  std::optional<std::int64_t> requests_per_minute;  // rate_limit:
+  std::optional<std::int64_t> tokens_per_minute;
+  std::optional<std::int64_t> tokens_per_day;  // budget:
+  std::optional<GuardrailConfig> guardrail;    // forced onto every call of this client
   bool operator==(const ClientConfig&) const = default;
 };
 
@@ -58,6 +60,15 @@ struct ResponsesConfig {
   std::size_t max_bytes = 256u << 20;            // every client's responses together
   std::size_t max_bytes_per_client = 64u << 20;  // one client's
   bool operator==(const ResponsesConfig&) const = default;
+};
+
+// redis: the store a fleet of replicas shares (rate limits, budgets, revocations).
+struct RedisConfig {
+  std::string url;               // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://...
+  std::string ca_file;           // rediss://: empty for the system store
+  bool deny_on_failure = false;  // on_failure: deny (503) rather than local (per-replica limits)
+  std::chrono::milliseconds command_timeout{250};
+  bool operator==(const RedisConfig&) const = default;
 };
 
 struct UpstreamConfig {
@@ -95,6 +106,7 @@ struct Config {
   // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
   bool discovery = false;
   ResponsesConfig responses;
+  std::optional<RedisConfig> redis;
   bool operator==(const Config&) const = default;
 };
 

@@ -25,6 +25,8 @@ namespace signgate::gateway {
 
 using SteadyClock = std::chrono::steady_clock;
 
+class Limits;
+
 struct Exchange {
   SteadyClock::time_point start = SteadyClock::now();
   AuditRecord audit;
@@ -45,6 +47,7 @@ struct Exchange {
   std::shared_ptr<const aws::Credentials> credentials;
   // The caller's answer and what tells that it went away (null: its protocol cannot tell).
   const http::Responder* caller = nullptr;
+  Limits* limits = nullptr;  // the loop's: what the answer used is charged at the end
   std::shared_ptr<http::AbortSignal> abort;
 
   bool caller_gone() const { return abort && abort->fired(); }

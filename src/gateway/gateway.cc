@@ -19,8 +19,14 @@ Gateway::UpstreamFactory Gateway::bedrock(http::ClientOptions options, Metrics& 
   };
 }
 
-Gateway::Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics, UpstreamFactory upstreams)
-    : metrics_(metrics), pipeline_(audit, metrics), upstreams_(std::move(upstreams)), runtime_(std::move(runtime)) {
+Gateway::Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics, UpstreamFactory upstreams,
+                 LimitsFactory limits)
+    : metrics_(metrics),
+      pipeline_(audit, metrics),
+      upstreams_(std::move(upstreams)),
+      limits_(std::move(limits)),
+      runtime_(std::move(runtime)) {
+  if (!limits_) limits_ = [](const asio::any_io_executor&) { return local_limits(); };
   pipeline_.configure(*runtime_);
 }
 
@@ -41,8 +47,10 @@ http::HandlerFactory Gateway::handlers(bool with_ops) {
   return [this, with_ops](const asio::any_io_executor& executor) -> http::Handler {
     // The loop's upstream lives as long as its handler, and is used only from that loop.
     std::shared_ptr<Upstream> upstream = upstreams_(executor);
-    return [this, with_ops, upstream](const http::RequestHead& head, http::BodyReader& body, http::Responder& res) {
-      return handle(head, body, res, *upstream, with_ops);
+    std::shared_ptr<Limits> limits = limits_(executor);
+    return [this, with_ops, upstream, limits](const http::RequestHead& head, http::BodyReader& body,
+                                              http::Responder& res) {
+      return handle(head, body, res, *upstream, *limits, with_ops);
     };
   };
 }
@@ -68,12 +76,12 @@ http::Rejected Gateway::rejected() {
 
 // Not a coroutine itself: it picks the coroutine that serves the request (one frame less).
 asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
-                                      Upstream& upstream, bool with_ops) {
+                                      Upstream& upstream, Limits& limits, bool with_ops) {
   const std::string_view target = head.target();
   Routed r = route(head.method(), target.substr(0, target.find('?')), with_ops);
   if (r.refusal) return pipeline_.refuse_unrouted(r.dialect, std::move(*r.refusal), head, res);
   if (r.route->ops != OpsEndpoint::kNone) return ops(r.route->ops, res);
-  return pipeline_.run(r.route->surface(), runtime(), head, body, res, upstream);
+  return pipeline_.run(r.route->surface(), runtime(), head, body, res, upstream, limits);
 }
 
 asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
@@ -104,7 +112,13 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
         ids.push_back({identity.role_session, identity.cache->status()});
       }
     }
-    std::string body = metrics_.render(ids, system_now());
+    std::vector<BudgetMetrics> budgets;
+    const SystemTime now = system_now();
+    for (const auto& c : rt->clients.clients()) {
+      if (!c.limiter) continue;
+      if (const auto left = c.limiter->budget_remaining(now)) budgets.push_back({c.name, *left});
+    }
+    std::string body = metrics_.render(ids, now, budgets);
     co_await res.send(200, content_type("text/plain; version=0.0.4"), std::move(body));
   }
 }

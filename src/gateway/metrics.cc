@@ -132,7 +132,8 @@ void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
   ++betas_dropped_[{client, *label}];
 }
 
-std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now) const {
+std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now,
+                            const std::vector<BudgetMetrics>& budgets) const {
   std::string out =
       "# HELP signgate_build_info The running binary: its version and commit.\n"
       "# TYPE signgate_build_info gauge\n"
@@ -178,6 +179,14 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       "# HELP signgate_open_streams Streaming answers being relayed now.\n"
       "# TYPE signgate_open_streams gauge\nsigngate_open_streams " +
       std::to_string(open_streams_.load()) + "\n";
+  out +=
+      "# HELP signgate_budget_remaining_tokens Tokens left in a client's daily budget (budget.tokens_per_day), "
+      "as this replica counts them.\n"
+      "# TYPE signgate_budget_remaining_tokens gauge\n";
+  for (const auto& b : budgets) {
+    out +=
+        "signgate_budget_remaining_tokens{client=\"" + escape(b.client) + "\"} " + std::to_string(b.remaining) + "\n";
+  }
   out +=
       "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"
       "# TYPE signgate_credential_refreshes_total counter\n";

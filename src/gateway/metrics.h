@@ -32,6 +32,12 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
+// A client's daily token budget, what is left of it today.
+struct BudgetMetrics {
+  std::string client;
+  std::int64_t remaining = 0;
+};
+
 struct IdentityMetrics {
   std::string role_session;
   aws::CacheStatus status;
@@ -56,7 +62,8 @@ class Metrics {
   void stream_opened() { ++open_streams_; }
   void stream_closed() { --open_streams_; }
 
-  std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now) const;
+  std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now,
+                     const std::vector<BudgetMetrics>& budgets = {}) const;
 
  private:
   static constexpr std::size_t kMaxModelsPerClient = 64;

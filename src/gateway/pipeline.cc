@@ -79,6 +79,7 @@ Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
 Refusal denial_refusal(const auth::Denial& d) {
   Refusal r{d.status, d.reason};
   r.retry_after = d.retry_after;
+  r.code = d.code;
   return r;
 }
 
@@ -112,7 +113,7 @@ class NamedResponder final : public http::Responder {
 
 asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<const Runtime> rt,
                                     const http::RequestHead& head, http::BodyReader& body, http::Responder& caller,
-                                    Upstream& upstream) {
+                                    Upstream& upstream, Limits& limits) {
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
@@ -120,6 +121,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.surface = std::string(surface.name());
   x.audit.protocol = http::protocol_of(head);
   x.caller = &res;
+  x.limits = &limits;
   x.abort = res.abort_signal();
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
@@ -188,7 +190,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   }
   if (auto* local = std::get_if<LocalAnswer>(&planned)) {
     // Local answers are cheap, but still this client's traffic: they count against its limit.
-    if (auto denial = runtime.clients.rate_limit(*x.client)) {
+    if (auto denial = co_await limits.admit(*x.client)) {
       const Refusal refusal = denial_refusal(*denial);
       co_await refuse(surface, refusal, x, res);
     } else {
@@ -220,6 +222,12 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   const auto credentials = std::get<std::shared_ptr<const aws::Credentials>>(std::move(access));
+  if (auto denial = co_await limits.admit(*x.client)) {
+    const Refusal refusal = denial_refusal(*denial);
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
   if (x.client->guardrail) {
     if (auto bad = enforce_guardrail(plan.call, *x.client->guardrail, runtime.config.max_json_depth)) {
       const Refusal refusal{400, *bad};
@@ -351,6 +359,11 @@ void Pipeline::finish(Exchange& x) {
     if (!x.caller->started()) x.audit.status = 499;
     const std::string gone = x.abort->reason() + " before the answer ended";
     x.audit.error = x.audit.error.empty() ? gone : x.audit.error + "; " + gone;
+  }
+  // What the answer used counts against the client's tokens a minute and its budget.
+  if (x.limits != nullptr && x.client != nullptr) {
+    const std::uint64_t used = x.audit.input_tokens.value_or(0) + x.audit.output_tokens.value_or(0);
+    if (used > 0) x.limits->charge(*x.client, used);
   }
   const auto end = SteadyClock::now();
   x.audit.latency_ms = std::chrono::duration<double, std::milli>(end - x.start).count();

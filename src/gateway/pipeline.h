@@ -3,7 +3,8 @@
 //   2. authenticate the key from the head → client, or 401; no body byte read yet
 //   3. read body   only now, up to the limit; 100 Continue only now
 //   4. plan        the surface parses the body → an upstream call, a local answer, or 400
-//   5. authorize   allowlist, operation, rate limit, identity → credentials, or 403/429/503
+//   5. authorize   allowlist, operation, identity, then what the client may spend (requests and
+//                  tokens a minute, tokens a day) → credentials, or 403/503/429
 //   6. send        the upstream → its answer, or 502/504
 //   7. answer      the surface relays it (streamed at the caller's pace); errors become refusals
 //   8. finish      exactly one audit line and one metrics update, whatever happened
@@ -17,6 +18,7 @@
 
 #include "gateway/audit.h"
 #include "gateway/exchange.h"
+#include "gateway/limits.h"
 #include "gateway/metrics.h"
 #include "gateway/surface.h"
 #include "gateway/upstream.h"
@@ -28,10 +30,11 @@ class Pipeline {
  public:
   Pipeline(AuditLog& audit, Metrics& metrics) : audit_(audit), metrics_(metrics) {}
 
-  // Serves one request for `surface` against the runtime `rt`, calling `upstream`.
+  // Serves one request for `surface` against the runtime `rt`, calling `upstream`, with what
+  // clients spend counted by `limits` (both the loop's own).
   boost::asio::awaitable<void> run(const Surface& surface, std::shared_ptr<const Runtime> rt,
                                    const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
-                                   Upstream& upstream);
+                                   Upstream& upstream, Limits& limits);
 
   // Answers a request no surface took (404, 405) in `dialect`, with its audit line.
   boost::asio::awaitable<void> refuse_unrouted(Dialect dialect, Refusal r, const http::RequestHead& head,

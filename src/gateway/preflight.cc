@@ -5,6 +5,7 @@
 
 #include "auth/clients.h"
 #include "http/tls_files.h"
+#include "store/redis.h"
 
 namespace signgate::gateway {
 namespace {
@@ -46,6 +47,12 @@ std::string serve_problems(const config::Config& cfg) {
         "prints a client entry)");
   }
   add(audit_problem(cfg.audit_path));
+  if (cfg.redis) {
+    if (auto url = store::parse_redis_url(cfg.redis->url); !url) add("redis.url: " + url.message());
+    if (!cfg.redis->ca_file.empty() && ::access(cfg.redis->ca_file.c_str(), R_OK) != 0) {
+      add("redis.ca_file: " + cfg.redis->ca_file + " cannot be read");
+    }
+  }
   if (!cfg.tls_cert.empty()) add(http::tls_files_problem(cfg.tls_cert, cfg.tls_key).value_or(""));
   for (const auto& [alias, model] : cfg.models) {
     bool callable = false;

@@ -213,53 +213,37 @@ TEST(ClientTable, IdentifyThenAuthorize) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->reason, "model meta.llama3 is not allowed for this key");
   EXPECT_FALSE(table.authorize(a, Operation::kConverse, "anthropic.claude"));
-  // authorize() and check() draw on the same bucket (2 a minute).
-  EXPECT_FALSE(table.authorize(*b, Operation::kConverse, "x"));
-  EXPECT_FALSE(table.check("b", Operation::kConverse, "x", kBefore, nullptr));
-  d = table.authorize(*b, Operation::kConverse, "x");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->status, 429u);
-  EXPECT_GE(d->retry_after, 1s);
-  EXPECT_EQ(table.rate_limit(*b)->status, 429u);
-  EXPECT_FALSE(table.rate_limit(a)) << "a has no limit";
+  EXPECT_FALSE(table.authorize(*b, Operation::kConverse, "x")) << "what b may spend is not authorize()'s to ask";
+  ASSERT_NE(b->limiter, nullptr);
+  EXPECT_EQ(b->limiter->settings().requests_per_minute, 2);
+  EXPECT_EQ(a.limiter, nullptr) << "a has no limit";
 }
 
 // A SIGHUP (logrotate) must not hand every client a full bucket; a new limit starts afresh.
-TEST(ClientTable, ReloadKeepsRateLimitBuckets) {
+TEST(ClientTable, ReloadKeepsLimiters) {
   auto cfg = two_clients();
+  const auto now = std::chrono::steady_clock::now();
   const auto drained = ClientTable::from_config(cfg);
-  EXPECT_FALSE(drained.check("b", Operation::kConverse, "x", kBefore, nullptr));
-  EXPECT_FALSE(drained.check("b", Operation::kConverse, "x", kBefore, nullptr));
-  ASSERT_EQ(drained.check("b", Operation::kConverse, "x", kBefore, nullptr)->status, 429u);
+  auto& limiter = *drained.clients()[1].limiter;
+  EXPECT_FALSE(limiter.admit(now, kBefore));
+  EXPECT_FALSE(limiter.admit(now, kBefore));
+  ASSERT_EQ(limiter.admit(now, kBefore)->status, 429u);
 
   const auto reloaded = ClientTable::from_config(cfg, &drained);
   EXPECT_EQ(reloaded.clients()[1].limiter, drained.clients()[1].limiter);
-  const auto d = reloaded.check("b", Operation::kConverse, "x", kBefore, nullptr);
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->status, 429u);
+  EXPECT_TRUE(reloaded.clients()[1].limiter->admit(now, kBefore)) << "still drained";
   EXPECT_EQ(reloaded.clients()[0].limiter, nullptr) << "unlimited stays unlimited";
 
   cfg.clients[1].requests_per_minute = 3;
   const auto raised = ClientTable::from_config(cfg, &reloaded);
-  EXPECT_EQ(raised.clients()[1].limiter->per_minute(), 3);
-  EXPECT_FALSE(raised.check("b", Operation::kConverse, "x", kBefore, nullptr)) << "a changed limit starts full";
+  EXPECT_EQ(raised.clients()[1].limiter, drained.clients()[1].limiter) << "the same limiter, reconfigured";
+  EXPECT_EQ(raised.clients()[1].limiter->settings().requests_per_minute, 3);
+  EXPECT_FALSE(raised.clients()[1].limiter->admit(now, kBefore)) << "a changed limit starts full";
 
   cfg.clients[1].name = "b2";
   cfg.clients[1].requests_per_minute = 2;
   EXPECT_NE(ClientTable::from_config(cfg, &drained).clients()[1].limiter, drained.clients()[1].limiter)
-      << "buckets follow the client's name";
-}
-
-TEST(RateLimiter, BucketRefillsOverTime) {
-  RateLimiter limiter(2);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::chrono::seconds retry{0};
-  EXPECT_TRUE(limiter.try_acquire(t0, &retry));
-  EXPECT_TRUE(limiter.try_acquire(t0, &retry));
-  EXPECT_FALSE(limiter.try_acquire(t0, &retry));
-  EXPECT_EQ(retry, 30s);
-  EXPECT_TRUE(limiter.try_acquire(t0 + 31s, &retry));
-  EXPECT_FALSE(limiter.try_acquire(t0 + 31s, &retry));
+      << "limiters follow the client's name";
 }
 
 // Without an operations list a client may do everything but start asynchronous invocations,

@@ -28,7 +28,8 @@ clients:
     operations: [invoke, invoke-stream, converse, converse-stream, count-tokens]
     expires_at: 2027-01-01T00:00:00Z
     aws: { role_arn: "arn:aws:iam::444455556666:role/other", external_id: other-ext }
-    rate_limit: { requests_per_minute: 600 }
+    rate_limit: { requests_per_minute: 600, tokens_per_minute: 200000 }
+    budget: { tokens_per_day: 5000000 }
 models:
   claude-sonnet: us.anthropic.claude-3-5-sonnet-20241022-v2:0
 audit:
@@ -59,6 +60,8 @@ TEST(Config, TheSpecExampleLoads) {
   EXPECT_EQ(cl.aws->external_id, "other-ext");
   EXPECT_EQ(cl.aws->duration_seconds, 3600) << "unset keys come from aws:";
   EXPECT_EQ(*cl.requests_per_minute, 600);
+  EXPECT_EQ(*cl.tokens_per_minute, 200000);
+  EXPECT_EQ(*cl.tokens_per_day, 5000000);
   EXPECT_EQ(c->models.at("claude-sonnet"), "us.anthropic.claude-3-5-sonnet-20241022-v2:0");
   EXPECT_EQ(c->max_body_bytes, 20971520u);
   EXPECT_EQ(c->max_connections, 10000u);
@@ -113,7 +116,8 @@ clients:
   - name: a
     secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     models: ["*"]
-    rate_limit: { requests_per_minute: 0 }
+    rate_limit: { requests_per_minute: 0, tokens_per_minute: -5 }
+    budget: { tokens_per_day: lots, tokens_per_week: 1 }
 )");
   for (const char* needle :
        {"bad.yaml: aws.role_arn: must be an IAM role ARN", "bad.yaml: aws.extrenal_id: unknown key",
@@ -122,7 +126,10 @@ clients:
         "bad.yaml: clients[0].secret_sha256: must be 64 lower-case hex digits",
         "bad.yaml: clients[0].models: is required", "bad.yaml: clients[0].operations: unknown operation 'chat'",
         "bad.yaml: clients[0].expires_at: must be a time", "bad.yaml: clients[1].name: 'a' is used by another client",
-        "bad.yaml: clients[1].rate_limit.requests_per_minute: must be a whole number"}) {
+        "bad.yaml: clients[1].rate_limit.requests_per_minute: must be a whole number",
+        "bad.yaml: clients[1].rate_limit.tokens_per_minute: must be a whole number",
+        "bad.yaml: clients[1].budget.tokens_per_day: must be a whole number",
+        "bad.yaml: clients[1].budget.tokens_per_week: unknown key"}) {
     EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n--- got:\n" << out;
   }
 }

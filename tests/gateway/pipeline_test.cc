@@ -128,6 +128,14 @@ std::string config_yaml(const std::string& extra = "") {
          sha256_hex("asyncer-secret") +
          "\n"
          "    models: [\"amazon.nova-*\"]\n    operations: [async-invoke]\n"
+         "  - name: budgeted\n    secret_sha256: " +
+         sha256_hex("budgeted-secret") +
+         "\n"
+         "    models: [\"*\"]\n    budget: {tokens_per_day: 5}\n"
+         "  - name: thrifty\n    secret_sha256: " +
+         sha256_hex("thrifty-secret") +
+         "\n"
+         "    models: [\"*\"]\n    rate_limit: {tokens_per_minute: 5}\n"
          "models:\n  fast: " +
          kModel +
          "\n"
@@ -515,6 +523,34 @@ TEST(Pipeline, ModelListIsLocalAndRateLimited) {
   const auto lines = h.audit_lines();
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0]["operation"], "models");
+}
+
+// Tokens are charged from each answer's usage once it has ended: the request that overdraws a
+// budget or a token rate is answered, the next one is refused with 429 in the caller's dialect.
+TEST(Pipeline, TokenLimitsAndBudgetsAreChargedFromUsage) {
+  Harness h;
+  const std::string chat = R"({"model":")" + std::string(kModel) + R"(","messages":[{"role":"user","content":"hi"}]})";
+  for (const char* secret : {"budgeted-secret", "thrifty-secret"}) {
+    h.upstream->script.push_back(converse_ok());  // 3 + 1 tokens
+    h.upstream->script.push_back(converse_ok());
+    EXPECT_EQ(h.call(bhttp::verb::post, "/v1/chat/completions", bearer(secret), chat).res.status, 200u) << secret;
+    EXPECT_EQ(h.call(bhttp::verb::post, "/v1/chat/completions", bearer(secret), chat).res.status, 200u)
+        << secret << ": 4 of 5 tokens spent, admitted";
+    const auto refused = h.call(bhttp::verb::post, "/v1/chat/completions", bearer(secret), chat);
+    expect_dialect(refused.res, Dialect::kOpenAI, 429);
+    const json error = json::parse(refused.res.body)["error"];
+    const bool budget = std::string(secret) == "budgeted-secret";
+    EXPECT_EQ(error["code"], budget ? "insufficient_quota" : "rate_limit_exceeded") << refused.res.body;
+    EXPECT_NE(error["message"].get<std::string>().find(budget ? "daily token budget of 5 tokens" : "5 tokens a minute"),
+              std::string::npos)
+        << refused.res.body;
+    EXPECT_GE(std::stoi(refused.res.header("Retry-After")), 1);
+  }
+  EXPECT_EQ(h.upstream->calls.size(), 4u) << "refused calls never reach Bedrock";
+  // The budget left is a metric.
+  const auto metrics = h.call(bhttp::verb::get, "/metrics", {});
+  EXPECT_NE(metrics.res.body.find("signgate_budget_remaining_tokens{client=\"budgeted\"} 0"), std::string::npos)
+      << metrics.res.body;
 }
 
 // Claude Code's betas: the accepted ones reach Bedrock in the body, first-party ones are

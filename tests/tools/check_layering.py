@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Fails when a file under src/ includes a module above its own (../shared/DESIGN.md, Layering):
-    cli, main  ->  gateway  ->  api, auth, config  ->  aws, http  ->  common
-with aws above http (credential providers use the HTTP client; http never includes aws) and
-config below auth. Run by the build (CMake's `layering` target) and by `make lint`."""
+    cli, main  ->  gateway  ->  api, auth, config, store  ->  aws, http  ->  common
+with aws above http (credential providers use the HTTP client; http never includes aws),
+config below auth, and store (the Redis client) on http's TLS alone. Run by the build (CMake's `layering` target) and by `make lint`."""
 import os
 import re
 import sys
@@ -14,8 +14,9 @@ ALLOWED = {
     "config": {"common", "aws", "http"},
     "api": {"common", "aws"},
     "auth": {"common", "aws", "config"},
-    "gateway": {"common", "aws", "http", "config", "api", "auth"},
-    "cli": {"common", "aws", "http", "config", "api", "auth", "gateway"},
+    "store": {"common", "http"},
+    "gateway": {"common", "aws", "http", "config", "api", "auth", "store"},
+    "cli": {"common", "aws", "http", "config", "api", "auth", "gateway", "store"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 

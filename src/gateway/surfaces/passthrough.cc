@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/json_scan.h"
 #include "gateway/stream_relay.h"
 #include "gateway/surfaces/translated.h"
 
@@ -101,6 +102,13 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   }
   x.first_byte = SteadyClock::now();
   x.audit.bytes_out = body->size();
+  // Converse says its usage in the body (InvokeModel in headers, read already): what the
+  // client spent, for the audit line and its token limits.
+  if (head.status == 200 && !x.audit.input_tokens && !x.audit.output_tokens && x.audit.operation == "converse") {
+    const api::ScannedUsage usage = api::scan_converse_usage(*body);
+    x.audit.input_tokens = usage.input;
+    x.audit.output_tokens = usage.output;
+  }
   co_await res.send(head.status, std::move(headers), std::move(*body));
   co_return std::nullopt;
 }

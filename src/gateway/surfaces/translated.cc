@@ -1,6 +1,7 @@
 #include "gateway/surfaces/translated.h"
 
 #include "api/json_depth.h"
+#include "api/json_fields.h"
 
 #include <spdlog/spdlog.h>
 
@@ -63,6 +64,16 @@ boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(E
     co_return unreadable_answer(x, std::move(detail));
   }
   x.first_byte = SteadyClock::now();
+  // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
+  if (const nlohmann::json* usage = api::field(answer, "usage"); usage != nullptr && !x.audit.input_tokens) {
+    const auto take = [usage](const char* key, std::optional<std::uint64_t>& into) {
+      if (const nlohmann::json* v = api::field(*usage, key); v != nullptr && v->is_number_unsigned()) {
+        into = v->get<std::uint64_t>();
+      }
+    };
+    take("inputTokens", x.audit.input_tokens);
+    take("outputTokens", x.audit.output_tokens);
+  }
   co_return answer;
 }
 

@@ -1,0 +1,94 @@
+// A Redis client on the event loops: one connection, pipelined (commands from any number of
+// coroutines go out as they come and their replies are matched in order), redis:// and
+// rediss:// (TLS with the system store or a CA file, SNI and the host name checked), AUTH with
+// an ACL user and password, SELECT of a database, a deadline on every command, and reconnection
+// with backoff. The protocol (RESP) is hiredis's: its command formatter and reply reader, over
+// an Asio transport of ours (Debian 12's hiredis 0.14 has no TLS of its own).
+//
+// A client belongs to one event loop: create it, call it and destroy it there. Errors are
+// values: a command that cannot be answered within its deadline fails (kTimeout) and the
+// connection it waited on is dropped, so a paused or unreachable Redis costs each caller at
+// most the command timeout, and while reconnecting is backed off callers fail at once.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace signgate::store {
+
+// redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://...; USER and PASSWORD percent-decoded.
+struct RedisUrl {
+  bool tls = false;
+  std::string host;  // IPv6 literals without brackets
+  std::uint16_t port = 6379;
+  std::string user;  // empty: the default user
+  std::string password;
+  int db = 0;
+
+  // The URL without the password, for logs.
+  std::string redacted() const;
+};
+Result<RedisUrl> parse_redis_url(std::string_view text);
+
+struct RedisOptions {
+  RedisUrl url;
+  std::string ca_file;  // rediss://: empty for the system store
+  std::chrono::milliseconds connect_timeout{1'000};
+  std::chrono::milliseconds command_timeout{250};
+  std::chrono::milliseconds max_backoff{5'000};
+  std::size_t max_reply_bytes = 64u << 20;  // a reply buffered past this drops the connection
+};
+
+// One RESP2 reply.
+struct Reply {
+  enum class Type { kString, kArray, kInteger, kNil, kStatus, kError };
+  Type type = Type::kNil;
+  std::string str;  // kString, kStatus, kError
+  long long integer = 0;
+  std::vector<Reply> elements;  // kArray
+
+  bool is_error() const { return type == Type::kError; }
+};
+
+class Redis {
+ public:
+  Redis(boost::asio::any_io_executor executor, RedisOptions options);
+  ~Redis();
+  Redis(const Redis&) = delete;
+  Redis& operator=(const Redis&) = delete;
+
+  // Sends one command (its arguments as Redis takes them) and waits for its reply: an error
+  // reply is a value (Reply::is_error), a connection or deadline problem a failure.
+  boost::asio::awaitable<Result<Reply>> command(std::vector<std::string> args);
+
+  // Subscribes on a connection of its own, calling `on_message(channel, payload)` for each
+  // message and `on_state(connected)` when the subscription is (re)established or lost; keeps
+  // reconnecting with backoff until stop(). Once per client.
+  void subscribe(std::vector<std::string> channels, std::function<void(std::string_view, std::string_view)> on_message,
+                 std::function<void(bool)> on_state);
+
+  // Closes the connections; pending commands fail, the subscription ends.
+  void stop();
+
+  bool connected() const;
+  std::uint64_t reconnects() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace signgate::store

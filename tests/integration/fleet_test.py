@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""Three signgate replicas sharing one Redis (Debian's redis-server, with a password, on
+loopback) enforce one limit per client, not one per replica: requests a minute exactly across
+the fleet, a daily token budget spent on one replica refused on all, tokens a minute likewise.
+Redis paused, killed and restarted under traffic: with `on_failure: local` every request is
+still answered (each replica falls back to its own limits) within the command timeout and
+sharing resumes by itself; with `on_failure: deny` the callers get 503 in their dialect. Every
+request has its audit line. Behind the replicas, the Bedrock/STS fake checks every signature
+with botocore."""
+import concurrent.futures
+import http.client
+import json
+import time
+import unittest
+import urllib.parse
+
+from common import ROOT, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
+import aws_fake
+from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
+from redis_server import RedisServer
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+CONVERSE = json.dumps({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}).encode()
+CLIENTS = [
+    {"name": "limited", "secret": "sgk_fleet_limited_TEST_0123456789abcdef", "models": '["anthropic.*"]',
+     "rate_limit": "{ requests_per_minute: 6 }"},
+    {"name": "budgeted", "secret": "sgk_fleet_budgeted_TEST_0123456789abcde", "models": '["anthropic.*"]',
+     "budget": "{ tokens_per_day: 30 }"},
+    {"name": "tokened", "secret": "sgk_fleet_tokened_TEST_0123456789abcdef", "models": '["anthropic.*"]',
+     "rate_limit": "{ tokens_per_minute: 20 }"},
+    {"name": "free", "secret": "sgk_fleet_free_TEST_0123456789abcdefghij", "models": '["anthropic.*"]'},
+]
+SECRET = {c["name"]: c["secret"] for c in CLIENTS}
+
+
+def converse(gw, client, path="/model/%s/converse" % MODEL):
+    u = urllib.parse.urlsplit(gw.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request("POST", path, body=CONVERSE,
+                 headers={"Authorization": "Bearer " + SECRET[client], "Content-Type": "application/json"})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+class Fleet(unittest.TestCase):
+    on_failure = "local"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer()
+        cls.fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        extra = "redis: { url: \"%s\", on_failure: %s, command_timeout_ms: 250 }\n" % (cls.redis.url, cls.on_failure)
+        cls.replicas = [Gateway(url, CLIENTS, extra=extra) for _ in range(3)]
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = [gw.stop() for gw in cls.replicas]
+        cls.fake.shutdown()
+        cls.fake.server_close()
+        cls.redis.stop()
+        assert codes == [0, 0, 0], codes
+
+    def day_spent(self, client):
+        keys = self.redis.cli("--scan", "--pattern", "signgate:{%s}:day:*" % client).split()
+        return int(self.redis.cli("GET", keys[0]) or 0) if keys else 0
+
+    def audit_lines(self):
+        return sum(len(gw.audit()) for gw in self.replicas)
+
+
+class SharedLimits(Fleet):
+    def test_requests_a_minute_are_one_limit_across_the_replicas(self):
+        """18 requests at once, 6 to each replica, for a client allowed 6 a minute: 6 are served
+        in all (a replica each would serve 18)."""
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=18) as pool:
+            statuses = list(pool.map(lambda i: converse(self.replicas[i % 3], "limited")[0], range(18)))
+        elapsed = time.monotonic() - started
+        served = statuses.count(200)
+        # The bucket refills at one request every 10 s: a slow machine may earn one more.
+        self.assertGreaterEqual(served, 6, statuses)
+        self.assertLessEqual(served, 6 + int(elapsed / 10), (statuses, elapsed))
+        self.assertEqual(statuses.count(429), 18 - served, statuses)
+        status, headers, _ = converse(self.replicas[0], "limited")
+        self.assertEqual(status, 429)
+        self.assertGreaterEqual(int(headers["retry-after"]), 1)
+
+    def test_a_budget_spent_on_one_replica_is_spent_on_all(self):
+        """Each answer uses 17 tokens; the budget is 30 a day: the first two calls are served
+        (the second overdraws it), then every replica refuses, naming when it resets."""
+        served = 0
+        for i in range(6):
+            before = self.day_spent("budgeted")
+            status, headers, body = converse(self.replicas[i % 3], "budgeted")
+            if status == 200:
+                served += 1
+                # The answer's tokens reach Redis once it has ended: wait for them, not a sleep.
+                self.assertTrue(wait_for(lambda: self.day_spent("budgeted") > before), "the charge reached Redis")
+            else:
+                self.assertEqual(status, 429, body)
+                self.assertIn(b"daily token budget of 30 tokens", body)
+                self.assertIn(b"resets at", body)
+        self.assertEqual(served, 2)
+        self.assertEqual(self.day_spent("budgeted"), 34)
+        u = urllib.parse.urlsplit(self.replicas[2].url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        self.assertIn('signgate_budget_remaining_tokens{client="budgeted"} 0', text)
+
+    def test_tokens_a_minute_are_one_limit_across_the_replicas(self):
+        served = 0
+        for i in range(4):
+            before = int(float(self.redis.cli("HGET", "signgate:{tokened}:tokens", "level") or 20))
+            status, _, body = converse(self.replicas[i % 3], "tokened")
+            if status == 200:
+                served += 1
+                self.assertTrue(wait_for(lambda: float(self.redis.cli("HGET", "signgate:{tokened}:tokens", "level")
+                                                        or 20) < before))
+            else:
+                self.assertEqual(status, 429, body)
+                self.assertIn(b"20 tokens a minute", body)
+        self.assertEqual(served, 2, "17 tokens, then 3 left: admitted, then overdrawn")
+
+
+class RedisFailuresLocal(Fleet):
+    on_failure = "local"
+
+    def test_paused_killed_and_restarted(self):
+        lines = self.audit_lines()
+        sent = 0
+        self.assertEqual(converse(self.replicas[0], "free")[0], 200)
+        sent += 1
+        self.redis.pause()
+        try:
+            for gw in self.replicas:
+                started = time.monotonic()
+                status, _, body = converse(gw, "limited")
+                sent += 1
+                self.assertEqual(status, 200, body)
+                # At most the command timeout (250 ms) added; generous for a loaded machine.
+                self.assertLess(time.monotonic() - started, 5)
+        finally:
+            self.redis.resume()
+        self.redis.kill()
+        for gw in self.replicas:
+            self.assertEqual(converse(gw, "free")[0], 200)
+            sent += 1
+        self.redis.start()
+        # Sharing resumes by itself: the limited client's state appears in the new Redis.
+
+        def shared_again():
+            nonlocal sent
+            converse(self.replicas[1], "limited")
+            sent += 1
+            return self.redis.cli("EXISTS", "signgate:{limited}:requests") == "1"
+
+        self.assertTrue(wait_for(shared_again, seconds=20), "a replica went back to Redis after its restart")
+        self.assertTrue(wait_for(lambda: self.audit_lines() - lines == sent), "one audit line per request")
+
+
+class RedisFailuresDeny(Fleet):
+    on_failure = "deny"
+
+    def test_deny_answers_503_in_the_callers_dialect(self):
+        self.assertEqual(converse(self.replicas[0], "limited")[0], 200)
+        self.redis.kill()
+        status, headers, body = converse(self.replicas[1], "limited")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(headers.get("x-amzn-errortype"), "ServiceUnavailableException")
+        status, _, body = converse(self.replicas[2], "free")
+        self.assertEqual(status, 200, "a client without limits does not need Redis")
+        self.redis.start()
+        self.assertTrue(wait_for(lambda: converse(self.replicas[1], "limited")[0] == 200, seconds=20))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
