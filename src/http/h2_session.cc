@@ -182,6 +182,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         co_await done_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
       error_code ec;
+      // Cleartext: waiting for the socket to be readable first spares a read that would find
+      // nothing (Asio tries one at once), one system call less for each request on a quiet
+      // connection. Not under TLS: bytes the TLS layer holds undecrypted would not wake it.
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        co_await beast::get_lowest_layer(stream_).socket().async_wait(asio::ip::tcp::socket::wait_read,
+                                                                      asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || closed_) break;
+      }
       // Named buffers: GCC 12 loses temporaries made inside a co_await expression.
       const auto space = asio::buffer(buffer.data(), buffer.size());
       const std::size_t n = co_await stream_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
