@@ -22,13 +22,7 @@
 // (a string, or for "x-big" a u16 length of 'a's). Strings are a length byte and that many bytes.
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,7 +30,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +41,7 @@
 
 #include "http/h2_session.h"
 #include "http/server.h"
+#include "loopback_server.h"
 
 namespace {
 
@@ -84,26 +78,6 @@ asio::awaitable<void> handle(const RequestHead& head, BodyReader& body, Responde
     co_return;
   }
   co_await res.send(200, std::move(headers), std::to_string(b.bytes.size()));
-}
-
-std::uint16_t start_server() {
-  static std::unique_ptr<Server> server;
-  ServerOptions o;
-  o.port = 0;
-  o.threads = 1;
-  o.max_header_bytes = 4096;
-  o.max_header_count = 32;
-  o.max_connections = 64;
-  o.header_timeout = std::chrono::milliseconds(1000);
-  o.body_timeout = std::chrono::milliseconds(1000);
-  o.write_timeout = std::chrono::milliseconds(1000);
-  o.keep_alive_timeout = std::chrono::milliseconds(1000);
-  o.linger_timeout = std::chrono::milliseconds(100);
-  server = std::make_unique<Server>(o, handle);
-  auto port = server->listen();
-  if (!port) std::abort();
-  server->start();
-  return *port;
 }
 
 // Reads the script front to back; a read past the end yields zeros and ends the script.
@@ -297,45 +271,8 @@ std::string frames_of(Script& s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const std::uint16_t port = start_server();
+  static const std::uint16_t port = signgate::fuzzing::start_server(handle);
   Script script(data, size);
-  const std::string bytes = frames_of(script);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) std::abort();
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
-  // Writes the script while reading (and dropping) what the server sends, so neither side's
-  // buffers fill; then half-closes and waits for the server to close.
-  ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::seconds(9);  // past every server deadline, within libFuzzer's -timeout=10
-  std::size_t sent = 0;
-  bool write_open = true;
-  char buf[16 * 1024];
-  for (;;) {
-    if (std::chrono::steady_clock::now() > deadline) std::abort();  // the server kept a finished caller
-    if (write_open && sent == bytes.size()) {
-      ::shutdown(fd, SHUT_WR);
-      write_open = false;
-    }
-    pollfd p{fd, static_cast<short>(POLLIN | (write_open ? POLLOUT : 0)), 0};
-    if (::poll(&p, 1, 100) < 0 && errno != EINTR) std::abort();
-    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;  // closed
-    }
-    if (write_open && (p.revents & POLLOUT)) {
-      const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<std::size_t>(n);
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        write_open = false;  // the server closed before taking it all: fine
-      }
-    }
-  }
-  ::close(fd);
+  signgate::fuzzing::send_and_drain(port, frames_of(script));
   return 0;
 }

@@ -184,18 +184,18 @@ def run_h2load(target, connections, streams, seconds, workdir, h1):
 
 
 class Signgate:
-    def __init__(self, binary, workdir, upstream_url, threads):
-        self.dir = os.path.join(workdir, "signgate")
+    def __init__(self, binary, workdir, upstream_url, threads, name="signgate", extra_client="", extra=""):
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.audit_path = os.path.join(self.dir, "audit.jsonl")
         config = os.path.join(self.dir, "signgate.yaml")
         with open(config, "w") as f:
             f.write("listen: 127.0.0.1:0\naws:\n  region: us-east-1\n  role_arn: %s\n  external_id: %s\n"
                     "  sts_endpoint: %s\n  bedrock_endpoint: %s\n"
-                    "clients:\n  - name: bench\n    secret_sha256: %s\n    models: [\"*\"]\n"
-                    "models:\n  claude-haiku: %s\naudit:\n  path: %s\n"
+                    "clients:\n  - name: bench\n    secret_sha256: %s\n    models: [\"*\"]\n%s"
+                    "models:\n  claude-haiku: %s\naudit:\n  path: %s\n%s"
                     % (ROLE, EXTERNAL_ID, upstream_url, upstream_url, hashlib.sha256(SECRET.encode()).hexdigest(),
-                       MODEL, self.audit_path))
+                       extra_client, MODEL, self.audit_path, extra))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({"HOME": self.dir, "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "AKIDBENCHBASE",
                     "AWS_SECRET_ACCESS_KEY": "bench/base/secret"})
@@ -319,6 +319,54 @@ def slow_streams(sg, count, workdir):
             "audited": sg.audit_lines() - audit_before, "h2load": summary}
 
 
+def redis_rows(args, nginx, work, emit):
+    """What limits cost per request: the same client with no limits, with per-replica limits,
+    and with limits shared through Redis (redis-server on loopback, a password), all three
+    admitting everything (the limits are far above the load), so only the checking is measured."""
+    port = up.free_port()
+    password = "bench-redis-pass"
+    redis_dir = os.path.join(work, "redis")
+    os.makedirs(redis_dir, exist_ok=True)
+    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--requirepass", password,
+                              "--save", "", "--appendonly", "no", "--dir", redis_dir],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    limits = ("    rate_limit: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }\n"
+              "    budget: { tokens_per_day: 1000000000000000 }\n")
+    gates = []
+    try:
+        time.sleep(0.5)
+        gates = [("no limits", Signgate(args.signgate, work, nginx.url, args.threads, "sg-nolimits")),
+                 ("limits, per replica", Signgate(args.signgate, work, nginx.url, args.threads, "sg-local", limits)),
+                 ("limits shared through Redis",
+                  Signgate(args.signgate, work, nginx.url, args.threads, "sg-redis", limits,
+                           "redis: { url: \"redis://:%s@127.0.0.1:%d/0\" }\n" % (password, port)))]
+        auth = {"authorization": "Bearer " + SECRET, "content-type": "application/json"}
+        encoded = MODEL.replace(":", "%3A")
+        emit("Limits and what they cost (h2load --h1, 32 connections, native Converse, %d s each; the client's limits "
+             "are far above the load, so every request is admitted and only the checking is measured; CPU of signgate "
+             "and, for the last row, of redis-server):" % args.seconds)
+        emit()
+        emit("| limits | req/s | mean ms | CPU µs/req signgate | CPU µs/req redis-server | paced p50 / p99 ms |")
+        emit("|---|---:|---:|---:|---:|---:|")
+        base_rate = None
+        for name, sg in gates:
+            target = Target(name, sg.url + "/model/%s/converse" % encoded, CONVERSE_BODY, auth, [sg.pid])
+            before = proc_cpu_ticks(redis.pid)
+            r = run_h2load(target, 32, 1, args.seconds, work, True)
+            redis_us = (proc_cpu_ticks(redis.pid) - before) / TICK * 1e6 / max(r["requests"], 1)
+            base_rate = base_rate or max(1, int(r["rps"] * 0.25 / 32))
+            paced = run_paced(target, 32, base_rate, args.seconds, work)
+            emit("| %s | %.0f | %.2f | %.1f | %s | %s / %s |" % (
+                name, r["rps"], r["mean_ms"], r["cpu_us_per_req"],
+                "%.1f" % redis_us if "Redis" in name else "–", fmt_ms(paced["p50"]), fmt_ms(paced["p99"])))
+        emit()
+    finally:
+        for _, sg in gates:
+            sg.stop()
+        redis.kill()
+        redis.wait()
+
+
 def fmt_ms(us):
     return "%.2f" % (us / 1000.0)
 
@@ -331,6 +379,8 @@ def main():
     ap.add_argument("--streams", type=int, default=int(os.environ.get("LOAD_STREAMS", "10000")))
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="signgate event loops")
     ap.add_argument("--no-portkey", action="store_true")
+    ap.add_argument("--redis", action=argparse.BooleanOptionalAction, default=True,
+                    help="also measure limits per replica and shared through redis-server")
     ap.add_argument("--out")
     args = ap.parse_args()
     for tool in ("wrk", "h2load", "nginx" if shutil.which("nginx") else up.NGINX):
@@ -462,6 +512,8 @@ def main():
                      "HTTP/1.1 (320 connections), at %.2f× its requests/s" % (
                          name, h2r["cpu_us_per_req"] / h1r["cpu_us_per_req"], h2r["rps"] / h1r["rps"]))
         emit()
+        if args.redis and shutil.which("redis-server"):
+            redis_rows(args, nginx, work, emit)
         if portkey:
             for c in conns:
                 sgr = next(r for _, t, cc, r, _ in results if t.name == "signgate chat" and cc == c)

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cli/logging.h"
@@ -23,6 +24,7 @@
 #include "gateway/gateway.h"
 #include "gateway/limits.h"
 #include "gateway/preflight.h"
+#include "gateway/revocations.h"
 #include "store/redis.h"
 
 namespace signgate::cli {
@@ -109,6 +111,16 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   }
   gateway::Gateway gw(*runtime, **audit, metrics, gateway::Gateway::bedrock(upstream_options(*cfg, *proxy), metrics),
                       limits);
+  // With redis:, keys revoked by `signgate revoke` are refused on every replica.
+  auto revocations = std::make_shared<gateway::Revocations>();
+  std::optional<store::RedisOptions> redis_options;
+  if (cfg->redis) {
+    redis_options = store::RedisOptions{};
+    redis_options->url = *store::parse_redis_url(cfg->redis->url);
+    redis_options->ca_file = cfg->redis->ca_file;
+    redis_options->command_timeout = std::chrono::seconds(2);  // the control loop's; no request waits on it
+    gw.use_revocations(revocations);
+  }
 
   http::ServerOptions so;
   so.host = host;
@@ -147,6 +159,8 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   // "listening" is announced, so a SIGHUP right after start reloads instead of killing.
   asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  std::optional<gateway::RevocationFollower> follower;
+  if (redis_options) follower.emplace(control.get_executor(), *redis_options, revocations);
   server.start();
   if (ops) ops->start();
   spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})",
@@ -238,6 +252,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
       }
       spdlog::info("stopping: no new connections, {} s for requests in flight", args.shutdown_grace_seconds);
       watch.cancel();
+      if (follower) follower->stop();
     });
   };
   arm_watch();

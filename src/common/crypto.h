@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,8 @@ std::string hex_lower(const unsigned char* bytes, std::size_t size);
 inline std::string hex_lower(const Digest& d) { return hex_lower(d.data(), d.size()); }
 
 inline std::string sha256_hex(std::string_view data) { return hex_lower(sha256(data)); }
+// The digest written as 64 lower-case hex digits (as the config holds it), or nullopt.
+std::optional<Digest> digest_from_hex(std::string_view hex);
 
 // Incremental SHA-256, for bodies that arrive in pieces (a file, a stream).
 class Sha256 {

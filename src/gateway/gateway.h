@@ -49,6 +49,11 @@ class Gateway {
   // For requests the server refused itself (431, 400, 408, 501): an audit line and a metric.
   http::Rejected rejected();
 
+  // Refuses the secrets `revocations` holds (kept up to date by a RevocationFollower). Before serving.
+  void use_revocations(std::shared_ptr<const Revocations> revocations) {
+    pipeline_.set_revocations(std::move(revocations));
+  }
+
   // Ready when every identity in use holds unexpired credentials; otherwise `why`.
   bool ready(std::string* why) const;
 

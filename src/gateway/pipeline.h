@@ -19,6 +19,7 @@
 #include "gateway/audit.h"
 #include "gateway/exchange.h"
 #include "gateway/limits.h"
+#include "gateway/revocations.h"
 #include "gateway/metrics.h"
 #include "gateway/surface.h"
 #include "gateway/upstream.h"
@@ -44,6 +45,9 @@ class Pipeline {
   void rejected(unsigned status, const std::string& reason, std::string_view protocol);
 
   Metrics& metrics() { return metrics_; }
+  // Secrets revoked across the fleet (signgate revoke), checked once a key is recognised. Set
+  // before serving.
+  void set_revocations(std::shared_ptr<const Revocations> r) { revocations_ = std::move(r); }
   // Takes a new configuration's settings for what the pipeline keeps (the Responses store).
   void configure(const Runtime& rt) { responses_.set_limits(rt.config.responses); }
 
@@ -57,6 +61,7 @@ class Pipeline {
 
   AuditLog& audit_;
   Metrics& metrics_;
+  std::shared_ptr<const Revocations> revocations_;
   AsyncInvocations async_invocations_;
   ResponseStore responses_;
 };

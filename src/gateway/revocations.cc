@@ -1,0 +1,97 @@
+#include "gateway/revocations.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace signgate::gateway {
+
+namespace asio = boost::asio;
+
+bool Revocations::revoked(const Digest& secret_sha256) const {
+  std::lock_guard lock(mutex_);
+  return revoked_.count(secret_sha256) != 0;
+}
+
+void Revocations::add(const Digest& d) {
+  std::lock_guard lock(mutex_);
+  revoked_.insert(d);
+}
+
+void Revocations::merge(const std::set<Digest>& all) {
+  std::lock_guard lock(mutex_);
+  revoked_.insert(all.begin(), all.end());
+}
+
+std::size_t Revocations::size() const {
+  std::lock_guard lock(mutex_);
+  return revoked_.size();
+}
+
+struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollower::State> {
+  State(const asio::any_io_executor& ex, store::RedisOptions options, std::shared_ptr<Revocations> r)
+      : redis(ex, std::move(options)), revocations(std::move(r)), tick(ex) {}
+
+  store::Redis redis;
+  std::shared_ptr<Revocations> revocations;
+  asio::steady_timer tick;
+  bool stopped = false;
+
+  // Reads the whole set: at start, every second, and whenever the subscription comes back.
+  asio::awaitable<void> poll(std::shared_ptr<State> /*self*/) {
+    while (!stopped) {
+      std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
+      auto members = co_await redis.command(std::move(command));
+      if (members && members->type == store::Reply::Type::kArray) {
+        std::set<Digest> all;
+        for (const auto& m : members->elements) {
+          if (auto d = digest_from_hex(m.str)) all.insert(*d);
+        }
+        const std::size_t before = revocations->size();
+        revocations->merge(all);
+        if (revocations->size() != before) {
+          spdlog::info("revocations: {} revoked secret(s) known", revocations->size());
+        }
+      }
+      if (stopped) break;
+      tick.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+};
+
+RevocationFollower::RevocationFollower(const asio::any_io_executor& executor, store::RedisOptions options,
+                                       std::shared_ptr<Revocations> revocations)
+    : state_(std::make_shared<State>(executor, std::move(options), std::move(revocations))) {
+  std::weak_ptr<State> weak = state_;
+  state_->redis.subscribe(
+      {std::string(kRevocationChannel)},
+      [weak](std::string_view, std::string_view payload) {
+        auto s = weak.lock();
+        if (!s) return;
+        if (auto d = digest_from_hex(payload)) {
+          s->revocations->add(*d);
+          spdlog::info("revocations: a secret was revoked ({} known)", s->revocations->size());
+        }
+      },
+      [weak](bool up) {
+        auto s = weak.lock();
+        if (s && up) s->tick.cancel();  // back: read the whole set now, for what was missed
+      });
+  asio::co_spawn(executor, state_->poll(state_), asio::detached);
+}
+
+RevocationFollower::~RevocationFollower() { stop(); }
+
+void RevocationFollower::stop() {
+  state_->stopped = true;
+  state_->tick.cancel();
+  state_->redis.stop();
+}
+
+}  // namespace signgate::gateway

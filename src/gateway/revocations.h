@@ -1,0 +1,57 @@
+// Keys revoked across a fleet (`signgate revoke`): the SHA-256 of each revoked secret, kept in
+// Redis (the set signgate:revoked, so a restart keeps it) and announced on the channel
+// signgate:revocations. Each replica follows both from its control loop: the channel at once,
+// the whole set every second for what a lost subscription missed. A secret is checked against
+// it on every request, right after the key is recognised.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/crypto.h"
+#include "store/redis.h"
+
+namespace signgate::gateway {
+
+inline constexpr std::string_view kRevokedSet = "signgate:revoked";
+inline constexpr std::string_view kRevocationChannel = "signgate:revocations";
+
+class Revocations {
+ public:
+  bool revoked(const Digest& secret_sha256) const;
+  void add(const Digest& d);
+  // The set as Redis holds it now; what was revoked stays revoked even if Redis lost it.
+  void merge(const std::set<Digest>& all);
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<Digest> revoked_;
+};
+
+// Follows Redis on `executor` (the control loop) into `revocations` until the Redis client
+// is stopped: subscribes to the channel and reads the set at once and every second.
+class RevocationFollower {
+ public:
+  RevocationFollower(const boost::asio::any_io_executor& executor, store::RedisOptions options,
+                     std::shared_ptr<Revocations> revocations);
+  ~RevocationFollower();
+  RevocationFollower(const RevocationFollower&) = delete;
+  RevocationFollower& operator=(const RevocationFollower&) = delete;
+
+  void stop();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace signgate::gateway
