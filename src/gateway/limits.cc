@@ -7,7 +7,6 @@
 
 #include <cmath>
 
-
 namespace signgate::gateway {
 
 namespace asio = boost::asio;
@@ -120,10 +119,9 @@ class RedisLimits final : public Limits {
       case 0: co_return std::nullopt;
       case 1: co_return auth::Denial{429, "rate limit exceeded for this key", wait, "rate_limit_exceeded"};
       case 2:
-        co_return auth::Denial{429,
-                               "token rate limit of " + arg(s.tokens_per_minute) +
-                                   " tokens a minute exceeded for this key",
-                               wait, "rate_limit_exceeded"};
+        co_return auth::Denial{
+            429, "token rate limit of " + arg(s.tokens_per_minute) + " tokens a minute exceeded for this key", wait,
+            "rate_limit_exceeded"};
       default: {
         const SystemTime reset = auth::next_utc_midnight(wall);
         const auto left = std::chrono::duration_cast<std::chrono::seconds>(reset - wall) + std::chrono::seconds(1);

@@ -23,7 +23,7 @@ namespace signgate::gateway {
 
 // Counters the metrics show, shared by every loop's Limits.
 struct SharedLimitStats {
-  std::atomic<std::uint64_t> redis_failures{0};  // admissions or charges Redis did not answer
+  std::atomic<std::uint64_t> redis_failures{0};   // admissions or charges Redis did not answer
   std::atomic<std::uint64_t> local_fallbacks{0};  // admissions decided by the replica's own limiter
   std::atomic<bool> redis_up{false};
 };

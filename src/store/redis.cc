@@ -75,7 +75,8 @@ Result<RedisUrl> parse_redis_url(std::string_view text) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (u.host.empty()) return make_error("names no host");
-  if (u.host.find_first_of(" \t\r\n/?#") != std::string::npos) return make_error("the host has characters hosts cannot");
+  if (u.host.find_first_of(" \t\r\n/?#") != std::string::npos)
+    return make_error("the host has characters hosts cannot");
   if (!port.empty()) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -243,11 +244,11 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   // after it was dropped.
   std::shared_ptr<Link> link;
   bool connecting = false, ready = false, stopped = false, writing = false;
-  std::uint64_t generation = 0;  // each connection's readers and writers stop once it is replaced
+  std::uint64_t generation = 0;                  // each connection's readers and writers stop once it is replaced
   std::deque<std::shared_ptr<Pending>> pending;  // sent or queued, answered in this order
-  std::string out;                                // queued, not yet written
-  std::vector<asio::steady_timer*> waiting;       // callers waiting for a connection
-  Clock::time_point retry_at{};                   // no new connection before this
+  std::string out;                               // queued, not yet written
+  std::vector<asio::steady_timer*> waiting;      // callers waiting for a connection
+  Clock::time_point retry_at{};                  // no new connection before this
   Millis backoff{100};
   std::string last_error;
   std::uint64_t reconnects = 0;
@@ -307,8 +308,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     deadline.cancel();
     if (!failure.empty()) co_return make_error("Redis " + options.url.redacted() + ": " + failure);
     if (ec || answered < hello.size()) {
-      co_return make_error("Redis " + options.url.redacted() + " did not answer AUTH/SELECT: " +
-                               (ec ? ec.message() : std::string("closed")),
+      co_return make_error("Redis " + options.url.redacted() +
+                               " did not answer AUTH/SELECT: " + (ec ? ec.message() : std::string("closed")),
                            ErrorKind::kTimeout);
     }
     co_return l;
@@ -434,7 +435,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       error_code ec;
       co_await mine.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       waiting.erase(std::find(waiting.begin(), waiting.end(), &mine));
-      if (!ec) co_return make_error("Redis did not accept a connection within the command timeout", ErrorKind::kTimeout);
+      if (!ec)
+        co_return make_error("Redis did not accept a connection within the command timeout", ErrorKind::kTimeout);
     }
     auto p = std::make_shared<Pending>(executor);
     pending.push_back(p);
@@ -478,6 +480,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           while (auto reply = reader.next(&error)) {
             if (reply->type != Reply::Type::kArray || reply->elements.size() < 3) continue;
             const std::string& kind = reply->elements[0].str;
+            if (stopped) break;  // nothing is called back once stop() was
             if (kind == "subscribe" && !up) {
               up = true;
               delay = Millis(100);
@@ -490,7 +493,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         }
         if (sub_link) sub_link->close();
         sub_link.reset();
-        if (up) on_state(false);
+        if (up && !stopped) on_state(false);
       }
       if (stopped) break;
       sub_wake = std::make_shared<asio::steady_timer>(executor);
@@ -520,7 +523,8 @@ asio::awaitable<Result<Reply>> Redis::command(std::vector<std::string> args) {
   co_return co_await impl_->command(std::move(args));  // NOLINT(bugprone-use-after-move)
 }
 
-void Redis::subscribe(std::vector<std::string> channels, std::function<void(std::string_view, std::string_view)> on_message,
+void Redis::subscribe(std::vector<std::string> channels,
+                      std::function<void(std::string_view, std::string_view)> on_message,
                       std::function<void(bool)> on_state) {
   asio::co_spawn(impl_->executor,
                  impl_->subscription(impl_, std::move(channels), std::move(on_message), std::move(on_state)),

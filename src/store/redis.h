@@ -75,7 +75,7 @@ class Redis {
 
   // Subscribes on a connection of its own, calling `on_message(channel, payload)` for each
   // message and `on_state(connected)` when the subscription is (re)established or lost; keeps
-  // reconnecting with backoff until stop(). Once per client.
+  // reconnecting with backoff until stop(), after which neither is called. Once per client.
   void subscribe(std::vector<std::string> channels, std::function<void(std::string_view, std::string_view)> on_message,
                  std::function<void(bool)> on_state);
 

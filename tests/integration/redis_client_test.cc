@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,21 +72,30 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   void start() {
-    std::vector<std::string> args = {"redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--requirepass", "s3cret", "--dir", dir_.path()};
+    std::vector<std::string> args = {"redis-server", "--bind",        "127.0.0.1", "--save", "",         "--appendonly",
+                                     "no",           "--requirepass", "s3cret",    "--dir",  dir_.path()};
     const std::vector<std::string> acl = {"--user", "signgate", "on", ">user-pass", "~*", "&*", "+@all"};
     args.insert(args.end(), acl.begin(), acl.end());
     if (tls_) {
-      const std::vector<std::string> t = {"--port", "0", "--tls-port", std::to_string(port_),
-                                          "--tls-cert-file", dir_.path() + "/server.pem",
-                                          "--tls-key-file", dir_.path() + "/server.key",
-                                          "--tls-ca-cert-file", dir_.path() + "/ca.pem", "--tls-auth-clients", "no"};
+      const std::vector<std::string> t = {"--port",
+                                          "0",
+                                          "--tls-port",
+                                          std::to_string(port_),
+                                          "--tls-cert-file",
+                                          dir_.path() + "/server.pem",
+                                          "--tls-key-file",
+                                          dir_.path() + "/server.key",
+                                          "--tls-ca-cert-file",
+                                          dir_.path() + "/ca.pem",
+                                          "--tls-auth-clients",
+                                          "no"};
       args.insert(args.end(), t.begin(), t.end());
     } else {
       args.insert(args.end(), {"--port", std::to_string(port_)});
     }
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test process that was killed
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

@@ -29,7 +29,7 @@ class RedisServer:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--requirepass", PASSWORD,
+            ["setpriv", "--pdeathsig", "KILL", "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--requirepass", PASSWORD,
              "--save", "", "--appendonly", "no", "--dir", self.dir.name],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
