@@ -120,6 +120,14 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     redis_options->ca_file = cfg->redis->ca_file;
     redis_options->command_timeout = std::chrono::seconds(2);  // the control loop's; no request waits on it
     gw.use_revocations(revocations);
+    // What was revoked before this replica started is refused from its first request.
+    std::string why;
+    if (!gateway::load_revocations(*redis_options, *revocations, &why)) {
+      spdlog::warn(
+          "revocations: could not be read from Redis at start ({}); secrets revoked earlier are "
+          "accepted until Redis answers",
+          why);
+    }
   }
 
   http::ServerOptions so;

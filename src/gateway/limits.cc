@@ -40,7 +40,7 @@ if rpm > 0 then
   if tat < now then tat = now end
   local next_tat = tat + 60000 / rpm
   if next_tat - now > 60000 then return {1, math.ceil(next_tat - now - 60000), spent} end
-  redis.call('SET', KEYS[1], tostring(next_tat), 'PX', math.ceil(next_tat - now) + 1000)
+  redis.call('SET', KEYS[1], string.format('%.17g', next_tat), 'PX', math.ceil(next_tat - now) + 1000)
 end
 return {0, 0, spent}
 )lua";
@@ -53,7 +53,7 @@ if tpm > 0 then
   local h = redis.call('HMGET', KEYS[1], 'level', 'ts')
   local level, ts = tonumber(h[1]) or tpm, tonumber(h[2]) or now
   if now > ts then level = math.min(tpm, level + (now - ts) * tpm / 60000) else now = ts end
-  redis.call('HSET', KEYS[1], 'level', tostring(level - used), 'ts', tostring(now))
+  redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level - used), 'ts', string.format('%.17g', now))
   redis.call('PEXPIRE', KEYS[1], 120000 + math.ceil(math.max(0, used - level) * 60000 / tpm))
 end
 local spent = 0

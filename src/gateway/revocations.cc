@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,6 +33,41 @@ std::size_t Revocations::size() const {
   return revoked_.size();
 }
 
+namespace {
+
+// The digests an SMEMBERS reply lists (entries that are not 64 hex digits are skipped).
+std::set<Digest> digests_of(const store::Reply& members) {
+  std::set<Digest> all;
+  for (const auto& m : members.elements) {
+    if (auto d = digest_from_hex(m.str)) all.insert(*d);
+  }
+  return all;
+}
+
+}  // namespace
+
+bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why) {
+  asio::io_context ioc;
+  store::Redis redis(ioc.get_executor(), options);
+  bool loaded = false;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
+        auto members = co_await redis.command(std::move(command));
+        if (members && members->type == store::Reply::Type::kArray) {
+          into.merge(digests_of(*members));
+          loaded = true;
+        } else if (why != nullptr) {
+          *why = members ? members->str : members.message();
+        }
+        redis.stop();
+      },
+      asio::detached);
+  ioc.run();
+  return loaded;
+}
+
 struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollower::State> {
   State(const asio::any_io_executor& ex, store::RedisOptions options, std::shared_ptr<Revocations> r)
       : redis(ex, std::move(options)), revocations(std::move(r)), tick(ex) {}
@@ -47,12 +83,8 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
       std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
       auto members = co_await redis.command(std::move(command));
       if (members && members->type == store::Reply::Type::kArray) {
-        std::set<Digest> all;
-        for (const auto& m : members->elements) {
-          if (auto d = digest_from_hex(m.str)) all.insert(*d);
-        }
         const std::size_t before = revocations->size();
-        revocations->merge(all);
+        revocations->merge(digests_of(*members));
         if (revocations->size() != before) {
           spdlog::info("revocations: {} revoked secret(s) known", revocations->size());
         }

@@ -37,6 +37,11 @@ class Revocations {
   std::set<Digest> revoked_;
 };
 
+// Reads the revoked set once, on a loop of its own, within `timeout`, so a replica that starts
+// refuses what was revoked before it from its first request. False, with why, when Redis did
+// not answer (the follower keeps trying).
+bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why);
+
 // Follows Redis on `executor` (the control loop) into `revocations` until the Redis client
 // is stopped: subscribes to the channel and reads the set at once and every second.
 class RevocationFollower {

@@ -18,6 +18,7 @@
 #include <charconv>
 #include <deque>
 #include <optional>
+#include <random>
 
 #include "common/percent.h"
 #include "http/tls_client.h"
@@ -250,6 +251,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   std::vector<asio::steady_timer*> waiting;      // callers waiting for a connection
   Clock::time_point retry_at{};                  // no new connection before this
   Millis backoff{100};
+  bool answered_since_connect = false;
   std::string last_error;
   std::uint64_t reconnects = 0;
   std::uint64_t connections = 0;
@@ -281,9 +283,12 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     // One deadline for the answers: a Redis that takes the connection but never answers.
     asio::steady_timer deadline(executor);
     deadline.expires_after(options.connect_timeout);
-    Link* raw = l.get();
-    deadline.async_wait([raw](const error_code& e) {
-      if (!e) raw->close();
+    // Weak: the expiry may already be queued when the answer arrives and open() returns.
+    const std::weak_ptr<Link> weak = l;
+    auto answered_in_time = std::make_shared<bool>(false);
+    deadline.async_wait([weak, answered_in_time](const error_code& e) {
+      auto link_alive = weak.lock();
+      if (!e && !*answered_in_time && link_alive) link_alive->close();
     });
     std::size_t answered = 0;
     std::string failure;
@@ -305,6 +310,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       }
       if (!failure.empty()) break;
     }
+    *answered_in_time = true;
     deadline.cancel();
     if (!failure.empty()) co_return make_error("Redis " + options.url.redacted() + ": " + failure);
     if (ec || answered < hello.size()) {
@@ -327,7 +333,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     } else {
       link = std::move(*opened);
       ready = true;
-      backoff = Millis(100);
+      answered_since_connect = false;  // the backoff resets with the first answer, not the connect
       if (connections++ > 0) ++reconnects;
       const std::uint64_t gen = ++generation;
       asio::co_spawn(executor, read_loop(shared_from_this(), gen, link, reader), asio::detached);
@@ -338,7 +344,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   void failed(const std::string& why) {
     if (last_error != why) spdlog::warn("redis: {}; retrying in {} ms", why, backoff.count());
     last_error = why;
-    retry_at = Clock::now() + backoff;
+    // Jittered (half to all of the backoff), so a fleet does not reconnect in step.
+    thread_local std::minstd_rand jitter{std::random_device{}()};
+    const auto wait = backoff / 2 + Millis(std::uniform_int_distribution<long>(0, backoff.count() / 2)(jitter));
+    retry_at = Clock::now() + wait;
     backoff = std::min(backoff * 2, options.max_backoff);
   }
 
@@ -387,6 +396,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         }
         auto p = std::move(pending.front());
         pending.pop_front();
+        if (!answered_since_connect) {
+          answered_since_connect = true;
+          backoff = Millis(100);
+        }
         p->result = std::move(*reply);
         p->wake.cancel();
       }

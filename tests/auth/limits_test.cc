@@ -69,11 +69,15 @@ TEST(ClientLimiter, ARefusedRequestSpendsNoRequestToken) {
 }
 
 TEST(ClientLimiter, AReloadKeepsWhatWasSpentUnlessTheLimitChanged) {
+  ClientLimiter r({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}}, kT0);
+  EXPECT_FALSE(r.admit(kT0, kNoon));
+  r.reconfigure({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}}, kT0);
+  EXPECT_TRUE(r.admit(kT0, kNoon)) << "the same request limit: the same, drained bucket";
   ClientLimiter l({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = 100}, kT0);
   EXPECT_FALSE(l.admit(kT0, kNoon));
   l.charge(100, kT0, kNoon);
   l.reconfigure({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = 100}, kT0);
-  EXPECT_TRUE(l.admit(kT0, kNoon)) << "same limits: same buckets, same spending";
+  EXPECT_TRUE(l.admit(kT0, kNoon)) << "same limits: same spending";
   l.reconfigure({.requests_per_minute = 5, .tokens_per_minute = {}, .tokens_per_day = 150}, kT0);
   EXPECT_EQ(l.budget_remaining(kNoon), 50) << "a raised budget counts what today already spent";
   EXPECT_FALSE(l.admit(kT0, kNoon)) << "a changed minute limit starts full";

@@ -56,8 +56,9 @@ class Fleet(unittest.TestCase):
         cls.redis = RedisServer()
         cls.fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         cls.fake_url = url
-        cls.extra = "redis: { url: \"%s\", on_failure: %s, command_timeout_ms: 250 }\n" % (cls.redis.url,
-                                                                                         cls.on_failure)
+        # Scaled under ASan: a stall past the timeout would fall back to per-replica limits.
+        cls.extra = "redis: { url: \"%s\", on_failure: %s, command_timeout_ms: %d }\n" % (
+            cls.redis.url, cls.on_failure, int(250 * SLOWDOWN))
         cls.replicas = [Gateway(url, CLIENTS, extra=cls.extra) for _ in range(3)]
 
     @classmethod
@@ -194,8 +195,9 @@ class Revocation(Fleet):
         for gw in self.replicas:
             self.assertTrue(wait_for(lambda: converse(gw, "free")[0] == 401, seconds=5))
         # Published: every replica knows at once. One second is the promise; a loaded machine
-        # (the ASan build) gets its slowdown on top.
+        # (the ASan build) gets its slowdown on top. The message, not the 1 s poll, told them.
         self.assertLess(time.monotonic() - revoked_at, 1.0 * SLOWDOWN)
+        self.assertTrue(wait_for(lambda: all("a secret was revoked" in gw.logs() for gw in self.replicas)))
         status, _, body = converse(self.replicas[1], "free")
         self.assertIn(b"revoked", body)
         self.assertEqual(converse(self.replicas[2], "limited")[0], 200, "other clients are not touched")
@@ -205,7 +207,7 @@ class Revocation(Fleet):
         # Kept across restarts: a replica started now refuses it from its first request.
         fresh = Gateway(self.fake_url, CLIENTS, extra=self.extra)
         try:
-            self.assertTrue(wait_for(lambda: converse(fresh, "free")[0] == 401, seconds=5))
+            self.assertEqual(converse(fresh, "free")[0], 401, "refused from the first request")
         finally:
             fresh.stop()
         # A new secret for the client works again, on a replica that reloaded it.
