@@ -330,7 +330,7 @@ def redis_rows(args, nginx, work, emit):
     redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--requirepass", password,
                               "--save", "", "--appendonly", "no", "--dir", redis_dir],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    limits = ("    rate_limit: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }\n"
+    limits = ("    rate_limit: { requests_per_minute: 10000000, tokens_per_minute: 100000000000 }\n"
               "    budget: { tokens_per_day: 1000000000000000 }\n")
     gates = []
     try:
