@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "common/strings.h"
+#include "http/tls_client.h"
 
 namespace signgate::http {
 
@@ -81,19 +82,7 @@ struct Connection {
 struct Client::Impl {
   Impl(asio::any_io_executor ex, ClientOptions opts)
       : executor(std::move(ex)), options(std::move(opts)), tls(ssl::context::tls_client) {
-    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    error_code ec;
-    if (options.ca_file.empty()) {
-      tls.set_default_verify_paths(ec);
-    } else {
-      tls.load_verify_file(options.ca_file, ec);
-    }
-    if (ec)
-      tls_error = describe("loading CA certificates from " +
-                               (options.ca_file.empty() ? std::string("the system store") : options.ca_file),
-                           ec, {}, ErrorKind::kUnreachable)
-                      .message;
+    tls_error = configure_client_tls(tls, options.ca_file);
   }
 
   std::unique_ptr<Connection> take_idle(const std::string& origin) {
@@ -264,11 +253,9 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
 
   if (url.is_tls()) {
     conn->tls.emplace(conn->tcp, core.tls);
-    if (!url.is_ip_literal() && !SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str())) {
+    if (!prepare_client_tls(*conn->tls, url.host, url.is_ip_literal())) {
       co_return make_error("TLS: could not set SNI for " + url.host, ErrorKind::kUnreachable);
     }
-    conn->tls->set_verify_mode(ssl::verify_peer);
-    conn->tls->set_verify_callback(ssl::host_name_verification(url.host));
     co_await conn->tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return describe("TLS handshake with " + url.host_header(), ec, timeout, ErrorKind::kUnreachable);
   }
