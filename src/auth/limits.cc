@@ -120,7 +120,9 @@ void ClientLimiter::sync_spent_today(std::int64_t spent, SystemTime wall) {
   std::lock_guard lock(mutex_);
   if (!settings_.tokens_per_day) return;
   roll_day(wall);
-  spent_today_ = std::max<std::int64_t>(0, spent);
+  // Within a day spending only grows: a reply that left Redis before a later charge (they
+  // arrive in any order) must not step it back.
+  spent_today_ = std::max(spent_today_, spent);
 }
 
 std::optional<std::int64_t> ClientLimiter::budget_remaining(SystemTime wall) const {

@@ -13,17 +13,15 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::int64_t wall_ms(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
+// Time is Redis's own (TIME), so replicas whose clocks differ still share one clock.
 // KEYS: requests (GCRA's theoretical arrival time), tokens (a bucket that may go below
-// empty: level and time), today's spending. ARGV: now in ms, requests a minute, tokens a
-// minute, tokens a day (0: none). Returns {verdict, wait ms, spent today}: 0 admitted (one
+// empty: level and time), today's spending. ARGV: requests a minute, tokens a minute, tokens a
+// day (0: none). Returns {verdict, wait ms, spent today}: 0 admitted (one
 // request taken), 1 requests a minute, 2 tokens a minute, 3 the daily budget.
-constexpr const char* kAdmit = R"lua(
-local now = tonumber(ARGV[1])
-local rpm, tpm, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+constexpr const char* kAdmitLua = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local rpm, tpm, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local spent = 0
 if budget > 0 then
   spent = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -45,10 +43,12 @@ end
 return {0, 0, spent}
 )lua";
 
-// KEYS: tokens bucket, today's spending. ARGV: now in ms, tokens a minute, tokens a day (0:
-// none), the tokens used. Returns today's spending.
-constexpr const char* kCharge = R"lua(
-local now, tpm, budget, used = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+// KEYS: tokens bucket, today's spending. ARGV: tokens a minute, tokens a day (0: none), the
+// tokens used. Returns today's spending.
+constexpr const char* kChargeLua = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tpm, budget, used = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if tpm > 0 then
   local h = redis.call('HMGET', KEYS[1], 'level', 'ts')
   local level, ts = tonumber(h[1]) or tpm, tonumber(h[2]) or now
@@ -63,6 +63,16 @@ if budget > 0 then
 end
 return spent
 )lua";
+
+const store::RedisScript& admit_script() {
+  static const store::RedisScript script(kAdmitLua);
+  return script;
+}
+
+const store::RedisScript& charge_script() {
+  static const store::RedisScript script(kChargeLua);
+  return script;
+}
 
 std::string key(std::string_view client, std::string_view what) {
   // One hash tag per client: its keys stay on one shard of a Redis Cluster.
@@ -99,9 +109,8 @@ class RedisLimits final : public Limits {
     const SystemTime wall = system_now();
     std::vector<std::string> keys = {key(client.name, "requests"), key(client.name, "tokens"),
                                      day_key(client.name, wall)};
-    std::vector<std::string> args = {std::to_string(wall_ms(wall)), arg(s.requests_per_minute),
-                                     arg(s.tokens_per_minute), arg(s.tokens_per_day)};
-    auto reply = co_await run(*redis_, scripts_->admit, std::move(keys), std::move(args));
+    std::vector<std::string> args = {arg(s.requests_per_minute), arg(s.tokens_per_minute), arg(s.tokens_per_day)};
+    auto reply = co_await redis_->eval(admit_script(), std::move(keys), std::move(args));
     if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.size() != 3) {
       note_failure(reply ? (reply->is_error() ? reply->str : std::string("an unexpected reply")) : reply.message());
       if (deny_) {
@@ -141,55 +150,21 @@ class RedisLimits final : public Limits {
     const SystemTime wall = system_now();
     client.limiter->charge(tokens, std::chrono::steady_clock::now(), wall);
     std::vector<std::string> keys = {key(client.name, "tokens"), day_key(client.name, wall)};
-    std::vector<std::string> args = {std::to_string(wall_ms(wall)), arg(s.tokens_per_minute), arg(s.tokens_per_day),
-                                     std::to_string(tokens)};
-    asio::co_spawn(executor_,
-                   charge_later(redis_, scripts_, stats_, client.limiter, wall, std::move(keys), std::move(args)),
+    std::vector<std::string> args = {arg(s.tokens_per_minute), arg(s.tokens_per_day), std::to_string(tokens)};
+    asio::co_spawn(executor_, charge_later(redis_, stats_, client.limiter, wall, std::move(keys), std::move(args)),
                    asio::detached);
   }
 
  private:
-  // A script and the SHA1 Redis knows it by (from SCRIPT LOAD).
-  struct Script {
-    const char* text;
-    std::string sha;
-  };
-  struct Scripts {
-    Script admit{kAdmit, {}};
-    Script charge{kCharge, {}};
-  };
-
   static std::string day_key(std::string_view client, SystemTime wall) {
     return key(client, "day:" + std::to_string(auth::utc_day(wall)));
   }
 
-  // EVALSHA; the script is loaded first, and again when Redis forgot it (a restart, SCRIPT FLUSH).
-  static asio::awaitable<Result<store::Reply>> run(store::Redis& redis, Script& script, std::vector<std::string> keys,
-                                                   std::vector<std::string> args) {
-    for (int attempt = 0;; ++attempt) {
-      if (script.sha.empty()) {
-        std::vector<std::string> load = {"SCRIPT", "LOAD", script.text};  // named: GCC 12 and co_await
-        auto loaded = co_await redis.command(std::move(load));
-        if (!loaded || loaded->is_error()) co_return loaded;
-        script.sha = loaded->str;
-      }
-      std::vector<std::string> command = {"EVALSHA", script.sha, std::to_string(keys.size())};
-      command.insert(command.end(), keys.begin(), keys.end());
-      command.insert(command.end(), args.begin(), args.end());
-      auto reply = co_await redis.command(std::move(command));
-      if (attempt == 0 && reply && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
-        script.sha.clear();
-        continue;
-      }
-      co_return reply;
-    }
-  }
-
-  static asio::awaitable<void> charge_later(std::shared_ptr<store::Redis> redis, std::shared_ptr<Scripts> scripts,
+  static asio::awaitable<void> charge_later(std::shared_ptr<store::Redis> redis,
                                             std::shared_ptr<SharedLimitStats> stats,
                                             std::shared_ptr<auth::ClientLimiter> limiter, SystemTime wall,
                                             std::vector<std::string> keys, std::vector<std::string> args) {
-    auto reply = co_await run(*redis, scripts->charge, std::move(keys), std::move(args));
+    auto reply = co_await redis->eval(charge_script(), std::move(keys), std::move(args));
     if (!reply || reply->is_error()) {
       ++stats->redis_failures;
     } else if (reply->type == store::Reply::Type::kInteger && limiter->settings().tokens_per_day) {
@@ -205,7 +180,6 @@ class RedisLimits final : public Limits {
 
   asio::any_io_executor executor_;
   std::shared_ptr<store::Redis> redis_;
-  std::shared_ptr<Scripts> scripts_ = std::make_shared<Scripts>();
   bool deny_;
   std::shared_ptr<SharedLimitStats> stats_;
 };

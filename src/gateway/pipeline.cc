@@ -160,7 +160,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   x.audit.client = x.client->name;
-  if (revocations_ && revocations_->revoked(sha256(std::get<std::string_view>(presented)))) {
+  if (revocations_ && revocations_->any() && revocations_->revoked(sha256(std::get<std::string_view>(presented)))) {
     const Refusal refusal{401, "this API key was revoked", "", "invalid_api_key"};
     co_await refuse(surface, refusal, x, res);
     finish(x);

@@ -21,11 +21,13 @@ bool Revocations::revoked(const Digest& secret_sha256) const {
 void Revocations::add(const Digest& d) {
   std::lock_guard lock(mutex_);
   revoked_.insert(d);
+  any_.store(true, std::memory_order_release);
 }
 
 void Revocations::merge(const std::set<Digest>& all) {
   std::lock_guard lock(mutex_);
   revoked_.insert(all.begin(), all.end());
+  if (!revoked_.empty()) any_.store(true, std::memory_order_release);
 }
 
 std::size_t Revocations::size() const {
@@ -76,17 +78,25 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
   std::shared_ptr<Revocations> revocations;
   asio::steady_timer tick;
   bool stopped = false;
+  bool reread = false;  // the subscription came back: read the whole set whatever its size
+  std::function<void(bool)> on_answer;
 
-  // Reads the whole set: at start, every second, and whenever the subscription comes back.
+  // Reads the set's size every second, and the whole set at start, when the size changed and
+  // whenever the subscription comes back. Secrets are only ever added to it.
   asio::awaitable<void> poll(std::shared_ptr<State> /*self*/) {
+    long long seen = -1;
     while (!stopped) {
-      std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
-      auto members = co_await redis.command(std::move(command));
-      if (members && members->type == store::Reply::Type::kArray) {
-        const std::size_t before = revocations->size();
-        revocations->merge(digests_of(*members));
-        if (revocations->size() != before) {
-          spdlog::info("revocations: {} revoked secret(s) known", revocations->size());
+      std::vector<std::string> count = {"SCARD", std::string(kRevokedSet)};
+      auto size = co_await redis.command(std::move(count));
+      const bool answered = size && size->type == store::Reply::Type::kInteger;
+      if (on_answer && !stopped) on_answer(answered);
+      if (answered && (size->integer != seen || reread)) {
+        reread = false;
+        std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
+        auto members = co_await redis.command(std::move(command));
+        if (members && members->type == store::Reply::Type::kArray) {
+          seen = size->integer;
+          merge(*members);
         }
       }
       if (stopped) break;
@@ -95,11 +105,18 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
       co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
   }
+
+  void merge(const store::Reply& members) const {
+    const std::size_t before = revocations->size();
+    revocations->merge(digests_of(members));
+    if (revocations->size() != before) spdlog::info("revocations: {} revoked secret(s) known", revocations->size());
+  }
 };
 
 RevocationFollower::RevocationFollower(const asio::any_io_executor& executor, store::RedisOptions options,
-                                       std::shared_ptr<Revocations> revocations)
+                                       std::shared_ptr<Revocations> revocations, std::function<void(bool)> on_answer)
     : state_(std::make_shared<State>(executor, std::move(options), std::move(revocations))) {
+  state_->on_answer = std::move(on_answer);
   std::weak_ptr<State> weak = state_;
   state_->redis.subscribe(
       {std::string(kRevocationChannel)},
@@ -113,7 +130,10 @@ RevocationFollower::RevocationFollower(const asio::any_io_executor& executor, st
       },
       [weak](bool up) {
         auto s = weak.lock();
-        if (s && up) s->tick.cancel();  // back: read the whole set now, for what was missed
+        if (s && up) {
+          s->reread = true;  // back: read the whole set now, for what was missed
+          s->tick.cancel();
+        }
       });
   asio::co_spawn(executor, state_->poll(state_), asio::detached);
 }

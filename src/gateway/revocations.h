@@ -1,7 +1,8 @@
 // Keys revoked across a fleet (`signgate revoke`): the SHA-256 of each revoked secret, kept in
 // Redis (the set signgate:revoked, so a restart keeps it) and announced on the channel
 // signgate:revocations. Each replica follows both from its control loop: the channel at once,
-// the whole set every second for what a lost subscription missed. A secret is checked against
+// the set's size every second, and the whole set when that changed, for what a lost
+// subscription missed. A secret is checked against
 // it on every request, right after the key is recognised.
 #pragma once
 
@@ -9,7 +10,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -26,6 +29,8 @@ inline constexpr std::string_view kRevocationChannel = "signgate:revocations";
 
 class Revocations {
  public:
+  // Whether anything is revoked at all: while nothing is, a request costs no hash and no lock.
+  bool any() const { return any_.load(std::memory_order_acquire); }
   bool revoked(const Digest& secret_sha256) const;
   void add(const Digest& d);
   // The set as Redis holds it now; what was revoked stays revoked even if Redis lost it.
@@ -35,6 +40,7 @@ class Revocations {
  private:
   mutable std::mutex mutex_;
   std::set<Digest> revoked_;
+  std::atomic<bool> any_{false};
 };
 
 // Reads the revoked set once, on a loop of its own, within `timeout`, so a replica that starts
@@ -43,11 +49,12 @@ class Revocations {
 bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why);
 
 // Follows Redis on `executor` (the control loop) into `revocations` until the Redis client
-// is stopped: subscribes to the channel and reads the set at once and every second.
+// is stopped: subscribes to the channel and reads the set at once and every second. Each
+// second's read tells `on_answer` whether Redis answered (the fleet's health, for /readyz).
 class RevocationFollower {
  public:
   RevocationFollower(const boost::asio::any_io_executor& executor, store::RedisOptions options,
-                     std::shared_ptr<Revocations> revocations);
+                     std::shared_ptr<Revocations> revocations, std::function<void(bool)> on_answer = {});
   ~RevocationFollower();
   RevocationFollower(const RevocationFollower&) = delete;
   RevocationFollower& operator=(const RevocationFollower&) = delete;

@@ -12,6 +12,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <random>
 
+#include "common/crypto.h"
 #include "common/percent.h"
 #include "http/tls_client.h"
 
@@ -99,6 +101,11 @@ Result<RedisUrl> parse_redis_url(std::string_view text) {
 
 namespace {
 
+// Errors a Redis answers every command with while it cannot serve them.
+bool is_failover(std::string_view error) {
+  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0;
+}
+
 // One command in RESP, formatted by hiredis.
 std::string format_command(const std::vector<std::string>& args) {
   std::vector<const char*> argv;
@@ -117,27 +124,69 @@ std::string format_command(const std::vector<std::string>& args) {
   return command;
 }
 
-Reply to_reply(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING: out.type = Reply::Type::kString; break;
-    case REDIS_REPLY_ARRAY: out.type = Reply::Type::kArray; break;
-    case REDIS_REPLY_INTEGER: out.type = Reply::Type::kInteger; break;
-    case REDIS_REPLY_STATUS: out.type = Reply::Type::kStatus; break;
-    case REDIS_REPLY_ERROR: out.type = Reply::Type::kError; break;
-    default: out.type = Reply::Type::kNil; break;
+// hiredis's reply reader, building our Reply directly (no redisReply tree to copy). An array
+// may announce any number of elements before sending them: a reply is refused once its arrays
+// announce more than kMaxElements in all, before anything is allocated for them.
+constexpr std::size_t kMaxElements = 1u << 18;
+
+struct ReplyBuild {
+  std::size_t elements = 0;  // announced so far by the reply being read
+  bool too_many = false;
+};
+
+Reply* place(const redisReadTask* task, Reply::Type type) {
+  Reply* r = nullptr;
+  if (task->parent != nullptr) {
+    auto* parent = static_cast<Reply*>(task->parent->obj);
+    r = &parent->elements[static_cast<std::size_t>(task->idx)];
+  } else {
+    r = new Reply();  // NOLINT(cppcoreguidelines-owning-memory): hiredis owns it until next()
   }
-  if (r.str != nullptr) out.str.assign(r.str, r.len);
-  out.integer = r.integer;
-  out.elements.reserve(r.elements);
-  for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(to_reply(*r.element[i]));  // depth ≤ 7: hiredis
-  return out;
+  r->type = type;
+  return r;
 }
 
-// hiredis's reply reader, owned.
+void* create_string(const redisReadTask* task, char* data, std::size_t len) {
+  const Reply::Type type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
+                           : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
+                                                              : Reply::Type::kString;
+  Reply* r = place(task, type);
+  r->str.assign(data, len);
+  return r;
+}
+
+void* create_array(const redisReadTask* task, int elements) {
+  auto* build = static_cast<ReplyBuild*>(task->privdata);
+  const auto n = static_cast<std::size_t>(std::max(elements, 0));
+  if (build == nullptr) return nullptr;
+  if (n > kMaxElements - build->elements) {
+    build->too_many = true;
+    return nullptr;  // hiredis's reader fails with "Out of memory"
+  }
+  build->elements += n;
+  Reply* r = place(task, Reply::Type::kArray);
+  r->elements.resize(n);
+  return r;
+}
+
+void* create_integer(const redisReadTask* task, long long value) {
+  Reply* r = place(task, Reply::Type::kInteger);
+  r->integer = value;
+  return r;
+}
+
+void* create_nil(const redisReadTask* task) { return place(task, Reply::Type::kNil); }
+
+// Only a whole reply (the root) is ever freed: its elements are inside it.
+void free_reply(void* reply) { delete static_cast<Reply*>(reply); }  // NOLINT(cppcoreguidelines-owning-memory)
+
+redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer, create_nil, free_reply};
+
 class Reader {
  public:
-  Reader() : r_(redisReaderCreate()) {}
+  Reader() : r_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
+    if (r_ != nullptr) r_->privdata = &build_;
+  }
   ~Reader() {
     if (r_ != nullptr) redisReaderFree(r_);
   }
@@ -152,15 +201,17 @@ class Reader {
     void* raw = nullptr;
     if (r_ == nullptr || redisReaderGetReply(r_, &raw) != REDIS_OK) {
       *error = r_ != nullptr && r_->errstr[0] != '\0' ? r_->errstr : "unreadable reply";
+      if (build_.too_many) *error = "a reply of more than " + std::to_string(kMaxElements) + " elements";
       return std::nullopt;
     }
     if (raw == nullptr) return std::nullopt;
-    Reply out = to_reply(*static_cast<redisReply*>(raw));
-    freeReplyObject(raw);
-    return out;
+    build_.elements = 0;
+    std::unique_ptr<Reply> owned(static_cast<Reply*>(raw));
+    return std::move(*owned);
   }
 
  private:
+  ReplyBuild build_;
   redisReader* r_;
 };
 
@@ -173,10 +224,22 @@ class Link {
 
   asio::awaitable<Result<bool>> connect(const RedisUrl& url, Millis timeout) {
     error_code ec;
-    asio::ip::tcp::resolver resolver(tcp_.get_executor());
+    // The resolver has no deadline of its own: a timer cancels it (a DNS server that does not
+    // answer would otherwise hold every command that waits for this connection).
+    auto resolver = std::make_shared<asio::ip::tcp::resolver>(tcp_.get_executor());
+    asio::steady_timer resolve_deadline(tcp_.get_executor());
+    resolve_deadline.expires_after(timeout);
+    const std::weak_ptr<asio::ip::tcp::resolver> weak_resolver = resolver;
+    resolve_deadline.async_wait([weak_resolver](const error_code& e) {
+      if (auto r = weak_resolver.lock(); r && !e) r->cancel();
+    });
     tcp_.expires_after(timeout);
-    const auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port),
-                                                           asio::redirect_error(asio::use_awaitable, ec));
+    const auto endpoints = co_await resolver->async_resolve(url.host, std::to_string(url.port),
+                                                            asio::redirect_error(asio::use_awaitable, ec));
+    resolve_deadline.cancel();
+    if (ec == asio::error::operation_aborted) {
+      co_return make_error("resolving " + url.host + ": no answer within the connect timeout", ErrorKind::kTimeout);
+    }
     if (ec) co_return make_error("resolving " + url.host + ": " + ec.message(), ErrorKind::kUnreachable);
     co_await tcp_.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -280,6 +343,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     for (const auto& c : hello) bytes += format_command(c);
     error_code ec;
     co_await l->write(bytes, ec);
+    if (ec) {
+      co_return make_error("Redis " + options.url.redacted() + ": writing AUTH/SELECT: " + ec.message(),
+                           ErrorKind::kBroken);
+    }
     // One deadline for the answers: a Redis that takes the connection but never answers.
     asio::steady_timer deadline(executor);
     deadline.expires_after(options.connect_timeout);
@@ -400,8 +467,16 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           answered_since_connect = true;
           backoff = Millis(100);
         }
+        // A replica or a primary that is starting (or lost its own primary) answers every
+        // command so: reconnect, through DNS, to whatever the name now points at (a failover).
+        const bool failover = reply->is_error() && is_failover(reply->str);
+        std::string why = failover ? reply->str : std::string();
         p->result = std::move(*reply);
         p->wake.cancel();
+        if (failover) {
+          drop("Redis " + options.url.redacted() + " cannot serve commands: " + why, ErrorKind::kUnreachable);
+          co_return;
+        }
       }
       if (!error.empty()) {
         drop("Redis: " + error, ErrorKind::kBroken);
@@ -428,9 +503,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     if (gen == generation) writing = false;
   }
 
-  asio::awaitable<Result<Reply>> command(std::vector<std::string> args) {
+  asio::awaitable<Result<Reply>> command(std::vector<std::string> args, Clock::time_point deadline) {
     auto self = shared_from_this();
-    const auto deadline = Clock::now() + options.command_timeout;
     std::string bytes = format_command(args);
     if (bytes.empty()) co_return make_error("the command could not be formatted");
     while (!ready) {
@@ -452,6 +526,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         co_return make_error("Redis did not accept a connection within the command timeout", ErrorKind::kTimeout);
     }
     auto p = std::make_shared<Pending>(executor);
+    const auto sent = Clock::now();
     pending.push_back(p);
     out += bytes;
     if (!writing) {
@@ -462,6 +537,11 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     error_code ec;
     co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!p->result) {
+      if (Clock::now() - sent < options.command_timeout / 2) {
+        // Most of the time went on connecting or on an earlier command of the same call: a
+        // fresh connection is not judged by it. The reply, when it comes, is read and dropped.
+        co_return make_error("Redis did not answer within the command timeout", ErrorKind::kTimeout);
+      }
       // No answer in time: whatever the connection was waiting for, it is not to be trusted now.
       drop("Redis did not answer within " + std::to_string(options.command_timeout.count()) + " ms",
            ErrorKind::kTimeout);
@@ -532,8 +612,32 @@ Redis::Redis(asio::any_io_executor executor, RedisOptions options)
 Redis::~Redis() { impl_->stop(); }
 
 asio::awaitable<Result<Reply>> Redis::command(std::vector<std::string> args) {
+  const auto deadline = Clock::now() + impl_->options.command_timeout;
   // clang-tidy takes the coroutine's frame clean-up at co_return for a use of the moved parameter.
-  co_return co_await impl_->command(std::move(args));  // NOLINT(bugprone-use-after-move)
+  co_return co_await impl_->command(std::move(args), deadline);  // NOLINT(bugprone-use-after-move)
+}
+
+RedisScript::RedisScript(std::string lua) : text(std::move(lua)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr) == 1) sha1 = hex_lower(digest, size);
+}
+
+asio::awaitable<Result<Reply>> Redis::eval(const RedisScript& script, std::vector<std::string> keys,
+                                           std::vector<std::string> args) {
+  // One deadline for the call, however many round trips it takes.
+  const auto deadline = Clock::now() + impl_->options.command_timeout;
+  std::vector<std::string> command = {"EVALSHA", script.sha1, std::to_string(keys.size())};
+  command.insert(command.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
+  command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  auto reply = co_await impl_->command(command, deadline);
+  if (reply && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
+    // Not known yet (a new or restarted Redis, SCRIPT FLUSH): EVAL runs it and keeps it.
+    command[0] = "EVAL";
+    command[1] = script.text;
+    reply = co_await impl_->command(std::move(command), deadline);
+  }
+  co_return reply;
 }
 
 void Redis::subscribe(std::vector<std::string> channels,

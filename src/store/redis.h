@@ -8,7 +8,9 @@
 // A client belongs to one event loop: create it, call it and destroy it there. Errors are
 // values: a command that cannot be answered within its deadline fails (kTimeout) and the
 // connection it waited on is dropped, so a paused or unreachable Redis costs each caller at
-// most the command timeout, and while reconnecting is backed off callers fail at once.
+// most the command timeout, and while reconnecting is backed off callers fail at once. A
+// server that cannot serve (READONLY, LOADING, MASTERDOWN: a failover) is reconnected to, and
+// a reply is bounded in bytes and in elements.
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
@@ -62,6 +64,13 @@ struct Reply {
   bool is_error() const { return type == Type::kError; }
 };
 
+// A Lua script, known to Redis by its SHA1.
+struct RedisScript {
+  explicit RedisScript(std::string lua);
+  std::string text;
+  std::string sha1;  // lower-case hex
+};
+
 class Redis {
  public:
   Redis(boost::asio::any_io_executor executor, RedisOptions options);
@@ -72,6 +81,11 @@ class Redis {
   // Sends one command (its arguments as Redis takes them) and waits for its reply: an error
   // reply is a value (Reply::is_error), a connection or deadline problem a failure.
   boost::asio::awaitable<Result<Reply>> command(std::vector<std::string> args);
+
+  // Runs `script` with `keys` and `args` (EVALSHA, then EVAL when Redis does not know it yet:
+  // a new or restarted Redis, SCRIPT FLUSH), all within one command timeout.
+  boost::asio::awaitable<Result<Reply>> eval(const RedisScript& script, std::vector<std::string> keys,
+                                             std::vector<std::string> args);
 
   // Subscribes on a connection of its own, calling `on_message(channel, payload)` for each
   // message and `on_state(connected)` when the subscription is (re)established or lost; keeps

@@ -14,8 +14,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -318,6 +321,108 @@ TEST(Redis, SubscribeAndReconnect) {
     }
     EXPECT_EQ(got.back(), "two");
   });
+}
+
+// A script runs by its SHA1; after SCRIPT FLUSH (or a restart) the client sends it whole again.
+TEST(Redis, ScriptsSurviveAFlush) {
+  RedisServer server;
+  with_redis(options_for("redis://:s3cret@127.0.0.1:" + std::to_string(server.port())),
+             [](Redis& r) -> asio::awaitable<void> {
+               const RedisScript script("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}");
+               for (int round = 0; round < 2; ++round) {
+                 std::vector<std::string> keys = {"sk"}, args = {"arg"};
+                 auto reply = co_await r.eval(script, std::move(keys), std::move(args));
+                 EXPECT_TRUE(reply && reply->type == Reply::Type::kArray && reply->elements.size() == 3)
+                     << (reply ? reply->str : reply.message());
+                 if (reply && reply->elements.size() == 3) {
+                   EXPECT_EQ(reply->elements[1].str, "arg");
+                   EXPECT_EQ(reply->elements[2].integer, round + 1);
+                 }
+                 // Redis knows it by the SHA1 the client computed.
+                 std::vector<std::string> exists = {"SCRIPT", "EXISTS", script.sha1};
+                 auto known = co_await r.command(std::move(exists));
+                 EXPECT_TRUE(known && known->elements.size() == 1 && known->elements[0].integer == 1);
+                 std::vector<std::string> flush = {"SCRIPT", "FLUSH"};
+                 EXPECT_TRUE(co_await r.command(std::move(flush)));
+               }
+             });
+}
+
+// A server that answers each connection's first command with `answer`, then keeps it open.
+class ScriptedServer {
+ public:
+  ScriptedServer(asio::io_context& ioc, std::vector<std::string> answers)
+      : acceptor_(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), answers_(std::move(answers)) {
+    asio::co_spawn(ioc, serve(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int accepted() const { return accepted_; }
+  void stop() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& s : sockets_) s->close(ec);
+  }
+
+ private:
+  asio::awaitable<void> serve() {
+    for (;;) {
+      auto socket = std::make_shared<asio::ip::tcp::socket>(acceptor_.get_executor());
+      boost::system::error_code ec;
+      co_await acceptor_.async_accept(*socket, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      sockets_.push_back(socket);
+      const std::string answer = answers_[std::min<std::size_t>(accepted_++, answers_.size() - 1)];
+      char buf[512];
+      (void)co_await socket->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(*socket, asio::buffer(answer), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::string> answers_;
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> sockets_;
+  int accepted_ = 0;
+};
+
+// What a broken or hostile Redis sends is bounded: an array announcing more elements than a
+// reply may have drops the connection before anything is allocated for them. A replica (or a
+// primary still loading) answers READONLY/LOADING: the reply is the caller's, and the client
+// reconnects, so a failover's new primary is found through DNS.
+TEST(Redis, HostileAndFailoverReplies) {
+  asio::io_context ioc;
+  ScriptedServer server(
+      ioc, {"*300000000\r\n:1\r\n", "-READONLY You can't write against a read only replica.\r\n", "+PONG\r\n"});
+  auto options = options_for("redis://127.0.0.1:" + std::to_string(server.port()));
+  options.max_backoff = 100ms;
+  Redis redis(ioc.get_executor(), options);
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        auto huge = co_await redis.command(kPing);
+        EXPECT_FALSE(huge);
+        if (!huge) {
+          EXPECT_NE(huge.message().find("elements"), std::string::npos) << huge.message();
+        }
+        Result<Reply> readonly = make_error("not yet");
+        for (int i = 0; i < 50 && !readonly; ++i) {
+          readonly = co_await redis.command(kPing);
+          if (!readonly) co_await sleep_for(50ms);
+        }
+        EXPECT_TRUE(readonly && readonly->is_error() && readonly->str.rfind("READONLY", 0) == 0)
+            << (readonly ? readonly->str : readonly.message());
+        Result<Reply> pong = make_error("not yet");
+        for (int i = 0; i < 50 && !pong; ++i) {
+          pong = co_await redis.command(kPing);
+          if (!pong) co_await sleep_for(50ms);
+        }
+        EXPECT_TRUE(pong && pong->str == "PONG") << (pong ? pong->str : pong.message());
+        EXPECT_EQ(server.accepted(), 3) << "a new connection after each";
+        redis.stop();
+        server.stop();
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
 }
 
 }  // namespace
