@@ -88,41 +88,39 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << runtime.message() << '\n';
     return kExitUsage;
   }
-  // With redis:, what clients spend is counted across every replica that shares it; each loop
-  // has its own connection.
-  gateway::Gateway::LimitsFactory limits;
-  auto limit_stats = std::make_shared<gateway::SharedLimitStats>();
+  // With redis:, what clients spend, what the gateway remembers (stored responses, who started
+  // which async invocation) and which keys are revoked are shared by every replica that uses
+  // the same Redis; each loop has its own connection.
+  std::shared_ptr<gateway::Fleet> fleet;
   if (cfg->redis) {
     auto url = store::parse_redis_url(cfg->redis->url);
     if (!url) {
       std::cerr << "signgate: " << cfg->source << ": redis.url: " << url.message() << '\n';
       return kExitUsage;
     }
-    store::RedisOptions ro;
-    ro.url = *url;
-    ro.ca_file = cfg->redis->ca_file;
-    ro.command_timeout = cfg->redis->command_timeout;
-    const bool deny = cfg->redis->deny_on_failure;
-    limits = [ro, deny, limit_stats](const asio::any_io_executor& ex) {
-      return gateway::redis_limits(ex, ro, deny, limit_stats);
-    };
-    spdlog::info("rate limits and budgets shared through {} (on failure: {})", url->redacted(),
-                 deny ? "deny" : "local");
+    gateway::FleetOptions fo;
+    fo.redis.url = *url;
+    fo.redis.ca_file = cfg->redis->ca_file;
+    fo.redis.command_timeout = cfg->redis->command_timeout;
+    fo.deny_on_failure = cfg->redis->deny_on_failure;
+    fleet = std::make_shared<gateway::Fleet>(fo);
+    spdlog::info("limits, budgets, stored responses and revocations shared through {} (on failure: {})", fleet->where(),
+                 fo.deny_on_failure ? "deny" : "local");
   }
   gateway::Gateway gw(*runtime, **audit, metrics, gateway::Gateway::bedrock(upstream_options(*cfg, *proxy), metrics),
-                      limits);
+                      fleet);
   // With redis:, keys revoked by `signgate revoke` are refused on every replica.
   auto revocations = std::make_shared<gateway::Revocations>();
   std::optional<store::RedisOptions> redis_options;
-  if (cfg->redis) {
-    redis_options = store::RedisOptions{};
-    redis_options->url = *store::parse_redis_url(cfg->redis->url);
-    redis_options->ca_file = cfg->redis->ca_file;
+  if (fleet) {
+    redis_options = fleet->options().redis;
     redis_options->command_timeout = std::chrono::seconds(2);  // the control loop's; no request waits on it
     gw.use_revocations(revocations);
     // What was revoked before this replica started is refused from its first request.
     std::string why;
-    if (!gateway::load_revocations(*redis_options, *revocations, &why)) {
+    const bool loaded = gateway::load_revocations(*redis_options, *revocations, &why);
+    fleet->stats()->redis_up = loaded;
+    if (!loaded) {
       spdlog::warn(
           "revocations: could not be read from Redis at start ({}); secrets revoked earlier are "
           "accepted until Redis answers",
@@ -168,7 +166,11 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   std::optional<gateway::RevocationFollower> follower;
-  if (redis_options) follower.emplace(control.get_executor(), *redis_options, revocations);
+  if (redis_options) {
+    // Its once-a-second read is also the fleet's health check, for /readyz and /metrics.
+    follower.emplace(control.get_executor(), *redis_options, revocations,
+                     [stats = fleet->stats()](bool answered) { stats->redis_up = answered; });
+  }
   server.start();
   if (ops) ops->start();
   spdlog::info("signgate listening on {}://{}:{} ({} loops, {} clients, role {})",

@@ -15,6 +15,7 @@ enum class ErrorKind {
   kUnreachable,  // resolving, connecting, the proxy or the TLS handshake failed: nothing was sent
   kBroken,       // the connection broke, or the peer spoke malformed HTTP, once the request was out
   kTooLarge,     // more bytes than the limit allowed
+  kNotFound,     // what was named is not known (or no longer kept)
 };
 
 // One readable line saying what failed and, where known, what to do about it.

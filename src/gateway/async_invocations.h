@@ -1,7 +1,8 @@
 // Who started which asynchronous invocation (StartAsyncInvoke's invocationArn → client), so
 // that a client sees and reads only its own. In memory and bounded: the newest `capacity`
 // invocations are remembered, older ones forgotten (their owner then sees them no more).
-// Thread-safe; shared by every event loop. The fleet issue moves this to the shared store.
+// Thread-safe; shared by every event loop. This is one replica's copy: with redis:, the
+// fleet's is behind it (memory.h).
 #pragma once
 
 #include <cstddef>

@@ -8,11 +8,10 @@
 #include <string>
 
 #include "auth/clients.h"
-#include "gateway/async_invocations.h"
 #include "gateway/audit.h"
+#include "gateway/memory.h"
 #include "gateway/metrics.h"
 #include "gateway/refusal.h"
-#include "gateway/response_store.h"
 #include "gateway/runtime.h"
 #include "gateway/upstream.h"
 #include "http/abort.h"
@@ -39,8 +38,9 @@ struct Exchange {
   std::shared_ptr<const Runtime> runtime;
   const auth::Client* client = nullptr;  // set once authenticated
   Metrics* metrics = nullptr;
-  AsyncInvocations* async_invocations = nullptr;  // who started which async invocation
-  ResponseStore* responses = nullptr;             // the Responses API's stored responses
+  // What the gateway remembers between requests (stored responses, who started which async
+  // invocation): the loop's view of this replica's copy and, with redis:, the fleet's.
+  Memory* memory = nullptr;
   // Set once authorized (step 5): a surface that makes more than one call (embeddings of many
   // texts) sends the others through the same upstream with the same credentials.
   Upstream* upstream = nullptr;

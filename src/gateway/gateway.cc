@@ -20,13 +20,12 @@ Gateway::UpstreamFactory Gateway::bedrock(http::ClientOptions options, Metrics& 
 }
 
 Gateway::Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics, UpstreamFactory upstreams,
-                 LimitsFactory limits)
+                 std::shared_ptr<const Fleet> fleet)
     : metrics_(metrics),
       pipeline_(audit, metrics),
       upstreams_(std::move(upstreams)),
-      limits_(std::move(limits)),
+      fleet_(std::move(fleet)),
       runtime_(std::move(runtime)) {
-  if (!limits_) limits_ = [](const asio::any_io_executor&) { return local_limits(); };
   pipeline_.configure(*runtime_);
 }
 
@@ -45,12 +44,18 @@ bool Gateway::ready(std::string* why) const { return any_identity_ready(*runtime
 
 http::HandlerFactory Gateway::handlers(bool with_ops) {
   return [this, with_ops](const asio::any_io_executor& executor) -> http::Handler {
-    // The loop's upstream lives as long as its handler, and is used only from that loop.
+    // The loop's parts live as long as its handler, and are used only from that loop.
     std::shared_ptr<Upstream> upstream = upstreams_(executor);
-    std::shared_ptr<Limits> limits = limits_(executor);
-    return [this, with_ops, upstream, limits](const http::RequestHead& head, http::BodyReader& body,
+    std::shared_ptr<Fleet::Loop> shared = std::make_shared<Fleet::Loop>();
+    if (fleet_) {
+      *shared = fleet_->loop(executor, pipeline_.responses(), pipeline_.async_invocations());
+    } else {
+      shared->limits = local_limits();
+      shared->memory = local_memory(pipeline_.responses(), pipeline_.async_invocations());
+    }
+    return [this, with_ops, upstream, shared](const http::RequestHead& head, http::BodyReader& body,
                                               http::Responder& res) {
-      return handle(head, body, res, *upstream, *limits, with_ops);
+      return handle(head, body, res, Pipeline::LoopParts{*upstream, *shared->limits, *shared->memory}, with_ops);
     };
   };
 }
@@ -76,21 +81,27 @@ http::Rejected Gateway::rejected() {
 
 // Not a coroutine itself: it picks the coroutine that serves the request (one frame less).
 asio::awaitable<void> Gateway::handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
-                                      Upstream& upstream, Limits& limits, bool with_ops) {
+                                      Pipeline::LoopParts parts, bool with_ops) {
   const std::string_view target = head.target();
   Routed r = route(head.method(), target.substr(0, target.find('?')), with_ops);
   if (r.refusal) return pipeline_.refuse_unrouted(r.dialect, std::move(*r.refusal), head, res);
   if (r.route->ops != OpsEndpoint::kNone) return ops(r.route->ops, res);
-  return pipeline_.run(r.route->surface(), runtime(), head, body, res, upstream, limits);
+  return pipeline_.run(r.route->surface(), runtime(), head, body, res, parts);
 }
 
 asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
   if (endpoint == OpsEndpoint::kHealthz) {
     co_await res.send(200, content_type("application/json"), std::string("{\"status\":\"ok\"}\n"));
   } else if (endpoint == OpsEndpoint::kReadyz) {
+    // With a fleet, whether its Redis answers: detail only. A replica serves without it (each
+    // on its own, or refusing limited clients with on_failure: deny), and a Redis outage must
+    // not take every replica out of its load balancer at once.
+    std::string redis;
+    if (fleet_) redis = fleet_->stats()->redis_up ? ",\"redis\":\"up\"" : ",\"redis\":\"unreachable\"";
     std::string why;
     if (ready(&why)) {
-      co_await res.send(200, content_type("application/json"), std::string("{\"status\":\"ready\"}\n"));
+      std::string body = "{\"status\":\"ready\"" + redis + "}\n";
+      co_await res.send(200, content_type("application/json"), std::move(body));
     } else {
       // The reason names roles, accounts and STS's words: the log has it, not the caller.
       static std::atomic<std::int64_t> last_logged{0};
@@ -99,9 +110,10 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
         spdlog::warn("not ready: {}", why);
       }
-      co_await res.send(503, content_type("application/json"),
-                        std::string("{\"status\":\"not ready\",\"reason\":\"no identity holds valid AWS credentials; "
-                                    "see the gateway's log\"}\n"));
+      std::string body =
+          "{\"status\":\"not ready\",\"reason\":\"no identity holds valid AWS credentials; see the gateway's log\"" +
+          redis + "}\n";
+      co_await res.send(503, content_type("application/json"), std::move(body));
     }
   } else {
     const auto rt = runtime();
@@ -118,7 +130,12 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       if (!c.limiter) continue;
       if (const auto left = c.limiter->budget_remaining(now)) budgets.push_back({c.name, *left});
     }
-    std::string body = metrics_.render(ids, now, budgets);
+    std::optional<FleetMetrics> fleet;
+    if (fleet_) {
+      const FleetStats& st = *fleet_->stats();
+      fleet = FleetMetrics{st.redis_up.load(), st.redis_failures.load(), st.local_fallbacks.load()};
+    }
+    std::string body = metrics_.render(ids, now, budgets, fleet ? &*fleet : nullptr);
     co_await res.send(200, content_type("text/plain; version=0.0.4"), std::move(body));
   }
 }

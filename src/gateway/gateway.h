@@ -13,6 +13,7 @@
 #include <string>
 
 #include "gateway/audit.h"
+#include "gateway/fleet.h"
 #include "gateway/limits.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
@@ -28,15 +29,14 @@ class Gateway {
  public:
   // Makes one loop's upstream, on that loop's executor.
   using UpstreamFactory = std::function<std::unique_ptr<Upstream>(const boost::asio::any_io_executor&)>;
-  // Makes one loop's Limits (gateway/limits.h).
-  using LimitsFactory = std::function<std::unique_ptr<Limits>(const boost::asio::any_io_executor&)>;
 
   // Bedrock through a pooled HTTP client per loop (bedrock_upstream.h).
   static UpstreamFactory bedrock(http::ClientOptions options, Metrics& metrics);
 
-  // Without `limits`, each replica counts what clients spend on its own (local_limits()).
+  // With a `fleet`, what clients spend and what the gateway remembers are shared through its
+  // Redis; without, each replica keeps them on its own.
   Gateway(std::shared_ptr<const Runtime> runtime, AuditLog& audit, Metrics& metrics, UpstreamFactory upstreams,
-          LimitsFactory limits = {});
+          std::shared_ptr<const Fleet> fleet = nullptr);
 
   void swap(std::shared_ptr<const Runtime> runtime);
   std::shared_ptr<const Runtime> runtime() const;
@@ -59,13 +59,13 @@ class Gateway {
 
  private:
   boost::asio::awaitable<void> handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
-                                      Upstream& upstream, Limits& limits, bool with_ops);
+                                      Pipeline::LoopParts parts, bool with_ops);
   boost::asio::awaitable<void> ops(OpsEndpoint endpoint, http::Responder& res);
 
   Metrics& metrics_;
   Pipeline pipeline_;
   UpstreamFactory upstreams_;
-  LimitsFactory limits_;
+  std::shared_ptr<const Fleet> fleet_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Runtime> runtime_;
 };

@@ -1,5 +1,7 @@
 #include "gateway/limits.h"
 
+#include "gateway/fleet.h"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -96,12 +98,9 @@ class LocalLimits final : public Limits {
 
 class RedisLimits final : public Limits {
  public:
-  RedisLimits(const asio::any_io_executor& executor, store::RedisOptions options, bool deny,
-              std::shared_ptr<SharedLimitStats> stats)
-      : executor_(executor),
-        redis_(std::make_shared<store::Redis>(executor, std::move(options))),
-        deny_(deny),
-        stats_(std::move(stats)) {}
+  RedisLimits(const asio::any_io_executor& executor, std::shared_ptr<store::Redis> redis, bool deny,
+              std::shared_ptr<FleetStats> stats)
+      : executor_(executor), redis_(std::move(redis)), deny_(deny), stats_(std::move(stats)) {}
 
   asio::awaitable<std::optional<auth::Denial>> admit(const auth::Client& client) override {
     if (!client.limiter) co_return std::nullopt;
@@ -160,8 +159,7 @@ class RedisLimits final : public Limits {
     return key(client, "day:" + std::to_string(auth::utc_day(wall)));
   }
 
-  static asio::awaitable<void> charge_later(std::shared_ptr<store::Redis> redis,
-                                            std::shared_ptr<SharedLimitStats> stats,
+  static asio::awaitable<void> charge_later(std::shared_ptr<store::Redis> redis, std::shared_ptr<FleetStats> stats,
                                             std::shared_ptr<auth::ClientLimiter> limiter, SystemTime wall,
                                             std::vector<std::string> keys, std::vector<std::string> args) {
     auto reply = co_await redis->eval(charge_script(), std::move(keys), std::move(args));
@@ -181,16 +179,16 @@ class RedisLimits final : public Limits {
   asio::any_io_executor executor_;
   std::shared_ptr<store::Redis> redis_;
   bool deny_;
-  std::shared_ptr<SharedLimitStats> stats_;
+  std::shared_ptr<FleetStats> stats_;
 };
 
 }  // namespace
 
 std::unique_ptr<Limits> local_limits() { return std::make_unique<LocalLimits>(); }
 
-std::unique_ptr<Limits> redis_limits(const asio::any_io_executor& executor, store::RedisOptions options,
-                                     bool deny_on_failure, std::shared_ptr<SharedLimitStats> stats) {
-  return std::make_unique<RedisLimits>(executor, std::move(options), deny_on_failure, std::move(stats));
+std::unique_ptr<Limits> redis_limits(const asio::any_io_executor& executor, std::shared_ptr<store::Redis> redis,
+                                     bool deny_on_failure, std::shared_ptr<FleetStats> stats) {
+  return std::make_unique<RedisLimits>(executor, std::move(redis), deny_on_failure, std::move(stats));
 }
 
 }  // namespace signgate::gateway

@@ -11,7 +11,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -21,12 +20,7 @@
 
 namespace signgate::gateway {
 
-// Counters the metrics show, shared by every loop's Limits.
-struct SharedLimitStats {
-  std::atomic<std::uint64_t> redis_failures{0};   // admissions or charges Redis did not answer
-  std::atomic<std::uint64_t> local_fallbacks{0};  // admissions decided by the replica's own limiter
-  std::atomic<bool> redis_up{false};
-};
+struct FleetStats;
 
 class Limits {
  public:
@@ -41,8 +35,8 @@ class Limits {
 // Each replica on its own: the client's ClientLimiter.
 std::unique_ptr<Limits> local_limits();
 
-// Shared through Redis, one instance per event loop (it owns that loop's Redis connection).
-std::unique_ptr<Limits> redis_limits(const boost::asio::any_io_executor& executor, store::RedisOptions options,
-                                     bool deny_on_failure, std::shared_ptr<SharedLimitStats> stats);
+// Shared through Redis, one instance per event loop, on that loop's connection `redis`.
+std::unique_ptr<Limits> redis_limits(const boost::asio::any_io_executor& executor, std::shared_ptr<store::Redis> redis,
+                                     bool deny_on_failure, std::shared_ptr<FleetStats> stats);
 
 }  // namespace signgate::gateway

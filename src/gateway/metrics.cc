@@ -133,7 +133,7 @@ void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
 }
 
 std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now,
-                            const std::vector<BudgetMetrics>& budgets) const {
+                            const std::vector<BudgetMetrics>& budgets, const FleetMetrics* fleet) const {
   std::string out =
       "# HELP signgate_build_info The running binary: its version and commit.\n"
       "# TYPE signgate_build_info gauge\n"
@@ -186,6 +186,25 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
   for (const auto& b : budgets) {
     out +=
         "signgate_budget_remaining_tokens{client=\"" + escape(b.client) + "\"} " + std::to_string(b.remaining) + "\n";
+  }
+  if (fleet != nullptr) {
+    out +=
+        "# HELP signgate_redis_up Whether the fleet's Redis (redis:) answered this replica last time it was asked.\n"
+        "# TYPE signgate_redis_up gauge\n"
+        "signgate_redis_up " +
+        std::string(fleet->redis_up ? "1" : "0") +
+        "\n"
+        "# HELP signgate_redis_failures_total Commands to the fleet's Redis not answered within the command timeout "
+        "(or refused).\n"
+        "# TYPE signgate_redis_failures_total counter\n"
+        "signgate_redis_failures_total " +
+        std::to_string(fleet->redis_failures) +
+        "\n"
+        "# HELP signgate_redis_local_fallbacks_total Admissions decided by this replica alone because Redis did not "
+        "answer (on_failure: local).\n"
+        "# TYPE signgate_redis_local_fallbacks_total counter\n"
+        "signgate_redis_local_fallbacks_total " +
+        std::to_string(fleet->local_fallbacks) + "\n";
   }
   out +=
       "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"

@@ -38,6 +38,13 @@ struct BudgetMetrics {
   std::int64_t remaining = 0;
 };
 
+// The fleet's shared store, when there is one (fleet.h's FleetStats, read once).
+struct FleetMetrics {
+  bool redis_up = false;
+  std::uint64_t redis_failures = 0;
+  std::uint64_t local_fallbacks = 0;
+};
+
 struct IdentityMetrics {
   std::string role_session;
   aws::CacheStatus status;
@@ -63,7 +70,7 @@ class Metrics {
   void stream_closed() { --open_streams_; }
 
   std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now,
-                     const std::vector<BudgetMetrics>& budgets = {}) const;
+                     const std::vector<BudgetMetrics>& budgets = {}, const FleetMetrics* fleet = nullptr) const;
 
  private:
   static constexpr std::size_t kMaxModelsPerClient = 64;

@@ -111,9 +111,17 @@ class NamedResponder final : public http::Responder {
 
 }  // namespace
 
+asio::awaitable<std::variant<Plan, LocalAnswer, Refusal>> Surface::plan_async(Exchange& x, const HeadPlan& hp,
+                                                                              const http::RequestHead& head,
+                                                                              std::string body) const {
+  co_return plan(x, hp, head, std::move(body));
+}
+
 asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<const Runtime> rt,
                                     const http::RequestHead& head, http::BodyReader& body, http::Responder& caller,
-                                    Upstream& upstream, Limits& limits) {
+                                    LoopParts parts) {
+  Upstream& upstream = parts.upstream;
+  Limits& limits = parts.limits;
   Exchange x;
   x.audit.ts = system_now();
   x.audit.request_id = new_request_id();
@@ -125,8 +133,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.abort = res.abort_signal();
   x.runtime = std::move(rt);
   x.metrics = &metrics_;
-  x.async_invocations = &async_invocations_;
-  x.responses = &responses_;
+  x.memory = &parts.memory;
   const Runtime& runtime = *x.runtime;
 
   // 1. What the head says.
@@ -184,7 +191,11 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   // 4. The surface plans the call.
   std::variant<Plan, LocalAnswer, Refusal> planned = Refusal{400, "the body could not be read"};
   try {
-    planned = surface.plan(x, hp, head, std::move(bytes));
+    if (surface.plans_async()) {
+      planned = co_await surface.plan_async(x, hp, head, std::move(bytes));
+    } else {
+      planned = surface.plan(x, hp, head, std::move(bytes));
+    }
   } catch (const nlohmann::json::exception& e) {
     // A translator met a JSON type it did not expect: the caller's mistake, answered and audited.
     planned = Refusal{400, "the body has a field of the wrong type", "", "", "", {}, e.what()};

@@ -19,6 +19,7 @@
 #include "gateway/audit.h"
 #include "gateway/exchange.h"
 #include "gateway/limits.h"
+#include "gateway/memory.h"
 #include "gateway/metrics.h"
 #include "gateway/revocations.h"
 #include "gateway/surface.h"
@@ -31,11 +32,18 @@ class Pipeline {
  public:
   Pipeline(AuditLog& audit, Metrics& metrics) : audit_(audit), metrics_(metrics) {}
 
-  // Serves one request for `surface` against the runtime `rt`, calling `upstream`, with what
-  // clients spend counted by `limits` (both the loop's own).
+  // What one loop serves with: its upstream, what clients spend (`limits`) and what the gateway
+  // remembers (`memory`).
+  struct LoopParts {
+    Upstream& upstream;
+    Limits& limits;
+    Memory& memory;
+  };
+
+  // Serves one request for `surface` against the runtime `rt` with the loop's `parts`.
   boost::asio::awaitable<void> run(const Surface& surface, std::shared_ptr<const Runtime> rt,
                                    const http::RequestHead& head, http::BodyReader& body, http::Responder& res,
-                                   Upstream& upstream, Limits& limits);
+                                   LoopParts parts);
 
   // Answers a request no surface took (404, 405) in `dialect`, with its audit line.
   boost::asio::awaitable<void> refuse_unrouted(Dialect dialect, Refusal r, const http::RequestHead& head,
@@ -50,6 +58,9 @@ class Pipeline {
   void set_revocations(std::shared_ptr<const Revocations> r) { revocations_ = std::move(r); }
   // Takes a new configuration's settings for what the pipeline keeps (the Responses store).
   void configure(const Runtime& rt) { responses_.set_limits(rt.config.responses); }
+  // This replica's copies of what the gateway remembers, for each loop's Memory.
+  ResponseStore& responses() { return responses_; }
+  AsyncInvocations& async_invocations() { return async_invocations_; }
 
  private:
   // Step 5: credentials for the call, or why not. Fills the audit's role.

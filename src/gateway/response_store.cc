@@ -24,6 +24,11 @@ void ResponseStore::set_limits(const config::ResponsesConfig& limits) {
   }
 }
 
+config::ResponsesConfig ResponseStore::limits() const {
+  std::lock_guard lock(mutex_);
+  return limits_;
+}
+
 std::size_t ResponseStore::cost(const std::string& id, const Entry& e) {
   std::size_t n = 2 * id.size() + e.client.size() + e.previous_id.size() + 160;
   for (const auto& i : e.items) n += i.size() + 32;
@@ -123,12 +128,13 @@ Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std:
       const Entry* e = live(client, next, now);
       if (e == nullptr) {
         // Another client's response is as unknown as one that never was.
-        if (next == id) return make_error("previous response is not known (or expired)");
-        return make_error("a response earlier in this conversation is no longer kept");
+        if (next == id) return make_error("previous response is not known (or expired)", ErrorKind::kNotFound);
+        return make_error("a response earlier in this conversation is no longer kept", ErrorKind::kNotFound);
       }
       for (const auto& item : e->items) total += item.size();
       if (total > max_bytes || pieces.size() >= kMaxChain) {
-        return make_error("the conversation behind this previous response is longer than signgate replays");
+        return make_error("the conversation behind this previous response is longer than signgate replays",
+                          ErrorKind::kTooLarge);
       }
       pieces.push_back(e->items);
       next = e->previous_id;

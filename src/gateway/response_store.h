@@ -3,8 +3,8 @@
 // of its items with item_reference. Only the client that made a response can read it.
 // In memory and bounded: entries expire after a TTL, and the oldest go first when all
 // clients together, or one client alone, hold more than their share. Thread-safe; shared by
-// every event loop. The fleet issue moves this to the shared store. Turning the store off
-// forgets everything kept.
+// every event loop. This is one replica's copy: with redis:, the fleet's is behind it
+// (memory.h). Turning the store off forgets everything kept.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,6 +32,7 @@ class ResponseStore {
 
   // Takes the limits of a new configuration; the next put() applies them.
   void set_limits(const config::ResponsesConfig& limits);
+  config::ResponsesConfig limits() const;
 
   // Keeps response `id` of `client`: it continued `previous_id` (may be empty) and its
   // `items` are a JSON array of the request's input items then its output items.
@@ -48,7 +49,7 @@ class ResponseStore {
   std::optional<nlohmann::json> item(std::string_view client, std::string_view item_id,
                                      Clock::time_point now = Clock::now()) const;
 
-  std::size_t size() const;
+  std::size_t size() const;  // responses kept
   std::size_t bytes() const;
 
  private:

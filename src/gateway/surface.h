@@ -63,6 +63,14 @@ class Surface {
   virtual std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan& hp, const http::RequestHead& head,
                                                         std::string body) const = 0;
 
+  // 4, for a surface whose planning waits on something (what the fleet's shared store holds:
+  // a stored conversation, who started an invocation): plans_async() says so, and the
+  // pipeline awaits plan_async() instead of calling plan().
+  virtual bool plans_async() const { return false; }
+  virtual boost::asio::awaitable<std::variant<Plan, LocalAnswer, Refusal>> plan_async(Exchange& x, const HeadPlan& hp,
+                                                                                      const http::RequestHead& head,
+                                                                                      std::string body) const;
+
   // 7. Relays the upstream's answer (any status) to the caller, streamed or whole; the
   //    caller's pace is the pace. A Refusal (nothing sent yet) for the pipeline to render.
   virtual boost::asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,

@@ -64,16 +64,9 @@ class BedrockAsync final : public Surface {
         return p;
       }
       case Kind::kGet: {
-        std::string arn = uri_decode(target.substr(kCollection.size() + 1, q - kCollection.size() - 1));
-        if (x.async_invocations->owner(arn) != x.client->name) {
-          // Another client's, or unknown: the same answer, so nobody learns which.
-          return Refusal{404, "no asynchronous invocation " + arn.substr(0, 2048) + " for this key", "", "",
-                         "ResourceNotFoundException"};
-        }
-        p.call.method = "GET";
-        p.call.path = std::string(kCollection) + "/";
-        uri_encode(arn, p.call.path);
-        return p;
+        const std::string arn = arn_of(head);
+        if (x.memory->invocations().owner(arn) != x.client->name) return unknown(arn);
+        return get_one(arn);
       }
       case Kind::kList:
         p.call.method = "GET";
@@ -85,6 +78,27 @@ class BedrockAsync final : public Surface {
     return Refusal{404, "no such path"};
   }
 
+  // GetAsyncInvoke asks who started the invocation of the fleet's store, when this replica
+  // does not know it.
+  bool plans_async() const override { return true; }
+  asio::awaitable<std::variant<Plan, LocalAnswer, Refusal>> plan_async(Exchange& x, const HeadPlan& hp,
+                                                                       const http::RequestHead& head,
+                                                                       std::string body) const override {
+    if (kind_of(head) != Kind::kGet) co_return plan(x, hp, head, std::move(body));
+    std::vector<std::string> arns = {arn_of(head)};
+    auto owned = co_await x.memory->owns(x.client->name, arns);
+    if (!owned) {
+      co_return Refusal{503,
+                        "signgate's replicas could not tell who started this invocation; retry",
+                        "",
+                        "",
+                        "ServiceUnavailableException",
+                        std::chrono::seconds(1)};
+    }
+    if (!owned->front()) co_return unknown(arns.front());
+    co_return get_one(arns.front());
+  }
+
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
     const bool get_one = plan.call.method == "GET" && plan.call.path != kCollection;
@@ -93,6 +107,28 @@ class BedrockAsync final : public Surface {
   }
 
  private:
+  static std::string arn_of(const http::RequestHead& head) {
+    const std::string_view target = head.target();
+    const auto q = target.find('?');
+    return uri_decode(target.substr(kCollection.size() + 1, q - kCollection.size() - 1));
+  }
+
+  // Another client's, or unknown: the same answer, so nobody learns which.
+  static Refusal unknown(const std::string& arn) {
+    return Refusal{404, "no asynchronous invocation " + arn.substr(0, 2048) + " for this key", "", "",
+                   "ResourceNotFoundException"};
+  }
+
+  static Plan get_one(const std::string& arn) {
+    Plan p;
+    p.call.operation = aws::Operation::kAsyncInvoke;
+    p.call.headers = {{"Accept", "application/json"}};
+    p.call.method = "GET";
+    p.call.path = std::string(kCollection) + "/";
+    uri_encode(arn, p.call.path);
+    return p;
+  }
+
   // Start: remember the new invocation as this client's. List: keep only this client's.
   static asio::awaitable<std::optional<Refusal>> own(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                      http::Responder& res) {
@@ -105,18 +141,30 @@ class BedrockAsync final : public Surface {
       if (!j.is_object() || !j.contains("invocationArn") || !j["invocationArn"].is_string()) {
         co_return unreadable_answer(x, "StartAsyncInvoke answered without an invocationArn");
       }
-      x.async_invocations->record(j["invocationArn"].get<std::string>(), x.client->name);
+      const std::string arn = j["invocationArn"].get<std::string>();
+      co_await x.memory->record_invocation(x.client->name, arn);
       out = std::move(*text);
     } else {
       if (!j.is_object() || !j.contains("asyncInvokeSummaries") || !j["asyncInvokeSummaries"].is_array()) {
         co_return unreadable_answer(x, "ListAsyncInvokes answered without asyncInvokeSummaries");
       }
+      std::vector<std::string> arns;
+      for (const auto& s : j["asyncInvokeSummaries"]) {
+        const bool named = s.is_object() && s.contains("invocationArn") && s["invocationArn"].is_string();
+        arns.push_back(named ? s["invocationArn"].get<std::string>() : std::string());
+      }
+      auto owned = co_await x.memory->owns(x.client->name, arns);
+      if (!owned) {
+        co_return Refusal{503,
+                          "signgate's replicas could not tell who started these invocations; retry",
+                          "",
+                          "",
+                          "ServiceUnavailableException",
+                          std::chrono::seconds(1)};
+      }
       json kept = json::array();
-      for (auto& s : j["asyncInvokeSummaries"]) {
-        if (s.is_object() && s.contains("invocationArn") && s["invocationArn"].is_string() &&
-            x.async_invocations->owner(s["invocationArn"].get<std::string>()) == x.client->name) {
-          kept.push_back(std::move(s));
-        }
+      for (std::size_t i = 0; i < arns.size(); ++i) {
+        if (!arns[i].empty() && (*owned)[i]) kept.push_back(std::move(j["asyncInvokeSummaries"][i]));
       }
       j["asyncInvokeSummaries"] = std::move(kept);
       j.erase("nextToken");

@@ -16,22 +16,39 @@ using nlohmann::json;
 
 namespace {
 
-// The store as the translator sees it: this client's responses only.
+// The store as the translator sees it: this client's responses only. This replica's copy
+// answers first, then what the fleet's store was asked for (`recalled`); what neither holds is
+// noted in `wanted` when the fleet's store may hold it, and the request is planned again once
+// it was asked.
 class ClientHistory final : public api::openai::ResponseHistory {
  public:
-  ClientHistory(const ResponseStore& store, std::string_view client, std::size_t max_bytes)
-      : store_(store), client_(client), max_bytes_(max_bytes) {}
+  ClientHistory(const ResponseStore& store, std::string_view client, std::size_t max_bytes, const Recalled& recalled,
+                Wanted* wanted)
+      : store_(store), client_(client), max_bytes_(max_bytes), recalled_(recalled), wanted_(wanted) {}
+
   std::variant<json, std::string> conversation(std::string_view id) const override {
     auto items = store_.conversation(client_, id, max_bytes_);
-    if (!items) return items.message();
-    return std::move(*items);
+    if (items) return std::move(*items);
+    if (wanted_ == nullptr || items.kind() != ErrorKind::kNotFound) return items.message();
+    if (const auto it = recalled_.conversations.find(id); it != recalled_.conversations.end()) return it->second;
+    wanted_->conversations.emplace_back(id);
+    return std::string("previous response is not known (or expired)");
   }
-  std::optional<json> item(std::string_view item_id) const override { return store_.item(client_, item_id); }
+
+  std::optional<json> item(std::string_view item_id) const override {
+    if (auto here = store_.item(client_, item_id)) return here;
+    if (wanted_ == nullptr) return std::nullopt;
+    if (const auto it = recalled_.items.find(item_id); it != recalled_.items.end()) return it->second;
+    wanted_->items.emplace_back(item_id);
+    return std::nullopt;
+  }
 
  private:
   const ResponseStore& store_;
   std::string_view client_;
   std::size_t max_bytes_;
+  const Recalled& recalled_;
+  Wanted* wanted_;
 };
 
 struct ResponsesState final : PlanState {
@@ -48,18 +65,32 @@ class OpenAIResponses final : public Surface {
 
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
-    const config::ResponsesConfig& settings = x.config().responses;
-    const ClientHistory history(*x.responses, x.client->name, x.config().max_body_bytes);
-    auto parsed = api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr,
-                                                     x.config().max_json_depth, x.config().max_body_bytes);
-    if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
-    auto state = std::make_unique<ResponsesState>(std::get<api::openai::ResponsesRequest>(std::move(parsed)));
-    const api::openai::ResponsesRequest& request = state->request;
-    note_user(x, request.user);
-    Plan p;
-    p.call = converse_call(request.model_id, request.stream, request.converse);
-    p.state = std::move(state);
-    return p;
+    return plan_with(x, body, {}, nullptr);
+  }
+
+  // With a fleet, what this replica does not hold is asked of the shared store, and the
+  // request planned again with it: at most a few rounds (each asks only for what the last
+  // one found missing; a request names at most a bounded number of stored items).
+  bool plans_async() const override { return true; }
+  asio::awaitable<std::variant<Plan, LocalAnswer, Refusal>> plan_async(Exchange& x, const HeadPlan&,
+                                                                       const http::RequestHead&,
+                                                                       std::string body) const override {
+    if (!x.memory->shared() || !x.config().responses.store) co_return plan_with(x, body, {}, nullptr);
+    Recalled recalled;
+    for (int round = 0;; ++round) {
+      Wanted wanted;
+      auto planned = plan_with(x, body, recalled, round < kMaxRecalls ? &wanted : nullptr);
+      if (wanted.empty()) co_return planned;
+      auto fetched = co_await x.memory->recall(x.client->name, wanted, x.config().max_body_bytes, recalled);
+      if (!fetched) {
+        co_return Refusal{503,
+                          "the store of earlier responses that signgate's replicas share did not answer; retry",
+                          "previous_response_id",
+                          "",
+                          "",
+                          std::chrono::seconds(1)};
+      }
+    }
   }
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
@@ -72,7 +103,7 @@ class OpenAIResponses final : public Surface {
       auto read = co_await read_json_answer(x, reply);
       if (auto* refused = std::get_if<Refusal>(&read)) co_return std::move(*refused);
       json response = api::openai::response_from_converse(std::get<json>(read), builder);
-      keep(x, request, builder.id(), response["output"]);
+      co_await keep(x, request, builder.id(), response["output"]);
       std::string out = dump(response);
       x.audit.bytes_out = out.size();
       co_await res.send(200, content_type("application/json"), std::move(out));
@@ -84,11 +115,13 @@ class OpenAIResponses final : public Surface {
     if (co_await res.start_stream(200, sse_headers()) && co_await res.write(translator.start())) {
       std::string error;
       if (co_await relay_events(reply, res, translator, error)) {
-        if (co_await res.write(translator.finish())) co_await res.finish();
+        std::string last = translator.finish();  // response.completed
+        // Kept before the caller reads that it completed, so its next turn finds it anywhere.
+        if (translator.completed()) co_await keep(x, request, builder.id(), translator.output());
+        if (co_await res.write(last)) co_await res.finish();
       }
       if (!error.empty()) x.audit.error = error;
     }
-    if (translator.completed()) keep(x, request, builder.id(), translator.output());
     if (translator.usage.known) {
       x.audit.input_tokens = translator.usage.input;
       x.audit.output_tokens = translator.usage.output;
@@ -98,10 +131,29 @@ class OpenAIResponses final : public Surface {
   }
 
  private:
-  // Keeps the response (its input and output items) for previous_response_id and item_reference.
-  static void keep(Exchange& x, const api::openai::ResponsesRequest& request, const std::string& id,
-                   const json& output) {
-    if (!request.store || !x.config().responses.store) return;
+  static constexpr int kMaxRecalls = 4;
+
+  std::variant<Plan, LocalAnswer, Refusal> plan_with(Exchange& x, std::string_view body, const Recalled& recalled,
+                                                     Wanted* wanted) const {
+    const config::ResponsesConfig& settings = x.config().responses;
+    const ClientHistory history(x.memory->responses(), x.client->name, x.config().max_body_bytes, recalled, wanted);
+    auto parsed = api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr,
+                                                     x.config().max_json_depth, x.config().max_body_bytes);
+    if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
+    auto state = std::make_unique<ResponsesState>(std::get<api::openai::ResponsesRequest>(std::move(parsed)));
+    const api::openai::ResponsesRequest& request = state->request;
+    note_user(x, request.user);
+    Plan p;
+    p.call = converse_call(request.model_id, request.stream, request.converse);
+    p.state = std::move(state);
+    return p;
+  }
+
+  // Keeps the response (its input and output items) for previous_response_id and item_reference,
+  // before the caller can name it: a next request to any replica finds it.
+  static asio::awaitable<void> keep(Exchange& x, const api::openai::ResponsesRequest& request, const std::string& id,
+                                    const json& output) {
+    if (!request.store || !x.config().responses.store) co_return;
     json items = request.input_items;
     std::vector<std::string> ids;
     for (const auto& item : output) {
@@ -114,7 +166,7 @@ class OpenAIResponses final : public Surface {
       ids.push_back(api::string_field(item, "id"));
       items.push_back(item);
     }
-    x.responses->put(x.client->name, id, request.previous_response_id, items, ids);
+    co_await x.memory->keep_response(x.client->name, id, request.previous_response_id, items, ids);
   }
 };
 

@@ -1,0 +1,55 @@
+// A fleet of replicas sharing one Redis (`redis:`): each event loop's one connection serves
+// both what clients spend (limits.h) and what the gateway remembers (memory.h). FleetStats,
+// counted by every loop and by the revocation follower, is what /metrics and /readyz show.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/limits.h"
+#include "gateway/memory.h"
+#include "store/redis.h"
+
+namespace signgate::gateway {
+
+struct FleetStats {
+  std::atomic<std::uint64_t> redis_failures{0};   // commands Redis did not answer as expected
+  std::atomic<std::uint64_t> local_fallbacks{0};  // admissions decided by the replica's own limiter
+  std::atomic<bool> redis_up{false};              // Redis's last answer (or silence), seen by any loop
+};
+
+struct FleetOptions {
+  store::RedisOptions redis;
+  bool deny_on_failure = false;  // on_failure: deny
+};
+
+class Fleet {
+ public:
+  explicit Fleet(FleetOptions options)
+      : options_(std::move(options)), stats_(std::make_shared<FleetStats>()) {}
+
+  // One loop's share: its own Redis connection, used by its Limits and its Memory.
+  struct Loop {
+    std::unique_ptr<Limits> limits;
+    std::unique_ptr<Memory> memory;
+  };
+  Loop loop(const boost::asio::any_io_executor& executor, ResponseStore& responses,
+            AsyncInvocations& invocations) const;
+
+  const FleetOptions& options() const { return options_; }
+  const std::shared_ptr<FleetStats>& stats() const { return stats_; }
+  // The Redis the fleet shares, without its password: for logs and /readyz.
+  std::string where() const { return options_.redis.url.redacted(); }
+
+ private:
+  FleetOptions options_;
+  std::shared_ptr<FleetStats> stats_;
+};
+
+}  // namespace signgate::gateway
