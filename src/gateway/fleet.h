@@ -31,8 +31,7 @@ struct FleetOptions {
 
 class Fleet {
  public:
-  explicit Fleet(FleetOptions options)
-      : options_(std::move(options)), stats_(std::make_shared<FleetStats>()) {}
+  explicit Fleet(FleetOptions options) : options_(std::move(options)), stats_(std::make_shared<FleetStats>()) {}
 
   // One loop's share: its own Redis connection, used by its Limits and its Memory.
   struct Loop {

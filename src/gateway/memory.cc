@@ -237,9 +237,8 @@ class RedisMemory final : public Memory {
     co_return true;
   }
 
-  asio::awaitable<void> keep_response(const std::string& client, const std::string& id,
-                                      const std::string& previous_id, const json& items,
-                                      const std::vector<std::string>& item_ids) override {
+  asio::awaitable<void> keep_response(const std::string& client, const std::string& id, const std::string& previous_id,
+                                      const json& items, const std::vector<std::string>& item_ids) override {
     responses().put(client, id, previous_id, items, item_ids);
     const config::ResponsesConfig limits = responses().limits();
     if (!limits.store) co_return;
@@ -323,8 +322,8 @@ std::unique_ptr<Memory> local_memory(ResponseStore& responses, AsyncInvocations&
   return std::make_unique<Memory>(responses, invocations);
 }
 
-std::unique_ptr<Memory> redis_memory(std::shared_ptr<store::Redis> redis, ResponseStore& responses, AsyncInvocations& invocations,
-                                     std::shared_ptr<FleetStats> stats) {
+std::unique_ptr<Memory> redis_memory(std::shared_ptr<store::Redis> redis, ResponseStore& responses,
+                                     AsyncInvocations& invocations, std::shared_ptr<FleetStats> stats) {
   return std::make_unique<RedisMemory>(std::move(redis), responses, invocations, std::move(stats));
 }
 

@@ -3,7 +3,8 @@
 loopback) enforce one limit per client, not one per replica: requests a minute exactly across
 the fleet, a daily token budget spent on one replica refused on all, tokens a minute likewise.
 A key revoked with `signgate revoke` is refused by every replica within a second, also after a
-restart, and a new secret for the client works. Redis paused, killed and restarted under traffic: with `on_failure: local` every request is
+restart, and a new secret for the client works. Stored Responses and async invocations
+are the fleet's: a conversation continues on any replica. Redis paused, killed and restarted under traffic: with `on_failure: local` every request is
 still answered (each replica falls back to its own limits) within the command timeout and
 sharing resumes by itself; with `on_failure: deny` the callers get 503 in their dialect. Every
 request has its audit line. Behind the replicas, the Bedrock/STS fake checks every signature
@@ -33,6 +34,10 @@ CLIENTS = [
     {"name": "tokened", "secret": "sgk_fleet_tokened_TEST_0123456789abcdef", "models": '["anthropic.*"]',
      "rate_limit": "{ tokens_per_minute: 20 }"},
     {"name": "free", "secret": "sgk_fleet_free_TEST_0123456789abcdefghij", "models": '["anthropic.*"]'},
+    {"name": "media", "secret": "sgk_fleet_media_TEST_0123456789abcdefghi", "models": '["anthropic.*", "amazon.*"]',
+     "operations": "[converse, async-invoke]"},
+    {"name": "studio", "secret": "sgk_fleet_studio_TEST_0123456789abcdefgh", "models": '["amazon.*"]',
+     "operations": "[async-invoke]"},
 ]
 SECRET = {c["name"]: c["secret"] for c in CLIENTS}
 
@@ -132,6 +137,121 @@ class SharedLimits(Fleet):
         self.assertEqual(served, 2, "17 tokens, then 3 left: admitted, then overdrawn")
 
 
+
+def post(gw, client, path, body, method="POST"):
+    u = urllib.parse.urlsplit(gw.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    data = json.dumps(body).encode() if body is not None else None
+    conn.request(method, path, body=data,
+                 headers={"Authorization": "Bearer " + SECRET[client], "Content-Type": "application/json"})
+    r = conn.getresponse()
+    out = r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, out
+
+
+def completed_response(sse):
+    """The response object of a streamed answer's response.completed event."""
+    for block in sse.decode().split("\n\n"):
+        lines = dict(l.split(": ", 1) for l in block.split("\n") if ": " in l)
+        if lines.get("event") == "response.completed":
+            return json.loads(lines["data"])["response"]
+    raise AssertionError("no response.completed in %r" % sse[-400:])
+
+
+class SharedMemory(Fleet):
+    """What the gateway remembers is the fleet's: a Responses conversation begun on one replica
+    continues on any other (streamed too, at once), an item of it is found by reference
+    anywhere, and an async invocation started on one replica is its client's on all; another
+    client sees none of it. With Redis paused, what a replica holds still works and the rest is
+    a 503 to retry."""
+
+    def turns(self):
+        return [m["role"] for m in self.fake.last_converse_body["messages"]]
+
+    def test_a_conversation_continues_on_every_replica(self):
+        first = {"model": MODEL, "input": "Say hi."}
+        status, _, body = post(self.replicas[0], "free", "/v1/responses", first)
+        self.assertEqual(status, 200, body)
+        r1 = json.loads(body)
+        status, _, body = post(self.replicas[1], "free", "/v1/responses",
+                               {"model": MODEL, "input": "And then?", "previous_response_id": r1["id"]})
+        self.assertEqual(status, 200, body)
+        r2 = json.loads(body)
+        self.assertEqual(self.turns(), ["user", "assistant", "user"], "replica 1 replayed replica 0's turn")
+        # The chain: r2 (kept by replica 1) continues r1 (kept by replica 0); replica 2 has neither.
+        status, _, body = post(self.replicas[2], "free", "/v1/responses",
+                               {"model": MODEL, "input": "Once more.", "previous_response_id": r2["id"],
+                                "stream": True})
+        self.assertEqual(status, 200, body)
+        r3 = completed_response(body)
+        self.assertEqual(self.turns(), ["user", "assistant", "user", "assistant", "user"])
+        # Streamed and continued at once on another replica: kept before it said completed.
+        status, _, body = post(self.replicas[0], "free", "/v1/responses",
+                               {"model": MODEL, "input": "Last.", "previous_response_id": r3["id"]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(self.turns()), 7)
+        # An item of r1's output, by reference, on a replica that did not make it.
+        item = next(i for i in r1["output"] if i.get("id"))
+        status, _, body = post(self.replicas[2], "free", "/v1/responses",
+                               {"model": MODEL, "input": [{"type": "item_reference", "id": item["id"]},
+                                                          {"role": "user", "content": "Go on."}]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.turns(), ["user", "assistant", "user"], "an opener, the item, the new turn")
+        # Another client knows none of it, on any replica.
+        for gw in self.replicas:
+            status, _, body = post(gw, "limited", "/v1/responses",
+                                   {"model": MODEL, "input": "x", "previous_response_id": r1["id"]})
+            self.assertIn(status, (400, 429), body)
+            if status == 400:
+                self.assertIn(b"previous response is not known", body)
+        status, _, body = post(self.replicas[1], "free", "/v1/responses",
+                               {"model": MODEL, "input": "x", "previous_response_id": "resp_never"})
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"previous response is not known", body)
+        # In Redis under the client's own keys, with a TTL.
+        self.assertGreater(int(self.redis.cli("PTTL", "signgate:{free}:r:" + r1["id"])), 0)
+
+    def test_async_invocations_are_their_clients_on_every_replica(self):
+        start = {"modelId": "amazon.nova-reel-v1:0", "modelInput": {"taskType": "TEXT_VIDEO"},
+                 "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://bucket/out"}}}
+        status, _, body = post(self.replicas[0], "media", "/async-invoke", start)
+        self.assertEqual(status, 200, body)
+        arn = json.loads(body)["invocationArn"]
+        quoted = urllib.parse.quote(arn, safe="")
+        status, _, body = post(self.replicas[1], "media", "/async-invoke/" + quoted, None, "GET")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["invocationArn"], arn)
+        status, _, body = post(self.replicas[2], "media", "/async-invoke", None, "GET")
+        self.assertEqual(status, 200, body)
+        self.assertEqual([s["invocationArn"] for s in json.loads(body)["asyncInvokeSummaries"]], [arn])
+        # Another client: not found, and not listed.
+        status, _, body = post(self.replicas[1], "studio", "/async-invoke/" + quoted, None, "GET")
+        self.assertEqual(status, 404, body)
+        status, _, body = post(self.replicas[2], "studio", "/async-invoke", None, "GET")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["asyncInvokeSummaries"], [])
+
+    def test_with_redis_paused_what_a_replica_holds_still_works(self):
+        status, _, body = post(self.replicas[0], "free", "/v1/responses", {"model": MODEL, "input": "Hi."})
+        self.assertEqual(status, 200, body)
+        rid = json.loads(body)["id"]
+        self.redis.pause()
+        try:
+            status, _, body = post(self.replicas[0], "free", "/v1/responses",
+                                   {"model": MODEL, "input": "Again.", "previous_response_id": rid})
+            self.assertEqual(status, 200, body)
+            status, headers, body = post(self.replicas[1], "free", "/v1/responses",
+                                         {"model": MODEL, "input": "Again.", "previous_response_id": rid})
+            self.assertEqual(status, 503, body)
+            self.assertEqual(headers.get("retry-after"), "1")
+            self.assertIn(b"retry", body)
+        finally:
+            self.redis.resume()
+        self.assertTrue(wait_for(lambda: post(self.replicas[1], "free", "/v1/responses",
+                                              {"model": MODEL, "input": "Again.",
+                                               "previous_response_id": rid})[0] == 200, seconds=20))
+
 class RedisFailuresLocal(Fleet):
     on_failure = "local"
 
@@ -155,7 +275,16 @@ class RedisFailuresLocal(Fleet):
         for gw in self.replicas:
             self.assertEqual(converse(gw, "free")[0], 200)
             sent += 1
+        # Seen in /readyz (detail only: still ready) and /metrics within the follower's second.
+        self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz") == (200, {"status": "ready",
+                                                                                   "redis": "unreachable"})))
+        self.assertIn("signgate_redis_up 0", ops(self.replicas[0], "/metrics")[1])
         self.redis.start()
+        self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz")[1].get("redis") == "up", seconds=20))
+        metrics = ops(self.replicas[0], "/metrics")[1]
+        self.assertIn("signgate_redis_up 1", metrics)
+        self.assertRegex(metrics, r"signgate_redis_failures_total [1-9]")
+        self.assertRegex(metrics, r"signgate_redis_local_fallbacks_total [1-9]")
         # Sharing resumes by itself: the limited client's state appears in the new Redis.
 
         def shared_again():
@@ -223,6 +352,16 @@ class Revocation(Fleet):
         p = run("revoke", "--config", self.replicas[0].config_path, "--client", "nobody")
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"no client named 'nobody'", p.stderr)
+
+
+def ops(gw, path):
+    u = urllib.parse.urlsplit(gw.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read().decode()
+    conn.close()
+    return r.status, json.loads(body) if path == "/readyz" else body
 
 
 def call_with(gw, secret):

@@ -419,7 +419,9 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
   if (conv.messages.empty()) return bad("input needs at least one user message", "input");
   if (conv.messages.front()["role"] != "user") {
     // Converse starts with the user: an answer that came first gets an empty-handed opener.
-    conv.messages.insert(conv.messages.begin(), {{"role", "user"}, {"content", json::array({{{"text", "."}}})}});
+    // One object, named: a braced list here would be taken for two elements to insert.
+    json opener = {{"role", "user"}, {"content", json::array({json{{"text", "."}}})}};
+    conv.messages.insert(conv.messages.begin(), std::move(opener));
   }
   c["messages"] = std::move(conv.messages);
   if (!conv.system.empty()) c["system"] = std::move(conv.system);

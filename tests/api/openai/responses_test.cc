@@ -137,6 +137,13 @@ TEST(ResponsesRequest, PreviousResponseAndItemReferences) {
   const auto ref = ok(json::parse(R"({"model":"claude","input":[{"role":"user","content":"a"},
       {"type":"item_reference","id":"msg_1"},{"role":"user","content":"b"}]})"));
   EXPECT_EQ(ref.converse["messages"][1], json::parse(R"({"role":"assistant","content":[{"text":"Earlier answer"}]})"));
+  // A conversation that starts with an answer gets one user opener before it (Converse starts
+  // with the user), not two stray arrays.
+  const auto answer_first = ok(json::parse(R"({"model":"claude","input":[
+      {"type":"item_reference","id":"msg_1"},{"role":"user","content":"b"}]})"));
+  ASSERT_EQ(answer_first.converse["messages"].size(), 3u);
+  EXPECT_EQ(answer_first.converse["messages"][0], json::parse(R"({"role":"user","content":[{"text":"."}]})"));
+  EXPECT_EQ(answer_first.converse["messages"][1]["role"], "assistant");
   EXPECT_EQ(refused(R"({"model":"claude","previous_response_id":"resp_404","input":"x"})").param,
             "previous_response_id");
   EXPECT_EQ(refused(R"({"model":"claude","input":[{"type":"item_reference","id":"msg_404"}]})").param, "input[0].id");
