@@ -128,10 +128,13 @@ fuzz: build-fuzz
 	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
 	done; exit $$status
 
-# Mixed traffic for SOAK_SECONDS (default 600) with credentials rotating every few seconds;
-# fails on a failed request, RSS or descriptor growth, or an audit count that does not match.
+# Mixed traffic for SOAK_SECONDS (default 600) with credentials rotating every few seconds,
+# through one replica, then through a fleet of three sharing a redis-server (limits, budgets
+# and stored responses through Redis); fails on a failed request, RSS or descriptor growth, an
+# audit count that does not match, or (the fleet) a token Redis did not count.
 soak: build
 	/usr/bin/python3 tests/soak/soak.py --signgate $(BUILD)/signgate --seconds $(SOAK_SECONDS)
+	/usr/bin/python3 tests/soak/soak.py --signgate $(BUILD)/signgate --seconds $(SOAK_SECONDS) --replicas 3
 
 # A working gateway on 127.0.0.1:8080 (SIGNGATE_PORT to change) against the local Bedrock/STS
 # emulator, which verifies every signature with botocore; prints a dev secret and curl lines.

@@ -279,8 +279,10 @@ class SigngateConfig(unittest.TestCase):
         self.assertNotIn("from", by_port["http"], "the API port is open to callers")
         self.assertEqual(by_port["ops"]["from"][0]["namespaceSelector"]["matchLabels"],
                          {"kubernetes.io/metadata.name": "monitoring"})
-        https = [r for r in policy["egress"] if r["ports"] == [{"port": 443, "protocol": "TCP"}]]
+        # HTTPS (STS, Bedrock) and the fleet's Redis, never to the instance metadata service.
+        https = [r for r in policy["egress"] if {"port": 443, "protocol": "TCP"} in r["ports"]]
         self.assertEqual(len(https), 1)
+        self.assertEqual(https[0]["ports"], [{"port": 443, "protocol": "TCP"}, {"port": 6379, "protocol": "TCP"}])
         excepted = {e for t in https[0]["to"] for e in t["ipBlock"].get("except", [])}
         self.assertIn("169.254.169.254/32", excepted)
 

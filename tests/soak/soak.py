@@ -2,7 +2,14 @@
 """`make soak`: mixed traffic through `signgate serve` for --seconds (default 600) against the
 botocore-verifying emulator, with the role's credentials rotating every few seconds. Then
 checks: no failed request that the upstream answered, RSS flat (growth under 5 % after
-warm-up), descriptors flat, and as many audit lines as requests. Exit 0 when all hold."""
+warm-up), descriptors flat, and as many audit lines as requests. Exit 0 when all hold.
+
+With --replicas N (N > 1), a fleet: N replicas share one redis-server, the client has a
+request limit, a token limit and a daily budget (set high enough never to refuse), so every
+request is admitted and charged through Redis; Responses conversations hop from replica to
+replica (each turn continues the last on the next replica). Also checked then, per replica
+and for the fleet: the tokens Redis counted for the day equal those the audit lines say, to
+the token (no charge lost), and Redis answered every admission (no local fallback)."""
 import argparse
 import http.client
 import json
@@ -18,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import common  # noqa: E402,F401  (sets up paths)
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 SECRET = "sgk_soak_TEST_secret_0123456789abcdef"
@@ -35,7 +43,9 @@ MIX = [
     ("/v1/messages", json.dumps({"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "soak"}]})),
     ("/v1/messages", json.dumps({"model": MODEL, "max_tokens": 10, "stream": True,
                                  "messages": [{"role": "user", "content": "soak"}]})),
+    ("/v1/responses", None),  # a turn of the worker's conversation (see Worker.responses_body)
 ]
+TURNS = 6  # a conversation's turns before the worker starts another
 
 
 def status_of(pid):
@@ -49,38 +59,55 @@ def status_of(pid):
 
 
 class Worker(threading.Thread):
-    def __init__(self, url, index, stop):
+    """Sends the mix in turn, each request to the next replica (one connection to each)."""
+
+    def __init__(self, urls, index, stop):
         super().__init__(daemon=True)
-        self.url, self.index, self.stop = urllib.parse.urlsplit(url), index, stop
+        self.urls, self.index, self.stop = [urllib.parse.urlsplit(u) for u in urls], index, stop
         self.sent = self.failed = 0
         self.failures = []
+        self.previous, self.turn = None, 0
+
+    def responses_body(self):
+        body = {"model": MODEL, "input": "soak turn %d" % self.turn}
+        if self.previous and self.turn % TURNS:
+            body["previous_response_id"] = self.previous
+        return json.dumps(body)
 
     def run(self):
-        conn = None
+        conns = [None] * len(self.urls)
         i = self.index
         while not self.stop.is_set():
             path, body = MIX[i % len(MIX)]
+            at = (i + i // len(MIX)) % len(self.urls)  # each entry of the mix visits every replica
             i += 1
+            if body is None:
+                body = self.responses_body()
+            conn = conns[at]
             if conn is None or i % 50 == 0:  # new connections now and then, as real callers do
                 if conn is not None:
                     conn.close()
-                conn = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=30)
+                conn = conns[at] = http.client.HTTPConnection(self.urls[at].hostname, self.urls[at].port, timeout=30)
             self.sent += 1
             try:
                 conn.request("POST", path, body=body, headers=AUTH)
                 r = conn.getresponse()
                 data = r.read()
                 ok = r.status == 200 and (b"error" not in data[-400:] or path.startswith("/model/"))
-            except (OSError, http.client.HTTPException) as e:
+                if ok and path == "/v1/responses":
+                    self.previous, self.turn = json.loads(data)["id"], self.turn + 1
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
                 ok, data = False, str(e).encode()
                 conn.close()
-                conn = None
+                conns[at] = None
             if not ok:
                 self.failed += 1
+                self.previous, self.turn = None, 0
                 if len(self.failures) < 5:
                     self.failures.append((path, data[:300]))
-        if conn is not None:
-            conn.close()
+        for conn in conns:
+            if conn is not None:
+                conn.close()
 
 
 def main():
@@ -90,6 +117,7 @@ def main():
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--sts-lifetime", type=int, default=20,
                     help="seconds the role's credentials live; they are refreshed 4 s after issue")
+    ap.add_argument("--replicas", type=int, default=1, help="more than 1: a fleet sharing one redis-server")
     args = ap.parse_args()
     os.environ["SIGNGATE_BIN"] = args.signgate
     common.BIN = args.signgate
@@ -102,10 +130,32 @@ def main():
                             stdout=subprocess.PIPE, text=True)
     fake_url = fake.stdout.readline().split(" on ", 1)[1].strip()
     lead = max(args.sts_lifetime - 4, 1)
-    gw = Gateway(fake_url, [{"name": "soak", "secret": SECRET, "models": '["*"]'}],
-                 aws_extra="  refresh_before_expiry_seconds: %d\n" % lead)
+    client = {"name": "soak", "secret": SECRET, "models": '["*"]'}
+    # Stored responses live 10 s: the store stays bounded, so RSS can stay flat.
+    extra = "responses: { ttl_seconds: 10 }\n"
+    fleet = []
+    try:
+        return soak(args, fake_url, lead, client, extra, fleet)
+    finally:
+        for g in fleet:
+            g.stop()
+        fake.terminate()
+        fake.wait()
+
+
+def soak(args, fake_url, lead, client, extra, fleet):
+    redis = None
+    if args.replicas > 1:
+        redis = RedisServer()
+        client.update(rate_limit="{ requests_per_minute: 10000000, tokens_per_minute: 1000000000000 }",
+                      budget="{ tokens_per_day: 1000000000000 }")
+        extra += "redis: { url: \"%s\", command_timeout_ms: 2000 }\n" % redis.url
+    for _ in range(args.replicas):
+        fleet.append(Gateway(fake_url, [client], extra=extra,
+                             aws_extra="  refresh_before_expiry_seconds: %d\n" % lead))
+    gw = fleet[0]
     stop = threading.Event()
-    workers = [Worker(gw.url, i, stop) for i in range(args.workers)]
+    workers = [Worker([g.url for g in fleet], i, stop) for i in range(args.workers)]
     samples = []
     started = time.time()
     try:
@@ -114,11 +164,13 @@ def main():
         warmup = min(60, max(5, args.seconds // 10))
         while time.time() - started < args.seconds:
             time.sleep(min(5, max(0.5, args.seconds / 20)))
-            s = status_of(gw.proc.pid)
-            s["t"] = time.time() - started
-            s["sent"] = sum(w.sent for w in workers)
+            s = [status_of(g.proc.pid) for g in fleet]
+            t, sent_now = time.time() - started, sum(w.sent for w in workers)
+            for one in s:
+                one["t"] = t
             samples.append(s)
-            print("  t=%4.0fs requests=%7d rss=%6d KiB fds=%d" % (s["t"], s["sent"], s["VmRSS"], s["fds"]), flush=True)
+            print("  t=%4.0fs requests=%7d rss=%s KiB fds=%s" % (t, sent_now, "/".join(str(o["VmRSS"]) for o in s),
+                                                               "/".join(str(o["fds"]) for o in s)), flush=True)
         stop.set()
         for w in workers:
             w.join(timeout=60)
@@ -126,53 +178,82 @@ def main():
         sent = sum(w.sent for w in workers)
         failed = sum(w.failed for w in workers)
         deadline = time.time() + 15
-        while len(gw.audit()) < sent and time.time() < deadline:
+        while sum(len(g.audit()) for g in fleet) < sent and time.time() < deadline:
             time.sleep(0.2)
-        audited = len(gw.audit())
+        lines = [line for g in fleet for line in g.audit()]
+        audited = len(lines)
         conn = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(fake_url).port, timeout=10)
         conn.request("GET", "/_fake/stats")
         stats = json.loads(conn.getresponse().read())["counts"]
         conn.close()
-        after = [s for s in samples if s["t"] >= warmup] or samples
-        base_rss = after[0]["VmRSS"]
-        end_rss = sorted(s["VmRSS"] for s in after[-3:])[len(after[-3:]) // 2]
-        growth = (end_rss - base_rss) / base_rss * 100
-        final = status_of(gw.proc.pid)
-        fd_growth = final["fds"] - after[0]["fds"]
         elapsed = time.time() - started
         print()
-        print("soak: %.0f s, %d requests (%.0f/s) over %d workers, %d AssumeRole calls (rotations), "
-              "%d throttled" % (elapsed, sent, sent / elapsed, args.workers, stats.get("assume_role", 0),
+        print("soak: %.0f s, %d replica(s), %d requests (%.0f/s) over %d workers, %d AssumeRole calls (rotations), "
+              "%d throttled" % (elapsed, len(fleet), sent, sent / elapsed, args.workers, stats.get("assume_role", 0),
                                 stats.get("throttled", 0)))
         print("  failed requests: %d" % failed)
         for w in workers:
             for path, data in w.failures:
                 print("    %s: %r" % (path, data))
-        print("  RSS after warm-up %d KiB -> end %d KiB: %+.2f %% (peak %d KiB)" % (base_rss, end_rss, growth,
-                                                                                  final["VmHWM"]))
-        print("  descriptors after warm-up %d -> end %d (%+d)" % (after[0]["fds"], final["fds"], fd_growth))
-        print("  audit lines %d for %d requests" % (audited, sent))
         problems = []
+        for r, g in enumerate(fleet):
+            after = [s[r] for s in samples if s[r]["t"] >= warmup] or [s[r] for s in samples]
+            base_rss = after[0]["VmRSS"]
+            end_rss = sorted(s["VmRSS"] for s in after[-3:])[len(after[-3:]) // 2]
+            growth = (end_rss - base_rss) / base_rss * 100
+            final = status_of(g.proc.pid)
+            fd_growth = final["fds"] - after[0]["fds"]
+            print("  replica %d: RSS after warm-up %d KiB -> end %d KiB: %+.2f %% (peak %d KiB); descriptors %d -> %d "
+                  "(%+d)" % (r, base_rss, end_rss, growth, final["VmHWM"], after[0]["fds"], final["fds"], fd_growth))
+            if growth >= 5:
+                problems.append("replica %d: RSS grew %.1f %%" % (r, growth))
+            # Each worker holds a connection to each replica, and one more to Redis per loop.
+            if fd_growth > args.workers + 2:
+                problems.append("replica %d: descriptors grew by %d" % (r, fd_growth))
+        print("  audit lines %d for %d requests" % (audited, sent))
         if failed:
             problems.append("%d requests failed" % failed)
-        if growth >= 5:
-            problems.append("RSS grew %.1f %%" % growth)
-        if fd_growth > args.workers + 2:
-            problems.append("descriptors grew by %d" % fd_growth)
         if audited != sent:
             problems.append("%d audit lines for %d requests" % (audited, sent))
+        if redis is not None:
+            audited_tokens = sum((line.get("input_tokens") or 0) + (line.get("output_tokens") or 0) for line in lines)
+            day_keys = redis.cli("--scan", "--pattern", "signgate:{soak}:day:*").split()
+            deadline = time.time() + 15  # charges go out once each answer has ended
+            counted = 0
+            while time.time() < deadline:
+                counted = sum(int(redis.cli("GET", k) or 0) for k in day_keys)
+                if counted == audited_tokens:
+                    break
+                time.sleep(0.2)
+            fallbacks = 0
+            for g in fleet:
+                m = http.client.HTTPConnection(urllib.parse.urlsplit(g.url).hostname, urllib.parse.urlsplit(g.url).port,
+                                               timeout=10)
+                m.request("GET", "/metrics")
+                text = m.getresponse().read().decode()
+                m.close()
+                fallbacks += sum(int(l.split()[-1]) for l in text.splitlines()
+                                 if l.startswith("signgate_redis_local_fallbacks_total "))
+            print("  tokens: %d in the audit lines, %d counted by Redis; %d local fallbacks"
+                  % (audited_tokens, counted, fallbacks))
+            if counted != audited_tokens:
+                problems.append("Redis counted %d tokens for %d audited" % (counted, audited_tokens))
+            if fallbacks:
+                problems.append("%d admissions fell back to a replica's own limits" % fallbacks)
         if stats.get("assume_role", 0) < max(2, args.seconds // (args.sts_lifetime * 2)):
             problems.append("credentials did not rotate (%d AssumeRole calls)" % stats.get("assume_role", 0))
-        code = gw.stop()
-        if code != 0:
-            problems.append("signgate exited %s" % code)
+        for g in fleet:
+            code = g.stop()
+            if code != 0:
+                problems.append("signgate exited %s" % code)
         print("soak: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
         return 1 if problems else 0
     finally:
         stop.set()
-        gw.stop()
-        fake.terminate()
-        fake.wait()
+        for g in fleet:
+            g.stop()
+        if redis is not None:
+            redis.stop()
 
 
 if __name__ == "__main__":
