@@ -55,6 +55,7 @@ def converse(gw, client, path="/model/%s/converse" % MODEL):
 
 class Fleet(unittest.TestCase):
     on_failure = "local"
+    more = ""  # more config lines
 
     @classmethod
     def setUpClass(cls):
@@ -63,7 +64,7 @@ class Fleet(unittest.TestCase):
         cls.fake_url = url
         # Scaled under ASan: a stall past the timeout would fall back to per-replica limits.
         cls.extra = "redis: { url: \"%s\", on_failure: %s, command_timeout_ms: %d }\n" % (
-            cls.redis.url, cls.on_failure, int(250 * SLOWDOWN))
+            cls.redis.url, cls.on_failure, int(250 * SLOWDOWN)) + cls.more
         cls.replicas = [Gateway(url, CLIENTS, extra=cls.extra) for _ in range(3)]
 
     @classmethod
@@ -165,6 +166,33 @@ class SharedMemory(Fleet):
     anywhere, and an async invocation started on one replica is its client's on all; another
     client sees none of it. With Redis paused, what a replica holds still works and the rest is
     a 503 to retry."""
+
+    more = "responses: { max_mib_per_client: 1 }\n"
+
+    def test_a_clients_share_of_redis_is_bounded(self):
+        """1 MiB a client: six responses of about 300 KB each leave the newest three in Redis,
+        the oldest evicted with their items, and the client's count of bytes within the share.
+        Another client's responses are not touched."""
+        status, _, body = post(self.replicas[0], "media", "/v1/responses", {"model": MODEL, "input": "Mine."})
+        self.assertEqual(status, 200, body)
+        other = json.loads(body)["id"]
+        ids = []
+        for i in range(6):
+            big = "%d " % i + "x" * 300_000
+            status, _, body = post(self.replicas[i % 3], "free", "/v1/responses", {"model": MODEL, "input": big})
+            self.assertEqual(status, 200, body)
+            ids.append(json.loads(body)["id"])
+        kept = [i for i in ids if self.redis.cli("EXISTS", "signgate:{free}:r:" + i) == "1"]
+        self.assertEqual(kept, ids[-3:])
+        self.assertEqual(int(self.redis.cli("ZCARD", "signgate:{free}:responses")), 3)
+        total = int(self.redis.cli("HGET", "signgate:{free}:response_bytes", ""))
+        self.assertGreater(total, 900_000)
+        self.assertLessEqual(total, 1 << 20)
+        self.assertEqual(self.redis.cli("EXISTS", "signgate:{media}:r:" + other), "1")
+        # An evicted response is gone on a replica that did not make it (replica 2 made ids[2]).
+        status, _, body = post(self.replicas[1], "free", "/v1/responses",
+                               {"model": MODEL, "input": "x", "previous_response_id": ids[2]})
+        self.assertEqual(status, 400, body)
 
     def turns(self):
         return [m["role"] for m in self.fake.last_converse_body["messages"]]
