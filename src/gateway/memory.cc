@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -56,20 +57,21 @@ std::string prefix(std::string_view client) {
 }
 
 // Keeps a response. KEYS: the client's index of responses (id → expiry ms) and their sizes
-// (id → bytes; "" → the total). ARGV: key prefix, id, previous id, the items (a JSON array),
-// TTL ms, the client's share in bytes, then pairs of item id and index. A response keeps its
-// hash P..r:ID {p, i, k (its item ids)} and each named item P..i:ITEM → "ID\nINDEX". Expired
-// responses leave the index first, then the oldest until the new one fits the share. Returns
-// 1, or 0 when the response alone is larger than the share.
+// (id → bytes; "" → the total). ARGV: key prefix, id, previous id, TTL ms, the client's share in
+// bytes, the number of items N, the N items (JSON each), then pairs of item id and index. A
+// response is the hash P..r:ID {p: previous id, n: N, k: its named item ids, "0".."N-1": its
+// items}; each named item P..i:ITEM → "ID\nINDEX". Expired responses leave the index first,
+// then the oldest until the new one fits the share. Returns 1, or 0 when the response alone
+// is larger than the share.
 constexpr const char* kKeepLua = R"lua(
-local p, id, prev, blob = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local ttl, share = tonumber(ARGV[5]), tonumber(ARGV[6])
+local p, id, prev = ARGV[1], ARGV[2], ARGV[3]
+local ttl, share, n = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function forget(m)
-  local n = tonumber(redis.call('HGET', KEYS[2], m) or '0')
+  local size = tonumber(redis.call('HGET', KEYS[2], m) or '0')
   redis.call('HDEL', KEYS[2], m)
-  redis.call('HINCRBY', KEYS[2], '', -n)
+  redis.call('HINCRBY', KEYS[2], '', -size)
   local r = p .. 'r:' .. m
   local k = redis.call('HGET', r, 'k')
   if k then
@@ -86,8 +88,9 @@ for _, m in ipairs(expired) do
   forget(m)
   redis.call('ZREM', KEYS[1], m)
 end
-local size = #id + #prev + #blob + 160
-for i = 7, #ARGV, 2 do size = size + #ARGV[i] + 64 end
+local size = #id + #prev + 160
+for i = 7, 6 + n do size = size + #ARGV[i] + 16 end
+for i = 7 + n, #ARGV, 2 do size = size + #ARGV[i] + 64 end
 if size > share then return 0 end
 if redis.call('ZSCORE', KEYS[1], id) then
   forget(id)
@@ -96,17 +99,23 @@ end
 local total = tonumber(redis.call('HGET', KEYS[2], '') or '0')
 while total + size > share do
   local oldest = redis.call('ZPOPMIN', KEYS[1])
-  if #oldest == 0 then break end
+  if #oldest == 0 then
+    -- The index is gone (evicted under maxmemory, say) but the sizes stayed: count afresh.
+    redis.call('DEL', KEYS[2])
+    total = 0
+    break
+  end
   forget(oldest[1])
   total = tonumber(redis.call('HGET', KEYS[2], '') or '0')
 end
+local r = p .. 'r:' .. id
 local names = {}
-for i = 7, #ARGV, 2 do
+for i = 7 + n, #ARGV, 2 do
   names[#names + 1] = ARGV[i]
   redis.call('SET', p .. 'i:' .. ARGV[i], id .. '\n' .. ARGV[i + 1], 'PX', ttl)
 end
-local r = p .. 'r:' .. id
-redis.call('HSET', r, 'p', prev, 'i', blob, 'k', table.concat(names, '\n'))
+redis.call('HSET', r, 'p', prev, 'n', n, 'k', table.concat(names, '\n'))
+for i = 1, n do redis.call('HSET', r, tostring(i - 1), ARGV[6 + i]) end
 redis.call('PEXPIRE', r, ttl)
 redis.call('ZADD', KEYS[1], now + ttl, id)
 redis.call('HSET', KEYS[2], id, size)
@@ -116,43 +125,59 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return 1
 )lua";
 
-// Reads conversations and items. KEYS: the client's index (for a cluster's routing). ARGV: key
-// prefix, the most bytes a conversation may hold, the longest chain, the number of
-// conversations, their response ids, then item ids. Returns one element per conversation:
-// its responses' items newest first, or 1 (not known), 2 (an earlier response is no longer
-// kept), 3 (longer than allowed); then one per item: {items of its response, its index} or nil.
+// Reads a conversation's responses and items. KEYS: the client's index (for a cluster's
+// routing). ARGV: key prefix, the most bytes the reply may carry, the longest chain, the number
+// H of responses the replica holds, their ids, the response to start the walk at ("" for
+// none), then item ids. Returns {conversation, item...}: the conversation is 0 (none asked),
+// 1 (the first response is not known), 2 (an earlier one is no longer kept), 3 (too long), or
+// the responses from the first back to, not including, one the replica holds, each {id,
+// previous id, named item ids, item...}; each item is its JSON or false. {3} when the reply
+// would carry more than allowed.
 constexpr const char* kRecallLua = R"lua(
 local p = ARGV[1]
-local max_bytes, max_chain, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {}
-for c = 1, n do
-  local id = ARGV[4 + c]
-  local blobs, total, nxt, verdict = {}, 0, id, 0
-  while nxt ~= nil and nxt ~= '' do
-    local h = redis.call('HMGET', p .. 'r:' .. nxt, 'p', 'i')
-    if not h[2] then
-      if nxt == id then verdict = 1 else verdict = 2 end
+local max_bytes, max_chain, h = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local held = {}
+for i = 5, 4 + h do held[ARGV[i]] = true end
+local start = ARGV[5 + h]
+local total = 0
+local conversation = 0
+if start ~= '' then
+  local links, nxt = {}, start
+  conversation = nil
+  while nxt ~= '' and not held[nxt] do
+    local r = p .. 'r:' .. nxt
+    local head = redis.call('HMGET', r, 'p', 'n', 'k')
+    if not head[2] then
+      if nxt == start then conversation = 1 else conversation = 2 end
       break
     end
-    total = total + #h[2]
-    if total > max_bytes or #blobs >= max_chain then
-      verdict = 3
+    if #links >= max_chain then
+      conversation = 3
       break
     end
-    blobs[#blobs + 1] = h[2]
-    nxt = h[1]
+    local link = {nxt, head[1] or '', head[3] or ''}
+    for i = 0, tonumber(head[2]) - 1 do
+      local item = redis.call('HGET', r, tostring(i)) or ''
+      total = total + #item
+      link[#link + 1] = item
+    end
+    if total > max_bytes then return {3} end
+    links[#links + 1] = link
+    nxt = head[1] or ''
   end
-  if verdict == 0 then out[#out + 1] = blobs else out[#out + 1] = verdict end
+  if conversation == nil then conversation = links end
 end
-for i = 5 + n, #ARGV do
+local out = {conversation}
+for i = 6 + h, #ARGV do
   local found = false
   local ref = redis.call('GET', p .. 'i:' .. ARGV[i])
   if ref then
     local rid, index = string.match(ref, '^(.*)\n(%d+)$')
-    if rid then
-      local blob = redis.call('HGET', p .. 'r:' .. rid, 'i')
-      if blob then found = {blob, tonumber(index)} end
-    end
+    if rid then found = redis.call('HGET', p .. 'r:' .. rid, index) or false end
+  end
+  if found then
+    total = total + #found
+    if total > max_bytes then return {3} end
   end
   out[#out + 1] = found
 end
@@ -181,11 +206,6 @@ const store::RedisScript& record_script() {
   return script;
 }
 
-json parse_items(const std::string& blob) {
-  json items = json::parse(blob, nullptr, false);
-  return items.is_array() ? items : json::array();
-}
-
 class RedisMemory final : public Memory {
  public:
   RedisMemory(std::shared_ptr<store::Redis> redis, ResponseStore& responses, AsyncInvocations& invocations,
@@ -196,43 +216,48 @@ class RedisMemory final : public Memory {
 
   asio::awaitable<Result<bool>> recall(const std::string& client, const Wanted& wanted, std::size_t max_bytes,
                                        Recalled& into) override {
-    if (wanted.empty()) co_return true;
+    // Of the conversation, only what this replica lacks: from the first response it does not
+    // hold back to one it does.
+    std::string start;
+    if (!wanted.conversation.empty()) {
+      auto here = responses().conversation(client, wanted.conversation, max_bytes, ResponseStore::Clock::now(), &start);
+      if (here) {
+        into.conversations[wanted.conversation] = std::move(*here);
+        start.clear();
+      } else if (here.kind() != ErrorKind::kNotFound) {
+        into.conversations[wanted.conversation] = here.message();
+        start.clear();
+      }
+    }
+    if (start.empty() && wanted.items.empty()) co_return true;
     const std::string p = prefix(client);
+    const std::vector<std::string> held = start.empty() ? std::vector<std::string>() : responses().recent(client, 256);
     std::vector<std::string> keys = {p + "responses"};
     std::vector<std::string> args = {p, std::to_string(max_bytes), std::to_string(kMaxChain),
-                                     std::to_string(wanted.conversations.size())};
-    args.insert(args.end(), wanted.conversations.begin(), wanted.conversations.end());
+                                     std::to_string(held.size())};
+    args.insert(args.end(), held.begin(), held.end());
+    args.push_back(start);
     args.insert(args.end(), wanted.items.begin(), wanted.items.end());
     auto reply = co_await redis_->eval(recall_script(), std::move(keys), std::move(args));
-    const std::size_t expected = wanted.conversations.size() + wanted.items.size();
-    if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.size() != expected) {
+    if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.empty()) {
       co_return failed("reading stored responses", reply);
     }
-    std::size_t at = 0;
-    for (const auto& id : wanted.conversations) {
-      const store::Reply& r = reply->elements[at++];
-      if (r.type == store::Reply::Type::kArray) {
-        json items = json::array();
-        for (auto blob = r.elements.rbegin(); blob != r.elements.rend(); ++blob) {
-          for (auto& item : parse_items(blob->str)) items.push_back(std::move(item));
-        }
-        into.conversations[id] = std::move(items);
-      } else {
-        into.conversations[id] = std::string(
-            r.integer == 1   ? "previous response is not known (or expired)"
-            : r.integer == 2 ? "a response earlier in this conversation is no longer kept"
-                             : "the conversation behind this previous response is longer than signgate replays");
-      }
+    if (reply->elements.size() == 1 && reply->elements[0].type == store::Reply::Type::kInteger &&
+        reply->elements[0].integer == 3 && (!wanted.items.empty() || start.empty())) {
+      co_return make_error("the stored items this request names are larger than limits.max_body_bytes",
+                           ErrorKind::kTooLarge);
     }
-    for (const auto& id : wanted.items) {
-      const store::Reply& r = reply->elements[at++];
+    if (reply->elements.size() != 1 + wanted.items.size()) co_return failed("reading stored responses", reply);
+    if (!start.empty())
+      into.conversations[wanted.conversation] = conversation_from(client, wanted, start, reply->elements[0], max_bytes);
+    for (std::size_t i = 0; i < wanted.items.size(); ++i) {
+      const store::Reply& r = reply->elements[1 + i];
       std::optional<json> item;
-      if (r.type == store::Reply::Type::kArray && r.elements.size() == 2) {
-        json items = parse_items(r.elements[0].str);
-        const auto index = static_cast<std::size_t>(std::max<long long>(0, r.elements[1].integer));
-        if (index < items.size()) item = std::move(items[index]);
+      if (r.type == store::Reply::Type::kString) {
+        json parsed = json::parse(r.str, nullptr, false);
+        if (parsed.is_object()) item = std::move(parsed);
       }
-      into.items[id] = std::move(item);
+      into.items[wanted.items[i]] = std::move(item);
     }
     co_return true;
   }
@@ -248,9 +273,10 @@ class RedisMemory final : public Memory {
         p,
         id,
         previous_id,
-        items.dump(-1, ' ', false, json::error_handler_t::replace),
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(limits.ttl).count()),
-        std::to_string(limits.max_bytes_per_client)};
+        std::to_string(limits.max_bytes_per_client),
+        std::to_string(items.size())};
+    for (const auto& item : items) args.push_back(item.dump(-1, ' ', false, json::error_handler_t::replace));
     for (const auto& item_id : item_ids) {
       if (item_id.empty() || item_id.find('\n') != std::string::npos) continue;
       for (std::size_t i = 0; i < items.size(); ++i) {
@@ -263,7 +289,11 @@ class RedisMemory final : public Memory {
       }
     }
     auto reply = co_await redis_->eval(keep_script(), std::move(keys), std::move(args));
-    if (!reply || reply->is_error()) (void)failed("keeping response " + id + " (this replica still holds it)", reply);
+    if (!reply || reply->is_error()) {
+      (void)failed("keeping response " + id + " (this replica still holds it)", reply);
+    } else if (reply->type == store::Reply::Type::kInteger && reply->integer == 0) {
+      spdlog::debug("redis: response {} is larger than responses.max_mib_per_client: kept by this replica only", id);
+    }
   }
 
   asio::awaitable<void> record_invocation(const std::string& client, const std::string& arn) override {
@@ -312,11 +342,51 @@ class RedisMemory final : public Memory {
     return make_error("signgate's shared store did not answer: " + why, ErrorKind::kUnreachable);
   }
 
+  // The conversation once the responses Redis returned (`links`, newest first) are held here
+  // too; or why not.
+  std::variant<json, std::string> conversation_from(const std::string& client, const Wanted& wanted,
+                                                    const std::string& start, const store::Reply& links,
+                                                    std::size_t max_bytes) {
+    if (links.type == store::Reply::Type::kInteger) {
+      if (links.integer == 1 && start == wanted.conversation) return std::string(kUnknown);
+      if (links.integer == 3) return std::string(kTooLong);
+      return std::string(kGone);
+    }
+    for (auto link = links.elements.rbegin(); link != links.elements.rend(); ++link) {
+      if (link->type != store::Reply::Type::kArray || link->elements.size() < 3) continue;
+      json items = json::array();
+      for (std::size_t i = 3; i < link->elements.size(); ++i) {
+        json item = json::parse(link->elements[i].str, nullptr, false);
+        if (!item.is_discarded()) items.push_back(std::move(item));
+      }
+      std::vector<std::string> names;
+      std::string_view k = link->elements[2].str;
+      while (!k.empty()) {
+        const std::size_t nl = k.find('\n');
+        names.emplace_back(k.substr(0, nl));
+        k = nl == std::string_view::npos ? std::string_view() : k.substr(nl + 1);
+      }
+      responses().put(client, link->elements[0].str, link->elements[1].str, items, names);
+    }
+    auto whole = responses().conversation(client, wanted.conversation, max_bytes);
+    if (whole) return std::move(*whole);
+    return whole.message();
+  }
+
+  static constexpr std::string_view kUnknown = "previous response is not known (or expired)";
+  static constexpr std::string_view kGone = "a response earlier in this conversation is no longer kept";
+  static constexpr std::string_view kTooLong =
+      "the conversation behind this previous response is longer than signgate replays";
+
   std::shared_ptr<store::Redis> redis_;
   std::shared_ptr<FleetStats> stats_;
 };
 
 }  // namespace
+
+void Wanted::add_item(std::string_view id) {
+  if (std::find(items.begin(), items.end(), id) == items.end()) items.emplace_back(id);
+}
 
 std::unique_ptr<Memory> local_memory(ResponseStore& responses, AsyncInvocations& invocations) {
   return std::make_unique<Memory>(responses, invocations);

@@ -36,9 +36,10 @@ struct FleetStats;
 
 // What a request needs from the shared store that this replica does not hold.
 struct Wanted {
-  std::vector<std::string> conversations;  // response ids, each with its whole chain
-  std::vector<std::string> items;          // item ids
-  bool empty() const { return conversations.empty() && items.empty(); }
+  std::string conversation;        // a response id whose chain this replica does not hold whole
+  std::vector<std::string> items;  // item ids, each once
+  bool empty() const { return conversation.empty() && items.empty(); }
+  void add_item(std::string_view id);
 };
 
 // What the shared store answered: each conversation's items (oldest first) or why not; each
@@ -62,8 +63,9 @@ class Memory {
   // Whether other replicas share what is kept: what this replica lacks may be held there.
   virtual bool shared() const { return false; }
 
-  // Fetches `wanted` of `client`'s from the shared store into `into`; a conversation whose
-  // items add up to more than `max_bytes` is refused. An error when the store did not answer.
+  // Fetches `wanted` of `client`'s from the shared store into `into`: of a conversation, only
+  // the responses this replica does not hold, which it then holds too. An error (kTooLarge)
+  // when what was asked for adds up to more than `max_bytes`, or when the store did not answer.
   virtual boost::asio::awaitable<Result<bool>> recall(const std::string& client, const Wanted& wanted,
                                                       std::size_t max_bytes, Recalled& into);
 

@@ -118,7 +118,7 @@ const ResponseStore::Entry* ResponseStore::live(std::string_view client, std::st
 }
 
 Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std::string_view id, std::size_t max_bytes,
-                                                   Clock::time_point now) const {
+                                                   Clock::time_point now, std::string* missing) const {
   std::vector<std::vector<std::string>> pieces;  // newest first
   {
     std::lock_guard lock(mutex_);
@@ -127,6 +127,7 @@ Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std:
     while (!next.empty()) {
       const Entry* e = live(client, next, now);
       if (e == nullptr) {
+        if (missing != nullptr) *missing = next;
         // Another client's response is as unknown as one that never was.
         if (next == id) return make_error("previous response is not known (or expired)", ErrorKind::kNotFound);
         return make_error("a response earlier in this conversation is no longer kept", ErrorKind::kNotFound);
@@ -164,6 +165,18 @@ std::optional<nlohmann::json> ResponseStore::item(std::string_view client, std::
   nlohmann::json item = nlohmann::json::parse(text, nullptr, false);
   if (item.is_discarded()) return std::nullopt;
   return item;
+}
+
+std::vector<std::string> ResponseStore::recent(std::string_view client, std::size_t n) const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mutex_);
+  const auto share = by_client_.find(std::string(client));
+  if (share == by_client_.end()) return out;
+  const Clock::time_point now = Clock::now();
+  for (auto it = share->second.order.rbegin(); it != share->second.order.rend() && out.size() < n; ++it) {
+    if (entries_.at(*it).expires > now) out.push_back(*it);
+  }
+  return out;
 }
 
 std::size_t ResponseStore::size() const {

@@ -42,12 +42,16 @@ class ResponseStore {
 
   // Every item of the conversation that led to response `id` and its answer, oldest first;
   // an error saying why not (unknown, expired, another client's, longer than `max_bytes`).
+  // When a response of the chain is not held (kNotFound), `missing` (if given) names it.
   Result<nlohmann::json> conversation(std::string_view client, std::string_view id, std::size_t max_bytes,
-                                      Clock::time_point now = Clock::now()) const;
+                                      Clock::time_point now = Clock::now(), std::string* missing = nullptr) const;
 
   // One stored item by its id, if `client` made it and it has not expired.
   std::optional<nlohmann::json> item(std::string_view client, std::string_view item_id,
                                      Clock::time_point now = Clock::now()) const;
+
+  // The ids of `client`'s `n` newest unexpired responses this store holds, newest first.
+  std::vector<std::string> recent(std::string_view client, std::size_t n) const;
 
   std::size_t size() const;  // responses kept
   std::size_t bytes() const;

@@ -91,11 +91,11 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
       const bool answered = size && size->type == store::Reply::Type::kInteger;
       if (on_answer && !stopped) on_answer(answered);
       if (answered && (size->integer != seen || reread)) {
-        reread = false;
         std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
         auto members = co_await redis.command(std::move(command));
         if (members && members->type == store::Reply::Type::kArray) {
           seen = size->integer;
+          reread = false;
           merge(*members);
         }
       }

@@ -103,7 +103,9 @@ namespace {
 
 // Errors a Redis answers every command with while it cannot serve them.
 bool is_failover(std::string_view error) {
-  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0;
+  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
+         // Redis 6 wraps what a script met: "ERR Error running script ...: -READONLY You can't write..."
+         (error.rfind("ERR Error running script", 0) == 0 && error.find("-READONLY") != std::string_view::npos);
 }
 
 // One command in RESP, formatted by hiredis.
@@ -224,22 +226,33 @@ class Link {
 
   asio::awaitable<Result<bool>> connect(const RedisUrl& url, Millis timeout) {
     error_code ec;
-    // The resolver has no deadline of its own: a timer cancels it (a DNS server that does not
-    // answer would otherwise hold every command that waits for this connection).
-    auto resolver = std::make_shared<asio::ip::tcp::resolver>(tcp_.get_executor());
-    asio::steady_timer resolve_deadline(tcp_.get_executor());
-    resolve_deadline.expires_after(timeout);
-    const std::weak_ptr<asio::ip::tcp::resolver> weak_resolver = resolver;
-    resolve_deadline.async_wait([weak_resolver](const error_code& e) {
-      if (auto r = weak_resolver.lock(); r && !e) r->cancel();
-    });
-    tcp_.expires_after(timeout);
-    const auto endpoints = co_await resolver->async_resolve(url.host, std::to_string(url.port),
-                                                            asio::redirect_error(asio::use_awaitable, ec));
-    resolve_deadline.cancel();
-    if (ec == asio::error::operation_aborted) {
+    // getaddrinfo cannot be interrupted once it runs (Asio's resolver thread): the lookup is
+    // raced against the deadline and, when the deadline wins, left to finish on its own.
+    struct Lookup {
+      explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), wake(ex) {}
+      asio::ip::tcp::resolver resolver;
+      asio::steady_timer wake;
+      bool done = false;
+      error_code ec;
+      asio::ip::tcp::resolver::results_type endpoints;
+    };
+    auto lookup = std::make_shared<Lookup>(tcp_.get_executor());
+    lookup->resolver.async_resolve(url.host, std::to_string(url.port),
+                                   [lookup](const error_code& e, asio::ip::tcp::resolver::results_type r) {
+                                     lookup->done = true;
+                                     lookup->ec = e;
+                                     lookup->endpoints = std::move(r);
+                                     lookup->wake.cancel();
+                                   });
+    lookup->wake.expires_after(timeout);
+    error_code waited;
+    if (!lookup->done) co_await lookup->wake.async_wait(asio::redirect_error(asio::use_awaitable, waited));
+    if (!lookup->done) {
       co_return make_error("resolving " + url.host + ": no answer within the connect timeout", ErrorKind::kTimeout);
     }
+    ec = lookup->ec;
+    const auto endpoints = lookup->endpoints;
+    tcp_.expires_after(timeout);
     if (ec) co_return make_error("resolving " + url.host + ": " + ec.message(), ErrorKind::kUnreachable);
     co_await tcp_.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -463,13 +476,14 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         }
         auto p = std::move(pending.front());
         pending.pop_front();
-        if (!answered_since_connect) {
+        // A replica or a primary that is starting (or lost its own primary) answers every
+        // command so: reconnect, through DNS, to whatever the name now points at (a failover),
+        // with the backoff still growing: such an answer is not a working Redis.
+        const bool failover = reply->is_error() && is_failover(reply->str);
+        if (!answered_since_connect && !failover) {
           answered_since_connect = true;
           backoff = Millis(100);
         }
-        // A replica or a primary that is starting (or lost its own primary) answers every
-        // command so: reconnect, through DNS, to whatever the name now points at (a failover).
-        const bool failover = reply->is_error() && is_failover(reply->str);
         std::string why = failover ? reply->str : std::string();
         p->result = std::move(*reply);
         p->wake.cancel();
@@ -632,6 +646,8 @@ asio::awaitable<Result<Reply>> Redis::eval(const RedisScript& script, std::vecto
   command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
   auto reply = co_await impl_->command(command, deadline);
   if (reply && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
+    // Past the deadline, it is not sent: Redis would run it while the caller has given up.
+    if (Clock::now() >= deadline) co_return make_error("Redis did not run the script in time", ErrorKind::kTimeout);
     // Not known yet (a new or restarted Redis, SCRIPT FLUSH): EVAL runs it and keeps it.
     command[0] = "EVAL";
     command[1] = script.text;

@@ -415,7 +415,7 @@ TEST(Redis, HostileAndFailoverReplies) {
           if (!pong) co_await sleep_for(50ms);
         }
         EXPECT_TRUE(pong && pong->str == "PONG") << (pong ? pong->str : pong.message());
-        EXPECT_EQ(server.accepted(), 3) << "a new connection after each";
+        EXPECT_GE(server.accepted(), 3) << "a new connection after each";
         redis.stop();
         server.stop();
       },

@@ -4,6 +4,7 @@
 // the operator turned the store off) so previous_response_id and item_reference can name them.
 #include "gateway/surfaces/surfaces.h"
 
+#include "api/json_depth.h"
 #include "api/json_fields.h"
 #include "api/openai/responses.h"
 #include "gateway/response_store.h"
@@ -29,17 +30,16 @@ class ClientHistory final : public api::openai::ResponseHistory {
   std::variant<json, std::string> conversation(std::string_view id) const override {
     auto items = store_.conversation(client_, id, max_bytes_);
     if (items) return std::move(*items);
-    if (wanted_ == nullptr || items.kind() != ErrorKind::kNotFound) return items.message();
+    if (items.kind() != ErrorKind::kNotFound) return items.message();
     if (const auto it = recalled_.conversations.find(id); it != recalled_.conversations.end()) return it->second;
-    wanted_->conversations.emplace_back(id);
-    return std::string("previous response is not known (or expired)");
+    if (wanted_ != nullptr) wanted_->conversation = std::string(id);
+    return items.message();
   }
 
   std::optional<json> item(std::string_view item_id) const override {
     if (auto here = store_.item(client_, item_id)) return here;
-    if (wanted_ == nullptr) return std::nullopt;
     if (const auto it = recalled_.items.find(item_id); it != recalled_.items.end()) return it->second;
-    wanted_->items.emplace_back(item_id);
+    if (wanted_ != nullptr) wanted_->add_item(item_id);
     return std::nullopt;
   }
 
@@ -81,11 +81,16 @@ class OpenAIResponses final : public Surface {
       Wanted wanted;
       auto planned = plan_with(x, body, recalled, round < kMaxRecalls ? &wanted : nullptr);
       if (wanted.empty()) co_return planned;
+      // The translator stops at the first thing it lacks: ask for everything the body names
+      // at once, so one round trip is the rule.
+      if (round == 0) add_references(x, body, recalled, wanted);
       auto fetched = co_await x.memory->recall(x.client->name, wanted, x.config().max_body_bytes, recalled);
+      if (!fetched && fetched.kind() == ErrorKind::kTooLarge) co_return Refusal{400, fetched.message(), "input"};
       if (!fetched) {
+        std::string param = wanted.conversation.empty() ? "input" : "previous_response_id";
         co_return Refusal{503,
                           "the store of earlier responses that signgate's replicas share did not answer; retry",
-                          "previous_response_id",
+                          std::move(param),
                           "",
                           "",
                           std::chrono::seconds(1)};
@@ -132,6 +137,35 @@ class OpenAIResponses final : public Surface {
 
  private:
   static constexpr int kMaxRecalls = 4;
+  static constexpr std::size_t kMaxNamed = 1000;  // stored items one request may name (the translator's too)
+
+  // The stored response and items `body` names (previous_response_id; item_reference and
+  // reasoning items by id) that neither this replica nor an earlier round holds.
+  static void add_references(const Exchange& x, std::string_view body, const Recalled& recalled, Wanted& wanted) {
+    const json req = api::parse_json(body, x.config().max_json_depth);
+    if (!req.is_object()) return;
+    const ResponseStore& here = x.memory->responses();
+    const std::string& client = x.client->name;
+    if (wanted.conversation.empty()) {
+      const std::string previous = api::string_field(req, "previous_response_id");
+      if (!previous.empty() && recalled.conversations.count(previous) == 0 &&
+          !here.conversation(client, previous, x.config().max_body_bytes)) {
+        wanted.conversation = previous;
+      }
+    }
+    const json* input = api::field(req, "input");
+    if (input == nullptr || !input->is_array()) return;
+    for (const auto& item : *input) {
+      if (wanted.items.size() >= kMaxNamed) break;
+      const std::string type = api::string_field(item, "type");
+      if (type != "item_reference" && (type != "reasoning" || api::field(item, "encrypted_content") != nullptr)) {
+        continue;
+      }
+      const std::string id = api::string_field(item, "id");
+      if (id.empty() || recalled.items.count(id) != 0 || here.item(client, id)) continue;
+      wanted.add_item(id);
+    }
+  }
 
   std::variant<Plan, LocalAnswer, Refusal> plan_with(Exchange& x, std::string_view body, const Recalled& recalled,
                                                      Wanted* wanted) const {
