@@ -95,7 +95,9 @@ class Worker(threading.Thread):
                 data = r.read()
                 ok = r.status == 200 and (b"error" not in data[-400:] or path.startswith("/model/"))
                 if ok and path == "/v1/responses":
-                    self.previous, self.turn = json.loads(data)["id"], self.turn + 1
+                    answer = json.loads(data)
+                    ok = answer["status"] == "completed"
+                    self.previous, self.turn = answer["id"], self.turn + 1
             except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
                 ok, data = False, str(e).encode()
                 conn.close()
@@ -217,10 +219,11 @@ def soak(args, fake_url, lead, client, extra, fleet):
             problems.append("%d audit lines for %d requests" % (audited, sent))
         if redis is not None:
             audited_tokens = sum((line.get("input_tokens") or 0) + (line.get("output_tokens") or 0) for line in lines)
-            day_keys = redis.cli("--scan", "--pattern", "signgate:{soak}:day:*").split()
             deadline = time.time() + 15  # charges go out once each answer has ended
             counted = 0
             while time.time() < deadline:
+                # Every day's key: a run across midnight (UTC) charges two.
+                day_keys = redis.cli("--scan", "--pattern", "signgate:{soak}:day:*").split()
                 counted = sum(int(redis.cli("GET", k) or 0) for k in day_keys)
                 if counted == audited_tokens:
                     break
