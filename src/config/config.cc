@@ -475,11 +475,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       ClientConfig cl;
       cl.name = r.str(n, w, "name").value_or("");
       if (cl.name.empty()) p.add(w + ".name", "is required");
-      // The name is part of the fleet's Redis keys (signgate:{NAME}:...) and of metrics labels:
-      // braces would break the hash tag, control characters the logs.
-      if (cl.name.find_first_of("{}") != std::string::npos ||
-          std::any_of(cl.name.begin(), cl.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
-        p.add(w + ".name", "may not contain '{', '}' or control characters");
+      // The name goes into logs, metrics labels and the fleet's Redis keys.
+      if (std::any_of(cl.name.begin(), cl.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+        p.add(w + ".name", "may not contain control characters");
       }
       if (!names.insert(cl.name).second) p.add(w + ".name", "'" + cl.name + "' is used by another client");
       // One hash, or a list of them: a client holds two secrets while its key is rotated.

@@ -11,12 +11,18 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "gateway/limits.h"
 #include "gateway/memory.h"
 #include "store/redis.h"
 
 namespace signgate::gateway {
+
+// The start of every Redis key of `client`'s: "signgate:{NAME}:", NAME with '{', '}', '%' and
+// control characters percent-encoded, so the hash tag always ends where the name does (one
+// shard of a Redis Cluster holds all of a client's keys) and no two clients' keys can meet.
+std::string redis_prefix(std::string_view client);
 
 struct FleetStats {
   std::atomic<std::uint64_t> redis_failures{0};   // commands Redis did not answer as expected

@@ -78,9 +78,7 @@ const store::RedisScript& charge_script() {
 
 std::string key(std::string_view client, std::string_view what) {
   // One hash tag per client: its keys stay on one shard of a Redis Cluster.
-  std::string k = "signgate:{";
-  k.append(client).append("}:").append(what);
-  return k;
+  return redis_prefix(client).append(what);
 }
 
 std::string arg(const std::optional<std::int64_t>& v) { return std::to_string(v.value_or(0)); }

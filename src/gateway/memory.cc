@@ -48,13 +48,9 @@ constexpr std::size_t kInvocationsPerClient = 100'000;
 // How many responses a conversation may chain through (as ResponseStore).
 constexpr std::size_t kMaxChain = 10'000;
 
-// Every key of a client's carries `{client}`: one shard of a Redis Cluster holds them all,
-// so the scripts below, which reach keys named from their arguments, stay on it.
-std::string prefix(std::string_view client) {
-  std::string p = "signgate:{";
-  p.append(client).append("}:");
-  return p;
-}
+// Every key of a client's carries `{client}` (redis_prefix): one shard of a Redis Cluster
+// holds them all, so the scripts below, which reach keys named from their arguments, stay on it.
+std::string prefix(std::string_view client) { return redis_prefix(client); }
 
 // Keeps a response. KEYS: the client's index of responses (id → expiry ms) and their sizes
 // (id → bytes; "" → the total). ARGV: key prefix, id, previous id, TTL ms, the client's share in

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gateway/fleet.h"
+
 namespace signgate::gateway {
 namespace {
 
@@ -91,6 +93,21 @@ TEST(ResponseStore, OneClientCannotCrowdOutTheOthers) {
   store.set_limits(off);
   store.put("quiet", "resp_new", "", body, {}, now);
   EXPECT_FALSE(store.conversation("quiet", "resp_new", 1 << 20, now));
+}
+
+}  // namespace
+}  // namespace signgate::gateway
+
+namespace signgate::gateway {
+namespace {
+
+// A client's Redis keys: the hash tag ends where the name does, whatever the name holds.
+TEST(RedisPrefix, EncodesWhatWouldEndTheHashTagEarly) {
+  EXPECT_EQ(redis_prefix("team-a"), "signgate:{team-a}:");
+  EXPECT_EQ(redis_prefix("${HOME}"), "signgate:{$%7BHOME%7D}:");
+  EXPECT_EQ(redis_prefix("a}:r:x"), "signgate:{a%7D:r:x}:");
+  EXPECT_EQ(redis_prefix("50%"), "signgate:{50%25}:");
+  EXPECT_NE(redis_prefix("a%7D"), redis_prefix("a}"));
 }
 
 }  // namespace
