@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""`make bench` load harness: a canned nginx upstream, signgate (role + External ID) and the
+"""`make bench` load harness: a canned nginx upstream, nginx as a plain reverse proxy in front of
+it (the reference: what a proxy costs here at the least), signgate (role + External ID) and the
 Portkey gateway on 127.0.0.1, driven by wrk (and h2load for 10k slow streams), all in one run
 so every figure is a ratio taken side by side on the same noisy machine.
 
@@ -389,7 +390,7 @@ def main():
     conns = [int(c) for c in args.connections.split(",")]
     work = tempfile.mkdtemp(prefix="signgate-load-")
     nginx = up.Upstream(work)
-    sg = portkey = None
+    sg = portkey = proxy = None
     lines = []
 
     def emit(line=""):
@@ -406,7 +407,16 @@ def main():
                                  {"content-type": "application/json"}, nginx_pids)
         direct_stream = Target("nginx converse-stream", nginx.url + "/model/%s/converse-stream" % encoded,
                                CONVERSE_BODY, {"content-type": "application/json"}, nginx_pids)
+        # The reference: nginx as a plain reverse proxy in front of the same upstream, in the same run.
+        proxy = up.ReverseProxy(work, nginx.port, args.threads)
+        proxy_pids = proxy.worker_pids()
+        proxy_converse = Target("nginx-proxy converse", proxy.url + "/model/%s/converse" % encoded, CONVERSE_BODY,
+                                {"content-type": "application/json"}, proxy_pids)
+        proxy_stream = Target("nginx-proxy converse-stream", proxy.url + "/model/%s/converse-stream" % encoded,
+                              CONVERSE_BODY, {"content-type": "application/json"}, proxy_pids)
         targets = [
+            ("proxy", proxy_converse, direct_converse),
+            ("proxy stream", proxy_stream, direct_stream),
             ("chat", Target("signgate chat", sg.url + "/v1/chat/completions", CHAT_BODY, auth, [sg.pid]), direct_converse),
             ("chat stream", Target("signgate chat-stream", sg.url + "/v1/chat/completions",
                                    CHAT_BODY[:-1] + ', "stream": true}', auth, [sg.pid]), direct_stream),
@@ -440,16 +450,16 @@ def main():
                     sg_requests += r["requests"]
                     r["rss_kib"] = proc_status(sg.pid, "VmRSS")
                 else:
-                    r["rss_kib"] = proc_status(target.pids[0], "VmRSS")
+                    r["rss_kib"] = sum(proc_status(p, "VmRSS") for p in target.pids)
                 results.append((kind, target, c, r, direct_cache[key]))
                 print("  %-26s c=%-4d %9.0f req/s  p99 %s ms  errors %d" % (target.name, c, r["rps"],
                       fmt_ms(r["p99"]), r["errors"]), file=sys.stderr, flush=True)
 
         emit("## Load run %s" % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"))
         emit()
-        emit("Machine: %s, %d vCPU, %s; wrk %ds per row; signgate %d event loops; nginx 1 worker. "
-             "Command: `make bench` (`bench/load/run.py`)." % (platform.machine(), os.cpu_count(),
-                                                               platform.release(), args.seconds, args.threads))
+        emit("Machine: %s, %d vCPU, %s; wrk %ds per row; signgate %d event loops; the upstream nginx 1 worker; "
+             "nginx as a reverse proxy %d workers. Command: `make bench` (`bench/load/run.py`)." % (
+                 platform.machine(), os.cpu_count(), platform.release(), args.seconds, args.threads, args.threads))
         emit()
         emit("| path | conns | req/s | p50 ms | p99 ms | p99.9 ms | errors | CPU µs/req | in kernel | RSS MiB "
              "| added p50 ms | added p99 ms |")
@@ -462,6 +472,24 @@ def main():
             emit("| %s | %d | %.0f | %s | %s | %s | %d | %.1f | %.0f %% | %.1f | %s | %s |" % (
                 target.name, c, r["rps"], fmt_ms(r["p50"]), fmt_ms(r["p99"]), fmt_ms(r["p999"]), r["errors"],
                 r["cpu_us_per_req"], r["kernel_share"], r["rss_kib"] / 1024.0, fmt_ms(r["p50"] - d["p50"]), fmt_ms(r["p99"] - d["p99"])))
+        emit()
+        # Each signgate path against nginx as a plain reverse proxy of the same kind of answer
+        # (JSON or event stream), at each connection count: the ratios issue 17 targets.
+        emit("Against nginx as a plain reverse proxy (the limit of a proxy here), same run: requests/s ratio "
+             "(higher is better), CPU per request ratio (lower is better), p99:")
+        emit()
+        emit("| path | conns | req/s vs proxy | CPU/req vs proxy | p99 ms signgate / proxy |")
+        emit("|---|---:|---:|---:|---:|")
+        for kind, target, c, r, d in results:
+            if not target.name.startswith("signgate"):
+                continue
+            ref_target = proxy_stream if "stream" in kind else proxy_converse
+            ref = next((rr for _, t, cc, rr, _ in results if t is ref_target and cc == c), None)
+            if ref is None:
+                continue
+            emit("| %s | %d | %.2f× | %.2f× | %s / %s |" % (
+                target.name, c, r["rps"] / max(ref["rps"], 1e-9), r["cpu_us_per_req"] / max(ref["cpu_us_per_req"], 1e-9),
+                fmt_ms(r["p99"]), fmt_ms(ref["p99"])))
         emit()
         # Each path at a quarter of the throughput it reached with 32 connections above, and the
         # upstream straight at the same rate: the difference is what signgate adds, not queueing.
@@ -543,7 +571,7 @@ def main():
                     s["peak_open"], s["rss_before_kib"] / 1024.0, s["rss_peak_kib"] / 1024.0, s["rss_per_stream_kib"],
                     s["fds_at_peak"], s["audited"], s["seconds"]))
     finally:
-        for p in (portkey, sg):
+        for p in (portkey, sg, proxy):
             if p:
                 p.stop()
         nginx.stop()

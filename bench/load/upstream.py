@@ -161,3 +161,65 @@ class Upstream:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+PROXY_CONF = """
+daemon off;
+master_process on;
+worker_processes {workers};
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections {connections}; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  client_max_body_size 8m;
+  client_body_buffer_size 1m;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  server_tokens off;
+  tcp_nodelay on;
+  upstream bedrock {{
+    server 127.0.0.1:{upstream_port};
+    keepalive 256;
+    keepalive_requests 100000000;
+  }}
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=16384;
+    location / {{
+      proxy_pass http://bedrock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering on;
+    }}
+  }}
+}}
+"""
+
+
+class ReverseProxy(Upstream):
+    """nginx as a plain reverse proxy in front of the canned upstream: no authentication, no
+    signing, no JSON; keep-alive to the upstream, unbuffered answers (as signgate streams), as
+    many workers as signgate has event loops. What a proxy costs on this machine at the least."""
+
+    def __init__(self, workdir, upstream_port, workers, connections=22000):  # noqa: super().__init__ not wanted
+        self.dir = os.path.join(workdir, "nginx-proxy")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        import resource
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        conf = PROXY_CONF.format(dir=self.dir, port=self.port, workers=workers, upstream_port=upstream_port,
+                                 connections=min(connections, nofile - 100), nofile=nofile)
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", self.conf], stderr=subprocess.DEVNULL)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self._wait()
