@@ -15,6 +15,28 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 from aws_fake import event_frame  # noqa: E402  (encoded independently of signgate, as in the tests)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# What both nginx configurations start with: the process, its files, keep-alive.
+NGINX_HEAD = """
+daemon off;
+master_process on;
+worker_processes {workers};
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections {connections}; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  client_max_body_size 8m;
+  client_body_buffer_size 1m;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  server_tokens off;
+"""
 STREAM_FRAMES = 50
 SLOW_FRAMES = 10
 
@@ -62,27 +84,7 @@ def sts_answer():
             "</AssumeRoleResponse>" % expiration)
 
 
-NGINX_CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile {nofile};
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections {connections}; multi_accept on; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  client_max_body_size 8m;
-  client_body_buffer_size 1m;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  server_tokens off;
-  sendfile on;
+NGINX_CONF = NGINX_HEAD.replace("{workers}", "1") + """  sendfile on;
   tcp_nodelay on;
   server {{
     listen 127.0.0.1:{port} reuseport backlog=16384;
@@ -129,6 +131,9 @@ class Upstream:
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         conf = NGINX_CONF.format(dir=self.dir, port=self.port, connections=min(connections, nofile - 100),
                                  nofile=nofile, slow_rate=self.slow_frame_bytes)
+        self._start(conf)
+
+    def _start(self, conf):
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
@@ -163,27 +168,7 @@ class Upstream:
                 self.proc.wait()
 
 
-PROXY_CONF = """
-daemon off;
-master_process on;
-worker_processes {workers};
-worker_rlimit_nofile {nofile};
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections {connections}; multi_accept on; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  client_max_body_size 8m;
-  client_body_buffer_size 1m;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  server_tokens off;
-  tcp_nodelay on;
+PROXY_CONF = NGINX_HEAD + """  tcp_nodelay on;
   upstream bedrock {{
     server 127.0.0.1:{upstream_port};
     keepalive 256;
@@ -217,9 +202,4 @@ class ReverseProxy(Upstream):
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         conf = PROXY_CONF.format(dir=self.dir, port=self.port, workers=workers, upstream_port=upstream_port,
                                  connections=min(connections, nofile - 100), nofile=nofile)
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", self.conf], stderr=subprocess.DEVNULL)
-        self.url = "http://127.0.0.1:%d" % self.port
-        self._wait()
+        self._start(conf)

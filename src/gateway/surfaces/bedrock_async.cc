@@ -87,14 +87,7 @@ class BedrockAsync final : public Surface {
     if (kind_of(head) != Kind::kGet) co_return plan(x, hp, head, std::move(body));
     std::vector<std::string> arns = {arn_of(head)};
     auto owned = co_await x.memory->owns(x.client->name, arns);
-    if (!owned) {
-      co_return Refusal{503,
-                        "signgate's replicas could not tell who started this invocation; retry",
-                        "",
-                        "",
-                        "ServiceUnavailableException",
-                        std::chrono::seconds(1)};
-    }
+    if (!owned) co_return owners_unknown();
     if (!owned->front()) co_return unknown(arns.front());
     co_return get_one(arns.front());
   }
@@ -111,6 +104,16 @@ class BedrockAsync final : public Surface {
     const std::string_view target = head.target();
     const auto q = target.find('?');
     return uri_decode(target.substr(kCollection.size() + 1, q - kCollection.size() - 1));
+  }
+
+  // The fleet's store did not answer who started an invocation: retry shortly.
+  static Refusal owners_unknown() {
+    return Refusal{503,
+                   "signgate's replicas could not tell who started this invocation; retry",
+                   "",
+                   "",
+                   "ServiceUnavailableException",
+                   std::chrono::seconds(1)};
   }
 
   // Another client's, or unknown: the same answer, so nobody learns which.
@@ -154,14 +157,7 @@ class BedrockAsync final : public Surface {
         arns.push_back(named ? s["invocationArn"].get<std::string>() : std::string());
       }
       auto owned = co_await x.memory->owns(x.client->name, arns);
-      if (!owned) {
-        co_return Refusal{503,
-                          "signgate's replicas could not tell who started these invocations; retry",
-                          "",
-                          "",
-                          "ServiceUnavailableException",
-                          std::chrono::seconds(1)};
-      }
+      if (!owned) co_return owners_unknown();
       json kept = json::array();
       for (std::size_t i = 0; i < arns.size(); ++i) {
         if (!arns[i].empty() && (*owned)[i]) kept.push_back(std::move(j["asyncInvokeSummaries"][i]));
