@@ -47,6 +47,8 @@ namespace {
 constexpr std::size_t kInvocationsPerClient = 100'000;
 // How many responses a conversation may chain through (as ResponseStore).
 constexpr std::size_t kMaxChain = 10'000;
+// A stored response with more items than this stays with the replica that made it.
+constexpr std::size_t kMaxItemsShared = 4'096;
 
 // Every key of a client's carries `{client}` (redis_prefix): one shard of a Redis Cluster
 // holds them all, so the scripts below, which reach keys named from their arguments, stay on it.
@@ -127,15 +129,16 @@ return 1
 // none), then item ids. Returns {conversation, item...}: the conversation is 0 (none asked),
 // 1 (the first response is not known), 2 (an earlier one is no longer kept), 3 (too long), or
 // the responses from the first back to, not including, one the replica holds, each {id,
-// previous id, named item ids, item...}; each item is its JSON or false. {3} when the reply
-// would carry more than allowed.
+// previous id, named item ids, item...}; each item is its JSON or false. {3} when the
+// conversation or the items would carry more than allowed (bytes each; elements in all).
 constexpr const char* kRecallLua = R"lua(
 local p = ARGV[1]
 local max_bytes, max_chain, h = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_elements = 200000  -- within what signgate reads in one reply
 local held = {}
 for i = 5, 4 + h do held[ARGV[i]] = true end
 local start = ARGV[5 + h]
-local total = 0
+local total, elements = 0, 0
 local conversation = 0
 if start ~= '' then
   local links, nxt = {}, start
@@ -152,6 +155,8 @@ if start ~= '' then
       break
     end
     local link = {nxt, head[1] or '', head[3] or ''}
+    elements = elements + 4 + tonumber(head[2])
+    if elements > max_elements then return {3} end
     for i = 0, tonumber(head[2]) - 1 do
       local item = redis.call('HGET', r, tostring(i)) or ''
       total = total + #item
@@ -164,6 +169,7 @@ if start ~= '' then
   if conversation == nil then conversation = links end
 end
 local out = {conversation}
+total = 0  -- the items have a budget of their own, as the translator gives them
 for i = 6 + h, #ARGV do
   local found = false
   local ref = redis.call('GET', p .. 'i:' .. ARGV[i])
@@ -226,6 +232,22 @@ class RedisMemory final : public Memory {
       }
     }
     if (start.empty() && wanted.items.empty()) co_return true;
+    // The walk stops at a response this replica holds; when what lies behind it here is
+    // incomplete too (evicted first, being oldest), it goes on from there: a few calls at most.
+    for (int walk = 0; walk < 3; ++walk) {
+      const Wanted next{wanted.conversation, {}};
+      auto more = co_await fetch(client, walk == 0 ? wanted : next, start, max_bytes, into);
+      if (!more) co_return more.error();
+      if (!*more) co_return true;
+    }
+    co_return true;
+  }
+
+  // One read: from `start` (if any) back, and `wanted`'s items, into `into`. True when the
+  // conversation's chain is still broken here behind where the walk stopped; `start` then
+  // names where to go on.
+  asio::awaitable<Result<bool>> fetch(const std::string& client, const Wanted& wanted, std::string& start,
+                                      std::size_t max_bytes, Recalled& into) {
     const std::string p = prefix(client);
     const std::vector<std::string> held = start.empty() ? std::vector<std::string>() : responses().recent(client, 256);
     std::vector<std::string> keys = {p + "responses"};
@@ -244,8 +266,25 @@ class RedisMemory final : public Memory {
                            ErrorKind::kTooLarge);
     }
     if (reply->elements.size() != 1 + wanted.items.size()) co_return failed("reading stored responses", reply);
-    if (!start.empty())
-      into.conversations[wanted.conversation] = conversation_from(client, wanted, start, reply->elements[0], max_bytes);
+    bool broken = false;
+    if (!start.empty()) {
+      auto conversation = conversation_from(client, wanted, start, reply->elements[0], max_bytes);
+      if (!conversation && conversation.kind() == ErrorKind::kNotFound &&
+          reply->elements[0].type == store::Reply::Type::kArray) {
+        // What it fetched is held now; what is missing lies further back.
+        std::string next;
+        (void)responses().conversation(client, wanted.conversation, max_bytes, ResponseStore::Clock::now(), &next);
+        broken = !next.empty() && next != start;
+        start = next;
+      }
+      if (!broken) {
+        if (conversation) {
+          into.conversations[wanted.conversation] = std::move(*conversation);
+        } else {
+          into.conversations[wanted.conversation] = conversation.message();
+        }
+      }
+    }
     for (std::size_t i = 0; i < wanted.items.size(); ++i) {
       const store::Reply& r = reply->elements[1 + i];
       std::optional<json> item;
@@ -255,7 +294,7 @@ class RedisMemory final : public Memory {
       }
       into.items[wanted.items[i]] = std::move(item);
     }
-    co_return true;
+    co_return broken;
   }
 
   asio::awaitable<void> keep_response(const std::string& client, const std::string& id, const std::string& previous_id,
@@ -263,6 +302,12 @@ class RedisMemory final : public Memory {
     responses().put(client, id, previous_id, items, item_ids);
     const config::ResponsesConfig limits = responses().limits();
     if (!limits.store) co_return;
+    if (items.size() > kMaxItemsShared) {
+      // One script call per item would hold Redis for every replica: this replica keeps it.
+      spdlog::debug("redis: response {} has {} items, more than {} shared: kept by this replica only", id, items.size(),
+                    kMaxItemsShared);
+      co_return;
+    }
     const std::string p = prefix(client);
     std::vector<std::string> keys = {p + "responses", p + "response_bytes"};
     std::vector<std::string> args = {
@@ -340,13 +385,12 @@ class RedisMemory final : public Memory {
 
   // The conversation once the responses Redis returned (`links`, newest first) are held here
   // too; or why not.
-  std::variant<json, std::string> conversation_from(const std::string& client, const Wanted& wanted,
-                                                    const std::string& start, const store::Reply& links,
-                                                    std::size_t max_bytes) {
+  Result<json> conversation_from(const std::string& client, const Wanted& wanted, const std::string& start,
+                                 const store::Reply& links, std::size_t max_bytes) {
     if (links.type == store::Reply::Type::kInteger) {
-      if (links.integer == 1 && start == wanted.conversation) return std::string(kUnknown);
-      if (links.integer == 3) return std::string(kTooLong);
-      return std::string(kGone);
+      if (links.integer == 1 && start == wanted.conversation) return make_error(std::string(kUnknown));
+      if (links.integer == 3) return make_error(std::string(kTooLong));
+      return make_error(std::string(kGone));
     }
     for (auto link = links.elements.rbegin(); link != links.elements.rend(); ++link) {
       if (link->type != store::Reply::Type::kArray || link->elements.size() < 3) continue;
@@ -364,9 +408,7 @@ class RedisMemory final : public Memory {
       }
       responses().put(client, link->elements[0].str, link->elements[1].str, items, names);
     }
-    auto whole = responses().conversation(client, wanted.conversation, max_bytes);
-    if (whole) return std::move(*whole);
-    return whole.message();
+    return responses().conversation(client, wanted.conversation, max_bytes);
   }
 
   static constexpr std::string_view kUnknown = "previous response is not known (or expired)";

@@ -248,6 +248,8 @@ class Link {
     error_code waited;
     if (!lookup->done) co_await lookup->wake.async_wait(asio::redirect_error(asio::use_awaitable, waited));
     if (!lookup->done) {
+      // Lookups still queued behind the running one then skip getaddrinfo.
+      lookup->resolver.cancel();
       co_return make_error("resolving " + url.host + ": no answer within the connect timeout", ErrorKind::kTimeout);
     }
     ec = lookup->ec;

@@ -39,6 +39,7 @@ CLIENTS = [
     {"name": "studio", "secret": "sgk_fleet_studio_TEST_0123456789abcdefgh", "models": '["amazon.*"]',
      "operations": "[async-invoke]"},
     {"name": "studio2", "secret": "sgk_fleet_studio2_TEST_0123456789abcdefg", "models": '["anthropic.*"]'},
+    {"name": "longtalk", "secret": "sgk_fleet_longtalk_TEST_0123456789abcdef", "models": '["anthropic.*"]'},
 ]
 SECRET = {c["name"]: c["secret"] for c in CLIENTS}
 
@@ -172,7 +173,7 @@ class SharedMemory(Fleet):
     client sees none of it. With Redis paused, what a replica holds still works and the rest is
     a 503 to retry."""
 
-    more = "responses: { max_mib_per_client: 1 }\n"
+    more = "responses: { max_mib: 1, max_mib_per_client: 1 }\n"
 
     def test_a_clients_share_of_redis_is_bounded(self):
         """1 MiB a client: six responses of about 300 KB each leave the newest three in Redis,
@@ -263,6 +264,28 @@ class SharedMemory(Fleet):
         self.assertEqual(self.turns(), ["user", "assistant", "user"])
         self.assertEqual(len(self.fake.last_converse_body["messages"][1]["content"]), 3)
         self.assertEqual(self.script_calls() - before, 2, "one to read, one to keep")
+
+    def test_a_chain_broken_here_behind_a_held_response_is_read_on(self):
+        """Replica 0 holds R2 but gave up R1 (1 MiB for all its clients' responses: R1 was the
+        oldest of the client holding most), while Redis keeps both; R5, made on replica 1,
+        continues R2. Continuing R5 on replica 0 reads R5, stops at R2 (held), finds R1 missing
+        behind it, and reads on until the whole conversation is there."""
+        def turn(gw, client, text, previous=None):
+            body = {"model": MODEL, "input": text}
+            if previous:
+                body["previous_response_id"] = previous
+            status, _, out = post(gw, client, "/v1/responses", body)
+            self.assertEqual(status, 200, out)
+            return json.loads(out)["id"]
+
+        r1 = turn(self.replicas[0], "longtalk", "1 " + "x" * 400_000)
+        r2 = turn(self.replicas[0], "longtalk", "2", r1)
+        turn(self.replicas[0], "media", "x" * 300_000)
+        turn(self.replicas[0], "longtalk", "3 " + "x" * 350_000)  # replica 0 gives up R1
+        self.assertEqual(self.redis.cli("EXISTS", "signgate:{longtalk}:r:" + r1), "1", "Redis keeps it")
+        r5 = turn(self.replicas[1], "longtalk", "5", r2)
+        turn(self.replicas[0], "longtalk", "6", r5)
+        self.assertEqual(self.turns(), ["user", "assistant"] * 3 + ["user"])
 
     def script_calls(self):
         stats = self.redis.cli("INFO", "commandstats")

@@ -158,7 +158,8 @@ class OpenAIResponses final : public Surface {
     for (const auto& item : *input) {
       if (wanted.items.size() >= kMaxNamed) break;
       const std::string type = api::string_field(item, "type");
-      if (type != "item_reference" && (type != "reasoning" || api::field(item, "encrypted_content") != nullptr)) {
+      const json* sealed = api::field(item, "encrypted_content");
+      if (type != "item_reference" && (type != "reasoning" || (sealed != nullptr && !sealed->is_null()))) {
         continue;
       }
       const std::string id = api::string_field(item, "id");
