@@ -1,7 +1,9 @@
 // Time formats of the AWS wire: ISO 8601 basic (SigV4) and extended (STS, config).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -10,6 +12,22 @@
 namespace signgate {
 
 using SystemTime = std::chrono::system_clock::time_point;
+
+// True at most once per `period`, across threads: for a log line that could otherwise flood.
+class Throttle {
+ public:
+  explicit Throttle(std::chrono::seconds period) : period_(period.count()) {}
+  bool allow() {
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::int64_t seen = last_.load();
+    return (seen == 0 || now - seen >= period_) && last_.compare_exchange_strong(seen, now);
+  }
+
+ private:
+  std::int64_t period_;
+  std::atomic<std::int64_t> last_{0};
+};
 
 // The clock is a dependency so tests can pin it to 20150830T123600Z.
 using Clock = std::function<SystemTime()>;

@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
+#include "common/time.h"
 #include "gateway/bedrock_upstream.h"
 
 namespace signgate::gateway {
@@ -104,12 +104,8 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       co_await res.send(200, content_type("application/json"), std::move(body));
     } else {
       // The reason names roles, accounts and STS's words: the log has it, not the caller.
-      static std::atomic<std::int64_t> last_logged{0};
-      const std::int64_t now =
-          std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now().time_since_epoch()).count();
-      if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
-        spdlog::warn("not ready: {}", why);
-      }
+      static Throttle every_10s(std::chrono::seconds(10));
+      if (every_10s.allow()) spdlog::warn("not ready: {}", why);
       std::string body =
           "{\"status\":\"not ready\",\"reason\":\"no identity holds valid AWS credentials; see the gateway's log\"" +
           redis + "}\n";

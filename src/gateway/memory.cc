@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 
+#include "common/time.h"
 #include "gateway/fleet.h"
 
 namespace signgate::gateway {
@@ -45,14 +45,11 @@ namespace {
 
 // How many invocations the fleet remembers per client; older ones are forgotten.
 constexpr std::size_t kInvocationsPerClient = 100'000;
-// How many responses a conversation may chain through (as ResponseStore).
-constexpr std::size_t kMaxChain = 10'000;
 // A stored response with more items than this stays with the replica that made it.
 constexpr std::size_t kMaxItemsShared = 4'096;
 
 // Every key of a client's carries `{client}` (redis_prefix): one shard of a Redis Cluster
 // holds them all, so the scripts below, which reach keys named from their arguments, stay on it.
-std::string prefix(std::string_view client) { return redis_prefix(client); }
 
 // Keeps a response. KEYS: the client's index of responses (id → expiry ms) and their sizes
 // (id → bytes; "" → the total). ARGV: key prefix, id, previous id, TTL ms, the client's share in
@@ -248,10 +245,10 @@ class RedisMemory final : public Memory {
   // names where to go on.
   asio::awaitable<Result<bool>> fetch(const std::string& client, const Wanted& wanted, std::string& start,
                                       std::size_t max_bytes, Recalled& into) {
-    const std::string p = prefix(client);
+    const std::string p = redis_prefix(client);
     const std::vector<std::string> held = start.empty() ? std::vector<std::string>() : responses().recent(client, 256);
     std::vector<std::string> keys = {p + "responses"};
-    std::vector<std::string> args = {p, std::to_string(max_bytes), std::to_string(kMaxChain),
+    std::vector<std::string> args = {p, std::to_string(max_bytes), std::to_string(ResponseStore::kMaxChain),
                                      std::to_string(held.size())};
     args.insert(args.end(), held.begin(), held.end());
     args.push_back(start);
@@ -308,7 +305,7 @@ class RedisMemory final : public Memory {
                     kMaxItemsShared);
       co_return;
     }
-    const std::string p = prefix(client);
+    const std::string p = redis_prefix(client);
     std::vector<std::string> keys = {p + "responses", p + "response_bytes"};
     std::vector<std::string> args = {
         p,
@@ -318,16 +315,10 @@ class RedisMemory final : public Memory {
         std::to_string(limits.max_bytes_per_client),
         std::to_string(items.size())};
     for (const auto& item : items) args.push_back(item.dump(-1, ' ', false, json::error_handler_t::replace));
-    for (const auto& item_id : item_ids) {
-      if (item_id.empty() || item_id.find('\n') != std::string::npos) continue;
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        const json& item = items[i];
-        if (item.is_object() && item.contains("id") && item["id"] == item_id) {
-          args.push_back(item_id);
-          args.push_back(std::to_string(i));
-          break;
-        }
-      }
+    for (const auto& [item_id, index] : ResponseStore::named_items(items, item_ids)) {
+      if (item_id.find('\n') != std::string::npos) continue;  // the script lists them by line
+      args.push_back(item_id);
+      args.push_back(std::to_string(index));
     }
     auto reply = co_await redis_->eval(keep_script(), std::move(keys), std::move(args));
     if (!reply || reply->is_error()) {
@@ -339,7 +330,7 @@ class RedisMemory final : public Memory {
 
   asio::awaitable<void> record_invocation(const std::string& client, const std::string& arn) override {
     invocations().record(arn, client);
-    std::vector<std::string> keys = {prefix(client) + "invocations"};
+    std::vector<std::string> keys = {redis_prefix(client) + "invocations"};
     std::vector<std::string> args = {arn, std::to_string(kInvocationsPerClient)};
     auto reply = co_await redis_->eval(record_script(), std::move(keys), std::move(args));
     if (!reply || reply->is_error()) {
@@ -350,7 +341,7 @@ class RedisMemory final : public Memory {
   asio::awaitable<Result<std::vector<bool>>> owns(const std::string& client,
                                                   const std::vector<std::string>& arns) override {
     std::vector<bool> out = owned_here(client, arns);
-    std::vector<std::string> command = {"ZMSCORE", prefix(client) + "invocations"};
+    std::vector<std::string> command = {"ZMSCORE", redis_prefix(client) + "invocations"};
     std::vector<std::size_t> asked;
     for (std::size_t i = 0; i < arns.size(); ++i) {
       if (out[i]) continue;
@@ -374,12 +365,8 @@ class RedisMemory final : public Memory {
     ++stats_->redis_failures;
     const std::string why =
         !reply ? reply.message() : (reply->is_error() ? reply->str : std::string("an unexpected reply"));
-    static std::atomic<std::int64_t> last_logged{0};
-    const std::int64_t now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (std::int64_t seen = last_logged.load(); now - seen >= 10 && last_logged.compare_exchange_strong(seen, now)) {
-      spdlog::warn("redis: {}: {}", what, why);
-    }
+    static Throttle every_10s(std::chrono::seconds(10));
+    if (every_10s.allow()) spdlog::warn("redis: {}: {}", what, why);
     return make_error("signgate's shared store did not answer: " + why, ErrorKind::kUnreachable);
   }
 
@@ -388,9 +375,9 @@ class RedisMemory final : public Memory {
   Result<json> conversation_from(const std::string& client, const Wanted& wanted, const std::string& start,
                                  const store::Reply& links, std::size_t max_bytes) {
     if (links.type == store::Reply::Type::kInteger) {
-      if (links.integer == 1 && start == wanted.conversation) return make_error(std::string(kUnknown));
-      if (links.integer == 3) return make_error(std::string(kTooLong));
-      return make_error(std::string(kGone));
+      if (links.integer == 1 && start == wanted.conversation) return make_error(std::string(ResponseStore::kUnknown));
+      if (links.integer == 3) return make_error(std::string(ResponseStore::kTooLong));
+      return make_error(std::string(ResponseStore::kGone));
     }
     for (auto link = links.elements.rbegin(); link != links.elements.rend(); ++link) {
       if (link->type != store::Reply::Type::kArray || link->elements.size() < 3) continue;
@@ -410,11 +397,6 @@ class RedisMemory final : public Memory {
     }
     return responses().conversation(client, wanted.conversation, max_bytes);
   }
-
-  static constexpr std::string_view kUnknown = "previous response is not known (or expired)";
-  static constexpr std::string_view kGone = "a response earlier in this conversation is no longer kept";
-  static constexpr std::string_view kTooLong =
-      "the conversation behind this previous response is longer than signgate replays";
 
   std::shared_ptr<store::Redis> redis_;
   std::shared_ptr<FleetStats> stats_;

@@ -5,9 +5,6 @@
 namespace signgate::gateway {
 
 namespace {
-// How many responses a conversation may chain through before it is refused.
-constexpr std::size_t kMaxChain = 10'000;
-
 std::string item_key(std::string_view client, std::string_view item_id) {
   std::string key(client);
   key += '\n';
@@ -15,6 +12,23 @@ std::string item_key(std::string_view client, std::string_view item_id) {
   return key;
 }
 }  // namespace
+
+std::vector<std::pair<std::string, std::size_t>> ResponseStore::named_items(const nlohmann::json& items,
+                                                                            const std::vector<std::string>& item_ids) {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  if (!items.is_array()) return out;
+  for (const auto& item_id : item_ids) {
+    if (item_id.empty()) continue;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto& item = items[i];
+      if (item.is_object() && item.contains("id") && item["id"] == item_id) {
+        out.emplace_back(item_id, i);
+        break;
+      }
+    }
+  }
+  return out;
+}
 
 void ResponseStore::set_limits(const config::ResponsesConfig& limits) {
   std::lock_guard lock(mutex_);
@@ -46,16 +60,9 @@ void ResponseStore::put(const std::string& client, const std::string& id, const 
       e.items.push_back(item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   std::vector<std::pair<std::string, std::size_t>> keys;  // item key → index
-  for (const auto& item_id : item_ids) {
-    if (item_id.empty()) continue;
-    for (std::size_t i = 0; i < e.items.size(); ++i) {
-      const auto& item = items[i];
-      if (item.is_object() && item.contains("id") && item["id"] == item_id) {
-        keys.emplace_back(item_key(client, item_id), i);
-        e.item_keys.push_back(keys.back().first);
-        break;
-      }
-    }
+  for (const auto& [item_id, index] : named_items(items, item_ids)) {
+    keys.emplace_back(item_key(client, item_id), index);
+    e.item_keys.push_back(keys.back().first);
   }
   std::lock_guard lock(mutex_);
   if (!limits_.store) return;
@@ -129,13 +136,11 @@ Result<nlohmann::json> ResponseStore::conversation(std::string_view client, std:
       if (e == nullptr) {
         if (missing != nullptr) *missing = next;
         // Another client's response is as unknown as one that never was.
-        if (next == id) return make_error("previous response is not known (or expired)", ErrorKind::kNotFound);
-        return make_error("a response earlier in this conversation is no longer kept", ErrorKind::kNotFound);
+        return make_error(std::string(next == id ? kUnknown : kGone), ErrorKind::kNotFound);
       }
       for (const auto& item : e->items) total += item.size();
       if (total > max_bytes || pieces.size() >= kMaxChain) {
-        return make_error("the conversation behind this previous response is longer than signgate replays",
-                          ErrorKind::kTooLarge);
+        return make_error(std::string(kTooLong), ErrorKind::kTooLarge);
       }
       pieces.push_back(e->items);
       next = e->previous_id;

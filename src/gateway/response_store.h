@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -27,6 +28,19 @@ namespace signgate::gateway {
 class ResponseStore {
  public:
   using Clock = std::chrono::steady_clock;
+
+  // How many responses a conversation may chain through before it is refused.
+  static constexpr std::size_t kMaxChain = 10'000;
+  // Why a conversation cannot be replayed (the fleet's store says the same).
+  static constexpr std::string_view kUnknown = "previous response is not known (or expired)";
+  static constexpr std::string_view kGone = "a response earlier in this conversation is no longer kept";
+  static constexpr std::string_view kTooLong =
+      "the conversation behind this previous response is longer than signgate replays";
+
+  // Each of `item_ids` (empty ones skipped) with the index of the first of `items` that has it
+  // as its "id": the items item_reference may name.
+  static std::vector<std::pair<std::string, std::size_t>> named_items(const nlohmann::json& items,
+                                                                      const std::vector<std::string>& item_ids);
 
   explicit ResponseStore(config::ResponsesConfig limits = {}) : limits_(limits) {}
 
