@@ -1,7 +1,5 @@
 #include "common/time.h"
 
-#include <cstdio>
-
 namespace signgate {
 namespace {
 
@@ -41,28 +39,40 @@ bool literal(std::string_view s, std::size_t& pos, char c) {
 
 }  // namespace
 
-// Written digit by digit: this runs once per signed request and snprintf costs ~0.3 µs.
+namespace {
+
+// `value` as exactly `width` digits at `at`.
+void put_digits(char* at, int value, int width) {
+  for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = static_cast<char>('0' + value % 10);
+}
+
+}  // namespace
+
+// Written digit by digit: these run once per request (the signature, the audit line) and
+// snprintf costs ~0.3 µs.
 std::string format_amz_date(SystemTime t) {
   const Fields f = split(t);
   std::string out(16, 'T');
-  auto put = [&out](std::size_t pos, int value, int width) {
-    for (int i = width - 1; i >= 0; --i, value /= 10) out[pos + i] = static_cast<char>('0' + value % 10);
-  };
-  put(0, f.year, 4);
-  put(4, f.month, 2);
-  put(6, f.day, 2);
-  put(9, f.hour, 2);
-  put(11, f.minute, 2);
-  put(13, f.second, 2);
+  put_digits(&out[0], f.year, 4);
+  put_digits(&out[4], f.month, 2);
+  put_digits(&out[6], f.day, 2);
+  put_digits(&out[9], f.hour, 2);
+  put_digits(&out[11], f.minute, 2);
+  put_digits(&out[13], f.second, 2);
   out[15] = 'Z';
   return out;
 }
 
 std::string format_iso8601(SystemTime t) {
   const Fields f = split(t);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", f.year, f.month, f.day, f.hour, f.minute, f.second);
-  return buf;
+  std::string out = "0000-00-00T00:00:00Z";
+  put_digits(&out[0], f.year, 4);
+  put_digits(&out[5], f.month, 2);
+  put_digits(&out[8], f.day, 2);
+  put_digits(&out[11], f.hour, 2);
+  put_digits(&out[14], f.minute, 2);
+  put_digits(&out[17], f.second, 2);
+  return out;
 }
 
 std::optional<SystemTime> parse_iso8601(std::string_view s) {

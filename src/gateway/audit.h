@@ -38,6 +38,8 @@ struct AuditRecord {
   std::string error;
 
   std::string to_json_line() const;
+  // The same line appended to `out` (a batch of lines).
+  void append_json_line(std::string& out) const;
 };
 
 class AuditLog {

@@ -93,6 +93,15 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += name + "_count{" + labels + "} " + std::to_string(count_) + "\n";
 }
 
+void Metrics::observe(std::map<std::tuple<std::string, std::string>, Histogram, std::less<>>& histograms,
+                      std::string_view surface, std::string_view operation, double seconds) {
+  auto it = histograms.find(std::tuple{surface, operation});
+  if (it == histograms.end()) {
+    it = histograms.emplace(std::tuple{std::string(surface), std::string(operation)}, Histogram{}).first;
+  }
+  it->second.observe(seconds);
+}
+
 void Metrics::request(const RequestSample& r) {
   std::lock_guard lock(mutex_);
   // A client may name any model its allowlist's globs admit: past kMaxModelsPerClient
@@ -111,11 +120,19 @@ void Metrics::request(const RequestSample& r) {
       }
     }
   }
-  ++requests_[{std::string(r.client), std::string(r.surface), std::string(r.operation), std::string(label), r.status,
-               std::string(r.protocol)}];
-  const std::pair<std::string, std::string> op{r.surface, r.operation};
-  latency_[op].observe(r.latency_seconds);
-  if (r.first_byte_seconds) first_byte_[op].observe(*r.first_byte_seconds);
+  const std::tuple<std::string_view, std::string_view, std::string_view, std::string_view, unsigned, std::string_view>
+      series{r.client, r.surface, r.operation, label, r.status, r.protocol};
+  auto counted = requests_.find(series);
+  if (counted == requests_.end()) {
+    counted = requests_
+                  .emplace(std::tuple{std::string(r.client), std::string(r.surface), std::string(r.operation),
+                                      std::string(label), r.status, std::string(r.protocol)},
+                           0)
+                  .first;
+  }
+  ++counted->second;
+  observe(latency_, r.surface, r.operation, r.latency_seconds);
+  if (r.first_byte_seconds) observe(first_byte_, r.surface, r.operation, *r.first_byte_seconds);
 }
 
 void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
@@ -154,14 +171,14 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       "# TYPE signgate_request_duration_seconds histogram\n";
   for (const auto& [k, h] : latency_) {
     h.render(out, "signgate_request_duration_seconds",
-             "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+             "surface=\"" + escape(std::get<0>(k)) + "\",operation=\"" + escape(std::get<1>(k)) + "\"");
   }
   out +=
       "# HELP signgate_first_byte_seconds Time from request to the first byte of the answer.\n"
       "# TYPE signgate_first_byte_seconds histogram\n";
   for (const auto& [k, h] : first_byte_) {
     h.render(out, "signgate_first_byte_seconds",
-             "surface=\"" + escape(k.first) + "\",operation=\"" + escape(k.second) + "\"");
+             "surface=\"" + escape(std::get<0>(k)) + "\",operation=\"" + escape(std::get<1>(k)) + "\"");
   }
   out +=
       "# HELP signgate_upstream_retries_total Bedrock 429/503 answers retried before any byte reached the client.\n"

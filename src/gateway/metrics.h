@@ -76,11 +76,17 @@ class Metrics {
   static constexpr std::size_t kMaxModelsPerClient = 64;
   static constexpr std::size_t kMaxBetaLabels = 32;
 
+  static void observe(std::map<std::tuple<std::string, std::string>, Histogram, std::less<>>& histograms,
+                      std::string_view surface, std::string_view operation, double seconds);
+
   mutable std::mutex mutex_;
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> models_by_client_;
-  std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned, std::string>, std::uint64_t>
+  // Transparent (std::less<>): a request looks its series up by views, and copies the labels
+  // only the first time a series appears.
+  std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned, std::string>, std::uint64_t,
+           std::less<>>
       requests_;
-  std::map<std::pair<std::string, std::string>, Histogram> latency_, first_byte_;
+  std::map<std::tuple<std::string, std::string>, Histogram, std::less<>> latency_, first_byte_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> betas_dropped_;
   std::set<std::string> beta_labels_;
   std::atomic<std::uint64_t> retries_{0};

@@ -6,16 +6,20 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
+#include <array>
 #include <deque>
 #include <limits>
 #include <optional>
 
 #include "common/strings.h"
 #include "http/tls_client.h"
+#include "http/wire.h"
 
 namespace signgate::http {
 
@@ -53,8 +57,6 @@ bool looks_stale(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
-
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 Error caller_gone() { return make_error("the caller went away", ErrorKind::kBroken); }
 
@@ -262,8 +264,6 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
   co_return conn;
 }
 
-using WireRequest = bhttp::request<bhttp::span_body<const char>>;
-
 // Either the response state, or the error and whether a new connection may be tried.
 struct HeadAttempt {
   std::unique_ptr<Response::State> state;
@@ -271,13 +271,16 @@ struct HeadAttempt {
   bool stale = false;
 };
 
+// The head and the body in one gathered write.
 template <class Stream>
-asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, WireRequest& request, bool head_only,
-                                           const Timeouts& t) {
+asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, std::string_view request_head,
+                                           std::string_view body, bool head_only, const Timeouts& t) {
   HeadAttempt out;
   error_code ec;
   conn.tcp.expires_after(t.idle);
-  co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  const std::array<asio::const_buffer, 2> wire{asio::buffer(request_head.data(), request_head.size()),
+                                               asio::buffer(body.data(), body.size())};
+  co_await asio::async_write(stream, wire, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     out.stale = looks_stale(ec);
     out.error = describe("sending the request", ec, t.idle, ErrorKind::kBroken);
@@ -325,24 +328,14 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
   const Timeouts t{std::min(o.connect_timeout, overall_timeout), std::min(o.first_byte_timeout, overall_timeout),
                    std::min(o.idle_timeout, overall_timeout)};
 
-  WireRequest request;
-  if (has_line_break(req.method) || has_line_break(req.path) || has_line_break(req.query)) {
-    co_return make_error("refusing to send a request line with a line break in it");
-  }
-  request.method_string(req.method);
-  request.target(req.query.empty() ? req.path : req.path + "?" + req.query);
-  request.version(11);
-  bool has_length = false;
-  for (const auto& h : req.headers) {
-    if (has_line_break(h.name) || has_line_break(h.value)) {
-      co_return make_error("refusing to send header '" + h.name + "' with a line break in it");
-    }
-    request.insert(h.name, h.value);
-    if (iequals(h.name, "content-length")) has_length = true;
-  }
-  request.body() = beast::span<const char>(body.data(), body.size());
-  if (!has_length && (!body.empty() || req.method == "POST" || req.method == "PUT")) {
-    request.content_length(body.size());
+  const bool has_length = std::any_of(req.headers.begin(), req.headers.end(),
+                                      [](const Header& h) { return iequals(h.name, "content-length"); });
+  const bool add_length = !has_length && (!body.empty() || req.method == "POST" || req.method == "PUT");
+  std::string request_head;
+  request_head.reserve(512);
+  if (auto refused =
+          write_request_head(request_head, req, add_length ? std::optional<std::size_t>(body.size()) : std::nullopt)) {
+    co_return make_error(std::move(*refused));
   }
   const bool head_only = req.method == "HEAD";
   if (abort && abort->fired()) co_return caller_gone();
@@ -366,9 +359,9 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
     {
       const http::AbortScope scope = conn->closed_on(abort);
       if (conn->tls) {
-        a = co_await exchange_head(*conn->tls, *conn, request, head_only, t);
+        a = co_await exchange_head(*conn->tls, *conn, request_head, body, head_only, t);
       } else {
-        a = co_await exchange_head(conn->tcp, *conn, request, head_only, t);
+        a = co_await exchange_head(conn->tcp, *conn, request_head, body, head_only, t);
       }
     }
     if (abort && abort->fired()) co_return caller_gone();

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstring>
 
 #include <limits>
@@ -24,6 +25,7 @@
 #include <type_traits>
 
 #include "http/h2_session.h"
+#include "http/wire.h"
 
 namespace signgate::http {
 
@@ -100,74 +102,68 @@ struct Exchange {
   bool keep_alive_now() const { return keep_alive && !body_pending; }
 };
 
+// Writes the answer's head itself (http/wire.h) and sends it with the body, or with each
+// chunk, in one gathered write.
 template <class Stream>
 class StreamResponder final : public Responder {
+  using Wire = std::array<asio::const_buffer, 3>;
+
  public:
   StreamResponder(Stream& stream, const Exchange& exchange, std::chrono::milliseconds write_timeout)
       : stream_(stream), exchange_(exchange), timeout_(write_timeout) {}
 
   asio::awaitable<bool> send(unsigned status, Headers headers, std::string body) override {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-    for (auto& [n, v] : headers) res.insert(n, v);
     keep_alive_ = exchange_.keep_alive_now();
-    res.keep_alive(keep_alive_);
-    res.body() = std::move(body);
-    res.prepare_payload();
+    if (!status_has_body(status)) body.clear();
+    std::string head;
+    head.reserve(256);
+    write_response_head(head, status, headers, Framing::kLength, body.size(), keep_alive_);
     started_ = true;
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    error_code ec;
-    if (exchange_.head_only) {
-      // A body after the head of a HEAD answer would be read as the next response.
-      bhttp::response_serializer<bhttp::string_body> head_only(res);
-      co_await bhttp::async_write_header(stream_, head_only, asio::redirect_error(asio::use_awaitable, ec));
-      done_ = !ec;
-      co_return !ec;
-    }
-    co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
-    bytes_ += res.body().size();
-    done_ = !ec;
-    co_return !ec;
+    // A body after the head of a HEAD answer would be read as the next response.
+    const std::string_view sent = exchange_.head_only ? std::string_view() : std::string_view(body);
+    const Wire wire{asio::buffer(head), asio::buffer(sent.data(), sent.size()), asio::const_buffer()};
+    const bool ok = co_await put(wire);
+    bytes_ += sent.size();
+    done_ = ok;
+    co_return ok;
   }
 
   asio::awaitable<bool> start_stream(unsigned status, Headers headers) override {
-    res_.emplace(static_cast<bhttp::status>(status), 11);
-    for (auto& [n, v] : headers) res_->insert(n, v);
     keep_alive_ = exchange_.keep_alive_now();
-    res_->keep_alive(keep_alive_);
-    res_->chunked(true);
-    res_->body().data = nullptr;
-    res_->body().more = true;
-    serializer_.emplace(*res_);
+    std::string head;
+    head.reserve(256);
+    write_response_head(head, status, headers, Framing::kChunked, 0, keep_alive_);
     started_ = true;
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    error_code ec;
-    co_await bhttp::async_write_header(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
-    co_return !ec;
+    streaming_ = true;
+    const Wire wire{asio::buffer(head), asio::const_buffer(), asio::const_buffer()};
+    if (exchange_.head_only || !status_has_body(status)) {
+      streaming_ = false;  // nothing may follow the head: the answer is whole
+      const bool ok = co_await put(wire);
+      done_ = ok;
+      co_return ok;
+    }
+    co_return co_await put(wire);
   }
 
   asio::awaitable<bool> write(std::string_view piece) override {
-    if (!serializer_ || piece.empty()) co_return static_cast<bool>(serializer_);
-    res_->body().data = const_cast<char*>(piece.data());
-    res_->body().size = piece.size();
-    res_->body().more = true;
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    error_code ec;
-    co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == bhttp::error::need_buffer) ec = {};
-    bytes_ += piece.size();
-    co_return !ec;
+    if (!streaming_) co_return done_;  // before the head: false; after a HEAD answer's head: nothing to send
+    if (piece.empty()) co_return true;
+    char line[18];
+    const std::size_t n = chunk_line(line, piece.size());
+    const Wire wire{asio::buffer(line, n), asio::buffer(piece.data(), piece.size()), asio::buffer("\r\n", 2)};
+    const bool ok = co_await put(wire);
+    if (ok) bytes_ += piece.size();
+    co_return ok;
   }
 
   asio::awaitable<bool> finish() override {
-    if (!serializer_) co_return false;
-    res_->body().data = nullptr;
-    res_->body().size = 0;
-    res_->body().more = false;
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
-    error_code ec;
-    co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
-    done_ = !ec;
-    co_return !ec;
+    if (!streaming_) co_return done_;
+    streaming_ = false;
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    const Wire wire{asio::buffer(kLastChunk.data(), kLastChunk.size()), asio::const_buffer(), asio::const_buffer()};
+    const bool ok = co_await put(wire);
+    done_ = ok;
+    co_return ok;
   }
 
   bool started() const override { return started_; }
@@ -176,15 +172,23 @@ class StreamResponder final : public Responder {
   bool kept_alive() const { return keep_alive_; }
 
  private:
+  // One write of up to three pieces (empty ones are skipped), under the write timeout; false
+  // once the client is gone.
+  asio::awaitable<bool> put(const Wire& wire) {
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    error_code ec;
+    co_await asio::async_write(stream_, wire, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
   Stream& stream_;
   const Exchange& exchange_;
   std::chrono::milliseconds timeout_;
   bool keep_alive_ = false;
   bool started_ = false;
+  bool streaming_ = false;
   bool done_ = false;
   std::uint64_t bytes_ = 0;
-  std::optional<bhttp::response<bhttp::buffer_body>> res_;
-  std::optional<bhttp::response_serializer<bhttp::buffer_body>> serializer_;
 };
 
 template <class Stream>

@@ -155,7 +155,7 @@ class DockerfileRules(unittest.TestCase):
         self.assertLessEqual(packages, project)
         needed = {"g++", "cmake", "ninja-build", "python3", "libboost-dev", "libssl-dev", "zlib1g-dev",
                   "libcli11-dev", "nlohmann-json3-dev", "libyaml-cpp-dev", "libpugixml-dev", "libspdlog-dev",
-                  "libsimdjson-dev", "libnghttp2-dev"}
+                  "libsimdjson-dev", "libnghttp2-dev", "libgoogle-perftools-dev"}
         self.assertLessEqual(needed, packages)
         self.assertNotIn("libgtest-dev", packages, "SIGNGATE_TESTS=OFF: the image builds no tests")
 
