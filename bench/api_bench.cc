@@ -100,8 +100,8 @@ void BM_OpenAiChatRoundTripSmall(benchmark::State& state) {
     auto r = signgate::api::openai::to_converse(body, aliases);
     const auto& req = std::get<signgate::api::openai::ChatRequest>(r);
     const std::string upstream = req.converse.dump();
-    const json parsed = json::parse(answer);
-    const std::string out = signgate::api::openai::from_converse(parsed, req, "chatcmpl-1", 1700000000).dump();
+    const std::string out =
+        signgate::api::openai::completion_from_converse(answer, req, "chatcmpl-1", 1700000000)->body;
     benchmark::DoNotOptimize(upstream);
     benchmark::DoNotOptimize(out);
   }

@@ -84,10 +84,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)chunks.error("upstream broke");
   (void)unwrapper.error("upstream broke");
 
+  // The chat answer path reads the bytes itself (simdjson); its output must always be JSON.
+  if (auto completion = signgate::api::openai::completion_from_converse(
+          std::string_view(reinterpret_cast<const char*>(data), size), request, "chatcmpl-fuzz", 1)) {
+    if (nlohmann::json::parse(completion->body, nullptr, false).is_discarded()) __builtin_trap();
+  }
   const auto answer = nlohmann::json::parse(reinterpret_cast<const char*>(data),
                                             reinterpret_cast<const char*>(data) + size, nullptr, false);
   if (!answer.is_discarded()) {
-    (void)signgate::api::openai::from_converse(answer, request, "chatcmpl-fuzz", 1).dump();
     (void)signgate::api::openai::response_from_converse(answer, builder).dump();
     for (auto family :
          {signgate::api::openai::EmbeddingFamily::kTitanV2, signgate::api::openai::EmbeddingFamily::kCohereV3,

@@ -1,6 +1,11 @@
 #include "api/openai/chat.h"
 #include "api/json_depth.h"
 #include "api/json_fields.h"
+#include "api/json_scan.h"
+
+#include <simdjson.h>
+
+#include <charconv>
 
 namespace signgate::api::openai {
 
@@ -243,51 +248,178 @@ std::string_view finish_reason(std::string_view stop) {
   return "stop";  // end_turn, stop_sequence
 }
 
-json usage_json(const Usage& u) {
-  json usage = {{"prompt_tokens", u.input}, {"completion_tokens", u.output}, {"total_tokens", u.input + u.output}};
-  if (u.cache_read != 0 || u.cache_write != 0) {
-    usage["prompt_tokens_details"] = {{"cached_tokens", u.cache_read}};
-    // As other gateways report Bedrock's and Anthropic's cache, beside OpenAI's fields.
-    usage["cache_read_input_tokens"] = u.cache_read;
-    usage["cache_creation_input_tokens"] = u.cache_write;
-  }
-  return usage;
+namespace {
+
+namespace dom = simdjson::dom;
+// An element looked up by a chain of fields: an error (not an object, no such field) carries on
+// through the chain and reads as absent.
+using Found = simdjson::simdjson_result<dom::element>;
+
+Found member(const Found& obj, std::string_view key) { return obj.at_key(key); }
+
+bool present(const Found& e) { return e.error() == simdjson::SUCCESS; }
+
+// A string field as nlohmann's string_field read it: absent or not a string → `fallback`.
+std::string_view text_of(const Found& obj, std::string_view key, std::string_view fallback = "") {
+  std::string_view s;
+  return member(obj, key).get_string().get(s) == simdjson::SUCCESS ? s : fallback;
 }
 
-json from_converse(const json& answer, const ChatRequest& request, std::string_view id, std::int64_t created) {
-  std::string reasoning;
-  json tool_calls = json::array();
-  static const json kNone;
-  const json* found = field(object_field(object_field(answer, "output"), "message"), "content");
-  const json& content = found != nullptr ? *found : kNone;
-  if (content.is_array()) {
-    for (const auto& block : content) {
-      const json& thought = object_field(object_field(block, "reasoningContent"), "reasoningText");
-      if (const json* t = field(thought, "text"); t != nullptr && t->is_string()) reasoning += t->get<std::string>();
-      const json& use = object_field(block, "toolUse");
-      if (use.empty() || (!request.forced_tool.empty() && string_field(use, "name") == request.forced_tool)) continue;
-      tool_calls.push_back(
-          {{"id", string_field(use, "toolUseId")},
-           {"type", "function"},
-           {"function",
-            {{"name", string_field(use, "name")}, {"arguments", use.contains("input") ? use["input"].dump() : "{}"}}}});
+// A non-negative integer, else 0 (count_field's rule).
+std::uint64_t count_of(const Found& obj, std::string_view key) {
+  std::uint64_t u = 0;
+  return member(obj, key).get_uint64().get(u) == simdjson::SUCCESS ? u : 0;
+}
+
+// An object with at least one field (what nlohmann's object_field(...).empty() was false for).
+bool non_empty_object(const Found& e) {
+  dom::object o;
+  return e.get_object().get(o) == simdjson::SUCCESS && o.size() > 0;
+}
+
+// The element as compact JSON text (the tool's input, as a string argument or the answer).
+std::string compact(const Found& e) {
+  dom::element v;
+  return e.get(v) == simdjson::SUCCESS ? simdjson::minify(v) : std::string("{}");
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+void append_signed(std::string& out, std::int64_t n) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+void append_usage(std::string& out, const Usage& u) {
+  out += "{\"prompt_tokens\":";
+  append_number(out, u.input);
+  out += ",\"completion_tokens\":";
+  append_number(out, u.output);
+  out += ",\"total_tokens\":";
+  append_number(out, u.input + u.output);
+  if (u.cache_read != 0 || u.cache_write != 0) {
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    append_number(out, u.cache_read);
+    // As other gateways report Bedrock's and Anthropic's cache, beside OpenAI's fields.
+    out += "},\"cache_read_input_tokens\":";
+    append_number(out, u.cache_read);
+    out += ",\"cache_creation_input_tokens\":";
+    append_number(out, u.cache_write);
+  }
+  out += '}';
+}
+
+}  // namespace
+
+json usage_json(const Usage& u) {
+  std::string text;
+  append_usage(text, u);
+  return json::parse(text);
+}
+
+std::optional<Completion> completion_from_converse(std::string_view answer, const ChatRequest& request,
+                                                   std::string_view id, std::int64_t created, int max_depth) {
+  if (!within_depth(answer, max_depth)) return std::nullopt;
+  // One parser per thread, reused, for answers up to 1 MiB (its buffers keep the size of the
+  // largest it parsed); a larger answer gets a parser of its own, freed with it.
+  constexpr std::size_t kKeptParserBytes = 1 << 20;
+  thread_local dom::parser kept;
+  dom::parser once;
+  dom::parser& parser = answer.size() <= kKeptParserBytes ? kept : once;
+  const Found root = parser.parse(answer.data(), answer.size(), true);
+  if (!root.is_object()) return std::nullopt;
+  Completion out;
+  const Found usage = member(root, "usage");
+  if (usage.is_object()) {
+    std::uint64_t n = 0;
+    if (member(usage, "inputTokens").get_uint64().get(n) == simdjson::SUCCESS) out.input_tokens = n;
+    if (member(usage, "outputTokens").get_uint64().get(n) == simdjson::SUCCESS) out.output_tokens = n;
+  }
+  const Found content = member(member(member(root, "output"), "message"), "content");
+  dom::array blocks;
+  const bool has_blocks = content.get_array().get(blocks) == simdjson::SUCCESS;
+
+  // The text: every text block, or the forced tool's input (the JSON answer asked for).
+  std::string text, reasoning, tool_calls;
+  bool forced_found = false, called_tools = false;
+  if (has_blocks) {
+    for (const dom::element element : blocks) {
+      const Found block(dom::element{element});
+      if (!request.forced_tool.empty() && !forced_found) {
+        const Found use = member(block, "toolUse");
+        if (text_of(use, "name") == request.forced_tool && present(member(use, "input"))) {
+          text = compact(member(use, "input"));
+          forced_found = true;
+        }
+      }
+      if (!forced_found) {
+        std::string_view t;
+        if (member(block, "text").get_string().get(t) == simdjson::SUCCESS) text += t;
+      }
+      std::string_view thought;
+      if (member(member(member(block, "reasoningContent"), "reasoningText"), "text").get_string().get(thought) ==
+          simdjson::SUCCESS) {
+        reasoning += thought;
+      }
+      const Found use = member(block, "toolUse");
+      if (!non_empty_object(use) || (!request.forced_tool.empty() && text_of(use, "name") == request.forced_tool)) {
+        continue;
+      }
+      tool_calls += called_tools ? ",{\"id\":" : "{\"id\":";
+      called_tools = true;
+      append_json_string(tool_calls, text_of(use, "toolUseId"));
+      tool_calls += ",\"type\":\"function\",\"function\":{\"name\":";
+      append_json_string(tool_calls, text_of(use, "name"));
+      tool_calls += ",\"arguments\":";
+      append_json_string(tool_calls, compact(member(use, "input")));
+      tool_calls += "}}";
     }
   }
-  const std::string text = answer_text(content, request.forced_tool);
-  json message = {{"role", "assistant"}, {"content", text.empty() && !tool_calls.empty() ? json(nullptr) : json(text)}};
-  if (!reasoning.empty()) message["reasoning_content"] = std::move(reasoning);
-  const bool called_tools = !tool_calls.empty();
-  if (called_tools) message["tool_calls"] = std::move(tool_calls);
-  std::string_view finish = finish_reason(string_field(answer, "stopReason", "end_turn"));
+  std::string_view finish = finish_reason(text_of(root, "stopReason", "end_turn"));
   if (finish == "tool_calls" && !called_tools) finish = "stop";  // the forced JSON tool: an answer
-  return {{"id", id},
-          {"object", "chat.completion"},
-          {"created", created},
-          {"model", request.model_name},
-          {"choices",
-           json::array(
-               {{{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
-          {"usage", usage_json(usage_of(object_field(answer, "usage")))}};
+
+  std::string& body = out.body;
+  body.reserve(256 + text.size() + reasoning.size() + tool_calls.size());
+  body += "{\"id\":";
+  append_json_string_checked(body, id);
+  body += ",\"object\":\"chat.completion\",\"created\":";
+  append_signed(body, created);
+  body += ",\"model\":";
+  append_json_string_checked(body, request.model_name);
+  body += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
+  if (text.empty() && called_tools) {
+    body += "null";
+  } else {
+    append_json_string(body, text);
+  }
+  if (!reasoning.empty()) {
+    body += ",\"reasoning_content\":";
+    append_json_string(body, reasoning);
+  }
+  if (called_tools) {
+    body += ",\"tool_calls\":[";
+    body += tool_calls;
+    body += ']';
+  }
+  body += "},\"logprobs\":null,\"finish_reason\":";
+  append_json_string(body, finish);
+  body += "}],\"usage\":";
+  Usage u;
+  if (usage.is_object()) {
+    u.known = true;
+    u.cache_read = count_of(usage, "cacheReadInputTokens");
+    u.cache_write = count_of(usage, "cacheWriteInputTokens");
+    u.input = count_of(usage, "inputTokens") + u.cache_read + u.cache_write;
+    u.output = count_of(usage, "outputTokens");
+  }
+  append_usage(body, u);
+  body += '}';
+  return out;
 }
 
 }  // namespace signgate::api::openai

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -43,8 +44,17 @@ std::string_view finish_reason(std::string_view stop_reason);
 // Converse's usage → chat completion's usage (cached tokens in prompt_tokens_details).
 nlohmann::json usage_json(const Usage& u);
 
-// A Converse answer → chat.completion.
-nlohmann::json from_converse(const nlohmann::json& answer, const ChatRequest& request, std::string_view id,
-                             std::int64_t created);
+// A chat.completion, and the usage Converse's answer stated (for the audit line and limits).
+struct Completion {
+  std::string body;                                          // the chat.completion object, one line of JSON
+  std::optional<std::uint64_t> input_tokens, output_tokens;  // usage.inputTokens / outputTokens as sent
+};
+
+// A Converse answer's bytes → the chat.completion's bytes, read with simdjson and written
+// directly (no DOM of nlohmann's on this path). Fields of the wrong type read as absent.
+// nullopt when the answer is not a JSON object, or nests deeper than `max_depth`.
+std::optional<Completion> completion_from_converse(std::string_view answer, const ChatRequest& request,
+                                                   std::string_view id, std::int64_t created,
+                                                   int max_depth = kDefaultMaxJsonDepth);
 
 }  // namespace signgate::api::openai

@@ -3,6 +3,7 @@
 // OpenAI's shape.
 #include "gateway/surfaces/surfaces.h"
 
+#include "api/json_depth.h"
 #include "api/openai/chat.h"
 #include "api/openai/stream.h"
 #include "gateway/surfaces/translated.h"
@@ -46,12 +47,24 @@ class OpenAIChat final : public Surface {
     const std::string id = "chatcmpl-" + x.audit.request_id;
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();
     if (!chat.stream) {
-      auto read = co_await read_json_answer(x, reply);
-      if (auto* refused = std::get_if<Refusal>(&read)) co_return std::move(*refused);
-      const json& converse = std::get<json>(read);
-      std::string out = dump(api::openai::from_converse(converse, chat, id, created));
-      x.audit.bytes_out = out.size();
-      co_await res.send(200, content_type("application/json"), std::move(out));
+      // Read with simdjson and written directly: no JSON DOM on the answer's way back.
+      auto text = co_await reply.read_all(kMaxAnswer);
+      if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+      const int depth = x.config().max_json_depth;
+      auto done = api::openai::completion_from_converse(*text, chat, id, created, depth);
+      if (!done) {
+        co_return unreadable_answer(x, api::within_depth(*text, depth)
+                                           ? "Bedrock's answer is not a JSON object"
+                                           : "Bedrock's answer nests deeper than limits.max_json_depth");
+      }
+      x.first_byte = SteadyClock::now();
+      // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
+      if (!x.audit.input_tokens) {
+        x.audit.input_tokens = done->input_tokens;
+        x.audit.output_tokens = done->output_tokens;
+      }
+      x.audit.bytes_out = done->body.size();
+      co_await res.send(200, content_type("application/json"), std::move(done->body));
       co_return std::nullopt;
     }
     const OpenStream counted(x.metrics);

@@ -24,6 +24,14 @@ ApiError refused(const std::string& body) {
 }
 
 // A typical request: an alias, a system prompt, a user turn, sampling limits and stop.
+// The answer path takes Converse's bytes: these tests write the answer as JSON and read the
+// chat.completion back as JSON.
+json from_converse(const json& answer, const ChatRequest& req, std::string_view id, std::int64_t created) {
+  auto out = completion_from_converse(answer.dump(), req, id, created);
+  EXPECT_TRUE(out.has_value());
+  return out ? json::parse(out->body) : json();
+}
+
 TEST(OpenAiRequest, TypicalChatBecomesConverse) {
   const auto r =
       ok({{"model", "claude-haiku"},
@@ -121,6 +129,39 @@ TEST(OpenAiResponse, TextAndToolCallsWithUsage) {
       "choices":[{"index":0,"logprobs":null,"finish_reason":"tool_calls","message":{"role":"assistant","content":"Let me check.",
         "tool_calls":[{"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}],
       "usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})"));
+}
+
+TEST(OpenAiResponse, AnAnswerThatIsNotAnObjectOrTooDeepIsNone) {
+  ChatRequest req;
+  EXPECT_FALSE(completion_from_converse("[1,2]", req, "id", 1));
+  EXPECT_FALSE(completion_from_converse("{not json", req, "id", 1));
+  EXPECT_FALSE(completion_from_converse("", req, "id", 1));
+  EXPECT_FALSE(completion_from_converse(R"({"a":1} trailing)", req, "id", 1));
+  const std::string deep = R"({"output":)" + std::string(200, '[') + std::string(200, ']') + "}";
+  EXPECT_FALSE(completion_from_converse(deep, req, "id", 1, 128));
+  EXPECT_TRUE(completion_from_converse(deep, req, "id", 1, 512));
+}
+
+TEST(OpenAiResponse, TextIsEscapedAndUsageIsAsStated) {
+  ChatRequest req;
+  req.model_name = "m\"odel";
+  const auto out = completion_from_converse(
+      R"({"output":{"message":{"content":[{"text":"line\n\"q\" \u00e9 \u0001 \ud83d\ude00"}]}},"stopReason":"max_tokens",)"
+      R"("usage":{"inputTokens":7,"outputTokens":3}})",
+      req, "chatcmpl-9", -5);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->input_tokens, 7u);
+  EXPECT_EQ(out->output_tokens, 3u);
+  const json j = json::parse(out->body);
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "line\n\"q\" \u00e9 \u0001 \U0001F600");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["model"], "m\"odel");
+  EXPECT_EQ(j["created"], -5);
+  const auto none = completion_from_converse(R"({"usage":{"inputTokens":-1}})", req, "id", 1);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->input_tokens);
+  EXPECT_FALSE(none->output_tokens);
+  EXPECT_EQ(json::parse(none->body)["choices"][0]["message"]["content"], "");
 }
 
 TEST(OpenAiErrors, Shape) {
