@@ -4,10 +4,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <map>
 
 namespace signgate::gateway {
 
@@ -16,19 +18,39 @@ namespace asio = boost::asio;
 namespace {
 
 // Time is Redis's own (TIME), so replicas whose clocks differ still share one clock.
-// KEYS: requests (GCRA's theoretical arrival time), tokens (a bucket that may go below
-// empty: level and time), today's spending. ARGV: requests a minute, tokens a minute, tokens a
-// day (0: none). Returns {verdict, wait ms, spent today}: 0 admitted (one
-// request taken), 1 requests a minute, 2 tokens a minute, 3 the daily budget.
-constexpr const char* kAdmitLua = R"lua(
+//
+// Charging what answers used: the token bucket (a level that may go below empty, and its
+// time) and today's spending. Shared by both scripts below. Returns today's spending.
+constexpr const char* kChargeFunction = R"lua(
+local function charge(bucket, day, tpm, budget, used, now)
+  if tpm > 0 and used > 0 then
+    local h = redis.call('HMGET', bucket, 'level', 'ts')
+    local level, ts = tonumber(h[1]) or tpm, tonumber(h[2]) or now
+    if now > ts then level = math.min(tpm, level + (now - ts) * tpm / 60000) else now = ts end
+    redis.call('HSET', bucket, 'level', string.format('%.17g', level - used), 'ts', string.format('%.17g', now))
+    redis.call('PEXPIRE', bucket, 120000 + math.ceil(math.max(0, used - level) * 60000 / tpm))
+  end
+  if budget <= 0 then return 0 end
+  if used > 0 then
+    local spent = redis.call('INCRBY', day, used)
+    redis.call('EXPIRE', day, 172800)
+    return spent
+  end
+  return tonumber(redis.call('GET', day) or '0')
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local rpm, tpm, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local spent = 0
-if budget > 0 then
-  spent = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if spent >= budget then return {3, 0, spent} end
-end
+)lua";
+
+// KEYS: requests (GCRA's theoretical arrival time), tokens bucket, today's spending. ARGV:
+// requests a minute, tokens a minute, tokens a day (0: none), tokens earlier answers of this
+// client used and not charged yet (the admission carries them: one round trip a request).
+// Returns {verdict, wait ms, spent today}: 0 admitted (one request taken), 1 requests a
+// minute, 2 tokens a minute, 3 the daily budget.
+constexpr const char* kAdmitLua = R"lua(
+local rpm, tpm, budget, used = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local spent = charge(KEYS[2], KEYS[3], tpm, budget, used, now)
+if budget > 0 and spent >= budget then return {3, 0, spent} end
 if tpm > 0 then
   local h = redis.call('HMGET', KEYS[2], 'level', 'ts')
   local level, ts = tonumber(h[1]) or tpm, tonumber(h[2]) or now
@@ -48,31 +70,16 @@ return {0, 0, spent}
 // KEYS: tokens bucket, today's spending. ARGV: tokens a minute, tokens a day (0: none), the
 // tokens used. Returns today's spending.
 constexpr const char* kChargeLua = R"lua(
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tpm, budget, used = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if tpm > 0 then
-  local h = redis.call('HMGET', KEYS[1], 'level', 'ts')
-  local level, ts = tonumber(h[1]) or tpm, tonumber(h[2]) or now
-  if now > ts then level = math.min(tpm, level + (now - ts) * tpm / 60000) else now = ts end
-  redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level - used), 'ts', string.format('%.17g', now))
-  redis.call('PEXPIRE', KEYS[1], 120000 + math.ceil(math.max(0, used - level) * 60000 / tpm))
-end
-local spent = 0
-if budget > 0 then
-  spent = redis.call('INCRBY', KEYS[2], used)
-  redis.call('EXPIRE', KEYS[2], 172800)
-end
-return spent
+return charge(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), now)
 )lua";
 
 const store::RedisScript& admit_script() {
-  static const store::RedisScript script(kAdmitLua);
+  static const store::RedisScript script(std::string(kChargeFunction) + kAdmitLua);
   return script;
 }
 
 const store::RedisScript& charge_script() {
-  static const store::RedisScript script(kChargeLua);
+  static const store::RedisScript script(std::string(kChargeFunction) + kChargeLua);
   return script;
 }
 
@@ -98,15 +105,27 @@ class RedisLimits final : public Limits {
  public:
   RedisLimits(const asio::any_io_executor& executor, std::shared_ptr<store::Redis> redis, bool deny,
               std::shared_ptr<FleetStats> stats)
-      : executor_(executor), redis_(std::move(redis)), deny_(deny), stats_(std::move(stats)) {}
+      : executor_(executor),
+        redis_(std::move(redis)),
+        deny_(deny),
+        stats_(std::move(stats)),
+        pending_(std::make_shared<Pending>(executor)) {}
 
   asio::awaitable<std::optional<auth::Denial>> admit(const auth::Client& client) override {
     if (!client.limiter) co_return std::nullopt;
     const auth::LimitSettings s = client.limiter->settings();
     const SystemTime wall = system_now();
-    std::vector<std::string> keys = {key(client.name, "requests"), key(client.name, "tokens"),
-                                     day_key(client.name, wall)};
-    std::vector<std::string> args = {arg(s.requests_per_minute), arg(s.tokens_per_minute), arg(s.tokens_per_day)};
+    std::string day = day_key(client.name, wall);
+    // What this client's earlier answers used and this loop has not charged yet goes with the
+    // admission, if it is for the same day.
+    std::uint64_t carried = 0;
+    if (auto owed = pending_->owed.find(client.name); owed != pending_->owed.end() && owed->second.day == day) {
+      carried = owed->second.tokens;
+      pending_->owed.erase(owed);
+    }
+    std::vector<std::string> keys = {key(client.name, "requests"), key(client.name, "tokens"), std::move(day)};
+    std::vector<std::string> args = {arg(s.requests_per_minute), arg(s.tokens_per_minute), arg(s.tokens_per_day),
+                                     std::to_string(carried)};
     auto reply = co_await redis_->eval(admit_script(), std::move(keys), std::move(args));
     if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.size() != 3) {
       note_failure(reply ? (reply->is_error() ? reply->str : std::string("an unexpected reply")) : reply.message());
@@ -146,13 +165,72 @@ class RedisLimits final : public Limits {
     // The replica's own limiter is charged too: it is what `on_failure: local` falls back to.
     const SystemTime wall = system_now();
     client.limiter->charge(tokens, std::chrono::steady_clock::now(), wall);
-    std::vector<std::string> keys = {key(client.name, "tokens"), day_key(client.name, wall)};
-    std::vector<std::string> args = {arg(s.tokens_per_minute), arg(s.tokens_per_day), std::to_string(tokens)};
-    asio::co_spawn(executor_, charge_later(redis_, stats_, client.limiter, wall, std::move(keys), std::move(args)),
+    // Owed, not sent: the client's next admission on this loop carries it (one round trip a
+    // request); what no admission has carried within kCarryWindow is charged on its own.
+    std::string day = day_key(client.name, wall);
+    auto [owed, fresh] = pending_->owed.try_emplace(client.name);
+    if (!fresh && owed->second.day != day) {
+      send_charge(owed->first, std::move(owed->second));  // yesterday's, charged to yesterday
+      owed->second = Owed{};
+    }
+    Owed& o = owed->second;
+    o.tokens += tokens;
+    o.day = std::move(day);
+    o.wall = wall;
+    o.tokens_per_minute = s.tokens_per_minute.value_or(0);
+    o.tokens_per_day = s.tokens_per_day.value_or(0);
+    o.limiter = client.limiter;
+    if (!pending_->armed) {
+      pending_->armed = true;
+      pending_->timer.expires_after(kCarryWindow);
+      pending_->timer.async_wait([weak = std::weak_ptr<Pending>(pending_), this](boost::system::error_code ec) {
+        const auto alive = weak.lock();
+        if (!alive || ec) return;
+        alive->armed = false;
+        flush();
+      });
+    }
+  }
+
+  // What is still owed when the loop stops (at most kCarryWindow of answers) is not sent, as a
+  // charge on its way was not before.
+  ~RedisLimits() override { pending_->timer.cancel(); }
+
+ private:
+  // Tokens a client's answers used on this loop, not yet charged in Redis.
+  struct Owed {
+    std::uint64_t tokens = 0;
+    std::string day;  // the day key they count against
+    SystemTime wall{};
+    std::int64_t tokens_per_minute = 0, tokens_per_day = 0;
+    std::shared_ptr<auth::ClientLimiter> limiter;
+  };
+  struct Pending {
+    explicit Pending(const asio::any_io_executor& executor) : timer(executor) {}
+    std::map<std::string, Owed, std::less<>> owed;
+    asio::steady_timer timer;
+    bool armed = false;
+  };
+  // Long enough that a busy client's charges ride on its next admissions, short enough that
+  // the fleet's buckets and budgets lag by no more than this.
+  static constexpr std::chrono::milliseconds kCarryWindow{50};
+
+  void flush() {
+    auto owed = std::move(pending_->owed);
+    pending_->owed.clear();
+    for (auto& [client, o] : owed) send_charge(client, std::move(o));
+  }
+
+  void send_charge(const std::string& client, Owed o) {
+    if (o.tokens == 0) return;
+    std::vector<std::string> keys = {key(client, "tokens"), std::move(o.day)};
+    std::vector<std::string> args = {std::to_string(o.tokens_per_minute), std::to_string(o.tokens_per_day),
+                                     std::to_string(o.tokens)};
+    asio::co_spawn(executor_,
+                   charge_later(redis_, stats_, std::move(o.limiter), o.wall, std::move(keys), std::move(args)),
                    asio::detached);
   }
 
- private:
   static std::string day_key(std::string_view client, SystemTime wall) {
     return key(client, "day:" + std::to_string(auth::utc_day(wall)));
   }
@@ -178,6 +256,7 @@ class RedisLimits final : public Limits {
   std::shared_ptr<store::Redis> redis_;
   bool deny_;
   std::shared_ptr<FleetStats> stats_;
+  std::shared_ptr<Pending> pending_;
 };
 
 }  // namespace

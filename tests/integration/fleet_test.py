@@ -34,6 +34,9 @@ CLIENTS = [
     {"name": "tokened", "secret": "sgk_fleet_tokened_TEST_0123456789abcdef", "models": '["anthropic.*"]',
      "rate_limit": "{ tokens_per_minute: 20 }"},
     {"name": "free", "secret": "sgk_fleet_free_TEST_0123456789abcdefghij", "models": '["anthropic.*"]'},
+    {"name": "counted", "secret": "sgk_fleet_counted_TEST_0123456789abcdef", "models": '["anthropic.*"]',
+     "rate_limit": "{ requests_per_minute: 1000000, tokens_per_minute: 1000000000 }",
+     "budget": "{ tokens_per_day: 1000000000000 }"},
     {"name": "media", "secret": "sgk_fleet_media_TEST_0123456789abcdefghi", "models": '["anthropic.*", "amazon.*"]',
      "operations": "[converse, async-invoke]"},
     {"name": "studio", "secret": "sgk_fleet_studio_TEST_0123456789abcdefgh", "models": '["amazon.*"]',
@@ -128,6 +131,31 @@ class SharedLimits(Fleet):
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()
         self.assertIn('signgate_budget_remaining_tokens{client="budgeted"} 0', text)
+
+    def test_a_limited_request_costs_one_round_trip(self):
+        """Requests, tokens a minute and a budget, all shared: each answer's tokens ride on the
+        client's next admission instead of a script call of their own (issue 17), and none is
+        lost: Redis counts every token the answers used."""
+        u = urllib.parse.urlsplit(self.replicas[0].url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)  # one connection: one loop
+        before = self.script_calls()
+        n = 30
+        for _ in range(n):
+            conn.request("POST", "/model/%s/converse" % MODEL, body=CONVERSE,
+                         headers={"Authorization": "Bearer " + SECRET["counted"], "Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+        conn.close()
+        self.assertTrue(wait_for(lambda: self.day_spent("counted") == 17 * n), self.day_spent("counted"))
+        calls = self.script_calls() - before
+        # Admission carries the charge: n, plus the last answer's own; two a request before.
+        self.assertLessEqual(calls, n + n // 3, "%d script calls for %d requests" % (calls, n))
+
+    def script_calls(self):
+        stats = self.redis.cli("INFO", "commandstats")
+        return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()
+                   if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")))
 
     def test_tokens_a_minute_are_one_limit_across_the_replicas(self):
         served = 0
@@ -286,11 +314,6 @@ class SharedMemory(Fleet):
         r5 = turn(self.replicas[1], "longtalk", "5", r2)
         turn(self.replicas[0], "longtalk", "6", r5)
         self.assertEqual(self.turns(), ["user", "assistant"] * 3 + ["user"])
-
-    def script_calls(self):
-        stats = self.redis.cli("INFO", "commandstats")
-        return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()
-                   if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")))
 
     def test_async_invocations_are_their_clients_on_every_replica(self):
         start = {"modelId": "amazon.nova-reel-v1:0", "modelInput": {"taskType": "TEXT_VIDEO"},
