@@ -269,6 +269,12 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   arm_signals();
   control.run();
   if (ops) ops->stop(std::chrono::milliseconds(0));
+  if (fleet) {
+    // Token charges carried by the next admission go out now; those owed already go out
+    // within the carry window, before the loops stop.
+    fleet->drain();
+    std::this_thread::sleep_for(2 * gateway::Fleet::kCarryWindow);
+  }
   server.stop(std::chrono::seconds(args.shutdown_grace_seconds));
   (*audit)->flush();
   credentials.stop();

@@ -8,6 +8,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,6 +29,9 @@ struct FleetStats {
   std::atomic<std::uint64_t> redis_failures{0};   // commands Redis did not answer as expected
   std::atomic<std::uint64_t> local_fallbacks{0};  // admissions decided by the replica's own limiter
   std::atomic<bool> redis_up{false};              // Redis's last answer (or silence), seen by any loop
+  // Set when the replica starts stopping: token charges then go out at once instead of being
+  // carried by the client's next admission (limits.cc), which will not come.
+  std::atomic<bool> draining{false};
 };
 
 struct FleetOptions {
@@ -49,6 +53,11 @@ class Fleet {
 
   const FleetOptions& options() const { return options_; }
   const std::shared_ptr<FleetStats>& stats() const { return stats_; }
+  // Stops carrying token charges (see FleetStats::draining); what is owed goes out within
+  // kCarryWindow, which the caller waits before stopping the loops.
+  void drain() const { stats_->draining = true; }
+  static constexpr std::chrono::milliseconds kCarryWindow{50};
+
   // The Redis the fleet shares, without its password: for logs and /readyz.
   std::string where() const { return options_.redis.url.redacted(); }
 

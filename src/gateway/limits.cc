@@ -127,6 +127,11 @@ class RedisLimits final : public Limits {
     std::vector<std::string> args = {arg(s.requests_per_minute), arg(s.tokens_per_minute), arg(s.tokens_per_day),
                                      std::to_string(carried)};
     auto reply = co_await redis_->eval(admit_script(), std::move(keys), std::move(args));
+    if (!reply && reply.kind() == ErrorKind::kUnreachable && carried > 0) {
+      // Never sent (Redis down or backing off): the tokens are still owed, not lost. A timeout
+      // may have run the script, so those are not owed again (no double charge).
+      owe(client, carried, wall, s);
+    }
     if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.size() != 3) {
       note_failure(reply ? (reply->is_error() ? reply->str : std::string("an unexpected reply")) : reply.message());
       if (deny_) {
@@ -165,8 +170,17 @@ class RedisLimits final : public Limits {
     // The replica's own limiter is charged too: it is what `on_failure: local` falls back to.
     const SystemTime wall = system_now();
     client.limiter->charge(tokens, std::chrono::steady_clock::now(), wall);
-    // Owed, not sent: the client's next admission on this loop carries it (one round trip a
-    // request); what no admission has carried within kCarryWindow is charged on its own.
+    owe(client, tokens, wall, s);
+  }
+
+  // serve waits kCarryWindow after Fleet::drain() before stopping the loops, so nothing is
+  // owed by then.
+  ~RedisLimits() override { pending_->timer.cancel(); }
+
+ private:
+  // Owed, not sent: the client's next admission on this loop carries it (one round trip a
+  // request); what no admission has carried within kCarryWindow is charged on its own.
+  void owe(const auth::Client& client, std::uint64_t tokens, SystemTime wall, const auth::LimitSettings& s) {
     std::string day = day_key(client.name, wall);
     auto [owed, fresh] = pending_->owed.try_emplace(client.name);
     if (!fresh && owed->second.day != day) {
@@ -180,6 +194,11 @@ class RedisLimits final : public Limits {
     o.tokens_per_minute = s.tokens_per_minute.value_or(0);
     o.tokens_per_day = s.tokens_per_day.value_or(0);
     o.limiter = client.limiter;
+    if (stats_->draining) {  // no next admission is coming: charge now
+      send_charge(owed->first, std::move(o));
+      pending_->owed.erase(owed);
+      return;
+    }
     if (!pending_->armed) {
       pending_->armed = true;
       pending_->timer.expires_after(kCarryWindow);
@@ -192,11 +211,6 @@ class RedisLimits final : public Limits {
     }
   }
 
-  // What is still owed when the loop stops (at most kCarryWindow of answers) is not sent, as a
-  // charge on its way was not before.
-  ~RedisLimits() override { pending_->timer.cancel(); }
-
- private:
   // Tokens a client's answers used on this loop, not yet charged in Redis.
   struct Owed {
     std::uint64_t tokens = 0;
@@ -213,7 +227,7 @@ class RedisLimits final : public Limits {
   };
   // Long enough that a busy client's charges ride on its next admissions, short enough that
   // the fleet's buckets and budgets lag by no more than this.
-  static constexpr std::chrono::milliseconds kCarryWindow{50};
+  static constexpr std::chrono::milliseconds kCarryWindow = Fleet::kCarryWindow;
 
   void flush() {
     auto owed = std::move(pending_->owed);

@@ -152,6 +152,19 @@ class SharedLimits(Fleet):
         # Admission carries the charge: n, plus the last answer's own; two a request before.
         self.assertLessEqual(calls, n + n // 3, "%d script calls for %d requests" % (calls, n))
 
+    def test_what_is_owed_at_a_stop_reaches_redis(self):
+        """Answers whose tokens wait for the client's next admission when the replica is told to
+        stop (SIGTERM right after them) are still charged before it exits."""
+        gw = Gateway(self.fake_url, CLIENTS, extra=self.extra)
+        try:
+            self.assertTrue(wait_for(lambda: identities_fetched(gw) == len(CLIENTS), seconds=30), gw.logs())
+            before = self.day_spent("counted")
+            for _ in range(5):
+                self.assertEqual(converse(gw, "counted")[0], 200)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+        self.assertEqual(self.day_spent("counted") - before, 5 * 17)
+
     def script_calls(self):
         stats = self.redis.cli("INFO", "commandstats")
         return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace signgate::api::openai {
@@ -331,7 +332,21 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
   thread_local dom::parser kept;
   dom::parser once;
   dom::parser& parser = answer.size() <= kKeptParserBytes ? kept : once;
-  const Found root = parser.parse(answer.data(), answer.size(), true);
+  const auto depth = static_cast<std::size_t>(std::max(max_depth, 1)) + 1;
+  if (parser.max_depth() < depth &&
+      parser.allocate(std::max(parser.capacity(), answer.size()), depth) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  Found root = parser.parse(answer.data(), answer.size(), true);
+  std::string normalised;
+  if (root.error() == simdjson::NUMBER_ERROR) {
+    // Valid JSON simdjson refuses: an integer beyond 64 bits (in a tool's input, say). Read as
+    // nlohmann reads it (a double), then from its text, as the answer was before simdjson.
+    const nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    normalised = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    root = parser.parse(normalised.data(), normalised.size(), true);
+  }
   if (!root.is_object()) return std::nullopt;
   Completion out;
   const Found usage = member(root, "usage");

@@ -140,6 +140,27 @@ TEST(OpenAiResponse, AnAnswerThatIsNotAnObjectOrTooDeepIsNone) {
   const std::string deep = R"({"output":)" + std::string(200, '[') + std::string(200, ']') + "}";
   EXPECT_FALSE(completion_from_converse(deep, req, "id", 1, 128));
   EXPECT_TRUE(completion_from_converse(deep, req, "id", 1, 512));
+  // Deeper than simdjson's own default (1,024), within a configured max_json_depth.
+  const std::string deeper = R"({"output":)" + std::string(3000, '[') + std::string(3000, ']') + "}";
+  EXPECT_TRUE(completion_from_converse(deeper, req, "id", 1, 4000));
+}
+
+// Found by review: an integer beyond 64 bits is valid JSON that simdjson refuses; the answer
+// is still translated (the number as a double, as before), with its usage.
+TEST(OpenAiResponse, AnIntegerBeyond64BitsIsStillAnAnswer) {
+  ChatRequest req;
+  const auto out = completion_from_converse(
+      R"({"output":{"message":{"content":[{"toolUse":{"toolUseId":"t","name":"f","input":{"id":123456789012345678901234}}}]}},)"
+      R"("stopReason":"tool_use","usage":{"inputTokens":5,"outputTokens":6}})",
+      req, "id", 1);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->input_tokens, 5u);
+  const json j = json::parse(out->body);
+  EXPECT_EQ(j["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "f");
+  EXPECT_DOUBLE_EQ(
+      json::parse(j["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].get<std::string>())["id"]
+          .get<double>(),
+      1.2345678901234568e23);
 }
 
 TEST(OpenAiResponse, TextIsEscapedAndUsageIsAsStated) {
