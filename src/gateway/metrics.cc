@@ -93,7 +93,7 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += name + "_count{" + labels + "} " + std::to_string(count_) + "\n";
 }
 
-void Metrics::observe(std::map<std::tuple<std::string, std::string>, Histogram, std::less<>>& histograms,
+void Metrics::observe(std::map<std::tuple<std::string, std::string>, Histogram, SeriesLess>& histograms,
                       std::string_view surface, std::string_view operation, double seconds) {
   auto it = histograms.find(std::tuple{surface, operation});
   if (it == histograms.end()) {

@@ -59,6 +59,22 @@ struct RequestSample {
   std::optional<double> first_byte_seconds;
 };
 
+// Orders series keys by their labels whether they are held (strings) or looked up (views), so
+// a request finds its series without copying the labels (std::map with a transparent compare).
+struct SeriesLess {
+  using is_transparent = void;
+  static std::string_view label(std::string_view s) { return s; }
+  static unsigned label(unsigned v) { return v; }
+  template <class... T>
+  static auto labels(const std::tuple<T...>& key) {
+    return std::apply([](const auto&... e) { return std::tuple{label(e)...}; }, key);
+  }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return labels(a) < labels(b);
+  }
+};
+
 class Metrics {
  public:
   void request(const RequestSample& r);
@@ -76,7 +92,7 @@ class Metrics {
   static constexpr std::size_t kMaxModelsPerClient = 64;
   static constexpr std::size_t kMaxBetaLabels = 32;
 
-  static void observe(std::map<std::tuple<std::string, std::string>, Histogram, std::less<>>& histograms,
+  static void observe(std::map<std::tuple<std::string, std::string>, Histogram, SeriesLess>& histograms,
                       std::string_view surface, std::string_view operation, double seconds);
 
   mutable std::mutex mutex_;
@@ -84,9 +100,9 @@ class Metrics {
   // Transparent (std::less<>): a request looks its series up by views, and copies the labels
   // only the first time a series appears.
   std::map<std::tuple<std::string, std::string, std::string, std::string, unsigned, std::string>, std::uint64_t,
-           std::less<>>
+           SeriesLess>
       requests_;
-  std::map<std::tuple<std::string, std::string>, Histogram, std::less<>> latency_, first_byte_;
+  std::map<std::tuple<std::string, std::string>, Histogram, SeriesLess> latency_, first_byte_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> betas_dropped_;
   std::set<std::string> beta_labels_;
   std::atomic<std::uint64_t> retries_{0};

@@ -91,6 +91,11 @@ class Fleet(unittest.TestCase):
     def audit_lines(self):
         return sum(len(gw.audit()) for gw in self.replicas)
 
+    def script_calls(self):
+        stats = self.redis.cli("INFO", "commandstats")
+        return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()
+                   if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")))
+
 
 class SharedLimits(Fleet):
     def test_requests_a_minute_are_one_limit_across_the_replicas(self):
@@ -164,11 +169,6 @@ class SharedLimits(Fleet):
         finally:
             self.assertEqual(gw.stop(), 0)
         self.assertEqual(self.day_spent("counted") - before, 5 * 17)
-
-    def script_calls(self):
-        stats = self.redis.cli("INFO", "commandstats")
-        return sum(int(line.split("calls=")[1].split(",")[0]) for line in stats.splitlines()
-                   if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")))
 
     def test_tokens_a_minute_are_one_limit_across_the_replicas(self):
         served = 0
