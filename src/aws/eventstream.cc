@@ -25,12 +25,16 @@ void put_be(std::string& out, std::uint64_t v, std::size_t n) {
 
 const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
-// Parses the header block [p, end). Returns false on any overrun or unknown type.
+// Parses the header block [p, end) into `out`, reusing the entries (and their strings' room) a
+// message decoded before left there: a stream's frames have the same few headers. Returns
+// false on any overrun or unknown type.
 bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector<Header>& out) {
+  std::size_t n = 0;
   while (p < end) {
     const std::size_t name_len = *p++;
     if (name_len == 0 || static_cast<std::size_t>(end - p) < name_len + 1) return false;
-    Header h;
+    if (n == out.size()) out.emplace_back();
+    Header& h = out[n++];
     h.name.assign(reinterpret_cast<const char*>(p), name_len);
     p += name_len;
     const auto type = static_cast<HeaderType>(*p++);
@@ -66,7 +70,11 @@ bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector
         const std::size_t len = read_be(p, 2);
         p += 2;
         if (remaining - 2 < len) return false;
-        h.value.value = std::string(reinterpret_cast<const char*>(p), len);
+        if (auto* held = std::get_if<std::string>(&h.value.value)) {
+          held->assign(reinterpret_cast<const char*>(p), len);
+        } else {
+          h.value.value = std::string(reinterpret_cast<const char*>(p), len);
+        }
         p += len;
         break;
       }
@@ -80,8 +88,8 @@ bool parse_headers(const unsigned char* p, const unsigned char* end, std::vector
       }
       default: return false;
     }
-    out.push_back(std::move(h));
   }
+  out.resize(n);
   return true;
 }
 
@@ -135,7 +143,6 @@ Error decode_frame(std::string_view frame, Message& out, const Limits& limits) {
   if (crc32(frame.substr(8, total - 12), prelude_crc) != message_crc) {
     return Error::kMessageChecksumMismatch;
   }
-  out.headers.clear();
   if (!parse_headers(p + kPreludeBytes, p + kPreludeBytes + headers_len, out.headers)) {
     return Error::kMalformedHeader;
   }

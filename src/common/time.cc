@@ -1,5 +1,7 @@
 #include "common/time.h"
 
+#include <array>
+
 namespace signgate {
 namespace {
 
@@ -46,34 +48,21 @@ void put_digits(char* at, int value, int width) {
   for (int i = width - 1; i >= 0; --i, value /= 10) at[i] = static_cast<char>('0' + value % 10);
 }
 
+// `t`'s year, month, day, hour, minute and second written into `layout` at the places `at`
+// gives: digit by digit, as this runs once per request (the signature, the audit line) and
+// snprintf costs ~0.3 µs.
+std::string format_fields(SystemTime t, std::string layout, const std::array<std::size_t, 6>& at) {
+  const Fields f = split(t);
+  const std::array<int, 6> values = {f.year, f.month, f.day, f.hour, f.minute, f.second};
+  for (std::size_t i = 0; i < values.size(); ++i) put_digits(&layout[at[i]], values[i], i == 0 ? 4 : 2);
+  return layout;
+}
+
 }  // namespace
 
-// Written digit by digit: these run once per request (the signature, the audit line) and
-// snprintf costs ~0.3 µs.
-std::string format_amz_date(SystemTime t) {
-  const Fields f = split(t);
-  std::string out(16, 'T');
-  put_digits(&out[0], f.year, 4);
-  put_digits(&out[4], f.month, 2);
-  put_digits(&out[6], f.day, 2);
-  put_digits(&out[9], f.hour, 2);
-  put_digits(&out[11], f.minute, 2);
-  put_digits(&out[13], f.second, 2);
-  out[15] = 'Z';
-  return out;
-}
+std::string format_amz_date(SystemTime t) { return format_fields(t, "00000000T000000Z", {0, 4, 6, 9, 11, 13}); }
 
-std::string format_iso8601(SystemTime t) {
-  const Fields f = split(t);
-  std::string out = "0000-00-00T00:00:00Z";
-  put_digits(&out[0], f.year, 4);
-  put_digits(&out[5], f.month, 2);
-  put_digits(&out[8], f.day, 2);
-  put_digits(&out[11], f.hour, 2);
-  put_digits(&out[14], f.minute, 2);
-  put_digits(&out[17], f.second, 2);
-  return out;
-}
+std::string format_iso8601(SystemTime t) { return format_fields(t, "0000-00-00T00:00:00Z", {0, 5, 8, 11, 14, 17}); }
 
 std::optional<SystemTime> parse_iso8601(std::string_view s) {
   std::size_t pos = 0;

@@ -25,10 +25,9 @@ Result<std::string_view> FrameAligner::push(std::string_view piece) {
       return make_error("event stream frame of " + std::to_string(total) + " bytes");
     }
     if (pending_.size() - off < total) break;
-    es::Message m;
-    const es::Error e = es::decode_frame(std::string_view(pending_.data() + off, total), m, limits_);
+    const es::Error e = es::decode_frame(std::string_view(pending_.data() + off, total), message_, limits_);
     if (e != es::Error::kNone) return make_error("event stream: " + std::string(es::to_string(e)));
-    read_usage(m);
+    read_usage(message_);
     off += total;
   }
   consumed_ = off;

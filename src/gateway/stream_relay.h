@@ -31,6 +31,7 @@ class FrameAligner {
   std::string pending_;
   std::size_t consumed_ = 0;
   aws::eventstream::Limits limits_;
+  aws::eventstream::Message message_;  // reused frame to frame: its strings keep their room
 };
 
 // An exception message as Bedrock sends one mid-stream (":message-type" exception), e.g.
