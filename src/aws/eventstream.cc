@@ -144,6 +144,7 @@ Error decode_frame(std::string_view frame, Message& out, const Limits& limits) {
     return Error::kMessageChecksumMismatch;
   }
   if (!parse_headers(p + kPreludeBytes, p + kPreludeBytes + headers_len, out.headers)) {
+    out.headers.clear();  // entries half-overwritten (a type set, its value the last frame's) go
     return Error::kMalformedHeader;
   }
   out.payload.assign(frame.substr(kPreludeBytes + headers_len, total - headers_len - kMinMessageBytes));

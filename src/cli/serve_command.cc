@@ -269,13 +269,12 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   arm_signals();
   control.run();
   if (ops) ops->stop(std::chrono::milliseconds(0));
-  if (fleet) {
-    // Token charges carried by the next admission go out now; those owed already go out
-    // within the carry window, before the loops stop.
-    fleet->drain();
-    std::this_thread::sleep_for(2 * gateway::Fleet::kCarryWindow);
-  }
-  server.stop(std::chrono::seconds(args.shutdown_grace_seconds));
+  // A fleet's token charges stop riding on the next admission (none is coming): each goes out
+  // as its answer ends, and those already owed within the carry window. The loops run that
+  // long after the last request before they stop, so the charges reach Redis.
+  if (fleet) fleet->drain();
+  server.stop(std::chrono::seconds(args.shutdown_grace_seconds),
+              fleet ? 2 * gateway::Fleet::kCarryWindow : std::chrono::milliseconds(0));
   (*audit)->flush();
   credentials.stop();
   spdlog::info("stopped");

@@ -128,8 +128,9 @@ class RedisLimits final : public Limits {
                                      std::to_string(carried)};
     auto reply = co_await redis_->eval(admit_script(), std::move(keys), std::move(args));
     if (!reply && reply.kind() == ErrorKind::kUnreachable && carried > 0) {
-      // Never sent (Redis down or backing off): the tokens are still owed, not lost. A timeout
-      // may have run the script, so those are not owed again (no double charge).
+      // Refused before it was sent (Redis down or backing off; or a failover's READONLY, which
+      // refuses the admission's writes too): the tokens are still owed, not lost. A timeout may
+      // have run the script, so those are not owed again (no double charge).
       owe(client, carried, wall, s);
     }
     if (!reply || reply->type != store::Reply::Type::kArray || reply->elements.size() != 3) {
@@ -237,11 +238,7 @@ class RedisLimits final : public Limits {
 
   void send_charge(const std::string& client, Owed o) {
     if (o.tokens == 0) return;
-    std::vector<std::string> keys = {key(client, "tokens"), std::move(o.day)};
-    std::vector<std::string> args = {std::to_string(o.tokens_per_minute), std::to_string(o.tokens_per_day),
-                                     std::to_string(o.tokens)};
-    asio::co_spawn(executor_,
-                   charge_later(redis_, stats_, std::move(o.limiter), o.wall, std::move(keys), std::move(args)),
+    asio::co_spawn(executor_, charge_later(redis_, stats_, std::weak_ptr<Pending>(pending_), client, std::move(o)),
                    asio::detached);
   }
 
@@ -249,14 +246,28 @@ class RedisLimits final : public Limits {
     return key(client, "day:" + std::to_string(auth::utc_day(wall)));
   }
 
+  // Charges what `o` owes on its own. Refused before it was sent (Redis down or backing off),
+  // the tokens are owed again, to ride on the client's next admission or charge; other failures
+  // may have run the script, so they are not (no double charge).
   static asio::awaitable<void> charge_later(std::shared_ptr<store::Redis> redis, std::shared_ptr<FleetStats> stats,
-                                            std::shared_ptr<auth::ClientLimiter> limiter, SystemTime wall,
-                                            std::vector<std::string> keys, std::vector<std::string> args) {
+                                            std::weak_ptr<Pending> pending, std::string client, Owed o) {
+    std::vector<std::string> keys = {key(client, "tokens"), o.day};
+    std::vector<std::string> args = {std::to_string(o.tokens_per_minute), std::to_string(o.tokens_per_day),
+                                     std::to_string(o.tokens)};
     auto reply = co_await redis->eval(charge_script(), std::move(keys), std::move(args));
     if (!reply || reply->is_error()) {
       ++stats->redis_failures;
-    } else if (reply->type == store::Reply::Type::kInteger && limiter->settings().tokens_per_day) {
-      limiter->sync_spent_today(reply->integer, wall);
+      if (!reply && reply.kind() == ErrorKind::kUnreachable) {
+        if (const auto p = pending.lock()) {
+          auto [owed, fresh] = p->owed.try_emplace(client);
+          if (fresh || owed->second.day == o.day) {
+            o.tokens += owed->second.tokens;
+            owed->second = std::move(o);
+          }
+        }
+      }
+    } else if (reply->type == store::Reply::Type::kInteger && o.limiter->settings().tokens_per_day) {
+      o.limiter->sync_spent_today(reply->integer, o.wall);
     }
   }
 

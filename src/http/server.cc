@@ -611,7 +611,7 @@ void Server::start() {
   }
 }
 
-void Server::stop(std::chrono::milliseconds deadline) {
+void Server::stop(std::chrono::milliseconds deadline, std::chrono::milliseconds settle) {
   if (impl_->stopping.exchange(true)) return;
   asio::post(impl_->loops[0]->ioc, [this] {
     error_code ec;
@@ -628,6 +628,7 @@ void Server::stop(std::chrono::milliseconds deadline) {
   while ((impl_->in_flight > 0 || impl_->h2_connections > 0) && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (settle.count() > 0) std::this_thread::sleep_for(settle);
   for (auto& loop : impl_->loops) loop->ioc.stop();
   for (auto& loop : impl_->loops) {
     if (loop->thread.joinable()) loop->thread.join();

@@ -120,7 +120,9 @@ class Server {
   // Runs the loops on their threads (returns at once).
   void start();
   // Stops accepting; waits for requests in flight up to `deadline`, then closes the rest.
-  void stop(std::chrono::milliseconds deadline);
+  // `settle`: how long the loops keep running once no request is in flight, for the work the
+  // requests left behind (a token charge on its way to Redis) before they stop.
+  void stop(std::chrono::milliseconds deadline, std::chrono::milliseconds settle = std::chrono::milliseconds(0));
 
   std::size_t loops() const;
   boost::asio::io_context& loop(std::size_t i);

@@ -345,7 +345,9 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
     const nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
     if (!j.is_object()) return std::nullopt;
     normalised = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    root = parser.parse(normalised.data(), normalised.size(), true);
+    // Its own parser: the text may be longer than the answer (the kept one stays ≤ 1 MiB).
+    if (once.allocate(normalised.size(), std::max(once.max_depth(), depth)) != simdjson::SUCCESS) return std::nullopt;
+    root = once.parse(normalised.data(), normalised.size(), true);
   }
   if (!root.is_object()) return std::nullopt;
   Completion out;
