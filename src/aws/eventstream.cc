@@ -172,29 +172,28 @@ std::optional<std::uint32_t> Decoder::check_prelude(const unsigned char* p) {
 Decoder::Result Decoder::parse_frame(std::string_view frame, std::size_t consumed) {
   Result r;
   r.consumed = consumed;
-  Message m;
-  error_ = decode_frame(frame, m, limits_);
+  error_ = decode_frame(frame, message_, limits_);
   if (error_ != Error::kNone) {
     r.error = error_;
     return r;
   }
-  r.message = std::move(m);
+  r.message = &message_;
   return r;
 }
 
 Decoder::Result Decoder::feed(std::string_view data) {
-  if (error_ != Error::kNone) return {std::nullopt, 0, error_};
+  if (error_ != Error::kNone) return {nullptr, 0, error_};
   if (data.empty()) return {};
 
   // Fast path: a whole frame at the start of `data` is decoded in place, without copying.
   if (pending_.empty() && data.size() >= kPreludeBytes) {
     const auto total = check_prelude(bytes(data));
-    if (!total) return {std::nullopt, 0, error_};
+    if (!total) return {nullptr, 0, error_};
     if (data.size() >= *total) return parse_frame(data.substr(0, *total), *total);
     pending_total_ = *total;
     pending_.reserve(*total);
     pending_.assign(data);
-    return {std::nullopt, data.size(), Error::kNone};
+    return {nullptr, data.size(), Error::kNone};
   }
 
   std::size_t taken = 0;
@@ -202,16 +201,16 @@ Decoder::Result Decoder::feed(std::string_view data) {
     const std::size_t n = std::min(kPreludeBytes - pending_.size(), data.size());
     pending_.append(data.substr(0, n));
     taken = n;
-    if (pending_.size() < kPreludeBytes) return {std::nullopt, taken, Error::kNone};
+    if (pending_.size() < kPreludeBytes) return {nullptr, taken, Error::kNone};
     const auto total = check_prelude(bytes(pending_));
-    if (!total) return {std::nullopt, taken, error_};
+    if (!total) return {nullptr, taken, error_};
     pending_total_ = *total;
     pending_.reserve(*total);
   }
   const std::size_t n = std::min<std::size_t>(pending_total_ - pending_.size(), data.size() - taken);
   pending_.append(data.substr(taken, n));
   taken += n;
-  if (pending_.size() < pending_total_) return {std::nullopt, taken, Error::kNone};
+  if (pending_.size() < pending_total_) return {nullptr, taken, Error::kNone};
 
   Result r = parse_frame(pending_, taken);
   pending_.clear();

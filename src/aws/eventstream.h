@@ -86,7 +86,9 @@ std::uint32_t crc32(std::string_view data, std::uint32_t crc = 0);
 class Decoder {
  public:
   struct Result {
-    std::optional<Message> message;
+    // The decoder's own message, valid until the next feed(): one Message serves the whole
+    // stream, so its strings keep their room frame to frame.
+    const Message* message = nullptr;
     std::size_t consumed = 0;  // bytes taken from the input; feed the rest again
     Error error = Error::kNone;
   };
@@ -112,6 +114,7 @@ class Decoder {
   std::string pending_;
   std::uint32_t pending_total_ = 0;  // known once the prelude has been checked
   Error error_ = Error::kNone;
+  Message message_;  // the last message decoded, lent out by feed()
 };
 
 // Decodes one whole frame from the start of `frame` (exactly one message's bytes).
