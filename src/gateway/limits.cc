@@ -174,8 +174,8 @@ class RedisLimits final : public Limits {
     owe(client, tokens, wall, s);
   }
 
-  // serve waits kCarryWindow after Fleet::drain() before stopping the loops, so nothing is
-  // owed by then.
+  // After Fleet::drain(), serve keeps the loops running twice kCarryWindow past the last
+  // request (Server::stop's settle), so nothing is owed by then.
   ~RedisLimits() override { pending_->timer.cancel(); }
 
  private:

@@ -52,11 +52,7 @@ class OpenAIChat final : public Surface {
       if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
       const int depth = x.config().max_json_depth;
       auto done = api::openai::completion_from_converse(*text, chat, id, created, depth);
-      if (!done) {
-        co_return unreadable_answer(x, api::within_depth(*text, depth)
-                                           ? "Bedrock's answer is not a JSON object"
-                                           : "Bedrock's answer nests deeper than limits.max_json_depth");
-      }
+      if (!done) co_return unusable_json_answer(x, !api::within_depth(*text, depth));
       x.first_byte = SteadyClock::now();
       // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
       if (!x.audit.input_tokens) {

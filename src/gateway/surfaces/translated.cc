@@ -53,16 +53,17 @@ UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohm
   return call;
 }
 
+Refusal unusable_json_answer(const Exchange& x, bool too_deep) {
+  return unreadable_answer(x, too_deep ? "Bedrock's answer nests deeper than limits.max_json_depth"
+                                       : "Bedrock's answer is not a JSON object");
+}
+
 boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(Exchange& x, UpstreamReply& reply) {
   auto text = co_await reply.read_all(kMaxAnswer);
   bool too_deep = false;
   nlohmann::json answer = text ? api::parse_json(*text, x.config().max_json_depth, &too_deep) : nlohmann::json();
-  if (!text || !answer.is_object()) {
-    std::string detail = !text      ? "Bedrock's answer broke off: " + text.message()
-                         : too_deep ? "Bedrock's answer nests deeper than limits.max_json_depth"
-                                    : "Bedrock's answer is not a JSON object";
-    co_return unreadable_answer(x, std::move(detail));
-  }
+  if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+  if (!answer.is_object()) co_return unusable_json_answer(x, too_deep);
   x.first_byte = SteadyClock::now();
   // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
   if (const nlohmann::json* usage = api::field(answer, "usage"); usage != nullptr && !x.audit.input_tokens) {

@@ -34,6 +34,9 @@ boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
 
 // A whole answer that could not be read (broken off, too large): 502, the detail logged.
 Refusal unreadable_answer(const Exchange& x, std::string detail);
+// Bedrock's JSON answer read whole but not usable: not a JSON object, or nested deeper than
+// limits.max_json_depth (`too_deep`).
+Refusal unusable_json_answer(const Exchange& x, bool too_deep);
 
 // A Converse or ConverseStream call of `model_id` with `body` (a translated request).
 UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohmann::json& body);
