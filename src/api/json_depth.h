@@ -1,11 +1,19 @@
-// JSON from callers and from the upstream is parsed with a nesting-depth limit: nlohmann's
-// parser is iterative, but dump(), copies and comparisons recurse, so a document nested
-// 100,000 deep overflows the stack later (found by an adversarial review). Pure: no I/O.
+// JSON from callers and from the upstream is parsed with a nesting-depth limit: dump(),
+// copies and comparisons of nlohmann's DOM recurse, so a document nested 100,000 deep would
+// overflow the stack later (found by an adversarial review). Parsing goes through simdjson
+// and the DOM is written back by a writer of ours: both are on every translated request and
+// streamed event. Pure: no I/O.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
+#include <string>
 #include <string_view>
+
+namespace simdjson::dom {
+class parser;
+}
 
 namespace signgate::api {
 
@@ -17,8 +25,24 @@ inline constexpr int kDefaultMaxJsonDepth = 128;
 // nothing about the rest of the syntax.
 bool within_depth(std::string_view text, int max_depth);
 
-// Parses `text` as json::parse(text, nullptr, false) does (discarded on a syntax error),
-// and also discarded when it nests deeper than `max_depth`; `too_deep` then says so.
+// Parses `text` into the DOM json::parse(text, nullptr, false) gives (discarded on a syntax
+// error), and also discarded when it nests deeper than `max_depth`; `too_deep` then says so.
+// simdjson reads it; what simdjson refuses (an integer beyond 64 bits, a byte-order mark, or
+// bad JSON) goes to nlohmann's parser, so the answer is nlohmann's in every case.
 nlohmann::json parse_json(std::string_view text, int max_depth, bool* too_deep = nullptr);
+
+// The bytes j.dump(-1, ' ', false, error_handler_t::replace) gives (compact, keys in order,
+// invalid UTF-8 replaced by U+FFFD), written without nlohmann's serializer.
+std::string dump_json(const nlohmann::json& j);
+void append_json(std::string& out, const nlohmann::json& j);
+
+// Documents up to this size are parsed by a simdjson parser kept per thread and per use, whose
+// buffers keep the size of the largest it parsed; larger ones by a parser of their own.
+inline constexpr std::size_t kKeptParserBytes = std::size_t{1} << 20;
+
+// `kept` or `once`, whichever a document of `size` bytes goes to, able to nest `max_depth`
+// deep (simdjson's default is 1,024); nullptr when its memory cannot be had.
+simdjson::dom::parser* ready_parser(simdjson::dom::parser& kept, simdjson::dom::parser& once, std::size_t size,
+                                    int max_depth);
 
 }  // namespace signgate::api

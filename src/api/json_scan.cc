@@ -53,7 +53,11 @@ ScannedUsage scan_converse_usage(std::string_view text) {
 }
 
 void append_json_string_checked(std::string& out, std::string_view s) {
-  if (simdjson::validate_utf8(s.data(), s.size())) {
+  // Keys and most values are short and ASCII: an OR over the bytes (vectorised, no branch per
+  // byte) settles those without simdjson's validator call.
+  unsigned char high = 0;
+  for (const char c : s) high |= static_cast<unsigned char>(c);
+  if (high < 0x80 || simdjson::validate_utf8(s.data(), s.size())) {
     append_json_string(out, s);
   } else {
     out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -26,8 +26,9 @@ ScannedUsage scan_converse_usage(std::string_view doc);
 // be any bytes: invalid UTF-8 (a model ID off the wire) is replaced by U+FFFD, not copied.
 void append_json_string_checked(std::string& out, std::string_view s);
 
-// Appends `s` as a JSON string literal, quotes included. `s` must be valid UTF-8 (it comes
-// from a parsed JSON document); only '"', '\\' and control characters need escaping.
+// Appends `s` as a JSON string literal, quotes included, escaped as nlohmann's dump() escapes
+// it. `s` must be valid UTF-8 (it comes from a parsed JSON document); only '"', '\\' and
+// control characters need escaping.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -43,6 +44,8 @@ inline void append_json_string(std::string& out, std::string_view s) {
       case '\n': out.append("\\n"); break;
       case '\r': out.append("\\r"); break;
       case '\t': out.append("\\t"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
       default:
         out.append("\\u00");
         out.push_back(kHex[c >> 4]);

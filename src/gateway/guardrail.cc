@@ -58,7 +58,7 @@ std::optional<std::string> enforce_guardrail(UpstreamCall& call, const config::G
                         : std::string("the body is not a JSON object");
       }
       if (body.erase("amazon-bedrock-guardrailConfig") != 0) {
-        call.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+        call.body = api::dump_json(body);
       }
       return std::nullopt;
     }
@@ -83,7 +83,7 @@ std::optional<std::string> enforce_guardrail(UpstreamCall& call, const config::G
         }
       }
       if (auto system = body.find("system"); system != body.end()) unwrap_guard_content(*system);
-      call.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+      call.body = api::dump_json(body);
       return std::nullopt;
     }
     default: return std::nullopt;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "api/json_depth.h"
 #include "common/time.h"
 #include "gateway/fleet.h"
 
@@ -314,7 +315,7 @@ class RedisMemory final : public Memory {
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(limits.ttl).count()),
         std::to_string(limits.max_bytes_per_client),
         std::to_string(items.size())};
-    for (const auto& item : items) args.push_back(item.dump(-1, ' ', false, json::error_handler_t::replace));
+    for (const auto& item : items) args.push_back(api::dump_json(item));
     for (const auto& [item_id, index] : ResponseStore::named_items(items, item_ids)) {
       if (item_id.find('\n') != std::string::npos) continue;  // the script lists them by line
       args.push_back(item_id);

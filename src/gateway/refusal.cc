@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/anthropic/messages.h"
+#include "api/json_depth.h"
 #include "api/json_scan.h"
 #include "api/openai/chat.h"
 
@@ -25,7 +26,7 @@ std::string openai_type_for(unsigned status) {
   }
 }
 
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const nlohmann::json& j) { return api::dump_json(j); }
 
 }  // namespace
 

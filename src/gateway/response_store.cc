@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "api/json_depth.h"
+
 namespace signgate::gateway {
 
 namespace {
@@ -56,8 +58,7 @@ void ResponseStore::put(const std::string& client, const std::string& id, const 
   e.client = client;
   e.previous_id = previous_id;
   if (items.is_array()) {
-    for (const auto& item : items)
-      e.items.push_back(item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    for (const auto& item : items) e.items.push_back(api::dump_json(item));
   }
   std::vector<std::pair<std::string, std::size_t>> keys;  // item key → index
   for (const auto& [item_id, index] : named_items(items, item_ids)) {

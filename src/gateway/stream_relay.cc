@@ -65,8 +65,7 @@ std::string exception_frame(std::string_view exception_type, std::string_view me
   const std::vector<es::Header> headers = {{":message-type", es::HeaderValue::string("exception")},
                                            {":exception-type", es::HeaderValue::string(std::string(exception_type))},
                                            {":content-type", es::HeaderValue::string("application/json")}};
-  const std::string payload =
-      nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string payload = api::dump_json(nlohmann::json{{"message", message}});
   return es::encode(headers, payload);
 }
 

@@ -118,5 +118,45 @@ TEST(JsonDepth, HostileAnswerNeverReachesTheTranslator) {
   EXPECT_TRUE(deep);
 }
 
+// parse_json reads with simdjson but must give nlohmann's DOM, and dump_json nlohmann's bytes:
+// each document here is parsed both ways and written both ways.
+TEST(JsonDepth, ParsesAndWritesAsNlohmannDoes) {
+  const std::string docs[] = {
+      R"({"b":1,"a":[true,false,null],"c":{"d":-1,"e":1.5,"f":"x"}})",
+      R"([0,-0,-0.0,1.0,1E2,1e-7,0.1,123456789.125,-9223372036854775808,9223372036854775808])",
+      R"([18446744073709551615,18446744073709551616,-9223372036854775809])",  // beyond 64 bits
+      R"({"a":1,"a":2})",                                                     // the last one wins
+      "\xEF\xBB\xBF{\"bom\":1}",                                              // nlohmann skips a BOM
+      R"(["\u0000\b\f\n\r\t\u001f\u007f\"\\/","é ✓ 🚀","\ud83d\ude80"])",
+      R"(  {"spaced" : [ 1 , 2 ] }  )",
+      "{}",
+      "[]",
+      "\"just a string\"",
+      "7",
+  };
+  for (const auto& doc : docs) {
+    const nlohmann::json ours = parse_json(doc, 128);
+    const nlohmann::json theirs = nlohmann::json::parse(doc, nullptr, false);
+    ASSERT_FALSE(theirs.is_discarded()) << doc;
+    EXPECT_EQ(ours, theirs) << doc;
+    EXPECT_EQ(ours.type(), theirs.type()) << doc;
+    EXPECT_EQ(dump_json(ours), theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << doc;
+  }
+  for (const std::string bad : {"", "{", "[1,]", "{\"a\":1}x", "[\"\\ud800\"]", "[1e400]", "\"\xff\"", "nul"}) {
+    EXPECT_TRUE(parse_json(bad, 128).is_discarded()) << bad;
+  }
+  // Integers keep nlohmann's types: unsigned when ≥ 0, signed below.
+  EXPECT_TRUE(parse_json("[5]", 8)[0].is_number_unsigned());
+  EXPECT_TRUE(parse_json("[-5]", 8)[0].is_number_integer() && !parse_json("[-5]", 8)[0].is_number_unsigned());
+  // A string built by us, not parsed, may hold any bytes: replaced as nlohmann's replace does.
+  const nlohmann::json built = {{"k\xff", std::string("v\xc3\x28\x00z", 5)}};
+  EXPECT_EQ(dump_json(built), built.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // Deeper than simdjson's default depth (1,024), within the configured limit.
+  const std::string deep = std::string(2000, '[') + std::string(2000, ']');
+  const nlohmann::json j = parse_json(deep, 2000);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(dump_json(j), deep);
+}
+
 }  // namespace
 }  // namespace signgate::api

@@ -4,6 +4,7 @@
 #include "api/json_scan.h"
 #include <algorithm>
 
+#include "api/json_depth.h"
 #include "common/base64.h"
 
 namespace signgate::api::anthropic {
@@ -133,7 +134,7 @@ std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body,
   if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
   out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
   fold_system_messages(req);
-  out.bedrock_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.bedrock_body = dump_json(req);
   return out;
 }
 
@@ -162,7 +163,7 @@ std::variant<CountTokensRequest, ApiError> to_count_tokens(std::string_view body
   }
   out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas));
   fold_system_messages(req);
-  const std::string invoke_body = req.dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string invoke_body = dump_json(req);
   out.bedrock_body = R"({"input":{"invokeModel":{"body":")" + base64_encode(invoke_body) + R"("}}})";
   return out;
 }
@@ -212,14 +213,12 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   }
   const std::string type = event["type"].get<std::string>();
   if (type.find_first_of("\r\n") != std::string::npos) return {};  // would inject SSE lines
-  return "event: " + type + "\ndata: " + event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return "event: " + type + "\ndata: " + dump_json(event) + "\n\n";
 }
 
 std::string EventUnwrapper::error(std::string_view message) {
   return "event: error\ndata: " +
-         json{{"type", "error"}, {"error", {{"type", "api_error"}, {"message", message}}}}.dump(
-             -1, ' ', false, json::error_handler_t::replace) +
-         "\n\n";
+         dump_json(json{{"type", "error"}, {"error", {{"type", "api_error"}, {"message", message}}}}) + "\n\n";
 }
 
 }  // namespace signgate::api::anthropic

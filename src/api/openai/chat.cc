@@ -104,8 +104,10 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
     const std::string p = "messages[" + std::to_string(i) + "]";
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
       return bad("each message needs a role", p + ".role");
-    const std::string role = m["role"].get<std::string>();
-    const json content = m.contains("content") ? m["content"] : json();
+    const std::string& role = m["role"].get_ref<const std::string&>();
+    static const json kNoContent;
+    const json* given = field(m, "content");
+    const json& content = given != nullptr ? *given : kNoContent;
     if (role == "system" || role == "developer") {
       auto text = plain_text(content);
       if (!text) return bad("system messages take text only", p + ".content");
@@ -326,28 +328,22 @@ json usage_json(const Usage& u) {
 std::optional<Completion> completion_from_converse(std::string_view answer, const ChatRequest& request,
                                                    std::string_view id, std::int64_t created, int max_depth) {
   if (!within_depth(answer, max_depth)) return std::nullopt;
-  // One parser per thread, reused, for answers up to 1 MiB (its buffers keep the size of the
-  // largest it parsed); a larger answer gets a parser of its own, freed with it.
-  constexpr std::size_t kKeptParserBytes = 1 << 20;
-  thread_local dom::parser kept;
+  thread_local dom::parser kept;  // for answers up to kKeptParserBytes
   dom::parser once;
-  dom::parser& parser = answer.size() <= kKeptParserBytes ? kept : once;
-  const auto depth = static_cast<std::size_t>(std::max(max_depth, 1)) + 1;
-  if (parser.max_depth() < depth &&
-      parser.allocate(std::max(parser.capacity(), answer.size()), depth) != simdjson::SUCCESS) {
-    return std::nullopt;
-  }
-  Found root = parser.parse(answer.data(), answer.size(), true);
+  dom::parser* parser = ready_parser(kept, once, answer.size(), max_depth);
+  if (parser == nullptr) return std::nullopt;
+  Found root = parser->parse(answer.data(), answer.size(), true);
   std::string normalised;
   if (root.error() == simdjson::NUMBER_ERROR) {
     // Valid JSON simdjson refuses: an integer beyond 64 bits (in a tool's input, say). Read as
     // nlohmann reads it (a double), then from its text, as the answer was before simdjson.
     const nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
     if (!j.is_object()) return std::nullopt;
-    normalised = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    normalised = dump_json(j);
     // Its own parser: the text may be longer than the answer (the kept one stays ≤ 1 MiB).
-    if (once.allocate(normalised.size(), std::max(once.max_depth(), depth)) != simdjson::SUCCESS) return std::nullopt;
-    root = once.parse(normalised.data(), normalised.size(), true);
+    parser = ready_parser(once, once, normalised.size(), max_depth);
+    if (parser == nullptr) return std::nullopt;
+    root = parser->parse(normalised.data(), normalised.size(), true);
   }
   if (!root.is_object()) return std::nullopt;
   Completion out;

@@ -82,7 +82,7 @@ std::variant<json, ApiError> document_from_data_url(std::string_view url, std::s
 
 void append_message(json& messages, const std::string& role, json blocks) {
   if (blocks.empty()) return;
-  if (!messages.empty() && messages.back()["role"] == role) {
+  if (!messages.empty() && string_field(messages.back(), "role") == role) {
     for (auto& b : blocks) messages.back()["content"].push_back(std::move(b));
     return;
   }
@@ -123,7 +123,7 @@ std::optional<ApiError> finish_converse(json& c, bool tools_off, bool thinking) 
     for (auto& m : c["messages"]) {
       json& content = m["content"];
       for (const auto& b : content) tool_history = tool_history || b.contains("toolUse") || b.contains("toolResult");
-      if (m["role"] == "user") {
+      if (string_field(m, "role") == "user") {
         std::stable_partition(content.begin(), content.end(), [](const json& b) { return b.contains("toolResult"); });
       }
       count_points(content);
@@ -284,7 +284,7 @@ std::variant<std::optional<JsonFormat>, ApiError> json_format(const json& format
 JsonPlan apply_json_format(json& c, std::string_view model_id, const JsonFormat& f, bool thinking) {
   const auto claude = claude_version(model_id);
   if (!f.schema.is_null() && claude && claude->at_least(4, 5)) {
-    json def = {{"schema", f.schema.dump()}, {"name", f.name}};
+    json def = {{"schema", dump_json(f.schema)}, {"name", f.name}};
     if (!f.description.empty()) def["description"] = f.description;
     c["outputConfig"]["textFormat"] = {{"type", "json_schema"}, {"structure", {{"jsonSchema", std::move(def)}}}};
     return {};
@@ -325,7 +325,7 @@ std::string answer_text(const json& content, std::string_view forced_tool) {
   for (const auto& block : content) {
     if (!forced_tool.empty()) {
       const json& use = object_field(block, "toolUse");
-      if (string_field(use, "name") == forced_tool && use.contains("input")) return use["input"].dump();
+      if (string_field(use, "name") == forced_tool && use.contains("input")) return dump_json(use["input"]);
     }
     if (const json* t = field(block, "text"); t != nullptr && t->is_string()) text += t->get<std::string>();
   }

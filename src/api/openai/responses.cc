@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/json_depth.h"
 #include "api/json_fields.h"
 #include "api/json_scan.h"
 #include "common/base64.h"
@@ -106,7 +107,7 @@ std::variant<const json*, ApiError> resolve(ItemContext& ctx, const std::string&
   if (it == ctx.resolved.end()) {
     std::optional<json> stored = ctx.history != nullptr ? ctx.history->item(id) : std::nullopt;
     if (!stored) return static_cast<const json*>(nullptr);
-    const std::size_t size = stored->dump(-1, ' ', false, json::error_handler_t::replace).size();
+    const std::size_t size = dump_json(*stored).size();
     it = ctx.resolved.emplace(id, std::make_pair(std::move(*stored), size)).first;
   }
   if (it->second.second > ctx.budget) {
@@ -305,9 +306,7 @@ bool takes_reasoning_back(std::string_view model_id) { return claude_version(mod
 
 }  // namespace
 
-std::string seal_reasoning(const json& blocks) {
-  return std::string(kSealPrefix) + base64_encode(blocks.dump(-1, ' ', false, json::error_handler_t::replace));
-}
+std::string seal_reasoning(const json& blocks) { return std::string(kSealPrefix) + base64_encode(dump_json(blocks)); }
 
 std::optional<json> open_reasoning(std::string_view sealed) {
   if (sealed.substr(0, kSealPrefix.size()) != kSealPrefix) return std::nullopt;
@@ -484,7 +483,7 @@ std::string ResponseBuilder::response_text(std::string_view status, const std::v
                                            const Usage* usage, const json& incomplete, const json& error) const {
   json r = response(status, json::array(), usage, incomplete, error);
   r.erase("output");
-  std::string out = r.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out = dump_json(r);
   out.pop_back();  // the object's '}': the items, already serialised, go in before it
   out += ",\"output\":[";
   for (std::size_t i = 0; i < output.size(); ++i) {
@@ -576,7 +575,7 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
       }
       const json& use = object_field(block, "toolUse");
       if (string_field(use, "toolUseId").empty() || string_field(use, "name").empty()) continue;
-      const std::string input = use.contains("input") ? use["input"].dump() : "{}";
+      const std::string input = use.contains("input") ? dump_json(use["input"]) : "{}";
       if (!request.forced_tool.empty() && string_field(use, "name") == request.forced_tool) {
         text += input;  // the JSON answer asked for
         continue;
@@ -601,7 +600,7 @@ std::string ResponseEventTranslator::event(std::string_view type, json payload) 
   std::string out = "event: ";
   out += type;
   out += "\ndata: ";
-  out += payload.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += dump_json(payload);
   out += "\n\n";
   return out;
 }
@@ -677,7 +676,7 @@ std::string ResponseEventTranslator::raw_event(std::string_view type, std::strin
 }
 
 std::string ResponseEventTranslator::item_done(std::int64_t index, json item) {
-  std::string text = item.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = dump_json(item);
   std::string out =
       raw_event("response.output_item.done", "\"output_index\":" + std::to_string(index) + ",\"item\":" + text);
   output_json_.push_back(std::move(text));

@@ -8,7 +8,7 @@ namespace signgate::api::openai {
 using nlohmann::json;
 
 namespace {
-std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 }  // namespace
 
 ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std::int64_t created)
@@ -37,7 +37,7 @@ std::string ChunkTranslator::chunk_text(std::string_view delta_json, std::string
 }
 
 std::string ChunkTranslator::chunk(const json& delta, std::string_view finish_reason) {
-  return chunk_text(delta.dump(-1, ' ', false, json::error_handler_t::replace), finish_reason);
+  return chunk_text(dump_json(delta), finish_reason);
 }
 
 std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {

@@ -7,7 +7,7 @@
 
 namespace signgate::gateway::surfaces {
 
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const nlohmann::json& j) { return api::dump_json(j); }
 
 Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body) {
   std::string type(head.header("x-amzn-ErrorType"));
