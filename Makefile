@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 
 # Every Debian package the build, the tests and the benchmarks need.
 DEB_PACKAGES := g++ cmake ninja-build pkg-config make ca-certificates openssl \
-  libboost-dev libssl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev libspdlog-dev \
+  libboost-dev libssl-dev libdeflate-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libpugixml-dev libspdlog-dev \
   libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-botocore \
   clang libclang-rt-14-dev clang-format clang-tidy nginx-light wrk nghttp2-client procps \
   systemd strace util-linux mount iproute2 libnghttp2-dev python3-h2 libhiredis-dev redis-server \

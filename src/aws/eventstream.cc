@@ -1,6 +1,6 @@
 #include "aws/eventstream.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <cstring>
@@ -105,7 +105,7 @@ Error check_lengths(std::uint32_t total, std::uint32_t headers_len, const Limits
 }  // namespace
 
 std::uint32_t crc32(std::string_view data, std::uint32_t crc) {
-  return static_cast<std::uint32_t>(::crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  return static_cast<std::uint32_t>(::libdeflate_crc32(crc, data.data(), data.size()));
 }
 
 std::string_view to_string(Error e) {

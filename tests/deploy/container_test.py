@@ -153,7 +153,7 @@ class DockerfileRules(unittest.TestCase):
         install = re.search(r"apt-get install (.*?)(&&|$)", " ".join(instructions(self.build, "RUN")))
         packages = {w for w in install.group(1).split() if not w.startswith("-")}
         self.assertLessEqual(packages, project)
-        needed = {"g++", "cmake", "ninja-build", "python3", "libboost-dev", "libssl-dev", "zlib1g-dev",
+        needed = {"g++", "cmake", "ninja-build", "python3", "libboost-dev", "libssl-dev", "libdeflate-dev",
                   "libcli11-dev", "nlohmann-json3-dev", "libyaml-cpp-dev", "libpugixml-dev", "libspdlog-dev",
                   "libsimdjson-dev", "libnghttp2-dev", "libgoogle-perftools-dev"}
         self.assertLessEqual(needed, packages)

@@ -13,6 +13,7 @@ import concurrent.futures
 import http.client
 import json
 import os
+import signal
 import time
 import unittest
 import urllib.parse
@@ -169,6 +170,45 @@ class SharedLimits(Fleet):
         finally:
             self.assertEqual(gw.stop(), 0)
         self.assertEqual(self.day_spent("counted") - before, 5 * 17)
+
+    def test_a_stream_in_flight_at_a_stop_is_charged(self):
+        """A stream still being answered when the replica is told to stop (SIGTERM after its
+        first frame) runs to its end within the shutdown grace, and its tokens reach Redis
+        before the replica exits: as many as the same stream is charged on a running replica."""
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID}, frame_delay=0.15)
+        gw = Gateway(url, CLIENTS, extra=self.extra)
+        path = "/model/%s/converse-stream" % MODEL
+
+        def stream(after_first=None):
+            u = urllib.parse.urlsplit(gw.url)
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            conn.request("POST", path, body=CONVERSE,
+                         headers={"Authorization": "Bearer " + SECRET["counted"], "Content-Type": "application/json"})
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            body = r.read(1)
+            if after_first is not None:
+                after_first()
+            body += r.read()
+            conn.close()
+            return body
+
+        try:
+            self.assertTrue(wait_for(lambda: identities_fetched(gw) == len(CLIENTS), seconds=30), gw.logs())
+            before = self.day_spent("counted")
+            self.assertIn(b"metadata", stream())
+            self.assertTrue(wait_for(lambda: self.day_spent("counted") > before), "a whole stream is charged")
+            time.sleep(0.2)  # nothing more comes
+            one = self.day_spent("counted") - before
+            before = self.day_spent("counted")
+            body = stream(after_first=lambda: gw.proc.send_signal(signal.SIGTERM))
+            self.assertIn(b"metadata", body, "the stream ran to its end after SIGTERM")
+        finally:
+            code = gw.stop()
+            fake.shutdown()
+            fake.server_close()
+        self.assertEqual(code, 0)
+        self.assertEqual(self.day_spent("counted") - before, one)
 
     def test_tokens_a_minute_are_one_limit_across_the_replicas(self):
         served = 0
