@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "common/strings.h"
+#include "http/deadline.h"
 #include "http/tls_client.h"
 #include "http/wire.h"
 
@@ -65,8 +66,9 @@ Error caller_gone() { return make_error("the caller went away", ErrorKind::kBrok
 struct Connection {
   // Beast reads at most the buffer's free capacity (512 bytes when empty): without room, a
   // 8 KiB streamed answer arrives in 16 reads, and each becomes a write to the caller.
-  explicit Connection(const asio::any_io_executor& ex) : tcp(ex) { buffer.reserve(kChunkSize); }
+  explicit Connection(const asio::any_io_executor& ex) : tcp(ex), deadline(tcp) { buffer.reserve(kChunkSize); }
   beast::tcp_stream tcp;
+  Deadline deadline;  // each read's and write's timeout once connected (Beast's while connecting)
   std::optional<beast::ssl_stream<beast::tcp_stream&>> tls;
   beast::flat_buffer buffer;
   std::string origin;
@@ -181,7 +183,7 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
   for (;;) {
     s.parser.get().body().data = s.chunk.get();
     s.parser.get().body().size = kChunkSize;
-    c.tcp.expires_after(s.idle_timeout);
+    c.deadline.arm(s.idle_timeout);
     error_code ec;
     if (s.abort && s.abort->fired()) {
       ec = asio::error::operation_aborted;
@@ -193,6 +195,8 @@ asio::awaitable<Result<std::string_view>> Response::read_some() {
         co_await bhttp::async_read_some(c.tcp, c.buffer, s.parser, asio::redirect_error(asio::use_awaitable, ec));
       }
     }
+    ec = c.deadline.judge(ec);
+    c.deadline.disarm();
     if (ec == bhttp::error::need_buffer) ec = {};
     // Fired after the read completed but before this resumed: the socket is closed, so the
     // connection must not go back to the pool even if the answer happens to be complete.
@@ -285,6 +289,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> open_connection(Client::Imp
     co_await conn->tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return describe("TLS handshake with " + url.host_header(), ec, timeout, ErrorKind::kUnreachable);
   }
+  conn->tcp.expires_never();  // connected: each read and write has its own deadline
   co_return conn;
 }
 
@@ -301,11 +306,13 @@ asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, std
                                            std::string_view body, bool head_only, const Timeouts& t) {
   HeadAttempt out;
   error_code ec;
-  conn.tcp.expires_after(t.idle);
+  conn.deadline.arm(t.idle);
   const std::array<asio::const_buffer, 2> wire{asio::buffer(request_head.data(), request_head.size()),
                                                asio::buffer(body.data(), body.size())};
   co_await asio::async_write(stream, wire, asio::redirect_error(asio::use_awaitable, ec));
+  ec = conn.deadline.judge(ec);
   if (ec) {
+    conn.deadline.disarm();
     out.stale = looks_stale(ec);
     out.error = describe("sending the request", ec, t.idle, ErrorKind::kBroken);
     co_return out;
@@ -314,8 +321,10 @@ asio::awaitable<HeadAttempt> exchange_head(Stream& stream, Connection& conn, std
   state->parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never whole
   state->parser.header_limit(64 * 1024);
   if (head_only) state->parser.skip(true);
-  conn.tcp.expires_after(t.first_byte);
+  conn.deadline.arm(t.first_byte);
   co_await bhttp::async_read_header(stream, conn.buffer, state->parser, asio::redirect_error(asio::use_awaitable, ec));
+  ec = conn.deadline.judge(ec);
+  conn.deadline.disarm();
   if (ec) {
     out.stale = looks_stale(ec) && conn.buffer.size() == 0;
     out.error = describe("waiting for the response", ec, t.first_byte, ErrorKind::kBroken);

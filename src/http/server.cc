@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "http/deadline.h"
 #include "http/h2_session.h"
 #include "http/wire.h"
 
@@ -109,8 +110,8 @@ class StreamResponder final : public Responder {
   using Wire = std::array<asio::const_buffer, 3>;
 
  public:
-  StreamResponder(Stream& stream, const Exchange& exchange, std::chrono::milliseconds write_timeout)
-      : stream_(stream), exchange_(exchange), timeout_(write_timeout) {}
+  StreamResponder(Stream& stream, Deadline& deadline, const Exchange& exchange, std::chrono::milliseconds write_timeout)
+      : stream_(stream), deadline_(deadline), exchange_(exchange), timeout_(write_timeout) {}
 
   asio::awaitable<bool> send(unsigned status, Headers headers, std::string body) override {
     keep_alive_ = exchange_.keep_alive_now();
@@ -175,13 +176,15 @@ class StreamResponder final : public Responder {
   // One write of up to three pieces (empty ones are skipped), under the write timeout; false
   // once the client is gone.
   asio::awaitable<bool> put(const Wire& wire) {
-    beast::get_lowest_layer(stream_).expires_after(timeout_);
+    deadline_.arm(timeout_);
     error_code ec;
     co_await asio::async_write(stream_, wire, asio::redirect_error(asio::use_awaitable, ec));
+    deadline_.disarm();
     co_return !ec;
   }
 
   Stream& stream_;
+  Deadline& deadline_;
   const Exchange& exchange_;
   std::chrono::milliseconds timeout_;
   bool keep_alive_ = false;
@@ -195,9 +198,9 @@ template <class Stream>
 class SessionBody final : public BodyReader {
  public:
   using Parser = bhttp::request_parser<bhttp::string_body>;
-  SessionBody(Stream& stream, beast::flat_buffer& buffer, Parser& parser, Exchange& exchange,
+  SessionBody(Stream& stream, Deadline& deadline, beast::flat_buffer& buffer, Parser& parser, Exchange& exchange,
               const ServerOptions& options)
-      : stream_(stream), buffer_(buffer), parser_(parser), exchange_(exchange), options_(options) {
+      : stream_(stream), deadline_(deadline), buffer_(buffer), parser_(parser), exchange_(exchange), options_(options) {
     announced_ = parser_.chunked() || parser_.content_length().value_or(0) > 0;
     exchange_.body_pending = announced_ && !parser_.is_done();
   }
@@ -221,21 +224,23 @@ class SessionBody final : public BodyReader {
       co_return out;
     }
     parser_.body_limit(limit);
-    auto& lowest = beast::get_lowest_layer(stream_);
     error_code ec;
     if (beast::iequals(parser_.get()[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      lowest.expires_after(options_.write_timeout);
+      deadline_.arm(options_.write_timeout);
       co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                                  asio::redirect_error(asio::use_awaitable, ec));
+      deadline_.disarm();
       if (ec) {
         out.error = BodyError::kClosed;
         co_return out;
       }
     }
-    lowest.expires_after(options_.body_timeout);
+    deadline_.arm(options_.body_timeout);
     const auto fields_before = field_count();
     co_await bhttp::async_read(stream_, buffer_, parser_, asio::redirect_error(asio::use_awaitable, ec));
+    ec = deadline_.judge(ec);
+    deadline_.disarm();
     if (!ec && field_count() != fields_before) {
       // Beast merges trailer fields into the head the caller was authenticated and judged by.
       out.error = BodyError::kMalformed;
@@ -261,6 +266,7 @@ class SessionBody final : public BodyReader {
 
  private:
   Stream& stream_;
+  Deadline& deadline_;
   beast::flat_buffer& buffer_;
   Parser& parser_;
   Exchange& exchange_;
@@ -274,6 +280,9 @@ class SessionBody final : public BodyReader {
 struct Server::Impl {
   struct Loop {
     asio::io_context ioc{1};
+    // After ioc, so destroyed before it: the sessions' Deadline objects, destroyed with the
+    // io_context, find it gone and touch nothing.
+    std::unique_ptr<Deadlines> deadlines = std::make_unique<Deadlines>(ioc);
     // Loops other than the acceptor's have no work until a connection is dealt to them.
     asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
     std::set<beast::tcp_stream*> idle;           // connections waiting for their next request
@@ -462,6 +471,8 @@ struct Server::Impl {
   template <class Stream>
   asio::awaitable<void> serve(Loop& loop, Stream& stream, beast::flat_buffer& buffer) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_never();  // the TLS handshake's limit ends here: each read and write has its own
+    Deadline deadline(lowest);
     bool first = true;
     bool linger_needed = false;
     for (;;) {
@@ -469,7 +480,7 @@ struct Server::Impl {
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // the handler's read() sets it
       error_code ec;
-      lowest.expires_after(first ? options.header_timeout : options.keep_alive_timeout);
+      deadline.arm(first ? options.header_timeout : options.keep_alive_timeout);
       loop.idle.insert(&lowest);
       if (stopping) break;
       try {
@@ -477,6 +488,8 @@ struct Server::Impl {
       } catch (const std::length_error&) {
         ec = bhttp::error::header_limit;  // one field past Beast's own cap (64 KiB): a head too large
       }
+      ec = deadline.judge(ec);
+      deadline.disarm();
       loop.idle.erase(&lowest);
       first = false;
       if (ec) {
@@ -518,8 +531,8 @@ struct Server::Impl {
       Exchange exchange;
       exchange.keep_alive = parser.get().keep_alive() && !stopping;
       exchange.head_only = head.method() == bhttp::verb::head;
-      SessionBody<Stream> body(stream, buffer, parser, exchange, options);
-      StreamResponder<Stream> responder(stream, exchange, options.write_timeout);
+      SessionBody<Stream> body(stream, deadline, buffer, parser, exchange, options);
+      StreamResponder<Stream> responder(stream, deadline, exchange, options.write_timeout);
       ++in_flight;
       try {
         co_await loop.handler(head, body, responder);
@@ -607,7 +620,10 @@ Result<std::uint16_t> Server::listen() {
 void Server::start() {
   asio::co_spawn(impl_->loops[0]->ioc, impl_->accept(), asio::detached);
   for (auto& loop : impl_->loops) {
-    loop->thread = std::thread([&l = *loop] { l.ioc.run(); });
+    loop->thread = std::thread([&l = *loop] {
+      const Deadlines::Scope scope(*l.deadlines);
+      l.ioc.run();
+    });
   }
 }
 
