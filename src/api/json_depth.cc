@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -40,9 +41,13 @@ bool within_depth(std::string_view text, int max_depth) {
   return true;
 }
 
-simdjson::dom::parser* ready_parser(simdjson::dom::parser& kept, simdjson::dom::parser& once, std::size_t size,
-                                    int max_depth) {
-  simdjson::dom::parser& parser = size <= kKeptParserBytes ? kept : once;
+simdjson::dom::parser& kept_parser() {
+  thread_local simdjson::dom::parser kept;
+  return kept;
+}
+
+simdjson::dom::parser* ready_parser(simdjson::dom::parser& once, std::size_t size, int max_depth) {
+  simdjson::dom::parser& parser = size <= kKeptParserBytes ? kept_parser() : once;
   const auto depth = static_cast<std::size_t>(std::max(max_depth, 1)) + 1;  // the root counts
   if (parser.max_depth() < depth && parser.allocate(std::max(parser.capacity(), size), depth) != simdjson::SUCCESS) {
     return nullptr;
@@ -111,6 +116,17 @@ json to_nlohmann(dom::element e) {
   return json(nullptr);  // null (a type's read cannot fail on its own type)
 }
 
+// Whether `text` holds a -0 integer (not -0.5, -0e1 or -01, which is no JSON): simdjson reads
+// it as 0, which nlohmann types as unsigned, while nlohmann's own parser types it as signed.
+// Inside a string it is a false alarm, which only costs nlohmann's parse.
+bool has_negative_zero(std::string_view text) {
+  for (auto at = text.find("-0"); at != std::string_view::npos; at = text.find("-0", at + 2)) {
+    const char next = at + 2 < text.size() ? text[at + 2] : ' ';
+    if (next != '.' && next != 'e' && next != 'E' && (next < '0' || next > '9')) return true;
+  }
+  return false;
+}
+
 template <typename Number>
 void append_integer(std::string& out, Number n) {
   char buf[24];
@@ -124,11 +140,15 @@ json parse_json(std::string_view text, int max_depth, bool* too_deep) {
   const bool deep = !within_depth(text, max_depth);
   if (too_deep != nullptr) *too_deep = deep;
   if (deep) return json(json::value_t::discarded);
-  thread_local dom::parser kept;
-  dom::parser once;
-  if (dom::parser* parser = ready_parser(kept, once, text.size(), max_depth)) {
-    dom::element root;
-    if (parser->parse(text.data(), text.size(), true).get(root) == simdjson::SUCCESS) return to_nlohmann(root);
+  // nlohmann skips a byte-order mark; simdjson refuses one.
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  const std::string_view body = text.substr(0, 3) == kBom ? text.substr(3) : text;
+  if (!has_negative_zero(body)) {
+    dom::parser once;  // freed before nlohmann's parse below, if it comes to that
+    if (dom::parser* parser = ready_parser(once, body.size(), max_depth)) {
+      dom::element root;
+      if (parser->parse(body.data(), body.size(), true).get(root) == simdjson::SUCCESS) return to_nlohmann(root);
+    }
   }
   return json::parse(text, nullptr, false);
 }
@@ -164,7 +184,19 @@ void append_json(std::string& out, const json& j) {
     case json::value_t::null: out += "null"; return;
     case json::value_t::number_integer: append_integer(out, *j.get_ptr<const json::number_integer_t*>()); return;
     case json::value_t::number_unsigned: append_integer(out, *j.get_ptr<const json::number_unsigned_t*>()); return;
-    default: break;  // a double (nlohmann's shortest form is its own), binary, discarded: rare
+    case json::value_t::number_float: {
+      // As nlohmann's serializer writes a double: its own shortest form, "null" when not finite.
+      const double d = *j.get_ptr<const json::number_float_t*>();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      const char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, static_cast<std::size_t>(end - buf));
+      return;
+    }
+    default: break;  // binary, discarded: never on these paths
   }
   out += j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

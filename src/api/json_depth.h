@@ -36,13 +36,16 @@ nlohmann::json parse_json(std::string_view text, int max_depth, bool* too_deep =
 std::string dump_json(const nlohmann::json& j);
 void append_json(std::string& out, const nlohmann::json& j);
 
-// Documents up to this size are parsed by a simdjson parser kept per thread and per use, whose
-// buffers keep the size of the largest it parsed; larger ones by a parser of their own.
-inline constexpr std::size_t kKeptParserBytes = std::size_t{1} << 20;
+// Documents up to this size are parsed by the thread's kept simdjson parser, whose buffers keep
+// the size of the largest it parsed (about 13 bytes a byte at most: 3.3 MiB); larger ones by a
+// parser of their own, freed with it.
+inline constexpr std::size_t kKeptParserBytes = std::size_t{256} << 10;
 
-// `kept` or `once`, whichever a document of `size` bytes goes to, able to nest `max_depth`
-// deep (simdjson's default is 1,024); nullptr when its memory cannot be had.
-simdjson::dom::parser* ready_parser(simdjson::dom::parser& kept, simdjson::dom::parser& once, std::size_t size,
-                                    int max_depth);
+// The thread's kept parser. What it parsed is valid until its next parse on this thread.
+simdjson::dom::parser& kept_parser();
+
+// The kept parser or `once`, whichever a document of `size` bytes goes to, able to nest
+// `max_depth` deep (simdjson's default is 1,024); nullptr when its memory cannot be had.
+simdjson::dom::parser* ready_parser(simdjson::dom::parser& once, std::size_t size, int max_depth);
 
 }  // namespace signgate::api

@@ -2,8 +2,6 @@
 
 #include <boost/beast/core/error.hpp>
 
-#include <cassert>
-
 namespace signgate::http {
 
 namespace {
@@ -78,17 +76,19 @@ Deadline::Deadline(boost::beast::tcp_stream& stream) : stream_(stream), home_(De
 }
 
 Deadline::~Deadline() {
-  if (linked_ && swept()) home_->unlink(*this);
+  if (linked_ && home_ != nullptr && *home_alive_) home_->unlink(*this);
 }
 
-bool Deadline::swept() const { return home_ != nullptr && *home_alive_; }
+// Only on the thread of the Deadlines that still lives: anywhere else, Beast's timers (a
+// connection is never handed between loops; this keeps a mistake from corrupting a list).
+bool Deadline::swept() const { return home_ != nullptr && *home_alive_ && home_ == Deadlines::current(); }
 
 void Deadline::arm(std::chrono::steady_clock::duration timeout) {
+  fired_ = false;
   if (!swept()) {
     stream_.expires_after(timeout);
     return;
   }
-  assert(home_ == Deadlines::current());
   due_ = std::chrono::steady_clock::now() + timeout;
   if (!linked_) home_->link(*this);
 }

@@ -43,10 +43,11 @@ class Deadlines {
   };
 
   std::size_t armed() const { return armed_; }
+  // The calling thread's, or null.
+  static Deadlines* current();
 
  private:
   friend class Deadline;
-  static Deadlines* current();
   void link(Deadline& d);
   void unlink(Deadline& d);
   void wait();
@@ -75,7 +76,7 @@ class Deadline {
 
  private:
   friend class Deadlines;
-  bool swept() const;  // by home_, which still lives; else Beast's timers
+  bool swept() const;  // by home_, on its thread, while it lives; else Beast's timers
 
   boost::beast::tcp_stream& stream_;
   Deadlines* home_;                   // null: none on the thread that made this

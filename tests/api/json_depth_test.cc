@@ -3,6 +3,7 @@
 #include "api/json_depth.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "api/anthropic/messages.h"
 #include "api/openai/chat.h"
@@ -118,12 +119,28 @@ TEST(JsonDepth, HostileAnswerNeverReachesTheTranslator) {
   EXPECT_TRUE(deep);
 }
 
+// Equal and of the same types all the way down (nlohmann's == takes 1, 1u and 1.0 as equal).
+::testing::AssertionResult same(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type()) return ::testing::AssertionFailure() << a.dump() << " is not typed as " << b.dump();
+  if (a.is_structured()) {
+    if (a.size() != b.size()) return ::testing::AssertionFailure() << a.dump() << " vs " << b.dump();
+    for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y) {
+      if (a.is_object() && x.key() != y.key()) return ::testing::AssertionFailure() << x.key() << " vs " << y.key();
+      if (auto r = same(*x, *y); !r) return r;
+    }
+    return ::testing::AssertionSuccess();
+  }
+  if (a == b) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << a.dump() << " vs " << b.dump();
+}
+
 // parse_json reads with simdjson but must give nlohmann's DOM, and dump_json nlohmann's bytes:
 // each document here is parsed both ways and written both ways.
 TEST(JsonDepth, ParsesAndWritesAsNlohmannDoes) {
   const std::string docs[] = {
       R"({"b":1,"a":[true,false,null],"c":{"d":-1,"e":1.5,"f":"x"}})",
       R"([0,-0,-0.0,1.0,1E2,1e-7,0.1,123456789.125,-9223372036854775808,9223372036854775808])",
+      R"({"a":-0,"b":[-0],"c":"-0","d":-0.5,"e":-0e1,"f":1e300,"g":2.5e-300,"h":1e16,"i":123456.789e3})",
       R"([18446744073709551615,18446744073709551616,-9223372036854775809])",  // beyond 64 bits
       R"({"a":1,"a":2})",                                                     // the last one wins
       "\xEF\xBB\xBF{\"bom\":1}",                                              // nlohmann skips a BOM
@@ -138,8 +155,7 @@ TEST(JsonDepth, ParsesAndWritesAsNlohmannDoes) {
     const nlohmann::json ours = parse_json(doc, 128);
     const nlohmann::json theirs = nlohmann::json::parse(doc, nullptr, false);
     ASSERT_FALSE(theirs.is_discarded()) << doc;
-    EXPECT_EQ(ours, theirs) << doc;
-    EXPECT_EQ(ours.type(), theirs.type()) << doc;
+    EXPECT_TRUE(same(ours, theirs)) << doc;
     EXPECT_EQ(dump_json(ours), theirs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << doc;
   }
   for (const std::string bad : {"", "{", "[1,]", "{\"a\":1}x", "[\"\\ud800\"]", "[1e400]", "\"\xff\"", "nul"}) {
@@ -151,8 +167,13 @@ TEST(JsonDepth, ParsesAndWritesAsNlohmannDoes) {
   // A string built by us, not parsed, may hold any bytes: replaced as nlohmann's replace does.
   const nlohmann::json built = {{"k\xff", std::string("v\xc3\x28\x00z", 5)}};
   EXPECT_EQ(dump_json(built), built.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  // Deeper than simdjson's default depth (1,024), within the configured limit.
+  // Deeper than simdjson's default depth (1,024), within the configured limit: simdjson's
+  // parser is made able to read it (not left to nlohmann's).
   const std::string deep = std::string(2000, '[') + std::string(2000, ']');
+  simdjson::dom::parser once;
+  simdjson::dom::parser* parser = ready_parser(once, deep.size(), 2000);
+  ASSERT_NE(parser, nullptr);
+  EXPECT_EQ(parser->parse(deep).error(), simdjson::SUCCESS);
   const nlohmann::json j = parse_json(deep, 2000);
   ASSERT_FALSE(j.is_discarded());
   EXPECT_EQ(dump_json(j), deep);

@@ -6,6 +6,7 @@
 #include "http/client.h"
 #include "http/deadline.h"
 #include "http/server.h"
+#include "integration/fakes.h"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -38,6 +40,18 @@ using namespace std::chrono_literals;
 constexpr auto kTimeout = 300ms;
 // Late by one sweep at most; more only on a machine too slow to run the test (ASan, noise).
 constexpr auto kLateAtMost = 5s;
+
+// Polls `done` for up to kLateAtMost: what the server counts after it closed a socket may
+// come a moment after the caller saw the close.
+template <class F>
+bool eventually(F done) {
+  const auto until = Clock::now() + kLateAtMost;
+  while (!done()) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 ServerOptions quick_options() {
   ServerOptions o;
@@ -89,8 +103,10 @@ Handler handler(Seen& seen) {
 
 class Listener : public ::testing::Test {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<Server>(quick_options(), handler(seen_),
+  void SetUp() override { start(quick_options()); }
+
+  void start(const ServerOptions& options) {
+    server_ = std::make_unique<Server>(options, handler(seen_),
                                        [this](unsigned status, const std::string&, std::string_view) {
                                          if (status == 408) ++seen_.rejected_408;
                                        });
@@ -100,6 +116,16 @@ class Listener : public ::testing::Test {
     server_->start();
   }
   void TearDown() override { server_->stop(1s); }
+
+  // How many deadlines the server's loop has armed, read on that loop; SIZE_MAX when it runs none.
+  std::size_t armed_on_the_loop() {
+    std::promise<std::size_t> armed;
+    asio::post(server_->loop(0), [&armed] {
+      const Deadlines* d = Deadlines::current();
+      armed.set_value(d != nullptr ? d->armed() : SIZE_MAX);
+    });
+    return armed.get_future().get();
+  }
 
   tcp::socket connect() {
     tcp::socket s(io_);
@@ -134,9 +160,11 @@ TEST_F(Listener, AHeadNotFinishedInTimeIs408) {
   tcp::socket s = connect();
   const auto start = Clock::now();
   asio::write(s, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n")));
+  EXPECT_TRUE(eventually([&] { return armed_on_the_loop() == 1; }))
+      << "the head's deadline is the loop's sweeper's, not a Beast timer";
   until_closed(s);
   const auto took = Clock::now() - start;
-  EXPECT_EQ(seen_.rejected_408, 1);
+  EXPECT_TRUE(eventually([&] { return seen_.rejected_408 == 1; }));
   EXPECT_GE(took, kTimeout);
   EXPECT_LT(took, kTimeout + kLateAtMost);
   EXPECT_EQ(seen_.requests, 0);
@@ -175,7 +203,7 @@ TEST_F(Listener, ABodyNotSentInTimeTimesOut) {
   asio::write(s, asio::buffer(std::string_view("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")));
   until_closed(s);
   const auto took = Clock::now() - start;
-  EXPECT_EQ(seen_.body_timeouts, 1);
+  EXPECT_TRUE(eventually([&] { return seen_.body_timeouts == 1; }));
   EXPECT_GE(took, kTimeout);
   EXPECT_LT(took, kTimeout + kLateAtMost);
 }
@@ -184,10 +212,51 @@ TEST_F(Listener, ABodyNotSentInTimeTimesOut) {
 // and the handler is told.
 TEST_F(Listener, AWriteTheCallerDoesNotReadTimesOut) {
   tcp::socket s = connect();
+  const auto start = Clock::now();
   asio::write(s, asio::buffer(std::string_view("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
   auto failed = seen_.write_failed.get_future();
   ASSERT_EQ(failed.wait_for(kTimeout + kLateAtMost + 5s), std::future_status::ready);
+  EXPECT_GE(failed.get() - start, kTimeout) << "not before the write had write_timeout to finish";
   EXPECT_EQ(seen_.failed_writes, 1);
+}
+
+// A certificate for 127.0.0.1 from a test CA (tests/fakes/make_test_ca.sh).
+struct TestCa {
+  testing::TempDir dir;
+  TestCa() {
+    const std::string script = std::string(SIGNGATE_SOURCE) + "/tests/fakes/make_test_ca.sh " + dir.path();
+    if (std::system(script.c_str()) != 0) throw std::runtime_error("make_test_ca.sh failed");
+  }
+  std::string ca() const { return dir.path() + "/ca.pem"; }
+  std::string cert() const { return dir.path() + "/server.pem"; }
+  std::string key() const { return dir.path() + "/server.key"; }
+};
+
+// Under TLS the handshake runs under Beast's timer (header_timeout); that limit must end with
+// the handshake, or a kept-alive TLS connection would be cut header_timeout after it began.
+TEST_F(Listener, ATlsConnectionKeptBusyOutlivesTheHandshakesLimit) {
+  const TestCa ca;
+  server_->stop(1s);
+  ServerOptions options = quick_options();
+  options.tls_cert = ca.cert();
+  options.tls_key = ca.key();
+  start(options);
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.load_verify_file(ca.ca());
+  context.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<tcp::socket> s(io_, context);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_});
+  const timeval limit{10, 0};
+  ::setsockopt(s.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  s.handshake(asio::ssl::stream_base::client);
+  for (int i = 0; i < 5; ++i) {
+    asio::write(s, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    std::string answer;
+    char buf[512];
+    while (answer.find("ok") == std::string::npos) answer.append(buf, s.read_some(asio::buffer(buf)));
+    std::this_thread::sleep_for(kTimeout * 2 / 3);
+  }
+  EXPECT_EQ(seen_.requests, 5);
 }
 
 // The upstream client: a server that accepts and never answers. With the loop's sweeper (as
@@ -245,6 +314,45 @@ void upstream_that_never_answers(bool swept) {
 }
 
 TEST(UpstreamDeadline, AnAnswerThatNeverComesTimesOutOnASweptLoop) { upstream_that_never_answers(true); }
+
+// Connecting (TLS included) runs under Beast's timer and connect_timeout; that limit must end
+// once connected, or every answer slower than connect_timeout (Bedrock's, always over TLS)
+// would be cut. Twice on one connection, the second one kept alive from the first.
+TEST(UpstreamDeadline, AnAnswerSlowerThanConnectTimeoutArrivesOverTls) {
+  const TestCa ca;
+  testing::FakeProcess fake("aws_fake.py", {"--tls-cert", ca.cert(), "--tls-key", ca.key()});
+  asio::io_context ioc;
+  Deadlines deadlines(ioc);
+  const Deadlines::Scope scope(deadlines);
+  ClientOptions options;
+  options.ca_file = ca.ca();
+  options.connect_timeout = 200ms;
+  options.first_byte_timeout = 5s;
+  Client client(ioc.get_executor(), options);
+  std::vector<unsigned> statuses;
+  std::string error;
+  asio::co_spawn(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        std::string why;
+        const Url u = *parse_url(fake.url() + "/_fake/slow?ms=500", &why);
+        const Request request{"GET", u.path, u.query, {{"Host", u.host_header()}}};
+        const std::string_view no_body;
+        for (int i = 0; i < 2; ++i) {
+          auto response = co_await client.send(u, request, no_body);
+          if (!response) {
+            error = response.message();
+            co_return;
+          }
+          auto body = co_await response->read_all(1 << 20);
+          statuses.push_back(response->status());
+        }
+      },
+      asio::detached);
+  ioc.run();
+  EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200})) << error;
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+}
 TEST(UpstreamDeadline, AnAnswerThatNeverComesTimesOutWithBeastsTimers) { upstream_that_never_answers(false); }
 
 }  // namespace

@@ -328,9 +328,8 @@ json usage_json(const Usage& u) {
 std::optional<Completion> completion_from_converse(std::string_view answer, const ChatRequest& request,
                                                    std::string_view id, std::int64_t created, int max_depth) {
   if (!within_depth(answer, max_depth)) return std::nullopt;
-  thread_local dom::parser kept;  // for answers up to kKeptParserBytes
   dom::parser once;
-  dom::parser* parser = ready_parser(kept, once, answer.size(), max_depth);
+  dom::parser* parser = ready_parser(once, answer.size(), max_depth);
   if (parser == nullptr) return std::nullopt;
   Found root = parser->parse(answer.data(), answer.size(), true);
   std::string normalised;
@@ -340,12 +339,14 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
     const nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
     if (!j.is_object()) return std::nullopt;
     normalised = dump_json(j);
-    // Its own parser: the text may be longer than the answer (the kept one stays ≤ 1 MiB).
-    parser = ready_parser(once, once, normalised.size(), max_depth);
+    // `once`, never the kept one: the text may be longer than the answer, and the kept
+    // parser stays within kKeptParserBytes.
+    parser = ready_parser(once, std::max(normalised.size(), kKeptParserBytes + 1), max_depth);
     if (parser == nullptr) return std::nullopt;
     root = parser->parse(normalised.data(), normalised.size(), true);
   }
   if (!root.is_object()) return std::nullopt;
+  // `root` may live in the thread's kept parser: nothing below parses with it.
   Completion out;
   const Found usage = member(root, "usage");
   if (usage.is_object()) {
