@@ -53,6 +53,25 @@ bool eventually(F done) {
   return true;
 }
 
+// A deadline that never fires fails the test instead of hanging it.
+void give_up_after_10s(int fd) {
+  const timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+}
+
+// Five requests on `s`, each answered before the next, 2/3 of the timeout apart: three
+// timeouts in all on one connection.
+template <class Stream>
+void keep_busy(Stream& s) {
+  for (int i = 0; i < 5; ++i) {
+    asio::write(s, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    std::string answer;
+    char buf[512];
+    while (answer.find("ok") == std::string::npos) answer.append(buf, s.read_some(asio::buffer(buf)));
+    std::this_thread::sleep_for(kTimeout * 2 / 3);
+  }
+}
+
 ServerOptions quick_options() {
   ServerOptions o;
   o.port = 0;
@@ -130,9 +149,7 @@ class Listener : public ::testing::Test {
   tcp::socket connect() {
     tcp::socket s(io_);
     s.connect({asio::ip::make_address("127.0.0.1"), port_});
-    // A deadline that never fires fails the test instead of hanging it.
-    const timeval limit{10, 0};
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    give_up_after_10s(s.native_handle());
     return s;
   }
 
@@ -182,17 +199,11 @@ TEST_F(Listener, AnIdleKeptAliveConnectionIsClosed) {
   EXPECT_LT(took, kTimeout + kLateAtMost);
 }
 
-// Each request's head resets the deadline: requests 2/3 of the timeout apart, for three
-// timeouts in all, are all answered on one connection.
+// Each request's head resets the deadline: requests kept coming over three timeouts are all
+// answered on one connection.
 TEST_F(Listener, ABusyConnectionIsNeverCut) {
   tcp::socket s = connect();
-  for (int i = 0; i < 5; ++i) {
-    asio::write(s, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
-    std::string answer;
-    char buf[512];
-    while (answer.find("ok") == std::string::npos) answer.append(buf, s.read_some(asio::buffer(buf)));
-    std::this_thread::sleep_for(kTimeout * 2 / 3);
-  }
+  keep_busy(s);
   EXPECT_EQ(seen_.requests, 5);
 }
 
@@ -246,16 +257,9 @@ TEST_F(Listener, ATlsConnectionKeptBusyOutlivesTheHandshakesLimit) {
   context.set_verify_mode(asio::ssl::verify_peer);
   asio::ssl::stream<tcp::socket> s(io_, context);
   s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_});
-  const timeval limit{10, 0};
-  ::setsockopt(s.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  give_up_after_10s(s.next_layer().native_handle());
   s.handshake(asio::ssl::stream_base::client);
-  for (int i = 0; i < 5; ++i) {
-    asio::write(s, asio::buffer(std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
-    std::string answer;
-    char buf[512];
-    while (answer.find("ok") == std::string::npos) answer.append(buf, s.read_some(asio::buffer(buf)));
-    std::this_thread::sleep_for(kTimeout * 2 / 3);
-  }
+  keep_busy(s);
   EXPECT_EQ(seen_.requests, 5);
 }
 
