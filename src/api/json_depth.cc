@@ -47,7 +47,10 @@ simdjson::dom::parser& kept_parser() {
 }
 
 simdjson::dom::parser* ready_parser(simdjson::dom::parser& once, std::size_t size, int max_depth) {
-  simdjson::dom::parser& parser = size <= kKeptParserBytes ? kept_parser() : once;
+  return able_to_nest(size <= kKeptParserBytes ? kept_parser() : once, size, max_depth);
+}
+
+simdjson::dom::parser* able_to_nest(simdjson::dom::parser& parser, std::size_t size, int max_depth) {
   const auto depth = static_cast<std::size_t>(std::max(max_depth, 1)) + 1;  // the root counts
   if (parser.max_depth() < depth && parser.allocate(std::max(parser.capacity(), size), depth) != simdjson::SUCCESS) {
     return nullptr;

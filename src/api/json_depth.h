@@ -44,8 +44,12 @@ inline constexpr std::size_t kKeptParserBytes = std::size_t{256} << 10;
 // The thread's kept parser. What it parsed is valid until its next parse on this thread.
 simdjson::dom::parser& kept_parser();
 
+// `parser`, made able to nest `max_depth` deep (simdjson's default is 1,024) for a document of
+// `size` bytes; nullptr when its memory cannot be had.
+simdjson::dom::parser* able_to_nest(simdjson::dom::parser& parser, std::size_t size, int max_depth);
+
 // The kept parser or `once`, whichever a document of `size` bytes goes to, able to nest
-// `max_depth` deep (simdjson's default is 1,024); nullptr when its memory cannot be had.
+// `max_depth` deep.
 simdjson::dom::parser* ready_parser(simdjson::dom::parser& once, std::size_t size, int max_depth);
 
 }  // namespace signgate::api

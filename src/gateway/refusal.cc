@@ -26,8 +26,6 @@ std::string openai_type_for(unsigned status) {
   }
 }
 
-std::string dump(const nlohmann::json& j) { return api::dump_json(j); }
-
 }  // namespace
 
 std::string_view bedrock_type_for(unsigned status) {
@@ -64,10 +62,12 @@ Rendered render(Dialect dialect, const Refusal& r, std::string_view request_id) 
       out.body.push_back('}');
       break;
     case Dialect::kOpenAI:
-      out.body = dump(api::openai::error_body({r.status, openai_type_for(r.status), r.message, r.param, r.code}));
+      out.body =
+          api::dump_json(api::openai::error_body({r.status, openai_type_for(r.status), r.message, r.param, r.code}));
       break;
     case Dialect::kAnthropic:
-      out.body = dump(api::anthropic::error_body({r.status, api::anthropic::error_type_for(r.status), r.message}));
+      out.body =
+          api::dump_json(api::anthropic::error_body({r.status, api::anthropic::error_type_for(r.status), r.message}));
       break;
   }
   out.body.push_back('\n');  // a JSON body of signgate's own ends its line, as curl users expect

@@ -341,7 +341,7 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
     normalised = dump_json(j);
     // `once`, never the kept one: the text may be longer than the answer, and the kept
     // parser stays within kKeptParserBytes.
-    parser = ready_parser(once, std::max(normalised.size(), kKeptParserBytes + 1), max_depth);
+    parser = able_to_nest(once, normalised.size(), max_depth);
     if (parser == nullptr) return std::nullopt;
     root = parser->parse(normalised.data(), normalised.size(), true);
   }

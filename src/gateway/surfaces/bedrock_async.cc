@@ -60,7 +60,7 @@ class BedrockAsync final : public Surface {
         p.call.headers.push_back({"Content-Type", "application/json"});
         // Bedrock gets the body that was checked: a duplicate "modelId" read differently
         // upstream cannot slip past the allowlist.
-        p.call.body = dump(j);
+        p.call.body = api::dump_json(j);
         return p;
       }
       case Kind::kGet: {
@@ -164,7 +164,7 @@ class BedrockAsync final : public Surface {
       }
       j["asyncInvokeSummaries"] = std::move(kept);
       j.erase("nextToken");
-      out = dump(j);
+      out = api::dump_json(j);
     }
     Headers headers = content_type("application/json");
     if (auto id = reply.head().header("x-amzn-RequestId"); !id.empty())

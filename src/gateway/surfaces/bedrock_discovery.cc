@@ -92,7 +92,7 @@ class BedrockDiscovery final : public Surface {
         if (allowed(id_key) || allowed(arn_key)) kept.push_back(std::move(entry));
       }
       j[list_key] = std::move(kept);
-      out = dump(j);
+      out = api::dump_json(j);
     }
     x.first_byte = SteadyClock::now();
     x.audit.bytes_out = out.size();

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "api/json_depth.h"
 #include "aws/uri.h"
 #include "gateway/surfaces/translated.h"
 
@@ -48,12 +49,12 @@ class OpenAIModels final : public Surface {
       if (ids.count(wanted) == 0) {
         return Refusal{404, "The model does not exist or is not allowed for this key", "model", "model_not_found"};
       }
-      return LocalAnswer{200, content_type("application/json"), dump(entry(wanted))};
+      return LocalAnswer{200, content_type("application/json"), api::dump_json(entry(wanted))};
     }
     json data = json::array();
     for (const auto& model_id : ids) data.push_back(entry(model_id));
     return LocalAnswer{200, content_type("application/json"),
-                       dump(json{{"object", "list"}, {"data", std::move(data)}})};
+                       api::dump_json(json{{"object", "list"}, {"data", std::move(data)}})};
   }
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange&, Plan&, UpstreamReply&, http::Responder&) const override {

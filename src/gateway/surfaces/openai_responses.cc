@@ -109,7 +109,7 @@ class OpenAIResponses final : public Surface {
       if (auto* refused = std::get_if<Refusal>(&read)) co_return std::move(*refused);
       json response = api::openai::response_from_converse(std::get<json>(read), builder);
       co_await keep(x, request, builder.id(), response["output"]);
-      std::string out = dump(response);
+      std::string out = api::dump_json(response);
       x.audit.bytes_out = out.size();
       co_await res.send(200, content_type("application/json"), std::move(out));
       co_return std::nullopt;

@@ -7,8 +7,6 @@
 
 namespace signgate::gateway::surfaces {
 
-std::string dump(const nlohmann::json& j) { return api::dump_json(j); }
-
 Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body) {
   std::string type(head.header("x-amzn-ErrorType"));
   if (const auto colon = type.find(':'); colon != std::string::npos) type.resize(colon);
@@ -49,7 +47,7 @@ UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohm
   call.model = model_id;
   call.headers = {{"Content-Type", "application/json"},
                   {"Accept", stream ? "application/vnd.amazon.eventstream" : "application/json"}};
-  call.body = dump(body);
+  call.body = api::dump_json(body);
   return call;
 }
 

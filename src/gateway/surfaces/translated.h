@@ -23,8 +23,6 @@ namespace signgate::gateway::surfaces {
 // The largest whole (unstreamed) answer a translating surface reads.
 inline constexpr std::size_t kMaxAnswer = 64 * 1024 * 1024;
 
-std::string dump(const nlohmann::json& j);
-
 // Bedrock's error answer (x-amzn-ErrorType + {"message"}) as a refusal in any dialect:
 // the status maps through (a model timeout becomes 504), the message is Bedrock's.
 Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body);
