@@ -25,9 +25,11 @@ asio::awaitable<void> Memory::keep_response(const std::string& client, const std
   co_return;
 }
 
-asio::awaitable<void> Memory::record_invocation(const std::string& client, const std::string& arn) {
-  invocations_.record(arn, client);
-  co_return;
+asio::awaitable<std::optional<std::string>> Memory::record_invocation(const std::string& client,
+                                                                      const std::string& arn) {
+  std::string owner = invocations_.record(arn, client);
+  if (owner == client) co_return std::nullopt;
+  co_return owner;
 }
 
 asio::awaitable<Result<std::vector<bool>>> Memory::owns(const std::string& client,
@@ -46,6 +48,10 @@ namespace {
 
 // How many invocations the fleet remembers per client; older ones are forgotten.
 constexpr std::size_t kInvocationsPerClient = 100'000;
+// How long the fleet remembers who claimed an invocation's ARN first (signgate:async_owner:ARN).
+// It bounds Redis: a second client is handed an ARN only through a repeated clientRequestToken,
+// which upstream_request_token already rules out; this claim is the second line.
+constexpr std::chrono::seconds kOwnerLifetime = std::chrono::hours(24 * 90);
 // A stored response with more items than this stays with the replica that made it.
 constexpr std::size_t kMaxItemsShared = 4'096;
 
@@ -184,6 +190,16 @@ end
 return out
 )lua";
 
+// Who started an invocation, fleet-wide: the first client to claim its ARN keeps it. KEYS: the
+// ARN's owner key. ARGV: the client, its lifetime in seconds. Returns the owner. A key of its
+// own, not a client's: a cluster would route it alone (the client's list is a second call).
+constexpr const char* kClaimLua = R"lua(
+local owner = redis.call('GET', KEYS[1])
+if owner then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return ARGV[1]
+)lua";
+
 // Notes an invocation. KEYS: the client's invocations (arn → start time). ARGV: the arn, how
 // many to remember.
 constexpr const char* kRecordLua = R"lua(
@@ -203,6 +219,10 @@ const store::RedisScript& recall_script() {
 }
 const store::RedisScript& record_script() {
   static const store::RedisScript script(kRecordLua);
+  return script;
+}
+const store::RedisScript& claim_script() {
+  static const store::RedisScript script(kClaimLua);
   return script;
 }
 
@@ -329,14 +349,28 @@ class RedisMemory final : public Memory {
     }
   }
 
-  asio::awaitable<void> record_invocation(const std::string& client, const std::string& arn) override {
-    invocations().record(arn, client);
+  // First writer wins: this replica's copy, then the fleet's claim on the ARN; only its
+  // claimant's list gets it.
+  asio::awaitable<std::optional<std::string>> record_invocation(const std::string& client,
+                                                                const std::string& arn) override {
+    if (auto here = invocations().owner(arn); here && *here != client) co_return *here;
+    std::vector<std::string> owner_key = {"signgate:async_owner:" + arn};
+    std::vector<std::string> claimant = {client, std::to_string(kOwnerLifetime.count())};
+    auto claim = co_await redis_->eval(claim_script(), std::move(owner_key), std::move(claimant));
+    if (!claim || claim->type != store::Reply::Type::kString) {
+      (void)failed("claiming an asynchronous invocation (only this replica knows it)", claim);
+      co_return co_await Memory::record_invocation(client, arn);
+    }
+    // Whoever claimed it, this replica remembers: a later look-up needs no round trip.
+    const std::string owner = invocations().record(arn, claim->str);
+    if (owner != client) co_return owner;
     std::vector<std::string> keys = {redis_prefix(client) + "invocations"};
     std::vector<std::string> args = {arn, std::to_string(kInvocationsPerClient)};
     auto reply = co_await redis_->eval(record_script(), std::move(keys), std::move(args));
     if (!reply || reply->is_error()) {
       (void)failed("recording an asynchronous invocation (only this replica knows it)", reply);
     }
+    co_return std::nullopt;
   }
 
   asio::awaitable<Result<std::vector<bool>>> owns(const std::string& client,

@@ -74,8 +74,12 @@ class Memory {
                                                      const std::string& previous_id, const nlohmann::json& items,
                                                      const std::vector<std::string>& item_ids);
 
-  // Notes that `client` started invocation `arn`.
-  virtual boost::asio::awaitable<void> record_invocation(const std::string& client, const std::string& arn);
+  // Notes that `client` started invocation `arn`, unless another client is known (here or, with
+  // the shared store, anywhere in the fleet) to have started it first: then nothing is noted
+  // and that client is returned. When the shared store does not answer, this replica alone
+  // notes it.
+  virtual boost::asio::awaitable<std::optional<std::string>> record_invocation(const std::string& client,
+                                                                               const std::string& arn);
 
   // For each of `arns`, whether `client` started it; an error when the shared store did not
   // answer for those this replica does not know.

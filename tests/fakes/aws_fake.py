@@ -462,11 +462,22 @@ def _async_invoke(handler, path, body):
                 raise ValueError("s3Uri and modelInput")
         except (ValueError, KeyError, TypeError) as e:
             return handler._error(400, "ValidationException", "Malformed StartAsyncInvoke request: %s" % e)
-        arn = "arn:aws:bedrock:us-east-1:111122223333:async-invoke/" + secrets.token_hex(6)
+        token = request.get("clientRequestToken")
+        if token is not None and not (isinstance(token, str) and 1 <= len(token) <= 256
+                                      and all("!" <= c <= "~" for c in token)):
+            return handler._error(400, "ValidationException", "clientRequestToken: 1 to 256 of [!-~]")
         with srv._lock:
-            srv.async_invocations[arn] = {"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/" + model,
-                                          "clientRequestToken": request.get("clientRequestToken", ""),
-                                          "outputDataConfig": request["outputDataConfig"]}
+            # Bedrock's idempotency: a token seen before (in the emulator's one account) answers
+            # with the invocation it started. next_async_arn: a test's ARN for the next new one.
+            arn = srv.async_tokens.get(token) if token else None
+            if arn is None:
+                arn = srv.next_async_arn or "arn:aws:bedrock:us-east-1:111122223333:async-invoke/" + secrets.token_hex(6)
+                srv.next_async_arn = None
+                srv.async_invocations.setdefault(arn, {
+                    "modelArn": "arn:aws:bedrock:us-east-1::foundation-model/" + model,
+                    "clientRequestToken": token or "", "outputDataConfig": request["outputDataConfig"]})
+                if token:
+                    srv.async_tokens[token] = arn
         return handler._send(200, json.dumps({"invocationArn": arn}))
     if handler.command != "GET":
         return handler._error(405, "ValidationException", "method")
@@ -709,6 +720,8 @@ class FakeServer(ThreadingHTTPServer):
         self.last_control_query = None  # the query of the last control-plane call
         self.last_guardrail = None  # the guardrail of the last ApplyGuardrail, Converse or InvokeModel
         self.async_invocations = {}  # invocationArn -> record
+        self.async_tokens = {}  # clientRequestToken -> invocationArn
+        self.next_async_arn = None  # the next new invocation's ARN, when a test sets one
         self._lock = threading.Lock()
 
     def record(self, entry):

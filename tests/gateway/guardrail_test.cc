@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
 namespace signgate::gateway {
 namespace {
 
@@ -102,15 +107,69 @@ namespace {
 // The ownership store is bounded: the oldest invocations are forgotten first.
 TEST(AsyncInvocations, RemembersOwnersUpToItsCapacity) {
   AsyncInvocations store(2);
-  store.record("arn:1", "a");
+  EXPECT_EQ(store.record("arn:1", "a"), "a");
   store.record("arn:2", "b");
-  store.record("arn:1", "b");  // a second record of the same ARN changes nothing
+  EXPECT_EQ(store.record("arn:1", "b"), "a");  // the first client keeps it: b is told whose it is
   EXPECT_EQ(store.owner("arn:1"), "a");
   store.record("arn:3", "a");
   EXPECT_EQ(store.size(), 2u);
   EXPECT_FALSE(store.owner("arn:1"));
   EXPECT_EQ(store.owner("arn:2"), "b");
   EXPECT_EQ(store.owner("arn:3"), "a");
+}
+
+// What Bedrock takes as StartAsyncInvoke's clientRequestToken (botocore 1.43's
+// AsyncInvokeIdempotencyToken): 1 to 256 characters of [!-~].
+TEST(AsyncInvocations, RequestTokenGrammar) {
+  EXPECT_TRUE(is_request_token("a"));
+  EXPECT_TRUE(is_request_token(std::string(256, '~')));
+  EXPECT_TRUE(is_request_token("!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~"));
+  EXPECT_FALSE(is_request_token(""));
+  EXPECT_FALSE(is_request_token(std::string(257, 'a')));
+  EXPECT_FALSE(is_request_token("with space"));
+  EXPECT_FALSE(is_request_token("tab\t"));
+  EXPECT_FALSE(is_request_token("\x7f"));
+  EXPECT_FALSE(is_request_token("caf\xc3\xa9"));
+}
+
+// A caller's clientRequestToken reaches Bedrock as its client's own: the same for one client on
+// every replica and after restarts (a retry stays idempotent), never the same for two clients
+// (bob replaying alice's token is not handed her invocation), and a valid token whatever the
+// caller sent.
+TEST(AsyncInvocations, RequestTokensAreScopedToTheirClient) {
+  const std::string alice = upstream_request_token("alice", "retry-me-1");
+  EXPECT_EQ(alice, upstream_request_token("alice", "retry-me-1"));
+  // Pinned (HMAC-SHA256 keyed by SHA-256 of the label and the name): a change would start
+  // every retried invocation again after an upgrade.
+  EXPECT_EQ(alice, "9abdc8e776836071519aed1dfaa8a7e80635e007831ec59a590cde3e91556b35");
+  EXPECT_NE(alice, upstream_request_token("bob", "retry-me-1"));
+  EXPECT_NE(alice, upstream_request_token("alice", "retry-me-2"));
+  EXPECT_NE(alice, upstream_request_token("Alice", "retry-me-1"));
+  EXPECT_NE(upstream_request_token("ab", "c"), upstream_request_token("a", "bc"));
+  EXPECT_NE(upstream_request_token("a", "b\nc"), upstream_request_token("a\nb", "c"));
+  EXPECT_NE(alice, "retry-me-1");
+
+  std::vector<std::string> tokens = {"xyz",
+                                     std::string(256, '~'),
+                                     std::string(100'000, 'a'),
+                                     "with space",
+                                     std::string("\0nul", 4),
+                                     "caf\xc3\xa9",
+                                     "\xff\xfe",
+                                     ""};
+  for (int c = 0; c < 256; ++c) tokens.emplace_back(1, static_cast<char>(c));
+  const std::regex grammar("[!-~]{1,256}");
+  std::set<std::string> seen;
+  for (const std::string client : {"alice", "bob", "", "a client with spaces"}) {
+    for (const auto& token : tokens) {
+      const std::string upstream = upstream_request_token(client, token);
+      EXPECT_EQ(upstream.size(), 64u);
+      EXPECT_TRUE(std::regex_match(upstream, grammar)) << upstream;
+      EXPECT_TRUE(is_request_token(upstream));
+      seen.insert(upstream);
+    }
+  }
+  EXPECT_EQ(seen.size(), 4 * tokens.size()) << "no two (client, token) pairs meet";
 }
 
 }  // namespace

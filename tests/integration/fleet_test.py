@@ -44,6 +44,10 @@ CLIENTS = [
      "operations": "[async-invoke]"},
     {"name": "studio2", "secret": "sgk_fleet_studio2_TEST_0123456789abcdefg", "models": '["anthropic.*"]'},
     {"name": "longtalk", "secret": "sgk_fleet_longtalk_TEST_0123456789abcdef", "models": '["anthropic.*"]'},
+    {"name": "alice", "secret": "sgk_fleet_alice_TEST_0123456789abcdefghi", "models": '["amazon.*"]',
+     "operations": "[async-invoke]"},
+    {"name": "bob", "secret": "sgk_fleet_bob_TEST_0123456789abcdefghijk", "models": '["amazon.*"]',
+     "operations": "[async-invoke]"},
 ]
 SECRET = {c["name"]: c["secret"] for c in CLIENTS}
 
@@ -387,6 +391,54 @@ class SharedMemory(Fleet):
         status, _, body = post(self.replicas[2], "studio", "/async-invoke", None, "GET")
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["asyncInvokeSummaries"], [])
+
+    def test_a_replayed_client_request_token_does_not_make_anothers_invocation_yours(self):
+        """Bob replays alice's StartAsyncInvoke body, clientRequestToken and all, on another
+        replica: Bedrock gets a token of his own and starts an invocation of his, while alice's
+        retry anywhere is still answered with hers. And when Bedrock hands bob alice's ARN
+        anyway, on a replica that never saw it, the fleet's first claim stands: bob gets a 404
+        (the audit line says why), and no replica lets him read or list it."""
+        start = {"modelId": "amazon.nova-reel-v1:0", "modelInput": {"taskType": "TEXT_VIDEO"},
+                 "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://alice/out"}},
+                 "clientRequestToken": "alice-video-0001"}
+        status, _, body = post(self.replicas[0], "alice", "/async-invoke", start)
+        self.assertEqual(status, 200, body)
+        arn = json.loads(body)["invocationArn"]
+        status, _, body = post(self.replicas[1], "alice", "/async-invoke", start)
+        self.assertEqual((status, json.loads(body)["invocationArn"]), (200, arn), "a retry is idempotent anywhere")
+        status, _, body = post(self.replicas[2], "bob", "/async-invoke", start)
+        self.assertEqual(status, 200, body)
+        bobs = json.loads(body)["invocationArn"]
+        self.assertNotEqual(bobs, arn, "bob's replay started his own invocation")
+        tokens = [self.fake.async_invocations[a]["clientRequestToken"] for a in (arn, bobs)]
+        self.assertRegex(tokens[0], "^[0-9a-f]{64}$", "Bedrock got a token made alice's, not the caller's")
+        self.assertRegex(tokens[1], "^[0-9a-f]{64}$")
+
+        # Bedrock hands bob alice's ARN on replica 2, which knows it only through Redis.
+        self.fake.next_async_arn = arn
+        del start["clientRequestToken"]
+        before = len(self.replicas[2].audit())
+        status, _, body = post(self.replicas[2], "bob", "/async-invoke", start)
+        self.assertEqual(status, 404, body)
+        self.assertNotIn(arn.encode(), body)
+        self.assertTrue(wait_for(lambda: len(self.replicas[2].audit()) > before))
+        line = self.replicas[2].audit()[-1]
+        self.assertEqual((line["client"], line["status"]), ("bob", 404), line)
+        self.assertIn("which client alice started first", line["error"])
+        self.assertEqual(self.redis.cli("GET", "signgate:async_owner:" + arn), "alice")
+        self.assertEqual(self.redis.cli("ZSCORE", "signgate:{bob}:invocations", arn), "")
+
+        quoted = urllib.parse.quote(arn, safe="")
+        for gw in self.replicas:
+            status, _, body = post(gw, "bob", "/async-invoke/" + quoted, None, "GET")
+            self.assertEqual(status, 404, body)
+            status, _, body = post(gw, "bob", "/async-invoke", None, "GET")
+            self.assertEqual(status, 200, body)
+            self.assertEqual([s["invocationArn"] for s in json.loads(body)["asyncInvokeSummaries"]], [bobs])
+            status, _, body = post(gw, "alice", "/async-invoke/" + quoted, None, "GET")
+            self.assertEqual(status, 200, body)
+            status, _, body = post(gw, "alice", "/async-invoke", None, "GET")
+            self.assertEqual([s["invocationArn"] for s in json.loads(body)["asyncInvokeSummaries"]], [arn])
 
     def test_with_redis_paused_what_a_replica_holds_still_works(self):
         status, _, body = post(self.replicas[0], "free", "/v1/responses", {"model": MODEL, "input": "Hi."})

@@ -18,9 +18,10 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 from common import BIN
-from faults_test import AUTH, CHAT, MODEL, SECRET, SLOWDOWN, Faults, call, raw, wait_for
+from faults_test import AUTH, CHAT, CLIENTS, MODEL, SECRET, SLOWDOWN, Faults, call, raw, wait_for
 from gateway import Gateway
 
 DEEP = lambda n: "[" * n + "]" * n  # noqa: E731
@@ -342,6 +343,69 @@ class Hardening(Faults):
                                              "x-api-key": SECRET})
         self.assertEqual(status, 401, body)
         self.assertIn("scheme", json.loads(body)["message"])
+
+    def test_a_replayed_client_request_token_does_not_make_anothers_invocation_yours(self):
+        """Bob replays alice's StartAsyncInvoke body with her clientRequestToken: Bedrock gets a
+        token of his own, so he starts his own invocation instead of being handed hers; her
+        retry still gets hers. When Bedrock hands him her ARN anyway, it stays hers: a 404, with
+        the reason in the audit line, and never in his reads or list. A token Bedrock would
+        refuse is refused here; none stays none."""
+        keys = {"alice": "sgk_hardening_alice_TEST_0123456789abcdef", "bob": "sgk_hardening_bob_TEST_0123456789abcdefgh"}
+        clients = CLIENTS + [{"name": n, "secret": k, "models": '["amazon.*"]', "operations": "[async-invoke]"}
+                             for n, k in keys.items()]
+        self.gw = Gateway(self.fake_url, clients)
+        wait_for(lambda: call(self.gw.url, "/readyz", method="GET", body=None, headers={})[0] == 200, 10)
+        self.baseline()
+
+        def send(who, path="/async-invoke", body=None, method="POST"):
+            self.requests += 1
+            headers = {"Authorization": "Bearer " + keys[who], "Content-Type": "application/json"}
+            data = json.dumps(body) if body is not None else None
+            status, _, out = call(self.gw.url, path, body=data, headers=headers, method=method)
+            return status, json.loads(out) if out else None
+
+        def listed(who):
+            status, out = send(who, method="GET")
+            self.assertEqual(status, 200, out)
+            return [s["invocationArn"] for s in out["asyncInvokeSummaries"]]
+
+        start = {"modelId": "amazon.nova-reel-v1:0", "modelInput": {"taskType": "TEXT_VIDEO"},
+                 "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://alice/out"}},
+                 "clientRequestToken": "alice-video-0001"}
+        status, out = send("alice", body=start)
+        self.assertEqual(status, 200, out)
+        arn = out["invocationArn"]
+        self.assertEqual(send("alice", body=start), (200, {"invocationArn": arn}), "her retry is idempotent")
+        status, out = send("bob", body=start)
+        self.assertEqual(status, 200, out)
+        bobs = out["invocationArn"]
+        self.assertNotEqual(bobs, arn, "bob's replay started his own invocation")
+        self.assertRegex(self.fake.async_invocations[arn]["clientRequestToken"], "^[0-9a-f]{64}$")
+
+        self.fake.next_async_arn = arn  # Bedrock hands bob her ARN
+        del start["clientRequestToken"]
+        status, out = send("bob", body=start)
+        self.assertEqual(status, 404, out)
+        self.assertNotIn(arn, json.dumps(out))
+        self.assertTrue(wait_for(lambda: len(self.gw.audit()) >= self.requests, 5))
+        line = self.gw.audit()[-1]
+        self.assertEqual((line["client"], line["status"]), ("bob", 404), line)
+        self.assertIn("which client alice started first", line["error"])
+        quoted = "/async-invoke/" + urllib.parse.quote(arn, safe="")
+        self.assertEqual(send("bob", quoted, method="GET")[0], 404)
+        self.assertEqual(listed("bob"), [bobs])
+        self.assertEqual(send("alice", quoted, method="GET")[0], 200)
+        self.assertEqual(listed("alice"), [arn])
+
+        # Without a token nothing is made up; a token Bedrock would refuse never reaches it.
+        status, out = send("alice", body=start)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(self.fake.async_invocations[out["invocationArn"]]["clientRequestToken"], "")
+        known = len(self.fake.async_invocations)
+        for bad in ("with space", "x" * 257, "", 7):
+            status, out = send("alice", body=dict(start, clientRequestToken=bad))
+            self.assertEqual(status, 400, (bad, out))
+        self.assertEqual(len(self.fake.async_invocations), known)
 
 
 class Reloads(Faults):

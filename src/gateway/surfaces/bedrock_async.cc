@@ -5,6 +5,7 @@
 #include "gateway/surfaces/surfaces.h"
 
 #include "api/json_depth.h"
+#include "gateway/async_invocations.h"
 #include "gateway/surfaces/passthrough.h"
 #include "gateway/surfaces/translated.h"
 
@@ -51,11 +52,20 @@ class BedrockAsync final : public Surface {
         // StartAsyncInvoke takes no guardrail: a client held to one may not go around it.
         if (x.client->guardrail) return Refusal{403, "asynchronous invocations cannot carry this key's guardrail"};
         bool too_deep = false;
-        const json j = api::parse_json(body, x.config().max_json_depth, &too_deep);
+        json j = api::parse_json(body, x.config().max_json_depth, &too_deep);
         if (!j.is_object() || !j.contains("modelId") || !j["modelId"].is_string()) {
           return Refusal{400, too_deep ? "the body nests too deep" : "modelId: a model ID is required", "modelId"};
         }
         p.call.model = j["modelId"].get<std::string>();
+        // The caller's idempotency token is made this client's: replaying another client's
+        // cannot get Bedrock to answer with that client's invocation. None (or null) stays none.
+        if (auto token = j.find("clientRequestToken"); token != j.end() && !token->is_null()) {
+          if (!token->is_string() || !is_request_token(token->get_ref<const std::string&>())) {
+            return Refusal{400, "clientRequestToken: 1 to 256 printable ASCII characters without spaces",
+                           "clientRequestToken"};
+          }
+          *token = upstream_request_token(x.client->name, token->get_ref<const std::string&>());
+        }
         p.call.path = std::string(kCollection);
         p.call.headers.push_back({"Content-Type", "application/json"});
         // Bedrock gets the body that was checked: a duplicate "modelId" read differently
@@ -145,7 +155,17 @@ class BedrockAsync final : public Surface {
         co_return unreadable_answer(x, "StartAsyncInvoke answered without an invocationArn");
       }
       const std::string arn = j["invocationArn"].get<std::string>();
-      co_await x.memory->record_invocation(x.client->name, arn);
+      if (auto first = co_await x.memory->record_invocation(x.client->name, arn)) {
+        // Someone else's: as unknown as any other client's, and not this caller's from now on.
+        co_return Refusal{404,
+                          "no such asynchronous invocation for this key",
+                          "",
+                          "",
+                          "ResourceNotFoundException",
+                          {},
+                          "StartAsyncInvoke answered with invocation " + arn.substr(0, 2048) + ", which client " +
+                              *first + " started first: not recorded for this one"};
+      }
       out = std::move(*text);
     } else {
       if (!j.is_object() || !j.contains("asyncInvokeSummaries") || !j["asyncInvokeSummaries"].is_array()) {
