@@ -46,6 +46,14 @@ constexpr std::size_t kQueueHigh = 64 * 1024;              // answer bytes a str
 constexpr int kControlFramesPerWindow = 2'000;             // PING, SETTINGS, RST, PRIORITY...
 constexpr auto kControlWindow = std::chrono::seconds(10);  // ... and empty DATA, per 10 s
 
+// nghttp2 ends the connection (GOAWAY PROTOCOL_ERROR) when a client opens a stream past the limit
+// it believes it advertised, and no option turns that off. So nghttp2 is given this larger limit,
+// the client is told kMaxConcurrentStreams (advertise_stream_limit), and on_begin_headers refuses
+// a stream past that with REFUSED_STREAM, which clients retry. nghttp2 counts a refused stream
+// until its RST_STREAM is written, and reading pauses past kMaxQueuedFrames: only a client that
+// does not read reaches this (a 16 KiB read holds at most 1,639 HEADERS frames), and is cut off.
+constexpr auto kNghttp2StreamLimit = static_cast<std::uint32_t>(kMaxConcurrentStreams + 2 * kMaxQueuedFrames);
+
 struct H2Stream {
   explicit H2Stream(const asio::any_io_executor& ex, std::int32_t stream_id) : id(stream_id), wake(ex) {}
 
@@ -94,6 +102,22 @@ bool dropped_field(const std::string& lower) {
          lower == "transfer-encoding" || lower == "upgrade" || lower == "te" || lower == "content-length";
 }
 
+// The bytes nghttp2 wrote begin with its SETTINGS frame, which says kNghttp2StreamLimit: the
+// client is told kMaxConcurrentStreams instead. False if they do not begin with that frame.
+bool advertise_stream_limit(std::string& bytes) {
+  const auto byte = [&](std::size_t at) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at])); };
+  if (bytes.size() < 9 || byte(3) != NGHTTP2_SETTINGS || byte(4) != 0) return false;
+  const std::size_t end = 9 + ((byte(0) << 16) | (byte(1) << 8) | byte(2));
+  for (std::size_t at = 9; at + 6 <= end && at + 6 <= bytes.size(); at += 6) {
+    const std::uint32_t id = (byte(at) << 8) | byte(at + 1);
+    const std::uint32_t value = (byte(at + 2) << 24) | (byte(at + 3) << 16) | (byte(at + 4) << 8) | byte(at + 5);
+    if (id != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS || value != kNghttp2StreamLimit) continue;
+    for (int i = 0; i < 4; ++i) bytes[at + 2 + i] = static_cast<char>((kMaxConcurrentStreams >> (24 - 8 * i)) & 0xff);
+    return true;
+  }
+  return false;
+}
+
 template <class Stream>
 class H2Connection final : public std::enable_shared_from_this<H2Connection<Stream>> {
  public:
@@ -138,7 +162,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
     nghttp2_session_callbacks_del(cbs);
     if (rv != 0) return false;
     const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kNghttp2StreamLimit},  // kMaxConcurrentStreams on the wire
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<std::uint32_t>(kStreamWindow)},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(hooks_.options->max_header_bytes)},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
@@ -285,6 +309,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
         error_code ec;
         co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
+      }
+      if (!limit_advertised_) {
+        if (!advertise_stream_limit(batch)) {
+          spdlog::error("HTTP/2 connection closed: nghttp2's first frame was not its SETTINGS");
+          fail();
+          break;
+        }
+        limit_advertised_ = true;
       }
       error_code ec;
       write_deadline_ = Clock::now() + hooks_.options->write_timeout;
@@ -864,6 +896,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection<Stre
   bool closed_ = false;
   bool writing_ = false;
   bool goaway_sent_ = false;
+  bool limit_advertised_ = false;  // the first SETTINGS frame was rewritten: advertise_stream_limit
   int tasks_ = 0;
   int handlers_ = 0;
   std::uint64_t requests_ = 0;

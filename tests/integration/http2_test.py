@@ -311,6 +311,44 @@ class Http2(unittest.TestCase):
         c.close()
         self.assert_still_serving()
 
+    def test_a_stream_past_the_acknowledged_limit_is_refused_and_the_rest_go_on(self):
+        """SETTINGS acknowledged (100 concurrent streams), the client opens 103: the 3 past the
+        limit get RST_STREAM REFUSED_STREAM, which clients retry, not a GOAWAY; the 100 are then
+        answered on the same connection, and so is a stream opened after them."""
+        c = Connection(self.gw.url)
+        advertised = {}
+
+        def settings(kind, flags, stream, payload):
+            if kind == SETTINGS and not flags & ACK:  # frames() acknowledges it before this sees it
+                advertised.update(struct.unpack(">HI", payload[i:i + 6]) for i in range(0, len(payload), 6))
+            return bool(advertised) and kind == SETTINGS and bool(flags & ACK)
+
+        self.assertTrue(c.frames(settings, seconds=10))
+        self.assertEqual(advertised.get(3), 100)  # SETTINGS_MAX_CONCURRENT_STREAMS
+        # Answered by signgate itself, not 100 calls to the emulator; each stream stays open until
+        # its (empty) body ends.
+        opened = [1 + 2 * i for i in range(100)]
+        c.send(b"".join(frame(HEADERS, END_HEADERS, 1 + 2 * i, c.block("GET", "/v1/models", auth()))
+                        for i in range(103)))
+        resets, goaway = {}, []
+
+        def watch(kind, flags, stream, payload):
+            if kind == RST_STREAM:
+                resets[stream] = int.from_bytes(payload, "big")
+            elif kind == GOAWAY:
+                goaway.append(int.from_bytes(payload[4:8], "big"))
+            return len(resets) >= 3 or bool(goaway)
+
+        self.assertTrue(c.frames(watch, seconds=10), (resets, c.closed))
+        self.assertEqual(goaway, [])
+        self.assertEqual(resets, {201: 7, 203: 7, 205: 7})  # REFUSED_STREAM
+        c.send(b"".join(frame(DATA, END_STREAM, s) for s in opened))
+        answers = c.responses(opened, seconds=30)
+        self.assertEqual({s: a[0] for s, a in answers.items()}, {s: 200 for s in opened})
+        c.send(c.request(207, "POST", "/model/%s/converse" % MODEL, auth(), CONVERSE))
+        self.assertEqual(c.responses([207])[207][0], 200, "the connection takes new streams")
+        c.close()
+
     def stream_request(self, c, stream, text, model=MODEL):
         body = json.dumps({"messages": [{"role": "user", "content": [{"text": text}]}]}).encode()
         return c.request(stream, "POST", "/model/%s/converse-stream" % model, auth(), body)
