@@ -109,7 +109,7 @@ class RestOfBedrockRuntime(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr.decode())
             r = {x["name"]: x for x in map(json.loads, p.stdout.decode().splitlines())}
             stats = json.loads(urlopen(url + "/_fake/stats").read())
-            audit = gw.audit()
+            audit = gw.wait_audit_caught_up()
         finally:
             gw.stop()
             fake.shutdown()

@@ -71,12 +71,12 @@ class ClaudeCode(unittest.TestCase):
                         "ANTHROPIC_DEFAULT_HAIKU_MODEL": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
         else:
             env.update({"ANTHROPIC_BASE_URL": self.gw.url, "ANTHROPIC_AUTH_TOKEN": SECRET})
-        before = len(self.gw.audit())
+        before = len(self.gw.wait_audit_caught_up())
         p = subprocess.run([CLAUDE, *args], cwd=self.work.name, env=env, capture_output=True, timeout=timeout)
         out = p.stdout.decode(errors="replace")
         self.assertEqual(p.returncode, 0, "claude %s failed:\n%s\n%s\n%s" % (
             args, out[-2000:], p.stderr.decode(errors="replace")[-2000:], self.gw.logs()[-2000:]))
-        return out, self.gw.audit()[before:]
+        return out, self.gw.wait_audit_caught_up()[before:]
 
     def fake_stats(self):
         return json.loads(urlopen(self.fake_url + "/_fake/stats").read())
@@ -93,9 +93,8 @@ class ClaudeCode(unittest.TestCase):
         # Claude Code's accepted betas went on; claude-code-20250219 and the like did not.
         self.assertIn("interleaved-thinking-2025-05-14", sent["anthropic_beta"])
         self.assertNotIn("claude-code-20250219", sent["anthropic_beta"])
-        metrics = urlopen(self.gw.url + "/metrics").read().decode()
-        self.assertIn('signgate_anthropic_betas_dropped_total{client="claude-code",beta="claude-code-20250219"}',
-                      metrics)
+        dropped = 'signgate_anthropic_betas_dropped_total{client="claude-code",beta="claude-code-20250219"}'
+        self.assertIn(dropped, self.gw.wait_metrics(dropped))
 
     def test_anthropic_mode_tool_round_trip(self):
         out, audit = self.claude("-p", "Please run the signgate-tool check", "--output-format", "json",

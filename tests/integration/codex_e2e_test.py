@@ -93,7 +93,7 @@ class Codex(unittest.TestCase):
 
     def test_every_call_audited(self):
         self.codex("Say hello")
-        lines = [l for l in self.gw.audit() if l["surface"] == "openai"]
+        lines = [l for l in self.gw.wait_audit_caught_up() if l["surface"] == "openai"]
         self.assertTrue(lines)
         for line in lines:
             self.assertEqual((line["client"], line["status"], line["operation"]), ("codex", 200, "converse-stream"))

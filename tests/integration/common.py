@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 
 BIN = os.environ.get("SIGNGATE_BIN", os.path.join(ROOT, "build", "signgate"))
+SLOWDOWN = float(os.environ.get("SIGNGATE_TEST_SLOWDOWN", "1"))  # the ASan build is slower
 
 
 def run(*args, env=None, timeout=60, clear_aws=False):
@@ -53,11 +54,20 @@ def tempdir():
     return tempfile.TemporaryDirectory(prefix="signgate-test-")
 
 
+def eventually(read, expected, seconds=15):
+    """What `read()` returns once `expected` holds for it, or its last value when `seconds` (times
+    SIGNGATE_TEST_SLOWDOWN) have passed, for the caller to assert on. signgate counts a request in
+    its metrics once the answer is out, and its audit line is written later still, by a thread of
+    its own: a test reads those (Gateway.wait_audit, Gateway.wait_metrics), and whatever else
+    lags behind an answer, only through this, never once."""
+    deadline = time.monotonic() + seconds * SLOWDOWN
+    while True:
+        value = read()
+        if expected(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.05)
+
+
 def wait_for(predicate, seconds=15):
-    """Polls `predicate` every 0.1 s until it is true or `seconds` passed; returns its last value."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+    """Whether `predicate` became true within `seconds` (times SIGNGATE_TEST_SLOWDOWN)."""
+    return bool(eventually(predicate, bool, seconds))

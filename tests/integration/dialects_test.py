@@ -67,8 +67,7 @@ class Dialects(unittest.TestCase):
         self.assertEqual(json.loads(events[0])["choices"][0]["delta"]["role"], "assistant")
         self.assertEqual(events[-1], "[DONE]", "a clean end after the error event")
         self.assertIn("upstream stream broke", json.loads(events[-2])["error"]["message"])
-        time.sleep(0.3)
-        line = [l for l in self.gw.audit() if l["surface"] == "openai" and l["model"] == "anthropic.reset-v1:0"][-1]
+        line = self.gw.audit_line_of(headers["x-request-id"])
         self.assertIn("upstream stream broke", line["error"])
 
 

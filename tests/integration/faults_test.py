@@ -14,7 +14,7 @@ import time
 import unittest
 import urllib.parse
 
-from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+from common import ROOT, SLOWDOWN, eventually, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -24,7 +24,6 @@ CLIENTS = [{"name": "faults", "secret": SECRET, "models": '["*"]'}]
 CONVERSE = json.dumps({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})
 CHAT = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
 AUTH = {"Authorization": "Bearer " + SECRET, "Content-Type": "application/json"}
-SLOWDOWN = float(os.environ.get("SIGNGATE_TEST_SLOWDOWN", "1"))  # the ASan build is slower
 
 
 def call(url, path, body=CONVERSE, headers=None, method="POST", timeout=30):
@@ -99,15 +98,6 @@ def sockets(gw, fake_port):
     return callers, upstream
 
 
-def wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds * SLOWDOWN
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 class Faults(unittest.TestCase):
     """One gateway and one emulator per test; the checks every fault must pass are in tearDown."""
 
@@ -150,8 +140,7 @@ class Faults(unittest.TestCase):
             self.assertLessEqual(upstream, 2 * 512)
             self.assertLessEqual(fds(self.gw) - upstream, self.baseline_fds - self.baseline_upstream + 1,
                                  "descriptors leaked")
-            self.assertTrue(wait_for(lambda: len(self.gw.audit()) >= self.requests, 5))
-            self.assertEqual(len(self.gw.audit()), self.requests, "one audit line per request")
+            self.assertEqual(len(self.gw.wait_audit(self.requests, 5)), self.requests, "one audit line per request")
             code = self.gw.stop()
             self.assertEqual(code, 0, "signgate exited %s (under ASan: a leak or an error)\n%s" % (code, self.gw.logs()[-3000:]))
         finally:
@@ -221,7 +210,7 @@ class UpstreamFaults(Faults):
         for status, headers, body in results:
             self.assertIn("retry-after", headers)
         self.assertEqual(self.fake.counts.get("throttled", 0), 20 * 3, "one try and two retries each, no more")
-        self.assertEqual(metric(self.gw, "signgate_upstream_retries_total"), 40)
+        self.assertEqual(eventually(lambda: metric(self.gw, "signgate_upstream_retries_total"), lambda n: n >= 40), 40)
 
     def test_a_slow_first_byte_is_a_504_in_each_dialect(self):
         self.start("upstream: { first_byte_timeout_ms: 300 }\n")
@@ -248,8 +237,7 @@ class UpstreamFaults(Faults):
         text = body.decode()
         self.assertIn('"error"', text)
         self.assertTrue(text.endswith("\n\n"), "a clean end of the event stream")
-        wait_for(lambda: len(self.gw.audit()) >= 2, 5)
-        errors = [line.get("error", "") for line in self.gw.audit()[-2:]]
+        errors = [line.get("error", "") for line in self.gw.wait_audit(2, 5)[-2:]]
         self.assertTrue(all("upstream stream broke" in e for e in errors), errors)
 
     def test_a_client_that_leaves_mid_stream_releases_the_upstream(self):
@@ -267,7 +255,7 @@ class UpstreamFaults(Faults):
                 conn.sock.shutdown(socket.SHUT_RDWR)
                 conn.close()
         self.assertTrue(wait_for(lambda: metric(self.gw, "signgate_open_streams") == 0, 10))
-        wait_for(lambda: len(self.gw.audit()) >= 10, 5)
+        self.gw.wait_audit(10, 5)
         self.assertEqual(sum(1 for line in self.gw.audit() if line.get("error") == "client went away mid-stream"), 10)
 
 

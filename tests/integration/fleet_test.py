@@ -136,10 +136,7 @@ class SharedLimits(Fleet):
                 self.assertIn(b"resets at", body)
         self.assertEqual(served, 2)
         self.assertEqual(self.day_spent("budgeted"), 34)
-        u = urllib.parse.urlsplit(self.replicas[2].url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
+        text = self.replicas[2].wait_metrics('signgate_budget_remaining_tokens{client="budgeted"} 0')
         self.assertIn('signgate_budget_remaining_tokens{client="budgeted"} 0', text)
 
     def test_a_limited_request_costs_one_round_trip(self):
@@ -417,12 +414,11 @@ class SharedMemory(Fleet):
         # Bedrock hands bob alice's ARN on replica 2, which knows it only through Redis.
         self.fake.next_async_arn = arn
         del start["clientRequestToken"]
-        before = len(self.replicas[2].audit())
-        status, _, body = post(self.replicas[2], "bob", "/async-invoke", start)
+        status, headers, body = post(self.replicas[2], "bob", "/async-invoke", start)
         self.assertEqual(status, 404, body)
         self.assertNotIn(arn.encode(), body)
-        self.assertTrue(wait_for(lambda: len(self.replicas[2].audit()) > before))
-        line = self.replicas[2].audit()[-1]
+        line = self.replicas[2].audit_line_of(headers["x-request-id"])
+        self.assertTrue(line, "the refusal has its audit line")
         self.assertEqual((line["client"], line["status"]), ("bob", 404), line)
         self.assertIn("which client alice started first", line["error"])
         self.assertEqual(self.redis.cli("GET", "signgate:async_owner:" + arn), "alice")
@@ -464,7 +460,7 @@ class RedisFailuresLocal(Fleet):
     on_failure = "local"
 
     def test_paused_killed_and_restarted(self):
-        lines = self.audit_lines()
+        lines = sum(len(gw.wait_audit_caught_up()) for gw in self.replicas)  # earlier tests' lines all in
         sent = 0
         self.assertEqual(converse(self.replicas[0], "free")[0], 200)
         sent += 1
@@ -486,10 +482,10 @@ class RedisFailuresLocal(Fleet):
         # Seen in /readyz (detail only: still ready) and /metrics within the follower's second.
         self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz") == (200, {"status": "ready",
                                                                                    "redis": "unreachable"})))
-        self.assertIn("signgate_redis_up 0", ops(self.replicas[0], "/metrics")[1])
+        self.assertIn("signgate_redis_up 0", self.replicas[0].wait_metrics("signgate_redis_up 0"))
         self.redis.start()
         self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz")[1].get("redis") == "up", seconds=20))
-        metrics = ops(self.replicas[0], "/metrics")[1]
+        metrics = self.replicas[0].wait_metrics("signgate_redis_up 1")
         self.assertIn("signgate_redis_up 1", metrics)
         self.assertRegex(metrics, r"signgate_redis_failures_total [1-9]")
         self.assertRegex(metrics, r"signgate_redis_local_fallbacks_total [1-9]")
@@ -538,7 +534,7 @@ class Revocation(Fleet):
         status, _, body = converse(self.replicas[1], "free")
         self.assertIn(b"revoked", body)
         self.assertEqual(converse(self.replicas[2], "limited")[0], 200, "other clients are not touched")
-        lines = [l for gw in self.replicas for l in gw.audit() if l["status"] == 401]
+        lines = [l for gw in self.replicas for l in gw.wait_audit_caught_up() if l["status"] == 401]
         self.assertTrue(lines and all(l["client"] == "free" for l in lines), lines)
 
         # Kept across restarts: a replica started now refuses it from its first request.

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import tempfile
 
-from common import BIN
+from common import BIN, eventually
 
 ROLE = "arn:aws:iam::111122223333:role/flashback-bedrock"
 EXTERNAL_ID = "ext-7f3a9c2e"
@@ -74,11 +74,49 @@ class Gateway:
             return f.read().decode(errors="replace")
 
     def audit(self):
+        """The audit lines written so far: a line comes after its answer, so a running
+        gateway's are read through wait_audit."""
         import json
         if not os.path.exists(self.audit_path):
             return []
         with open(self.audit_path) as f:
             return [json.loads(line) for line in f if line.strip()]
+
+    def wait_audit(self, expected, seconds=10):
+        """The audit lines once `expected(lines)` holds (a number: once there are that many), or
+        as they are after `seconds`."""
+        if isinstance(expected, int):
+            count = expected
+            expected = lambda lines: len(lines) >= count  # noqa: E731
+        return eventually(self.audit, expected, seconds)
+
+    def audit_line_of(self, request_id, seconds=10):
+        """The audit line of the request answered with this x-request-id, once it is written
+        (None after `seconds`)."""
+        lines = self.wait_audit(lambda lines: any(l["request_id"] == request_id for l in lines), seconds)
+        return next((l for l in lines if l["request_id"] == request_id), None)
+
+    def wait_audit_caught_up(self, seconds=10):
+        """The audit lines once there is one for each request /metrics counts (both are written
+        when a request ends, the line later, by its own thread): for a test that cannot know
+        how many requests a client made."""
+        counted = sum(int(float(line.rsplit(" ", 1)[1])) for line in self.metrics().splitlines()
+                      if line.startswith("signgate_requests_total{"))
+        return self.wait_audit(counted, seconds)
+
+    def metrics(self, url=None):
+        """/metrics as text, from the listener or from `url` (an ops listener of its own)."""
+        import urllib.request
+        with urllib.request.urlopen((url or self.url) + "/metrics", timeout=30) as r:
+            return r.read().decode()
+
+    def wait_metrics(self, expected, seconds=10, url=None):
+        """/metrics once `expected(text)` holds (a string: once it is in the text), or as it is
+        after `seconds`: a request is counted after its answer."""
+        if isinstance(expected, str):
+            needle = expected
+            expected = lambda text: needle in text  # noqa: E731
+        return eventually(lambda: self.metrics(url), expected, seconds)
 
     def stop(self):
         if self.proc.poll() is None:

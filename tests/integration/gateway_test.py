@@ -7,13 +7,14 @@ ops endpoints, graceful shutdown, and that no secret reaches Bedrock, the audit 
 import http.client
 import json
 import os
+import re
 import struct
 import time
 import unittest
 import urllib.parse
 import zlib
 
-from common import ROOT, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
+from common import ROOT, eventually, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -155,7 +156,8 @@ class NativeSurface(unittest.TestCase):
         self.assertEqual(call(self.gw.url, "/healthz", method="GET", body=None)[0], 200)
         status, _, body = call(self.gw.url, "/readyz", method="GET", body=None)
         self.assertEqual(status, 200, body)
-        status, headers, body = call(self.gw.url, "/metrics", method="GET", body=None)
+        status, headers, body = eventually(lambda: call(self.gw.url, "/metrics", method="GET", body=None),
+                                           lambda answer: b"signgate_requests_total{" in answer[2])
         self.assertEqual(status, 200)
         text = body.decode()
         self.assertIn("signgate_requests_total{", text)
@@ -163,9 +165,8 @@ class NativeSurface(unittest.TestCase):
         self.assertIn('role_session="%s/signgate-flashback"' % ROLE, text)
 
     def test_zz_audit_lines_and_no_secret_anywhere(self):
-        call(self.gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))
-        time.sleep(0.3)
-        lines = self.gw.audit()
+        request_id = call(self.gw.url, "/model/%s/converse" % MODEL, headers=bearer(S1))[1]["x-request-id"]
+        lines = self.gw.wait_audit(lambda lines: any(l["request_id"] == request_id for l in lines))
         self.assertGreater(len(lines), 5)
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
@@ -242,7 +243,7 @@ class ReloadAndRevocation(unittest.TestCase):
         self.gw.reload()
         self.assertTrue(self.wait_for(old, 401), self.gw.logs())
         self.assertEqual(self.status(new), 200)
-        lines = [l for l in self.gw.audit() if l["status"] == 200]
+        lines = [l for l in self.gw.wait_audit_caught_up() if l["status"] == 200]
         self.assertEqual(lines[-1]["client"], CLIENTS[0]["name"])
 
     def test_a_file_change_alone_reloads(self):
@@ -300,11 +301,10 @@ class MidStream(unittest.TestCase):
         self.assertIn(b"exception", frames[-1][0])
         self.assertIn(b"internalServerException", frames[-1][0])
         self.assertIn("upstream stream broke", frames[-1][1]["message"])
-        time.sleep(0.3)
-        line = self.gw.audit()[-1]
+        line = self.gw.audit_line_of(headers["x-request-id"])
         self.assertEqual((line["operation"], line["status"]), ("converse-stream", 200))
         self.assertIn("upstream stream broke", line["error"])
-        self.assertEqual(self.open_streams(), 0)
+        self.assertEqual(eventually(self.open_streams, lambda n: n == 0), 0)
 
     def test_a_client_that_leaves_mid_stream_is_let_go(self):
         u = urllib.parse.urlsplit(self.gw.url)
@@ -314,12 +314,9 @@ class MidStream(unittest.TestCase):
         self.assertTrue(r.read1(65536))
         conn.sock.shutdown(2)
         conn.close()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and self.open_streams() != 0:
-            time.sleep(0.1)
-        self.assertEqual(self.open_streams(), 0, "the relay stopped and let the upstream go")
-        time.sleep(0.3)
-        line = [l for l in self.gw.audit() if l["operation"] == "converse-stream"][-1]
+        self.assertEqual(eventually(self.open_streams, lambda n: n == 0, 5), 0,
+                         "the relay stopped and let the upstream go")
+        line = self.gw.audit_line_of(r.getheader("x-request-id"))
         self.assertEqual(line["error"], "client went away mid-stream")
 
 
@@ -336,8 +333,7 @@ class UpstreamTrouble(unittest.TestCase):
             status, headers, body = call(slow.url, "/model/anthropic.slow-v1:0/converse", headers=bearer(S1))
             self.assertEqual(status, 504, body)
             self.assertEqual(headers["x-amzn-errortype"], "ModelTimeoutException")
-            time.sleep(0.3)
-            self.assertEqual(slow.audit()[-1]["status"], 504)
+            self.assertEqual(slow.wait_audit(1)[-1]["status"], 504)
         finally:
             closed.stop()
             slow.stop()
@@ -442,9 +438,9 @@ class Lifecycle(unittest.TestCase):
             self.assertNotIn("ext-WRONG-value", logs)
             self.assertNotIn(BASE_SECRET, logs)
             self.assertNotIn("signgate-flashback", warning)
-            metrics = call(gw.url, "/metrics", method="GET", body=None)[2].decode()
-            self.assertRegex(metrics, r'signgate_credential_failures_total\{role_session="%s/signgate-broken"\} [1-9]'
-                             % ROLE)
+            failed = r'signgate_credential_failures_total\{role_session="%s/signgate-broken"\} [1-9]' % ROLE
+            metrics = gw.wait_metrics(lambda text: re.search(failed, text))
+            self.assertRegex(metrics, failed)
             self.assertNotIn('role_session="%s/signgate"}' % ROLE, metrics, "no session that no client uses")
 
             broken["aws"] = "{ external_id: %s }" % EXTERNAL_ID

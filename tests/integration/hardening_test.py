@@ -20,7 +20,7 @@ import time
 import unittest
 import urllib.parse
 
-from common import BIN
+from common import BIN, eventually
 from faults_test import AUTH, CHAT, CLIENTS, MODEL, SECRET, SLOWDOWN, Faults, call, raw, wait_for
 from gateway import Gateway
 
@@ -127,11 +127,14 @@ class Hardening(Faults):
         status, _, _ = self.send("/v1/chat/completions", headers=AUTH,
                                  body=json.dumps({"model": "..", "messages": [{"role": "user", "content": "x"}]}))
         self.assertEqual(status, 400)
-        text = call(gw.url, "/metrics", method="GET", body=None, headers={})[2]
+        counted = b'signgate_requests_total{client="",surface="openai",operation="",model="",status="401",' \
+                  b'protocol="http/1.1"} 20'
+        text = eventually(lambda: call(gw.url, "/metrics", method="GET", body=None, headers={})[2],
+                          lambda text: counted in text)
         self.assertLess(len(text), 32 * 1024)
         self.assertNotIn(b"xxxxxxxx", text)
         self.assertNotIn(b"yyyyyyyy", text)
-        self.assertIn(b'signgate_requests_total{client="",surface="openai",operation="",model="",status="401",protocol="http/1.1"} 20', text)
+        self.assertIn(counted, text)
         text.decode("utf-8")  # valid UTF-8
         self.assertLess(rss_kib(gw.proc.pid) - before, 16 * 1024, "memory grew with what unauthenticated callers sent")
 

@@ -6,6 +6,7 @@ frames, header blocks that expand past the head limit), a body over the limit, a
 before the body. After each attack the gateway must still answer, over HTTP/2 and HTTP/1.1.
 curl and nghttp, two other HTTP/2 implementations, are used for the plain requests."""
 import json
+import re
 import signal
 import socket
 import struct
@@ -16,7 +17,7 @@ import urllib.parse
 
 import hpack
 
-from common import ROOT, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
+from common import ROOT, eventually, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -396,12 +397,7 @@ class Http2(unittest.TestCase):
         status, body = c.responses([3])[3]
         self.assertEqual(status, 200, body)
         c.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            metrics = subprocess.run(["curl", "-s", self.gw.url + "/metrics"], capture_output=True).stdout.decode()
-            if "signgate_open_streams 0" in metrics:
-                break
-            time.sleep(0.2)
+        metrics = self.gw.wait_metrics("signgate_open_streams 0")
         self.assertIn("signgate_open_streams 0", metrics, "the reset stream's relay ended")
 
     def fake_count(self, name):
@@ -458,14 +454,18 @@ class Http2(unittest.TestCase):
                             "-H", "Content-Type: application/json", "--data-binary", CONVERSE,
                             self.gw.url + "/model/%s/converse" % MODEL], capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 0)
-        protocols = {l["protocol"] for l in self.gw.audit() if l["model"] == MODEL and l["status"] == 200}
-        self.assertEqual(protocols, {"h2", "http/1.1"})
-        metrics = subprocess.run(["curl", "-s", "--http2-prior-knowledge", self.gw.url + "/metrics"],
-                                 capture_output=True, timeout=30).stdout.decode()
+
+        def protocols(lines):
+            return {l["protocol"] for l in lines if l["model"] == MODEL and l["status"] == 200}
+        lines = self.gw.wait_audit(lambda lines: protocols(lines) >= {"h2", "http/1.1"})
+        self.assertEqual(protocols(lines), {"h2", "http/1.1"})
+        counted = r'signgate_requests_total\{client="h2",surface="bedrock",operation="converse",' \
+                  r'model="%s",status="200",protocol="%%s"\} \d+' % MODEL.replace(".", r"\.")
+        metrics = eventually(lambda: subprocess.run(["curl", "-s", "--http2-prior-knowledge", self.gw.url + "/metrics"],
+                                                    capture_output=True, timeout=30).stdout.decode(),
+                             lambda text: all(re.search(counted % p, text) for p in ("h2", "http/1.1")))
         for protocol in ("h2", "http/1.1"):
-            self.assertRegex(metrics, r'signgate_requests_total\{client="h2",surface="bedrock",operation="converse",'
-                                      r'model="%s",status="200",protocol="%s"\} \d+' % (MODEL.replace(".", r"\."),
-                                                                                       protocol))
+            self.assertRegex(metrics, counted % protocol)
         # HTTP/2.0 spelt in an HTTP/1 request line is not HTTP/2: refused, never counted as h2.
         u = urllib.parse.urlsplit(self.gw.url)
         with socket.create_connection((u.hostname, u.port), timeout=10) as s:

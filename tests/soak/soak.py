@@ -23,7 +23,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import common  # noqa: E402,F401  (sets up paths)
+import common  # noqa: E402  (sets up paths; eventually)
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
@@ -179,10 +179,7 @@ def soak(args, fake_url, lead, client, extra, fleet):
         time.sleep(1)
         sent = sum(w.sent for w in workers)
         failed = sum(w.failed for w in workers)
-        deadline = time.time() + 15
-        while sum(len(g.audit()) for g in fleet) < sent and time.time() < deadline:
-            time.sleep(0.2)
-        lines = [line for g in fleet for line in g.audit()]
+        lines = common.eventually(lambda: [line for g in fleet for line in g.audit()], lambda lines: len(lines) >= sent)
         audited = len(lines)
         conn = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(fake_url).port, timeout=10)
         conn.request("GET", "/_fake/stats")
