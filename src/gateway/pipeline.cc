@@ -12,6 +12,7 @@
 
 #include "aws/model_id.h"
 #include "gateway/guardrail.h"
+#include "gateway/log_budget.h"
 
 namespace signgate::gateway {
 
@@ -31,32 +32,7 @@ std::string new_request_id() {
 
 namespace {
 
-// At most kPerSecond warnings about Bedrock's answers a second, however hard Bedrock throttles:
-// a storm of 429s must not fill the disk with log lines (the audit log keeps every request).
-// The next line written says how many were left out.
-class LogBudget {
- public:
-  static constexpr std::int64_t kPerSecond = 20;
-  // Whether a line may be written now; `skipped` is set to the lines left out before it.
-  bool take(std::uint64_t* skipped) {
-    const std::int64_t second =
-        std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now().time_since_epoch()).count();
-    std::int64_t window = window_.load();
-    if (window != second && window_.compare_exchange_strong(window, second)) used_.store(0);
-    if (used_.fetch_add(1) >= kPerSecond) {
-      skipped_.fetch_add(1);
-      return false;
-    }
-    *skipped = skipped_.exchange(0);
-    return true;
-  }
-
- private:
-  std::atomic<std::int64_t> window_{0};
-  std::atomic<std::int64_t> used_{0};
-  std::atomic<std::uint64_t> skipped_{0};
-};
-
+// Warnings about Bedrock's answers, however hard Bedrock throttles.
 LogBudget bedrock_warnings;
 
 // The values of one header field (at most two are needed to tell "more than one").

@@ -18,7 +18,9 @@ their Expiration get ExpiredToken. Unsigned, for the credential providers' tests
   control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, "throttle_next": 2, ...},
            GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
 Models named *.slow-* answer after 2 s, *.hang-* after 30 s and *.stall-* streams stop for 30 s
-after two frames; the last two give up as soon as their caller closes the connection.
+after two frames; the last two give up as soon as their caller closes the connection. Models
+named denied.* get Bedrock's AccessDeniedException (naming the account, role and session), and
+*.streamfault-* streams end after two frames with an exception frame quoting ARNs.
 
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
@@ -46,11 +48,11 @@ import embeddings_fake  # noqa: E402
 import lifecycle  # noqa: E402
 
 
-def event_frame(event_type, payload):
+def event_frame(event_type, payload, message_type="event", type_header=":event-type"):
     """One event-stream message; written here independently of signgate's encoder."""
     headers = b""
-    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
-                        (":message-type", "event")):
+    for name, value in ((type_header, event_type), (":content-type", "application/json"),
+                        (":message-type", message_type)):
         n, v = name.encode(), value.encode()
         headers += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
     body = json.dumps(payload, separators=(",", ":")).encode()
@@ -59,6 +61,11 @@ def event_frame(event_type, payload):
     prelude += struct.pack(">I", zlib.crc32(prelude))
     message = prelude + headers + body
     return message + struct.pack(">I", zlib.crc32(message))
+
+
+def exception_frame(exception_type, message):
+    """What Bedrock sends when a stream fails after it began: an exception message."""
+    return event_frame(exception_type, {"message": message}, "exception", ":exception-type")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -281,11 +288,13 @@ class Handler(BaseHTTPRequestHandler):
         if throttled:
             self.server.count("throttled")
             return self._error(429, "ThrottlingException", "Too many requests, please wait before trying again.")
-        if model.startswith("denied."):
+        if model.startswith("denied."):  # Bedrock's own words, naming the account, role and session
+            action = "bedrock:InvokeModelWithResponseStream" if operation.endswith("stream") else \
+                "bedrock:CountTokens" if operation == "count-tokens" else "bedrock:InvokeModel"
             return self._error(403, "AccessDeniedException",
-                               "User: arn:aws:sts::111122223333:assumed-role/fb/signgate is not authorized to "
-                               "perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/"
-                               + model)
+                               "User: arn:aws:sts::111122223333:assumed-role/flashback-bedrock/signgate-c is not "
+                               "authorized to perform: %s on resource: arn:aws:bedrock:us-east-1::foundation-model/%s "
+                               "because no identity-based policy allows the %s action" % (action, model, action))
         if model.startswith("slow.") or ".slow-" in model:
             time.sleep(2)  # a model that takes long to answer its first byte
         if ".hang-" in model and not _wait_unless_gone(self, 30):
@@ -667,8 +676,14 @@ def _stream_body(handler, frames, model):
         bad = bytearray(frames[1])
         bad[-8] ^= 0x01
         frames[1] = bytes(bad)
-    reset, stall = ".reset-" in model, ".stall-" in model
+    reset, stall, fault = ".reset-" in model, ".stall-" in model, ".streamfault-" in model
     for i, frame in enumerate(frames):
+        if fault and i == 2:  # two frames, then Bedrock's exception naming an ARN and the account
+            frame = exception_frame("validationException", "The inference profile arn:aws:bedrock:us-east-1:"
+                                    "111122223333:inference-profile/us.%s is not usable by arn:aws:sts::111122223333:"
+                                    "assumed-role/flashback-bedrock/signgate-c in account 111122223333" % model)
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            break
         if stall and i == 2 and not _wait_unless_gone(handler, 30):  # two frames, then 30 s of silence
             return None
         if reset and i == 2:

@@ -7,7 +7,7 @@ import json
 import time
 import unittest
 
-from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+from common import ROOT, eventually  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 from gateway_test import call
@@ -69,6 +69,56 @@ class Dialects(unittest.TestCase):
         self.assertIn("upstream stream broke", json.loads(events[-2])["error"]["message"])
         line = self.gw.audit_line_of(headers["x-request-id"])
         self.assertIn("upstream stream broke", line["error"])
+
+    # Bedrock's AccessDenied names the account, role and session signgate signs as: a caller of
+    # a translated surface reads a short message with the request ID, the operator the rest.
+    def test_access_denied_names_no_aws_identity_on_translated_surfaces(self):
+        denied = "denied.model-v1:0"
+        messages = [{"role": "user", "content": "Hi"}]
+        for stream in (False, True):
+            for path, body in (
+                    ("/v1/chat/completions", chat(denied, stream=stream)),
+                    ("/v1/responses", json.dumps({"model": denied, "input": "Hi", "stream": stream})),
+                    ("/v1/messages", json.dumps({"model": denied, "max_tokens": 5, "messages": messages,
+                                                 "stream": stream})),
+                    ("/v1/messages/count_tokens", json.dumps({"model": denied, "messages": messages}))):
+                with self.subTest(path=path, stream=stream):
+                    status, headers, answer = call(self.gw.url, path, body, AUTH)
+                    self.assertEqual(status, 403, answer)
+                    for secret in (b"111122223333", b"arn:", b"flashback-bedrock", b"signgate-c "):
+                        self.assertNotIn(secret, answer)
+                    error = json.loads(answer)["error"]
+                    self.assertEqual(error["type"], "permission_error")
+                    request_id = headers["x-request-id"]
+                    self.assertIn("(request %s)" % request_id, error["message"])
+                    # The operator's log and audit line under that ID keep Bedrock's words.
+                    logged = "request %s: Bedrock's 403 AccessDeniedException, not shown to the caller: User: " \
+                             "arn:aws:sts::111122223333:assumed-role/flashback-bedrock/signgate-c" % request_id
+                    self.assertIn(logged, eventually(self.gw.logs, lambda text: logged in text, 5))
+                    line = self.gw.audit_line_of(request_id)
+                    self.assertTrue(line["error"].startswith("AccessDeniedException: User: arn:aws:sts::111122223333"),
+                                    line)
+        # The native surface relays Bedrock's answer as Bedrock gave it, as documented.
+        status, headers, answer = call(self.gw.url, "/model/%s/converse" % denied,
+                                       json.dumps({"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}),
+                                       AUTH)
+        self.assertEqual((status, headers["x-amzn-errortype"]), (403, "AccessDeniedException"))
+        self.assertIn(b"arn:aws:sts::111122223333:assumed-role/", answer)
+
+    # An exception Bedrock sends mid-stream may quote ARNs too: the SSE error event does not.
+    def test_a_mid_stream_exception_names_no_aws_identity(self):
+        model = "anthropic.streamfault-v1:0"
+        messages = [{"role": "user", "content": "Hi"}]
+        for path, body in (("/v1/chat/completions", chat(model, stream=True)),
+                           ("/v1/responses", json.dumps({"model": model, "input": "Hi", "stream": True})),
+                           ("/v1/messages", json.dumps({"model": model, "max_tokens": 5, "messages": messages,
+                                                        "stream": True}))):
+            with self.subTest(path=path):
+                status, _, answer = call(self.gw.url, path, body, AUTH)
+                self.assertEqual(status, 200)
+                self.assertIn(b"validationException: The inference profile <bedrock inference-profile ARN>", answer)
+                for secret in (b"111122223333", b"arn:", b"flashback-bedrock", b"signgate-c "):
+                    self.assertNotIn(secret, answer)
 
 
 if __name__ == "__main__":

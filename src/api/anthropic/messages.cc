@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/json_depth.h"
+#include "aws/scrub_identity.h"
 #include "common/base64.h"
 
 namespace signgate::api::anthropic {
@@ -181,10 +182,11 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   if (message_type != nullptr && *message_type != "event") {
     const std::string* kind = m.string_header(":exception-type");
     const json payload = parse_json(m.payload, max_depth);
-    return error((kind != nullptr ? *kind + ": " : std::string()) +
-                 (payload.is_object() && payload.contains("message") && payload["message"].is_string()
-                      ? payload["message"].get<std::string>()
-                      : m.payload));
+    const std::string text = payload.is_object() && payload.contains("message") && payload["message"].is_string()
+                                 ? payload["message"].get<std::string>()
+                                 : m.payload;
+    // Bedrock's words may name signgate's AWS identity (an ARN, an account): not the caller's.
+    return error((kind != nullptr ? *kind + ": " : std::string()) + aws::scrub_identity(text));
   }
   const auto bytes = scan_string(m.payload, "bytes");
   if (!bytes) return {};

@@ -5,6 +5,7 @@
 #include "api/json_depth.h"
 #include "api/json_fields.h"
 #include "api/json_scan.h"
+#include "aws/scrub_identity.h"
 #include "common/base64.h"
 
 namespace signgate::api::openai {
@@ -743,7 +744,8 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
   if (message_type != nullptr && *message_type != "event") {
     const std::string* kind = m.string_header(":exception-type");
     const json payload = parse_json(m.payload, kDefaultMaxJsonDepth);
-    const std::string text = string_field(payload, "message", m.payload);
+    // Bedrock's words may name signgate's AWS identity (an ARN, an account): not the caller's.
+    const std::string text = aws::scrub_identity(string_field(payload, "message", m.payload));
     return fail(kind != nullptr ? *kind : "server_error", (kind != nullptr ? *kind + ": " : std::string()) + text);
   }
   const std::string* type = m.string_header(":event-type");

@@ -2,6 +2,7 @@
 #include "api/json_depth.h"
 #include "api/json_fields.h"
 #include "api/json_scan.h"
+#include "aws/scrub_identity.h"
 
 namespace signgate::api::openai {
 
@@ -48,7 +49,8 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
     const std::string text = payload.is_object() && payload.contains("message") && payload["message"].is_string()
                                  ? payload["message"].get<std::string>()
                                  : m.payload;
-    return error((kind != nullptr ? *kind + ": " : std::string()) + text);
+    // Bedrock's words may name signgate's AWS identity (an ARN, an account): not the caller's.
+    return error((kind != nullptr ? *kind + ": " : std::string()) + aws::scrub_identity(text));
   }
   const std::string* type = m.string_header(":event-type");
   if (type == nullptr) return {};

@@ -38,7 +38,7 @@ class AnthropicCountTokens final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan&, UpstreamReply& reply,
                                                  http::Responder& res) const override {
-    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     auto text = co_await reply.read_all(1 << 16);
     if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
     auto out = api::anthropic::from_count_tokens(*text);

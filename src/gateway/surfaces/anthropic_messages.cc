@@ -37,7 +37,7 @@ class AnthropicMessages final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
-    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     if (plan.call.operation == aws::Operation::kInvoke) {
       auto text = co_await reply.read_all(kMaxAnswer);
       if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());

@@ -42,7 +42,7 @@ class OpenAIChat final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
-    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     const api::openai::ChatRequest& chat = static_cast<const ChatState&>(*plan.state).chat;
     const std::string id = "chatcmpl-" + x.audit.request_id;
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();

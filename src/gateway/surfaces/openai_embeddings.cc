@@ -90,7 +90,7 @@ class OpenAIEmbeddings final : public Surface {
   static asio::awaitable<void> take(Exchange& x, const api::openai::EmbeddingsRequest& request, std::size_t index,
                                     UpstreamReply& reply, Gathered& g) {
     if (reply.status() >= 400) {
-      Refusal r = co_await refusal_from(reply);
+      Refusal r = co_await refusal_from(x, reply);
       if (!g.failed) {
         x.audit.upstream_status = reply.status();
         g.failed = std::move(r);

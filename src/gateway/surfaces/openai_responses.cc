@@ -100,7 +100,7 @@ class OpenAIResponses final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
-    if (reply.status() >= 400) co_return co_await refusal_from(reply);
+    if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     const api::openai::ResponsesRequest& request = static_cast<const ResponsesState&>(*plan.state).request;
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();
     api::openai::ResponseBuilder builder(request, x.audit.request_id, created);

@@ -2,33 +2,74 @@
 
 #include "api/json_depth.h"
 #include "api/json_fields.h"
+#include "aws/scrub_identity.h"
+#include "gateway/log_budget.h"
 
 #include <spdlog/spdlog.h>
 
 namespace signgate::gateway::surfaces {
 
-Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body) {
+namespace {
+
+// Bedrock's error texts a caller was not given, however many requests Bedrock refuses.
+LogBudget bedrock_texts;
+
+// What a caller reads instead of Bedrock's 401 or 403: those are about signgate's own identity
+// (its role, session and account), which stay with the operator.
+std::string identity_refused(std::string_view type, const std::string& request_id) {
+  if (type == "AccessDeniedException" || type.empty()) {
+    return "signgate's AWS identity is not allowed to call this model on Bedrock (request " + request_id +
+           "); the operator's log has the details";
+  }
+  return "Bedrock did not accept signgate's AWS credentials (request " + request_id +
+         "); the operator's log has the details";
+}
+
+}  // namespace
+
+Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body, const std::string& request_id) {
   std::string type(head.header("x-amzn-ErrorType"));
   if (const auto colon = type.find(':'); colon != std::string::npos) type.resize(colon);
   const nlohmann::json j = api::parse_json(body, api::kDefaultMaxJsonDepth);
-  std::string message = j.is_object() && j.contains("message") && j["message"].is_string()
-                            ? j["message"].get<std::string>()
-                            : "Bedrock answered " + std::to_string(head.status);
+  const std::string said = j.is_object() && j.contains("message") && j["message"].is_string()
+                               ? j["message"].get<std::string>()
+                               : std::string();
+  std::string message;
+  if (head.status == 401 || head.status == 403) {
+    message = identity_refused(type, request_id);
+  } else if (said.empty()) {
+    message = "Bedrock answered " + std::to_string(head.status);
+  } else {
+    message = aws::scrub_identity(said);
+  }
   unsigned status = head.status;
   if (type == "ModelTimeoutException" || status == 408) status = 504;
+  const bool withheld = !said.empty() && message != said;
   Refusal r{status, std::move(message)};
   r.bedrock_type = type;
   r.detail = type.empty() ? r.message : type;
+  if (withheld) {
+    // The operator's: the audit line and the log keep what the caller was not shown.
+    const std::string full = aws::operator_text(said);
+    r.detail = type.empty() ? full : type + ": " + full;
+    std::uint64_t skipped = 0;
+    if (bedrock_texts.take(&skipped)) {
+      spdlog::log(head.status == 401 || head.status == 403 ? spdlog::level::warn : spdlog::level::info,
+                  "request {}: Bedrock's {} {}, not shown to the caller: {}{}", request_id, head.status,
+                  type.empty() ? "error" : type, full,
+                  skipped == 0 ? std::string() : "; " + std::to_string(skipped) + " more like it not logged");
+    }
+  }
   if (status == 404) r.param = "model";
   r.code = type == "ResourceNotFoundException" ? "model_not_found" : type;
   if (status == 429) r.retry_after = std::chrono::seconds(1);
   return r;
 }
 
-boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply) {
+boost::asio::awaitable<Refusal> refusal_from(const Exchange& x, UpstreamReply& reply) {
   auto text = co_await reply.read_all(1 << 20);
   std::string body = text ? std::move(*text) : std::string();
-  co_return bedrock_refusal(reply.head(), body);
+  co_return bedrock_refusal(reply.head(), body, x.audit.request_id);
 }
 
 Refusal unreadable_answer(const Exchange& x, std::string detail) {

@@ -23,12 +23,15 @@ namespace signgate::gateway::surfaces {
 // The largest whole (unstreamed) answer a translating surface reads.
 inline constexpr std::size_t kMaxAnswer = 64 * 1024 * 1024;
 
-// Bedrock's error answer (x-amzn-ErrorType + {"message"}) as a refusal in any dialect:
-// the status maps through (a model timeout becomes 504), the message is Bedrock's.
-Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body);
+// Bedrock's error answer (x-amzn-ErrorType + {"message"}) as a refusal in any dialect: the
+// status and type map through (a model timeout becomes 504). The message is Bedrock's with every
+// ARN, account ID and role name taken out (aws/scrub_identity.h); a 401 or 403, which is about
+// signgate's own AWS identity, gets a short message naming `request_id` instead. Bedrock's full
+// text, when the caller does not get it, is logged (rate-limited) and kept for the audit line.
+Refusal bedrock_refusal(const http::ResponseHead& head, const std::string& body, const std::string& request_id);
 
 // Reads an error answer's body (at most 1 MiB) and makes it a refusal.
-boost::asio::awaitable<Refusal> refusal_from(UpstreamReply& reply);
+boost::asio::awaitable<Refusal> refusal_from(const Exchange& x, UpstreamReply& reply);
 
 // A whole answer that could not be read (broken off, too large): 502, the detail logged.
 Refusal unreadable_answer(const Exchange& x, std::string detail);

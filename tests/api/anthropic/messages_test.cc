@@ -75,5 +75,17 @@ TEST(AnthropicStream, ExceptionsBecomeErrorEvents) {
             "boom\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n");
 }
 
+// Bedrock's words about signgate's own identity (an ARN, an account) do not reach the caller.
+TEST(AnthropicStream, ExceptionTextLosesArnsAndAccounts) {
+  EventUnwrapper u;
+  es::Message m;
+  m.headers = {{":message-type", es::HeaderValue::string("exception")},
+               {":exception-type", es::HeaderValue::string("validationException")}};
+  m.payload = R"({"message":"User: arn:aws:sts::123456789012:assumed-role/r/s may not"})";
+  EXPECT_EQ(u.on_message(m),
+            "event: error\ndata: {\"error\":{\"message\":\"validationException: User: <sts assumed-role ARN> may "
+            "not\",\"type\":\"api_error\"},\"type\":\"error\"}\n\n");
+}
+
 }  // namespace
 }  // namespace signgate::api::anthropic

@@ -331,6 +331,22 @@ TEST(ResponsesStream, FailureMidStreamEndsWithResponseFailed) {
   EXPECT_FALSE(t.completed());
 }
 
+// Bedrock's words about signgate's own identity do not reach the caller, nor the stored response.
+TEST(ResponsesStream, FailureTextLosesArnsAndAccounts) {
+  const auto req = ok(json::parse(R"({"model":"claude","input":"x","stream":true})"));
+  ResponseBuilder b(req, "abc", 1);
+  ResponseEventTranslator t(b);
+  std::string sse = t.start();
+  es::Message ex;
+  ex.headers = {{":message-type", es::HeaderValue::string("exception")},
+                {":exception-type", es::HeaderValue::string("validationException")}};
+  ex.payload = R"({"message":"arn:aws-us-gov:iam::123456789012:role/ops cannot; account 123456789012"})";
+  sse += t.on_message(ex);
+  EXPECT_EQ(sse.find("123456789012"), std::string::npos) << sse;
+  EXPECT_EQ(sse.find("arn:"), std::string::npos) << sse;
+  EXPECT_NE(sse.find("validationException: <iam role ARN> cannot; account <account>"), std::string::npos) << sse;
+}
+
 // The forced JSON tool's input streams as the message's text; a max_tokens stop is incomplete.
 TEST(ResponsesStream, ForcedJsonToolStreamsAsTextAndIncomplete) {
   const auto req =

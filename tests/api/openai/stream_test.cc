@@ -100,6 +100,19 @@ TEST(OpenAiStream, ExceptionBecomesAnErrorEvent) {
   EXPECT_EQ(c[0]["error"]["message"], "throttlingException: slow down");
 }
 
+// Bedrock's words about signgate's own identity (an ARN, an account) do not reach the caller.
+TEST(OpenAiStream, ExceptionTextLosesArnsAndAccounts) {
+  const auto req = request(false);
+  ChunkTranslator t(req, "id", 1);
+  es::Message m;
+  m.headers = {{":message-type", es::HeaderValue::string("exception")},
+               {":exception-type", es::HeaderValue::string("validationException")}};
+  m.payload = R"({"message":"arn:aws:bedrock:us-east-1:123456789012:inference-profile/x is not in 123456789012"})";
+  const auto c = chunks(t.on_message(m));
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["error"]["message"], "validationException: <bedrock inference-profile ARN> is not in <account>");
+}
+
 // Found by fuzzing: stream events whose fields have the wrong type read as absent.
 TEST(OpenAiStream, WrongTypedEventFieldsDoNotThrow) {
   const ChatRequest req = request(true);
