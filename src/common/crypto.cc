@@ -7,8 +7,14 @@
 #include "common/crypto.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <stdexcept>
 
 namespace signgate {
 namespace {
@@ -134,6 +140,43 @@ std::optional<Digest> digest_from_hex(std::string_view hex) {
     d[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
   return d;
+}
+
+namespace {
+
+// Bumped in a forked child: a pool inherited from the parent would hand both the same bytes.
+std::atomic<unsigned> fork_generation{0};
+const int fork_watch = pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+
+}  // namespace
+
+void random_bytes(unsigned char* out, std::size_t size) {
+  struct Pool {
+    std::array<unsigned char, 4096> bytes;
+    std::size_t used = 4096;  // empty until the first draw
+    unsigned generation = 0;
+    ~Pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  };
+  thread_local Pool pool;
+  (void)fork_watch;
+  if (const unsigned now = fork_generation.load(std::memory_order_relaxed); now != pool.generation) {
+    pool.used = pool.bytes.size();
+    pool.generation = now;
+  }
+  while (size > 0) {
+    if (pool.used == pool.bytes.size()) {
+      if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1) {
+        throw std::runtime_error("OpenSSL's random generator failed");
+      }
+      pool.used = 0;
+    }
+    const std::size_t n = std::min(size, pool.bytes.size() - pool.used);
+    std::memcpy(out, pool.bytes.data() + pool.used, n);
+    OPENSSL_cleanse(pool.bytes.data() + pool.used, n);  // handed out once, never again
+    pool.used += n;
+    out += n;
+    size -= n;
+  }
 }
 
 }  // namespace signgate

@@ -24,6 +24,11 @@ inline std::string sha256_hex(std::string_view data) { return hex_lower(sha256(d
 // The digest written as 64 lower-case hex digits (as the config holds it), or nullopt.
 std::optional<Digest> digest_from_hex(std::string_view hex);
 
+// Fills `out` with `size` bytes from OpenSSL's CSPRNG (RAND_bytes), drawn 4 KiB at a time per
+// thread, so an id costs a copy rather than a lock and a DRBG call. Throws std::runtime_error
+// if OpenSSL cannot seed itself.
+void random_bytes(unsigned char* out, std::size_t size);
+
 // Incremental SHA-256, for bodies that arrive in pieces (a file, a stream).
 class Sha256 {
  public:

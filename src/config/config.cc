@@ -577,7 +577,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     if (c.tls_cert.empty() != c.tls_key.empty()) p.add("tls", "needs both cert and key");
   }
   if (const YAML::Node l = root["limits"]; l && !l.IsNull()) {
-    r.only(l, "limits", {"max_body_bytes", "max_connections", "max_json_depth", "max_header_bytes"});
+    r.only(l, "limits",
+           {"max_body_bytes", "max_connections", "max_json_depth", "max_header_bytes", "abandoned_stream_bytes",
+            "abandoned_stream_seconds"});
     if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30))
       c.max_body_bytes = static_cast<std::uint64_t>(*v);
     if (auto v = r.integer(l, "limits", "max_connections", 1, 1'000'000))
@@ -585,6 +587,10 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     if (auto v = r.integer(l, "limits", "max_json_depth", 8, 10'000)) c.max_json_depth = static_cast<int>(*v);
     if (auto v = r.integer(l, "limits", "max_header_bytes", 1024, 1 << 20))
       c.max_header_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer(l, "limits", "abandoned_stream_bytes", 0, 1LL << 30))
+      c.abandoned_stream_bytes = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(l, "limits", "abandoned_stream_seconds", 0, 3600))
+      c.abandoned_stream_seconds = std::chrono::seconds(*v);
   }
   if (const YAML::Node u = root["upstream"]; u && !u.IsNull()) {
     r.only(u, "upstream", {"max_retries", "ca_file", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms"});
@@ -685,7 +691,9 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.audit_path != after.audit_path, "audit");
   section(before.tls_cert != after.tls_cert || before.tls_key != after.tls_key, "tls");
   section(before.max_body_bytes != after.max_body_bytes || before.max_connections != after.max_connections ||
-              before.max_json_depth != after.max_json_depth || before.max_header_bytes != after.max_header_bytes,
+              before.max_json_depth != after.max_json_depth || before.max_header_bytes != after.max_header_bytes ||
+              before.abandoned_stream_bytes != after.abandoned_stream_bytes ||
+              before.abandoned_stream_seconds != after.abandoned_stream_seconds,
           "limits");
   section(before.upstream != after.upstream, "upstream");
   section(before.anthropic_betas != after.anthropic_betas, "anthropic");

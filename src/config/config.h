@@ -99,6 +99,10 @@ struct Config {
   std::uint64_t max_connections = 10000;     // client connections open at once
   int max_json_depth = 128;                  // nesting of a request body's JSON
   std::size_t max_header_bytes = 64 * 1024;  // a request's head: request line and headers
+  // A stream whose caller left is read on, unrelayed, for Bedrock's usage: at most this much
+  // more of it, for at most this long (0: not at all; the charge is then estimated).
+  std::uint64_t abandoned_stream_bytes = 16 * 1024 * 1024;
+  std::chrono::seconds abandoned_stream_seconds{120};
   UpstreamConfig upstream;
   // anthropic.betas: the anthropic-beta values sent on to Bedrock; unset: the ones Bedrock
   // documents for Claude (api/anthropic/betas.h).

@@ -101,6 +101,9 @@ void AuditRecord::append_json_line(std::string& out) const {
   millis(out, "first_byte_ms", first_byte_ms);
   count_or_null(out, "input_tokens", input_tokens);
   count_or_null(out, "output_tokens", output_tokens);
+  text_or_null(out, "tokens_from", tokens_from);
+  key(out, "caller_left");
+  out += caller_left ? "true" : "false";
   number(out, "bytes_in", bytes_in);
   number(out, "bytes_out", bytes_out);
   text_or_null(out, "role_session", role_session);

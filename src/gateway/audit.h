@@ -32,6 +32,11 @@ struct AuditRecord {
   std::optional<double> first_byte_ms;
   std::optional<std::uint64_t> input_tokens;
   std::optional<std::uint64_t> output_tokens;
+  // How the tokens are known: "bedrock" (its usage, relayed), "drained" (the caller left a
+  // stream, and Bedrock's usage was read after it), "estimate" (the caller left and the usage
+  // did not arrive within the limits: abandoned.h's bound); empty: no tokens.
+  std::string_view tokens_from;
+  bool caller_left = false;  // the caller went away before the answer ended
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::string role_session;  // "ROLE_ARN/SESSION", or "base credentials"

@@ -23,6 +23,7 @@ class BedrockReply final : public UpstreamReply {
   const http::ResponseHead& head() const override { return response_.head(); }
   asio::awaitable<Result<std::string_view>> read_some() override { return response_.read_some(); }
   bool done() const override { return response_.done(); }
+  void set_abort(std::shared_ptr<http::AbortSignal> abort) override { response_.set_abort(std::move(abort)); }
 
  private:
   http::Response response_;

@@ -26,6 +26,15 @@ using SteadyClock = std::chrono::steady_clock;
 
 class Limits;
 
+// A streamed answer as the relay saw it: whether its caller left before the end, and what an
+// estimate of its tokens would go on (settle_abandoned, abandoned.h).
+struct StreamWatch {
+  bool caller_left = false;
+  bool read_to_end = false;          // after the caller left, Bedrock's stream was read to its end
+  std::string stopped;               // else why the reading stopped
+  std::uint64_t content_events = 0;  // contentBlockDelta events, or chunks of an InvokeModel stream
+};
+
 struct Exchange {
   SteadyClock::time_point start = SteadyClock::now();
   AuditRecord audit;
@@ -45,6 +54,8 @@ struct Exchange {
   // texts) sends the others through the same upstream with the same credentials.
   Upstream* upstream = nullptr;
   std::shared_ptr<const aws::Credentials> credentials;
+  const UpstreamCall* call = nullptr;  // set once sent (step 6)
+  StreamWatch stream;
   // The caller's answer and what tells that it went away (null: its protocol cannot tell).
   const http::Responder* caller = nullptr;
   Limits* limits = nullptr;  // the loop's: what the answer used is charged at the end

@@ -195,7 +195,13 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
   out +=
       "# HELP signgate_open_streams Streaming answers being relayed now.\n"
       "# TYPE signgate_open_streams gauge\nsigngate_open_streams " +
-      std::to_string(open_streams_.load()) + "\n";
+      std::to_string(open_streams_.load()) + "\n" +
+      "# HELP signgate_abandoned_streams_total Streams whose caller left before the end, by how their tokens "
+      "were charged: Bedrock's usage read after the caller left, or an estimate.\n"
+      "# TYPE signgate_abandoned_streams_total counter\n"
+      "signgate_abandoned_streams_total{tokens_from=\"drained\"} " +
+      std::to_string(abandoned_drained_.load()) + "\nsigngate_abandoned_streams_total{tokens_from=\"estimate\"} " +
+      std::to_string(abandoned_estimated_.load()) + "\n";
   out +=
       "# HELP signgate_budget_remaining_tokens Tokens left in a client's daily budget (budget.tokens_per_day), "
       "as this replica counts them.\n"

@@ -84,6 +84,8 @@ class Metrics {
   void beta_dropped(const std::string& client, const std::string& beta);
   void stream_opened() { ++open_streams_; }
   void stream_closed() { --open_streams_; }
+  // A stream its caller left, charged with Bedrock's usage read after (`drained`) or an estimate.
+  void stream_abandoned(bool drained) { ++(drained ? abandoned_drained_ : abandoned_estimated_); }
 
   std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now,
                      const std::vector<BudgetMetrics>& budgets = {}, const FleetMetrics* fleet = nullptr) const;
@@ -107,6 +109,7 @@ class Metrics {
   std::set<std::string> beta_labels_;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::int64_t> open_streams_{0};
+  std::atomic<std::uint64_t> abandoned_drained_{0}, abandoned_estimated_{0};
 };
 
 }  // namespace signgate::gateway

@@ -6,11 +6,12 @@
 
 #include <atomic>
 #include <exception>
-#include <random>
 #include <variant>
 #include <vector>
 
 #include "aws/model_id.h"
+#include "common/crypto.h"
+#include "gateway/abandoned.h"
 #include "gateway/guardrail.h"
 #include "gateway/log_budget.h"
 
@@ -20,14 +21,10 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
 std::string new_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 15];
-  }
-  return id;
+  // Ids name stored data (resp_..., item ids): drawn from a CSPRNG, not guessable from others.
+  unsigned char bytes[16];
+  random_bytes(bytes, sizeof bytes);
+  return hex_lower(bytes, sizeof bytes);
 }
 
 namespace {
@@ -233,6 +230,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   // 6. Send. A caller that goes away meanwhile (an HTTP/2 stream reset) stops the call.
   x.upstream = &upstream;
   x.credentials = credentials;
+  x.call = &plan.call;
   plan.call.abort = x.abort;
   UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);
   if (!sent.reply && x.caller_gone()) {
@@ -352,6 +350,12 @@ void Pipeline::finish(Exchange& x) {
     if (!x.caller->started()) x.audit.status = 499;
     const std::string gone = x.abort->reason() + " before the answer ended";
     x.audit.error = x.audit.error.empty() ? gone : x.audit.error + "; " + gone;
+    x.audit.caller_left = true;
+  }
+  if (x.stream.caller_left) {
+    settle_abandoned(x);
+  } else if (x.audit.input_tokens || x.audit.output_tokens) {
+    x.audit.tokens_from = "bedrock";
   }
   // What the answer used counts against the client's tokens a minute and its budget.
   if (x.limits != nullptr && x.client != nullptr) {

@@ -28,6 +28,7 @@ Result<std::string_view> FrameAligner::push(std::string_view piece) {
     const es::Error e = es::decode_frame(std::string_view(pending_.data() + off, total), message_, limits_);
     if (e != es::Error::kNone) return make_error("event stream: " + std::string(es::to_string(e)));
     read_usage(message_);
+    if (is_content_event(message_)) ++content_events;
     off += total;
   }
   consumed_ = off;
@@ -53,12 +54,24 @@ void FrameAligner::read_usage(const es::Message& m) {
     const nlohmann::json* bytes = api::field(j, "bytes");
     if (bytes == nullptr || !bytes->is_string()) return;
     const auto inner_text = base64_decode(bytes->get<std::string>());
-    if (!inner_text || inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) return;
+    if (!inner_text) return;
+    if (!input_tokens && inner_text->find("\"message_start\"") != std::string::npos) {
+      // Anthropic's first event says the input: what an abandoned stream's estimate goes on.
+      const auto start = api::parse_json(*inner_text, api::kDefaultMaxJsonDepth);
+      const nlohmann::json* message = api::field(start, "message");
+      take(message != nullptr ? api::field(*message, "usage") : nullptr, "input_tokens", input_tokens);
+    }
+    if (inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) return;
     const auto inner = api::parse_json(*inner_text, api::kDefaultMaxJsonDepth);
     const nlohmann::json* metrics = api::field(inner, "amazon-bedrock-invocationMetrics");
     take(metrics, "inputTokenCount", input_tokens);
     take(metrics, "outputTokenCount", output_tokens);
   }
+}
+
+bool is_content_event(const es::Message& m) {
+  const std::string* type = m.string_header(":event-type");
+  return type != nullptr && (*type == "contentBlockDelta" || *type == "chunk");
 }
 
 std::string exception_frame(std::string_view exception_type, std::string_view message) {

@@ -22,9 +22,11 @@ class FrameAligner {
   // Bytes of an incomplete frame are held back.
   bool mid_frame() const { return pending_.size() > consumed_; }
 
-  // From ConverseStream's metadata event, or InvokeModelWithResponseStream's invocation metrics.
+  // From ConverseStream's metadata event, or InvokeModelWithResponseStream's invocation metrics
+  // (input tokens also from an Anthropic message_start, the first chunk).
   std::optional<std::uint64_t> input_tokens;
   std::optional<std::uint64_t> output_tokens;
+  std::uint64_t content_events = 0;  // is_content_event() frames
 
  private:
   void read_usage(const aws::eventstream::Message& m);
@@ -33,6 +35,10 @@ class FrameAligner {
   aws::eventstream::Limits limits_;
   aws::eventstream::Message message_;  // reused frame to frame: its strings keep their room
 };
+
+// Whether `m` carries content: a contentBlockDelta, or any chunk of an InvokeModel stream
+// (what an abandoned stream's estimate counts, abandoned.h).
+bool is_content_event(const aws::eventstream::Message& m);
 
 // An exception message as Bedrock sends one mid-stream (":message-type" exception), e.g.
 // ("internalServerException", "..."): SDKs raise it as that error type.

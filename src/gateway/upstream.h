@@ -57,6 +57,10 @@ class UpstreamReply {
   // The next piece; an empty view once the body is complete (done() is then true).
   virtual boost::asio::awaitable<Result<std::string_view>> read_some() = 0;
   virtual bool done() const = 0;
+  // Who stops the reading from now on: the caller's signal given to send() until then; null
+  // reads on though the caller left (a stream Bedrock bills to its end), another signal (a
+  // deadline's) stops it instead.
+  virtual void set_abort(std::shared_ptr<http::AbortSignal> abort) = 0;
 
   unsigned status() const { return head().status; }
   // The rest of the body; a kTooLarge error once it grows past `limit` bytes.

@@ -170,6 +170,8 @@ Response::~Response() = default;  // an unfinished body closes its connection wi
 
 bool Response::done() const { return state_->finished; }
 
+void Response::set_abort(std::shared_ptr<AbortSignal> abort) { state_->abort = std::move(abort); }
+
 asio::awaitable<Result<std::string_view>> Response::read_some() {
   State& s = *state_;
   if (!s.failure.message.empty()) co_return s.failure;

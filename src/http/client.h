@@ -62,6 +62,9 @@ class Response {
   // The view is valid until the next call.
   boost::asio::awaitable<Result<std::string_view>> read_some();
   bool done() const;
+  // Replaces the signal whose firing stops the reading of the body (the caller's, from send()):
+  // null reads on whoever leaves; another signal (a deadline's, say) stops it instead.
+  void set_abort(std::shared_ptr<AbortSignal> abort);
 
   // The rest of the body, failing once it grows past `limit` bytes.
   boost::asio::awaitable<Result<std::string>> read_all(std::size_t limit);

@@ -60,5 +60,15 @@ TEST(Crypto, WipeAndConstantTimeEqual) {
   EXPECT_FALSE(constant_time_equal("abc", "ab"));
 }
 
+// Random bytes are drawn from a pool: requests of any size, across refills, are all random.
+TEST(Crypto, RandomBytesAcrossPoolRefills) {
+  std::string a(10000, '\0'), b(10000, '\0');
+  random_bytes(reinterpret_cast<unsigned char*>(a.data()), a.size());
+  random_bytes(reinterpret_cast<unsigned char*>(b.data()), b.size());
+  EXPECT_NE(a, b);
+  EXPECT_NE(a.substr(0, 4096), a.substr(4096, 4096));
+  EXPECT_NE(a.find_first_not_of('\0'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace signgate

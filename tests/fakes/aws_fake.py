@@ -543,14 +543,17 @@ def _anthropic_stream_events(model, body):
         stop = "tool_use"
     else:
         words = ("The tool said: " + results[0].strip(),) if results else ("Hello", " from", " " + model)
+        if not results and text.startswith("count to "):  # N words, N output tokens
+            words = tuple(" %d" % i for i in range(1, int(text.split()[2]) + 1))
         events += [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
         events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
                    for w in words]
+    output = len(words) if text.startswith("count to ") and not results else 5
     events += [{"type": "content_block_stop", "index": 0},
                {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": 5}},
+                "usage": {"output_tokens": output}},
                {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
-                   "inputTokenCount": 12, "outputTokenCount": 5, "invocationLatency": 10, "firstByteLatency": 5}}]
+                   "inputTokenCount": 12, "outputTokenCount": output, "invocationLatency": 10, "firstByteLatency": 5}}]
     return events
 
 

@@ -289,12 +289,18 @@ def answer(request, model, server):
         content += [{"text": "Let me check."},
                     {"toolUse": {"toolUseId": "tooluse_1", "name": tools[0]["name"], "input": {"city": "Paris"}}}]
         stop = "tool_use"
+    elif text.startswith("count to "):
+        # N words, one event each, and N output tokens: a stream long enough to leave mid-way.
+        content.append({"text": " ".join(str(i) for i in range(1, int(text.split()[2]) + 1))})
     elif text.startswith("long answer"):
         # About 1 MB of stream: for tests of flow control and back-pressure.
         content.append({"text": " ".join("w%06d" % i for i in range(8000))})
     else:
         content.append({"text": "Hello from " + model})
     usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
+    if text.startswith("count to "):
+        usage["outputTokens"] = int(text.split()[2])
+        usage["totalTokens"] = 12 + usage["outputTokens"]
     prefix = _cached_prefix(request)
     if prefix is not None:
         with server._lock:

@@ -28,10 +28,28 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 19u);
-  for (const char* key : {"ts", "request_id", "client", "user", "surface", "operation", "protocol", "model", "status",
-                          "upstream_status", "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens",
-                          "output_tokens", "bytes_in", "bytes_out", "role_session", "error"}) {
+  EXPECT_EQ(j.size(), 21u);
+  for (const char* key : {"ts",
+                          "request_id",
+                          "client",
+                          "user",
+                          "surface",
+                          "operation",
+                          "protocol",
+                          "model",
+                          "status",
+                          "upstream_status",
+                          "aws_request_id",
+                          "latency_ms",
+                          "first_byte_ms",
+                          "input_tokens",
+                          "output_tokens",
+                          "tokens_from",
+                          "caller_left",
+                          "bytes_in",
+                          "bytes_out",
+                          "role_session",
+                          "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["ts"], "2026-11-25T12:00:00Z");
@@ -39,6 +57,8 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   EXPECT_EQ(j["latency_ms"], 12.345);
   EXPECT_TRUE(j["output_tokens"].is_null());
   EXPECT_TRUE(j["error"].is_null());
+  EXPECT_TRUE(j["tokens_from"].is_null());
+  EXPECT_EQ(j["caller_left"], false);
 }
 
 TEST(AuditRecord, InvalidUtf8FromTheWireDoesNotBreakTheLine) {

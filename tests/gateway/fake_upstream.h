@@ -46,9 +46,13 @@ class FakeReply final : public UpstreamReply {
     co_return std::string_view{};
   }
   bool done() const override { return done_; }
+  void set_abort(std::shared_ptr<http::AbortSignal> abort) override { abort_ = std::move(abort); }
+  // The signal reading answers to now (null: none).
+  const std::shared_ptr<http::AbortSignal>& abort() const { return abort_; }
 
  private:
   Scripted s_;
+  std::shared_ptr<http::AbortSignal> abort_;
   http::ResponseHead head_;
   std::size_t next_ = 0;
   bool done_ = false;

@@ -14,7 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <set>
+#include <thread>
 
 #include "aws/eventstream.h"
 #include "common/base64.h"
@@ -66,6 +70,7 @@ class FakeResponder final : public http::Responder {
     co_return true;
   }
   asio::awaitable<bool> write(std::string_view piece) override {
+    if (leave_after_writes >= 0 && writes >= leave_after_writes) co_return false;  // the caller left
     body.append(piece);
     ++writes;
     co_return true;
@@ -89,6 +94,7 @@ class FakeResponder final : public http::Responder {
   std::string body;
   bool streamed = false, finished = false;
   int writes = 0;
+  int leave_after_writes = -1;  // >= 0: writes past this many fail, as to a caller gone
 
  private:
   bool started_ = false;
@@ -185,13 +191,14 @@ struct Harness {
   };
 
   Result call(bhttp::verb method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
-              std::string body = {}) {
+              std::string body = {}, int leave_after_writes = -1) {
     http::RequestHead head;
     head.method(method);
     head.target(target);
     for (const auto& [n, v] : headers) head.insert(n, v);
     FakeBody reader(std::move(body));
     Result r;
+    r.res.leave_after_writes = leave_after_writes;
     asio::co_spawn(ioc, handler(head, reader, r.res), asio::detached);
     ioc.restart();
     ioc.run();
@@ -506,6 +513,108 @@ TEST(Pipeline, AStreamBrokenMidwayEndsWithAnErrorEvent) {
   const auto lines = h.audit_lines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0]["error"].get<std::string>().find("upstream stream broke"), std::string::npos) << lines[0];
+}
+
+// A caller that leaves a stream after its first piece (a closed socket) still pays for the
+// answer: the rest is read unrelayed on every streamed surface, Bedrock's usage is charged
+// and audited as "drained", and the client's budget (5 tokens) is spent.
+TEST(Pipeline, AStreamItsCallerLeftIsChargedWhatBedrockReports) {
+  const std::string converse = event("messageStart", R"({"role":"assistant"})") +
+                               event("contentBlockDelta", R"({"contentBlockIndex":0,"delta":{"text":"Hello"}})") +
+                               event("contentBlockDelta", R"({"contentBlockIndex":0,"delta":{"text":" there"}})") +
+                               event("messageStop", R"({"stopReason":"end_turn"})") +
+                               event("metadata", R"({"usage":{"inputTokens":5,"outputTokens":2,"totalTokens":7}})");
+  const auto chunk = [](const std::string& inner) {
+    return event("chunk", R"({"bytes":")" + base64_encode(inner) + R"("})");
+  };
+  const std::string invoke =
+      chunk(R"({"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}})") +
+      chunk(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})") +
+      chunk(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}})") +
+      chunk(R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":5,"outputTokenCount":2}})");
+  struct Case {
+    std::string target, body, stream;
+  };
+  const std::string messages = R"({"role":"user","content":[{"text":"hi"}]})";
+  const std::vector<Case> cases = {
+      {std::string("/model/") + kModel + "/converse-stream", R"({"messages":[)" + messages + "]}", converse},
+      {std::string("/model/") + kModel + "/invoke-with-response-stream",
+       R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":9,"messages":[{"role":"user","content":"hi"}]})",
+       invoke},
+      {"/v1/chat/completions", R"({"model":"fast","stream":true,"messages":[{"role":"user","content":"hi"}]})",
+       converse},
+      {"/v1/responses", R"({"model":"fast","stream":true,"input":"hi"})", converse},
+      {"/v1/messages", R"({"model":"fast","stream":true,"max_tokens":9,"messages":[{"role":"user","content":"hi"}]})",
+       invoke},
+  };
+  for (const Case& c : cases) {
+    Harness h;
+    Scripted stream;
+    stream.headers = {{"Content-Type", "application/vnd.amazon.eventstream"}};
+    // One frame a piece: the caller is gone after the first.
+    for (std::size_t at = 0; at < c.stream.size();) {
+      const std::size_t total =
+          (static_cast<unsigned char>(c.stream[at]) << 24) | (static_cast<unsigned char>(c.stream[at + 1]) << 16) |
+          (static_cast<unsigned char>(c.stream[at + 2]) << 8) | static_cast<unsigned char>(c.stream[at + 3]);
+      stream.pieces.push_back(c.stream.substr(at, total));
+      at += total;
+    }
+    h.upstream->script.push_back(stream);
+    const auto r = h.call(bhttp::verb::post, c.target, bearer("budgeted-secret"), c.body, 1);
+    EXPECT_EQ(r.res.status, 200u) << c.target;
+    EXPECT_FALSE(r.res.finished) << c.target;
+    const auto lines = h.audit_lines();
+    ASSERT_EQ(lines.size(), 1u) << c.target;
+    EXPECT_EQ(lines[0]["caller_left"], true) << lines[0];
+    EXPECT_EQ(lines[0]["tokens_from"], "drained") << lines[0];
+    EXPECT_EQ(lines[0]["input_tokens"], 5) << lines[0];
+    EXPECT_EQ(lines[0]["output_tokens"], 2) << lines[0];
+    const auto next = h.call(bhttp::verb::post, c.target, bearer("budgeted-secret"), c.body);
+    EXPECT_EQ(next.res.status, 429u) << c.target << ": 7 tokens of a budget of 5 were charged";
+    const auto metrics = h.call(bhttp::verb::get, "/metrics", {});
+    EXPECT_NE(metrics.res.body.find("signgate_abandoned_streams_total{tokens_from=\"drained\"} 1"), std::string::npos)
+        << metrics.res.body;
+  }
+}
+
+// When the upstream breaks after the caller left, the charge is the documented estimate: the
+// input Bedrock reported (else the body's bytes / 4), the content events seen, else max_tokens.
+TEST(Pipeline, AStreamItsCallerLeftIsChargedAnEstimateWhenTheUsageNeverComes) {
+  const auto chunk = [](const std::string& inner) {
+    return event("chunk", R"({"bytes":")" + base64_encode(inner) + R"("})");
+  };
+  {
+    Harness h;
+    Scripted broken;
+    broken.headers = {{"Content-Type", "application/vnd.amazon.eventstream"}};
+    broken.pieces = {chunk(R"({"type":"message_start","message":{"usage":{"input_tokens":7,"output_tokens":1}}})"),
+                     chunk(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}})"),
+                     chunk(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"b"}})")};
+    broken.break_after_pieces = true;
+    h.upstream->script.push_back(broken);
+    h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
+           R"({"model":"fast","stream":true,"max_tokens":50,"messages":[{"role":"user","content":"hi"}]})", 1);
+    const auto line = h.audit_lines().at(0);
+    EXPECT_EQ(line["tokens_from"], "estimate") << line;
+    EXPECT_EQ(line["input_tokens"], 7) << "message_start said it";
+    EXPECT_EQ(line["output_tokens"], 3) << "three chunks seen";
+    EXPECT_NE(line["error"].get<std::string>().find("the upstream stream broke"), std::string::npos) << line;
+  }
+  {
+    Harness h;
+    Scripted broken;  // nothing but a start, then the connection breaks
+    broken.headers = {{"Content-Type", "application/vnd.amazon.eventstream"}};
+    broken.pieces = {event("messageStart", R"({"role":"assistant"})")};
+    broken.break_after_pieces = true;
+    h.upstream->script.push_back(broken);
+    const std::string body = R"({"messages":[{"role":"user","content":[{"text":"hi"}]}],)"
+                             R"("inferenceConfig":{"maxTokens":40}})";
+    h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse-stream", bearer("full-secret"), body, 0);
+    const auto line = h.audit_lines().at(0);
+    EXPECT_EQ(line["tokens_from"], "estimate") << line;
+    EXPECT_EQ(line["input_tokens"], (body.size() + 3) / 4) << line;
+    EXPECT_EQ(line["output_tokens"], 40) << "no content seen: the request's maxTokens";
+  }
 }
 
 // /v1/models is answered locally from the key's allowlist and aliases, and counts against
@@ -879,6 +988,54 @@ TEST(Pipeline, EveryAnswerNamesItsRequest) {
     EXPECT_EQ(ids[i].size(), 32u) << i;
     EXPECT_EQ(lines[i]["request_id"], ids[i]) << i;
   }
+}
+
+// Request ids name stored data (resp_..., item ids): 200,000 from four threads never repeat, and are not all alike.
+TEST(RequestIds, NeverRepeatAcrossThreads) {
+  std::vector<std::vector<std::string>> drawn(4);
+  std::vector<std::thread> threads;
+  for (auto& out : drawn) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 50000; ++i) out.push_back(new_request_id());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> seen;
+  for (const auto& out : drawn) seen.insert(out.begin(), out.end());
+  EXPECT_EQ(seen.size(), 200000u);
+}
+
+// A forked child does not hand out the bytes its parent's pool still held: the two processes'
+// ids never meet.
+TEST(RequestIds, TwoProcessesNeverMeet) {
+  (void)new_request_id();  // the parent's pool now holds bytes a child would inherit
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    for (int i = 0; i < 1000; ++i) {
+      const std::string id = new_request_id() + "\n";
+      if (write(fds[1], id.data(), id.size()) != static_cast<ssize_t>(id.size())) _exit(1);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::set<std::string> parent;
+  for (int i = 0; i < 1000; ++i) parent.insert(new_request_id());
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::size_t children = 0;
+  for (std::size_t at = 0; at < text.size(); at += 33, ++children) {
+    EXPECT_EQ(parent.count(text.substr(at, 32)), 0u) << "the child repeated a parent's id";
+  }
+  EXPECT_EQ(children, 1000u);
 }
 
 }  // namespace

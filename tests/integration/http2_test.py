@@ -148,7 +148,7 @@ class Http2(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
-        cls.gw = Gateway(url, CLIENTS, extra="limits: { max_body_bytes: 100000 }\n")
+        cls.gw = Gateway(url, CLIENTS, extra="limits: { max_body_bytes: 100000, abandoned_stream_seconds: 2 }\n")
 
     @classmethod
     def tearDownClass(cls):
@@ -429,8 +429,9 @@ class Http2(unittest.TestCase):
         c.close()
 
     def test_a_reset_mid_stream_stops_the_upstream_read(self):
-        """The stream's first frames arrive, then Bedrock is silent for 30 s: a reset ends the
-        upstream read then, not when Bedrock next sends."""
+        """The stream's first frames arrive, then Bedrock is silent for 30 s: after a reset the
+        upstream is read on for its usage (Bedrock bills the answer) for at most
+        limits.abandoned_stream_seconds (2 s here), then let go, not when Bedrock next sends."""
         model = "anthropic.stall-v1:0"
         gone = self.fake_count("caller_gone")
         c = Connection(self.gw.url)
@@ -443,6 +444,7 @@ class Http2(unittest.TestCase):
         line = self.audit_line(model)
         self.assertEqual((line["status"], line["protocol"]), (200, "h2"), line)  # the answer had begun
         self.assertIn("the client reset the stream before the answer ended", line["error"])
+        self.assertEqual(line["tokens_from"], "estimate", line)
         c.close()
 
     def test_audit_and_metrics_name_the_protocol(self):

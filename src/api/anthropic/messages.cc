@@ -200,6 +200,13 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
       std::string out;
       out.reserve(type->size() + inner_text->size() + 16);
       out.append("event: ").append(*type).append("\ndata: ").append(*inner_text).append("\n\n");
+      if (input_tokens == 0 && *type == "message_start") {
+        // The input, known from the first event: what a stream its caller left is charged.
+        const json start = parse_json(*inner_text, max_depth);
+        const json* message = field(start, "message");
+        const json* usage = message != nullptr ? field(*message, "usage") : nullptr;
+        if (usage != nullptr) input_tokens = count_field(*usage, "input_tokens", input_tokens);
+      }
       return out;
     }
   }

@@ -50,11 +50,10 @@ class AnthropicMessages final : public Surface {
     x.first_byte = SteadyClock::now();
     api::anthropic::EventUnwrapper unwrapper;
     unwrapper.max_depth = x.config().max_json_depth;
-    if (co_await res.start_stream(200, sse_headers())) {
-      std::string error;
-      if (co_await relay_events(reply, res, unwrapper, error)) co_await res.finish();
-      if (!error.empty()) x.audit.error = error;
-    }
+    const bool open = co_await res.start_stream(200, sse_headers());
+    std::string error;
+    if (co_await relay_events(x, reply, res, unwrapper, error, open)) co_await res.finish();
+    if (!error.empty()) x.audit.error = error;
     if (unwrapper.input_tokens != 0) x.audit.input_tokens = unwrapper.input_tokens;
     if (unwrapper.output_tokens != 0) x.audit.output_tokens = unwrapper.output_tokens;
     x.audit.bytes_out = res.bytes_written();

@@ -66,13 +66,12 @@ class OpenAIChat final : public Surface {
     const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::openai::ChunkTranslator translator(chat, id, created);
-    if (co_await res.start_stream(200, sse_headers())) {
-      std::string error;
-      if (co_await relay_events(reply, res, translator, error)) {
-        if (co_await res.write(translator.finish())) co_await res.finish();
-      }
-      if (!error.empty()) x.audit.error = error;
+    const bool open = co_await res.start_stream(200, sse_headers());
+    std::string error;
+    if (co_await relay_events(x, reply, res, translator, error, open)) {
+      if (co_await res.write(translator.finish())) co_await res.finish();
     }
+    if (!error.empty()) x.audit.error = error;
     if (translator.saw_usage) {
       x.audit.input_tokens = translator.input_tokens;
       x.audit.output_tokens = translator.output_tokens;

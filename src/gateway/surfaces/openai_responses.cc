@@ -117,16 +117,17 @@ class OpenAIResponses final : public Surface {
     const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::openai::ResponseEventTranslator translator(builder);
-    if (co_await res.start_stream(200, sse_headers()) && co_await res.write(translator.start())) {
-      std::string error;
-      if (co_await relay_events(reply, res, translator, error)) {
-        std::string last = translator.finish();  // response.completed
-        // Kept before the caller reads that it completed, so its next turn finds it anywhere.
-        if (translator.completed()) co_await keep(x, request, builder.id(), translator.output());
-        if (co_await res.write(last)) co_await res.finish();
-      }
-      if (!error.empty()) x.audit.error = error;
+    bool open = co_await res.start_stream(200, sse_headers());
+    const std::string first = translator.start();  // response.created
+    if (open) open = co_await res.write(first);
+    std::string error;
+    if (co_await relay_events(x, reply, res, translator, error, open)) {
+      std::string last = translator.finish();  // response.completed
+      // Kept before the caller reads that it completed, so its next turn finds it anywhere.
+      if (translator.completed()) co_await keep(x, request, builder.id(), translator.output());
+      if (co_await res.write(last)) co_await res.finish();
     }
+    if (!error.empty()) x.audit.error = error;
     if (translator.usage.known) {
       x.audit.input_tokens = translator.usage.input;
       x.audit.output_tokens = translator.usage.output;

@@ -1,8 +1,11 @@
 #include "gateway/surfaces/passthrough.h"
 
+#include <boost/asio/this_coro.hpp>
+
 #include <algorithm>
 
 #include "api/json_scan.h"
+#include "gateway/abandoned.h"
 #include "gateway/stream_relay.h"
 #include "gateway/surfaces/translated.h"
 
@@ -37,44 +40,67 @@ bool forwarded_response_header(std::string_view name) {
          iequals(name, "retry-after") || is_bedrock_header(name);
 }
 
-// The event stream as it arrives, at frame boundaries, each frame CRC-checked.
+// The event stream as it arrives, at frame boundaries, each frame CRC-checked. If the caller
+// leaves, the rest is read unrelayed for Bedrock's usage (abandoned.h).
 asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Responder& res, unsigned status,
                                    Headers headers) {
   const OpenStream counted(x.metrics);
   x.first_byte = SteadyClock::now();
-  bool ok = co_await res.start_stream(status, std::move(headers));
+  Unrelayed unrelayed(x, reply, co_await asio::this_coro::executor);
   FrameAligner frames;
+  if (!co_await res.start_stream(status, std::move(headers))) {
+    x.audit.error = "client went away before the stream began";
+    unrelayed.begin();
+  }
   // Ends the stream the way Bedrock does when it fails mid-answer: one exception frame.
   const auto fail_stream = [&](std::string why) -> asio::awaitable<void> {
     x.audit.error = why;
-    if (!ok) co_return;
     if (co_await res.write(exception_frame("internalServerException", "signgate: " + why))) co_await res.finish();
   };
-  while (ok) {
+  for (;;) {
     auto piece = co_await reply.read_some();
     if (!piece) {
-      co_await fail_stream("upstream stream broke: " + piece.message());
-      break;
-    }
-    if (piece->empty() && reply.done()) {
-      if (frames.mid_frame()) {
-        co_await fail_stream("upstream stream ended inside a frame");
+      if (unrelayed.active()) {
+        unrelayed.failed("the upstream stream broke: " + piece.message());
       } else {
-        ok = co_await res.finish();
+        co_await fail_stream("upstream stream broke: " + piece.message());
       }
       break;
     }
-    auto complete = frames.push(*piece);
-    if (!complete) {
-      co_await fail_stream("upstream sent a corrupt " + complete.message());
+    if (piece->empty() && reply.done()) {
+      if (unrelayed.active()) {
+        if (frames.mid_frame()) {
+          unrelayed.failed("the upstream stream ended inside a frame");
+        } else {
+          unrelayed.ended();
+        }
+      } else if (frames.mid_frame()) {
+        co_await fail_stream("upstream stream ended inside a frame");
+      } else {
+        co_await res.finish();
+      }
       break;
     }
-    if (!complete->empty()) ok = co_await res.write(*complete);  // the next read waits for this write
-    if (!ok) x.audit.error = "client went away mid-stream";
+    if (unrelayed.active() && !unrelayed.take(piece->size())) break;
+    auto complete = frames.push(*piece);
+    if (!complete) {
+      if (unrelayed.active()) {
+        unrelayed.failed("the upstream sent a corrupt " + complete.message());
+      } else {
+        co_await fail_stream("upstream sent a corrupt " + complete.message());
+      }
+      break;
+    }
+    if (unrelayed.active() || complete->empty()) continue;
+    if (!co_await res.write(*complete)) {  // the next read waits for this write
+      x.audit.error = "client went away mid-stream";
+      unrelayed.begin();
+    }
   }
   x.audit.bytes_out = res.bytes_written();
   if (frames.input_tokens) x.audit.input_tokens = frames.input_tokens;
   if (frames.output_tokens) x.audit.output_tokens = frames.output_tokens;
+  x.stream.content_events = frames.content_events;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -13,8 +14,10 @@
 
 #include "api/anthropic/messages.h"
 #include "aws/eventstream.h"
+#include "gateway/abandoned.h"
 #include "gateway/exchange.h"
 #include "gateway/refusal.h"
+#include "gateway/stream_relay.h"
 #include "gateway/upstream.h"
 #include "http/server.h"
 
@@ -61,40 +64,70 @@ Headers sse_headers();
 
 // Relays an event stream, decoded frame by frame, through `t` (on_message → text, error →
 // text); each piece is written before the next is read. If the upstream fails mid-stream, an
-// error event ends the relay and `error` says why (for the audit line). Returns whether the
-// caller is still there to be sent the end of the stream.
+// error event ends the relay and `error` says why (for the audit line). If the caller leaves
+// (or is gone already: `relaying` false), the rest is read unrelayed through `t` for Bedrock's
+// usage (abandoned.h). Returns whether the caller is still there to be sent the end of the
+// stream.
 template <class Translator>
-boost::asio::awaitable<bool> relay_events(UpstreamReply& answer, http::Responder& res, Translator& t,
-                                          std::string& error) {
+boost::asio::awaitable<bool> relay_events(Exchange& x, UpstreamReply& answer, http::Responder& res, Translator& t,
+                                          std::string& error, bool relaying = true) {
   aws::eventstream::Decoder decoder;
+  Unrelayed unrelayed(x, answer, co_await boost::asio::this_coro::executor);
+  if (!relaying) {
+    error = "client went away before the stream began";
+    unrelayed.begin();
+  }
   for (;;) {
     auto piece = co_await answer.read_some();
     if (!piece) {
+      if (unrelayed.active()) {
+        unrelayed.failed("the upstream stream broke: " + piece.message());
+        co_return false;
+      }
       error = "upstream stream broke: " + piece.message();
       co_return co_await res.write(t.error("signgate: " + error));
     }
     if (piece->empty() && answer.done()) {
+      if (unrelayed.active()) {
+        if (decoder.idle()) {
+          unrelayed.ended();
+        } else {
+          unrelayed.failed("the upstream stream ended inside a frame");
+        }
+        co_return false;
+      }
       if (!decoder.idle()) {
         error = "upstream stream ended inside a frame";
         co_return co_await res.write(t.error("signgate: " + error));
       }
       co_return true;
     }
+    if (unrelayed.active() && !unrelayed.take(piece->size())) co_return false;
     std::string out;
     std::string_view rest = *piece;
     while (!rest.empty()) {
       auto r = decoder.feed(rest);
       if (r.error != aws::eventstream::Error::kNone) {
-        error = "upstream sent a corrupt event stream: " + std::string(aws::eventstream::to_string(r.error));
+        const std::string why =
+            "upstream sent a corrupt event stream: " + std::string(aws::eventstream::to_string(r.error));
+        if (unrelayed.active()) {
+          unrelayed.failed(why);
+          co_return false;
+        }
+        error = why;
         out += t.error("signgate: " + error);
         co_return co_await res.write(out);
       }
       rest.remove_prefix(r.consumed);
-      if (r.message) out += t.on_message(*r.message);
+      if (r.message) {
+        if (is_content_event(*r.message)) ++x.stream.content_events;
+        out += t.on_message(*r.message);  // unrelayed too: the translator reads the usage
+      }
     }
-    if (!out.empty() && !co_await res.write(out)) {
+    if (unrelayed.active() || out.empty()) continue;
+    if (!co_await res.write(out)) {
       error = "client went away mid-stream";
-      co_return false;
+      unrelayed.begin();
     }
   }
 }
