@@ -155,7 +155,10 @@ void random_bytes(unsigned char* out, std::size_t size) {
     std::array<unsigned char, 4096> bytes;
     std::size_t used = 4096;  // empty until the first draw
     unsigned generation = 0;
-    ~Pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+    ~Pool() {
+      OPENSSL_cleanse(bytes.data(), bytes.size());
+      used = bytes.size();  // a late call (another thread-local's destructor) draws anew
+    }
   };
   thread_local Pool pool;
   (void)fork_watch;

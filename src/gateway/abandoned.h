@@ -2,10 +2,10 @@
 // and bills it, so signgate reads on without relaying until Bedrock's usage arrives, within
 // limits.abandoned_stream_bytes and limits.abandoned_stream_seconds, and charges what Bedrock
 // said. Past a bound, or if the upstream fails first, it charges an estimate instead:
-//   input  what Bedrock reported (Anthropic's message_start carries it), else the request
-//          body's bytes divided by 4, rounded up;
+//   input  what Bedrock reported (Anthropic's message_start carries it), else
+//          estimated_input_tokens() of the request body;
 //   output the larger of what Bedrock reported and the content events seen (each carries at
-//          least one token), else the request's max_tokens, else 0.
+//          least one token), else the request's max_tokens, else 0; each at most 2^24.
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
@@ -27,7 +27,9 @@ namespace signgate::gateway {
 // Watches a stream's caller for the relay: from construction `reply` answers to this watch
 // instead of the caller, and once the caller leaves (begin(), or the caller's abort signal
 // firing) a deadline of limits.abandoned_stream_seconds stops its reading, and take() holds the
-// bytes read after to limits.abandoned_stream_bytes.
+// bytes read after to limits.abandoned_stream_bytes. The reading stops at once when signgate
+// stops (the estimate is charged within the shutdown grace) or when more streams than
+// limits.max_connections are being read unrelayed in the process.
 class Unrelayed {
  public:
   Unrelayed(Exchange& x, UpstreamReply& reply, const boost::asio::any_io_executor& executor);
@@ -51,12 +53,21 @@ class Unrelayed {
   std::shared_ptr<http::AbortSignal> deadline_;
   boost::asio::steady_timer timer_;
   std::optional<http::AbortScope> on_caller_gone_;
+  std::optional<http::AbortScope> on_stopping_;
+  bool stopping_ = false;
+  bool counted_ = false;  // in unrelayed_now
   std::uint64_t bytes_ = 0;
 };
 
 // The max_tokens a request body (Converse's inferenceConfig.maxTokens, Anthropic's and other
-// InvokeModel bodies' max_tokens, Titan's maxTokenCount, Llama's max_gen_len) asked for.
+// InvokeModel bodies' max_tokens, Nova's max_new_tokens, Titan's maxTokenCount, Llama's
+// max_gen_len) asked for.
 std::optional<std::uint64_t> requested_max_tokens(std::string_view body, int max_depth);
+
+// An estimate of a request body's input tokens: its strings' bytes divided by 4, but for each
+// image, document or video given inline (a "bytes" or "data" string over 1 KiB), kMediaTokens.
+std::uint64_t estimated_input_tokens(std::string_view body, int max_depth);
+inline constexpr std::uint64_t kMediaTokens = 1600;  // a Claude image at its largest size
 
 // Step 8 for a stream its caller left: the audit's tokens as Bedrock said after the caller left
 // ("drained") or the estimate above ("estimate"), counted in the metrics.

@@ -288,6 +288,7 @@ struct Server::Impl {
     std::set<beast::tcp_stream*> idle;           // connections waiting for their next request
     std::set<asio::steady_timer*> h2_watchdogs;  // HTTP/2 connections' watchdogs: woken to send GOAWAY
     std::thread thread;
+    std::shared_ptr<AbortSignal> stopping = std::make_shared<AbortSignal>();  // loop_stopping()
     Handler handler;  // this loop's own (its per-loop state, an upstream pool say, lives in it)
   };
 
@@ -617,12 +618,20 @@ Result<std::uint16_t> Server::listen() {
   return port;
 }
 
+namespace {
+thread_local std::shared_ptr<AbortSignal> this_loop_stopping;
+}  // namespace
+
+std::shared_ptr<AbortSignal> loop_stopping() { return this_loop_stopping; }
+
 void Server::start() {
   asio::co_spawn(impl_->loops[0]->ioc, impl_->accept(), asio::detached);
   for (auto& loop : impl_->loops) {
     loop->thread = std::thread([&l = *loop] {
       const Deadlines::Scope scope(*l.deadlines);
+      this_loop_stopping = l.stopping;
       l.ioc.run();
+      this_loop_stopping.reset();
     });
   }
 }
@@ -637,6 +646,7 @@ void Server::stop(std::chrono::milliseconds deadline, std::chrono::milliseconds 
     asio::post(loop->ioc, [&l = *loop] {
       for (auto* s : l.idle) s->cancel();          // idle keep-alive connections close now
       for (auto* t : l.h2_watchdogs) t->cancel();  // HTTP/2 ones send GOAWAY now
+      l.stopping->fire("signgate is stopping");
     });
   }
   // Requests in flight finish; HTTP/2 connections get their GOAWAY out before they close.

@@ -136,6 +136,10 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// Fired on a server's event loop when the server starts to stop (null on a thread that is not
+// one of its loops): work that would wait long for nobody, a stream whose caller left, gives up.
+std::shared_ptr<AbortSignal> loop_stopping();
+
 // The request's transfer codings, judged as RFC 9112 §6.1 asks: nullopt when acceptable
 // (none, or exactly "chunked"), else 400 (final coding not chunked, chunked twice) or 501
 // (a coding signgate does not decode). Bodies with such framing are never read.

@@ -23,6 +23,7 @@
 #include "aws/eventstream.h"
 #include "common/base64.h"
 #include "common/crypto.h"
+#include "gateway/abandoned.h"
 #include "gateway/fake_upstream.h"
 #include "gateway/gateway.h"
 
@@ -578,7 +579,7 @@ TEST(Pipeline, AStreamItsCallerLeftIsChargedWhatBedrockReports) {
 }
 
 // When the upstream breaks after the caller left, the charge is the documented estimate: the
-// input Bedrock reported (else the body's bytes / 4), the content events seen, else max_tokens.
+// input Bedrock reported (else the body's text / 4), the content events seen, else max_tokens.
 TEST(Pipeline, AStreamItsCallerLeftIsChargedAnEstimateWhenTheUsageNeverComes) {
   const auto chunk = [](const std::string& inner) {
     return event("chunk", R"({"bytes":")" + base64_encode(inner) + R"("})");
@@ -612,9 +613,30 @@ TEST(Pipeline, AStreamItsCallerLeftIsChargedAnEstimateWhenTheUsageNeverComes) {
     h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse-stream", bearer("full-secret"), body, 0);
     const auto line = h.audit_lines().at(0);
     EXPECT_EQ(line["tokens_from"], "estimate") << line;
-    EXPECT_EQ(line["input_tokens"], (body.size() + 3) / 4) << line;
+    EXPECT_EQ(line["input_tokens"], 2) << "\"user\" and \"hi\": 6 bytes of text, / 4";
     EXPECT_EQ(line["output_tokens"], 40) << "no content seen: the request's maxTokens";
   }
+}
+
+// The input estimate counts text, not the base64 of an image (a 4 MB image is not a million
+// tokens), and is not fooled by nesting; max_tokens is found in each model family's field.
+TEST(Pipeline, AbandonedStreamEstimatesReadTheBody) {
+  const std::string image(100000, 'A');
+  const std::string converse = R"({"messages":[{"role":"user","content":[{"text":"12345678"},)"
+                               R"({"image":{"format":"png","source":{"bytes":")" +
+                               image + R"("}}}]}],"inferenceConfig":{"maxTokens":33}})";
+  EXPECT_EQ(estimated_input_tokens(converse, 128), (4 + 8 + 3 + 3) / 4 + kMediaTokens) << "user, text, png";
+  EXPECT_EQ(requested_max_tokens(converse, 128), 33u);
+  EXPECT_EQ(requested_max_tokens(R"({"inferenceConfig":{"max_new_tokens":7}})", 128), 7u);
+  EXPECT_EQ(requested_max_tokens(R"({"max_gen_len":9})", 128), 9u);
+  EXPECT_EQ(requested_max_tokens(R"({"textGenerationConfig":{"maxTokenCount":11}})", 128), 11u);
+  EXPECT_FALSE(requested_max_tokens(R"({"max_tokens":-1})", 128));
+  EXPECT_EQ(estimated_input_tokens("not json at all", 128), 4u) << "bytes / 4 when it is not JSON";
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep += R"({"a":)";
+  deep += R"("xxxx")";
+  for (int i = 0; i < 100; ++i) deep += "}";
+  EXPECT_EQ(estimated_input_tokens(deep, 128), 1u);
 }
 
 // /v1/models is answered locally from the key's allowlist and aliases, and counts against

@@ -62,13 +62,17 @@ def headers(client):
 
 def ready(url):
     """Every client's role session holds credentials (each is fetched on its own)."""
+    return ready_for(url, len(CLIENTS))
+
+
+def ready_for(url, sessions):
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
             lines = [l for l in r.read().decode().splitlines()
                      if l.startswith("signgate_credential_seconds_to_expiry{")]
     except (urllib.error.URLError, OSError):
         return False
-    return len(lines) == len(CLIENTS) and all(float(l.rsplit(" ", 1)[1]) > 0 for l in lines)
+    return len(lines) == sessions and all(float(l.rsplit(" ", 1)[1]) > 0 for l in lines)
 
 
 class AbandonedStreams(unittest.TestCase):
@@ -182,10 +186,42 @@ class AbandonedStreamsEstimated(AbandonedStreams):
     def test_converse_input_estimated_from_the_body(self):
         line = self.abandon("converse-stream", "h2", model=STALL, client="stall-converse-stream", prompt="hi")
         self.assertEqual(line["tokens_from"], "estimate", line)
-        self.assertEqual(line["input_tokens"], (len(converse_body("hi")) + 3) // 4, line)
+        self.assertEqual(line["input_tokens"], 2, "the body's text, \"user\" and \"hi\", / 4: %s" % line)
         self.assertGreaterEqual(line["output_tokens"], 1, line)
         metrics = urllib.request.urlopen(self.gw.url + "/metrics", timeout=10).read().decode()
         self.assertIn('signgate_abandoned_streams_total{tokens_from="estimate"}', metrics)
+
+
+class AbandonedAtShutdown(unittest.TestCase):
+    """A stream its caller left is being read when signgate is told to stop: the reading ends
+    at once with the estimate charged and audited, and signgate exits well within its grace."""
+
+    def test_sigterm_settles_the_stream_it_reads_unrelayed(self):
+        fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        gw = Gateway(url, [c for c in CLIENTS if c["name"] == "stall-messages"],
+                     extra="limits: { abandoned_stream_seconds: 600 }\n", shutdown_grace=60)
+        try:
+            self.assertTrue(wait_for(lambda: ready_for(gw.url, 1)))
+            c = Connection(gw.url)
+            path, body = SURFACES["messages"]
+            c.send(c.request(1, "POST", path(STALL), headers("stall-messages"), body("hi", STALL).encode()))
+            self.assertTrue(c.frames(lambda kind, flags, stream, payload: kind == DATA and stream == 1 and payload))
+            c.send(frame(RST_STREAM, 0, 1, struct.pack(">I", 8)))  # CANCEL; Bedrock is silent for 30 s
+            time.sleep(0.5)
+            started = time.monotonic()
+            rc = gw.stop()
+            took = time.monotonic() - started
+            c.close()
+        finally:
+            gw.stop()
+            fake.shutdown()
+        self.assertEqual(rc, 0, gw.logs()[-2000:])
+        self.assertLess(took, 10, "signgate waited for the stream nobody reads (grace 60 s, Bedrock silent 30 s)")
+        lines = [l for l in gw.audit() if l["client"] == "stall-messages"]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(lines[0]["tokens_from"], "estimate", lines[0])
+        self.assertEqual(lines[0]["input_tokens"], 12, lines[0])
+        self.assertIn("signgate is stopping", lines[0]["error"])
 
 
 # The drained cases run once, in AbandonedStreams.
