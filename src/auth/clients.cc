@@ -1,7 +1,6 @@
 #include "auth/clients.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "aws/sts.h"
@@ -9,64 +8,11 @@
 
 namespace signgate::auth {
 
-namespace {
-
-bool is_arn(std::string_view s) { return s.substr(0, 4) == "arn:"; }
-
-// arn, partition, service, region, account, resource: split on the first five ':'.
-std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn) {
-  std::array<std::string_view, 6> fields;
-  for (std::size_t i = 0; i < 5; ++i) {
-    const auto colon = arn.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    fields[i] = arn.substr(0, colon);
-    arn.remove_prefix(colon + 1);
-  }
-  fields[5] = arn;
-  return fields;
-}
-}  // namespace
-
-bool glob_match(std::string_view pattern, std::string_view text) {
-  // Iterative matcher with one backtrack point: linear in practice, no recursion.
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 bool Client::allows_operation(Operation op) const {
   // Without a list, every operation but async-invoke: StartAsyncInvoke has Bedrock write to an
   // S3 location the caller names, so a client gets it only when its list says so.
   if (operations.empty()) return op != Operation::kAsyncInvoke;
   return std::find(operations.begin(), operations.end(), op) != operations.end();
-}
-
-bool model_pattern_match(std::string_view pattern, std::string_view model_id) {
-  if (pattern == "*") return true;
-  const bool arn_pattern = is_arn(pattern);
-  if (arn_pattern != is_arn(model_id)) return false;
-  if (!arn_pattern) return glob_match(pattern, model_id);
-  const auto p = arn_fields(pattern);
-  const auto m = arn_fields(model_id);
-  if (!p || !m) return false;
-  for (std::size_t i = 0; i < p->size(); ++i) {
-    if (!glob_match((*p)[i], (*m)[i])) return false;
-  }
-  return true;
 }
 
 bool Client::allows_model(std::string_view model_id) const {

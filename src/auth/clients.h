@@ -14,6 +14,7 @@
 
 #include "auth/limits.h"
 #include "aws/bedrock_operation.h"
+#include "aws/model_pattern.h"
 #include "aws/role.h"
 #include "common/crypto.h"
 #include "common/time.h"
@@ -23,15 +24,9 @@ namespace signgate::auth {
 
 using aws::Operation;
 
-// '*' matches any run of characters (including none), '?' one character; nothing else is special.
-bool glob_match(std::string_view pattern, std::string_view text);
-
-// Whether an allowlist entry admits a model ID. "*" admits everything. An ARN pattern
-// ("arn:...") admits only ARNs, field by field as IAM matches them: partition, service,
-// region and account are globs that cannot cross ':', and only the resource's '*' spans
-// '/' and ':'. A pattern of fewer than six fields admits nothing. Any other pattern is a
-// glob_match over model IDs that are not ARNs.
-bool model_pattern_match(std::string_view pattern, std::string_view model_id);
+// Allowlist patterns (aws/model_pattern.h): globs over model IDs, field by field over ARNs.
+using aws::glob_match;
+using aws::model_pattern_match;
 
 struct Client {
   std::string name;

@@ -14,6 +14,8 @@
 #include <optional>
 #include <thread>
 
+#include "aws/model_id.h"
+#include "aws/model_pattern.h"
 #include "cli/logging.h"
 #include "cli/sign_command.h"
 #include "common/base64.h"
@@ -281,6 +283,36 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   return kExitOk;
 }
 
+namespace {
+
+// check-config --explain MODEL: for each client, whether its allowlist admits MODEL (an alias
+// from models: is judged as the ID it names, as the OpenAI and Anthropic surfaces do) and by
+// which pattern: the question an operator asks when a caller gets 403.
+void explain_model(const config::Config& cfg, const std::string& model, std::ostream& out) {
+  std::string id = model;
+  if (const auto alias = cfg.models.find(model); alias != cfg.models.end()) {
+    id = alias->second;
+    out << model << " is an alias of " << id << " (models:); judged as " << id << "\n";
+  } else {
+    out << model << "\n";
+  }
+  if (!aws::valid_model_id(id)) out << "  (not a model ID Bedrock accepts: every call naming it gets 400)\n";
+  for (const auto& client : cfg.clients) {
+    const auto by = std::find_if(client.models.begin(), client.models.end(),
+                                 [&](const std::string& pattern) { return aws::model_pattern_match(pattern, id); });
+    out << "  " << client.name << ": ";
+    if (by != client.models.end()) {
+      out << "admitted by '" << *by << "'\n";
+      continue;
+    }
+    out << "refused (403): none of ";
+    for (std::size_t i = 0; i < client.models.size(); ++i) out << (i == 0 ? "'" : ", '") << client.models[i] << "'";
+    out << " matches\n";
+  }
+}
+
+}  // namespace
+
 int run_check_config(const CheckConfigArgs& args, const Environment& env, std::ostream& out, std::ostream& err) {
   auto cfg = config::load_config(args.config, env);
   if (!cfg) {
@@ -293,6 +325,7 @@ int run_check_config(const CheckConfigArgs& args, const Environment& env, std::o
   }
   out << cfg->source << ": valid (listen " << cfg->listen << ", region " << cfg->aws.region << ", "
       << cfg->clients.size() << " client" << (cfg->clients.size() == 1 ? "" : "s") << ")\n";
+  if (!args.explain.empty()) explain_model(*cfg, args.explain, out);
   return kExitOk;
 }
 
@@ -365,6 +398,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
 CLI::App* add_check_config_command(CLI::App& app, CheckConfigArgs& args) {
   CLI::App* cmd = app.add_subcommand("check-config", "Validate a config without serving");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
+  cmd->add_option("--explain", args.explain,
+                  "a model ID or alias: say, for each client, whether it may call it and by which pattern");
   return cmd;
 }
 

@@ -23,6 +23,7 @@ int run_serve(const ServeArgs& args, const Environment& env);
 
 struct CheckConfigArgs {
   std::string config;
+  std::string explain;  // --explain MODEL: which client may call it, and by which pattern
 };
 int run_check_config(const CheckConfigArgs& args, const Environment& env, std::ostream& out, std::ostream& err);
 

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include "aws/bedrock_operation.h"
+#include "aws/model_pattern.h"
 #include "aws/sts.h"
 
 #include <arpa/inet.h>
@@ -284,17 +285,13 @@ bool valid_region(const std::string& region) {
 
 // Why an allowlist entry could never match a model ID, if it could not: only '*' and '?' are
 // special, and a model ID or ARN holds letters, digits and . _ - : / only ("[0-9" is a typo).
+// What clients[].models (and every section that names models by pattern) refuses: a pattern
+// that can never match, with the one it probably meant.
 std::optional<std::string> model_pattern_problem(const std::string& pattern) {
-  if (pattern.empty()) return "is empty (a model ID, a glob like anthropic.claude-*, or \"*\")";
-  for (char ch : pattern) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    std::string_view("._-:/*?").find(ch) != std::string_view::npos;
-    if (!ok) {
-      return "'" + pattern + "' holds '" + std::string(1, ch) +
-             "', which no model ID contains (globs know only * and ?)";
-    }
-  }
-  return std::nullopt;
+  auto problem = aws::model_pattern_problem(pattern);
+  if (!problem) return std::nullopt;
+  if (problem->suggestion.empty()) return problem->reason;
+  return problem->reason + "; did you mean '" + problem->suggestion + "'?";
 }
 
 bool is_hex64(const std::string& s) {

@@ -367,6 +367,21 @@ TEST(Config, ModelGlobsThatCanNeverMatchAreRefused) {
             "accepted");
 }
 
+// An ARN pattern of four fields passed once and matched nothing (every inference-profile call a
+// 403): it is refused with its line and the pattern it probably meant.
+TEST(Config, AnArnPatternThatCanNeverMatchIsRefusedWithWhatItMeant) {
+  const std::string text =
+      "aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: "
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+      "    models: [\"arn:aws:bedrock:*\", \"anthropic.claude-*\"]\n";
+  const auto cfg = parse_config(text, "signgate.yaml", fixed_environment({}));
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.message().find("signgate.yaml:5: clients[0].models[0]: 'arn:aws:bedrock:*' has 4 of an ARN's six"),
+            std::string::npos)
+      << cfg.message();
+  EXPECT_NE(cfg.message().find("did you mean 'arn:aws:bedrock:*:*:*'?"), std::string::npos) << cfg.message();
+}
+
 TEST(Config, ReloadChangesAreDescribed) {
   const std::string base = "aws: { region: us-east-1 }\nclients:\n";
   const auto client = [](const std::string& name, const std::string& hash_digit, const std::string& models) {

@@ -145,6 +145,38 @@ class CheckConfigAndServe(unittest.TestCase):
             self.assertEqual(missing.returncode, 2)
             self.assertIn("absent.yaml: cannot be read", missing.stderr.decode())
 
+    def test_a_pattern_that_can_never_match_is_refused_with_what_it_meant(self):
+        """`arn:aws:bedrock:*` looks right but has four of an ARN's six fields: check-config and
+        serve refuse it with its line and the pattern it probably meant."""
+        text = ("aws: { region: us-east-1 }\nclients:\n  - name: a\n    secret_sha256: %s\n"
+                "    models: [\"arn:aws:bedrock:*\", \"anthropic.claude-*\"]\n" % hashlib.sha256(b"a").hexdigest())
+        with tempdir() as d:
+            path = self.write(d, text)
+            for command in ("check-config", "serve"):
+                p = run(command, "--config", path, timeout=30)
+                self.assertEqual(p.returncode, 2, command)
+                err = p.stderr.decode()
+                self.assertIn("signgate.yaml:5: clients[0].models[0]: 'arn:aws:bedrock:*' has 4 of an ARN's six", err)
+                self.assertIn("did you mean 'arn:aws:bedrock:*:*:*'?", err)
+
+    def test_explain_says_which_client_may_call_a_model_and_by_which_pattern(self):
+        """The question an operator asks when a caller gets 403."""
+        text = ("aws: { region: us-east-1 }\nmodels:\n  sonnet: us.anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+                "clients:\n"
+                "  - name: app\n    secret_sha256: %s\n    models: ['anthropic.*', 'us.anthropic.*']\n"
+                "  - name: ci\n    secret_sha256: %s\n    models: ['amazon.nova-*']\n"
+                % (hashlib.sha256(b"a").hexdigest(), hashlib.sha256(b"b").hexdigest()))
+        with tempdir() as d:
+            p = run("check-config", "--config", self.write(d, text), "--explain", "sonnet")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = p.stdout.decode()
+            self.assertIn("sonnet is an alias of us.anthropic.claude-sonnet-4-5-20250929-v1:0", out)
+            self.assertIn("  app: admitted by 'us.anthropic.*'", out)
+            self.assertIn("  ci: refused (403): none of 'amazon.nova-*' matches", out)
+            arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.x"
+            p = run("check-config", "--config", self.write(d, text), "--explain", arn)
+            self.assertIn("  app: refused (403): none of 'anthropic.*', 'us.anthropic.*' matches", p.stdout.decode())
+
     def test_the_shipped_examples_are_valid(self):
         env = {"SIGNGATE_ROLE_ARN": "arn:aws:iam::111122223333:role/claude-code", "SIGNGATE_EXTERNAL_ID": "ext-1",
                "CLAUDE_CODE_SECRET_SHA256": hashlib.sha256(b"s").hexdigest(),

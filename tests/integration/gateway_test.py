@@ -262,6 +262,16 @@ class ReloadAndRevocation(unittest.TestCase):
         self.assertIn("reload (SIGHUP) refused, keeping the running config", self.gw.logs())
         self.assertIn("signgate.yaml: line", self.gw.logs())
 
+    def test_a_reload_with_a_pattern_that_can_never_match_keeps_the_running_config(self):
+        self.gw.write_config([dict(CLIENTS[0], models='["arn:aws:bedrock:*"]')] + CLIENTS[1:])
+        self.gw.reload()
+        logs = eventually(self.gw.logs, lambda text: "did you mean 'arn:aws:bedrock:*:*:*'?" in text)
+        self.assertIn("models[0]: 'arn:aws:bedrock:*' has 4 of an ARN's six", logs)
+        self.assertIn("reload (SIGHUP) refused, keeping the running config", logs)
+        self.assertEqual(self.status(S1), 200)
+        self.gw.write_config(CLIENTS)
+        self.gw.reload()
+
     def test_an_expired_key_is_refused(self):
         self.gw.write_config([dict(CLIENTS[0], expires_at="2020-01-01T00:00:00Z")])
         self.gw.reload()
