@@ -72,14 +72,9 @@ bool account_resource(std::string_view r) {
 
 // arn:{partition}:{service}:{region}:{account}:{resource}, as the pattern's ARN branches allow.
 bool valid_arn(std::string_view arn) {
-  std::string_view field[6];
-  for (int i = 0; i < 5; ++i) {
-    const auto colon = arn.find(':');
-    if (colon == std::string_view::npos) return false;
-    field[i] = arn.substr(0, colon);
-    arn.remove_prefix(colon + 1);
-  }
-  field[5] = arn;
+  auto fields = arn_fields(arn);
+  if (!fields) return false;
+  auto& field = *fields;
   const std::string_view partition = field[1], service = field[2], region = field[3], account = field[4];
   if (service == "sagemaker") {
     return partition == "aws" && run(region, is_name_char, 1, kUnbounded) && run(account, is_digit, 12, 12) &&
@@ -115,6 +110,18 @@ bool underscore_name(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn) {
+  std::array<std::string_view, 6> fields;
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto colon = arn.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    fields[i] = arn.substr(0, colon);
+    arn.remove_prefix(colon + 1);
+  }
+  fields[5] = arn;
+  return fields;
+}
 
 bool valid_model_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxModelIdSize) return false;

@@ -1,7 +1,9 @@
 // The model IDs Bedrock runtime accepts in /model/{modelId}/..., checked by hand (no regex).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace signgate::aws {
@@ -18,5 +20,9 @@ inline constexpr std::size_t kMaxModelIdSize = 2048;
 // segments) are refused, a partition is "aws" or "aws-[a-z0-9-]+" (the pattern allows any
 // non-':' byte), and anything starting "arn:" must be one of those ARNs.
 bool valid_model_id(std::string_view id);
+
+// An ARN's six fields, arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, split on its first five
+// ':' (a resource may hold more, "foundation-model/...-v1:0"); nullopt with fewer.
+std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn);
 
 }  // namespace signgate::aws

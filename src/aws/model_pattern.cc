@@ -1,26 +1,14 @@
 #include "aws/model_pattern.h"
 
-#include <array>
 #include <vector>
+
+#include "aws/model_id.h"
 
 namespace signgate::aws {
 
 namespace {
 
 bool is_arn(std::string_view s) { return s.substr(0, 4) == "arn:"; }
-
-// arn, partition, service, region, account, resource: split on the first five ':'.
-std::optional<std::array<std::string_view, 6>> arn_fields(std::string_view arn) {
-  std::array<std::string_view, 6> fields;
-  for (std::size_t i = 0; i < 5; ++i) {
-    const auto colon = arn.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    fields[i] = arn.substr(0, colon);
-    arn.remove_prefix(colon + 1);
-  }
-  fields[5] = arn;
-  return fields;
-}
 
 // Every field of `pattern`, split on ':' (an ARN pattern of any length).
 std::vector<std::string_view> colon_fields(std::string_view pattern) {
@@ -135,7 +123,7 @@ std::optional<PatternProblem> model_pattern_problem(std::string_view pattern) {
                               "so it matches nothing",
                           join(meant)};
   }
-  std::string_view partition = fields[1], service = fields[2], region = fields[3], account = fields[4];
+  const std::string_view partition = fields[1], service = fields[2], region = fields[3], account = fields[4];
   const std::string resource = join(std::vector<std::string>(fields.begin() + 5, fields.end()));
   std::vector<std::string> meant = {"arn", fields[1], fields[2], fields[3], fields[4], resource};
   bool any_partition = false;

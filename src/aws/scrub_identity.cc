@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "aws/model_id.h"
 #include "common/strings.h"
 
 namespace signgate::aws {
@@ -68,23 +69,16 @@ std::size_t arn_end(std::string_view text, std::size_t at) {
 
 // "<service resource-type ARN>" for arn:partition:service:region:account:resource.
 std::string arn_placeholder(std::string_view arn) {
-  std::array<std::string_view, 5> field{};  // partition, service, region, account, resource
-  arn.remove_prefix(4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto colon = arn.find(':');
-    if (colon == std::string_view::npos) return "<ARN>";
-    field[i] = arn.substr(0, colon);
-    arn.remove_prefix(colon + 1);
-  }
-  field[4] = arn;
-  const std::string_view service = field[1];
+  const auto field = arn_fields(arn);
+  if (!field) return "<ARN>";
+  const std::string_view service = (*field)[2];
   if (service.empty() || service.size() > 40 || !std::all_of(service.begin(), service.end(), is_name_char)) {
     return "<ARN>";
   }
   std::string out = "<";
   out.append(service);
-  if (const auto sep = field[4].find_first_of("/:"); sep != std::string_view::npos) {
-    const std::string_view type = field[4].substr(0, sep);
+  if (const auto sep = (*field)[5].find_first_of("/:"); sep != std::string_view::npos) {
+    const std::string_view type = (*field)[5].substr(0, sep);
     if (std::find(kResourceTypes.begin(), kResourceTypes.end(), type) != kResourceTypes.end()) {
       out.append(" ").append(type);
     }

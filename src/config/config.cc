@@ -283,8 +283,6 @@ bool valid_region(const std::string& region) {
   return !n.empty() && n.size() <= 2 && std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
-// Why an allowlist entry could never match a model ID, if it could not: only '*' and '?' are
-// special, and a model ID or ARN holds letters, digits and . _ - : / only ("[0-9" is a typo).
 // What clients[].models (and every section that names models by pattern) refuses: a pattern
 // that can never match, with the one it probably meant.
 std::optional<std::string> model_pattern_problem(const std::string& pattern) {

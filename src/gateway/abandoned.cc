@@ -90,11 +90,9 @@ std::optional<std::uint64_t> requested_max_tokens(std::string_view body, int max
     return std::nullopt;
   };
   if (!j.is_object()) return std::nullopt;
-  if (const nlohmann::json* inference = api::field(j, "inferenceConfig")) {
+  if (const nlohmann::json* inference = api::field(j, "inferenceConfig")) {  // Converse's, or Nova's own
     if (auto n = count(api::field(*inference, "maxTokens"))) return n;
-  }
-  if (const nlohmann::json* nova = api::field(j, "inferenceConfig")) {
-    if (auto n = count(api::field(*nova, "max_new_tokens"))) return n;
+    if (auto n = count(api::field(*inference, "max_new_tokens"))) return n;
   }
   if (const nlohmann::json* titan = api::field(j, "textGenerationConfig")) {
     if (auto n = count(api::field(*titan, "maxTokenCount"))) return n;
