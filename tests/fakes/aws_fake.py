@@ -22,6 +22,21 @@ after two frames; the last two give up as soon as their caller closes the connec
 named denied.* get Bedrock's AccessDeniedException (naming the account, role and session), and
 *.streamfault-* streams end after two frames with an exception frame quoting ARNs.
 
+Regions and accounts, for routes across them: `server.region` set, a Bedrock call signed for
+another region is refused (403 InvalidSignatureException, as AWS does); `server.requests`
+entries carry the signing "region" and "access_key" (and, for runtime calls, "model",
+"operation" and "outcome"). Each emulator is an account of its own (credentials its STS
+issued work only there) unless started with same_account_as=another (another region of it).
+`server.fail` fails Bedrock runtime calls (/model/{id}/...) until switched off:
+  {"type": "ThrottlingException"}             the error Bedrock sends (status from FAILURES, or "status"),
+                                              optional "message", "retry_after" (a Retry-After header)
+  {"mode": "hang"}                            no answer for 30 s unless the caller leaves first
+  {"mode": "stream_throttle_first"}           streams: 200, then throttlingException before any content
+  {"mode": "stream_throttle_after"}           streams: 200, messageStart, one content delta, then throttlingException
+with "count": N to fail N calls only (None: every call); the stream modes leave other operations
+alone. Counts: "failed" (and "failed_" + the type or mode) for each injected failure, "served"
+for each runtime call answered 2xx, "wrong_region" for each refused scope.
+
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
 import argparse
@@ -90,6 +105,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+        if getattr(self, "_runtime", False) and 200 <= status < 300:
+            self._served()
+
+    def _served(self):
+        self.server.count("served")
+        self._entry["outcome"] = "served"
 
     def _error(self, status, error_type, message):
         self._send(status, json.dumps({"message": message}), extra=[("x-amzn-ErrorType", error_type)])
@@ -156,7 +177,8 @@ class Handler(BaseHTTPRequestHandler):
                                             "last_converse_body": srv.last_converse_body,
                                             "last_count_tokens": srv.last_count_tokens,
                                             "last_control_query": srv.last_control_query,
-                                            "last_guardrail": srv.last_guardrail}))
+                                            "last_guardrail": srv.last_guardrail,
+                                            "fail": srv.fail, "region": srv.region}))
         elif path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
                 setattr(srv, key, value)
@@ -173,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _handle(self):
+        self._runtime = False  # a kept-alive connection's handler serves several requests
         body = self._body()
         if self._unsigned(body):
             return None
@@ -187,8 +210,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(403, "ExpiredTokenException", "The security token included in the request is expired")
         ok, reason, details = botocore_sigv4.verify(self.command, url, headers, body, self.server.accepted(),
                                                     max_skew_seconds=self.server.max_skew)
-        self.server.record({"method": self.command, "path": self.path, "ok": ok, "reason": reason,
-                            "headers": [[n, v] for n, v in headers if n.lower() != "authorization"]})
+        entry = {"method": self.command, "path": self.path, "ok": ok, "reason": reason,
+                 "headers": [[n, v] for n, v in headers if n.lower() != "authorization"],
+                 "region": details.get("region") or scope_region(headers), "access_key": access_key}
+        self.server.record(entry)
+        self._entry = entry
+        self._runtime = False
         if not ok:
             self.server.count("rejected")
             error_type = "SignatureDoesNotMatch" if "does not match" in reason else "InvalidSignatureException"
@@ -198,6 +225,10 @@ class Handler(BaseHTTPRequestHandler):
         service = details["service"]
         if service == "sts":
             return self._sts(body, access_key)
+        if service == "bedrock" and self.server.region and details["region"] != self.server.region:
+            # What Bedrock's endpoint in one region says to a signature scoped to another.
+            self.server.count("wrong_region")
+            return self._error(403, "InvalidSignatureException", "Credential should be scoped to a valid region.")
         if service == "bedrock":
             self.server.count("bedrock")
             return self._bedrock(body)
@@ -280,6 +311,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[1] != "model":
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
         model, operation = unquote(parts[2]), parts[3]
+        self._entry.update(model=model, operation=operation)
         with self.server._lock:
             self.server.seen_models.append(model)
             throttled = self.server.throttle_next > 0
@@ -288,6 +320,10 @@ class Handler(BaseHTTPRequestHandler):
         if throttled:
             self.server.count("throttled")
             return self._error(429, "ThrottlingException", "Too many requests, please wait before trying again.")
+        failure = self.server.take_failure(operation)
+        if failure is not None and _injected_failure(self, failure, model, operation):
+            return None
+        self._runtime = True
         if model.startswith("denied."):  # Bedrock's own words, naming the account, role and session
             action = "bedrock:InvokeModelWithResponseStream" if operation.endswith("stream") else \
                 "bedrock:CountTokens" if operation == "count-tokens" else "bedrock:InvokeModel"
@@ -670,6 +706,8 @@ def _wait_unless_gone(handler, seconds):
 
 def _stream_body(handler, frames, model):
     """Sends event-stream frames one chunk each; a model named *.reset-* breaks off after two."""
+    if getattr(handler, "_runtime", False):
+        handler._served()
     handler.send_response(200)
     handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
     handler.send_header("Transfer-Encoding", "chunked")
@@ -706,6 +744,89 @@ def _stream_body(handler, frames, model):
     return None
 
 
+# The errors Bedrock's runtime answers with, by x-amzn-ErrorType: status and Bedrock's wording.
+FAILURES = {
+    "ThrottlingException": (429, "Too many requests, please wait before trying again."),
+    "ServiceQuotaExceededException": (400, "Your request exceeds the service quota for your account. You can view "
+                                           "your quotas at https://console.aws.amazon.com/servicequotas. You can "
+                                           "resubmit your request later."),
+    "ServiceUnavailableException": (503, "Bedrock is unable to process your request."),
+    "ModelNotReadyException": (429, "Model is not ready to serve inference requests. The AWS SDK will automatically "
+                                    "retry the operation up to 5 times."),
+    "InternalServerException": (500, "The system encountered an unexpected error during processing. Try your "
+                                     "request again."),
+    "ModelErrorException": (424, "The system encountered an unexpected error during processing. Try your request "
+                                 "again."),
+    "ModelTimeoutException": (408, "Model has timed out in processing the request. Try your request again."),
+    "ValidationException": (400, "Malformed input request, please reformat your input and try again."),
+    "AccessDeniedException": (403, "You don't have access to the model with the specified model ID."),
+    "ResourceNotFoundException": (404, "Could not resolve the foundation model from the provided model identifier."),
+}
+STREAM_MODES = ("stream_throttle_first", "stream_throttle_after")
+STREAMS = ("converse-stream", "invoke-with-response-stream")
+
+
+def scope_region(headers):
+    """The region of the Authorization header's credential scope, verified or not."""
+    for name, value in headers:
+        if name.lower() == "authorization" and "Credential=" in value:
+            scope = value.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+            return scope[2] if len(scope) == 5 else None
+    return None
+
+
+def _injected_failure(handler, failure, model, operation):
+    """Answers as server.fail says; False when the call should go on (a hang its caller sat out)."""
+    srv = handler.server
+    mode = failure.get("mode") or "error"
+    kind = mode if mode != "error" else failure.get("type", "ThrottlingException")
+    srv.count("failed")
+    srv.count("failed_" + kind)
+    handler._entry["outcome"] = "failed_" + kind
+    if mode == "hang":
+        return not _wait_unless_gone(handler, 30)
+    if mode in STREAM_MODES:
+        throttle = exception_frame("throttlingException", FAILURES["ThrottlingException"][1])
+        frames = []
+        if mode == "stream_throttle_after" and operation == "converse-stream":
+            frames = [event_frame("messageStart", {"role": "assistant"}),
+                      event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hello"}})]
+        elif mode == "stream_throttle_after":
+            events = [{"type": "message_start", "message": {
+                          "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+                          "stop_reason": None, "usage": {"input_tokens": 12, "output_tokens": 1}}},
+                      {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                      {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}]
+            frames = [event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
+                      for e in events]
+        _send_frames(handler, frames + [throttle])
+        return True
+    status, message = FAILURES.get(kind, (500, "The system encountered an unexpected error during processing."))
+    extra = [("x-amzn-ErrorType", kind)]
+    if failure.get("retry_after") is not None:
+        extra.append(("Retry-After", str(failure["retry_after"])))
+    handler._send(failure.get("status", status), json.dumps({"message": failure.get("message", message)}),
+                  extra=extra)
+    return True
+
+
+def _send_frames(handler, frames):
+    """A 200 event stream of these frames, then its end."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.send_header("x-amzn-RequestId", "fake-stream-%d" % (time.time_ns() % 10**9))
+    handler.end_headers()
+    try:
+        for frame in frames:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            handler.wfile.flush()
+            time.sleep(handler.server.frame_delay)
+        handler.wfile.write(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
+
+
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -729,6 +850,8 @@ class FakeServer(ThreadingHTTPServer):
         self.issued = {}                # access key -> (secret, token, expires_at)
         self.counts = {}
         self.throttle_next = 0          # answer this many Bedrock calls with 429 first
+        self.fail = None                # fail Bedrock runtime calls so (see the module's docstring)
+        self.region = None              # refuse Bedrock calls signed for another region
         self.seen_models = []           # decoded model IDs, in order
         self.last_assume_role = None
         self.last_invoke_body = None  # the last Anthropic InvokeModel body, as Bedrock got it
@@ -741,6 +864,35 @@ class FakeServer(ThreadingHTTPServer):
         self.async_tokens = {}  # clientRequestToken -> invocationArn
         self.next_async_arn = None  # the next new invocation's ARN, when a test sets one
         self._lock = threading.Lock()
+
+    def take_failure(self, operation):
+        """The failure this runtime call gets from server.fail, if any, counted off."""
+        with self._lock:
+            fail = self.fail
+            if not fail:
+                return None
+            if fail.get("mode") in STREAM_MODES and operation not in STREAMS:
+                return None
+            if fail.get("count") is not None:
+                if fail["count"] <= 0:
+                    self.fail = None
+                    return None
+                fail["count"] -= 1
+                if fail["count"] == 0:
+                    self.fail = None
+            return dict(fail)
+
+    def join_account(self, other):
+        """Accepts the credentials `other` issued (and issues into the same table): another
+        region of the same account."""
+        self.issued = other.issued
+        self._lock = other._lock
+
+    def requests_to(self, operation=None):
+        """The runtime calls received (entries of `requests` with a model), of one operation or all."""
+        with self._lock:
+            return [r for r in self.requests if r.get("model") is not None and
+                    (operation is None or r.get("operation") == operation)]
 
     def record(self, entry):
         with self._lock:
@@ -793,10 +945,14 @@ def parse_credentials(values):
 
 
 def start(credentials, port=0, tls_cert=None, tls_key=None, max_skew=900, frame_delay=0.0, verbose=False,
-          roles=None, sts_lifetime=3600, web_identity_tokens=(), imds=False, ecs_token=None, host="127.0.0.1"):
+          roles=None, sts_lifetime=3600, web_identity_tokens=(), imds=False, ecs_token=None, host="127.0.0.1",
+          region=None, same_account_as=None):
     """Starts the server on a thread; returns (server, base_url)."""
     scheme = "https" if tls_cert else "http"
     server = FakeServer((host, port), credentials, scheme, max_skew, frame_delay, verbose)
+    server.region = region
+    if same_account_as is not None:
+        server.join_account(same_account_as)
     server.roles = dict(roles or {})
     server.sts_lifetime = sts_lifetime
     server.web_identity_tokens = set(web_identity_tokens)
