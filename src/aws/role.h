@@ -17,6 +17,10 @@ struct RoleSettings {
   std::string source_identity;
   std::string policy;
   std::vector<std::pair<std::string, std::string>> tags;
+  // Where AssumeRole is called, when not the one STS of aws: (a named identity's, SPEC §7):
+  // the region it is signed for and, optionally, its endpoint.
+  std::string sts_region;
+  std::string sts_endpoint;
 
   // "ROLE as SESSION" or "base credentials": for logs, audit and errors; no secrets.
   std::string label() const;

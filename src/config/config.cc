@@ -11,220 +11,13 @@
 #include <set>
 
 #include "common/files.h"
+#include "config/reader.h"
 #include "http/url.h"
 
 namespace signgate::config {
 namespace {
 
-class Problems {
- public:
-  explicit Problems(std::string source) : source_(std::move(source)) {}
-  // The parsed document, so each problem can name its line ("FILE:LINE: KEY: reason").
-  void set_root(const YAML::Node& root) { root_.reset(root); }
-  void add(const std::string& key, const std::string& reason) {
-    if (!text_.empty()) text_ += '\n';
-    const int line = line_of(key);
-    text_ += source_ + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + key + ": " + reason;
-  }
-  bool empty() const { return text_.empty(); }
-  const std::string& text() const { return text_; }
-
- private:
-  // The line of the deepest node `key` ("clients[1].aws.role_arn") reaches; 0 when none.
-  int line_of(const std::string& key) const {
-    if (!root_ || !root_.IsMap()) return 0;
-    // reset(), never '=': assigning a yaml-cpp node writes into the document.
-    YAML::Node node;
-    node.reset(root_);
-    int line = 0;
-    std::size_t i = 0;
-    while (i < key.size()) {
-      YAML::Node next;
-      if (key[i] == '[') {
-        const auto close = key.find(']', i);
-        if (close == std::string::npos || !node.IsSequence()) break;
-        const std::size_t index = std::strtoul(key.c_str() + i + 1, nullptr, 10);
-        if (index >= node.size()) break;
-        next.reset(node[index]);
-        i = close + 1;
-      } else {
-        if (key[i] == '.') ++i;
-        const auto end = key.find_first_of(".[", i);
-        const std::string name = key.substr(i, end == std::string::npos ? std::string::npos : end - i);
-        if (!node.IsMap()) break;
-        for (const auto& kv : node) {
-          if (kv.first.IsScalar() && kv.first.Scalar() == name) next.reset(kv.second.IsNull() ? kv.first : kv.second);
-        }
-        if (!next) break;
-        i = end == std::string::npos ? key.size() : end;
-      }
-      node.reset(next);
-      if (node.Mark().line >= 0) line = node.Mark().line + 1;
-    }
-    return line;
-  }
-
-  std::string source_;
-  std::string text_;
-  YAML::Node root_;
-};
-
-bool variable_char(char ch, bool first) {
-  return ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (!first && ch >= '0' && ch <= '9');
-}
-
-bool variable_name(std::string_view name) {
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (!variable_char(name[i], i == 0)) return false;
-  }
-  return !name.empty();
-}
-
-std::string unset_variable(const std::string& name) {
-  return "environment variable " + name + " is not set (or give a default: ${" + name + ":-VALUE})";
-}
-
-std::string bare_variable(const std::string& name) {
-  return "'$" + name + "' is not expanded: write ${" + name + "} (or $$ for a literal $)";
-}
-
-// Expands ${VAR} and ${VAR:-default} (the default when VAR is unset or empty); "$$" is one
-// '$'. An unset variable without a default is a problem (a silently empty External ID is
-// worse), and so is a bare $VAR, which a shell would have expanded but YAML keeps as text.
-std::string expand(const std::string& in, const Environment& env, const std::string& key, Problems& p) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '$') {
-      out.push_back(in[i]);
-    } else if (i + 1 < in.size() && in[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-    } else if (i + 1 < in.size() && in[i + 1] == '{') {
-      const auto close = in.find('}', i + 2);
-      if (close == std::string::npos) {
-        p.add(key, "unterminated ${ in '" + in + "' (write ${NAME}, ${NAME:-default}, or $$ for a literal $)");
-        return out;
-      }
-      const std::string inner = in.substr(i + 2, close - i - 2);
-      const auto dash = inner.find(":-");
-      const std::string name = inner.substr(0, dash);
-      const auto value = variable_name(name) ? env(name) : std::nullopt;
-      if (!variable_name(name)) {
-        p.add(key, "'${" + inner + "}' is not a variable reference (write ${NAME} or ${NAME:-default})");
-      } else if (dash != std::string::npos && inner.find_first_of("${", dash + 2) != std::string::npos) {
-        p.add(key, "the default in '${" + inner + "}' may not hold '$' or '{' (defaults are plain text)");
-      } else if (value && !(value->empty() && dash != std::string::npos)) {
-        out += *value;
-      } else if (dash != std::string::npos) {
-        out += inner.substr(dash + 2);
-      } else {
-        p.add(key, unset_variable(name));
-      }
-      i = close;
-    } else if (i + 1 < in.size() && variable_char(in[i + 1], true)) {
-      std::size_t end = i + 1;
-      while (end < in.size() && variable_char(in[end], false)) ++end;
-      const std::string name = in.substr(i + 1, end - i - 1);
-      p.add(key, bare_variable(name));
-      out.push_back('$');
-    } else {
-      out.push_back('$');
-    }
-  }
-  return out;
-}
-
-class Reader {
- public:
-  Reader(const Environment& env, Problems& p) : env_(env), p_(p) {}
-
-  // Flags keys that are not in `known`: a typo must not silently drop a setting.
-  void only(const YAML::Node& map, const std::string& where, std::initializer_list<const char*> known) {
-    if (!map.IsMap()) {
-      p_.add(where, "must be a mapping");
-      return;
-    }
-    for (const auto& kv : map) {
-      const std::string k = kv.first.as<std::string>();
-      bool found = false;
-      for (const char* n : known) found = found || k == n;
-      if (!found) p_.add(join(where, k), "unknown key");
-    }
-  }
-
-  std::optional<std::string> str(const YAML::Node& map, const std::string& where, const char* key) {
-    const YAML::Node n = map[key];
-    if (!n || n.IsNull()) return std::nullopt;
-    if (!n.IsScalar()) {
-      p_.add(join(where, key), "must be a string");
-      return std::nullopt;
-    }
-    return expand(n.Scalar(), env_, join(where, key), p_);
-  }
-
-  std::optional<bool> boolean(const YAML::Node& map, const std::string& where, const char* key) {
-    auto s = str(map, where, key);
-    if (!s) return std::nullopt;
-    if (*s == "true") return true;
-    if (*s == "false") return false;
-    p_.add(join(where, key), "must be true or false, not '" + *s + "'");
-    return std::nullopt;
-  }
-
-  std::optional<long long> integer(const YAML::Node& map, const std::string& where, const char* key, long long min,
-                                   long long max) {
-    auto s = str(map, where, key);
-    if (!s) return std::nullopt;
-    try {
-      std::size_t used = 0;
-      const long long v = std::stoll(*s, &used);
-      if (used == s->size() && v >= min && v <= max) return v;
-    } catch (const std::exception&) {}
-    p_.add(join(where, key),
-           "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" + *s + "'");
-    return std::nullopt;
-  }
-
-  std::vector<std::string> list(const YAML::Node& map, const std::string& where, const char* key) {
-    std::vector<std::string> out;
-    const YAML::Node n = map[key];
-    if (!n || n.IsNull()) return out;
-    if (!n.IsSequence()) {
-      p_.add(join(where, key), "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.size(); ++i) {
-      const std::string k = join(where, key) + "[" + std::to_string(i) + "]";
-      if (!n[i].IsScalar()) {
-        p_.add(k, "must be a string");
-        continue;
-      }
-      out.push_back(expand(n[i].Scalar(), env_, k, p_));
-    }
-    return out;
-  }
-
-  void url(const std::optional<std::string>& value, const std::string& key) {
-    if (!value) return;
-    std::string error;
-    const auto u = http::parse_url(*value, &error);
-    if (!u) {
-      p_.add(key, error);
-    } else if (!u->is_tls() && !u->is_loopback()) {
-      p_.add(key, "plain http is allowed only to loopback (local emulators); use https");
-    }
-  }
-
-  static std::string join(const std::string& where, const std::string& key) {
-    return where.empty() ? key : where + "." + key;
-  }
-
-  Problems& problems() { return p_; }
-
- private:
-  const Environment& env_;
-  Problems& p_;
-};
+using namespace detail;
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:8080" → host (an IP literal) and port.
 bool parse_listen(const std::string& text, std::string& host_out, std::uint16_t& port_out) {
@@ -261,84 +54,12 @@ bool same_or_wildcard(const std::string& a, const std::string& b) {
   return x == y || wildcard(x) || wildcard(y);
 }
 
-// An AWS region name: PARTITION-AREA-N with optional qualifiers (us-east-1, us-gov-west-1,
-// ap-southeast-5, eu-isoe-west-1); "us-east1" or "US-EAST-1" are typos AWS would not resolve.
-bool valid_region(const std::string& region) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const auto dash = region.find('-', start);
-    parts.push_back(region.substr(start, dash == std::string::npos ? std::string::npos : dash - start));
-    if (dash == std::string::npos) break;
-    start = dash + 1;
-  }
-  // The first part is a geography of 2 letters, or 4 for the European Sovereign Cloud (eusc-).
-  if (parts.size() < 3 || parts.size() > 4 || parts.front().size() < 2 || parts.front().size() > 4) return false;
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (parts[i].empty() ||
-        !std::all_of(parts[i].begin(), parts[i].end(), [](char ch) { return ch >= 'a' && ch <= 'z'; }))
-      return false;
-  }
-  const std::string& n = parts.back();
-  return !n.empty() && n.size() <= 2 && std::all_of(n.begin(), n.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-// What clients[].models (and every section that names models by pattern) refuses: a pattern
-// that can never match, with the one it probably meant.
-std::optional<std::string> model_pattern_problem(const std::string& pattern) {
-  auto problem = aws::model_pattern_problem(pattern);
-  if (!problem) return std::nullopt;
-  if (problem->suggestion.empty()) return problem->reason;
-  return problem->reason + "; did you mean '" + problem->suggestion + "'?";
-}
-
 bool is_hex64(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
-}
-
-// Role keys shared by aws: and a client's aws: override.
-void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws::RoleSettings& role) {
-  if (auto v = r.str(node, where, "role_arn")) {
-    role.role_arn = *v;
-    if (v->rfind("arn:aws", 0) != 0 || v->find(":role/") == std::string::npos) {
-      r.problems().add(where + ".role_arn",
-                       "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), not '" + *v + "'");
-    }
-  }
-  if (auto v = r.str(node, where, "external_id")) {
-    role.external_id = *v;
-    // STS's own pattern, checked here: STS would refuse it with an error quoting the value.
-    const bool chars_ok = std::all_of(v->begin(), v->end(), [](char ch) {
-      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-             std::string_view("_+=,.@:/-").find(ch) != std::string_view::npos;
-    });
-    if (v->size() < 2 || v->size() > 1224 || !chars_ok) {
-      r.problems().add(where + ".external_id", "must be 2 to 1224 of the characters [A-Za-z0-9_+=,.@:/-]");
-    }
-  }
-  if (auto v = r.str(node, where, "session_name")) {
-    role.session_name = *v;
-    if (aws::sanitize_session_name(*v) != *v) {
-      r.problems().add(where + ".session_name", "must be 2 to 64 of the characters [A-Za-z0-9_+=,.@-]");
-    }
-  }
-  if (auto v = r.integer(node, where, "duration_seconds", 900, 43200)) role.duration_seconds = static_cast<int>(*v);
-  if (auto v = r.str(node, where, "source_identity")) role.source_identity = *v;
-  if (auto v = r.str(node, where, "policy")) role.policy = *v;
-  if (const YAML::Node tags = node["tags"]; tags && !tags.IsNull()) {
-    if (!tags.IsMap()) {
-      r.problems().add(where + ".tags", "must be a mapping of tag keys to values");
-    } else {
-      for (const auto& kv : tags) role.tags.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
-    }
-  }
-  if (!role.external_id.empty() && role.role_arn.empty()) {
-    r.problems().add(where + ".external_id", "is set but role_arn is not (an External ID only applies to AssumeRole)");
-  }
 }
 
 }  // namespace
@@ -414,7 +135,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   c.source = source;
   r.only(root, "",
          {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic",
-          "discovery", "responses", "redis"});
+          "discovery", "responses", "redis", "identities", "routes"});
   c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
@@ -561,6 +282,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     }
   }
 
+  read_routes(r, root, c);
+
   if (const YAML::Node au = root["audit"]; au && !au.IsNull()) {
     r.only(au, "audit", {"path"});
     c.audit_path = r.str(au, "audit", "path").value_or("");
@@ -574,7 +297,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   if (const YAML::Node l = root["limits"]; l && !l.IsNull()) {
     r.only(l, "limits",
            {"max_body_bytes", "max_connections", "max_json_depth", "max_header_bytes", "abandoned_stream_bytes",
-            "abandoned_stream_seconds"});
+            "abandoned_stream_seconds", "sticky_entries"});
     if (auto v = r.integer(l, "limits", "max_body_bytes", 1024, 1LL << 30))
       c.max_body_bytes = static_cast<std::uint64_t>(*v);
     if (auto v = r.integer(l, "limits", "max_connections", 1, 1'000'000))
@@ -586,6 +309,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
       c.abandoned_stream_bytes = static_cast<std::uint64_t>(*v);
     if (auto v = r.integer(l, "limits", "abandoned_stream_seconds", 0, 3600))
       c.abandoned_stream_seconds = std::chrono::seconds(*v);
+    if (auto v = r.integer(l, "limits", "sticky_entries", 0, 10'000'000))
+      c.sticky_entries = static_cast<std::size_t>(*v);
   }
   if (const YAML::Node u = root["upstream"]; u && !u.IsNull()) {
     r.only(u, "upstream", {"max_retries", "ca_file", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms"});
@@ -688,13 +413,16 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.max_body_bytes != after.max_body_bytes || before.max_connections != after.max_connections ||
               before.max_json_depth != after.max_json_depth || before.max_header_bytes != after.max_header_bytes ||
               before.abandoned_stream_bytes != after.abandoned_stream_bytes ||
-              before.abandoned_stream_seconds != after.abandoned_stream_seconds,
+              before.abandoned_stream_seconds != after.abandoned_stream_seconds ||
+              before.sticky_entries != after.sticky_entries,
           "limits");
   section(before.upstream != after.upstream, "upstream");
   section(before.anthropic_betas != after.anthropic_betas, "anthropic");
   section(before.discovery != after.discovery, "discovery");
   section(before.responses != after.responses, "responses");
   section(before.redis != after.redis, "redis");
+  section(before.identities != after.identities, "identities");
+  section(before.routes != after.routes, "routes");
 
   std::string out;
   const auto list = [&](const char* label, const std::vector<std::string>& names) {

@@ -15,6 +15,7 @@
 #include "common/env.h"
 #include "common/result.h"
 #include "common/time.h"
+#include "config/routes.h"
 
 namespace signgate::config {
 
@@ -111,6 +112,10 @@ struct Config {
   bool discovery = false;
   ResponsesConfig responses;
   std::optional<RedisConfig> redis;
+  // identities: and routes: (routes.h); the sticky table holds at most limits.sticky_entries.
+  std::vector<IdentityConfig> identities;
+  std::vector<RouteConfig> routes;
+  std::size_t sticky_entries = 100'000;
   bool operator==(const Config&) const = default;
 };
 

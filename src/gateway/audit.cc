@@ -107,6 +107,12 @@ void AuditRecord::append_json_line(std::string& out) const {
   number(out, "bytes_in", bytes_in);
   number(out, "bytes_out", bytes_out);
   text_or_null(out, "role_session", role_session);
+  text_or_null(out, "route", route);
+  text_or_null(out, "target", target);
+  text_or_null(out, "region", region);
+  text_or_null(out, "identity", identity);
+  text_or_null(out, "target_model", target_model);
+  number(out, "attempts", attempts);
   text_or_null(out, "error", error);
   out += "}\n";
 }

@@ -40,6 +40,16 @@ struct AuditRecord {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::string role_session;  // "ROLE_ARN/SESSION", or "base credentials"
+  // Where the call went (SPEC §7): the route (empty: none matched), the target that answered
+  // (or was tried last), its region and identity ("default": the client's own), the model it
+  // was sent as when a target overrode it, and the upstream attempts made (failovers and
+  // retries included).
+  std::string route;
+  std::string target;
+  std::string region;
+  std::string identity;
+  std::string target_model;
+  unsigned attempts = 0;
   std::string error;
 
   std::string to_json_line() const;

@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <random>
 
 #include "gateway/bedrock_path.h"
@@ -45,26 +46,43 @@ BedrockUpstream::BedrockUpstream(asio::any_io_executor executor, const http::Cli
     : client_(std::move(executor), options), metrics_(metrics) {}
 
 asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const UpstreamCall& call,
-                                                      const aws::Credentials& credentials) {
-  const http::Url& endpoint = call.control_plane ? rt.bedrock_control : rt.bedrock;
-  std::string path = call.path.empty() ? upstream_path(endpoint.path, ModelCall{call.model, call.operation})
+                                                      const aws::Credentials& credentials, const Destination& to) {
+  const http::Url& endpoint = to.endpoint != nullptr ? *to.endpoint
+                              : call.control_plane   ? rt.bedrock_control
+                                                     : rt.bedrock;
+  const std::string_view model = to.model.empty() ? std::string_view(call.model) : to.model;
+  std::string path = call.path.empty() ? upstream_path(endpoint.path, ModelCall{std::string(model), call.operation})
                                        : (endpoint.path == "/" ? "" : endpoint.path) + call.path;
   http::Request up{call.method, std::move(path), call.query, {{"Host", endpoint.host_header()}}};
   up.headers.insert(up.headers.end(), call.headers.begin(), call.headers.end());
   if (call.method != "GET") up.headers.push_back({"Content-Length", std::to_string(call.body.size())});
   const std::string payload_hash = sha256_hex(call.body);
-  const auto signing = aws::SigningOptions::for_service(rt.config.aws.region, "bedrock");
+  const auto signing =
+      aws::SigningOptions::for_service(to.region.empty() ? rt.config.aws.region : std::string(to.region), "bedrock");
+  const int max_retries = to.max_retries < 0 ? rt.config.upstream.max_retries : to.max_retries;
+  const auto started = std::chrono::steady_clock::now();
   UpstreamResult out;
   for (int attempt = 0;; ++attempt) {
     http::Request signed_req = up;
     signer_.sign(signed_req, payload_hash, credentials, signing);
-    auto r = co_await client_.send(endpoint, signed_req, call.body, call.abort);
+    std::optional<std::chrono::milliseconds> head_timeout;
+    if (to.head_timeout) {
+      const auto spent = std::chrono::steady_clock::now() - started;
+      head_timeout = *to.head_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(spent);
+      if (*head_timeout <= std::chrono::milliseconds(0)) head_timeout = std::chrono::milliseconds(1);
+    }
+    Result<http::Response> r = make_error("not sent");
+    if (head_timeout) {
+      r = co_await client_.send_head_within(endpoint, signed_req, call.body, *head_timeout, call.abort);
+    } else {
+      r = co_await client_.send(endpoint, signed_req, call.body, call.abort);
+    }
     if (!r) {
       out.failure = make_error("Bedrock unreachable: " + r.message(), r.kind());
       co_return out;
     }
     const unsigned status = r->status();
-    if ((status == 429 || status == 503) && attempt < rt.config.upstream.max_retries &&
+    if ((status == 429 || status == 503) && attempt < max_retries &&
         !(call.abort && call.abort->fired())) {
       (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
       metrics_.upstream_retry();

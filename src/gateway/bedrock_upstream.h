@@ -18,8 +18,9 @@ class BedrockUpstream final : public Upstream {
   // Lives on `executor`'s loop, like its client.
   BedrockUpstream(boost::asio::any_io_executor executor, const http::ClientOptions& options, Metrics& metrics);
 
+  using Upstream::send;
   boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
-                                              const aws::Credentials& credentials) override;
+                                              const aws::Credentials& credentials, const Destination& to) override;
 
  private:
   http::Client client_;

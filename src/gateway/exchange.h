@@ -12,6 +12,8 @@
 #include "gateway/memory.h"
 #include "gateway/metrics.h"
 #include "gateway/refusal.h"
+#include "gateway/route_state.h"
+#include "gateway/routes.h"
 #include "gateway/runtime.h"
 #include "gateway/upstream.h"
 #include "http/abort.h"
@@ -53,7 +55,11 @@ struct Exchange {
   // Set once authorized (step 5): a surface that makes more than one call (embeddings of many
   // texts) sends the others through the same upstream with the same credentials.
   Upstream* upstream = nullptr;
-  std::shared_ptr<const aws::Credentials> credentials;
+  std::shared_ptr<const aws::Credentials> credentials;  // the client's own identity's
+  // The route the call's model matched (null: none; credentials above then sign it), and what
+  // the process's routes have learnt (ejections, sticky targets): route_runner.h sends through it.
+  const ModelRoute* route = nullptr;
+  RouteState* route_state = nullptr;
   const UpstreamCall* call = nullptr;  // set once sent (step 6)
   StreamWatch stream;
   // The caller's answer and what tells that it went away (null: its protocol cannot tell).

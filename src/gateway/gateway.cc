@@ -4,10 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
+
+#include "api/json_scan.h"
 
 #include "common/time.h"
 #include "gateway/bedrock_upstream.h"
+#include "gateway/route_runner.h"
 
 namespace signgate::gateway {
 
@@ -41,6 +45,33 @@ std::shared_ptr<const Runtime> Gateway::runtime() const {
 }
 
 bool Gateway::ready(std::string* why) const { return any_identity_ready(*runtime(), why); }
+
+std::string Gateway::routes_detail() const {
+  // Detail only: a replica with an ejected target or an identity STS refuses still serves its
+  // routes' other targets, and a load balancer must not take every replica out for it.
+  const auto rt = runtime();
+  if (rt->routes.empty()) return {};
+  std::set<std::string> ejected, unavailable;
+  const auto now = RouteClock::now();
+  for (const auto& route : rt->routes.routes()) {
+    for (const auto& t : route.targets) {
+      if (target_ejected(t, pipeline_.route_state().health, now)) ejected.insert(route.name + "/" + t.name);
+    }
+  }
+  for (const auto& identity : rt->identities) {
+    if (!identity.route_identity.empty() && !identity.cache->current()) unavailable.insert(identity.route_identity);
+  }
+  const auto list = [](const std::set<std::string>& names) {
+    std::string out = "[";
+    for (const auto& n : names) {
+      if (out.size() > 1) out += ',';
+      api::append_json_string_checked(out, n);
+    }
+    return out + "]";
+  };
+  return ",\"routes\":{\"ejected_targets\":" + list(ejected) + ",\"identities_unavailable\":" + list(unavailable) +
+         "}";
+}
 
 http::HandlerFactory Gateway::handlers(bool with_ops) {
   return [this, with_ops](const asio::any_io_executor& executor) -> http::Handler {
@@ -99,8 +130,9 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
     std::string redis;
     if (fleet_) redis = fleet_->stats()->redis_up ? ",\"redis\":\"up\"" : ",\"redis\":\"unreachable\"";
     std::string why;
+    const std::string routes = routes_detail();
     if (ready(&why)) {
-      std::string body = "{\"status\":\"ready\"" + redis + "}\n";
+      std::string body = "{\"status\":\"ready\"" + redis + routes + "}\n";
       co_await res.send(200, content_type("application/json"), std::move(body));
     } else {
       // The reason names roles, accounts and STS's words: the log has it, not the caller.
@@ -108,7 +140,7 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       if (every_10s.allow()) spdlog::warn("not ready: {}", why);
       std::string body =
           "{\"status\":\"not ready\",\"reason\":\"no identity holds valid AWS credentials; see the gateway's log\"" +
-          redis + "}\n";
+          redis + routes + "}\n";
       co_await res.send(503, content_type("application/json"), std::move(body));
     }
   } else {
@@ -131,7 +163,14 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
       const FleetStats& st = *fleet_->stats();
       fleet = FleetMetrics{st.redis_up.load(), st.redis_failures.load(), st.local_fallbacks.load()};
     }
-    std::string body = metrics_.render(ids, now, budgets, fleet ? &*fleet : nullptr);
+    std::vector<RouteTargetMetrics> targets;
+    const auto steady = RouteClock::now();
+    for (const auto& route : rt->routes.routes()) {
+      for (const auto& t : route.targets) {
+        targets.push_back({route.name, t.name, target_ejected(t, pipeline_.route_state().health, steady)});
+      }
+    }
+    std::string body = metrics_.render(ids, now, budgets, fleet ? &*fleet : nullptr, targets);
     co_await res.send(200, content_type("text/plain; version=0.0.4"), std::move(body));
   }
 }

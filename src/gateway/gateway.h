@@ -56,6 +56,8 @@ class Gateway {
 
   // Ready when every identity in use holds unexpired credentials; otherwise `why`.
   bool ready(std::string* why) const;
+  // /readyz's word on routes: ejected targets and identities STS refuses (empty: no routes).
+  std::string routes_detail() const;
 
  private:
   boost::asio::awaitable<void> handle(const http::RequestHead& head, http::BodyReader& body, http::Responder& res,

@@ -149,8 +149,35 @@ void Metrics::beta_dropped(const std::string& client, const std::string& beta) {
   ++betas_dropped_[{client, *label}];
 }
 
+namespace {
+template <class Map, class Key>
+void bump(Map& m, const Key& key) {
+  auto it = m.find(key);
+  if (it == m.end()) {
+    it = m.emplace(std::apply([](const auto&... e) { return std::tuple{std::string(e)...}; }, key), 0).first;
+  }
+  ++it->second;
+}
+}  // namespace
+
+void Metrics::route_attempt(std::string_view route, std::string_view target, std::string_view outcome) {
+  std::lock_guard lock(mutex_);
+  bump(route_attempts_, std::tuple{route, target, outcome});
+}
+
+void Metrics::route_failover(std::string_view route, std::string_view target) {
+  std::lock_guard lock(mutex_);
+  bump(route_failovers_, std::tuple{route, target});
+}
+
+void Metrics::route_ejection(std::string_view route, std::string_view target) {
+  std::lock_guard lock(mutex_);
+  bump(route_ejections_, std::tuple{route, target});
+}
+
 std::string Metrics::render(const std::vector<IdentityMetrics>& identities, SystemTime now,
-                            const std::vector<BudgetMetrics>& budgets, const FleetMetrics* fleet) const {
+                            const std::vector<BudgetMetrics>& budgets, const FleetMetrics* fleet,
+                            const std::vector<RouteTargetMetrics>& targets) const {
   std::string out =
       "# HELP signgate_build_info The running binary: its version and commit.\n"
       "# TYPE signgate_build_info gauge\n"
@@ -202,6 +229,37 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       "signgate_abandoned_streams_total{tokens_from=\"drained\"} " +
       std::to_string(abandoned_drained_.load()) + "\nsigngate_abandoned_streams_total{tokens_from=\"estimate\"} " +
       std::to_string(abandoned_estimated_.load()) + "\n";
+  if (!route_attempts_.empty() || !targets.empty()) {
+    out +=
+        "# HELP signgate_route_attempts_total Upstream attempts of routed calls by route, target and outcome (ok, "
+        "or the failure kind; other: a failure no route fails over on).\n"
+        "# TYPE signgate_route_attempts_total counter\n";
+    for (const auto& [k, n] : route_attempts_) {
+      out += "signgate_route_attempts_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
+             escape(std::get<1>(k)) + "\",outcome=\"" + escape(std::get<2>(k)) + "\"} " + std::to_string(n) + "\n";
+    }
+    out +=
+        "# HELP signgate_route_failovers_total Calls moved on from a target to the next one.\n"
+        "# TYPE signgate_route_failovers_total counter\n";
+    for (const auto& [k, n] : route_failovers_) {
+      out += "signgate_route_failovers_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
+             escape(std::get<1>(k)) + "\"} " + std::to_string(n) + "\n";
+    }
+    out +=
+        "# HELP signgate_route_ejections_total Times a target was taken out of its routes after failing.\n"
+        "# TYPE signgate_route_ejections_total counter\n";
+    for (const auto& [k, n] : route_ejections_) {
+      out += "signgate_route_ejections_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
+             escape(std::get<1>(k)) + "\"} " + std::to_string(n) + "\n";
+    }
+    out +=
+        "# HELP signgate_route_target_ejected Whether a route's target is ejected now (1) or serves (0).\n"
+        "# TYPE signgate_route_target_ejected gauge\n";
+    for (const auto& t : targets) {
+      out += "signgate_route_target_ejected{route=\"" + escape(t.route) + "\",target=\"" + escape(t.target) +
+             "\"} " + (t.ejected ? "1" : "0") + "\n";
+    }
+  }
   out +=
       "# HELP signgate_budget_remaining_tokens Tokens left in a client's daily budget (budget.tokens_per_day), "
       "as this replica counts them.\n"

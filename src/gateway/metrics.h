@@ -45,6 +45,12 @@ struct FleetMetrics {
   std::uint64_t local_fallbacks = 0;
 };
 
+// A route's target as /metrics shows it: whether it is ejected now.
+struct RouteTargetMetrics {
+  std::string route, target;
+  bool ejected = false;
+};
+
 struct IdentityMetrics {
   std::string role_session;
   aws::CacheStatus status;
@@ -87,8 +93,16 @@ class Metrics {
   // A stream its caller left, charged with Bedrock's usage read after (`drained`) or an estimate.
   void stream_abandoned(bool drained) { ++(drained ? abandoned_drained_ : abandoned_estimated_); }
 
+  // Routes (SPEC §7): an attempt on a target and its outcome ("ok", a failure kind, "other"),
+  // a failover away from a target, a target ejected. Route and target names come from the
+  // config, never from callers.
+  void route_attempt(std::string_view route, std::string_view target, std::string_view outcome);
+  void route_failover(std::string_view route, std::string_view target);
+  void route_ejection(std::string_view route, std::string_view target);
+
   std::string render(const std::vector<IdentityMetrics>& identities, SystemTime now,
-                     const std::vector<BudgetMetrics>& budgets = {}, const FleetMetrics* fleet = nullptr) const;
+                     const std::vector<BudgetMetrics>& budgets = {}, const FleetMetrics* fleet = nullptr,
+                     const std::vector<RouteTargetMetrics>& targets = {}) const;
 
  private:
   static constexpr std::size_t kMaxModelsPerClient = 64;
@@ -107,6 +121,8 @@ class Metrics {
   std::map<std::tuple<std::string, std::string>, Histogram, SeriesLess> latency_, first_byte_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> betas_dropped_;
   std::set<std::string> beta_labels_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t, SeriesLess> route_attempts_;
+  std::map<std::tuple<std::string, std::string>, std::uint64_t, SeriesLess> route_failovers_, route_ejections_;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::int64_t> open_streams_{0};
   std::atomic<std::uint64_t> abandoned_drained_{0}, abandoned_estimated_{0};

@@ -14,6 +14,7 @@
 #include "gateway/abandoned.h"
 #include "gateway/guardrail.h"
 #include "gateway/log_budget.h"
+#include "gateway/route_runner.h"
 
 namespace signgate::gateway {
 
@@ -46,6 +47,20 @@ Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
     case http::BodyError::kTimeout: return {408, "request body not received in time"};
     case http::BodyError::kMalformed: return {400, "malformed request body (chunk framing or size)"};
     default: return {400, "the client closed the connection before the whole body arrived"};
+  }
+}
+
+// Calls a route may send elsewhere: those that name a model and leave nothing behind that a
+// later call must find in the same account and region (an async invocation does).
+bool routed(const UpstreamCall& call) {
+  if (call.model.empty() || call.control_plane) return false;
+  switch (call.operation) {
+    case aws::Operation::kInvoke:
+    case aws::Operation::kInvokeStream:
+    case aws::Operation::kConverse:
+    case aws::Operation::kConverseStream:
+    case aws::Operation::kCountTokens: return true;
+    default: return false;
   }
 }
 
@@ -203,6 +218,8 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   x.audit.model = plan.call.model;
+  x.route = routed(plan.call) ? runtime.routes.match(plan.call.model) : nullptr;
+  x.route_state = &routes_;
 
   // 5. May this client make this call, and as whom?
   auto access = authorize(x, plan.call);
@@ -232,7 +249,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.credentials = credentials;
   x.call = &plan.call;
   plan.call.abort = x.abort;
-  UpstreamResult sent = co_await upstream.send(runtime, plan.call, *credentials);
+  UpstreamResult sent = co_await send_call(x, plan.call);
   if (!sent.reply && x.caller_gone()) {
     finish(x);  // nobody to answer
     co_return;
@@ -293,6 +310,16 @@ std::variant<std::shared_ptr<const aws::Credentials>, Refusal> Pipeline::authori
   const auto& cache = rt.identity_by_client.at(client.name);
   x.audit.role_session = role_session(cache->role());
   auto creds = cache->current();
+  if (x.route != nullptr) {
+    // A routed call needs credentials for one of its targets, not necessarily its own.
+    for (const auto& t : x.route->targets) {
+      const auto held = t.credentials.find(client.name);
+      if (held != t.credentials.end() && held->second->current()) {
+        return creds ? *creds : std::shared_ptr<const aws::Credentials>();
+      }
+    }
+    creds = make_error("no target of route " + x.route->name + " holds valid AWS credentials");
+  }
   if (!creds) {
     // STS's words name roles and accounts: the log and the audit line get them, the caller
     // a short message it can quote to the operator.

@@ -22,6 +22,7 @@
 #include "gateway/memory.h"
 #include "gateway/metrics.h"
 #include "gateway/revocations.h"
+#include "gateway/route_state.h"
 #include "gateway/surface.h"
 #include "gateway/upstream.h"
 #include "http/server.h"
@@ -57,7 +58,13 @@ class Pipeline {
   // before serving.
   void set_revocations(std::shared_ptr<const Revocations> r) { revocations_ = std::move(r); }
   // Takes a new configuration's settings for what the pipeline keeps (the Responses store).
-  void configure(const Runtime& rt) { responses_.set_limits(rt.config.responses); }
+  void configure(const Runtime& rt) {
+    responses_.set_limits(rt.config.responses);
+    routes_.sticky.set_capacity(rt.config.sticky_entries);
+  }
+  // What routes have learnt, kept across reloads (ejections, sticky targets).
+  RouteState& route_state() { return routes_; }
+  const RouteState& route_state() const { return routes_; }
   // This replica's copies of what the gateway remembers, for each loop's Memory.
   ResponseStore& responses() { return responses_; }
   AsyncInvocations& async_invocations() { return async_invocations_; }
@@ -75,6 +82,7 @@ class Pipeline {
   std::shared_ptr<const Revocations> revocations_;
   AsyncInvocations async_invocations_;
   ResponseStore responses_;
+  RouteState routes_;
 };
 
 }  // namespace signgate::gateway

@@ -24,11 +24,30 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
     auto same = std::find_if(rt->identities.begin(), rt->identities.end(),
                              [&](const Runtime::Identity& i) { return i.cache == cache; });
     if (same == rt->identities.end()) {
-      rt->identities.push_back({role_session(c.role), cache, {}});
+      rt->identities.push_back({role_session(c.role), cache, {}, {}});
       same = std::prev(rt->identities.end());
     }
     same->clients.push_back(c.name);
   }
+  // Each client signs for a named identity with a session of its own (CloudTrail names it).
+  const auto identity_of = [&](const std::string& client, const config::IdentityConfig& id) {
+    aws::RoleSettings role = id.role;
+    role.session_name = aws::sanitize_session_name(id.role.session_name + "-" + client);
+    role.sts_region = id.region;
+    role.sts_endpoint = id.sts_endpoint;
+    auto cache = credentials.identity(role);
+    auto same = std::find_if(rt->identities.begin(), rt->identities.end(),
+                             [&](const Runtime::Identity& i) { return i.cache == cache; });
+    if (same == rt->identities.end()) {
+      rt->identities.push_back({role_session(role), cache, {}, id.name});
+      same = std::prev(rt->identities.end());
+    }
+    same->clients.push_back(client);
+    return cache;
+  };
+  auto routes = RouteTable::build(cfg, rt->identity_by_client, identity_of);
+  if (!routes) return routes.error();
+  rt->routes = std::move(*routes);
   const auto& betas = cfg.anthropic_betas ? *cfg.anthropic_betas : api::anthropic::default_bedrock_betas();
   rt->anthropic_betas.insert(betas.begin(), betas.end());
   rt->config = std::move(cfg);

@@ -11,6 +11,7 @@
 #include "auth/clients.h"
 #include "aws/credentials/cache.h"
 #include "config/config.h"
+#include "gateway/routes.h"
 #include "http/url.h"
 
 namespace signgate::gateway {
@@ -26,10 +27,12 @@ struct Runtime {
     std::string role_session;  // as role_session() names it
     std::shared_ptr<aws::CredentialCache> cache;
     std::vector<std::string> clients;
+    std::string route_identity;  // the name under identities:, for a route's; empty: a client's own
   };
   std::vector<Identity> identities;
   std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
   std::set<std::string> anthropic_betas;  // anthropic.betas, or Bedrock's documented list
+  RouteTable routes;                      // routes:, each target's credentials per client
 };
 
 // Builds a runtime from a validated config; each client's identity comes from `credentials`

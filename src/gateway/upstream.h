@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "common/result.h"
 #include "http/abort.h"
 #include "http/message.h"
+#include "http/url.h"
 
 namespace signgate::gateway {
 
@@ -73,13 +75,31 @@ struct UpstreamResult {
   Error failure;  // else why not: a kTimeout becomes 504, anything else 502
 };
 
+// Where one attempt of a call goes when a route chose it (routes.h); the defaults are the
+// runtime's own endpoint and region, the call's model and upstream.max_retries.
+struct Destination {
+  const http::Url* endpoint = nullptr;  // the runtime endpoint to use instead of aws:'s
+  std::string_view region;              // the region to sign for instead of aws.region
+  std::string_view model;               // the model to send instead of call.model
+  int max_retries = -1;                 // throttles retried in place; -1: upstream.max_retries
+  // The answer's head must arrive within this (what is left of a route's deadline).
+  std::optional<std::chrono::milliseconds> head_timeout;
+};
+
 // One per event loop (it owns that loop's connection pool): not thread-safe.
 class Upstream {
  public:
   virtual ~Upstream() = default;
-  // Sends `call` with `credentials`, as `rt` says where and how.
+  // Sends `call` with `credentials`, as `rt` says where and how, unless `to` says otherwise.
   virtual boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
-                                                      const aws::Credentials& credentials) = 0;
+                                                      const aws::Credentials& credentials,
+                                                      const Destination& to) = 0;
+  // A coroutine itself: the Destination must outlive the call it describes.
+  boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
+                                              const aws::Credentials& credentials) {
+    const Destination defaults;
+    co_return co_await send(rt, call, credentials, defaults);
+  }
 };
 
 }  // namespace signgate::gateway

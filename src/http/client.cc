@@ -358,10 +358,26 @@ asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Reque
 
 asio::awaitable<Result<Response>> Client::send(const Url& url, const http::Request& req, std::string_view body,
                                                Millis overall_timeout, std::shared_ptr<AbortSignal> abort) {
+  const ClientOptions& o = impl_->options;
+  co_return co_await send_timed(url, req, body, std::min(o.connect_timeout, overall_timeout),
+                                std::min(o.first_byte_timeout, overall_timeout),
+                                std::min(o.idle_timeout, overall_timeout), std::move(abort));
+}
+
+asio::awaitable<Result<Response>> Client::send_head_within(const Url& url, const http::Request& req,
+                                                           std::string_view body, Millis head_timeout,
+                                                           std::shared_ptr<AbortSignal> abort) {
+  const ClientOptions& o = impl_->options;
+  co_return co_await send_timed(url, req, body, std::min(o.connect_timeout, head_timeout),
+                                std::min(o.first_byte_timeout, head_timeout), o.idle_timeout, std::move(abort));
+}
+
+asio::awaitable<Result<Response>> Client::send_timed(const Url& url, const http::Request& req, std::string_view body,
+                                                     Millis connect, Millis first_byte, Millis idle,
+                                                     std::shared_ptr<AbortSignal> abort) {
   const std::shared_ptr<Impl> core = impl_;  // keeps the pool alive across suspensions
+  const Timeouts t{connect, first_byte, idle};
   const ClientOptions& o = core->options;
-  const Timeouts t{std::min(o.connect_timeout, overall_timeout), std::min(o.first_byte_timeout, overall_timeout),
-                   std::min(o.idle_timeout, overall_timeout)};
 
   const bool has_length = std::any_of(req.headers.begin(), req.headers.end(),
                                       [](const Header& h) { return iequals(h.name, "content-length"); });

@@ -102,12 +102,24 @@ class Client {
                                                 std::chrono::milliseconds overall_timeout,
                                                 std::shared_ptr<AbortSignal> abort = nullptr);
 
+  // The same with the answer's head due within `head_timeout` (connecting, sending and the
+  // first byte: what is left of a route's deadline); its body is then read as configured.
+  boost::asio::awaitable<Result<Response>> send_head_within(const Url& url, const http::Request& req,
+                                                            std::string_view body,
+                                                            std::chrono::milliseconds head_timeout,
+                                                            std::shared_ptr<AbortSignal> abort = nullptr);
+
   const ClientStats& stats() const;
   std::size_t idle_connections() const;
 
   struct Impl;  // the pool, the TLS context and the options; defined in client.cc
 
  private:
+  boost::asio::awaitable<Result<Response>> send_timed(const Url& url, const http::Request& req, std::string_view body,
+                                                      std::chrono::milliseconds connect,
+                                                      std::chrono::milliseconds first_byte,
+                                                      std::chrono::milliseconds idle,
+                                                      std::shared_ptr<AbortSignal> abort);
   std::shared_ptr<Impl> impl_;
 };
 

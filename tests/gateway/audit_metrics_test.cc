@@ -28,7 +28,7 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 21u);
+  EXPECT_EQ(j.size(), 27u);
   for (const char* key : {"ts",
                           "request_id",
                           "client",
@@ -49,6 +49,12 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
                           "bytes_in",
                           "bytes_out",
                           "role_session",
+                          "route",
+                          "target",
+                          "region",
+                          "identity",
+                          "target_model",
+                          "attempts",
                           "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
@@ -58,6 +64,8 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   EXPECT_TRUE(j["output_tokens"].is_null());
   EXPECT_TRUE(j["error"].is_null());
   EXPECT_TRUE(j["tokens_from"].is_null());
+  EXPECT_TRUE(j["route"].is_null());  // no route matched
+  EXPECT_EQ(j["attempts"], 0);
   EXPECT_EQ(j["caller_left"], false);
 }
 

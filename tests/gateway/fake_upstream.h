@@ -28,6 +28,8 @@ struct FakeUpstreamState {
   std::deque<Scripted> script;  // empty: 200 {} as JSON
   std::vector<UpstreamCall> calls;
   std::vector<std::string> access_keys;  // the credentials each call was made with
+  std::vector<std::string> regions;      // each call's Destination region (empty: the runtime's)
+  std::vector<std::string> endpoints;    // each call's Destination endpoint host (empty: the runtime's)
 };
 
 class FakeReply final : public UpstreamReply {
@@ -62,9 +64,13 @@ class FakeUpstream final : public Upstream {
  public:
   explicit FakeUpstream(std::shared_ptr<FakeUpstreamState> state) : state_(std::move(state)) {}
 
+  using Upstream::send;
   boost::asio::awaitable<UpstreamResult> send(const Runtime&, const UpstreamCall& call,
-                                              const aws::Credentials& credentials) override {
+                                              const aws::Credentials& credentials, const Destination& to) override {
     state_->calls.push_back(call);
+    if (!to.model.empty()) state_->calls.back().model = std::string(to.model);
+    state_->regions.push_back(std::string(to.region));
+    state_->endpoints.push_back(to.endpoint != nullptr ? to.endpoint->host_header() : std::string());
     state_->access_keys.push_back(credentials.access_key_id());
     Scripted s;
     if (!state_->script.empty()) {

@@ -170,7 +170,8 @@ class NativeSurface(unittest.TestCase):
         self.assertGreater(len(lines), 5)
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
-                  "bytes_out", "role_session", "error", "user", "protocol", "tokens_from", "caller_left"}
+                  "bytes_out", "role_session", "error", "user", "protocol", "tokens_from", "caller_left",
+                  "route", "target", "region", "identity", "target_model", "attempts"}
         for line in lines:
             self.assertEqual(set(line), fields)
             self.assertEqual(line["protocol"], "http/1.1")  # urllib speaks HTTP/1.1
@@ -178,6 +179,7 @@ class NativeSurface(unittest.TestCase):
         self.assertEqual(ok["client"], "flashback")
         self.assertEqual(ok["input_tokens"], 12)
         self.assertEqual(ok["role_session"], ROLE + "/signgate-flashback")
+        self.assertEqual((ok["route"], ok["region"], ok["identity"], ok["attempts"]), (None, "us-east-1", "default", 1))
         stream = [l for l in lines if l["operation"] == "converse-stream" and l["status"] == 200][-1]
         self.assertEqual((stream["input_tokens"], stream["output_tokens"]), (12, 5), "from the stream's metadata")
         everything = open(self.gw.audit_path).read() + self.gw.logs()

@@ -231,7 +231,8 @@ std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings&
   // Every field AssumeRole sends: two clients share a cache only when their calls would be
   // the same, and a reload that changes a session policy or a tag makes a new identity.
   std::string key = role.role_arn + '\n' + role.external_id + '\n' + role.session_name + '\n' +
-                    std::to_string(role.duration_seconds) + '\n' + role.source_identity + '\n' + role.policy;
+                    std::to_string(role.duration_seconds) + '\n' + role.source_identity + '\n' + role.policy + '\n' +
+                    role.sts_region + '\n' + role.sts_endpoint;
   for (const auto& [name, value] : role.tags) {
     key += '\n';
     key += name;
@@ -254,7 +255,8 @@ std::shared_ptr<CredentialCache> CredentialManager::identity(const RoleSettings&
                             role.source_identity,
                             role.policy,
                             role.tags};
-    provider = std::make_shared<AssumeRoleProvider>(loop_->base, std::move(params), loop_->services);
+    provider = std::make_shared<AssumeRoleProvider>(loop_->base, std::move(params), loop_->services, role.sts_region,
+                                                    role.sts_endpoint);
   }
   asio::co_spawn(loop_->ioc, loop_->refresh(slot, std::move(provider)), asio::detached);
   return slot;

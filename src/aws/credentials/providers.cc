@@ -74,12 +74,15 @@ std::string AssumeRoleProvider::describe() const {
 asio::awaitable<Result<Fetched>> AssumeRoleProvider::fetch() {
   auto base = co_await base_->fetch();
   if (!base) co_return make_error("no base credentials to assume " + params_.role_arn + " with: " + base.message());
-  auto url = url_of(services_.sts_url());
-  if (!url) co_return make_error("aws.sts_endpoint: " + url.message());
+  const std::string& region = sts_region_.empty() ? services_.region : sts_region_;
+  auto url = url_of(!sts_endpoint_.empty()  ? sts_endpoint_
+                    : sts_region_.empty() ? services_.sts_url()
+                                          : "https://sts." + sts_region_ + ".amazonaws.com/");
+  if (!url) co_return make_error("sts_endpoint: " + url.message());
   const std::string form = assume_role_form(params_);
   HttpRequest request = form_post(*url, std::to_string(form.size()));
   Signer signer(services_.clock);
-  signer.sign(request, sha256_hex(form), base->credentials, SigningOptions::for_service(services_.region, "sts"));
+  signer.sign(request, sha256_hex(form), base->credentials, SigningOptions::for_service(region, "sts"));
   co_return co_await call_sts(services_, *url, request, form, params_.role_arn, !params_.external_id.empty());
 }
 

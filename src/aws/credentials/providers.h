@@ -27,8 +27,14 @@ class StaticProvider final : public Provider {
 // the confused-deputy-safe delegated access the operator's trust policy asks for.
 class AssumeRoleProvider final : public Provider {
  public:
-  AssumeRoleProvider(std::shared_ptr<Provider> base, AssumeRoleParams params, const ProviderServices& services)
-      : base_(std::move(base)), params_(std::move(params)), services_(services) {}
+  // `sts_region` and `sts_endpoint`, when set, replace the services' (a named identity's STS).
+  AssumeRoleProvider(std::shared_ptr<Provider> base, AssumeRoleParams params, const ProviderServices& services,
+                     std::string sts_region = {}, std::string sts_endpoint = {})
+      : base_(std::move(base)),
+        params_(std::move(params)),
+        services_(services),
+        sts_region_(std::move(sts_region)),
+        sts_endpoint_(std::move(sts_endpoint)) {}
   std::string describe() const override;
   boost::asio::awaitable<Result<Fetched>> fetch() override;
   const std::shared_ptr<Provider>& base() const { return base_; }
@@ -38,6 +44,8 @@ class AssumeRoleProvider final : public Provider {
   std::shared_ptr<Provider> base_;
   AssumeRoleParams params_;
   const ProviderServices& services_;
+  std::string sts_region_;
+  std::string sts_endpoint_;
 };
 
 // EKS IRSA: AssumeRoleWithWebIdentity (unsigned) with the projected token file, read

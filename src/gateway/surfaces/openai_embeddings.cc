@@ -6,6 +6,7 @@
 
 #include "api/openai/embeddings.h"
 #include "gateway/fan_out.h"
+#include "gateway/route_runner.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -78,7 +79,7 @@ class OpenAIEmbeddings final : public Surface {
     if (g.failed) co_return;  // one failed: the answer is a refusal, the rest need not be asked
     UpstreamCall c = plan.call;
     c.body = request.bodies[index];
-    UpstreamResult sent = co_await x.upstream->send(*x.runtime, c, *x.credentials);
+    UpstreamResult sent = co_await send_call(x, c);
     if (!sent.reply) {
       if (!g.failed) g.failed = failure_refusal(sent.failure, x.audit.request_id);
       co_return;

@@ -1,0 +1,384 @@
+#include "gateway/route_runner.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "api/json_depth.h"
+#include "aws/eventstream.h"
+#include "common/base64.h"
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "gateway/log_budget.h"
+#include "gateway/runtime.h"
+
+namespace signgate::gateway {
+
+namespace asio = boost::asio;
+using config::FailKind;
+
+namespace {
+
+// Warnings about targets taken out of service, however often they fail.
+LogBudget ejection_warnings;
+
+// How much of a stream is held back while waiting for its first content event.
+constexpr std::size_t kMaxPeek = 1 << 20;
+
+bool is_event_stream(const http::ResponseHead& head) {
+  return head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0;
+}
+
+// Whether a stream's event carries content: past it, the caller has the answer and the call
+// is committed to this target. messageStart / message_start are not content.
+bool commits_stream(const aws::eventstream::Message& m) {
+  const std::string* type = m.string_header(":event-type");
+  if (type == nullptr) return false;
+  if (*type == "contentBlockStart" || *type == "contentBlockDelta") return true;
+  if (*type != "chunk") return false;
+  // InvokeModel's stream: each chunk is {"bytes":"BASE64"}; Anthropic's first is message_start.
+  const auto at = m.payload.find("\"bytes\":\"");
+  if (at == std::string::npos) return true;
+  const auto start = at + 9;
+  const auto end = m.payload.find('"', start);
+  if (end == std::string::npos) return true;
+  const auto decoded = base64_decode(std::string_view(m.payload).substr(start, end - start));
+  return !decoded || decoded->find("\"message_start\"") == std::string::npos;
+}
+
+// A reply whose first bytes were read to decide on failover: they are handed out first, then
+// the rest as it comes; a read error met while peeking comes after them.
+class PeekedReply final : public UpstreamReply {
+ public:
+  PeekedReply(std::unique_ptr<UpstreamReply> inner, std::string held, std::optional<Error> error)
+      : inner_(std::move(inner)), held_(std::move(held)), error_(std::move(error)) {}
+  const http::ResponseHead& head() const override { return inner_->head(); }
+  asio::awaitable<Result<std::string_view>> read_some() override {
+    if (!held_.empty()) {
+      replay_ = std::move(held_);
+      held_.clear();
+      co_return std::string_view(replay_);
+    }
+    if (error_) co_return *error_;
+    co_return co_await inner_->read_some();
+  }
+  bool done() const override { return held_.empty() && !error_ && inner_->done(); }
+  void set_abort(std::shared_ptr<http::AbortSignal> abort) override { inner_->set_abort(std::move(abort)); }
+
+ private:
+  std::unique_ptr<UpstreamReply> inner_;
+  std::string held_;
+  std::string replay_;
+  std::optional<Error> error_;
+};
+
+// Reads a 200 event stream up to its first content event. Returns the failure kind of an
+// exception event (or a break) before it, else 0; either way `r.reply` then replays what was
+// read.
+asio::awaitable<unsigned> peek_stream(UpstreamResult& r) {
+  aws::eventstream::Decoder decoder;
+  std::string held;
+  std::optional<Error> error;
+  unsigned kind = 0;
+  bool decided = false;
+  while (!decided) {
+    auto piece = co_await r.reply->read_some();
+    if (!piece) {
+      error = piece.error();
+      kind = config::kUnavailable;  // broken before the caller had a byte
+      break;
+    }
+    if (piece->empty() && r.reply->done()) break;
+    held.append(*piece);
+    std::string_view rest = *piece;
+    while (!rest.empty() && !decided) {
+      const auto fed = decoder.feed(rest);
+      if (fed.error != aws::eventstream::Error::kNone) {
+        decided = true;  // the relay reports a corrupt stream as it does today
+        break;
+      }
+      rest.remove_prefix(fed.consumed);
+      if (fed.message == nullptr) continue;
+      const std::string* message_type = fed.message->string_header(":message-type");
+      if (message_type != nullptr && *message_type == "exception") {
+        const std::string* type = fed.message->string_header(":exception-type");
+        kind = type != nullptr ? stream_exception_kind(*type) : 0;
+        decided = true;
+      } else if (commits_stream(*fed.message)) {
+        decided = true;
+      }
+    }
+    if (held.size() > kMaxPeek) break;
+  }
+  r.reply = std::make_unique<PeekedReply>(std::move(r.reply), std::move(held), std::move(error));
+  co_return kind;
+}
+
+// Bedrock's Retry-After, in seconds, when it sent one.
+std::optional<std::chrono::seconds> retry_after(const UpstreamResult& r) {
+  if (!r.reply) return std::nullopt;
+  const std::string_view v = r.reply->head().header("retry-after");
+  if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(std::stol(std::string(v)));
+}
+
+bool has_cache_point(const nlohmann::json& blocks) {
+  if (!blocks.is_array()) return false;
+  return std::any_of(blocks.begin(), blocks.end(), [](const nlohmann::json& b) {
+    return b.is_object() && (b.contains("cachePoint") || b.contains("cache_control"));
+  });
+}
+
+const nlohmann::json* member(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+bool health_view_half_open(const TargetHealth& h, const std::string& key, RouteClock::time_point now) {
+  return h.view(key, now).standing == TargetHealth::Standing::kHalfOpen;
+}
+
+}  // namespace
+
+unsigned stream_exception_kind(std::string_view type) {
+  if (type == "throttlingException" || type == "serviceQuotaExceededException") return config::kThrottled;
+  if (type == "serviceUnavailableException" || type == "internalServerException" || type == "modelNotReadyException") {
+    return config::kUnavailable;
+  }
+  if (type == "modelTimeoutException") return config::kTimeout;
+  if (type == "modelStreamErrorException" || type == "modelErrorException") return config::kModelError;
+  return 0;
+}
+
+unsigned failure_kind(const UpstreamResult& r) {
+  if (!r.reply) {
+    switch (r.failure.kind) {
+      case ErrorKind::kTimeout: return config::kTimeout;
+      case ErrorKind::kUnreachable:
+      case ErrorKind::kBroken: return config::kUnavailable;
+      default: return config::kUnavailable;
+    }
+  }
+  const unsigned status = r.reply->status();
+  if (status < 400) return 0;
+  std::string_view type = r.facts.error_type;
+  if (const auto colon = type.find(':'); colon != std::string_view::npos) type = type.substr(0, colon);
+  if (type == "ThrottlingException" || type == "ServiceQuotaExceededException") return config::kThrottled;
+  if (type == "ServiceUnavailableException" || type == "ModelNotReadyException" || type == "InternalServerException") {
+    return config::kUnavailable;
+  }
+  if (type == "ModelTimeoutException") return config::kTimeout;
+  if (type == "ModelErrorException") return config::kModelError;
+  if (type == "AccessDeniedException" || type == "ResourceNotFoundException") return config::kDenied;
+  if (!type.empty() && status < 500) return 0;  // the request itself is wrong: never fails over
+  if (status == 429) return config::kThrottled;
+  if (status == 503) return config::kUnavailable;
+  if (status == 408) return config::kTimeout;
+  if (status == 424) return config::kModelError;
+  if (status >= 500) return config::kServerError;
+  return 0;
+}
+
+std::string_view outcome_name(unsigned kind, unsigned status) {
+  if (kind != 0) return config::fail_kind_name(static_cast<FailKind>(kind));
+  return status != 0 && status < 400 ? "ok" : "other";
+}
+
+std::string target_key(const RouteTarget& t, const std::string& model) {
+  std::string key;
+  key.reserve(t.identity.size() + t.region.size() + model.size() + 2);
+  key += t.identity;
+  key += '|';
+  key += t.region;
+  key += '|';
+  key += t.model_for(model);
+  return key;
+}
+
+bool target_ejected(const RouteTarget& t, const TargetHealth& health, RouteClock::time_point now) {
+  // The model as asked makes one key per model: any of them ejected counts.
+  std::string prefix = t.identity + "|" + t.region + "|";
+  if (!t.model.empty()) prefix += t.model;
+  return health.any_ejected(prefix, now, !t.model.empty());
+}
+
+std::optional<std::uint64_t> sticky_key(const ModelRoute& route, std::string_view client, const UpstreamCall& call,
+                                        int max_json_depth) {
+  if (route.sticky == config::Sticky::kNone) return std::nullopt;
+  std::string material = route.name;
+  material += '\0';
+  material += client;
+  if (route.sticky == config::Sticky::kPrefix) {
+    material += '\0';
+    const nlohmann::json body = api::parse_json(call.body, max_json_depth);
+    const nlohmann::json* system = member(body, "system");
+    const nlohmann::json* tools = member(body, "tools");
+    if (const nlohmann::json* tc = member(body, "toolConfig")) tools = member(*tc, "tools");
+    const nlohmann::json* messages = member(body, "messages");
+    const auto add = [&](const nlohmann::json* part) {
+      material += '\x1e';
+      if (part != nullptr) material += api::dump_json(*part);
+    };
+    std::ptrdiff_t last_cache_point = -1;
+    if (messages != nullptr && messages->is_array()) {
+      for (std::size_t i = 0; i < messages->size(); ++i) {
+        if (const nlohmann::json* content = member((*messages)[i], "content"); content && has_cache_point(*content)) {
+          last_cache_point = static_cast<std::ptrdiff_t>(i);
+        }
+      }
+    }
+    const bool head_cached = (system != nullptr && has_cache_point(*system)) || (tools && has_cache_point(*tools));
+    if (last_cache_point >= 0) {
+      add(system);
+      add(tools);
+      for (std::ptrdiff_t i = 0; i <= last_cache_point; ++i) add(&(*messages)[static_cast<std::size_t>(i)]);
+    } else if (head_cached) {
+      add(system);
+      add(tools);
+    } else if (system != nullptr || (messages != nullptr && messages->is_array() && !messages->empty())) {
+      add(system);
+      add(messages != nullptr && messages->is_array() && !messages->empty() ? &(*messages)[0] : nullptr);
+    } else {
+      material.append(call.body, 0, std::min<std::size_t>(call.body.size(), 4096));
+    }
+  }
+  const Digest d = sha256(material);
+  std::uint64_t key = 0;
+  std::memcpy(&key, d.data(), sizeof key);
+  return key;
+}
+
+std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, const std::string& model, TargetHealth& health,
+                                              RouteClock::time_point now, const std::optional<std::string>& sticky,
+                                              const std::function<double()>& draw) {
+  std::vector<const RouteTarget*> serving;
+  const RouteTarget* least_recent = nullptr;
+  RouteClock::time_point least_recent_failure = RouteClock::time_point::max();
+  for (const auto& t : route.targets) {
+    const TargetHealth::View v = health.view(target_key(t, model), now);
+    if (v.standing != TargetHealth::Standing::kEjected) {
+      serving.push_back(&t);
+    } else if (v.last_failure < least_recent_failure) {
+      least_recent = &t;
+      least_recent_failure = v.last_failure;
+    }
+  }
+  if (serving.empty()) {
+    if (least_recent != nullptr) return {least_recent};
+    return {};
+  }
+  if (route.strategy == config::Strategy::kWeighted && serving.size() > 1) {
+    // A draw by weight for the first place, then among the rest for the next, and so on.
+    std::vector<const RouteTarget*> ordered;
+    ordered.reserve(serving.size());
+    while (!serving.empty()) {
+      std::uint64_t total = 0;
+      for (const auto* t : serving) total += t->weight;
+      double point = draw() * static_cast<double>(total);
+      std::size_t pick = serving.size() - 1;
+      for (std::size_t i = 0; i < serving.size(); ++i) {
+        point -= serving[i]->weight;
+        if (point < 0) {
+          pick = i;
+          break;
+        }
+      }
+      ordered.push_back(serving[pick]);
+      serving.erase(serving.begin() + static_cast<std::ptrdiff_t>(pick));
+    }
+    serving = std::move(ordered);
+  }
+  if (sticky) {
+    const auto it = std::find_if(serving.begin(), serving.end(), [&](const RouteTarget* t) { return t->name == *sticky; });
+    if (it != serving.end()) std::rotate(serving.begin(), it, it + 1);
+  }
+  return serving;
+}
+
+asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call) {
+  const Runtime& rt = *x.runtime;
+  if (x.route == nullptr) {
+    ++x.audit.attempts;
+    x.audit.region = rt.config.aws.region;
+    x.audit.identity = "default";
+    co_return co_await x.upstream->send(rt, call, *x.credentials);
+  }
+  const ModelRoute& route = *x.route;
+  RouteState& state = *x.route_state;
+  const auto start = RouteClock::now();
+  const auto deadline = start + route.deadline;
+  const auto key = sticky_key(route, x.audit.client, call, rt.config.max_json_depth);
+  const auto sticky = key ? state.sticky.get(*key, start) : std::nullopt;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto order = attempt_order(route, call.model, state.health, start, sticky, [] {
+    return std::uniform_real_distribution<double>(0, 1)(rng);
+  });
+  x.audit.route = route.name;
+
+  UpstreamResult last;
+  last.failure = make_error("no target of route " + route.name + " holds valid AWS credentials now",
+                            ErrorKind::kUnreachable);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const RouteTarget& t = *order[i];
+    const auto now = RouteClock::now();
+    if (x.audit.attempts > 0 && now >= deadline) break;  // the route's time is spent
+    const std::string tkey = target_key(t, call.model);
+    if (health_view_half_open(state.health, tkey, now) && !state.health.claim_probe(tkey, now)) continue;
+    const auto held = t.credentials.find(x.audit.client);
+    if (held == t.credentials.end()) continue;
+    auto credentials = held->second->current();
+    if (!credentials) {
+      spdlog::debug("request {}: route {}: target {} skipped: {}", x.audit.request_id, route.name, t.name,
+                    credentials.message());
+      continue;
+    }
+    const bool last_target = i + 1 == order.size();
+    Destination to;
+    to.endpoint = &t.endpoint;
+    to.region = t.region;
+    to.model = t.model;
+    to.max_retries = last_target ? -1 : 0;  // throttles move on at once, but on the last target
+    to.head_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    UpstreamResult r = co_await x.upstream->send(rt, call, **credentials, to);
+    ++x.audit.attempts;
+    x.audit.target = t.name;
+    x.audit.region = t.region;
+    x.audit.identity = t.identity;
+    x.audit.target_model = t.model;
+    if (x.caller_gone()) co_return r;
+    unsigned kind = failure_kind(r);
+    if (kind == 0 && !last_target && r.reply && r.reply->status() == 200 && is_event_stream(r.reply->head())) {
+      kind = co_await peek_stream(r);
+      if (x.caller_gone()) co_return r;
+    }
+    const unsigned status = r.reply ? r.reply->status() : 0;
+    x.metrics->route_attempt(route.name, t.name, outcome_name(kind, status));
+    if (kind == 0 || (route.fail_over_on & kind) == 0) {
+      if (kind == 0 && status != 0 && status < 400) {
+        state.health.succeeded(tkey);
+        if (key) state.sticky.put(*key, t.name, RouteClock::now());
+      }
+      co_return r;  // answered, or failed in a way this route does not fail over on
+    }
+    if (state.health.failed(tkey, RouteClock::now(), route.eject_after, route.eject_for, retry_after(r))) {
+      x.metrics->route_ejection(route.name, t.name);
+      std::uint64_t skipped = 0;
+      if (ejection_warnings.take(&skipped)) {
+        spdlog::warn("route {}: target {} ejected after {} ({}){}", route.name, t.name,
+                     outcome_name(kind, status), r.reply ? r.facts.error_type : r.failure.message,
+                     skipped == 0 ? std::string() : "; " + std::to_string(skipped) + " more like it not logged");
+      }
+    }
+    if (!last_target) x.metrics->route_failover(route.name, t.name);
+    last = std::move(r);
+  }
+  co_return last;
+}
+
+}  // namespace signgate::gateway

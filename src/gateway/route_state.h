@@ -1,0 +1,99 @@
+// What routes learn while serving, shared by every loop of the process and kept across reloads:
+// which targets are ejected (consecutive failures, then half-open probes) and which target each
+// sticky key last went to (Bedrock's prompt cache lives there). Both bounded; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace signgate::gateway {
+
+using RouteClock = std::chrono::steady_clock;
+
+// Ejection per target, keyed by (identity, region, model as sent): every route naming the same
+// target shares its state (SPEC §7).
+class TargetHealth {
+ public:
+  enum class Standing {
+    kHealthy,   // serve
+    kHalfOpen,  // ejection over: one probe may go (claim_probe)
+    kEjected,   // no traffic unless every target is ejected
+  };
+  struct View {
+    Standing standing = Standing::kHealthy;
+    RouteClock::time_point last_failure{};  // for "the least recently failed"
+  };
+
+  explicit TargetHealth(std::size_t max_entries = 10'000) : max_entries_(max_entries) {}
+
+  View view(std::string_view key, RouteClock::time_point now) const;
+  // Takes the one probe of a half-open target; false when another request holds it.
+  bool claim_probe(std::string_view key, RouteClock::time_point now);
+  void succeeded(std::string_view key);
+  // A failure of a kind the route fails over on. `cool_for` (Bedrock's Retry-After) keeps the
+  // target out for that long without counting as an ejection. Returns true when this failure
+  // ejected the target (after `eject_after` in a row, or a failed probe: twice as long as the
+  // ejection before, up to five minutes).
+  bool failed(std::string_view key, RouteClock::time_point now, int eject_after, std::chrono::seconds eject_for,
+              std::optional<std::chrono::seconds> cool_for = std::nullopt);
+  std::size_t size() const;
+  // Whether any target whose key starts with `prefix` is ejected now (a target that sends the
+  // model as asked has one key per model): for /metrics and /readyz.
+  // `exact`: the key itself only.
+  bool any_ejected(std::string_view prefix, RouteClock::time_point now, bool exact = false) const;
+
+ private:
+  struct Entry {
+    int consecutive = 0;
+    RouteClock::time_point out_until{};  // ejected or cooling until then
+    bool ejected = false;                // out_until is an ejection (half-open after it)
+    std::chrono::seconds last_ejection{0};
+    RouteClock::time_point last_failure{};
+    RouteClock::time_point probe_until{};  // a probe is out until then
+  };
+  static View view_of(const Entry& e, RouteClock::time_point now);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::size_t max_entries_;
+};
+
+// Which target a sticky key went to last: an LRU of at most `capacity` keys, each forgotten
+// after an hour unused.
+class StickyTable {
+ public:
+  static constexpr std::chrono::hours kTtl{1};
+  explicit StickyTable(std::size_t capacity) : capacity_(capacity) {}
+
+  void set_capacity(std::size_t capacity);
+  std::optional<std::string> get(std::uint64_t key, RouteClock::time_point now);
+  void put(std::uint64_t key, std::string_view target, RouteClock::time_point now);
+  std::size_t size() const;
+
+ private:
+  struct Entry {
+    std::uint64_t key;
+    std::string target;
+    RouteClock::time_point used;
+  };
+  void trim();
+
+  mutable std::mutex mutex_;
+  std::list<Entry> order_;  // most recently used first
+  std::unordered_map<std::uint64_t, std::list<Entry>::iterator> index_;
+  std::size_t capacity_;
+};
+
+// What a process's routes share.
+struct RouteState {
+  TargetHealth health;
+  StickyTable sticky{100'000};
+};
+
+}  // namespace signgate::gateway
