@@ -95,6 +95,12 @@ NGINX_CONF = NGINX_HEAD.replace("{workers}", "1") + """  sendfile on;
       error_page 405 =200 /slow.bin;
       return 405;
     }}
+    # A model named *throttled* is Bedrock throttling (routes' failover, bench/load/routes.py).
+    location ~ ^/model/[^/]*throttled[^/]*/converse$ {{
+      add_header x-amzn-ErrorType "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/" always;
+      default_type application/json;
+      return 429 '{{"message":"Too many requests, please wait before trying again."}}';
+    }}
     location ~ ^/model/[^/]+/converse-stream$ {{ error_page 405 =200 /stream.bin; return 405; }}
     location ~ ^/model/[^/]+/converse$ {{ error_page 405 =200 /converse.json; return 405; }}
     location = / {{ error_page 405 =200 /sts.xml; return 405; }}

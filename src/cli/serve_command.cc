@@ -27,6 +27,7 @@
 #include "gateway/limits.h"
 #include "gateway/preflight.h"
 #include "gateway/revocations.h"
+#include "gateway/route_fleet.h"
 #include "store/redis.h"
 
 namespace signgate::cli {
@@ -168,10 +169,12 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   std::optional<gateway::RevocationFollower> follower;
+  std::optional<gateway::EjectionFollower> ejections;
   if (redis_options) {
     // Its once-a-second read is also the fleet's health check, for /readyz and /metrics.
     follower.emplace(control.get_executor(), *redis_options, revocations,
                      [stats = fleet->stats()](bool answered) { stats->redis_up = answered; });
+    ejections.emplace(control.get_executor(), *redis_options, gw.route_state().health);
   }
   server.start();
   if (ops) ops->start();
@@ -265,6 +268,7 @@ int run_serve(const ServeArgs& args, const Environment& env) {
       spdlog::info("stopping: no new connections, {} s for requests in flight", args.shutdown_grace_seconds);
       watch.cancel();
       if (follower) follower->stop();
+      if (ejections) ejections->stop();
     });
   };
   arm_watch();

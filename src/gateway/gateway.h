@@ -56,6 +56,8 @@ class Gateway {
 
   // Ready when every identity in use holds unexpired credentials; otherwise `why`.
   bool ready(std::string* why) const;
+  // What routes have learnt (ejections, sticky targets), for a fleet to share.
+  RouteState& route_state() { return pipeline_.route_state(); }
   // /readyz's word on routes: ejected targets and identities STS refuses (empty: no routes).
   std::string routes_detail() const;
 

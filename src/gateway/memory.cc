@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "api/json_depth.h"
 #include "common/time.h"
@@ -394,7 +395,33 @@ class RedisMemory final : public Memory {
     co_return out;
   }
 
+  asio::awaitable<Result<std::optional<std::string>>> sticky_target(std::uint64_t key) override {
+    std::vector<std::string> command = {"GETEX", sticky_key_name(key), "EX", std::to_string(kStickyLifetime.count())};
+    auto reply = co_await redis_->command(std::move(command));
+    if (reply && reply->type == store::Reply::Type::kNil) co_return std::optional<std::string>();
+    if (!reply || reply->type != store::Reply::Type::kString) co_return failed("reading a sticky route key", reply);
+    co_return std::optional<std::string>(std::move(reply->str));
+  }
+
+  asio::awaitable<void> keep_sticky(std::uint64_t key, const std::string& target) override {
+    std::vector<std::string> command = {"SET", sticky_key_name(key), target, "EX",
+                                        std::to_string(kStickyLifetime.count())};
+    auto reply = co_await redis_->command(std::move(command));
+    if (!reply || reply->is_error()) (void)failed("keeping a sticky route key", reply);
+  }
+
  private:
+  static constexpr std::chrono::seconds kStickyLifetime{3600};
+  // Its own hash tag: sticky keys spread over a cluster's shards.
+  static std::string sticky_key_name(std::uint64_t key) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
+    std::string name = "signgate:sticky:{";
+    name += hex;
+    name += '}';
+    return name;
+  }
+
   // Counts and logs (at most every 10 s) a command Redis did not answer as expected.
   Error failed(const std::string& what, const Result<store::Reply>& reply) {
     ++stats_->redis_failures;
@@ -438,6 +465,12 @@ class RedisMemory final : public Memory {
 };
 
 }  // namespace
+
+asio::awaitable<Result<std::optional<std::string>>> Memory::sticky_target(std::uint64_t) {
+  co_return make_error("not shared", ErrorKind::kNotFound);
+}
+
+asio::awaitable<void> Memory::keep_sticky(std::uint64_t, const std::string&) { co_return; }
 
 void Wanted::add_item(std::string_view id) {
   if (std::find(items.begin(), items.end(), id) == items.end()) items.emplace_back(id);

@@ -86,6 +86,13 @@ class Memory {
   virtual boost::asio::awaitable<Result<std::vector<bool>>> owns(const std::string& client,
                                                                  const std::vector<std::string>& arns);
 
+  // Where the fleet last sent sticky route key `key` (route_runner.h), its hour of life
+  // renewed; nullopt when nowhere. Only a shared store knows (shared()); an error when it did
+  // not answer or is not shared: the runner then goes by this replica's own table.
+  virtual boost::asio::awaitable<Result<std::optional<std::string>>> sticky_target(std::uint64_t key);
+  // Notes that sticky `key` now goes to `target`, for an hour unused.
+  virtual boost::asio::awaitable<void> keep_sticky(std::uint64_t key, const std::string& target);
+
  protected:
   // What this replica knows alone (true: `client` started it).
   std::vector<bool> owned_here(const std::string& client, const std::vector<std::string>& arns) const;

@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "gateway/log_budget.h"
+#include "gateway/memory.h"
 #include "gateway/runtime.h"
 
 namespace signgate::gateway {
@@ -314,7 +315,17 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
   const auto start = RouteClock::now();
   const auto deadline = start + route.deadline;
   const auto key = sticky_key(route, x.audit.client, call, rt.config.max_json_depth);
-  const auto sticky = key ? state.sticky.get(*key, start) : std::nullopt;
+  // A fleet shares where each sticky key went (a load balancer spreads a client's calls over
+  // the replicas, and the prompt cache is where the first call went); this replica's own
+  // table answers alone, or when the shared store does not.
+  const bool fleet = key && x.memory != nullptr && x.memory->shared();
+  std::optional<std::string> sticky;
+  if (fleet) {
+    auto shared = co_await x.memory->sticky_target(*key);
+    sticky = shared ? *shared : state.sticky.get(*key, start);
+  } else if (key) {
+    sticky = state.sticky.get(*key, start);
+  }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const auto order = attempt_order(route, call.model, state.health, start, sticky, [] {
     return std::uniform_real_distribution<double>(0, 1)(rng);
@@ -363,6 +374,7 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
       if (kind == 0 && status != 0 && status < 400) {
         state.health.succeeded(tkey);
         if (key) state.sticky.put(*key, t.name, RouteClock::now());
+        if (fleet && sticky != t.name) co_await x.memory->keep_sticky(*key, t.name);
       }
       co_return r;  // answered, or failed in a way this route does not fail over on
     }

@@ -41,9 +41,7 @@ void TargetHealth::succeeded(std::string_view key) {
   entries_.erase(std::string(key));
 }
 
-bool TargetHealth::failed(std::string_view key, RouteClock::time_point now, int eject_after,
-                          std::chrono::seconds eject_for, std::optional<std::chrono::seconds> cool_for) {
-  std::lock_guard lock(mutex_);
+TargetHealth::Entry& TargetHealth::entry(std::string_view key, RouteClock::time_point now) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) {
     // Callers name the models a target without its own sends: bounded, the oldest failures go
@@ -57,7 +55,23 @@ bool TargetHealth::failed(std::string_view key, RouteClock::time_point now, int 
     }
     it = entries_.emplace(std::string(key), Entry{}).first;
   }
-  Entry& e = it->second;
+  return it->second;
+}
+
+void TargetHealth::adopt(std::string_view key, RouteClock::time_point now, std::chrono::seconds length) {
+  std::lock_guard lock(mutex_);
+  Entry& e = entry(key, now);
+  e.ejected = true;
+  e.last_failure = now;
+  e.last_ejection = std::min(length, kMaxEjection);
+  e.out_until = std::max(e.out_until, now + e.last_ejection);
+  e.probe_until = {};
+}
+
+bool TargetHealth::failed(std::string_view key, RouteClock::time_point now, int eject_after,
+                          std::chrono::seconds eject_for, std::optional<std::chrono::seconds> cool_for) {
+  std::unique_lock lock(mutex_);
+  Entry& e = entry(key, now);
   const bool was_probe = e.ejected && now >= e.out_until;
   e.last_failure = now;
   e.probe_until = {};
@@ -73,6 +87,10 @@ bool TargetHealth::failed(std::string_view key, RouteClock::time_point now, int 
     ejected_now = true;
   }
   if (cool_for && now + *cool_for > e.out_until) e.out_until = now + *cool_for;
+  const std::chrono::seconds length = e.last_ejection;
+  const auto hook = ejected_now ? on_eject_ : nullptr;
+  lock.unlock();
+  if (hook) hook(std::string(key), length);
   return ejected_now;
 }
 

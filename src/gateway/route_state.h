@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,14 @@ class TargetHealth {
   bool failed(std::string_view key, RouteClock::time_point now, int eject_after, std::chrono::seconds eject_for,
               std::optional<std::chrono::seconds> cool_for = std::nullopt);
   std::size_t size() const;
+  // Told of every ejection this replica decides (the target's key and how long): a fleet
+  // publishes it (route_fleet.h). Set before serving.
+  void on_eject(std::function<void(const std::string& key, std::chrono::seconds length)> hook) {
+    std::lock_guard lock(mutex_);
+    on_eject_ = std::move(hook);
+  }
+  // An ejection another replica decided: taken as if decided here, without telling on_eject.
+  void adopt(std::string_view key, RouteClock::time_point now, std::chrono::seconds length);
   // Whether any target whose key starts with `prefix` is ejected now (a target that sends the
   // model as asked has one key per model): for /metrics and /readyz.
   // `exact`: the key itself only.
@@ -59,9 +68,12 @@ class TargetHealth {
   };
   static View view_of(const Entry& e, RouteClock::time_point now);
 
+  Entry& entry(std::string_view key, RouteClock::time_point now);  // under mutex_
+
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::size_t max_entries_;
+  std::function<void(const std::string&, std::chrono::seconds)> on_eject_;
 };
 
 // Which target a sticky key went to last: an LRU of at most `capacity` keys, each forgotten

@@ -20,6 +20,7 @@ import urllib.parse
 from common import SLOWDOWN, run, tempdir, wait_for
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway, sha256
+from redis_server import RedisServer
 
 SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 EU_SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -552,6 +553,62 @@ class Config(Routes):
         self.east.fail = dict(THROTTLED)
         self.assertLine(self.send()[3], target="west", attempts=2)
 
+
+class Fleet(Routes):
+    """Two replicas on one Redis, as behind a load balancer."""
+
+    def setUp(self):
+        super().setUp()
+        self.redis = RedisServer()
+        self.other = None
+
+    def tearDown(self):
+        rc = self.other.stop() if self.other else 0
+        try:
+            super().tearDown()
+        finally:
+            self.redis.stop()
+        self.assertEqual(rc, 0)
+
+    def start_both(self, routes):
+        extra = "redis:\n  url: \"%s\"\n" % self.redis.url
+        self.start(routes, extra)
+        self.other = Gateway(self.urls["east"], CLIENTS, extra=self.config(routes, extra))
+        wait_for(lambda: call(self.other.url, "/readyz", None, {}, "GET")[0] == 200, 10)
+
+    def send_to(self, gw, body=None):
+        status, headers, data = call(gw.url, "/model/%s/converse" % SONNET, converse() if body is None else body)
+        self.assertEqual(status, 200, data)
+        return gw.audit_line_of(headers.get("x-request-id"))
+
+    # A target one replica ejects is left alone by the others at once, without each of them
+    # failing on it first.
+    def test_an_ejection_is_shared_by_the_fleet(self):
+        self.start_both([route([EAST, WEST], eject="{ after: 3, for_seconds: 30 }")])
+        self.east.fail = dict(THROTTLED)
+        for _ in range(3):
+            self.assertLine(self.send_to(self.gw), target="west", attempts=2)
+        # The other replica has not called east once, yet knows it is out.
+        self.assertTrue(wait_for(lambda: metric(self.other.metrics(), "signgate_route_target_ejected",
+                                                route="sonnet", target="east") == 1, 10),
+                        "the ejection did not reach the other replica")
+        tried = self.tried(self.east)
+        for _ in range(3):
+            self.assertLine(self.send_to(self.other), target="west", attempts=1)
+        self.assertEqual(self.tried(self.east), tried)
+
+    # Where a prompt prefix went is shared: calls spread over replicas keep one target's cache warm.
+    def test_sticky_keys_are_shared_by_the_fleet(self):
+        equal = ['{ name: east, region: us-east-1, bedrock_endpoint: "%(east)s" }',
+                 '{ name: west, identity: overflow, bedrock_endpoint: "%(west)s" }']
+        self.start_both([route(equal, strategy="weighted", sticky="prefix")])
+        # Six prompts, each first sent to one replica: the other sends it to the same target
+        # (by chance alone, for all six: 1 in 64).
+        for i in range(6):
+            body = converse("Summarise invoice %d." % i, "You are billing assistant number %d." % i)
+            home = self.send_to(self.gw, body)["target"]
+            places = {self.send_to(gw, body)["target"] for gw in (self.other, self.gw, self.other)}
+            self.assertEqual(places, {home}, "prompt %d" % i)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
