@@ -5,24 +5,30 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace signgate::aws {
 
 // The resource ARNs a model allowlist entry needs: a foundation model in `region`; a
 // cross-region inference profile (us., eu., apac., global., ...) in the account plus its
-// foundation model in every region it routes to; a full ARN as given. Globs stay globs.
+// foundation model in every region it routes to (a global one's region-less ARN included); a
+// full ARN as given. Globs stay globs.
 std::vector<std::string> model_resources(const std::string& pattern, const std::string& region,
                                          const std::string& account);
 
 // What an allowlist entry needs, split by how a call reaches the model: foundation models
 // invoked directly (in `region`), inference profiles, and the foundation models behind those
 // profiles in every region they route to, which the role may use only through a profile
-// (the bedrock:InferenceProfileArn condition), never directly.
+// (the bedrock:InferenceProfileArn condition), never directly. A global. profile's model is
+// granted in the source region and, since it may run in any commercial region, under its
+// region-less ARN (arn:aws:bedrock:::foundation-model/ID, requested in region "unspecified"):
+// `regionless`.
 struct ModelGrants {
   std::vector<std::string> direct;
   std::vector<std::string> profiles;
   std::vector<std::string> through_profiles;
+  std::vector<std::string> regionless;
 };
 ModelGrants model_grants(const std::string& pattern, const std::string& region, const std::string& account);
 
@@ -32,6 +38,16 @@ std::string partition_of(const std::string& region);
 
 // The account ID in an IAM role ARN, or "*" when there is none.
 std::string account_of(const std::string& role_arn);
+
+// A model pattern a route's target sends, in the target's region (SPEC §7).
+struct RegionalModel {
+  std::string pattern;
+  std::string region;
+};
+
+// Whether some model ID could match both allowlist patterns (globs of '*' and '?', compared
+// whole; "*" overlaps everything). Never false when both match one ID.
+bool patterns_overlap(std::string_view a, std::string_view b);
 
 struct PolicyScope {
   std::string region;
@@ -45,6 +61,9 @@ struct PolicyScope {
   // has one, IAM enforces it too (the bedrock:GuardrailIdentifier condition).
   std::vector<std::pair<std::string, std::string>> guardrails;
   bool every_client_guarded = false;
+  // What routes send with this role, each in its target's region; a guardrail given by ID is
+  // granted in each of those regions too.
+  std::vector<RegionalModel> routed;
 };
 
 // The ARN of a guardrail given by ID or ARN, and the bedrock:GuardrailIdentifier value a call

@@ -1,5 +1,6 @@
 // `signgate doctor --config FILE [--model ID]`: resolves the base credentials, assumes the
-// role, optionally makes one tiny Converse call, and explains each failure with its fix.
+// role and every identity a route names, optionally makes one tiny Converse call (to each
+// target of the route serving the model, when one does), and explains each failure with its fix.
 #pragma once
 
 #include <iosfwd>
@@ -17,8 +18,8 @@ struct DoctorArgs {
   int timeout_seconds = 30;
 };
 
-// Runs the checks in order and stops at the first failure. Exit 0 when all passed,
-// 1 when one failed, 2 when the config is unusable.
+// Runs the checks in order, each identity and target reported on its own line. Exit 0 when
+// all passed, 1 when one failed, 2 when the config is unusable.
 int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out, std::ostream& err);
 
 CLI::App* add_doctor_command(CLI::App& app, DoctorArgs& args);

@@ -134,5 +134,117 @@ class Doctor(unittest.TestCase):
         self.assertEqual(out.count("Converse %s answered 200" % MODEL), 3, out)
 
 
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+US_SONNET = "us." + SONNET
+OVERFLOW_ROLE = "arn:aws:iam::444455556666:role/signgate-bedrock"
+OVERFLOW_EXTERNAL_ID = "ext-overflow-1"
+
+
+class DoctorRoutes(unittest.TestCase):
+    """Two emulators as two accounts (routes_test.py's east and west): doctor assumes every
+    identity a route names at its own STS and probes each target of the route serving --model,
+    signed for the target's region by the target's identity."""
+
+    @classmethod
+    def setUpClass(cls):
+        base = {BASE_KEY: (BASE_SECRET, None)}
+        cls.east, cls.east_url = aws_fake.start(base, roles={ROLE: EXTERNAL_ID}, region="us-east-1")
+        cls.west, cls.west_url = aws_fake.start(base, roles={OVERFLOW_ROLE: OVERFLOW_EXTERNAL_ID}, region="us-west-2")
+
+    @classmethod
+    def tearDownClass(cls):
+        for server in (cls.east, cls.west):
+            server.shutdown()
+            server.server_close()
+
+    def config(self, spare_external_id):
+        return ("aws:\n  region: us-east-1\n  role_arn: %(role)s\n  external_id: %(ext)s\n"
+                "  sts_endpoint: %(east)s\n  bedrock_endpoint: %(east)s\n"
+                "identities:\n"
+                "  overflow: { role_arn: '%(overflow)s', external_id: '%(overflow_ext)s', region: us-west-2,"
+                " sts_endpoint: '%(west)s' }\n"
+                "  spare: { role_arn: '%(overflow)s', external_id: '%(spare_ext)s', region: us-west-2,"
+                " sts_endpoint: '%(west)s' }\n"
+                "models:\n  sonnet: %(sonnet)s\n"
+                "clients:\n  - { name: app, secret_sha256: %(hash)s, models: ['anthropic.claude-sonnet-*'] }\n"
+                "routes:\n  - name: sonnet\n    match: [sonnet]\n    targets:\n"
+                "      - { name: east, identity: default, region: us-east-1, bedrock_endpoint: '%(east)s' }\n"
+                "      - { name: east-profile, region: us-east-1, model: '%(us_sonnet)s', bedrock_endpoint: '%(east)s' }\n"
+                "      - { name: west, identity: overflow, bedrock_endpoint: '%(west)s' }\n"
+                "      - { name: spare, identity: spare, bedrock_endpoint: '%(west)s' }\n"
+                % {"role": ROLE, "ext": EXTERNAL_ID, "east": self.east_url, "west": self.west_url,
+                   "overflow": OVERFLOW_ROLE, "overflow_ext": OVERFLOW_EXTERNAL_ID, "spare_ext": spare_external_id,
+                   "sonnet": SONNET, "us_sonnet": US_SONNET, "hash": "ab" * 32})
+
+    def doctor(self, config_text, *extra):
+        with tempdir() as home:
+            path = os.path.join(home, "signgate.yaml")
+            with open(path, "w") as f:
+                f.write(config_text)
+            env = {"HOME": home, "AWS_EC2_METADATA_DISABLED": "true",
+                   "AWS_ACCESS_KEY_ID": BASE_KEY, "AWS_SECRET_ACCESS_KEY": BASE_SECRET}
+            p = run("doctor", "--config", path, *extra, env=env, clear_aws=True, timeout=60)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        text = out + err
+        self.assertNotIn(BASE_SECRET, text)
+        for server in (self.east, self.west):
+            with server._lock:
+                issued = list(server.issued.values())
+            for secret, token, _ in issued:
+                self.assertNotIn(secret, text)
+                self.assertNotIn(token, text)
+        return p.returncode, out, err
+
+    def test_each_identity_and_each_target_is_reported_on_its_own(self):
+        """An identity that cannot be assumed (wrong External ID) fails itself and its target,
+        named in one line each; the other identity and targets are still checked and pass."""
+        before_east, before_west = len(self.east.requests_to("converse")), len(self.west.requests_to("converse"))
+        rc, out, err = self.doctor(self.config("ext-wrong-for-spare"), "--model", "sonnet")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("identity    overflow: assumed arn:aws:sts::444455556666:assumed-role/signgate-bedrock/"
+                      "signgate-app, session signgate-app in us-west-2 (routes sonnet)", out)
+        self.assertIn("route       sonnet serves %s with 4 targets" % SONNET, out)
+        self.assertIn("target      east (default, us-east-1): Converse %s answered 200" % SONNET, out)
+        self.assertIn("target      east-profile (default, us-east-1): Converse %s answered 200" % US_SONNET, out)
+        self.assertIn("target      west (overflow, us-west-2): Converse %s answered 200" % SONNET, out)
+        lines = err.strip().splitlines()
+        self.assertEqual(len(lines), 2, err)
+        self.assertTrue(lines[0].startswith("doctor: identity spare: "), err)
+        self.assertIn("AccessDenied", lines[0])
+        self.assertEqual(lines[1], "doctor: target spare (spare, us-west-2): not probed: identity spare could not "
+                                   "be assumed")
+        self.assertNotIn("ext-wrong-for-spare", err)
+        # Each probe went to its target's emulator, signed for its region by its own account.
+        east = self.east.requests_to("converse")[before_east:]
+        self.assertEqual(sorted(r["model"] for r in east), sorted([SONNET, US_SONNET]))
+        self.assertEqual({r["region"] for r in east}, {"us-east-1"})
+        [west] = self.west.requests_to("converse")[before_west:]
+        self.assertEqual((west["region"], west["model"], west["outcome"]), ("us-west-2", SONNET, "served"))
+        self.assertIn(west["access_key"], self.west.issued)
+        self.assertNotIn(west["access_key"], self.east.issued)
+
+    def test_a_throttled_target_fails_alone(self):
+        """Every identity assumed; east throttles once: its line says so, the others answer."""
+        self.east.fail = {"type": "ThrottlingException", "count": 1}
+        try:
+            rc, out, err = self.doctor(self.config(OVERFLOW_EXTERNAL_ID), "--model", SONNET)
+        finally:
+            self.east.fail = None
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("identity    spare: assumed", out)
+        line = err.strip()
+        self.assertEqual(len(line.splitlines()), 1, err)
+        self.assertTrue(line.startswith("doctor: target east (default, us-east-1): Bedrock answered 429 "
+                                        "ThrottlingException"), err)
+        self.assertIn("a route fails over from it", line)
+        for target in ("east-profile (default, us-east-1)", "west (overflow, us-west-2)", "spare (spare, us-west-2)"):
+            self.assertIn("target      %s: Converse" % target, out)
+
+        rc, out, err = self.doctor(self.config(OVERFLOW_EXTERNAL_ID))
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("target ", out, "no --model: identities only")
+        self.assertIn("identity    overflow: assumed", out)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
