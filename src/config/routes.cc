@@ -84,6 +84,24 @@ void read_identities(Reader& r, const YAML::Node& node, Config& c) {
   }
 }
 
+// Whether a cross-region profile's geography serves `region` (Bedrock refuses the call with a
+// ValidationException otherwise, which never fails over); true for anything not a known profile.
+bool profile_serves(std::string_view model, std::string_view region) {
+  const auto starts = [](std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; };
+  if (starts(model, "us-gov.")) return starts(region, "us-gov-");
+  if (starts(model, "us.")) return starts(region, "us-") && !starts(region, "us-gov-");
+  if (starts(model, "eu.")) return starts(region, "eu-") && !starts(region, "eusc-");
+  if (starts(model, "apac.")) return starts(region, "ap-");
+  if (starts(model, "jp.")) return region == "ap-northeast-1" || region == "ap-northeast-3";
+  if (starts(model, "au.")) return region == "ap-southeast-2" || region == "ap-southeast-4";
+  if (starts(model, "ca.")) return starts(region, "ca-");
+  if (starts(model, "global.")) {
+    return !starts(region, "us-gov-") && !starts(region, "cn-") && !starts(region, "us-iso") &&
+           !starts(region, "eusc-");
+  }
+  return true;
+}
+
 const IdentityConfig* find_identity(const Config& c, const std::string& name) {
   for (const auto& id : c.identities) {
     if (id.name == name) return &id;
@@ -113,6 +131,9 @@ void read_target(Reader& r, const YAML::Node& n, const std::string& w, const Con
   t.model = r.str(n, w, "model").value_or("");
   if (!t.model.empty() && !aws::valid_model_id(t.model)) {
     p.add(w + ".model", "'" + t.model + "' is not a Bedrock model ID, inference profile or ARN");
+  } else if (!t.model.empty() && !profile_serves(t.model, t.region)) {
+    p.add(w + ".model", "'" + t.model + "' is a cross-region profile of another geography than " + t.region +
+                            " (Bedrock refuses it there); use the profile of " + t.region + "'s geography");
   }
   if (auto weight = r.str(n, w, "weight")) {
     long long v = 0;
@@ -183,6 +204,16 @@ void read_route(Reader& r, const YAML::Node& n, const std::string& w, Config& c,
       const std::string tw = w + ".targets[" + std::to_string(i) + "]";
       TargetConfig t;
       read_target(r, targets[i], tw, c, t);
+      // A target sending the model as asked, when every name the route matches is a profile
+      // of another geography: every call reaching it would be refused.
+      if (t.model.empty() && !route.match.empty() &&
+          std::none_of(route.match.begin(), route.match.end(), [&](const std::string& m) {
+            const auto alias = c.models.find(m);
+            return profile_serves(alias != c.models.end() ? alias->second : m, t.region);
+          })) {
+        p.add(tw + ".region", t.region + " is outside the geography of every profile this route matches; give the "
+                                         "target a model: of its own geography");
+      }
       // A target is (identity, region, model as sent): the same one twice would be tried twice.
       if (!places.insert(t.identity + '\n' + t.region + '\n' + t.model).second) {
         p.add(tw, "duplicates an earlier target (the same identity, region and model)");

@@ -17,6 +17,9 @@ namespace asio = boost::asio;
 
 namespace {
 
+// A retry needs at least this much of a route's deadline left after its backoff.
+constexpr std::chrono::milliseconds kLeastRetry{50};
+
 // The client's Response behind the pipeline's interface.
 class BedrockReply final : public UpstreamReply {
  public:
@@ -82,15 +85,19 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
       co_return out;
     }
     const unsigned status = r->status();
-    if ((status == 429 || status == 503) && attempt < max_retries &&
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const auto ceiling = std::chrono::milliseconds(100 << attempt);
+    const auto backoff =
+        ceiling / 2 + std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng));
+    // A route's deadline that the wait would spend: this answer is the one to give.
+    const bool time_left =
+        !to.head_timeout || std::chrono::steady_clock::now() - started + backoff + kLeastRetry < *to.head_timeout;
+    if ((status == 429 || status == 503) && attempt < max_retries && time_left &&
         !(call.abort && call.abort->fired())) {
       (void)co_await r->read_all(1 << 20);  // keeps the connection reusable
       metrics_.upstream_retry();
-      thread_local std::mt19937 rng{std::random_device{}()};
-      const auto ceiling = std::chrono::milliseconds(100 << attempt);
       asio::steady_timer timer(co_await asio::this_coro::executor);
-      timer.expires_after(ceiling / 2 +
-                          std::chrono::milliseconds(std::uniform_int_distribution<long>(0, ceiling.count() / 2)(rng)));
+      timer.expires_after(backoff);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;  // a caller gone meanwhile makes the next send fail at once

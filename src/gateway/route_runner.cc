@@ -1,5 +1,7 @@
 #include "gateway/route_runner.h"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +11,7 @@
 
 #include "api/json_depth.h"
 #include "aws/eventstream.h"
+#include "aws/model_id.h"
 #include "common/base64.h"
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -76,10 +79,23 @@ class PeekedReply final : public UpstreamReply {
   std::optional<Error> error_;
 };
 
-// Reads a 200 event stream up to its first content event. Returns the failure kind of an
-// exception event (or a break) before it, else 0; either way `r.reply` then replays what was
-// read.
-asio::awaitable<unsigned> peek_stream(UpstreamResult& r) {
+// Reads a 200 event stream up to its first content event, for at most until `until` (the
+// first-byte timeout or the route's deadline, whichever comes first). Returns the failure kind
+// of an exception event, a break or the time running out before it, else 0; either way
+// `r.reply` then replays what was read, and answers to `caller` again.
+asio::awaitable<unsigned> peek_stream(UpstreamResult& r, RouteClock::time_point until,
+                                      const std::shared_ptr<http::AbortSignal>& caller) {
+  auto bound = std::make_shared<http::AbortSignal>();
+  const http::AbortScope follow(caller, [bound] { bound->fire("the caller went away"); });
+  auto timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_at(until);
+  timer.async_wait([bound, timed_out](const boost::system::error_code& ec) {
+    if (ec) return;
+    *timed_out = true;
+    bound->fire("no content event in time");
+  });
+  r.reply->set_abort(bound);
   aws::eventstream::Decoder decoder;
   std::string held;
   std::optional<Error> error;
@@ -89,7 +105,7 @@ asio::awaitable<unsigned> peek_stream(UpstreamResult& r) {
     auto piece = co_await r.reply->read_some();
     if (!piece) {
       error = piece.error();
-      kind = config::kUnavailable;  // broken before the caller had a byte
+      kind = *timed_out ? config::kTimeout : config::kUnavailable;  // before the caller had a byte
       break;
     }
     if (piece->empty() && r.reply->done()) break;
@@ -114,6 +130,8 @@ asio::awaitable<unsigned> peek_stream(UpstreamResult& r) {
     }
     if (held.size() > kMaxPeek) break;
   }
+  timer.cancel();
+  r.reply->set_abort(caller);
   r.reply = std::make_unique<PeekedReply>(std::move(r.reply), std::move(held), std::move(error));
   co_return kind;
 }
@@ -125,7 +143,7 @@ std::optional<std::chrono::seconds> retry_after(const UpstreamResult& r) {
   if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
   }
-  return std::chrono::seconds(std::stol(std::string(v)));
+  return std::min(std::chrono::seconds(std::stol(std::string(v))), std::chrono::seconds(300));
 }
 
 bool has_cache_point(const nlohmann::json& blocks) {
@@ -141,8 +159,28 @@ const nlohmann::json* member(const nlohmann::json& j, const char* key) {
   return it == j.end() ? nullptr : &*it;
 }
 
-bool health_view_half_open(const TargetHealth& h, const std::string& key, RouteClock::time_point now) {
-  return h.view(key, now).standing == TargetHealth::Standing::kHalfOpen;
+// An attempt needs at least this much of the route's deadline left to be worth sending.
+constexpr std::chrono::milliseconds kLeastAttempt{50};
+
+// A client's forced guardrail lives in one region and account: its calls go only to targets
+// signing with the client's own identity in that region (a guardrail ARN names its region;
+// an ID is aws.region's).
+bool guardrail_allows(const Exchange& x, const RouteTarget& t) {
+  if (x.client == nullptr || !x.client->guardrail) return true;
+  if (t.identity != "default") return false;
+  const std::string& id = x.client->guardrail->id;
+  std::string region = x.config().aws.region;
+  if (id.rfind("arn:", 0) == 0) {
+    if (const auto fields = aws::arn_fields(id)) region = std::string((*fields)[3]);
+  }
+  return t.region == region;
+}
+
+asio::awaitable<UpstreamResult> send_unrouted(Exchange& x, const UpstreamCall& call) {
+  ++x.audit.attempts;
+  x.audit.region = x.config().aws.region;
+  x.audit.identity = "default";
+  co_return co_await x.upstream->send(*x.runtime, call, *x.credentials);
 }
 
 }  // namespace
@@ -191,22 +229,33 @@ std::string_view outcome_name(unsigned kind, unsigned status) {
   return status != 0 && status < 400 ? "ok" : "other";
 }
 
-std::string target_key(const RouteTarget& t, const std::string& model) {
+std::string target_key(const RouteTarget& t, std::string_view client, const std::string& model) {
+  // "default" is each client's own identity: its role tells one account's target from another's.
+  const auto held = t.credentials.find(client);
+  const std::string_view role =
+      held != t.credentials.end() && held->second ? std::string_view(held->second->role().role_arn) : "";
+  const std::string& sent = t.model_for(model);
   std::string key;
-  key.reserve(t.identity.size() + t.region.size() + model.size() + 2);
-  key += t.identity;
-  key += '|';
+  key.reserve(t.region.size() + t.identity.size() + role.size() + sent.size() + 3);
   key += t.region;
   key += '|';
-  key += t.model_for(model);
+  key += t.identity;
+  key += '|';
+  key += role;
+  key += '|';
+  key += sent;
   return key;
 }
 
 bool target_ejected(const RouteTarget& t, const TargetHealth& health, RouteClock::time_point now) {
-  // The model as asked makes one key per model: any of them ejected counts.
-  std::string prefix = t.identity + "|" + t.region + "|";
-  if (!t.model.empty()) prefix += t.model;
-  return health.any_ejected(prefix, now, !t.model.empty());
+  // The model as asked (and the default identity, one role per client) make several keys per
+  // target: any of them ejected counts.
+  std::string prefix = t.region + "|" + t.identity + "|";
+  return health.any_ejected(now, [&](std::string_view key) {
+    if (key.substr(0, prefix.size()) != prefix) return false;
+    if (t.model.empty()) return true;
+    return key.size() > t.model.size() && key.substr(key.size() - t.model.size() - 1) == "|" + t.model;
+  });
 }
 
 std::optional<std::uint64_t> sticky_key(const ModelRoute& route, std::string_view client, const UpstreamCall& call,
@@ -255,14 +304,16 @@ std::optional<std::uint64_t> sticky_key(const ModelRoute& route, std::string_vie
   return key;
 }
 
-std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, const std::string& model, TargetHealth& health,
+std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, std::string_view client,
+                                              const std::string& model, TargetHealth& health,
                                               RouteClock::time_point now, const std::optional<std::string>& sticky,
                                               const std::function<double()>& draw) {
   std::vector<const RouteTarget*> serving;
   const RouteTarget* least_recent = nullptr;
   RouteClock::time_point least_recent_failure = RouteClock::time_point::max();
+  const bool all_healthy = health.empty();
   for (const auto& t : route.targets) {
-    const TargetHealth::View v = health.view(target_key(t, model), now);
+    const TargetHealth::View v = all_healthy ? TargetHealth::View{} : health.view(target_key(t, client, model), now);
     if (v.standing != TargetHealth::Standing::kEjected) {
       serving.push_back(&t);
     } else if (v.last_failure < least_recent_failure) {
@@ -304,12 +355,7 @@ std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, const std
 
 asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call) {
   const Runtime& rt = *x.runtime;
-  if (x.route == nullptr) {
-    ++x.audit.attempts;
-    x.audit.region = rt.config.aws.region;
-    x.audit.identity = "default";
-    co_return co_await x.upstream->send(rt, call, *x.credentials);
-  }
+  if (x.route == nullptr) co_return co_await send_unrouted(x, call);
   const ModelRoute& route = *x.route;
   RouteState& state = *x.route_state;
   const auto start = RouteClock::now();
@@ -327,20 +373,28 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
     sticky = state.sticky.get(*key, start);
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const auto order = attempt_order(route, call.model, state.health, start, sticky, [] {
-    return std::uniform_real_distribution<double>(0, 1)(rng);
-  });
+  std::vector<const RouteTarget*> order = attempt_order(route, x.audit.client, call.model, state.health, start, sticky,
+                                                        [] { return std::uniform_real_distribution<double>(0, 1)(rng); });
   x.audit.route = route.name;
 
   UpstreamResult last;
-  last.failure = make_error("no target of route " + route.name + " holds valid AWS credentials now",
-                            ErrorKind::kUnreachable);
-  for (std::size_t i = 0; i < order.size(); ++i) {
+  bool tried = false;
+  // Half-open targets another call is probing are passed over; when nothing else could be
+  // tried, the first of them is tried all the same rather than refusing.
+  std::vector<const RouteTarget*> deferred;
+  const RouteTarget* forced = nullptr;
+  const auto more = [&](std::size_t i) {
+    if (i < order.size()) return true;
+    if (tried || forced != nullptr || deferred.empty()) return false;
+    forced = deferred.front();
+    order.push_back(forced);
+    return true;
+  };
+  for (std::size_t i = 0; more(i); ++i) {
     const RouteTarget& t = *order[i];
     const auto now = RouteClock::now();
-    if (x.audit.attempts > 0 && now >= deadline) break;  // the route's time is spent
-    const std::string tkey = target_key(t, call.model);
-    if (health_view_half_open(state.health, tkey, now) && !state.health.claim_probe(tkey, now)) continue;
+    if (tried && deadline - now < kLeastAttempt) break;  // the route's time is spent
+    if (!guardrail_allows(x, t)) continue;
     const auto held = t.credentials.find(x.audit.client);
     if (held == t.credentials.end()) continue;
     auto credentials = held->second->current();
@@ -349,46 +403,87 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
                     credentials.message());
       continue;
     }
+    // The key is made only when the health table holds anything (a target failed lately).
+    std::string tkey;
+    const auto key_of = [&]() -> const std::string& {
+      if (tkey.empty()) tkey = target_key(t, x.audit.client, call.model);
+      return tkey;
+    };
+    bool probing = false;
+    if (&t != forced && !state.health.empty() &&
+        state.health.view(key_of(), now).standing == TargetHealth::Standing::kHalfOpen) {
+      if (!state.health.claim_probe(key_of(), now)) {
+        deferred.push_back(&t);
+        continue;
+      }
+      probing = true;
+    }
     const bool last_target = i + 1 == order.size();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     Destination to;
     to.endpoint = &t.endpoint;
     to.region = t.region;
     to.model = t.model;
     to.max_retries = last_target ? -1 : 0;  // throttles move on at once, but on the last target
-    to.head_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    to.head_timeout = left;
+    tried = true;
     UpstreamResult r = co_await x.upstream->send(rt, call, **credentials, to);
     ++x.audit.attempts;
     x.audit.target = t.name;
     x.audit.region = t.region;
     x.audit.identity = t.identity;
     x.audit.target_model = t.model;
-    if (x.caller_gone()) co_return r;
+    const auto release = [&] {
+      if (probing) state.health.release_probe(key_of());
+    };
+    if (x.caller_gone()) {
+      release();
+      co_return r;
+    }
     unsigned kind = failure_kind(r);
-    if (kind == 0 && !last_target && r.reply && r.reply->status() == 200 && is_event_stream(r.reply->head())) {
-      kind = co_await peek_stream(r);
-      if (x.caller_gone()) co_return r;
+    // Every routed stream is read up to its first content event: a throttle inside the 200
+    // stream before it is a failure of this target, and a failover while others remain.
+    if (kind == 0 && r.reply && r.reply->status() == 200 && is_event_stream(r.reply->head())) {
+      kind = co_await peek_stream(r, std::min(deadline, RouteClock::now() + rt.config.upstream.first_byte_timeout),
+                                  call.abort);
+      if (x.caller_gone()) {
+        release();
+        co_return r;
+      }
     }
     const unsigned status = r.reply ? r.reply->status() : 0;
     x.metrics->route_attempt(route.name, t.name, outcome_name(kind, status));
-    if (kind == 0 || (route.fail_over_on & kind) == 0) {
+    // A timeout the route's deadline cut short says nothing about the target.
+    const bool deadline_cut = kind == config::kTimeout && left < rt.config.upstream.first_byte_timeout &&
+                              RouteClock::now() + kLeastAttempt >= deadline;
+    if (kind == 0 || (route.fail_over_on & kind) == 0 || deadline_cut) {
       if (kind == 0 && status != 0 && status < 400) {
-        state.health.succeeded(tkey);
+        if (!state.health.empty()) state.health.succeeded(key_of());
         if (key) state.sticky.put(*key, t.name, RouteClock::now());
         if (fleet && sticky != t.name) co_await x.memory->keep_sticky(*key, t.name);
+      } else {
+        release();
       }
       co_return r;  // answered, or failed in a way this route does not fail over on
     }
-    if (state.health.failed(tkey, RouteClock::now(), route.eject_after, route.eject_for, retry_after(r))) {
+    if (state.health.failed(key_of(), RouteClock::now(), route.eject_after, route.eject_for, retry_after(r))) {
       x.metrics->route_ejection(route.name, t.name);
       std::uint64_t skipped = 0;
       if (ejection_warnings.take(&skipped)) {
-        spdlog::warn("route {}: target {} ejected after {} ({}){}", route.name, t.name,
-                     outcome_name(kind, status), r.reply ? r.facts.error_type : r.failure.message,
+        spdlog::warn("route {}: target {} ejected after {} ({}){}", route.name, t.name, outcome_name(kind, status),
+                     r.reply ? r.facts.error_type : r.failure.message,
                      skipped == 0 ? std::string() : "; " + std::to_string(skipped) + " more like it not logged");
       }
     }
     if (!last_target) x.metrics->route_failover(route.name, t.name);
     last = std::move(r);
+  }
+  // No target could be tried: for a client with a guardrail the route's targets may all lie
+  // outside its guardrail's region and account, and the call goes as it would unrouted.
+  if (!tried) {
+    if (x.client != nullptr && x.client->guardrail && x.credentials) co_return co_await send_unrouted(x, call);
+    last.failure = make_error("no target of route " + route.name + " holds valid AWS credentials now",
+                              ErrorKind::kUnreachable);
   }
   co_return last;
 }

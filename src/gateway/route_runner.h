@@ -44,12 +44,14 @@ std::optional<std::uint64_t> sticky_key(const ModelRoute& route, std::string_vie
 // half-open targets by strategy (weighted: a draw by weight, `draw` in [0, 1) per pick), the
 // sticky target first when it serves; only when every target is ejected, the least recently
 // failed one alone.
-std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, const std::string& model, TargetHealth& health,
+std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, std::string_view client,
+                                              const std::string& model, TargetHealth& health,
                                               RouteClock::time_point now, const std::optional<std::string>& sticky,
                                               const std::function<double()>& draw);
 
-// The ejection key of a target for a call that asked for `model`: identity, region, model as sent.
-std::string target_key(const RouteTarget& t, const std::string& model);
+// The ejection key of a target for `client`'s call that asked for `model`: the region, the
+// identity (with the role it stands for: "default" is each client's own) and the model as sent.
+std::string target_key(const RouteTarget& t, std::string_view client, const std::string& model);
 // Whether a target is ejected now, for any model it sends.
 bool target_ejected(const RouteTarget& t, const TargetHealth& health, RouteClock::time_point now);
 

@@ -20,12 +20,14 @@ TargetHealth::View TargetHealth::view_of(const Entry& e, RouteClock::time_point 
 }
 
 TargetHealth::View TargetHealth::view(std::string_view key, RouteClock::time_point now) const {
+  if (count_.load(std::memory_order_acquire) == 0) return View{};
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(std::string(key));
   return it == entries_.end() ? View{} : view_of(it->second, now);
 }
 
 bool TargetHealth::claim_probe(std::string_view key, RouteClock::time_point now) {
+  if (count_.load(std::memory_order_acquire) == 0) return true;
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return true;
@@ -37,8 +39,10 @@ bool TargetHealth::claim_probe(std::string_view key, RouteClock::time_point now)
 }
 
 void TargetHealth::succeeded(std::string_view key) {
+  if (count_.load(std::memory_order_acquire) == 0) return;
   std::lock_guard lock(mutex_);
   entries_.erase(std::string(key));
+  count_.store(entries_.size(), std::memory_order_release);
 }
 
 TargetHealth::Entry& TargetHealth::entry(std::string_view key, RouteClock::time_point now) {
@@ -54,6 +58,7 @@ TargetHealth::Entry& TargetHealth::entry(std::string_view key, RouteClock::time_
       entries_.erase(victim);
     }
     it = entries_.emplace(std::string(key), Entry{}).first;
+    count_.store(entries_.size(), std::memory_order_release);
   }
   return it->second;
 }
@@ -61,10 +66,12 @@ TargetHealth::Entry& TargetHealth::entry(std::string_view key, RouteClock::time_
 void TargetHealth::adopt(std::string_view key, RouteClock::time_point now, std::chrono::seconds length) {
   std::lock_guard lock(mutex_);
   Entry& e = entry(key, now);
+  const auto until = now + std::min(length, kMaxEjection);
+  if (e.ejected && e.out_until >= until) return;  // known already (our own news, say)
   e.ejected = true;
   e.last_failure = now;
-  e.last_ejection = std::min(length, kMaxEjection);
-  e.out_until = std::max(e.out_until, now + e.last_ejection);
+  e.last_ejection = std::max(e.last_ejection, std::min(length, kMaxEjection));
+  e.out_until = until;
   e.probe_until = {};
 }
 
@@ -94,12 +101,19 @@ bool TargetHealth::failed(std::string_view key, RouteClock::time_point now, int 
   return ejected_now;
 }
 
-bool TargetHealth::any_ejected(std::string_view prefix, RouteClock::time_point now, bool exact) const {
+bool TargetHealth::any_ejected(RouteClock::time_point now,
+                               const std::function<bool(std::string_view key)>& names) const {
+  if (count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard lock(mutex_);
   return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) {
-    const bool named = exact ? e.first == prefix : e.first.compare(0, prefix.size(), prefix) == 0;
-    return named && e.second.ejected && now < e.second.out_until;
+    return e.second.ejected && now < e.second.out_until && names(e.first);
   });
+}
+
+void TargetHealth::release_probe(std::string_view key) {
+  if (count_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard lock(mutex_);
+  if (const auto it = entries_.find(std::string(key)); it != entries_.end()) it->second.probe_until = {};
 }
 
 std::size_t TargetHealth::size() const {

@@ -3,6 +3,7 @@
 // sticky key last went to (Bedrock's prompt cache lives there). Both bounded; thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,6 +45,8 @@ class TargetHealth {
   bool failed(std::string_view key, RouteClock::time_point now, int eject_after, std::chrono::seconds eject_for,
               std::optional<std::chrono::seconds> cool_for = std::nullopt);
   std::size_t size() const;
+  // Every target healthy, nothing remembered: the common case, told without a lock.
+  bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
   // Told of every ejection this replica decides (the target's key and how long): a fleet
   // publishes it (route_fleet.h). Set before serving.
   void on_eject(std::function<void(const std::string& key, std::chrono::seconds length)> hook) {
@@ -52,10 +55,12 @@ class TargetHealth {
   }
   // An ejection another replica decided: taken as if decided here, without telling on_eject.
   void adopt(std::string_view key, RouteClock::time_point now, std::chrono::seconds length);
-  // Whether any target whose key starts with `prefix` is ejected now (a target that sends the
-  // model as asked has one key per model): for /metrics and /readyz.
-  // `exact`: the key itself only.
-  bool any_ejected(std::string_view prefix, RouteClock::time_point now, bool exact = false) const;
+  // Whether any key `names` admits is ejected now (a target that sends the model as asked has
+  // one key per model): for /metrics and /readyz.
+  bool any_ejected(RouteClock::time_point now, const std::function<bool(std::string_view key)>& names) const;
+  // Gives back a probe claimed but not reported (the call failed in a way that says nothing
+  // about the target, or never went).
+  void release_probe(std::string_view key);
 
  private:
   struct Entry {
@@ -72,6 +77,9 @@ class TargetHealth {
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  // entries_.size(), read without the lock: while every target is healthy (no entry), a call
+  // asks nothing under a lock that every loop shares.
+  std::atomic<std::size_t> count_{0};
   std::size_t max_entries_;
   std::function<void(const std::string&, std::chrono::seconds)> on_eject_;
 };

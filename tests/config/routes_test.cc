@@ -117,6 +117,26 @@ routes:
   }
 }
 
+// A cross-region profile only serves its own geography: Bedrock would refuse the call with a
+// ValidationException, which never fails over.
+TEST(RoutesConfig, AProfileOutsideItsGeographyIsRefused) {
+  auto c = parse_config(with_base(R"(routes:
+  - match: ["claude-sonnet"]
+    targets:
+      - { region: eu-west-1 }
+      - { region: us-east-2, model: eu.anthropic.claude-sonnet-4-5-20250929-v1:0 }
+      - { region: ap-northeast-1, model: jp.anthropic.claude-sonnet-4-5-20250929-v1:0 }
+      - { region: eu-central-1, model: global.anthropic.claude-sonnet-4-5-20250929-v1:0 }
+)"),
+                        "signgate.yaml", kEnv);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.message().find("routes[0].targets[0].region: eu-west-1 is outside the geography"), std::string::npos)
+      << c.message();
+  EXPECT_NE(c.message().find("routes[0].targets[1].model: 'eu.anthropic"), std::string::npos) << c.message();
+  EXPECT_EQ(c.message().find("targets[2]"), std::string::npos) << c.message();
+  EXPECT_EQ(c.message().find("targets[3]"), std::string::npos) << c.message();
+}
+
 // A reload names what changed in routes.
 TEST(RoutesConfig, ReloadsSayRoutesChanged) {
   auto before = parse_config(with_base(kSpecRoutes), "signgate.yaml", kEnv);

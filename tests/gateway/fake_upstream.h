@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -22,6 +23,7 @@ struct Scripted {
   http::HeaderList headers;
   std::vector<std::string> pieces;
   bool break_after_pieces = false;  // the connection breaks once the pieces are read
+  bool stall_after_pieces = false;  // then nothing more comes until the reading is aborted
 };
 
 struct FakeUpstreamState {
@@ -30,6 +32,7 @@ struct FakeUpstreamState {
   std::vector<std::string> access_keys;  // the credentials each call was made with
   std::vector<std::string> regions;      // each call's Destination region (empty: the runtime's)
   std::vector<std::string> endpoints;    // each call's Destination endpoint host (empty: the runtime's)
+  std::vector<int> max_retries;          // each call's Destination max_retries (-1: the config's)
 };
 
 class FakeReply final : public UpstreamReply {
@@ -44,6 +47,11 @@ class FakeReply final : public UpstreamReply {
     co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
     if (next_ < s_.pieces.size()) co_return std::string_view(s_.pieces[next_++]);
     if (s_.break_after_pieces) co_return make_error("connection reset by peer", ErrorKind::kBroken);
+    while (s_.stall_after_pieces && !(abort_ && abort_->fired())) {
+      boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(5));
+      co_await tick.async_wait(boost::asio::use_awaitable);
+    }
+    if (s_.stall_after_pieces) co_return make_error("aborted: " + abort_->reason(), ErrorKind::kBroken);
     done_ = true;
     co_return std::string_view{};
   }
@@ -71,6 +79,7 @@ class FakeUpstream final : public Upstream {
     if (!to.model.empty()) state_->calls.back().model = std::string(to.model);
     state_->regions.push_back(std::string(to.region));
     state_->endpoints.push_back(to.endpoint != nullptr ? to.endpoint->host_header() : std::string());
+    state_->max_retries.push_back(to.max_retries);
     state_->access_keys.push_back(credentials.access_key_id());
     Scripted s;
     if (!state_->script.empty()) {

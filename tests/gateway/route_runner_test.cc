@@ -274,6 +274,80 @@ TEST(Routes, ATargetWithoutCredentialsIsPassedOver) {
   EXPECT_EQ(h.audit_lines()[0]["target"], "default/us-west-2");
 }
 
+// Only the last target tried may retry a throttle in place; the others hand over at once.
+TEST(Routes, OnlyTheLastTargetRetriesInPlace) {
+  Harness h(true, routes_yaml());
+  h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
+  h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
+  h.upstream->script.push_back(converse_ok());
+  (void)h.call(bhttp::verb::post, native_converse(), bearer("full-secret"), kHi);
+  EXPECT_EQ(h.upstream->max_retries, (std::vector<int>{0, 0, -1}));
+}
+
+// The last target's stream is read up to its first content event too: a throttle there is
+// that target's failure (it counts towards ejection), though nothing is left to fail over to.
+TEST(Routes, TheLastTargetsThrottledStreamCountsAgainstIt) {
+  Harness h(true, "routes:\n  - name: one\n    match: [\"anthropic.claude-sonnet-*\"]\n"
+                  "    eject: { after: 1, for_seconds: 60 }\n    targets: [{ name: only }]\n");
+  h.upstream->script.push_back(
+      stream_of(event("messageStart", R"({"role":"assistant"})") + exception_event("throttlingException")));
+  const auto r = h.call(bhttp::verb::post, native_stream(), bearer("full-secret"), kHi);
+  EXPECT_EQ(r.res.status, 200u);
+  EXPECT_NE(r.res.body.find("throttlingException"), std::string::npos);  // relayed as it came
+  const std::string metrics = h.metrics.render({}, system_now());
+  EXPECT_NE(metrics.find(R"(signgate_route_ejections_total{route="one",target="only"} 1)"), std::string::npos)
+      << metrics;
+}
+
+// A stream that sends its head and then nothing fails over once the first-byte timeout (or
+// the route's deadline) passes without a content event.
+TEST(Routes, AStreamSilentBeforeContentTimesOutAndFailsOver) {
+  Harness h(true, routes_yaml("priority", "none", "upstream:\n  first_byte_timeout_ms: 200\n"));
+  Scripted silent = stream_of(event("messageStart", R"({"role":"assistant"})"));
+  silent.stall_after_pieces = true;
+  h.upstream->script.push_back(silent);
+  h.upstream->script.push_back(
+      stream_of(event("messageStart", R"({"role":"assistant"})") +
+                event("contentBlockDelta", R"({"contentBlockIndex":0,"delta":{"text":"Hello"}})") +
+                event("messageStop", R"({"stopReason":"end_turn"})")));
+  const auto r = h.call(bhttp::verb::post, native_stream(), bearer("full-secret"), kHi);
+  EXPECT_EQ(r.res.status, 200u);
+  EXPECT_NE(r.res.body.find("Hello"), std::string::npos);
+  EXPECT_EQ(h.audit_lines()[0]["target"], "west");
+  const std::string metrics = h.metrics.render({}, system_now());
+  EXPECT_NE(metrics.find(R"(signgate_route_attempts_total{route="sonnet",target="east",outcome="timeout"} 1)"),
+            std::string::npos)
+      << metrics;
+}
+
+// A half-open probe that ends in a 4xx says nothing about the target: the probe is given back
+// and the next call may probe it.
+TEST(Routes, AProbeEndingInABadRequestIsGivenBack) {
+  Harness h(true, routes_yaml());
+  const auto rt = h.gateway->runtime();
+  const RouteTarget& east = rt->routes.routes()[0].targets[0];
+  TargetHealth& health = h.gateway->route_state().health;
+  const std::string key = target_key(east, "full", kSonnet);
+  (void)health.failed(key, RouteClock::now() - 120s, 1, 30s);  // ejected long ago: half-open now
+  h.upstream->script.push_back(bedrock_error(400, "ValidationException"));
+  (void)h.call(bhttp::verb::post, native_converse(), bearer("full-secret"), kHi);
+  ASSERT_EQ(h.upstream->regions.size(), 1u);
+  EXPECT_EQ(h.upstream->regions[0], "us-east-1");  // the probe went to east
+  EXPECT_TRUE(health.claim_probe(key, RouteClock::now()));  // and was given back
+}
+
+// A client's forced guardrail exists in one region and account: its calls go only to targets
+// signing as the client in that region.
+TEST(Routes, AGuardedClientStaysWhereItsGuardrailLives) {
+  Harness h(true, routes_yaml());
+  h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
+  h.upstream->script.push_back(converse_ok());
+  const auto r = h.call(bhttp::verb::post, native_converse(), bearer("guarded-secret"), kHi);
+  EXPECT_EQ(r.res.status, 429u);
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  EXPECT_EQ(h.upstream->regions[0], "us-east-1");
+}
+
 // After eject.after failures in a row a target gets no traffic; the metrics say so.
 TEST(Routes, ConsecutiveFailuresEjectATarget) {
   Harness h(true, routes_yaml("priority", "none", "    eject: { after: 2, for_seconds: 60 }\n"));
@@ -404,15 +478,15 @@ TEST(AttemptOrder, PriorityEjectionAndStickiness) {
     return out;
   };
   const auto no_draw = [] { return 0.0; };
-  EXPECT_EQ(names(attempt_order(route, "m1", health, now, std::nullopt, no_draw)), "abc");
-  EXPECT_EQ(names(attempt_order(route, "m1", health, now, std::string("c"), no_draw)), "cab");
-  (void)health.failed(target_key(route.targets[0], "m1"), now - 5s, 1, 60s);
-  EXPECT_EQ(names(attempt_order(route, "m1", health, now, std::nullopt, no_draw)), "bc");
-  EXPECT_EQ(names(attempt_order(route, "m2", health, now, std::nullopt, no_draw)), "abc");  // per model
-  EXPECT_EQ(names(attempt_order(route, "m1", health, now, std::string("a"), no_draw)), "bc");  // a is out
-  (void)health.failed(target_key(route.targets[1], "m1"), now - 1s, 1, 60s);
-  (void)health.failed(target_key(route.targets[2], "m1"), now - 3s, 1, 60s);
-  EXPECT_EQ(names(attempt_order(route, "m1", health, now, std::nullopt, no_draw)), "a");
+  EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::nullopt, no_draw)), "abc");
+  EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::string("c"), no_draw)), "cab");
+  (void)health.failed(target_key(route.targets[0], "c", "m1"), now - 5s, 1, 60s);
+  EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::nullopt, no_draw)), "bc");
+  EXPECT_EQ(names(attempt_order(route, "c", "m2", health, now, std::nullopt, no_draw)), "abc");  // per model
+  EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::string("a"), no_draw)), "bc");  // a is out
+  (void)health.failed(target_key(route.targets[1], "c", "m1"), now - 1s, 1, 60s);
+  (void)health.failed(target_key(route.targets[2], "c", "m1"), now - 3s, 1, 60s);
+  EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::nullopt, no_draw)), "a");
 }
 
 // Weighted draws follow the weights; the rest follow as fallbacks.
@@ -425,7 +499,7 @@ TEST(AttemptOrder, WeightedFollowsTheWeights) {
   std::map<std::string, int> first;
   for (int i = 0; i < 100; ++i) {
     const double d = (i + 0.5) / 100;
-    const auto order = attempt_order(table.routes()[0], "m", health, RouteClock::now(), std::nullopt, [d] { return d; });
+    const auto order = attempt_order(table.routes()[0], "c", "m", health, RouteClock::now(), std::nullopt, [d] { return d; });
     ASSERT_EQ(order.size(), 2u);
     ++first[order[0]->name];
   }
