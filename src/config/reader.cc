@@ -154,7 +154,6 @@ std::optional<std::string> model_pattern_problem(const std::string& pattern) {
   return problem->reason + "; did you mean '" + problem->suggestion + "'?";
 }
 
-
 // Role keys shared by aws: and a client's aws: override.
 void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws::RoleSettings& role) {
   if (auto v = r.str(node, where, "role_arn")) {

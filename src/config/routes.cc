@@ -211,8 +211,9 @@ void read_route(Reader& r, const YAML::Node& n, const std::string& w, Config& c,
             const auto alias = c.models.find(m);
             return profile_serves(alias != c.models.end() ? alias->second : m, t.region);
           })) {
-        p.add(tw + ".region", t.region + " is outside the geography of every profile this route matches; give the "
-                                         "target a model: of its own geography");
+        p.add(tw + ".region", t.region +
+                                  " is outside the geography of every profile this route matches; give the "
+                                  "target a model: of its own geography");
       }
       // A target is (identity, region, model as sent): the same one twice would be tried twice.
       if (!places.insert(t.identity + '\n' + t.region + '\n' + t.model).second) {
@@ -232,8 +233,9 @@ void read_route(Reader& r, const YAML::Node& n, const std::string& w, Config& c,
         route.fail_over_on |= *kind;
       } else {
         p.add(w + ".fail_over_on[" + std::to_string(k) + "]",
-              "'" + kinds[k] + "' is not a failure kind (throttled, unavailable, timeout, server_error, model_error, "
-                               "denied); a 4xx like ValidationException never fails over");
+              "'" + kinds[k] +
+                  "' is not a failure kind (throttled, unavailable, timeout, server_error, model_error, "
+                  "denied); a 4xx like ValidationException never fails over");
       }
     }
   }

@@ -69,8 +69,7 @@ std::string Gateway::routes_detail() const {
     }
     return out + "]";
   };
-  return ",\"routes\":{\"ejected_targets\":" + list(ejected) + ",\"identities_unavailable\":" + list(unavailable) +
-         "}";
+  return ",\"routes\":{\"ejected_targets\":" + list(ejected) + ",\"identities_unavailable\":" + list(unavailable) + "}";
 }
 
 http::HandlerFactory Gateway::handlers(bool with_ops) {

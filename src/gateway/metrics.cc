@@ -256,8 +256,8 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
         "# HELP signgate_route_target_ejected Whether a route's target is ejected now (1) or serves (0).\n"
         "# TYPE signgate_route_target_ejected gauge\n";
     for (const auto& t : targets) {
-      out += "signgate_route_target_ejected{route=\"" + escape(t.route) + "\",target=\"" + escape(t.target) +
-             "\"} " + (t.ejected ? "1" : "0") + "\n";
+      out += "signgate_route_target_ejected{route=\"" + escape(t.route) + "\",target=\"" + escape(t.target) + "\"} " +
+             (t.ejected ? "1" : "0") + "\n";
     }
   }
   out +=

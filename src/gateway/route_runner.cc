@@ -347,7 +347,8 @@ std::vector<const RouteTarget*> attempt_order(const ModelRoute& route, std::stri
     serving = std::move(ordered);
   }
   if (sticky) {
-    const auto it = std::find_if(serving.begin(), serving.end(), [&](const RouteTarget* t) { return t->name == *sticky; });
+    const auto it =
+        std::find_if(serving.begin(), serving.end(), [&](const RouteTarget* t) { return t->name == *sticky; });
     if (it != serving.end()) std::rotate(serving.begin(), it, it + 1);
   }
   return serving;
@@ -373,8 +374,9 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
     sticky = state.sticky.get(*key, start);
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::vector<const RouteTarget*> order = attempt_order(route, x.audit.client, call.model, state.health, start, sticky,
-                                                        [] { return std::uniform_real_distribution<double>(0, 1)(rng); });
+  std::vector<const RouteTarget*> order =
+      attempt_order(route, x.audit.client, call.model, state.health, start, sticky,
+                    [] { return std::uniform_real_distribution<double>(0, 1)(rng); });
   x.audit.route = route.name;
 
   UpstreamResult last;
@@ -482,8 +484,8 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
   // outside its guardrail's region and account, and the call goes as it would unrouted.
   if (!tried) {
     if (x.client != nullptr && x.client->guardrail && x.credentials) co_return co_await send_unrouted(x, call);
-    last.failure = make_error("no target of route " + route.name + " holds valid AWS credentials now",
-                              ErrorKind::kUnreachable);
+    last.failure =
+        make_error("no target of route " + route.name + " holds valid AWS credentials now", ErrorKind::kUnreachable);
   }
   co_return last;
 }

@@ -105,9 +105,8 @@ bool TargetHealth::any_ejected(RouteClock::time_point now,
                                const std::function<bool(std::string_view key)>& names) const {
   if (count_.load(std::memory_order_acquire) == 0) return false;
   std::lock_guard lock(mutex_);
-  return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) {
-    return e.second.ejected && now < e.second.out_until && names(e.first);
-  });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto& e) { return e.second.ejected && now < e.second.out_until && names(e.first); });
 }
 
 void TargetHealth::release_probe(std::string_view key) {

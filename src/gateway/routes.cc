@@ -10,9 +10,9 @@ std::string target_endpoint(const config::Config& cfg, const config::TargetConfi
   return "https://bedrock-runtime." + t.region + ".amazonaws.com";
 }
 
-Result<RouteTable> RouteTable::build(
-    const config::Config& cfg, const std::map<std::string, std::shared_ptr<aws::CredentialCache>>& client_default,
-    const IdentityLookup& identity_of) {
+Result<RouteTable> RouteTable::build(const config::Config& cfg,
+                                     const std::map<std::string, std::shared_ptr<aws::CredentialCache>>& client_default,
+                                     const IdentityLookup& identity_of) {
   RouteTable table;
   for (const auto& rc : cfg.routes) {
     ModelRoute route;

@@ -92,8 +92,7 @@ class Upstream {
   virtual ~Upstream() = default;
   // Sends `call` with `credentials`, as `rt` says where and how, unless `to` says otherwise.
   virtual boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
-                                                      const aws::Credentials& credentials,
-                                                      const Destination& to) = 0;
+                                                      const aws::Credentials& credentials, const Destination& to) = 0;
   // A coroutine itself: the Destination must outlive the call it describes.
   boost::asio::awaitable<UpstreamResult> send(const Runtime& rt, const UpstreamCall& call,
                                               const aws::Credentials& credentials) {

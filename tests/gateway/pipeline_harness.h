@@ -41,7 +41,8 @@ class FakeBody final : public http::BodyReader {
 
 class FakeResponder final : public http::Responder {
  public:
-  pipeline_asio::awaitable<bool> send(unsigned s, std::vector<std::pair<std::string, std::string>> h, std::string b) override {
+  pipeline_asio::awaitable<bool> send(unsigned s, std::vector<std::pair<std::string, std::string>> h,
+                                      std::string b) override {
     status = s;
     headers = std::move(h);
     body = std::move(b);
@@ -164,17 +165,16 @@ struct Harness {
     rt->identities.push_back({"base credentials", cache, {}, {}});
     rt->anthropic_betas = {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"};
     // Routes' named identities sign as AKID-NAME; one named "broken..." holds no credentials.
-    auto routes = RouteTable::build(*cfg, rt->identity_by_client,
-                                    [](const std::string&, const config::IdentityConfig& id) {
-                                      auto c = std::make_shared<aws::CredentialCache>(aws::RoleSettings{}, system_now,
-                                                                                      std::chrono::seconds(10));
-                                      if (id.name.rfind("broken", 0) == 0) {
-                                        c->fail("STS said no", "test");
-                                      } else {
-                                        c->publish({aws::Credentials("AKID-" + id.name, "secret"), ""}, "test");
-                                      }
-                                      return c;
-                                    });
+    auto routes =
+        RouteTable::build(*cfg, rt->identity_by_client, [](const std::string&, const config::IdentityConfig& id) {
+          auto c = std::make_shared<aws::CredentialCache>(aws::RoleSettings{}, system_now, std::chrono::seconds(10));
+          if (id.name.rfind("broken", 0) == 0) {
+            c->fail("STS said no", "test");
+          } else {
+            c->publish({aws::Credentials("AKID-" + id.name, "secret"), ""}, "test");
+          }
+          return c;
+        });
     if (!routes) throw std::runtime_error(routes.message());
     rt->routes = std::move(*routes);
     rt->config = std::move(*cfg);
@@ -189,8 +189,9 @@ struct Harness {
     bool body_read = false;
   };
 
-  Result call(boost::beast::http::verb method, std::string target, std::vector<std::pair<std::string, std::string>> headers,
-              std::string body = {}, int leave_after_writes = -1) {
+  Result call(boost::beast::http::verb method, std::string target,
+              std::vector<std::pair<std::string, std::string>> headers, std::string body = {},
+              int leave_after_writes = -1) {
     http::RequestHead head;
     head.method(method);
     head.target(target);
@@ -231,6 +232,5 @@ inline Scripted failing(ErrorKind kind) {
 inline std::vector<std::pair<std::string, std::string>> bearer(const std::string& secret) {
   return {{"Authorization", "Bearer " + secret}, {"Content-Type", "application/json"}};
 }
-
 
 }  // namespace signgate::gateway::testing

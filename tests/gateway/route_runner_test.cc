@@ -144,8 +144,8 @@ TEST(Routes, OnlyTheListedKindsFailOver) {
 TEST(Routes, OptInKindsFailOverWhenListed) {
   for (const auto& [status, type] : std::vector<std::pair<unsigned, std::string>>{
            {424, "ModelErrorException"}, {502, "BadGatewayException"}, {403, "AccessDeniedException"}}) {
-    Harness h(true, routes_yaml("priority", "none",
-                                "    fail_over_on: [throttled, server_error, model_error, denied]\n"));
+    Harness h(true,
+              routes_yaml("priority", "none", "    fail_over_on: [throttled, server_error, model_error, denied]\n"));
     h.upstream->script.push_back(bedrock_error(status, type));
     h.upstream->script.push_back(converse_ok());
     const auto r = h.call(bhttp::verb::post, native_converse(), bearer("full-secret"), kHi);
@@ -159,8 +159,9 @@ TEST(Routes, OptInKindsFailOverWhenListed) {
 TEST(Routes, EveryTargetThrottledAnswersTheLastErrorWithRetryAfter) {
   Harness h(true, routes_yaml("priority", "none", "upstream:\n  max_retries: 0\n"));
   for (int i = 0; i < 3; ++i) h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
-  const auto r = h.call(bhttp::verb::post, "/v1/chat/completions", bearer("full-secret"),
-                        R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0","messages":[{"role":"user","content":"hi"}]})");
+  const auto r =
+      h.call(bhttp::verb::post, "/v1/chat/completions", bearer("full-secret"),
+             R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0","messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(r.res.status, 429u) << r.res.body;
   EXPECT_FALSE(r.res.header("Retry-After").empty());
   EXPECT_TRUE(json::parse(r.res.body)["error"]["message"].is_string());
@@ -221,7 +222,8 @@ TEST(Routes, AnInvokeStreamThrottledAfterMessageStartFailsOver) {
   h.upstream->script.push_back(stream_of(
       chunk(R"({"type":"message_start","message":{"usage":{"input_tokens":3}}})") +
       chunk(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})") +
-      chunk(R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":3,"outputTokenCount":1}})")));
+      chunk(
+          R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":3,"outputTokenCount":1}})")));
   const auto r = h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
                         R"({"model":"anthropic.claude-sonnet-4-5-20250929-v1:0","max_tokens":10,"stream":true,)"
                         R"("messages":[{"role":"user","content":"hi"}]})");
@@ -287,8 +289,9 @@ TEST(Routes, OnlyTheLastTargetRetriesInPlace) {
 // The last target's stream is read up to its first content event too: a throttle there is
 // that target's failure (it counts towards ejection), though nothing is left to fail over to.
 TEST(Routes, TheLastTargetsThrottledStreamCountsAgainstIt) {
-  Harness h(true, "routes:\n  - name: one\n    match: [\"anthropic.claude-sonnet-*\"]\n"
-                  "    eject: { after: 1, for_seconds: 60 }\n    targets: [{ name: only }]\n");
+  Harness h(true,
+            "routes:\n  - name: one\n    match: [\"anthropic.claude-sonnet-*\"]\n"
+            "    eject: { after: 1, for_seconds: 60 }\n    targets: [{ name: only }]\n");
   h.upstream->script.push_back(
       stream_of(event("messageStart", R"({"role":"assistant"})") + exception_event("throttlingException")));
   const auto r = h.call(bhttp::verb::post, native_stream(), bearer("full-secret"), kHi);
@@ -332,7 +335,7 @@ TEST(Routes, AProbeEndingInABadRequestIsGivenBack) {
   h.upstream->script.push_back(bedrock_error(400, "ValidationException"));
   (void)h.call(bhttp::verb::post, native_converse(), bearer("full-secret"), kHi);
   ASSERT_EQ(h.upstream->regions.size(), 1u);
-  EXPECT_EQ(h.upstream->regions[0], "us-east-1");  // the probe went to east
+  EXPECT_EQ(h.upstream->regions[0], "us-east-1");           // the probe went to east
   EXPECT_TRUE(health.claim_probe(key, RouteClock::now()));  // and was given back
 }
 
@@ -405,7 +408,7 @@ TEST(TargetHealth, EjectsThenProbesOnceThenEjectsTwiceAsLong) {
   EXPECT_EQ(h.view("a", t0 + 9s).standing, TargetHealth::Standing::kEjected);
   EXPECT_EQ(h.view("a", t0 + 10s).standing, TargetHealth::Standing::kHalfOpen);
   EXPECT_TRUE(h.claim_probe("a", t0 + 10s));
-  EXPECT_FALSE(h.claim_probe("a", t0 + 10s));  // one probe at a time
+  EXPECT_FALSE(h.claim_probe("a", t0 + 10s));    // one probe at a time
   EXPECT_TRUE(h.failed("a", t0 + 11s, 2, 10s));  // the probe failed: 20 s this time
   EXPECT_EQ(h.view("a", t0 + 30s).standing, TargetHealth::Standing::kEjected);
   EXPECT_EQ(h.view("a", t0 + 31s).standing, TargetHealth::Standing::kHalfOpen);
@@ -426,7 +429,8 @@ TEST(TargetHealth, EjectsThenProbesOnceThenEjectsTwiceAsLong) {
 TEST(TargetHealth, HoldsAtMostItsCap) {
   TargetHealth h(3);
   const auto t0 = RouteClock::now();
-  for (int i = 0; i < 10; ++i) (void)h.failed(std::string(1, static_cast<char>('a' + i)), t0 + std::chrono::seconds(i), 5, 10s);
+  for (int i = 0; i < 10; ++i)
+    (void)h.failed(std::string(1, static_cast<char>('a' + i)), t0 + std::chrono::seconds(i), 5, 10s);
   EXPECT_EQ(h.size(), 3u);
 }
 
@@ -482,7 +486,7 @@ TEST(AttemptOrder, PriorityEjectionAndStickiness) {
   EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::string("c"), no_draw)), "cab");
   (void)health.failed(target_key(route.targets[0], "c", "m1"), now - 5s, 1, 60s);
   EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::nullopt, no_draw)), "bc");
-  EXPECT_EQ(names(attempt_order(route, "c", "m2", health, now, std::nullopt, no_draw)), "abc");  // per model
+  EXPECT_EQ(names(attempt_order(route, "c", "m2", health, now, std::nullopt, no_draw)), "abc");     // per model
   EXPECT_EQ(names(attempt_order(route, "c", "m1", health, now, std::string("a"), no_draw)), "bc");  // a is out
   (void)health.failed(target_key(route.targets[1], "c", "m1"), now - 1s, 1, 60s);
   (void)health.failed(target_key(route.targets[2], "c", "m1"), now - 3s, 1, 60s);
@@ -499,7 +503,8 @@ TEST(AttemptOrder, WeightedFollowsTheWeights) {
   std::map<std::string, int> first;
   for (int i = 0; i < 100; ++i) {
     const double d = (i + 0.5) / 100;
-    const auto order = attempt_order(table.routes()[0], "c", "m", health, RouteClock::now(), std::nullopt, [d] { return d; });
+    const auto order =
+        attempt_order(table.routes()[0], "c", "m", health, RouteClock::now(), std::nullopt, [d] { return d; });
     ASSERT_EQ(order.size(), 2u);
     ++first[order[0]->name];
   }
@@ -527,13 +532,18 @@ TEST(StickyKey, FollowsThePromptsCacheablePrefix) {
   EXPECT_NE(a, key("d", "{" + sys + R"(,"messages":[]})"));  // another client
   EXPECT_NE(a, key("c", R"({"system":[{"text":"other"}],"messages":[]})"));
   // Anthropic's cache_control on a message: the prefix runs through that message.
-  const auto m1 = key("c", R"({"messages":[{"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},{"role":"user","content":"q1"}]})");
-  const auto m2 = key("c", R"({"messages":[{"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},{"role":"user","content":"q2"}]})");
+  const auto m1 = key(
+      "c",
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},{"role":"user","content":"q1"}]})");
+  const auto m2 = key(
+      "c",
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"doc","cache_control":{"type":"ephemeral"}}]},{"role":"user","content":"q2"}]})");
   EXPECT_EQ(m1, m2);
   // No cache point: the system prompt and the first message.
   EXPECT_EQ(key("c", R"({"system":"s","messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]})"),
             key("c", R"({"system":"s","messages":[{"role":"user","content":"a"},{"role":"user","content":"c"}]})"));
-  const auto client_route = route_config("routes:\n  - match: [\"m*\"]\n    sticky: client\n    targets:\n      - {name: a}\n");
+  const auto client_route =
+      route_config("routes:\n  - match: [\"m*\"]\n    sticky: client\n    targets:\n      - {name: a}\n");
   const RouteTable ct = table_of(client_route);
   UpstreamCall one, two;
   one.body = "{\"x\":1}";

@@ -75,9 +75,9 @@ asio::awaitable<Result<Fetched>> AssumeRoleProvider::fetch() {
   auto base = co_await base_->fetch();
   if (!base) co_return make_error("no base credentials to assume " + params_.role_arn + " with: " + base.message());
   const std::string& region = sts_region_.empty() ? services_.region : sts_region_;
-  auto url = url_of(!sts_endpoint_.empty()  ? sts_endpoint_
-                    : sts_region_.empty() ? services_.sts_url()
-                                          : "https://sts." + sts_region_ + ".amazonaws.com/");
+  auto url = url_of(!sts_endpoint_.empty() ? sts_endpoint_
+                    : sts_region_.empty()  ? services_.sts_url()
+                                           : "https://sts." + sts_region_ + ".amazonaws.com/");
   if (!url) co_return make_error("sts_endpoint: " + url.message());
   const std::string form = assume_role_form(params_);
   HttpRequest request = form_post(*url, std::to_string(form.size()));
