@@ -238,20 +238,16 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       out += "signgate_route_attempts_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
              escape(std::get<1>(k)) + "\",outcome=\"" + escape(std::get<2>(k)) + "\"} " + std::to_string(n) + "\n";
     }
-    out +=
-        "# HELP signgate_route_failovers_total Calls moved on from a target to the next one.\n"
-        "# TYPE signgate_route_failovers_total counter\n";
-    for (const auto& [k, n] : route_failovers_) {
-      out += "signgate_route_failovers_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
-             escape(std::get<1>(k)) + "\"} " + std::to_string(n) + "\n";
-    }
-    out +=
-        "# HELP signgate_route_ejections_total Times a target was taken out of its routes after failing.\n"
-        "# TYPE signgate_route_ejections_total counter\n";
-    for (const auto& [k, n] : route_ejections_) {
-      out += "signgate_route_ejections_total{route=\"" + escape(std::get<0>(k)) + "\",target=\"" +
-             escape(std::get<1>(k)) + "\"} " + std::to_string(n) + "\n";
-    }
+    const auto per_target = [&](const char* name, const char* help, const auto& series) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+      for (const auto& [k, n] : series) {
+        out += std::string(name) + "{route=\"" + escape(std::get<0>(k)) + "\",target=\"" + escape(std::get<1>(k)) +
+               "\"} " + std::to_string(n) + "\n";
+      }
+    };
+    per_target("signgate_route_failovers_total", "Calls moved on from a target to the next one.", route_failovers_);
+    per_target("signgate_route_ejections_total", "Times a target was taken out of its routes after failing.",
+               route_ejections_);
     out +=
         "# HELP signgate_route_target_ejected Whether a route's target is ejected now (1) or serves (0).\n"
         "# TYPE signgate_route_target_ejected gauge\n";
