@@ -180,13 +180,17 @@ int run_doctor(const DoctorArgs& args, const Environment& env, std::ostream& out
 
   // The model as serve resolves it (an alias to its ID), and the route that would serve it.
   std::string model = args.model;
-  if (const auto alias = cfg->models.find(model); alias != cfg->models.end()) model = alias->second;
+  std::string asked;
+  if (const auto alias = cfg->models.find(model); alias != cfg->models.end()) {
+    asked = model;
+    model = alias->second;
+  }
   auto routes = gateway::RouteTable::build(*cfg, {}, {});
   if (!routes) {
     err << "doctor: " << routes.message() << '\n';
     return kExitUsage;
   }
-  const gateway::ModelRoute* route = model.empty() ? nullptr : routes->match(model);
+  const gateway::ModelRoute* route = model.empty() ? nullptr : routes->match(model, asked);
 
   // Every distinct identity the clients sign with, as serve names them (signgate-CLIENT
   // sessions); with no clients yet, the aws: identity itself.

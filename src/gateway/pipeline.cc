@@ -218,7 +218,7 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   x.audit.model = plan.call.model;
-  x.route = routed(plan.call) ? runtime.routes.match(plan.call.model) : nullptr;
+  x.route = routed(plan.call) ? runtime.routes.match(plan.call.model, plan.call.asked) : nullptr;
   x.route_state = &routes_;
 
   // 5. May this client make this call, and as whom?

@@ -36,7 +36,9 @@ struct RouteTarget {
 
 struct ModelRoute {
   std::string name;
-  std::vector<std::string> patterns;  // globs over model IDs (aliases resolved to their IDs)
+  std::vector<std::string> match;     // the config's entries: aliases and globs, as callers name models
+  std::vector<std::string> aliases;   // those of them that are aliases (matched by name only)
+  std::vector<std::string> patterns;  // the model IDs it can send: globs, aliases resolved to their IDs
   config::Strategy strategy = config::Strategy::kPriority;
   config::Sticky sticky = config::Sticky::kNone;
   std::vector<RouteTarget> targets;
@@ -57,8 +59,9 @@ class RouteTable {
                                   const std::map<std::string, std::shared_ptr<aws::CredentialCache>>& client_default,
                                   const IdentityLookup& identity_of);
 
-  // The first route whose match admits `model` (a resolved model ID), or null.
-  const ModelRoute* match(std::string_view model) const;
+  // The first route with a match entry that admits the caller's model name `asked` (an alias;
+  // may be empty) or the ID `model` it resolves to; null when none does.
+  const ModelRoute* match(std::string_view model, std::string_view asked = {}) const;
   const std::vector<ModelRoute>& routes() const { return routes_; }
   bool empty() const { return routes_.empty(); }
 

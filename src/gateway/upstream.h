@@ -29,6 +29,7 @@ struct Runtime;
 struct UpstreamCall {
   aws::Operation operation = aws::Operation::kInvoke;
   std::string model;  // decoded model ID, inference profile or ARN; empty: the call names none
+  std::string asked;  // the model as the caller named it when that was an alias (routes match it)
   std::string method = "POST";
   // For calls that are not /model/{id}/{operation}: the path (wire form, below the endpoint's
   // own path) and query; and whether it is the control plane's rather than the runtime's.

@@ -262,6 +262,24 @@ TEST(Routes, TranslatedAnswersNameTheModelAsAsked) {
   EXPECT_EQ(h.upstream->calls[2].model, "eu.anthropic.claude-sonnet-4-5-20250929-v1:0");
 }
 
+// A route matches the model as the caller named it: an alias entry serves that alias only, so
+// two aliases of one model take different routes, and the raw ID takes neither.
+TEST(Routes, AliasesRouteByTheNameTheCallerUsed) {
+  Harness h(true,
+            "models:\n  fast-sonnet: anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+            "  west-sonnet: anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+            "routes:\n  - name: by-alias\n    match: [west-sonnet]\n    targets: [{ region: us-west-2 }]\n");
+  const auto chat = [&](const std::string& model) {
+    h.upstream->script.push_back(converse_ok());
+    (void)h.call(bhttp::verb::post, "/v1/chat/completions", bearer("full-secret"),
+                 R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}]})");
+    return h.upstream->regions.back();
+  };
+  EXPECT_EQ(chat("west-sonnet"), "us-west-2");
+  EXPECT_EQ(chat("fast-sonnet"), "");  // unrouted: aws: as configured
+  EXPECT_EQ(chat(kSonnet), "");
+}
+
 // A target whose identity holds no credentials is passed over; the call still goes.
 TEST(Routes, ATargetWithoutCredentialsIsPassedOver) {
   Harness h(true,

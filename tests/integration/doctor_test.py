@@ -227,7 +227,7 @@ class DoctorRoutes(unittest.TestCase):
         """Every identity assumed; east throttles once: its line says so, the others answer."""
         self.east.fail = {"type": "ThrottlingException", "count": 1}
         try:
-            rc, out, err = self.doctor(self.config(OVERFLOW_EXTERNAL_ID), "--model", SONNET)
+            rc, out, err = self.doctor(self.config(OVERFLOW_EXTERNAL_ID), "--model", "sonnet")
         finally:
             self.east.fail = None
         self.assertEqual(rc, 1, out + err)

@@ -31,6 +31,7 @@ class AnthropicCountTokens final : public Surface {
     Plan p;
     p.call.operation = aws::Operation::kCountTokens;
     p.call.model = std::move(count.model_id);
+    p.call.asked = count.model_name;
     p.call.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     p.call.body = std::move(count.bedrock_body);
     return p;

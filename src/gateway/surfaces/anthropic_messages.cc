@@ -29,6 +29,7 @@ class AnthropicMessages final : public Surface {
     Plan p;
     p.call.operation = msg.stream ? aws::Operation::kInvokeStream : aws::Operation::kInvoke;
     p.call.model = std::move(msg.model_id);
+    p.call.asked = msg.model_name;
     p.call.headers = {{"Content-Type", "application/json"},
                       {"Accept", msg.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
     p.call.body = std::move(msg.bedrock_body);

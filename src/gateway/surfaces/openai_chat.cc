@@ -36,6 +36,7 @@ class OpenAIChat final : public Surface {
     note_user(x, chat.user);
     Plan p;
     p.call = converse_call(chat.model_id, chat.stream, chat.converse);
+    p.call.asked = chat.model_name;
     p.state = std::move(state);
     return p;
   }

@@ -47,6 +47,7 @@ class OpenAIEmbeddings final : public Surface {
     Plan p;
     p.call.operation = aws::Operation::kInvoke;
     p.call.model = state->request.model_id;
+    p.call.asked = state->request.model_name;
     p.call.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     p.call.body = state->request.bodies.front();
     p.state = std::move(state);

@@ -181,6 +181,7 @@ class OpenAIResponses final : public Surface {
     note_user(x, request.user);
     Plan p;
     p.call = converse_call(request.model_id, request.stream, request.converse);
+    p.call.asked = request.model_name;
     p.state = std::move(state);
     return p;
   }
