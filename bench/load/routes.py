@@ -3,7 +3,8 @@
 one in the same signgate process, runs alternated; and the latency one failover adds when the
 first target throttles (nginx answering 429 ThrottlingException), paced well under capacity.
 
-Usage: bench/load/routes.py [--signgate build/signgate] [--seconds 5] [--rounds 2]"""
+Usage: bench/load/routes.py [--signgate build/signgate] [--baseline OLD/signgate] [--seconds 5] [--rounds 2]
+(--baseline: an earlier build, measured on the unrouted call in the same alternation.)"""
 import argparse
 import datetime
 import os
@@ -27,10 +28,12 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--baseline", help="an earlier signgate binary, run unrouted alongside")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="signgate-routes-bench-")
     nginx = up.Upstream(work)
     sg = None
+    base = None
     try:
         routes = ("routes:\n"
                   "  - name: routed\n    match: [\"%s\"]\n    targets:\n"
@@ -50,10 +53,15 @@ def main():
         for model in (UNROUTED, ROUTED, FAILOVER):
             run.check_answer(target("check", model).url, run.CONVERSE_BODY, auth, "output")
         plain, routed = target("unrouted", UNROUTED), target("routed", ROUTED)
-        cpu = {"unrouted": [], "routed": []}
-        rps = {"unrouted": [], "routed": []}
+        runs = [plain, routed]
+        if args.baseline:
+            base = run.Signgate(args.baseline, work, nginx.url, os.cpu_count() or 2, name="baseline")
+            runs.insert(0, run.Target("baseline", base.url + "/model/%s/converse" % UNROUTED.replace(":", "%3A"),
+                                      run.CONVERSE_BODY, auth, [base.pid]))
+        cpu = {t.name: [] for t in runs}
+        rps = {t.name: [] for t in runs}
         for _ in range(args.rounds):
-            for t in (plain, routed):
+            for t in runs:
                 r = run.run_wrk(t, args.connections, args.seconds, work)
                 if r["errors"]:
                     raise RuntimeError("%s: %d errors" % (t.name, r["errors"]))
@@ -71,7 +79,7 @@ def main():
                      platform.machine(), os.cpu_count(), platform.release(), args.seconds, args.rounds,
                      args.connections), "",
                  "| path | req/s (each run) | CPU µs/req (each run) |", "|---|---|---|"]
-        for name in ("unrouted", "routed"):
+        for name in cpu:
             lines.append("| converse, %s | %s | %s |" % (name, " · ".join("%.0f" % v for v in rps[name]),
                                                         " · ".join("%.1f" % v for v in cpu[name])))
         mean = {k: sum(v) / len(v) for k, v in cpu.items()}
@@ -85,6 +93,8 @@ def main():
     finally:
         if sg:
             sg.stop()
+        if base:
+            base.stop()
         nginx.stop()
 
 
