@@ -80,7 +80,10 @@ class Gateway:
         if not os.path.exists(self.audit_path):
             return []
         with open(self.audit_path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            text = f.read()
+        # The writer appends whole lines, but a read may meet one half written: only what ends
+        # in a newline is a line yet.
+        return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
 
     def wait_audit(self, expected, seconds=10):
         """The audit lines once `expected(lines)` holds (a number: once there are that many), or
