@@ -291,6 +291,29 @@ class Failover(Routes):
         self.assertEqual(self.tried(self.west, model=HAIKU), 2, "west, the more recently failed, was left alone")
 
 
+class Readiness(Routes):
+    # An identity STS refuses (here: the wrong External ID) is named in /readyz's detail, its
+    # targets are passed over, and the replica stays ready while another target serves.
+    def test_an_identity_sts_refuses_is_reported_and_passed_over(self):
+        self.west.roles = {OVERFLOW_ROLE: "ext-not-the-right-one"}
+        self.gw = Gateway(self.urls["east"], CLIENTS, extra=self.config([route([WEST, EAST])]))
+        self.assertTrue(wait_for(lambda: self.west.counts.get("assume_role_denied", 0) >= 1, 10))
+
+        def detail():
+            status, _, body = call(self.gw.url, "/readyz", None, {}, "GET")
+            return status, json.loads(body)
+        self.assertTrue(wait_for(lambda: detail()[1].get("routes", {}).get("identities_unavailable") == ["overflow"],
+                                 10), detail())
+        status, body = detail()
+        self.assertEqual((status, body["status"]), (200, "ready"))
+        self.assertEqual(body["routes"]["ejected_targets"], [])
+        status, _, data, line = self.send()
+        self.assertEqual(status, 200, data)
+        self.assertLine(line, target="east", attempts=1)
+        self.assertEqual(self.tried(self.west), 0)
+        self.assertNotIn("ext-not-the-right-one", self.gw.logs())  # no External ID in the log
+
+
 class Streams(Routes):
     def stream_paths(self):
         return [("/model/%s/converse-stream" % SONNET, converse()),
