@@ -66,6 +66,9 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     std::cerr << problems << '\n';
     return kExitUsage;
   }
+  if (const std::string warnings = gateway::serve_warnings(*cfg); !warnings.empty()) {
+    spdlog::warn("{}", warnings);
+  }
   auto proxy = http::ProxySettings::from_environment(env);
   if (!proxy) {
     std::cerr << "signgate: " << proxy.message() << '\n';
@@ -209,6 +212,9 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     if (const std::string problems = gateway::serve_problems(*next); !problems.empty()) {
       spdlog::warn("reload ({}): {}", why, problems);
     }
+    if (const std::string warnings = gateway::serve_warnings(*next); !warnings.empty()) {
+      spdlog::warn("reload ({}): {}", why, warnings);
+    }
     const std::string changes = config::describe_changes(gw.runtime()->config, *next);
     // What the listeners, the audit file, the credential thread and the upstream client took at start.
     std::string restart_only;
@@ -329,6 +335,12 @@ int run_check_config(const CheckConfigArgs& args, const Environment& env, std::o
   }
   out << cfg->source << ": valid (listen " << cfg->listen << ", region " << cfg->aws.region << ", "
       << cfg->clients.size() << " client" << (cfg->clients.size() == 1 ? "" : "s") << ")\n";
+  if (std::string warnings = gateway::serve_warnings(*cfg); !warnings.empty()) {
+    for (std::size_t nl = warnings.find('\n'); nl != std::string::npos; nl = warnings.find('\n', nl + 1)) {
+      warnings.insert(nl + 1, "warning: ");
+    }
+    err << "warning: " << warnings << '\n';
+  }
   if (!args.explain.empty()) explain_model(*cfg, args.explain, out);
   return kExitOk;
 }

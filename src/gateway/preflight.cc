@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "auth/clients.h"
+#include "aws/iam_policy.h"
+#include "aws/model_pattern.h"
 #include "http/tls_files.h"
 #include "store/redis.h"
 
@@ -60,6 +62,48 @@ std::string serve_problems(const config::Config& cfg) {
       for (const auto& pattern : client.models) callable = callable || auth::model_pattern_match(pattern, model);
     }
     if (!callable && !cfg.clients.empty()) add(uncallable_alias(alias, model));
+  }
+  return out;
+}
+
+std::string serve_warnings(const config::Config& cfg) {
+  std::string out;
+  const auto add = [&](const std::string& warning) {
+    if (!out.empty()) out += '\n';
+    out += cfg.source + ": " + warning;
+  };
+  // What an entry stands for as a model ID: an alias's ID, else the glob itself.
+  const auto as_id = [&](const std::string& entry) {
+    const auto alias = cfg.models.find(entry);
+    return alias != cfg.models.end() ? alias->second : entry;
+  };
+  for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
+    const config::RouteConfig& route = cfg.routes[i];
+    const std::string where = "routes[" + std::to_string(i) + "] (" + route.name + ")";
+    bool reachable = cfg.clients.empty();
+    for (const auto& client : cfg.clients) {
+      for (const auto& allowed : client.models) {
+        for (const auto& entry : route.match) reachable = reachable || aws::patterns_overlap(allowed, as_id(entry));
+      }
+    }
+    if (!reachable) add(where + ": no client's models allow what it matches, so it serves no call");
+    // Shadowed: every entry is one an earlier route already takes (the same entry, or a name
+    // without wildcards that an earlier glob matches).
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& earlier = cfg.routes[j].match;
+      const bool covered =
+          !route.match.empty() && std::all_of(route.match.begin(), route.match.end(), [&](const auto& e) {
+            return std::any_of(earlier.begin(), earlier.end(), [&](const std::string& g) {
+              return g == e ||
+                     (e.find_first_of("*?") == std::string::npos && cfg.models.count(g) == 0 && aws::glob_match(g, e));
+            });
+          });
+      if (covered) {
+        add(where + ": routes[" + std::to_string(j) + "] (" + cfg.routes[j].name +
+            ") matches everything it does and comes first, so it is never used");
+        break;
+      }
+    }
   }
   return out;
 }

@@ -13,4 +13,8 @@ namespace signgate::gateway {
 // Every problem as "FILE: KEY: reason", one per line; empty when the config can be served.
 std::string serve_problems(const config::Config& cfg);
 
+// What is served but probably not what was meant, in the same form: a route no client's
+// allowlist can reach, a route an earlier one always takes first.
+std::string serve_warnings(const config::Config& cfg);
+
 }  // namespace signgate::gateway

@@ -377,6 +377,10 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
   std::vector<const RouteTarget*> order =
       attempt_order(route, x.audit.client, call.model, state.health, start, sticky,
                     [] { return std::uniform_real_distribution<double>(0, 1)(rng); });
+  // Every target was out when the order was made: the one it holds is tried all the same.
+  const bool all_out = order.size() == 1 && !state.health.empty() &&
+                       state.health.view(target_key(*order[0], x.audit.client, call.model), start).standing ==
+                           TargetHealth::Standing::kEjected;
   x.audit.route = route.name;
 
   UpstreamResult last;
@@ -411,14 +415,21 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
       if (tkey.empty()) tkey = target_key(t, x.audit.client, call.model);
       return tkey;
     };
+    // Its standing now, not when the order was made: another loop may have taken its probe
+    // or ejected it meanwhile. Only the all-ejected fallback goes to an ejected target.
     bool probing = false;
-    if (&t != forced && !state.health.empty() &&
-        state.health.view(key_of(), now).standing == TargetHealth::Standing::kHalfOpen) {
-      if (!state.health.claim_probe(key_of(), now)) {
+    if (&t != forced && !state.health.empty()) {
+      const auto standing = state.health.view(key_of(), now).standing;
+      if (standing == TargetHealth::Standing::kHalfOpen) {
+        if (!state.health.claim_probe(key_of(), now)) {
+          deferred.push_back(&t);
+          continue;
+        }
+        probing = true;
+      } else if (standing == TargetHealth::Standing::kEjected && !all_out) {
         deferred.push_back(&t);
         continue;
       }
-      probing = true;
     }
     const bool last_target = i + 1 == order.size();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);

@@ -9,6 +9,7 @@
 #include "aws/eventstream.h"
 #include "common/base64.h"
 #include "gateway/pipeline_harness.h"
+#include "gateway/preflight.h"
 
 namespace signgate::gateway {
 namespace {
@@ -592,6 +593,26 @@ TEST(Routes, StickyPrefixHoldsThenMovesOnFailure) {
     (void)h.call(bhttp::verb::post, native_converse(), bearer("full-secret"), body);
     EXPECT_EQ(h.upstream->regions.back(), moved);
   }
+}
+
+// A route no client may call, and one an earlier route always takes first, are served but
+// warned about: check-config says so, and so do serve and a reload.
+TEST(RoutesPreflight, UnreachableAndShadowedRoutesAreWarnedAbout) {
+  const auto cfg = route_config(
+      "models:\n  sonnet: anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+      "routes:\n"
+      "  - name: all-claude\n    match: [\"anthropic.claude-*\"]\n    targets: [{name: a}]\n"
+      "  - name: sonnet-only\n    match: [\"anthropic.claude-sonnet-4-5-20250929-v1:0\"]\n    targets: [{name: b}]\n"
+      "  - name: by-alias\n    match: [sonnet]\n    targets: [{name: c}]\n");
+  const std::string w = serve_warnings(cfg);
+  EXPECT_NE(w.find("routes[1] (sonnet-only): routes[0] (all-claude) matches everything it does"), std::string::npos)
+      << w;
+  EXPECT_EQ(w.find("routes[2]"), std::string::npos) << w;  // an alias is its own name
+  EXPECT_EQ(w.find("no client"), std::string::npos) << w;
+  auto narrow = route_config("routes:\n  - name: titan\n    match: [\"amazon.titan-*\"]\n    targets: [{name: a}]\n");
+  narrow.clients[0].models = {"anthropic.*"};
+  EXPECT_NE(serve_warnings(narrow).find("routes[0] (titan): no client's models allow what it matches"),
+            std::string::npos);
 }
 
 }  // namespace
