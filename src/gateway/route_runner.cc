@@ -18,6 +18,7 @@
 #include "gateway/log_budget.h"
 #include "gateway/memory.h"
 #include "gateway/runtime.h"
+#include "gateway/stream_relay.h"
 
 namespace signgate::gateway {
 
@@ -31,10 +32,6 @@ LogBudget ejection_warnings;
 
 // How much of a stream is held back while waiting for its first content event.
 constexpr std::size_t kMaxPeek = 1 << 20;
-
-bool is_event_stream(const http::ResponseHead& head) {
-  return head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0;
-}
 
 // Whether a stream's event carries content: past it, the caller has the answer and the call
 // is committed to this target. messageStart / message_start are not content.
@@ -196,14 +193,8 @@ unsigned stream_exception_kind(std::string_view type) {
 }
 
 unsigned failure_kind(const UpstreamResult& r) {
-  if (!r.reply) {
-    switch (r.failure.kind) {
-      case ErrorKind::kTimeout: return config::kTimeout;
-      case ErrorKind::kUnreachable:
-      case ErrorKind::kBroken: return config::kUnavailable;
-      default: return config::kUnavailable;
-    }
-  }
+  // No answer: a connection not made or broken before the head is unavailability.
+  if (!r.reply) return r.failure.kind == ErrorKind::kTimeout ? config::kTimeout : config::kUnavailable;
   const unsigned status = r.reply->status();
   if (status < 400) return 0;
   std::string_view type = r.facts.error_type;

@@ -1,7 +1,5 @@
 #include "gateway/routes.h"
 
-#include <algorithm>
-
 #include "aws/model_pattern.h"
 
 namespace signgate::gateway {
@@ -27,10 +25,10 @@ Result<RouteTable> RouteTable::build(const config::Config& cfg,
     route.deadline = rc.deadline;
     // An alias stands for the ID it names; a glob also admits the IDs of the aliases it matches,
     // so a route matches what the caller named either way.
-    route.match = rc.match;
     for (const auto& m : rc.match) {
-      if (const auto alias = cfg.models.find(m); alias != cfg.models.end()) {
-        route.aliases.push_back(m);
+      const auto alias = cfg.models.find(m);
+      route.match.push_back({m, alias != cfg.models.end()});
+      if (alias != cfg.models.end()) {
         route.patterns.push_back(alias->second);
         continue;
       }
@@ -67,9 +65,9 @@ Result<RouteTable> RouteTable::build(const config::Config& cfg,
 const ModelRoute* RouteTable::match(std::string_view model, std::string_view asked) const {
   for (const auto& route : routes_) {
     for (const auto& m : route.match) {
-      const bool alias = std::find(route.aliases.begin(), route.aliases.end(), m) != route.aliases.end();
       // An alias entry serves callers naming that alias; a glob, the ID and the caller's name.
-      if (alias ? asked == m : aws::model_pattern_match(m, model) || (!asked.empty() && aws::glob_match(m, asked))) {
+      if (m.alias ? asked == m.text
+                  : aws::model_pattern_match(m.text, model) || (!asked.empty() && aws::glob_match(m.text, asked))) {
         return &route;
       }
     }

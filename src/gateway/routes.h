@@ -36,8 +36,11 @@ struct RouteTarget {
 
 struct ModelRoute {
   std::string name;
-  std::vector<std::string> match;     // the config's entries: aliases and globs, as callers name models
-  std::vector<std::string> aliases;   // those of them that are aliases (matched by name only)
+  struct MatchEntry {
+    std::string text;    // as the config has it
+    bool alias = false;  // a name from models: (matched by the caller's name only), else a glob
+  };
+  std::vector<MatchEntry> match;
   std::vector<std::string> patterns;  // the model IDs it can send: globs, aliases resolved to their IDs
   config::Strategy strategy = config::Strategy::kPriority;
   config::Sticky sticky = config::Sticky::kNone;

@@ -69,6 +69,10 @@ void FrameAligner::read_usage(const es::Message& m) {
   }
 }
 
+bool is_event_stream(const http::ResponseHead& head) {
+  return head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0;
+}
+
 bool is_content_event(const es::Message& m) {
   const std::string* type = m.string_header(":event-type");
   return type != nullptr && (*type == "contentBlockDelta" || *type == "chunk");

@@ -11,6 +11,7 @@
 
 #include "aws/eventstream.h"
 #include "common/result.h"
+#include "http/message.h"
 
 namespace signgate::gateway {
 
@@ -35,6 +36,9 @@ class FrameAligner {
   aws::eventstream::Limits limits_;
   aws::eventstream::Message message_;  // reused frame to frame: its strings keep their room
 };
+
+// Whether an answer is an AWS event stream (its Content-Type).
+bool is_event_stream(const http::ResponseHead& head);
 
 // Whether `m` carries content: a contentBlockDelta, or any chunk of an InvokeModel stream
 // (what an abandoned stream's estimate counts, abandoned.h).

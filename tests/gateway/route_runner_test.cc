@@ -10,6 +10,7 @@
 #include "common/base64.h"
 #include "gateway/pipeline_harness.h"
 #include "gateway/preflight.h"
+#include "gateway/route_fleet.h"
 
 namespace signgate::gateway {
 namespace {
@@ -613,6 +614,22 @@ TEST(RoutesPreflight, UnreachableAndShadowedRoutesAreWarnedAbout) {
   narrow.clients[0].models = {"anthropic.*"};
   EXPECT_NE(serve_warnings(narrow).find("routes[0] (titan): no client's models allow what it matches"),
             std::string::npos);
+}
+
+// The fleet's ejection news comes from Redis: only a well-formed "SECONDS KEY" is taken, a
+// length within an hour, a key of bounded size.
+TEST(EjectionNews, OnlyWellFormedNewsIsTaken) {
+  const auto news = parse_ejection(ejection_message("us-east-1|default|arn:aws:iam::1:role/r|m", 30s));
+  ASSERT_TRUE(news);
+  EXPECT_EQ(news->key, "us-east-1|default|arn:aws:iam::1:role/r|m");
+  EXPECT_EQ(news->length, 30s);
+  std::string long_key = "30 ";
+  long_key.append(1100, 'k');
+  const std::vector<std::string> bad_news = {
+      "", "30", " key", "30 ", "-5 key", "0 key", "3601 key", "3x key", "99999999999999999999 k", long_key};
+  for (const std::string& bad : bad_news) {
+    EXPECT_FALSE(parse_ejection(bad)) << bad;
+  }
 }
 
 }  // namespace

@@ -116,7 +116,7 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   if ((head.status == 429 || head.status == 503) && head.header("retry-after").empty()) {
     headers.push_back({"Retry-After", "1"});
   }
-  if (head.header("content-type").rfind("application/vnd.amazon.eventstream", 0) == 0) {
+  if (is_event_stream(head)) {
     co_await relay_frames(x, reply, res, head.status, std::move(headers));
     co_return std::nullopt;
   }
