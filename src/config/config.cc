@@ -273,11 +273,31 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     } else {
       for (const auto& kv : m) {
         const std::string alias = kv.first.as<std::string>();
-        if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
-          p.add("models." + alias, "must be a model ID");
+        const std::string w = "models." + alias;
+        if (kv.second.IsMap()) {  // {id, family}
+          r.only(kv.second, w, {"id", "family"});
+          const std::string id = r.str(kv.second, w, "id").value_or("");
+          if (id.empty()) {
+            p.add(w + ".id", "must be a model ID");
+            continue;
+          }
+          c.models[alias] = id;
+          if (auto family = r.str(kv.second, w, "family")) {
+            if (family->empty() || family->size() > 128 ||
+                family->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string::npos) {
+              p.add(w + ".family", "must be a model ID naming the family (like anthropic.claude-sonnet-4-5)");
+            } else if (const auto [it, added] = c.model_families.emplace(id, *family);
+                       !added && it->second != *family) {
+              p.add(w + ".family", "'" + id + "' is given two families");
+            }
+          }
           continue;
         }
-        c.models[alias] = expand(kv.second.Scalar(), env, "models." + alias, p);
+        if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
+          p.add(w, "must be a model ID or {id, family}");
+          continue;
+        }
+        c.models[alias] = expand(kv.second.Scalar(), env, w, p);
       }
     }
   }
@@ -325,18 +345,37 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   }
   if (const YAML::Node an = root["anthropic"]; an && !an.IsNull()) {
     r.only(an, "anthropic", {"betas"});
-    if (an["betas"]) {
-      c.anthropic_betas = r.list(an, "anthropic", "betas");
-      for (const auto& b : *c.anthropic_betas) {
+    const auto check = [&](const std::string& w, const std::vector<std::string>& betas) {
+      for (const auto& b : betas) {
         if (b.empty() || b.size() > 128 || b.find_first_of(", \t\r\n") != std::string::npos) {
-          p.add("anthropic.betas", "'" + b + "' is not a beta name (like interleaved-thinking-2025-05-14)");
+          p.add(w, "'" + b + "' is not a beta name (like interleaved-thinking-2025-05-14)");
         }
       }
+    };
+    if (const YAML::Node b = an["betas"]; b && b.IsMap()) {  // model glob → betas
+      std::vector<BetaRule> rules;
+      for (const auto& kv : b) {
+        BetaRule rule;
+        rule.model = kv.first.as<std::string>();
+        const std::string w = "anthropic.betas." + rule.model;
+        if (auto why = model_pattern_problem(rule.model)) p.add(w, *why);
+        rule.betas = r.list(b, "anthropic.betas", rule.model.c_str());
+        check(w, rule.betas);
+        rules.push_back(std::move(rule));
+      }
+      c.anthropic_betas = std::move(rules);
+    } else if (b) {
+      c.anthropic_betas = std::vector<BetaRule>{{"*", r.list(an, "anthropic", "betas")}};
+      check("anthropic.betas", c.anthropic_betas->front().betas);
     }
   }
   if (const YAML::Node rs = root["responses"]; rs && !rs.IsNull()) {
-    r.only(rs, "responses", {"store", "ttl_seconds", "max_mib", "max_mib_per_client"});
+    r.only(rs, "responses", {"store", "ttl_seconds", "max_mib", "max_mib_per_client", "hosted_tools"});
     c.responses.store = r.boolean(rs, "responses", "store").value_or(true);
+    if (auto v = r.str(rs, "responses", "hosted_tools")) {
+      if (*v != "drop" && *v != "refuse") p.add("responses.hosted_tools", "must be drop or refuse, not '" + *v + "'");
+      c.responses.refuse_hosted_tools = *v == "refuse";
+    }
     if (auto v = r.integer(rs, "responses", "ttl_seconds", 1, 30 * 86400)) c.responses.ttl = std::chrono::seconds(*v);
     if (auto v = r.integer(rs, "responses", "max_mib", 1, 1 << 20)) c.responses.max_bytes = std::size_t(*v) << 20;
     if (auto v = r.integer(rs, "responses", "max_mib_per_client", 1, 1 << 20))
@@ -407,7 +446,7 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.listen != after.listen, "listen");
   section(before.ops_listen != after.ops_listen, "ops_listen");
   section(before.aws != after.aws, "aws");
-  section(before.models != after.models, "models");
+  section(before.models != after.models || before.model_families != after.model_families, "models");
   section(before.audit_path != after.audit_path, "audit");
   section(before.tls_cert != after.tls_cert || before.tls_key != after.tls_key, "tls");
   section(before.max_body_bytes != after.max_body_bytes || before.max_connections != after.max_connections ||

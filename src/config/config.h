@@ -60,6 +60,9 @@ struct ResponsesConfig {
   std::chrono::seconds ttl{3600};
   std::size_t max_bytes = 256u << 20;            // every client's responses together
   std::size_t max_bytes_per_client = 64u << 20;  // one client's
+  // hosted_tools: what becomes of a built-in tool Bedrock cannot run (web_search, file_search,
+  // ...): dropped (named in x-signgate-dropped-tools and the audit line) or refused with a 400.
+  bool refuse_hosted_tools = false;
   bool operator==(const ResponsesConfig&) const = default;
 };
 
@@ -70,6 +73,14 @@ struct RedisConfig {
   bool deny_on_failure = false;  // on_failure: deny (503) rather than local (per-replica limits)
   std::chrono::milliseconds command_timeout{250};
   bool operator==(const RedisConfig&) const = default;
+};
+
+// One entry of anthropic.betas: the betas Bedrock takes for the models `model` matches (a glob
+// over the model ID as sent to Bedrock; "*" for every model, which a flat list means).
+struct BetaRule {
+  std::string model;
+  std::vector<std::string> betas;
+  bool operator==(const BetaRule&) const = default;
 };
 
 struct UpstreamConfig {
@@ -89,7 +100,10 @@ struct Config {
   AwsConfig aws;
   std::vector<ClientConfig> clients;
   std::map<std::string, std::string> models;  // alias → model ID
-  std::string audit_path;                     // empty: no audit file; "-": stdout
+  // models: entries {id, family}: the model family an ID (an application inference profile's
+  // ARN) serves, so thinking, structured output, caching and betas are chosen as for it.
+  std::map<std::string, std::string> model_families;
+  std::string audit_path;  // empty: no audit file; "-": stdout
   std::string tls_cert;
   std::string tls_key;
   std::optional<std::string> ops_listen;  // set: /healthz, /readyz and /metrics are served only there
@@ -105,9 +119,10 @@ struct Config {
   std::uint64_t abandoned_stream_bytes = 16 * 1024 * 1024;
   std::chrono::seconds abandoned_stream_seconds{120};
   UpstreamConfig upstream;
-  // anthropic.betas: the anthropic-beta values sent on to Bedrock; unset: the ones Bedrock
-  // documents for Claude (api/anthropic/betas.h).
-  std::optional<std::vector<std::string>> anthropic_betas;
+  // anthropic.betas: the anthropic-beta values sent on to Bedrock, by model glob (the first
+  // rule whose glob matches the model as sent wins); unset, or a model no rule matches: the
+  // ones Bedrock documents for that model's family (api/anthropic/betas.h).
+  std::optional<std::vector<BetaRule>> anthropic_betas;
   // discovery: GET /foundation-models and /inference-profiles, filtered to each client's allowlist.
   bool discovery = false;
   ResponsesConfig responses;

@@ -48,8 +48,12 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   auto routes = RouteTable::build(cfg, rt->identity_by_client, identity_of);
   if (!routes) return routes.error();
   rt->routes = std::move(*routes);
-  const auto& betas = cfg.anthropic_betas ? *cfg.anthropic_betas : api::anthropic::default_bedrock_betas();
-  rt->anthropic_betas.insert(betas.begin(), betas.end());
+  if (cfg.anthropic_betas) {
+    for (const auto& rule : *cfg.anthropic_betas) rt->anthropic_betas.insert(rule.betas.begin(), rule.betas.end());
+  } else {
+    const auto& betas = api::anthropic::default_bedrock_betas();
+    rt->anthropic_betas.insert(betas.begin(), betas.end());
+  }
   rt->config = std::move(cfg);
   return std::shared_ptr<const Runtime>(std::move(rt));
 }

@@ -215,10 +215,13 @@ TEST(Config, AnthropicBetasAreAListOfNames) {
       parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [interleaved-thinking-2025-05-14] }\n", "x", kEnv);
   ASSERT_TRUE(c) << c.message();
   ASSERT_TRUE(c->anthropic_betas);
-  EXPECT_EQ(*c->anthropic_betas, std::vector<std::string>{"interleaved-thinking-2025-05-14"});
+  ASSERT_EQ(c->anthropic_betas->size(), 1u);
+  EXPECT_EQ(c->anthropic_betas->front().model, "*");
+  EXPECT_EQ(c->anthropic_betas->front().betas, std::vector<std::string>{"interleaved-thinking-2025-05-14"});
   auto none = parse_config("aws: { region: us-east-1 }\nanthropic: { betas: [] }\n", "x", kEnv);
   ASSERT_TRUE(none) << none.message();
-  EXPECT_TRUE(none->anthropic_betas && none->anthropic_betas->empty());
+  ASSERT_TRUE(none->anthropic_betas && none->anthropic_betas->size() == 1u);
+  EXPECT_TRUE(none->anthropic_betas->front().betas.empty());
   auto unset = parse_config("aws: { region: us-east-1 }\n", "x", kEnv);
   ASSERT_TRUE(unset) << unset.message();
   EXPECT_FALSE(unset->anthropic_betas);
@@ -233,6 +236,68 @@ TEST(Config, AnthropicBetasAreAListOfNames) {
       "    operations: [apply-guardrail, async-invoke]\n",
       "x", kEnv);
   EXPECT_TRUE(ops) << ops.message();
+}
+
+// anthropic.betas may map model globs to lists, in order (the first match wins at use).
+TEST(Config, AnthropicBetasMayBePerModel) {
+  auto c = parse_config(
+      "aws: { region: us-east-1 }\nanthropic:\n  betas:\n    \"us.anthropic.claude-opus-4-1*\": "
+      "[interleaved-thinking-2025-05-14]\n    \"*sonnet*\": [context-1m-2025-08-07, effort-2025-11-24]\n"
+      "    \"*haiku*\": []\n",
+      "x", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_TRUE(c->anthropic_betas);
+  ASSERT_EQ(c->anthropic_betas->size(), 3u);
+  EXPECT_EQ((*c->anthropic_betas)[0].model, "us.anthropic.claude-opus-4-1*");
+  EXPECT_EQ((*c->anthropic_betas)[0].betas, std::vector<std::string>{"interleaved-thinking-2025-05-14"});
+  EXPECT_EQ((*c->anthropic_betas)[1].model, "*sonnet*");
+  EXPECT_EQ((*c->anthropic_betas)[1].betas.size(), 2u);
+  EXPECT_TRUE((*c->anthropic_betas)[2].betas.empty());
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nanthropic: { betas: { \"*opus*\": [\"a b\"] } }\n")
+                .find("anthropic.betas.*opus*: 'a b' is not a beta name"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nanthropic: { betas: { \"*opus*\": x } }\n")
+                .find("anthropic.betas.*opus*: must be a list"),
+            std::string::npos);
+}
+
+// A models: alias may name the family an application inference profile serves.
+TEST(Config, ModelAliasMayNameItsFamily) {
+  const std::string arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123";
+  auto c =
+      parse_config("aws: { region: us-east-1 }\nmodels:\n  team-sonnet: { id: \"" + arn +
+                       "\", family: anthropic.claude-sonnet-4-5 }\n  haiku: anthropic.claude-3-haiku-20240307-v1:0\n",
+                   "x", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->models.at("team-sonnet"), arn);
+  EXPECT_EQ(c->model_families.at(arn), "anthropic.claude-sonnet-4-5");
+  EXPECT_EQ(c->models.at("haiku"), "anthropic.claude-3-haiku-20240307-v1:0");
+  EXPECT_EQ(c->model_families.count("anthropic.claude-3-haiku-20240307-v1:0"), 0u);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  a: { family: anthropic.claude-sonnet-4-5 }\n")
+                .find("models.a.id: must be a model ID"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  a: { id: x, family: \"Claude Sonnet\" }\n")
+                .find("models.a.family: must be a model ID naming the family"),
+            std::string::npos);
+  EXPECT_NE(
+      problems("aws: { region: us-east-1 }\nmodels:\n  a: { id: x, famly: y }\n").find("models.a.famly: unknown key"),
+      std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  a: { id: x, family: f1 }\n  b: { id: x, family: f2 }\n")
+                .find("'x' is given two families"),
+            std::string::npos);
+}
+
+// responses.hosted_tools: drop (the default) or refuse.
+TEST(Config, HostedToolsPolicy) {
+  auto unset = parse_config("aws: { region: us-east-1 }\n", "x", kEnv);
+  ASSERT_TRUE(unset) << unset.message();
+  EXPECT_FALSE(unset->responses.refuse_hosted_tools);
+  auto refuse = parse_config("aws: { region: us-east-1 }\nresponses: { hosted_tools: refuse }\n", "x", kEnv);
+  ASSERT_TRUE(refuse) << refuse.message();
+  EXPECT_TRUE(refuse->responses.refuse_hosted_tools);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nresponses: { hosted_tools: ignore }\n")
+                .find("responses.hosted_tools: must be drop or refuse, not 'ignore'"),
+            std::string::npos);
 }
 
 // Health and metrics can move to a port of their own, which must not be the gateway's.
