@@ -113,6 +113,17 @@ void AuditRecord::append_json_line(std::string& out) const {
   text_or_null(out, "identity", identity);
   text_or_null(out, "target_model", target_model);
   number(out, "attempts", attempts);
+  text_or_null(out, "service_tier", service_tier);
+  if (!dropped_tools.empty()) {
+    key(out, "dropped_tools");
+    out += '[';
+    for (std::size_t i = 0; i < dropped_tools.size(); ++i) {
+      if (i != 0) out += ',';
+      api::append_json_string_checked(out, dropped_tools[i]);
+    }
+    out += ']';
+  }
+  if (!token_count.empty()) text(out, "token_count", token_count);
   text_or_null(out, "error", error);
   out += "}\n";
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.h"
 #include "common/time.h"
@@ -50,6 +51,12 @@ struct AuditRecord {
   std::string identity;
   std::string target_model;
   unsigned attempts = 0;
+  // Bedrock's service tier that served the call ("default", "priority", "flex"; empty: none
+  // was asked and Bedrock said none), the caller's built-in tools signgate dropped (Bedrock
+  // cannot run them), and "estimated" when a token count was signgate's, not Bedrock's.
+  std::string service_tier;
+  std::vector<std::string> dropped_tools;
+  std::string_view token_count;
   std::string error;
 
   std::string to_json_line() const;
