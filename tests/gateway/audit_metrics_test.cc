@@ -28,7 +28,7 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 27u);
+  EXPECT_EQ(j.size(), 28u);
   for (const char* key : {"ts",
                           "request_id",
                           "client",
@@ -55,6 +55,7 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
                           "identity",
                           "target_model",
                           "attempts",
+                          "service_tier",
                           "error"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
@@ -67,6 +68,16 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   EXPECT_TRUE(j["route"].is_null());  // no route matched
   EXPECT_EQ(j["attempts"], 0);
   EXPECT_EQ(j["caller_left"], false);
+  EXPECT_TRUE(j["service_tier"].is_null());
+  EXPECT_FALSE(j.contains("dropped_tools"));  // only when some were dropped
+  EXPECT_FALSE(j.contains("token_count"));    // only when signgate estimated it
+  r.dropped_tools = {"web_search", "image_generation"};
+  r.token_count = "estimated";
+  r.service_tier = "flex";
+  const auto k = nlohmann::json::parse(r.to_json_line());
+  EXPECT_EQ(k["dropped_tools"], nlohmann::json::array({"web_search", "image_generation"}));
+  EXPECT_EQ(k["token_count"], "estimated");
+  EXPECT_EQ(k["service_tier"], "flex");
 }
 
 TEST(AuditRecord, InvalidUtf8FromTheWireDoesNotBreakTheLine) {
