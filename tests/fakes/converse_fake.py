@@ -1,15 +1,27 @@
 """Bedrock's Converse API as the emulator answers it: the request checked as Bedrock checks it
 (botocore's bedrock-runtime 2023-09-30 shapes, and what Claude adds on top: alternating roles,
 tool results answering tool uses, thinking's budget and signed blocks, structured output only
-on the models that have it), then an answer built from what was asked:
+on the models that have it; tool names `[a-zA-Z0-9_-]{1,64}` and unique; system tools only
+nova_grounding, only on the Nova profiles that have web grounding; serviceTier's shape, enum
+and the models that have priority and flex), then an answer built from what was asked:
 
   - thinking on (additionalModelRequestFields.thinking): a signed reasoning block first; a
     later turn must send it back unchanged before its tool use, or the call is refused;
   - outputConfig.textFormat json_schema: text that is a JSON instance of the schema;
   - toolChoice {"tool": NAME}: that tool, with an input made from its schema;
+  - Codex's wait_agent on offer (any tool whose name ends in wait_agent, as a namespaced
+    function flattened to e.g. multi_agent_v1__wait_agent) and "signgate-agents" in the prompt:
+    a call of it with {"targets": ["signgate-no-such-agent"]};
   - Codex's exec_command on offer and "signgate-tool" in the prompt: a call of it;
   - other tools on offer: a call of the first, {"city": "Paris"}; tool results: echoed back;
+  - the nova_grounding system tool on offer and "signgate-search" in the prompt: text, then a
+    citationsContent block citing a web location {url, domain} (CITED_URL); streamed, the cited
+    text's deltas are followed by a contentBlockDelta.delta.citation in the same block;
+  - serviceTier {"type": T}: echoed as the answer's serviceTier (response_body) and in the
+    stream's metadata event; no serviceTier asked, none echoed;
   - cache points: the first request with a prefix writes it, later ones read it.
+
+Every Converse body is also kept, with its model, in server.converse_requests (a list).
 """
 import hashlib
 import json
@@ -20,6 +32,22 @@ TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 TOP_LEVEL = {"messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig",
              "additionalModelRequestFields", "promptVariables", "additionalModelResponseFieldPaths",
              "requestMetadata", "performanceConfig", "outputConfig", "serviceTier"}
+CITED_URL = "https://docs.example.org/signgate/sigv4"
+CITED_DOMAIN = "docs.example.org"
+# Web grounding (toolConfig.tools[].systemTool.name = "nova_grounding"): "only available in US
+# regions ... through the cross-region inference profile us.amazon.nova-premier-v1:0" (Nova v1
+# user guide, grounding.html); Nova 2 Lite through us.amazon.nova-2-lite-v1:0 (Nova 2 user guide,
+# web-grounding.html).
+GROUNDING_MODELS = {"us.amazon.nova-premier-v1:0", "us.amazon.nova-2-lite-v1:0"}
+SYSTEM_TOOLS = {"nova_grounding"}
+# Service tiers (bedrock/latest/userguide/service-tiers-inference.html, as of 2026-02): priority
+# and flex on these base models (a geography prefix such as us. or global. is allowed); reserved
+# on Claude 4.5 and later profiles, only with a reservation, which the emulator never has. Claude
+# models have only the default tier.
+SERVICE_TIERS = ("priority", "default", "flex", "reserved")
+PRIORITY_FLEX = ("amazon.nova-pro-", "amazon.nova-premier-", "amazon.nova-2-lite-", "amazon.nova-2-pro-",
+                 "openai.gpt-oss-", "qwen.qwen3-", "deepseek.v3-", "google.gemma-3-", "minimax.minimax-m2",
+                 "moonshot.kimi-k2")
 BLOCKS = {"text", "image", "document", "video", "toolUse", "toolResult", "guardContent", "cachePoint",
           "reasoningContent", "citationsContent", "searchResult", "audio"}
 
@@ -86,6 +114,78 @@ def _check_block(block, where, role):
             raise Invalid("%s: cachePoint is {type: default, ttl?}" % where)
 
 
+def _check_tool_name(name, where):
+    """ToolName: [a-zA-Z0-9_-]+, 1 to 64 characters, in the words of Bedrock's validation layer."""
+    if not isinstance(name, str) or not name:
+        raise Invalid("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must "
+                      "not be null" % where)
+    if len(name) > 64:
+        raise Invalid("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must "
+                      "have length less than or equal to 64" % (name, where))
+    if not TOOL_NAME.match(name):
+        raise Invalid("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must "
+                      "satisfy regular expression pattern: [a-zA-Z0-9_-]+" % (name, where))
+
+
+def _check_system_tool(spec, model):
+    if set(spec) != {"name"}:
+        raise Invalid("toolConfig.tools: systemTool has only a name")
+    if spec["name"] not in SYSTEM_TOOLS:
+        raise Invalid("The system tool %s is not supported. Check the tool name and try again." % spec["name"])
+    if model not in GROUNDING_MODELS:
+        raise Invalid("The model %s does not support the system tool %s. Check the model and the tool and try "
+                      "again." % (model, spec["name"]))
+
+
+def _base_model(model):
+    """The model without a cross-region profile's geography prefix."""
+    head, _, rest = model.partition(".")
+    return rest if head in ("us", "eu", "apac", "jp", "au", "ca", "us-gov", "global") and rest else model
+
+
+def service_tier(request):
+    """The tier asked for ("priority", "default", ...), or None."""
+    tier = request.get("serviceTier")
+    return tier.get("type") if isinstance(tier, dict) else None
+
+
+def _check_service_tier(request, model):
+    if "serviceTier" not in request:
+        return
+    tier = request["serviceTier"]
+    # ServiceTier is a structure {"type": ServiceTierType}; a bare string is botocore's
+    # ParamValidationError before it ever leaves the client, and Bedrock's refusal on the wire.
+    if not isinstance(tier, dict) or set(tier) != {"type"} or tier["type"] not in SERVICE_TIERS:
+        raise Invalid("service tier provided is invalid")
+    kind = tier["type"]
+    if kind == "default":
+        return
+    base = _base_model(model)
+    if kind == "reserved":
+        v = claude_version(model)
+        if v is not None and v >= (4, 5) and base != model:
+            raise Invalid("Reservation not found.")
+        raise Invalid("The provided service tier is not supported for this model.")
+    if not base.startswith(PRIORITY_FLEX):
+        raise Invalid("The provided service tier is not supported for this model.")
+
+
+class Usage(dict):
+    """Converse's usage object; carries the tier that served the call to stream_events and
+    response_body (an attribute, so it is never serialised with the usage)."""
+    service_tier = None
+
+
+def response_body(content, stop, usage):
+    """Converse's (non-stream) answer: output, stopReason, usage, metrics, and serviceTier when
+    the call asked for one."""
+    body = {"output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}}
+    if getattr(usage, "service_tier", None):
+        body["serviceTier"] = {"type": usage.service_tier}
+    return body
+
+
 def check(request, model):
     """Raises Invalid with Bedrock's kind of message for what Bedrock would refuse."""
     if not isinstance(request, dict):
@@ -137,14 +237,28 @@ def check(request, model):
     if set(inference) - {"maxTokens", "temperature", "topP", "stopSequences"}:
         raise Invalid("inferenceConfig has unknown members")
     tools = (request.get("toolConfig") or {}).get("tools") or []
-    names = []
-    for t in tools:
+    names, system_tools = [], []
+    for n, t in enumerate(tools, 1):
+        if not isinstance(t, dict) or len(t) != 1 or next(iter(t)) not in ("toolSpec", "systemTool", "cachePoint"):
+            raise Invalid("toolConfig.tools: a tool has exactly one member of the Tool union (toolSpec, systemTool, "
+                          "cachePoint)")
         if "cachePoint" in t:
             points += 1
             continue
-        spec = t.get("toolSpec") or {}
-        if not TOOL_NAME.match(spec.get("name", "")) or not isinstance((spec.get("inputSchema") or {}).get("json"), dict):
+        kind = next(iter(t))
+        spec = t[kind] if isinstance(t[kind], dict) else {}
+        _check_tool_name(spec.get("name"), "toolConfig.tools.%d.member.%s.name" % (n, kind))
+        if kind == "systemTool":
+            _check_system_tool(spec, model)
+            system_tools.append(spec["name"])
+            continue
+        if not isinstance((spec.get("inputSchema") or {}).get("json"), dict):
             raise Invalid("toolConfig.tools: toolSpec needs a name and inputSchema.json")
+        if spec["name"] in names:
+            raise Invalid("The model returned the following errors: tools: Tool names must be unique."
+                          if claude_version(model) else
+                          "The toolConfig field contains duplicate tool names: %s. Tool names must be unique."
+                          % spec["name"])
         names.append(spec["name"])
     choice = (request.get("toolConfig") or {}).get("toolChoice")
     if choice is not None:
@@ -152,12 +266,14 @@ def check(request, model):
             raise Invalid("toolChoice is auto, any or tool")
         if "tool" in choice and choice["tool"].get("name") not in names:
             raise Invalid("toolChoice names a tool that is not in toolConfig.tools")
-    if request.get("toolConfig") is not None and not names:
+    if request.get("toolConfig") is not None and not names and not system_tools:
         raise Invalid("toolConfig.tools must not be empty")
     if points > 4:
         raise Invalid("A maximum of 4 cache points is allowed")
     if any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"]) and not names:
         raise Invalid("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+
+    _check_service_tier(request, model)
 
     output_config = request.get("outputConfig")
     if output_config is not None:
@@ -247,9 +363,15 @@ def _last_user_text(messages):
 
 def answer(request, model, server):
     """The answer's content blocks, stopReason and usage."""
+    with server._lock:
+        if not hasattr(server, "converse_requests"):
+            server.converse_requests = []
+        server.converse_requests.append({"model": model, "body": request})
     thinking = check(request, model)
     messages = request["messages"]
     tools = [t["toolSpec"] for t in (request.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]
+    grounding = any((t.get("systemTool") or {}).get("name") == "nova_grounding"
+                    for t in (request.get("toolConfig") or {}).get("tools") or [])
     choice = (request.get("toolConfig") or {}).get("toolChoice") or {}
     results = [b["toolResult"] for b in messages[-1]["content"] if "toolResult" in b]
     text = _last_user_text(messages)
@@ -272,6 +394,18 @@ def answer(request, model, server):
         content.append({"text": "The tool said: " + said})
     elif fmt:
         content.append({"text": json.dumps(sample(json.loads(fmt["structure"]["jsonSchema"]["schema"])))})
+    elif "signgate-agents" in text and any(n.endswith("wait_agent") for n in names):
+        content += [{"text": "Let me wait for it."},
+                    {"toolUse": {"toolUseId": "tooluse_wait_1", "name": next(n for n in names if n.endswith("wait_agent")),
+                                 "input": {"targets": ["signgate-no-such-agent"]}}}]
+        stop = "tool_use"
+    elif grounding and "signgate-search" in text:
+        content += [{"text": "Here is what I found."},
+                    {"citationsContent": {
+                        "content": [{"text": " signgate signs every Bedrock call with SigV4."}],
+                        "citations": [{"title": "signgate and SigV4", "source": CITED_URL,
+                                       "sourceContent": [{"text": "Each call is signed with SigV4."}],
+                                       "location": {"web": {"url": CITED_URL, "domain": CITED_DOMAIN}}}]}}]
     elif "exec_command" in names:
         if "signgate-tool" in text:
             content += [{"text": "Let me run it."},
@@ -297,7 +431,8 @@ def answer(request, model, server):
         content.append({"text": " ".join("w%06d" % i for i in range(8000))})
     else:
         content.append({"text": "Hello from " + model})
-    usage = {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17}
+    usage = Usage(inputTokens=12, outputTokens=5, totalTokens=17)
+    usage.service_tier = service_tier(request)
     if text.startswith("count to "):
         usage["outputTokens"] = int(text.split()[2])
         usage["totalTokens"] = 12 + usage["outputTokens"]
@@ -345,6 +480,13 @@ def stream_events(content, stop, usage):
         elif "text" in block:
             for word in re.findall(r"\s*\S+", block["text"]) or [block["text"]]:
                 events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {"text": word}}))
+        elif "citationsContent" in block:
+            cited = block["citationsContent"]
+            for part in cited.get("content") or []:
+                for word in re.findall(r"\s*\S+", part.get("text", "")):
+                    events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {"text": word}}))
+            for citation in cited.get("citations") or []:
+                events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {"citation": citation}}))
         elif "toolUse" in block:
             use = block["toolUse"]
             events.append(("contentBlockStart", {"contentBlockIndex": i, "start": {"toolUse": {
@@ -354,5 +496,8 @@ def stream_events(content, stop, usage):
             for piece in (raw[:half], raw[half:]):
                 events.append(("contentBlockDelta", {"contentBlockIndex": i, "delta": {"toolUse": {"input": piece}}}))
         events.append(("contentBlockStop", {"contentBlockIndex": i}))
-    events += [("messageStop", {"stopReason": stop}), ("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
+    metadata = {"usage": usage, "metrics": {"latencyMs": 1}}
+    if getattr(usage, "service_tier", None):
+        metadata["serviceTier"] = {"type": usage.service_tier}
+    events += [("messageStop", {"stopReason": stop}), ("metadata", metadata)]
     return events
