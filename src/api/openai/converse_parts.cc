@@ -157,6 +157,38 @@ std::string clip(std::string_view s, std::size_t n) {
   return std::string(s) + "...";
 }
 
+const std::string& family_of(const std::map<std::string, std::string>* families, const std::string& model_id) {
+  if (families == nullptr) return model_id;
+  const auto it = families->find(model_id);
+  return it != families->end() ? it->second : model_id;
+}
+
+std::optional<std::variant<ServiceTier, ApiError>> read_service_tier(const json& request, std::string_view family) {
+  const json* tier = field(request, "service_tier");
+  if (tier == nullptr || tier->is_null()) return std::nullopt;
+  const std::string name = tier->is_string() ? tier->get<std::string>() : std::string();
+  ServiceTier asked = ServiceTier::kDefault;
+  if (name == "priority") {
+    asked = ServiceTier::kPriority;
+  } else if (name == "flex") {
+    asked = ServiceTier::kFlex;
+  } else if (name != "auto" && name != "default" && name != "scale") {
+    return ApiError{400,
+                    "invalid_request_error",
+                    "service_tier must be auto, default, flex, scale or priority",
+                    "service_tier",
+                    {}};
+  }
+  return tier_for(family, asked);
+}
+
+std::string served_tier(const json& holder) {
+  const std::string tier = string_field(object_field(holder, "serviceTier"), "type");
+  // Bedrock's own names; anything else (a tier it adds later) is passed on only if it is a word.
+  if (tier.size() > 32 || tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) return {};
+  return tier;
+}
+
 json tool_spec(const json& name, const json* description, const json* parameters, bool strict) {
   json spec = {{"name", name},
                {"inputSchema",

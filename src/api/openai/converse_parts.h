@@ -6,10 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "api/service_tier.h"
 
 namespace signgate::api::openai {
 
@@ -55,6 +58,21 @@ std::optional<ApiError> add_cache_point(nlohmann::json& blocks, const nlohmann::
 // with tools off (Bedrock wants one; the model is told not to call), an automatic tool choice
 // when thinking is on (Claude refuses a forced one), and at most 4 cache points (Bedrock's cap).
 std::optional<ApiError> finish_converse(nlohmann::json& c, bool tools_off, bool thinking);
+
+// The model ID behaviour is chosen by: the family `families` (models: {id, family}) gives
+// `model_id` (an application inference profile's ARN says nothing of its model), else itself.
+const std::string& family_of(const std::map<std::string, std::string>* families, const std::string& model_id);
+
+// OpenAI's service_tier ("auto", "default", "scale": Bedrock's default tier; "priority",
+// "flex") as Bedrock can serve it for `family` (a tier the model lacks: the default tier);
+// nullopt when the request names none; a value OpenAI does not have is a 400.
+std::optional<std::variant<ServiceTier, ApiError>> read_service_tier(const nlohmann::json& request,
+                                                                     std::string_view family);
+
+// Bedrock's name for the tier that served a call ("default", "priority", "flex", as OpenAI's
+// service_tier names them too), from a Converse answer's or stream metadata's serviceTier;
+// empty when it says none.
+std::string served_tier(const nlohmann::json& holder);
 
 // A caller's string as quoted in an error message: at most `n` bytes, cut at a character.
 std::string clip(std::string_view s, std::size_t n = 200);

@@ -91,6 +91,7 @@ constexpr int kMaxReferences = 1000;
 struct ItemContext {
   const ResponseHistory* history = nullptr;
   bool keep_reasoning = false;  // thinking is on and the model takes its blocks back (Claude)
+  const ToolNames* names = nullptr;
   int max_depth = kDefaultMaxJsonDepth;
   // What stored items may add to this request: a stored item can be named many times, and each
   // use copies it into the Converse body, so every use is charged.
@@ -186,7 +187,8 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
   }
   if (type == "function_call" || type == "custom_tool_call") {
     const std::string call_id = string_field(item, "call_id");
-    const std::string name = string_field(item, "name");
+    // A namespace's tool goes back under the Converse name it was offered with.
+    const std::string name = ctx.names->converse_name(string_field(item, "namespace"), string_field(item, "name"));
     if (call_id.empty() || name.empty()) return bad(type + " needs call_id and name", p);
     json input;
     if (type == "custom_tool_call") {
@@ -215,79 +217,6 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
   return bad("input item type '" + clip(type) + "' is not supported through Bedrock", p + ".type");
 }
 
-// Tools: function tools and free-form (custom) tools; built-in tools are refused.
-std::optional<ApiError> add_tools(json& c, const json& req, ResponsesRequest& out, bool& tools_off) {
-  const json* tools = field(req, "tools");
-  if (tools == nullptr || tools->is_null()) return std::nullopt;
-  if (!tools->is_array()) return bad("tools must be an array", "tools");
-  const json* choice = field(req, "tool_choice");
-  std::set<std::string> allowed;  // tool_choice allowed_tools
-  std::string mode = "auto";
-  if (choice != nullptr && !choice->is_null()) {
-    if (choice->is_string()) {
-      mode = choice->get<std::string>();
-      if (mode != "auto" && mode != "none" && mode != "required") {
-        return bad("tool_choice must be none, auto, required or a tool", "tool_choice");
-      }
-    } else if (string_field(*choice, "type") == "allowed_tools") {
-      mode = string_field(*choice, "mode", "auto");
-      const json* list = field(*choice, "tools");
-      if (list == nullptr || !list->is_array()) return bad("allowed_tools needs tools", "tool_choice.tools");
-      for (const auto& t : *list) allowed.insert(string_field(t, "name"));
-    } else if (string_field(*choice, "type") == "function" || string_field(*choice, "type") == "custom") {
-      mode = "tool";
-    } else {
-      return bad("tool_choice type '" + clip(string_field(*choice, "type")) + "' is not supported through Bedrock",
-                 "tool_choice.type");
-    }
-  }
-  json specs = json::array();
-  for (std::size_t i = 0; i < tools->size(); ++i) {
-    const json& t = (*tools)[i];
-    const std::string p = index_param("tools", i);
-    const std::string type = string_field(t, "type");
-    const json* name = field(t, "name");
-    if ((type == "function" || type == "custom") && (name == nullptr || !name->is_string())) {
-      return bad("a tool needs a name", p + ".name");
-    }
-    if (type == "function") {
-      if (!allowed.empty() && allowed.count(name->get<std::string>()) == 0) continue;
-      specs.push_back(tool_spec(*name, field(t, "description"), field(t, "parameters"), bool_field(t, "strict")));
-    } else if (type == "custom") {
-      if (!allowed.empty() && allowed.count(name->get<std::string>()) == 0) continue;
-      // A free-form tool takes one string; its grammar, if any, is told to the model in words.
-      std::string description = string_field(t, "description");
-      const json& format = object_field(t, "format");
-      if (string_field(format, "type") == "grammar") {
-        description += "\n\nThe input must follow this " + string_field(format, "syntax", "grammar") + " grammar:\n" +
-                       string_field(format, "definition");
-      }
-      const json schema = {{"type", "object"},
-                           {"properties", {{"input", {{"type", "string"}, {"description", "the tool's input"}}}}},
-                           {"required", json::array({"input"})}};
-      const json desc = description;
-      specs.push_back(tool_spec(*name, &desc, &schema, false));
-      out.custom_tools.insert(name->get<std::string>());
-    } else {
-      return bad("tool type '" + clip(type) + "' is not supported through Bedrock (function and custom tools are)",
-                 p + ".type");
-    }
-    if (auto e = add_cache_point(specs, t, p)) return *e;
-  }
-  if (specs.empty()) return std::nullopt;
-  tools_off = mode == "none";
-  json config = {{"tools", std::move(specs)}};
-  if (mode == "required") {
-    config["toolChoice"] = {{"any", json::object()}};
-  } else if (mode == "tool") {
-    config["toolChoice"] = {{"tool", {{"name", string_field(*choice, "name")}}}};
-  } else {
-    config["toolChoice"] = {{"auto", json::object()}};
-  }
-  c["toolConfig"] = std::move(config);
-  return std::nullopt;
-}
-
 std::optional<ApiError> refuse_unsupported(const json& req) {
   if (bool_field(req, "background")) return bad("background responses are not supported through Bedrock", "background");
   if (const json* v = field(req, "conversation"); v != nullptr && !v->is_null()) {
@@ -301,6 +230,27 @@ std::optional<ApiError> refuse_unsupported(const json& req) {
   }
   return std::nullopt;
 }
+
+// Characters (code points) of UTF-8 text: what OpenAI's annotation indices count.
+std::size_t characters(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// A Converse citation (Nova's web grounding) → a url_citation annotation over the characters
+// [start, end) of the message's text; null when it names no web page.
+json url_citation(const json& citation, std::size_t start, std::size_t end) {
+  const json& web = object_field(object_field(citation, "location"), "web");
+  const std::string url = string_field(web, "url");
+  if (url.empty()) return nullptr;
+  std::string title = string_field(citation, "title");
+  if (title.empty()) title = string_field(web, "domain", url);
+  return {{"type", "url_citation"}, {"start_index", start}, {"end_index", end}, {"url", url}, {"title", title}};
+}
+
+// A server tool's call (Nova's grounding searching the web): Bedrock's business, not a call
+// the caller is to answer.
+bool server_tool(const json& tool_use) { return string_field(tool_use, "type") == "server_tool_use"; }
 
 // The model takes its reasoning blocks back in later turns (Claude's signed thinking).
 bool takes_reasoning_back(std::string_view model_id) { return claude_version(model_id).has_value(); }
@@ -335,8 +285,9 @@ std::optional<json> open_reasoning(std::string_view sealed) {
 
 std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view body,
                                                                const std::map<std::string, std::string>& aliases,
-                                                               const ResponseHistory* history, int max_depth,
-                                                               std::size_t max_stored_bytes) {
+                                                               const ResponseHistory* history,
+                                                               const ResponsesOptions& options) {
+  const int max_depth = options.max_depth;
   auto read = read_object(body, max_depth);
   if (auto* e = std::get_if<ApiError>(&read)) return *e;
   const json& req = std::get<json>(read);
@@ -348,6 +299,7 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
   out.model_name = model;
   const auto alias = aliases.find(model);
   out.model_id = alias != aliases.end() ? alias->second : model;
+  out.family = family_of(options.families, out.model_id);
   out.stream = bool_field(req, "stream");
   out.store = bool_field(req, "store", true);
   out.previous_response_id = string_field(req, "previous_response_id");
@@ -375,7 +327,7 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
   const json& reasoning = object_field(req, "reasoning");
   if (const json* effort = field(reasoning, "effort"); effort != nullptr && !effort->is_null()) {
     if (!effort->is_string()) return bad("reasoning.effort must be a string", "reasoning.effort");
-    auto on = apply_reasoning_effort(c, out.model_id, effort->get<std::string>(), out.stream, "reasoning.effort");
+    auto on = apply_reasoning_effort(c, out.family, effort->get<std::string>(), out.stream, "reasoning.effort");
     if (auto* e = std::get_if<ApiError>(&on)) return *e;
     out.thinking = std::get<bool>(on);
   }
@@ -384,11 +336,21 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
   Conversation conv;
   ItemContext ctx;
   ctx.history = history;
-  ctx.keep_reasoning = out.thinking && takes_reasoning_back(out.model_id);
+  ctx.keep_reasoning = out.thinking && takes_reasoning_back(out.family);
   ctx.max_depth = max_depth;
-  ctx.budget = max_stored_bytes;
-  bool tools_off = false;
-  if (auto e = add_tools(c, req, out, tools_off)) return *e;
+  ctx.budget = options.max_stored_bytes;
+  ToolOptions tool_options;
+  tool_options.refuse_hosted = options.refuse_hosted_tools;
+  tool_options.web_grounding = has_web_grounding(out.family);
+  auto tools = plan_tools(c, req, tool_options);
+  if (auto* e = std::get_if<ApiError>(&tools)) return *e;
+  out.tools = std::get<ToolPlan>(std::move(tools));
+  ctx.names = &out.tools.names;
+  if (auto tier = read_service_tier(req, out.family)) {
+    if (auto* e = std::get_if<ApiError>(&*tier)) return *e;
+    out.tier = std::get<ServiceTier>(*tier);
+    if (out.tier != ServiceTier::kDefault) c["serviceTier"] = {{"type", tier_name(out.tier)}};
+  }
   if (const json* instructions = field(req, "instructions"); instructions != nullptr && !instructions->is_null()) {
     if (!instructions->is_string()) return bad("instructions must be a string", "instructions");
     if (!instructions->get<std::string>().empty()) conv.system.push_back({{"text", *instructions}});
@@ -431,10 +393,10 @@ std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view 
     auto parsed = json_format(*format, "text.format");
     if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
     if (const auto& f = std::get<std::optional<JsonFormat>>(parsed)) {
-      out.forced_tool = apply_json_format(c, out.model_id, *f, out.thinking).forced_tool;
+      out.forced_tool = apply_json_format(c, out.family, *f, out.thinking).forced_tool;
     }
   }
-  if (auto e = finish_converse(c, tools_off && out.forced_tool.empty(), out.thinking)) return *e;
+  if (auto e = finish_converse(c, out.tools.tools_off && out.forced_tool.empty(), out.thinking)) return *e;
 
   // What the response object echoes back.
   json& echo = out.echo;
@@ -470,6 +432,7 @@ json ResponseBuilder::response(std::string_view status, const json& output, cons
       {"background", false}, {"error", error},       {"incomplete_details", incomplete}, {"model", request_.model_name},
       {"output", output},    {"usage", nullptr}};
   for (const auto& [k, v] : request_.echo.items()) r[k] = v;
+  r["service_tier"] = served_tier_.empty() ? std::string(tier_name(request_.tier)) : served_tier_;
   if (usage != nullptr && usage->known) {
     r["usage"] = {{"input_tokens", usage->input},
                   {"input_tokens_details", {{"cached_tokens", usage->cache_read}}},
@@ -503,29 +466,37 @@ json ResponseBuilder::reasoning_item(std::string id, const std::string& text, co
   return item;
 }
 
-json ResponseBuilder::tool_item(std::string id, const std::string& call_id, const std::string& name,
-                                const std::string& input) const {
-  if (request_.custom_tools.count(name) != 0) {
-    // A free-form tool's input is the string the model put in {"input": ...}.
-    const json args = parse_json(input, kDefaultMaxJsonDepth);
-    return {{"id", std::move(id)},   {"type", "custom_tool_call"},
-            {"status", "completed"}, {"call_id", call_id},
-            {"name", name},          {"input", string_field(args, "input", input)}};
-  }
-  return {{"id", std::move(id)},   {"type", "function_call"},
-          {"status", "completed"}, {"call_id", call_id},
-          {"name", name},          {"arguments", input.empty() ? "{}" : input}};
+CallerTool ResponseBuilder::caller_tool(const std::string& converse_name) const {
+  if (const CallerTool* t = request_.tools.names.caller(converse_name)) return *t;
+  return {converse_name, {}};
 }
 
-json ResponseBuilder::message_item(std::string id, const std::string& text, std::string_view status) {
-  return {
-      {"id", std::move(id)},
-      {"type", "message"},
-      {"status", status},
-      {"role", "assistant"},
-      {"content",
-       json::array(
-           {{{"type", "output_text"}, {"text", text}, {"annotations", json::array()}, {"logprobs", json::array()}}})}};
+json ResponseBuilder::tool_item(std::string id, const std::string& call_id, const std::string& name,
+                                const std::string& input) const {
+  const CallerTool caller = caller_tool(name);
+  json item;
+  if (request_.tools.custom_tools.count(name) != 0) {
+    // A free-form tool's input is the string the model put in {"input": ...}.
+    const json args = parse_json(input, kDefaultMaxJsonDepth);
+    item = {{"id", std::move(id)}, {"type", "custom_tool_call"}, {"status", "completed"},
+            {"call_id", call_id},  {"name", caller.name},        {"input", string_field(args, "input", input)}};
+  } else {
+    item = {{"id", std::move(id)}, {"type", "function_call"}, {"status", "completed"},
+            {"call_id", call_id},  {"name", caller.name},     {"arguments", input.empty() ? "{}" : input}};
+  }
+  if (!caller.ns.empty()) item["namespace"] = caller.ns;
+  return item;
+}
+
+json ResponseBuilder::message_item(std::string id, const std::string& text, std::string_view status, json annotations) {
+  return {{"id", std::move(id)},
+          {"type", "message"},
+          {"status", status},
+          {"role", "assistant"},
+          {"content", json::array({{{"type", "output_text"},
+                                    {"text", text},
+                                    {"annotations", std::move(annotations)},
+                                    {"logprobs", json::array()}}})}};
 }
 
 std::pair<std::string_view, json> ResponseBuilder::outcome(std::string_view stop) {
@@ -545,9 +516,11 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
   const json* found = field(object_field(object_field(answer, "output"), "message"), "content");
   const json& content = found != nullptr && found->is_array() ? *found : kNone;
   std::string text;
+  json annotations = json::array();
   auto flush_text = [&] {
     if (text.empty()) return;
-    output.push_back(ResponseBuilder::message_item(b.item_id("msg"), text, "completed"));
+    output.push_back(ResponseBuilder::message_item(b.item_id("msg"), text, "completed", std::move(annotations)));
+    annotations = json::array();
     text.clear();
   };
   std::string thought;
@@ -574,21 +547,36 @@ json response_from_converse(const json& answer, ResponseBuilder& b) {
         text += t->get<std::string>();
         continue;
       }
+      if (const json* cited = field(block, "citationsContent"); cited != nullptr && cited->is_object()) {
+        const std::size_t start = characters(text);
+        if (const json* parts = field(*cited, "content"); parts != nullptr && parts->is_array()) {
+          for (const auto& part : *parts) text += string_field(part, "text");
+        }
+        const std::size_t end = characters(text);
+        if (const json* list = field(*cited, "citations"); list != nullptr && list->is_array()) {
+          for (const auto& citation : *list) {
+            if (json a = url_citation(citation, start, end); !a.is_null()) annotations.push_back(std::move(a));
+          }
+        }
+        continue;
+      }
       const json& use = object_field(block, "toolUse");
-      if (string_field(use, "toolUseId").empty() || string_field(use, "name").empty()) continue;
+      if (string_field(use, "toolUseId").empty() || string_field(use, "name").empty() || server_tool(use)) continue;
       const std::string input = use.contains("input") ? dump_json(use["input"]) : "{}";
       if (!request.forced_tool.empty() && string_field(use, "name") == request.forced_tool) {
         text += input;  // the JSON answer asked for
         continue;
       }
       flush_text();
-      output.push_back(b.tool_item(b.item_id(request.custom_tools.count(string_field(use, "name")) != 0 ? "ctc" : "fc"),
-                                   string_field(use, "toolUseId"), string_field(use, "name"), input));
+      const bool custom = request.tools.custom_tools.count(string_field(use, "name")) != 0;
+      output.push_back(b.tool_item(b.item_id(custom ? "ctc" : "fc"), string_field(use, "toolUseId"),
+                                   string_field(use, "name"), input));
     }
   }
   flush_thought();
   flush_text();
   const Usage usage = usage_of(object_field(answer, "usage"));
+  if (std::string tier = served_tier(answer); !tier.empty()) b.served(tier);
   auto [status, incomplete] = ResponseBuilder::outcome(string_field(answer, "stopReason", "end_turn"));
   return b.response(status, output, &usage, incomplete);
 }
@@ -620,6 +608,8 @@ std::string ResponseEventTranslator::open(Kind kind, std::int64_t block, const j
   text_.clear();
   signature_.clear();
   redacted_ = json::array();
+  annotations_ = json::array();
+  cited_ = cited_bytes_ = 0;
   const std::int64_t index = static_cast<std::int64_t>(output_.size());
   if (kind == Kind::kText) {
     item_id_ = b_.item_id("msg");
@@ -649,13 +639,14 @@ std::string ResponseEventTranslator::open(Kind kind, std::int64_t block, const j
     const json& use = object_field(start, "toolUse");
     call_id_ = string_field(use, "toolUseId");
     name_ = string_field(use, "name");
-    custom_ = b_.request().custom_tools.count(name_) != 0;
+    custom_ = b_.request().tools.custom_tools.count(name_) != 0;
     item_id_ = b_.item_id(custom_ ? "ctc" : "fc");
-    json item = custom_ ? json{{"id", item_id_},          {"type", "custom_tool_call"},
-                               {"status", "in_progress"}, {"call_id", call_id_},
-                               {"name", name_},           {"input", ""}}
+    const CallerTool caller = b_.caller_tool(name_);
+    json item = custom_ ? json{{"id", item_id_},      {"type", "custom_tool_call"}, {"status", "in_progress"},
+                               {"call_id", call_id_}, {"name", caller.name},        {"input", ""}}
                         : json{{"id", item_id_},      {"type", "function_call"}, {"status", "in_progress"},
-                               {"call_id", call_id_}, {"name", name_},           {"arguments", ""}};
+                               {"call_id", call_id_}, {"name", caller.name},     {"arguments", ""}};
+    if (!caller.ns.empty()) item["namespace"] = caller.ns;
     out += event("response.output_item.added", {{"output_index", index}, {"item", std::move(item)}});
   }
   return out;
@@ -697,14 +688,16 @@ std::string ResponseEventTranslator::close() {
     append_json_string(head, item_id_);
     head += ",\"output_index\":" + std::to_string(index) + ",\"content_index\":0,";
     out += raw_event("response.output_text.done", head + "\"text\":" + text + ",\"logprobs\":[]");
-    const std::string part = "{\"type\":\"output_text\",\"text\":" + text + ",\"annotations\":[],\"logprobs\":[]}";
+    const std::string part = "{\"type\":\"output_text\",\"text\":" + text +
+                             ",\"annotations\":" + dump_json(annotations_) + ",\"logprobs\":[]}";
     out += raw_event("response.content_part.done", head + "\"part\":" + part);
     std::string item = "{\"id\":";
     append_json_string(item, item_id_);
     item += ",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[" + part + "]}";
     out += raw_event("response.output_item.done", "\"output_index\":" + std::to_string(index) + ",\"item\":" + item);
     output_json_.push_back(std::move(item));
-    output_.push_back(ResponseBuilder::message_item(item_id_, text_, "completed"));
+    output_.push_back(ResponseBuilder::message_item(item_id_, text_, "completed", std::move(annotations_)));
+    annotations_ = json::array();
   } else if (kind_ == Kind::kReasoning) {
     json blocks = json::array();
     if (!text_.empty() || !signature_.empty()) {
@@ -728,8 +721,9 @@ std::string ResponseEventTranslator::close() {
       out += event("response.custom_tool_call_input.done",
                    {{"item_id", item_id_}, {"output_index", index}, {"input", item["input"]}});
     } else {
-      out += event("response.function_call_arguments.done",
-                   {{"item_id", item_id_}, {"output_index", index}, {"name", name_}, {"arguments", item["arguments"]}});
+      out += event(
+          "response.function_call_arguments.done",
+          {{"item_id", item_id_}, {"output_index", index}, {"name", item["name"]}, {"arguments", item["arguments"]}});
     }
     out += item_done(index, std::move(item));
   }
@@ -771,13 +765,19 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
   if (*type == "contentBlockStart") {
     const json& start = object_field(e, "start");
     if (!start.contains("toolUse")) return {};
+    if (server_tool(object_field(start, "toolUse"))) {
+      skipped_block_ = block;
+      return {};
+    }
     const std::string name = string_field(object_field(start, "toolUse"), "name");
     if (!b_.request().forced_tool.empty() && name == b_.request().forced_tool) return open(Kind::kText, block, start);
     return open(Kind::kTool, block, start);
   }
   if (*type == "contentBlockDelta") {
+    if (block == skipped_block_) return {};
     const json& delta = object_field(e, "delta");
     std::string out;
+    if (const json* c = field(delta, "citation"); c != nullptr && c->is_object()) return cite(block, *c);
     if (const json* t = field(delta, "text"); t != nullptr && t->is_string()) {
       if (kind_ != Kind::kText || block != block_) out += open(Kind::kText, block, json());
       text_ += t->get<std::string>();
@@ -830,8 +830,30 @@ std::string ResponseEventTranslator::on_message(const aws::eventstream::Message&
     stop_reason_ = string_field(e, "stopReason", "end_turn");
     return close();
   }
-  if (*type == "metadata") usage = usage_of(object_field(e, "usage"));
+  if (*type == "metadata") {
+    usage = usage_of(object_field(e, "usage"));
+    if (std::string tier = served_tier(e); !tier.empty()) b_.served(tier);
+  }
   return {};
+}
+
+std::string ResponseEventTranslator::cite(std::int64_t block, const json& citation) {
+  // The text since the last citation is what this one backs: the open message's, or a new one.
+  std::string out;
+  if (kind_ != Kind::kText) out += open(Kind::kText, block, json());
+  const std::size_t end = cited_ + characters(std::string_view(text_).substr(cited_bytes_));
+  json annotation = url_citation(citation, cited_, end);
+  if (annotation.is_null()) return out;
+  cited_ = end;
+  cited_bytes_ = text_.size();
+  const auto at = static_cast<std::int64_t>(annotations_.size());
+  annotations_.push_back(annotation);
+  out += event("response.output_text.annotation.added", {{"item_id", item_id_},
+                                                         {"output_index", static_cast<std::int64_t>(output_.size())},
+                                                         {"content_index", 0},
+                                                         {"annotation_index", at},
+                                                         {"annotation", std::move(annotation)}});
+  return out;
 }
 
 std::string ResponseEventTranslator::finish() {

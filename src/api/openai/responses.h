@@ -20,6 +20,8 @@
 
 #include "api/json_depth.h"
 #include "api/openai/converse_parts.h"
+#include "api/openai/responses_tools.h"
+#include "api/service_tier.h"
 #include "aws/eventstream.h"
 
 namespace signgate::api::openai {
@@ -43,23 +45,33 @@ struct ResponsesRequest {
   bool encrypted_reasoning = false;  // include: ["reasoning.encrypted_content"]
   bool thinking = false;
   std::string previous_response_id;
-  std::string user;                    // user or safety_identifier, for the audit log
-  std::string forced_tool;             // a JSON answer asked for through a tool
-  std::set<std::string> custom_tools;  // free-form tools: their input is one string
-  nlohmann::json input_items;          // this request's input as items (what a store keeps)
-  nlohmann::json echo;                 // the request's settings, echoed in the response object
+  std::string user;                          // user or safety_identifier, for the audit log
+  std::string family;                        // the model ID behaviour is chosen by (models: family, else model_id)
+  std::string forced_tool;                   // a JSON answer asked for through a tool
+  ToolPlan tools;                            // tool names both ways, free-form tools, built-in tools dropped
+  ServiceTier tier = ServiceTier::kDefault;  // what Converse is asked for (service_tier)
+  nlohmann::json input_items;                // this request's input as items (what a store keeps)
+  nlohmann::json echo;                       // the request's settings, echoed in the response object
+};
+
+struct ResponsesOptions {
+  int max_depth = kDefaultMaxJsonDepth;
+  // What the stored items a request names (item_reference, reasoning by id) may add to it,
+  // each use counted.
+  std::size_t max_stored_bytes = 20u << 20;
+  bool refuse_hosted_tools = false;  // responses.hosted_tools: refuse (else they are dropped)
+  // models: families: model ID (an application inference profile ARN) → the family it serves.
+  const std::map<std::string, std::string>* families = nullptr;
 };
 
 // Parses and translates a /v1/responses body. `history` resolves previous_response_id and
-// item_reference (null: no store, both refused). Fields Converse cannot honour (built-in
-// tools, background, conversation, prompt templates, logprobs) are a 400 naming the field.
-// `max_stored_bytes` bounds what the stored items the request names (item_reference, reasoning
-// by id) may add to it, each use counted.
+// item_reference (null: no store, both refused). Fields Converse cannot honour (background,
+// conversation, prompt templates, logprobs) are a 400 naming the field; built-in tools are
+// dropped or refused (responses_tools.h).
 std::variant<ResponsesRequest, ApiError> responses_to_converse(std::string_view body,
                                                                const std::map<std::string, std::string>& aliases,
                                                                const ResponseHistory* history,
-                                                               int max_depth = kDefaultMaxJsonDepth,
-                                                               std::size_t max_stored_bytes = 20u << 20);
+                                                               const ResponsesOptions& options = {});
 
 // Builds response objects and output items for one response id.
 class ResponseBuilder {
@@ -79,7 +91,14 @@ class ResponseBuilder {
   nlohmann::json reasoning_item(std::string id, const std::string& text, const nlohmann::json& blocks) const;
   nlohmann::json tool_item(std::string id, const std::string& call_id, const std::string& name,
                            const std::string& input) const;
-  static nlohmann::json message_item(std::string id, const std::string& text, std::string_view status);
+  static nlohmann::json message_item(std::string id, const std::string& text, std::string_view status,
+                                     nlohmann::json annotations = nlohmann::json::array());
+  // The caller's name (and namespace) for a tool the model called by its Converse name.
+  CallerTool caller_tool(const std::string& converse_name) const;
+  // The tier Bedrock says served the call (its answer's or stream's serviceTier), for the
+  // response's service_tier; until it says, the one asked for.
+  void served(std::string_view tier) { served_tier_ = std::string(tier); }
+  const std::string& served_tier() const { return served_tier_; }
   // stopReason → the response's status and incomplete_details.
   static std::pair<std::string_view, nlohmann::json> outcome(std::string_view stop_reason);
 
@@ -91,6 +110,7 @@ class ResponseBuilder {
   std::string id_;
   std::int64_t created_at_;
   int next_item_ = 0;
+  std::string served_tier_;
 };
 
 // A Converse answer → the response object.
@@ -125,6 +145,7 @@ class ResponseEventTranslator {
   std::string open(Kind kind, std::int64_t block, const nlohmann::json& start);
   std::string close();
   std::string fail(std::string_view code, std::string_view message);
+  std::string cite(std::int64_t block, const nlohmann::json& citation);
 
   ResponseBuilder& b_;
   std::uint64_t sequence_ = 0;
@@ -140,6 +161,11 @@ class ResponseEventTranslator {
   std::string delta_prefix_;  // the open message's output_text.delta event up to its "delta":
   nlohmann::json redacted_ = nlohmann::json::array();
   bool custom_ = false;
+  // The open message's url_citation annotations (Nova web grounding), and how much of its text
+  // (in characters) earlier ones cover: a citation covers the text since the one before.
+  nlohmann::json annotations_ = nlohmann::json::array();
+  std::size_t cited_ = 0, cited_bytes_ = 0;
+  std::int64_t skipped_block_ = -1;  // a server tool's block (Nova's grounding call): not the caller's
 };
 
 // The opaque encrypted_content of a reasoning item: Converse's reasoning blocks, to be sent

@@ -108,16 +108,17 @@ class OpenAIResponses final : public Surface {
       auto read = co_await read_json_answer(x, reply);
       if (auto* refused = std::get_if<Refusal>(&read)) co_return std::move(*refused);
       json response = api::openai::response_from_converse(std::get<json>(read), builder);
+      x.audit.service_tier = response["service_tier"].get<std::string>();
       co_await keep(x, request, builder.id(), response["output"]);
       std::string out = api::dump_json(response);
       x.audit.bytes_out = out.size();
-      co_await res.send(200, content_type("application/json"), std::move(out));
+      co_await res.send(200, with_dropped(request, content_type("application/json")), std::move(out));
       co_return std::nullopt;
     }
     const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::openai::ResponseEventTranslator translator(builder);
-    bool open = co_await res.start_stream(200, sse_headers());
+    bool open = co_await res.start_stream(200, with_dropped(request, sse_headers()));
     const std::string first = translator.start();  // response.created
     if (open) open = co_await res.write(first);
     std::string error;
@@ -132,12 +133,26 @@ class OpenAIResponses final : public Surface {
       x.audit.input_tokens = translator.usage.input;
       x.audit.output_tokens = translator.usage.output;
     }
+    x.audit.service_tier =
+        builder.served_tier().empty() ? std::string(api::tier_name(request.tier)) : builder.served_tier();
     x.audit.bytes_out = res.bytes_written();
     co_return std::nullopt;
   }
 
  private:
   static constexpr int kMaxRecalls = 4;
+
+  // The caller's built-in tools signgate dropped, named for it (plain words: responses_tools.cc).
+  static Headers with_dropped(const api::openai::ResponsesRequest& request, Headers h) {
+    if (request.tools.dropped_tools.empty()) return h;
+    std::string names;
+    for (const auto& t : request.tools.dropped_tools) {
+      if (!names.empty()) names += ", ";
+      names += t;
+    }
+    h.push_back({"x-signgate-dropped-tools", std::move(names)});
+    return h;
+  }
   static constexpr std::size_t kMaxNamed = 1000;  // stored items one request may name (the translator's too)
 
   // The stored response and items `body` names (previous_response_id; item_reference and
@@ -173,12 +188,18 @@ class OpenAIResponses final : public Surface {
                                                      Wanted* wanted) const {
     const config::ResponsesConfig& settings = x.config().responses;
     const ClientHistory history(x.memory->responses(), x.client->name, x.config().max_body_bytes, recalled, wanted);
-    auto parsed = api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr,
-                                                     x.config().max_json_depth, x.config().max_body_bytes);
+    api::openai::ResponsesOptions options;
+    options.max_depth = x.config().max_json_depth;
+    options.max_stored_bytes = x.config().max_body_bytes;
+    options.refuse_hosted_tools = settings.refuse_hosted_tools;
+    options.families = &x.config().model_families;
+    auto parsed =
+        api::openai::responses_to_converse(body, x.config().models, settings.store ? &history : nullptr, options);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
     auto state = std::make_unique<ResponsesState>(std::get<api::openai::ResponsesRequest>(std::move(parsed)));
     const api::openai::ResponsesRequest& request = state->request;
     note_user(x, request.user);
+    x.audit.dropped_tools = request.tools.dropped_tools;
     Plan p;
     p.call = converse_call(request.model_id, request.stream, request.converse);
     p.call.asked = request.model_name;

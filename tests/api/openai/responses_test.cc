@@ -93,7 +93,7 @@ TEST(ResponsesRequest, CodexItemsBecomeAConversation) {
   const auto r = ok(body);
   EXPECT_TRUE(r.thinking);
   EXPECT_TRUE(r.encrypted_reasoning);
-  EXPECT_EQ(r.custom_tools, std::set<std::string>{"apply_patch"});
+  EXPECT_EQ(r.tools.custom_tools, std::set<std::string>{"apply_patch"});
   EXPECT_EQ(r.converse["system"], json::parse(R"([{"text":"You are Codex."}])"));
   EXPECT_EQ(r.converse["messages"], json::parse(R"J([
       {"role":"user","content":[{"text":"<environment_context/>"},{"text":"Run echo"}]},
@@ -153,7 +153,6 @@ TEST(ResponsesRequest, PreviousResponseAndItemReferences) {
 }
 
 TEST(ResponsesRequest, WhatConverseCannotHonourIsRefusedByName) {
-  EXPECT_EQ(refused(R"({"model":"claude","input":"x","tools":[{"type":"web_search"}]})").param, "tools[0].type");
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","background":true})").param, "background");
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","conversation":"conv_1"})").param, "conversation");
   EXPECT_EQ(refused(R"({"model":"claude","input":"x","prompt":{"id":"p"}})").param, "prompt");
@@ -387,7 +386,7 @@ TEST(ResponsesRequest, StoredItemsAreChargedToABudget) {
   for (int i = 0; i < 50; ++i) input.push_back({{"type", "item_reference"}, {"id", "msg_1"}});
   const std::string body = json{{"model", "claude"}, {"input", input}}.dump();
   EXPECT_TRUE(std::holds_alternative<ResponsesRequest>(responses_to_converse(body, kAliases, &kHistory)));
-  auto tight = responses_to_converse(body, kAliases, &kHistory, kDefaultMaxJsonDepth, 2000);
+  auto tight = responses_to_converse(body, kAliases, &kHistory, {.max_stored_bytes = 2000});
   ASSERT_TRUE(std::holds_alternative<ApiError>(tight));
   EXPECT_EQ(std::get<ApiError>(tight).message,
             "the stored items this request names are larger than limits.max_body_bytes");
