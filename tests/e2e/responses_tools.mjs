@@ -35,6 +35,8 @@ async function run(name, fn) {
 const text = (r) => r.output.filter((i) => i.type === "message").flatMap((i) => i.content).map((c) => c.text).join("");
 const annotations = (r) => r.output.filter((i) => i.type === "message").flatMap((i) => i.content)
   .flatMap((c) => c.annotations ?? []);
+const parts = (r) => r.output.filter((i) => i.type === "message").flatMap((i) => i.content)
+  .map((c) => ({ type: c.type, text: c.text, annotations: c.annotations ?? [] }));
 const headers = (response) => ({ requestId: response.headers.get("x-request-id"),
   dropped: response.headers.get("x-signgate-dropped-tools") });
 const city = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
@@ -82,6 +84,13 @@ await run("ns.stream", async () => {
 await run("ns.tool_choice", async () => {
   const r = await openai.responses.create({ model: HAIKU, tools: [plainFn, weatherNs],
     tool_choice: { type: "function", name: "get_alerts" }, input: "Anything to worry about in Paris? (ns-choice)" });
+  return { call: callView(call(r)) };
+});
+// ... and naming its namespace too.
+await run("ns.tool_choice.namespace", async () => {
+  const r = await openai.responses.create({ model: HAIKU, tools: [plainFn, weatherNs],
+    tool_choice: { type: "function", name: "get_alerts", namespace: "weather" },
+    input: "Anything to worry about in Paris? (ns-choice-ns)" });
   return { call: callView(call(r)) };
 });
 // A flattened name Bedrock cannot take (over 64 characters) and one colliding with a function of
@@ -171,7 +180,7 @@ await run("hosted.refuse.grounded", async () => {
   // web_search has an equivalent on this model: nothing to refuse.
   const r = await refusing.responses.create({ model: GROUNDED, tools: [{ type: "web_search" }],
     input: "What does signgate do? signgate-search (refuse-grounded)" });
-  return { text: text(r), annotations: annotations(r) };
+  return { text: text(r), annotations: annotations(r), parts: parts(r) };
 });
 
 // web_search on a Nova model with web grounding: nova_grounding, citations as url_citation.
@@ -179,7 +188,7 @@ await run("grounding.create", async () => {
   const { data, response } = await openai.responses.create({ model: GROUNDED, tools: [{ type: "web_search" }],
     input: "What does signgate do? signgate-search (grounding-create)" }).withResponse();
   return { text: text(data), output_text: data.output_text, annotations: annotations(data),
-    kinds: data.output.map((i) => i.type), ...headers(response) };
+    kinds: data.output.map((i) => i.type), parts: parts(data), ...headers(response) };
 });
 await run("grounding.stream", async () => {
   const { data: stream, response } = await openai.responses.create({ model: GROUNDED_PREMIER, stream: true,
@@ -191,13 +200,14 @@ await run("grounding.stream", async () => {
     if (e.type === "response.output_text.annotation.added") added.push(e.annotation);
     if (e.type === "response.completed") completed = e.response;
   }
-  return { deltas, added, text: text(completed), annotations: annotations(completed), ...headers(response) };
+  return { deltas, added, text: text(completed), annotations: annotations(completed), parts: parts(completed),
+    ...headers(response) };
 });
 await run("grounding.stream-helper", async () => {
   const stream = openai.responses.stream({ model: GROUNDED, tools: [{ type: "web_search" }],
     input: "What does signgate do? signgate-search (grounding-helper)" });
   const final = await stream.finalResponse();
-  return { text: text(final), annotations: annotations(final) };
+  return { text: text(final), annotations: annotations(final), parts: parts(final) };
 });
 await run("grounding.not-nova-grounding", async () => {
   // A Nova model without web grounding: dropped like on any other model.

@@ -151,11 +151,18 @@ class ResponsesTools(unittest.TestCase):
         self.assertEqual(r["argDeltas"], {"city": "Paris"})
 
     def test_tool_choice_names_a_namespaced_function(self):
+        # OpenAI's ToolChoiceFunction is {type, name} (openai@6.49.0's types; the AI SDK sends no
+        # more): a name only one namespace has is that namespace's function.
         r = self.ok("ns.tool_choice")
         self.assertEqual((r["call"]["name"], r["call"]["namespace"]), ("get_alerts", "weather"))
         body = self.body("(ns-choice)")
         self.assertEqual(body["toolConfig"]["toolChoice"], {"tool": {"name": "weather__get_alerts"}})
         self.assertIn("get_time", [s["name"] for s in self.specs(body)])
+
+    def test_tool_choice_names_a_namespaced_function_and_its_namespace(self):
+        r = self.ok("ns.tool_choice.namespace")
+        self.assertEqual((r["call"]["name"], r["call"]["namespace"]), ("get_alerts", "weather"))
+        self.assertEqual(self.body("(ns-choice-ns)")["toolConfig"]["toolChoice"], {"tool": {"name": "weather__get_alerts"}})
 
     def test_over_long_flattened_name(self):
         r = self.ok("ns.long")
@@ -248,26 +255,27 @@ class ResponsesTools(unittest.TestCase):
         self.assertFalse(self.bodies("(hosted-refuse)"))  # never reached Bedrock
         # web_search where Bedrock has an equivalent is not refused.
         r = self.ok("hosted.refuse.grounded")
-        self.assertTrue(r["annotations"], r)
+        self.assert_cited(r)
 
     # -- web grounding ---------------------------------------------------------------------------
 
-    def assert_cited(self, text, annotations):
+    def assert_cited(self, r):
+        """One url_citation, its indexes into the output_text part that carries it, covering the
+        cited sentence (a leading space may be in or out of it)."""
+        text = r["text"]
         self.assertTrue(text.startswith("Here is what I found."), text)
         self.assertIn(CITED, text)
-        self.assertEqual(len(annotations), 1, annotations)
-        a = annotations[0]
+        self.assertEqual(len(r["annotations"]), 1, r["annotations"])
+        part = next(p for p in r["parts"] if p["annotations"])
+        a = part["annotations"][0]
         self.assertEqual((a["type"], a["url"], a["title"]),
                          ("url_citation", converse_fake.CITED_URL, "signgate and SigV4"))
-        start = text.index(CITED)
-        # The annotation covers the cited sentence (a leading space may be in or out of it).
-        self.assertIn(a["start_index"], (start - 1, start), (a, text))
-        self.assertEqual(a["end_index"], start + len(CITED), (a, text))
+        self.assertEqual(part["text"][a["start_index"]:a["end_index"]].strip(), CITED, (a, part))
 
     def test_web_search_on_nova_becomes_grounding(self):
         r = self.ok("grounding.create")
         self.assertIsNone(r["dropped"])
-        self.assert_cited(r["text"], r["annotations"])
+        self.assert_cited(r)
         self.assertEqual(r["output_text"], r["text"])
         body = self.body("(grounding-create)")
         self.assertEqual(body["toolConfig"]["tools"], [{"systemTool": {"name": "nova_grounding"}}])
@@ -277,12 +285,12 @@ class ResponsesTools(unittest.TestCase):
         r = self.ok("grounding.stream")
         self.assertIsNone(r["dropped"])
         self.assertEqual(r["deltas"], r["text"])
-        self.assert_cited(r["text"], r["annotations"])
+        self.assert_cited(r)
         self.assertEqual(r["added"], r["annotations"])  # response.output_text.annotation.added
         self.assertEqual(self.body("(grounding-stream)")["toolConfig"]["tools"],
                          [{"systemTool": {"name": "nova_grounding"}}])
         helper = self.ok("grounding.stream-helper")  # the SDK's strict accumulator
-        self.assert_cited(helper["text"], helper["annotations"])
+        self.assert_cited(helper)
 
     def test_web_search_on_nova_without_grounding_is_dropped(self):
         r = self.ok("grounding.not-nova-grounding")
@@ -323,15 +331,19 @@ class ResponsesTools(unittest.TestCase):
         self.assertEqual(self.body("(tier-chat-flex-stream)")["serviceTier"], {"type": "flex"})
         self.assertEqual(self.audit_of(r["requestId"])["service_tier"], "flex")
 
-    def test_service_tier_a_model_lacks_is_served_in_default(self):
+    def assert_served_in_default(self, name, marker):
         # Claude models have only the default tier: Bedrock refuses flex for them (the emulator
         # too), so signgate asks for none and the answer says the default tier served.
-        for name, marker in (("tier.responses.claude-flex", "(tier-claude-flex)"),
-                             ("tier.chat.claude-flex", "(tier-chat-claude-flex)")):
-            r = self.ok(name)
-            self.assertEqual((r["tier"], r["text"]), ("default", "Hello from " + HAIKU))
-            self.assertIn(self.body(marker).get("serviceTier"), (None, {"type": "default"}))
-            self.assertEqual(self.audit_of(r["requestId"])["service_tier"], "default")
+        r = self.ok(name)
+        self.assertEqual((r["tier"], r["text"]), ("default", "Hello from " + HAIKU))
+        self.assertIn(self.body(marker).get("serviceTier"), (None, {"type": "default"}))
+        self.assertEqual(self.audit_of(r["requestId"])["service_tier"], "default")
+
+    def test_service_tier_a_model_lacks_is_served_in_default(self):
+        self.assert_served_in_default("tier.responses.claude-flex", "(tier-claude-flex)")
+
+    def test_service_tier_a_model_lacks_is_served_in_default_chat(self):
+        self.assert_served_in_default("tier.chat.claude-flex", "(tier-chat-claude-flex)")
 
     def test_every_call_signed_and_audited(self):
         lines = [l for l in self.audit + self.refusing_audit if l["surface"] == "openai"]
