@@ -48,12 +48,11 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   auto routes = RouteTable::build(cfg, rt->identity_by_client, identity_of);
   if (!routes) return routes.error();
   rt->routes = std::move(*routes);
-  if (cfg.anthropic_betas) {
-    for (const auto& rule : *cfg.anthropic_betas) rt->anthropic_betas.insert(rule.betas.begin(), rule.betas.end());
-  } else {
-    const auto& betas = api::anthropic::default_bedrock_betas();
-    rt->anthropic_betas.insert(betas.begin(), betas.end());
+  std::vector<api::anthropic::BetaRule> beta_rules;
+  for (const auto& rule : cfg.anthropic_betas.value_or(std::vector<config::BetaRule>{})) {
+    beta_rules.push_back({rule.model, rule.betas});
   }
+  rt->anthropic_betas = api::anthropic::BetaPolicy(beta_rules, cfg.model_families);
   rt->config = std::move(cfg);
   return std::shared_ptr<const Runtime>(std::move(rt));
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/anthropic/betas.h"
 #include "auth/clients.h"
 #include "aws/credentials/cache.h"
 #include "config/config.h"
@@ -31,8 +32,9 @@ struct Runtime {
   };
   std::vector<Identity> identities;
   std::map<std::string, std::shared_ptr<aws::CredentialCache>> identity_by_client;
-  std::set<std::string> anthropic_betas;  // anthropic.betas, or Bedrock's documented list
-  RouteTable routes;                      // routes:, each target's credentials per client
+  // anthropic.betas' rules (by model glob), else Bedrock's documented betas per model family.
+  api::anthropic::BetaPolicy anthropic_betas;
+  RouteTable routes;  // routes:, each target's credentials per client
 };
 
 // Builds a runtime from a validated config; each client's identity comes from `credentials`

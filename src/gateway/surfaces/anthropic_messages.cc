@@ -25,32 +25,52 @@ class AnthropicMessages final : public Surface {
     auto parsed = api::anthropic::to_invoke(body, x.config().models, x.config().max_json_depth, betas);
     if (auto* e = std::get_if<api::anthropic::ApiError>(&parsed)) return Refusal{e->status, e->message};
     auto& msg = std::get<api::anthropic::MessagesRequest>(parsed);
-    count_dropped(x, msg.dropped_betas);
+    count_dropped(x, msg.dropped_betas, msg.model_id);
     Plan p;
     p.call.operation = msg.stream ? aws::Operation::kInvokeStream : aws::Operation::kInvoke;
     p.call.model = std::move(msg.model_id);
     p.call.asked = msg.model_name;
     p.call.headers = {{"Content-Type", "application/json"},
                       {"Accept", msg.stream ? "application/vnd.amazon.eventstream" : "application/json"}};
+    // Bedrock refuses a tier the model lacks with a 400, which reaches the caller as Anthropic's.
+    if (!msg.service_tier.empty()) p.call.headers.push_back({"X-Amzn-Bedrock-Service-Tier", msg.service_tier});
     p.call.body = std::move(msg.bedrock_body);
     return p;
+  }
+
+  // The tier that served, as Bedrock names it: its answer's header, else the one asked for, else
+  // its default. Audited (it changes the price).
+  static std::string served_tier(Exchange& x, const Plan& plan, const UpstreamReply& reply) {
+    std::string tier(reply.head().header("X-Amzn-Bedrock-Service-Tier"));
+    if (tier.empty()) {
+      for (const auto& h : plan.call.headers) {
+        if (h.name == "X-Amzn-Bedrock-Service-Tier") tier = h.value;
+      }
+    }
+    if (tier.empty() || tier.size() > 32) tier = "default";
+    x.audit.service_tier = tier;
+    return tier;
   }
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
     if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
+    const std::string tier = served_tier(x, plan, reply);
+    const std::string_view anthropic_tier = api::anthropic::anthropic_service_tier(tier);
     if (plan.call.operation == aws::Operation::kInvoke) {
       auto text = co_await reply.read_all(kMaxAnswer);
       if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
       x.first_byte = SteadyClock::now();
-      x.audit.bytes_out = text->size();
-      co_await res.send(200, content_type("application/json"), std::move(*text));
+      std::string out = api::anthropic::with_service_tier(std::move(*text), anthropic_tier, x.config().max_json_depth);
+      x.audit.bytes_out = out.size();
+      co_await res.send(200, content_type("application/json"), std::move(out));
       co_return std::nullopt;
     }
     const OpenStream counted(x.metrics);
     x.first_byte = SteadyClock::now();
     api::anthropic::EventUnwrapper unwrapper;
     unwrapper.max_depth = x.config().max_json_depth;
+    unwrapper.service_tier = anthropic_tier;
     const bool open = co_await res.start_stream(200, sse_headers());
     std::string error;
     if (co_await relay_events(x, reply, res, unwrapper, error, open)) co_await res.finish();

@@ -133,11 +133,11 @@ api::anthropic::Betas requested_betas(const Exchange& x, const http::RequestHead
   return api::anthropic::Betas{api::anthropic::parse_beta_header(values), &x.runtime->anthropic_betas};
 }
 
-void count_dropped(const Exchange& x, const std::vector<std::string>& dropped) {
+void count_dropped(const Exchange& x, const std::vector<std::string>& dropped, std::string_view model) {
   for (const auto& beta : dropped) {
     x.metrics->beta_dropped(x.audit.client, beta);
-    spdlog::debug("request {}: anthropic-beta '{}' is not in anthropic.betas; not sent to Bedrock", x.audit.request_id,
-                  beta);
+    spdlog::debug("request {}: anthropic-beta '{}' is not one Bedrock takes for {} (anthropic.betas); not sent",
+                  x.audit.request_id, beta, model);
   }
 }
 

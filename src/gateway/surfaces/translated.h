@@ -53,11 +53,12 @@ boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(E
 // Puts the end user a caller names (OpenAI's user field) in the audit line, cut to 256 bytes.
 void note_user(Exchange& x, std::string_view user);
 
-// The anthropic-beta values of the request (every field, comma-separated), with the betas the
-// runtime forwards.
+// The anthropic-beta values of the request (every field, comma-separated), with the runtime's
+// policy choosing the betas forwarded for the request's model.
 api::anthropic::Betas requested_betas(const Exchange& x, const http::RequestHead& head);
-// Counts the betas a request asked for that were not forwarded (a metric, a debug log line).
-void count_dropped(const Exchange& x, const std::vector<std::string>& dropped);
+// Counts the betas a request for `model` asked for that were not forwarded (a metric, a debug log
+// line naming the model).
+void count_dropped(const Exchange& x, const std::vector<std::string>& dropped, std::string_view model);
 
 // Content-Type: text/event-stream, no caching.
 Headers sse_headers();
