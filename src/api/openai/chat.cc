@@ -79,7 +79,8 @@ std::optional<ApiError> refuse_unsupported(const json& req) {
 }  // namespace
 
 std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
-                                                const std::map<std::string, std::string>& aliases, int max_depth) {
+                                                const std::map<std::string, std::string>& aliases, int max_depth,
+                                                const std::map<std::string, std::string>* families) {
   auto read = read_object(body, max_depth);
   if (auto* e = std::get_if<ApiError>(&read)) return *e;
   const json& req = std::get<json>(read);
@@ -92,6 +93,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
   out.model_name = req["model"].get<std::string>();
   const auto alias = aliases.find(out.model_name);
   out.model_id = alias != aliases.end() ? alias->second : out.model_name;
+  out.family = family_of(families, out.model_id);
   if (!req.contains("messages") || !req["messages"].is_array() || req["messages"].empty()) {
     return bad("messages must be a non-empty array", "messages");
   }
@@ -225,7 +227,7 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
   out.stream = bool_field(req, "stream");
   if (const json* effort = field(req, "reasoning_effort"); effort != nullptr && !effort->is_null()) {
     if (!effort->is_string()) return bad("reasoning_effort must be a string", "reasoning_effort");
-    auto on = apply_reasoning_effort(c, out.model_id, effort->get<std::string>(), out.stream, "reasoning_effort");
+    auto on = apply_reasoning_effort(c, out.family, effort->get<std::string>(), out.stream, "reasoning_effort");
     if (auto* e = std::get_if<ApiError>(&on)) return *e;
     out.thinking = std::get<bool>(on);
   }
@@ -233,10 +235,15 @@ std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
     auto parsed = json_format(*format, "response_format");
     if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
     if (const auto& f = std::get<std::optional<JsonFormat>>(parsed)) {
-      out.forced_tool = apply_json_format(c, out.model_id, *f, out.thinking).forced_tool;
+      out.forced_tool = apply_json_format(c, out.family, *f, out.thinking).forced_tool;
     }
   }
   if (auto e = finish_converse(c, tools_off && out.forced_tool.empty(), out.thinking)) return *e;
+  if (auto tier = read_service_tier(req, out.family)) {
+    if (auto* e = std::get_if<ApiError>(&*tier)) return *e;
+    out.tier = std::get<ServiceTier>(*tier);
+    if (out.tier != ServiceTier::kDefault) c["serviceTier"] = {{"type", tier_name(out.tier)}};
+  }
   if (req.contains("stream_options") && req["stream_options"].is_object()) {
     out.include_usage = bool_field(req["stream_options"], "include_usage");
   }
@@ -422,7 +429,16 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
   }
   body += "},\"logprobs\":null,\"finish_reason\":";
   append_json_string(body, finish);
-  body += "}],\"usage\":";
+  body += "}],\"service_tier\":";
+  std::string_view tier;
+  if (member(member(root, "serviceTier"), "type").get_string().get(tier) == simdjson::SUCCESS && !tier.empty() &&
+      tier.size() <= 32 && tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos) {
+    out.service_tier = std::string(tier);
+  } else {
+    out.service_tier = std::string(tier_name(request.tier));
+  }
+  append_json_string(body, out.service_tier);
+  body += ",\"usage\":";
   Usage u;
   if (usage.is_object()) {
     u.known = true;

@@ -24,19 +24,23 @@ struct ChatRequest {
   std::string model_id;     // the Bedrock model ID, inference profile or ARN
   nlohmann::json converse;  // the Converse request body
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
-  std::string user;            // kept for the audit log
-  std::string forced_tool;     // a JSON answer asked for through a tool: its input is the content
-  bool thinking = false;       // reasoning_effort turned the model's thinking on
+  bool include_usage = false;                // stream_options.include_usage
+  std::string user;                          // kept for the audit log
+  std::string forced_tool;                   // a JSON answer asked for through a tool: its input is the content
+  bool thinking = false;                     // reasoning_effort turned the model's thinking on
+  std::string family;                        // the model ID behaviour is chosen by (models: family, else model_id)
+  ServiceTier tier = ServiceTier::kDefault;  // what Converse is asked for (service_tier)
 };
 
 // Parses and translates a /v1/chat/completions body. `aliases` maps names from the
 // config's models: to Bedrock IDs. Fields that would change the answer but Converse cannot
 // honour are refused with a 400 naming the field; harmless ones are ignored.
 // A body nested deeper than `max_depth` is refused before anything walks it.
+// `families` maps model IDs (application inference profiles) to the family they serve.
 std::variant<ChatRequest, ApiError> to_converse(std::string_view body,
                                                 const std::map<std::string, std::string>& aliases,
-                                                int max_depth = kDefaultMaxJsonDepth);
+                                                int max_depth = kDefaultMaxJsonDepth,
+                                                const std::map<std::string, std::string>* families = nullptr);
 
 // Bedrock's stopReason → OpenAI's finish_reason.
 std::string_view finish_reason(std::string_view stop_reason);
@@ -48,6 +52,7 @@ nlohmann::json usage_json(const Usage& u);
 struct Completion {
   std::string body;                                          // the chat.completion object, one line of JSON
   std::optional<std::uint64_t> input_tokens, output_tokens;  // usage.inputTokens / outputTokens as sent
+  std::string service_tier;  // the tier that served it, as the answer says (or as asked)
 };
 
 // A Converse answer's bytes → the chat.completion's bytes, read with simdjson and written

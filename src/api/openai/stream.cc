@@ -105,6 +105,7 @@ std::string ChunkTranslator::on_message(const aws::eventstream::Message& m) {
     if (finish == "tool_calls" && tool_index_ < 0) finish = "stop";  // only the forced JSON tool: an answer
     return chunk_text("{}", finish);
   }
+  if (*type == "metadata") served_tier_ = served_tier(e);
   if (*type == "metadata" && e.contains("usage") && e["usage"].is_object()) {
     usage = usage_of(e["usage"]);
     input_tokens = usage.input;
@@ -122,10 +123,15 @@ std::string ChunkTranslator::finish() {
                 {"created", created_},
                 {"model", request_.model_name},
                 {"choices", json::array()},
+                {"service_tier", service_tier()},
                 {"usage", usage_json(usage)}});
   }
   out += "data: [DONE]\n\n";
   return out;
+}
+
+std::string ChunkTranslator::service_tier() const {
+  return served_tier_.empty() ? std::string(tier_name(request_.tier)) : served_tier_;
 }
 
 std::string ChunkTranslator::error(std::string_view message) {

@@ -27,6 +27,8 @@ class ChunkTranslator {
   std::uint64_t input_tokens = 0, output_tokens = 0;
   bool saw_usage = false;
   Usage usage;
+  // The tier that served the stream: its metadata event's serviceTier, else the one asked for.
+  std::string service_tier() const;
 
  private:
   // One chat.completion.chunk SSE event; an empty finish_reason is written as null.
@@ -38,6 +40,7 @@ class ChunkTranslator {
   std::int64_t created_;
   int tool_index_ = -1;             // OpenAI numbers tool calls 0, 1, ... in the order they start
   std::int64_t forced_block_ = -1;  // the content block of the forced JSON tool, streamed as content
+  std::string served_tier_;
 };
 
 }  // namespace signgate::api::openai

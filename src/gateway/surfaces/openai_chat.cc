@@ -29,7 +29,8 @@ class OpenAIChat final : public Surface {
 
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
-    auto parsed = api::openai::to_converse(body, x.config().models, x.config().max_json_depth);
+    auto parsed =
+        api::openai::to_converse(body, x.config().models, x.config().max_json_depth, &x.config().model_families);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
     auto state = std::make_unique<ChatState>(std::get<api::openai::ChatRequest>(std::move(parsed)));
     const api::openai::ChatRequest& chat = state->chat;
@@ -61,6 +62,7 @@ class OpenAIChat final : public Surface {
         x.audit.output_tokens = done->output_tokens;
       }
       x.audit.bytes_out = done->body.size();
+      x.audit.service_tier = std::move(done->service_tier);
       co_await res.send(200, content_type("application/json"), std::move(done->body));
       co_return std::nullopt;
     }
@@ -78,6 +80,7 @@ class OpenAIChat final : public Surface {
       x.audit.output_tokens = translator.output_tokens;
     }
     x.audit.bytes_out = res.bytes_written();
+    x.audit.service_tier = translator.service_tier();
     co_return std::nullopt;
   }
 };

@@ -128,7 +128,7 @@ TEST(OpenAiResponse, TextAndToolCallsWithUsage) {
       "id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"claude-haiku",
       "choices":[{"index":0,"logprobs":null,"finish_reason":"tool_calls","message":{"role":"assistant","content":"Let me check.",
         "tool_calls":[{"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}],
-      "usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})"));
+      "service_tier":"default","usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}})"));
 }
 
 TEST(OpenAiResponse, AnAnswerThatIsNotAnObjectOrTooDeepIsNone) {
@@ -330,6 +330,55 @@ TEST(OpenAiModels, ClaudeVersionsFromAnyModelName) {
   EXPECT_TRUE(claude_version("claude-sonnet-5")->at_least(4, 6));
   EXPECT_FALSE(claude_version("anthropic.claude-v2:1").has_value());
   EXPECT_FALSE(claude_version("amazon.nova-pro-v1:0").has_value());
+}
+
+}  // namespace
+}  // namespace signgate::api::openai
+
+namespace signgate::api::openai {
+namespace {
+
+// service_tier where the model has it: Converse's serviceTier, and the answer says which served.
+TEST(OpenAiServiceTier, AskedServedAndGatedByModel) {
+  const std::map<std::string, std::string> aliases{{"nova", "us.amazon.nova-pro-v1:0"},
+                                                   {"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  const auto nova = std::get<ChatRequest>(
+      to_converse(R"({"model":"nova","messages":[{"role":"user","content":"x"}],"service_tier":"flex"})", aliases));
+  EXPECT_EQ(nova.converse["serviceTier"], json::parse(R"({"type":"flex"})"));
+  EXPECT_EQ(nova.tier, ServiceTier::kFlex);
+  auto out = completion_from_converse(
+      R"({"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn",
+          "usage":{"inputTokens":1,"outputTokens":1},"serviceTier":{"type":"flex"}})",
+      nova, "id", 1);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(json::parse(out->body)["service_tier"], "flex");
+  EXPECT_EQ(out->service_tier, "flex");
+  // Claude has no Flex tier on Bedrock: none is asked, and the answer says default.
+  const auto claude = std::get<ChatRequest>(to_converse(
+      R"({"model":"claude-haiku","messages":[{"role":"user","content":"x"}],"service_tier":"flex"})", aliases));
+  EXPECT_FALSE(claude.converse.contains("serviceTier"));
+  auto plain = completion_from_converse(
+      R"({"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn"})", claude, "id",
+      1);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->service_tier, "default");
+  auto bad_tier =
+      to_converse(R"({"model":"nova","messages":[{"role":"user","content":"x"}],"service_tier":"gold"})", aliases);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(bad_tier));
+  EXPECT_EQ(std::get<ApiError>(bad_tier).param, "service_tier");
+}
+
+// An application inference profile with a family reasons as that family.
+TEST(OpenAiFamilies, AnApplicationProfileReasonsAsItsFamily) {
+  const std::string arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc";
+  const std::map<std::string, std::string> aliases{{"team", arn}};
+  const std::map<std::string, std::string> families{{arn, "anthropic.claude-sonnet-4-5"}};
+  const std::string body = R"({"model":"team","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low"})";
+  const auto with = std::get<ChatRequest>(to_converse(body, aliases, kDefaultMaxJsonDepth, &families));
+  EXPECT_TRUE(with.thinking);
+  EXPECT_EQ(with.model_id, arn);
+  const auto without = std::get<ChatRequest>(to_converse(body, aliases));
+  EXPECT_FALSE(without.thinking);
 }
 
 }  // namespace
