@@ -84,7 +84,8 @@ std::size_t texts_per_call(EmbeddingFamily family) {
 
 std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
                                                         const std::map<std::string, std::string>& aliases,
-                                                        int max_depth) {
+                                                        int max_depth,
+                                                        const std::map<std::string, std::string>* families) {
   auto read = read_object(body, max_depth);
   if (auto* e = std::get_if<ApiError>(&read)) return *e;
   const json& req = std::get<json>(read);
@@ -93,7 +94,7 @@ std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
   if (out.model_name.empty()) return bad("model is required", "model");
   const auto alias = aliases.find(out.model_name);
   out.model_id = alias != aliases.end() ? alias->second : out.model_name;
-  const auto family = embedding_family(out.model_id);
+  const auto family = embedding_family(family_of(families, out.model_id));
   if (!family) {
     return bad("model '" + clip(out.model_name) +
                    "' is not an embedding model signgate knows (Titan Text Embeddings, Cohere Embed, Nova "

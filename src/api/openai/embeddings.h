@@ -40,9 +40,12 @@ struct EmbeddingsRequest {
 inline constexpr std::size_t kMaxEmbeddingInputs = 2048;
 inline constexpr std::size_t kMaxEmbeddingValues = 2048 * 1024;
 
+// `families` maps model IDs (an application inference profile's ARN) to the family they
+// serve, which chooses the body's shape.
 std::variant<EmbeddingsRequest, ApiError> to_embeddings(std::string_view body,
                                                         const std::map<std::string, std::string>& aliases,
-                                                        int max_depth = kDefaultMaxJsonDepth);
+                                                        int max_depth = kDefaultMaxJsonDepth,
+                                                        const std::map<std::string, std::string>* families = nullptr);
 
 // One call's answer: its vectors, in order, and the tokens it read (when the body says).
 struct EmbeddingBatch {

@@ -40,7 +40,8 @@ class OpenAIEmbeddings final : public Surface {
 
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
-    auto parsed = api::openai::to_embeddings(body, x.config().models, x.config().max_json_depth);
+    auto parsed =
+        api::openai::to_embeddings(body, x.config().models, x.config().max_json_depth, &x.config().model_families);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
     auto state = std::make_unique<EmbeddingsState>(std::get<api::openai::EmbeddingsRequest>(std::move(parsed)));
     note_user(x, state->request.user);

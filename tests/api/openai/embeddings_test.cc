@@ -32,6 +32,20 @@ TEST(Embeddings, FamiliesFromAnyModelName) {
   EXPECT_FALSE(embedding_family("anthropic.claude-3-haiku-20240307-v1:0").has_value());
 }
 
+// An application inference profile names no model: its family (models: {id, family}) does.
+TEST(Embeddings, AnApplicationProfileTakesItsFamilysBody) {
+  const std::string arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/emb";
+  const std::map<std::string, std::string> aliases{{"team-embed", arn}};
+  const std::map<std::string, std::string> families{{arn, "cohere.embed-v4:0"}};
+  auto with = to_embeddings(R"({"model":"team-embed","input":["a","b"]})", aliases, kDefaultMaxJsonDepth, &families);
+  ASSERT_TRUE(std::holds_alternative<EmbeddingsRequest>(with));
+  const auto& r = std::get<EmbeddingsRequest>(with);
+  EXPECT_EQ(r.model_id, arn);
+  ASSERT_EQ(r.bodies.size(), 1u);  // Cohere takes the batch in one call
+  EXPECT_EQ(json::parse(r.bodies[0])["texts"], json::array({"a", "b"}));
+  EXPECT_TRUE(std::holds_alternative<ApiError>(to_embeddings(R"({"model":"team-embed","input":"a"})", aliases)));
+}
+
 TEST(Embeddings, TitanTakesOneTextPerCall) {
   const auto r = ok(R"({"model":"embed","input":["a","b"],"dimensions":512,"user":"u1"})");
   EXPECT_EQ(r.model_id, "amazon.titan-embed-text-v2:0");
