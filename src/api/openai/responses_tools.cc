@@ -200,6 +200,16 @@ std::string ToolNames::converse_name(std::string_view ns, std::string_view name)
   return derive(ns, name);
 }
 
+std::optional<std::string> ToolNames::only_namespace_of(std::string_view name) const {
+  std::optional<std::string> found;
+  for (const auto& [converse, tool] : namespaced_) {
+    if (tool.name != name) continue;
+    if (found) return std::nullopt;  // in two namespaces: the caller must say which
+    found = tool.ns;
+  }
+  return found;
+}
+
 const CallerTool* ToolNames::caller(std::string_view converse_name) const {
   const auto it = namespaced_.find(converse_name);
   return it == namespaced_.end() ? nullptr : &it->second;
@@ -212,7 +222,7 @@ std::variant<ToolPlan, ApiError> plan_tools(json& c, const json& req, const Tool
   if (!tools->is_array()) return bad("tools must be an array", "tools");
   auto read = read_choice(field(req, "tool_choice"), options, plan);
   if (auto* e = std::get_if<ApiError>(&read)) return *e;
-  const Choice& choice = std::get<Choice>(read);
+  Choice& choice = std::get<Choice>(read);
 
   // Top-level names first: a namespace's tools yield to them wherever they stand.
   for (const auto& t : *tools) {
@@ -283,6 +293,11 @@ std::variant<ToolPlan, ApiError> plan_tools(json& c, const json& req, const Tool
     } else {
       return bad("each tool needs a type", p + ".type");
     }
+  }
+  if (choice.mode == "tool" && choice.forced.ns.empty() && !plan.names.has_top_level(choice.forced.name)) {
+    // OpenAI's tool_choice has no namespace field (openai-node 6, the AI SDK send a bare
+    // name): a name only one namespace has is that namespace's tool.
+    if (const auto ns = plan.names.only_namespace_of(choice.forced.name)) choice.forced.ns = *ns;
   }
   if (choice.mode == "tool") {
     const std::string forced = plan.names.converse_name(choice.forced.ns, choice.forced.name);

@@ -42,6 +42,9 @@ class ToolNames {
   // The Converse name of (namespace, name): the one add() gave it, else what it would get (a
   // call sent back for a tool not on offer in this turn).
   std::string converse_name(std::string_view ns, std::string_view name) const;
+  bool has_top_level(std::string_view name) const { return top_level_.count(name) != 0; }
+  // The one namespace that has a tool `name`; nullopt when none or several do.
+  std::optional<std::string> only_namespace_of(std::string_view name) const;
   // The caller's names for a Converse name; nullptr when it is a top-level tool's own name.
   const CallerTool* caller(std::string_view converse_name) const;
 

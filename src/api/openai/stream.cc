@@ -19,7 +19,10 @@ ChunkTranslator::ChunkTranslator(const ChatRequest& request, std::string id, std
   append_json_string(prefix_, id_);
   prefix_ += ",\"object\":\"chat.completion.chunk\",\"created\":" + std::to_string(created_) + ",\"model\":";
   append_json_string_checked(prefix_, request_.model_name);  // as the client sent it: any bytes
-  prefix_ += ",\"choices\":[{\"index\":0,\"delta\":";
+  // The tier asked for (Bedrock says which served only at the end: the usage chunk has that).
+  prefix_ += ",\"service_tier\":\"";
+  prefix_ += tier_name(request_.tier);
+  prefix_ += "\",\"choices\":[{\"index\":0,\"delta\":";
 }
 
 std::string ChunkTranslator::chunk_text(std::string_view delta_json, std::string_view finish_reason) {

@@ -152,12 +152,19 @@ TEST(ResponsesTools, ToolChoiceNamingANamespacedFunction) {
               {"type":"function","name":"get_goal"}]})")}});
   EXPECT_EQ(tool_names(allowed.converse), (std::vector<std::string>{"multi_agent_v1__wait_agent", "get_goal"}));
   EXPECT_EQ(allowed.converse["toolConfig"]["toolChoice"], json::parse(R"({"any":{}})"));
+  // openai-node and the AI SDK name the function only: the one namespace that has it.
+  const auto bare = ok({{"model", "claude"},
+                        {"input", "hi"},
+                        {"tools", json::parse(kCodexTools)},
+                        {"tool_choice", {{"type", "function"}, {"name", "close_agent"}}}});
+  EXPECT_EQ(bare.converse["toolConfig"]["toolChoice"],
+            json::parse(R"({"tool":{"name":"multi_agent_v1__close_agent"}})"));
   EXPECT_EQ(refused({{"model", "claude"},
                      {"input", "hi"},
                      {"tools", json::parse(kCodexTools)},
-                     {"tool_choice", {{"type", "function"}, {"name", "close_agent"}}}})
+                     {"tool_choice", {{"type", "function"}, {"name", "no_such_tool"}}}})
                 .param,
-            "tool_choice.name");  // close_agent exists only in the namespace
+            "tool_choice.name");
   // A built-in tool chosen: dropped with it, the model chooses.
   const auto hosted = ok({{"model", "claude"},
                           {"input", "hi"},
