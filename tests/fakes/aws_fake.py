@@ -6,6 +6,20 @@ Answers, once the signature checks out:
   bedrock  POST /model/{id}/converse            Converse JSON
            POST /model/{id}/converse-stream     event-stream frames, sent one by one
            POST /model/{id}/invoke              the body echoed back as an Anthropic-style answer
+           POST /model/{id}/invoke-with-response-stream   Anthropic events in chunk frames
+           POST /model/{id}/count-tokens        a count from the messages' JSON length
+Bedrock's refusals that a client of it must handle are mirrored:
+  - an Anthropic body with a key Bedrock refuses (model, stream, service_tier) or an anthropic_beta
+    the model does not take (betas_for: per Claude family as Bedrock documents them, none for
+    Claude 4.7 and later) is a 400 ("invalid beta flag"), counted as "invalid_beta";
+  - CountTokens answers only for foundation model IDs of Claude 3 to 4.6 (counts_tokens): a
+    cross-Region or global profile, an ARN, another provider's model or Claude 4.7 and later get
+    400 ValidationException "The provided model doesn't support counting tokens." (counted as
+    "count_tokens_refused");
+  - X-Amzn-Bedrock-Service-Tier on InvokeModel(WithResponseStream): priority and flex only for the
+    models AWS lists (Nova Pro/Premier/2 Lite, gpt-oss, Qwen, ...; Claude takes only default), else
+    400 "The provided service tier is not supported for this model."; reserved is "Reservation not
+    found."; the tier is echoed in the answer's header and recorded as the request's "service_tier".
   sts      Action=GetCallerIdentity             XML with the caller's ARN
            Action=AssumeRole                    checks RoleArn and ExternalId (--role), issues
                                                 credentials that expire after --sts-lifetime s
@@ -101,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-amzn-RequestId", "fake-%d" % (time.time_ns() % 10**9))
+        if getattr(self, "_tier", None) and 200 <= status < 300:
+            self.send_header("X-Amzn-Bedrock-Service-Tier", self._tier)
         for name, value in extra:
             self.send_header(name, value)
         self.end_headers()
@@ -216,6 +232,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.record(entry)
         self._entry = entry
         self._runtime = False
+        self._tier = None  # the service tier a runtime answer echoes (a keep-alive handler serves many)
         if not ok:
             self.server.count("rejected")
             error_type = "SignatureDoesNotMatch" if "does not match" in reason else "InvalidSignatureException"
@@ -340,12 +357,25 @@ class Handler(BaseHTTPRequestHandler):
                                                                  "the provided model identifier.")
         if model.startswith("hostile."):
             return self._hostile(operation, model)
+        if operation in ("invoke", "invoke-with-response-stream"):
+            tier = self.headers.get("X-Amzn-Bedrock-Service-Tier")
+            self._entry["service_tier"] = tier
+            problem = service_tier_error(model, tier)
+            if problem:
+                self.server.count("service_tier_refused")
+                return self._error(400, VALIDATION, problem)
+            self._tier = tier
         if operation in ("invoke", "invoke-with-response-stream") and "anthropic." in model:
             try:
-                problem = anthropic_body_error(json.loads(body or b"{}"))
+                request = json.loads(body or b"{}")
+                problem = anthropic_body_error(request, model)
+                if isinstance(request, dict) and "anthropic_beta" in request:
+                    self._entry["anthropic_beta"] = request["anthropic_beta"]
             except ValueError:
                 problem = None
             if problem:
+                if "beta flag" in problem:
+                    self.server.count("invalid_beta")
                 return self._error(400, "ValidationException", problem)
             with self.server._lock:
                 self.server.last_invoke_body = body.decode(errors="replace")
@@ -594,21 +624,67 @@ def _anthropic_stream_events(model, body):
 
 
 # The anthropic_beta values Bedrock's user guide lists for Claude (and computer-use-2024-10-22
-# from its request example); Bedrock refuses any other as an invalid beta flag.
+# from its request example), by model, as signgate's shipped table has them (api/anthropic/betas.cc,
+# which cites the sources): Bedrock refuses any other for that model as an invalid beta flag.
 BEDROCK_BETAS = {
     "computer-use-2024-10-22", "computer-use-2025-01-24", "token-efficient-tools-2025-02-19",
     "interleaved-thinking-2025-05-14", "output-128k-2025-02-19", "dev-full-thinking-2025-05-14",
     "context-1m-2025-08-07", "context-management-2025-06-27", "effort-2025-11-24",
     "tool-search-tool-2025-10-19", "tool-examples-2025-10-29",
 }
+CLAUDE_4 = {"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14", "dev-full-thinking-2025-05-14"}
+BETAS_BY_FAMILY = {
+    ("sonnet", 3, 5): {"computer-use-2024-10-22"},
+    ("sonnet", 3, 7): {"computer-use-2025-01-24", "output-128k-2025-02-19", "token-efficient-tools-2025-02-19"},
+    ("sonnet", 4, 0): CLAUDE_4 | {"context-1m-2025-08-07"},
+    ("sonnet", 4, 5): CLAUDE_4 | {"context-1m-2025-08-07", "context-management-2025-06-27",
+                                  "tool-search-tool-2025-10-19"},  # Claude Code's Bedrock mode sends it
+    ("haiku", 4, 5): CLAUDE_4 | {"context-management-2025-06-27"},
+    ("opus", 4, 5): CLAUDE_4 | {"effort-2025-11-24", "tool-search-tool-2025-10-19", "tool-examples-2025-10-29"},
+}
 
 
-def anthropic_body_error(body):
-    """What Bedrock says about an Anthropic Messages body for InvokeModel, or None when it
-    takes it. Only Messages-shaped bodies are judged (other tests send "{}" to check paths)."""
+def claude_family(model):
+    """("sonnet", 4, 5) for any ID, profile or ARN naming Claude Sonnet 4.5; None when it names none."""
+    at = model.find("claude-")
+    if at < 0:
+        return None
+    line, numbers = None, []
+    for token in model[at + 7:].split("-"):
+        if token.isdigit() and len(token) <= 2 and len(numbers) < 2:
+            numbers.append(int(token))
+        elif token.isalpha() and token.islower() and line is None:
+            line = token
+            if numbers:
+                break
+        else:
+            break
+    if not numbers:
+        return None
+    return (line or "", numbers[0], numbers[1] if len(numbers) > 1 else 0)
+
+
+def betas_for(model):
+    """The betas Bedrock takes for `model`: Claude 4 models besides the table's take the Claude 4+
+    ones, Claude 4.7 and later none (claude-code#49648); a model the table cannot place (an
+    application inference profile's ARN, a test's made-up ID) any documented one."""
+    family = claude_family(model)
+    if family is None:
+        return BEDROCK_BETAS
+    line, major, minor = family
+    if (major, minor) >= (4, 7):
+        return set()
+    if family in BETAS_BY_FAMILY:
+        return BETAS_BY_FAMILY[family]
+    return CLAUDE_4 if major == 4 else set()
+
+
+def anthropic_body_error(body, model=""):
+    """What Bedrock says about an Anthropic Messages body for InvokeModel on `model`, or None when
+    it takes it. Only Messages-shaped bodies are judged (other tests send "{}" to check paths)."""
     if not isinstance(body, dict) or "messages" not in body:
         return None
-    for key in ("model", "stream"):
+    for key in ("model", "stream", "service_tier"):
         if key in body:
             return ("Malformed input request: #: extraneous key [%s] is not permitted, please reformat your "
                     "input and try again." % key)
@@ -620,9 +696,46 @@ def anthropic_body_error(body):
         if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
             return "The model returned the following errors: messages.%d.role: Input should be 'user' or 'assistant'" % i
     betas = body.get("anthropic_beta")
+    allowed = betas_for(model)
     if betas is not None and (not isinstance(betas, list) or not betas or
-                              any(not isinstance(b, str) or b not in BEDROCK_BETAS for b in betas)):
+                              any(not isinstance(b, str) or b not in allowed for b in betas)):
         return "The model returned the following errors: invalid beta flag"
+    return None
+
+
+# Bedrock's x-amzn-ErrorType for a ValidationException, whole, as rest-json services send it.
+VALIDATION = "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+
+def counts_tokens(model):
+    """Whether CountTokens counts for `model`: foundation model IDs of Claude 3 to 4.6 only.
+    Cross-Region and global profiles, ARNs, other providers' models and Claude Opus 4.7 and
+    later (CRIS-only on bedrock-runtime) are refused, as users report Bedrock does."""
+    family = claude_family(model)
+    if not model.startswith("anthropic.") or family is None:
+        return False
+    return (3, 0) <= family[1:] < (4, 7)
+
+
+# X-Amzn-Bedrock-Service-Tier: Bedrock's values, and the models that take priority and flex
+# (AWS's service-tiers page, 2026-02-15); Claude takes only its default.
+SERVICE_TIERS = {"priority", "default", "flex", "reserved"}
+TIERED_MODELS = ("amazon.nova-pro", "amazon.nova-premier", "amazon.nova-2-lite", "openai.gpt-oss", "qwen.",
+                 "deepseek.", "google.gemma-3", "minimax.", "moonshot.", "mistral.magistral", "mistral.ministral",
+                 "mistral.mistral-large-3", "mistral.voxtral", "nvidia.nemotron")
+
+
+def service_tier_error(model, tier):
+    """Bedrock's 400 message for the tier header on `model`, or None when it takes it."""
+    if tier is None or tier == "default":
+        return None
+    if tier not in SERVICE_TIERS:
+        return "service tier provided is invalid"
+    if tier == "reserved":
+        return "Reservation not found."
+    base = model.split(".", 1)[1] if model.split(".", 1)[0] in ("us", "eu", "apac", "global", "jp", "au") else model
+    if not base.startswith(TIERED_MODELS):
+        return "The provided service tier is not supported for this model."
     return None
 
 
@@ -642,6 +755,9 @@ def _count_tokens(handler, model, body):
             raise ValueError("input has an unknown member")
     except (ValueError, KeyError, TypeError) as e:
         return handler._error(400, "ValidationException", "Malformed CountTokens request: %s" % e)
+    if not counts_tokens(model):
+        handler.server.count("count_tokens_refused")
+        return handler._error(400, VALIDATION, "The provided model doesn't support counting tokens.")
     if "invokeModel" in union and "anthropic." in model:
         # Claude Code's own CountTokens bodies carry anthropic_beta ["claude-code-20250219"]:
         # whether Bedrock judges betas here is not documented, so only the shape is checked.
@@ -712,6 +828,8 @@ def _stream_body(handler, frames, model):
     handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.send_header("x-amzn-RequestId", "fake-stream-%d" % (time.time_ns() % 10**9))
+    if getattr(handler, "_tier", None):
+        handler.send_header("X-Amzn-Bedrock-Service-Tier", handler._tier)
     handler.end_headers()
     if handler.server.corrupt_streams:  # flip a payload byte of the second frame
         bad = bytearray(frames[1])
@@ -816,6 +934,8 @@ def _send_frames(handler, frames):
     handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.send_header("x-amzn-RequestId", "fake-stream-%d" % (time.time_ns() % 10**9))
+    if getattr(handler, "_tier", None):
+        handler.send_header("X-Amzn-Bedrock-Service-Tier", handler._tier)
     handler.end_headers()
     try:
         for frame in frames:

@@ -6,10 +6,13 @@ through signgate against the botocore-verifying emulator, in both of its modes:
 - Bedrock mode (CLAUDE_CODE_USE_BEDROCK, ANTHROPIC_BEDROCK_BASE_URL, AWS_BEARER_TOKEN_BEDROCK):
   a prompt over the native surface, and /context, which asks discovery for the inference
   profile's model and then CountTokens.
-The emulator refuses the betas Bedrock refuses, so the prompts pass only if signgate forwarded
-Claude Code's accepted betas and dropped its first-party ones. The model aliases are the ones
-examples/claude-code.yaml ships."""
+The emulator refuses the betas Bedrock refuses for each model, so the prompts pass only if signgate
+forwarded the betas that model takes and dropped the rest; one model's betas are restricted further
+by an anthropic.betas rule. count_tokens for a model CountTokens refuses (Claude Code's default,
+Opus 4.8) is answered with an estimate that errs high, marked as one. Anthropic's service_tier on
+/v1/messages over plain HTTP. The model aliases are the ones examples/claude-code.yaml ships."""
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -19,9 +22,14 @@ from urllib.request import urlopen
 from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
+from gateway_test import call
 
 CLAUDE = os.path.join(ROOT, "tests", "e2e", "node_modules", ".bin", "claude")
 SECRET = "sgk_claude_code_TEST_0123456789abcdefghijk"
+AUTH = {"x-api-key": SECRET, "Content-Type": "application/json", "anthropic-version": "2023-06-01"}
+SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+# Sonnet 4.5 takes context-management on Bedrock; this operator allows it interleaved thinking only.
+BETAS = 'anthropic:\n  betas:\n    "us.anthropic.claude-sonnet-4-5-*": [interleaved-thinking-2025-05-14]\n'
 
 
 def example_models():
@@ -42,9 +50,10 @@ class ClaudeCode(unittest.TestCase):
     def setUpClass(cls):
         cls.fake, cls.fake_url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         cls.gw = Gateway(cls.fake_url, [{"name": "claude-code", "secret": SECRET,
-                                         "models": '["us.anthropic.claude-*", "anthropic.claude-*"]',
+                                         "models": '["us.anthropic.claude-*", "anthropic.claude-*", '
+                                                   '"amazon.nova-pro-v1:0"]',
                                          "operations": "[invoke, invoke-stream, count-tokens, discovery]"}],
-                         extra=example_models() + "discovery: true\n",
+                         extra=example_models() + "discovery: true\n" + BETAS,
                          aws_extra="  bedrock_control_endpoint: %s\n" % cls.fake_url)
         cls.home = tempfile.TemporaryDirectory(prefix="signgate-claude-home-")
         cls.work = tempfile.TemporaryDirectory(prefix="signgate-claude-work-")
@@ -89,12 +98,105 @@ class ClaudeCode(unittest.TestCase):
         streams = [l for l in audit if l["operation"] == "invoke-stream"]
         self.assertTrue(streams, audit)
         self.assertTrue(all(l["status"] == 200 and l["surface"] == "anthropic" for l in streams), streams)
-        sent = json.loads(self.fake_stats()["last_invoke_body"])
-        # Claude Code's accepted betas went on; claude-code-20250219 and the like did not.
-        self.assertIn("interleaved-thinking-2025-05-14", sent["anthropic_beta"])
-        self.assertNotIn("claude-code-20250219", sent["anthropic_beta"])
+        # Its default model is Opus 4.8, which takes no beta on Bedrock: none went on, and
+        # claude-code-20250219 and the like were counted as dropped.
+        sent = [r for r in self.fake.requests_to("invoke-with-response-stream") if r["model"] == "us.anthropic.claude-opus-4-8"]
+        self.assertTrue(sent)
+        self.assertEqual([r.get("anthropic_beta") for r in sent], [None] * len(sent))
         dropped = 'signgate_anthropic_betas_dropped_total{client="claude-code",beta="claude-code-20250219"}'
         self.assertIn(dropped, self.gw.wait_metrics(dropped))
+
+    # anthropic.betas restricts Sonnet 4.5 to interleaved thinking: Claude Code still works, and
+    # context-management, which it asks for and Bedrock would take, never reaches Bedrock.
+    def test_anthropic_mode_betas_restricted_per_model(self):
+        out, audit = self.claude("-p", "Say hi", "--output-format", "json", "--max-turns", "1",
+                                 "--model", "claude-sonnet-4-5-20250929")
+        self.assertIn("Hello from " + SONNET_45, json.loads(out)["result"])
+        sent = [r for r in self.fake.requests_to("invoke-with-response-stream") if r["model"] == SONNET_45]
+        self.assertTrue(sent and all(r.get("outcome") == "served" for r in sent), sent)
+        self.assertEqual({tuple(r.get("anthropic_beta") or ()) for r in sent}, {("interleaved-thinking-2025-05-14",)})
+        dropped = 'signgate_anthropic_betas_dropped_total{client="claude-code",beta="context-management-2025-06-27"}'
+        self.assertIn(dropped, self.gw.wait_metrics(dropped))
+
+    # Claude Code's default, Opus 4.8, is a model Bedrock's CountTokens refuses: /context is
+    # answered with estimates, marked so in the audit line, and no billed max_tokens:1 calls.
+    def test_anthropic_mode_context_for_a_model_counttokens_refuses(self):
+        before = self.fake.counts.get("count_tokens_refused", 0)
+        out, audit = self.claude("-p", "/context", "--output-format", "text")
+        self.assertIn("Context Usage", out)
+        counts = [l for l in audit if l["operation"] == "count-tokens"]
+        self.assertTrue(counts and all(l["status"] == 200 for l in counts), counts)
+        self.assertIn("estimated", {l.get("token_count") for l in counts})
+        self.assertGreater(self.fake.counts.get("count_tokens_refused", 0), before)
+        self.assertEqual([l for l in audit if l["operation"] in ("invoke", "invoke-stream")], [])
+
+    def count_tokens(self, model, body):
+        status, headers, data = call(self.gw.url, "/v1/messages/count_tokens", json.dumps(dict(body, model=model)), AUTH)
+        self.assertEqual(status, 200, data)
+        return json.loads(data)["input_tokens"], headers
+
+    # The estimate is never below the count: here against the emulator's count of the same body
+    # for a model CountTokens counts, and against a count of ~1 token per 4 bytes of text.
+    def test_count_tokens_estimate_errs_high(self):
+        text = "Please refactor the function below so it streams its output.\n" + "def f(x):\n    return x * 2\n" * 200
+        body = {"system": "You are a careful coding assistant.",
+                "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "Sure."},
+                             {"role": "user", "content": [{"type": "text", "text": "Go on."}]}],
+                "tools": [{"name": "Bash", "description": "Run a shell command",
+                           "input_schema": {"type": "object", "properties": {"command": {"type": "string"}},
+                                            "required": ["command"]}}]}
+        counted, headers = self.count_tokens("claude-sonnet-4-5-20250929", body)
+        self.assertNotIn("x-signgate-token-count", headers)
+        # The profile went to CountTokens as its model (Bedrock counts those, not profiles).
+        self.assertIn("anthropic.claude-sonnet-4-5-20250929-v1:0",
+                      [r["model"] for r in self.fake.requests_to("count-tokens")][-1:])
+        estimated, headers = self.count_tokens("claude-opus-4-8", body)
+        self.assertEqual(headers.get("x-signgate-token-count"), "estimated")
+        self.assertGreaterEqual(estimated, counted)
+        self.assertGreaterEqual(estimated, math.ceil(len(json.dumps(body)) / 4))
+        line = self.gw.wait_audit_caught_up()[-1]
+        self.assertEqual((line["operation"], line["status"], line.get("token_count")), ("count-tokens", 200, "estimated"))
+        # Other errors stay errors: Bedrock refusing the body itself.
+        self.fake.fail = {"type": "ValidationException", "count": 1}
+        status, headers, data = call(self.gw.url, "/v1/messages/count_tokens",
+                                     json.dumps(dict(body, model="claude-opus-4-8")), AUTH)
+        self.assertEqual((status, json.loads(data)["error"]["type"]), (400, "invalid_request_error"), data)
+        self.assertNotIn("x-signgate-token-count", headers)
+
+    def messages(self, model, tier, stream=False):
+        body = {"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}], "stream": stream}
+        if tier is not None:
+            body["service_tier"] = tier
+        return call(self.gw.url, "/v1/messages", json.dumps(body), AUTH)
+
+    # Anthropic's service_tier never reaches the InvokeModel body: auto and standard_only are
+    # Bedrock's default (no header), priority and flex its header; usage and the audit say which.
+    def test_service_tier_on_messages(self):
+        for tier in (None, "auto", "standard_only"):
+            status, _, data = self.messages("claude-sonnet-4-5-20250929", tier)
+            self.assertEqual(status, 200, data)
+            self.assertEqual(json.loads(data)["usage"]["service_tier"], "standard")
+            self.assertIsNone(self.fake.requests_to("invoke")[-1].get("service_tier"))
+            self.assertEqual(self.gw.wait_audit_caught_up()[-1]["service_tier"], "default")
+        # Claude on Bedrock has only the default tier: priority is Bedrock's 400, in Anthropic's shape.
+        status, _, data = self.messages("claude-sonnet-4-5-20250929", "priority")
+        self.assertEqual(status, 400, data)
+        self.assertEqual(json.loads(data)["error"]["message"], "The provided service tier is not supported for this model.")
+        self.assertEqual(json.loads(data)["type"], "error")
+        # A model that has it: the header goes, and the tier served comes back, whole and streamed.
+        for stream in (False, True):
+            status, _, data = self.messages("amazon.nova-pro-v1:0", "flex", stream)
+            self.assertEqual(status, 200, data)
+            self.assertEqual(self.fake.requests[-1].get("service_tier"), "flex")
+            if stream:
+                start = next(json.loads(l[6:]) for l in data.decode().splitlines() if '"message_start"' in l)
+                self.assertEqual(start["message"]["usage"]["service_tier"], "flex")
+            else:
+                self.assertEqual(json.loads(data)["usage"]["service_tier"], "flex")
+            self.assertEqual(self.gw.wait_audit_caught_up()[-1]["service_tier"], "flex")
+        status, _, data = self.messages("claude-sonnet-4-5-20250929", "bogus")
+        self.assertEqual(status, 400, data)
+        self.assertIn("service_tier", json.loads(data)["error"]["message"])
 
     def test_anthropic_mode_tool_round_trip(self):
         out, audit = self.claude("-p", "Please run the signgate-tool check", "--output-format", "json",

@@ -40,6 +40,8 @@ bool all_digits(std::string_view s) {
 //                                    by the Reserved tier", so the other tiers take it)
 //   context-management-2025-06-27    Claude Sonnet 4.5 and Haiku 4.5
 //   effort-2025-11-24, tool-search-tool-2025-10-19, tool-examples-2025-10-29   Claude Opus 4.5
+//   tool-search-tool-2025-10-19      also Claude Sonnet 4.5: Claude Code's own Bedrock mode
+//                                    (2.1.197, 2026) sends it there with interleaved-thinking
 // Left out: dev-full-thinking-2025-05-14 (Claude 4+, but only for accounts AWS enabled: such an
 // operator names it in anthropic.betas). Opus 4.6 and Sonnet 4.6 postdate the page: they get what
 // it says of every Claude 4+ model. Claude Opus 4.7 and later (any Claude >= 4.7 or 5): none.
@@ -56,7 +58,8 @@ const std::set<std::string>& table_entry(const std::optional<ClaudeModel>& m) {
   static const std::set<std::string> kSonnet4 = {"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14",
                                                  "context-1m-2025-08-07"};
   static const std::set<std::string> kSonnet45 = {"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14",
-                                                  "context-1m-2025-08-07", "context-management-2025-06-27"};
+                                                  "context-1m-2025-08-07", "context-management-2025-06-27",
+                                                  "tool-search-tool-2025-10-19"};
   static const std::set<std::string> kHaiku45 = {"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14",
                                                  "context-management-2025-06-27"};
   static const std::set<std::string> kOpus45 = {"token-efficient-tools-2025-02-19", "interleaved-thinking-2025-05-14",
