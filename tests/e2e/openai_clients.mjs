@@ -95,7 +95,14 @@ await run("responses.unknown-previous", async () => {
   return {};
 });
 await run("responses.web_search", async () => {
-  await openai.responses.create({ model: "claude-haiku", input: "Hi", tools: [{ type: "web_search" }] });
+  // A built-in tool Bedrock cannot run is dropped (named in x-signgate-dropped-tools), not refused.
+  const { data, response } = await openai.responses
+    .create({ model: "claude-haiku", input: "Hi", tools: [{ type: "web_search" }] })
+    .withResponse();
+  return { text: data.output_text, dropped: response.headers.get("x-signgate-dropped-tools") };
+});
+await run("responses.background", async () => {
+  await openai.responses.create({ model: "claude-haiku", input: "Hi", background: true });
   return {};
 });
 

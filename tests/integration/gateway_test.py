@@ -171,7 +171,7 @@ class NativeSurface(unittest.TestCase):
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
                   "bytes_out", "role_session", "error", "user", "protocol", "tokens_from", "caller_left",
-                  "route", "target", "region", "identity", "target_model", "attempts"}
+                  "route", "target", "region", "identity", "target_model", "attempts", "service_tier"}
         for line in lines:
             self.assertEqual(set(line), fields)
             self.assertEqual(line["protocol"], "http/1.1")  # urllib speaks HTTP/1.1

@@ -98,8 +98,10 @@ class ResponsesClients(unittest.TestCase):
     def test_refusals_name_the_field(self):
         r = self.result("responses.unknown-previous")
         self.assertEqual((r["ok"], r["status"], r["param"]), (False, 400, "previous_response_id"))
-        r = self.result("responses.web_search")
-        self.assertEqual((r["ok"], r["status"], r["param"]), (False, 400, "tools[0].type"))
+        r = self.result("responses.background")
+        self.assertEqual((r["ok"], r["status"], r["param"]), (False, 400, "background"))
+        r = self.ok("responses.web_search")
+        self.assertEqual((r["text"], r["dropped"]), ("Hello from " + HAIKU, "web_search"))
 
     def test_ai_sdk(self):
         self.assertEqual(self.ok("ai.generateText")["text"], "Hello from " + HAIKU)
