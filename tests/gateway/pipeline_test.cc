@@ -527,6 +527,54 @@ TEST(Pipeline, CountTokensAnswersInputTokens) {
   EXPECT_EQ(lines[0]["operation"], "count-tokens");
 }
 
+// CountTokens refusing the model becomes an estimate, marked and audited as one; any other
+// 400 stays Bedrock's error.
+TEST(Pipeline, CountTokensForAModelBedrockCannotCountIsEstimated) {
+  Harness h;
+  Scripted refused;
+  refused.status = 400;
+  refused.headers = {{"x-amzn-ErrorType", "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"}};
+  refused.pieces = {R"({"message":"The provided model doesn't support counting tokens."})"};
+  h.upstream->script.push_back(refused);
+  Scripted malformed = refused;
+  malformed.pieces = {R"({"message":"Malformed input request"})"};
+  h.upstream->script.push_back(malformed);
+  const std::string body = R"({"model":"fast","messages":[{"role":"user","content":"hi"}]})";
+  const auto r = h.call(bhttp::verb::post, "/v1/messages/count_tokens", bearer("full-secret"), body);
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  EXPECT_EQ(r.res.header("x-signgate-token-count"), "estimated");
+  EXPECT_GE(json::parse(r.res.body)["input_tokens"].get<int>(), 32 + 8 + 1);
+  const auto other = h.call(bhttp::verb::post, "/v1/messages/count_tokens", bearer("full-secret"), body);
+  expect_dialect(other.res, Dialect::kAnthropic, 400);
+  EXPECT_EQ(other.res.header("x-signgate-token-count"), "");
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["status"], 200);
+  EXPECT_EQ(lines[0]["token_count"], "estimated");
+  EXPECT_FALSE(lines[1].contains("token_count"));
+}
+
+// Anthropic's service_tier: priority goes as Bedrock's header, never in the body; the answer's
+// usage and the audit line say what served.
+TEST(Pipeline, AnthropicServiceTierIsBedrocksHeader) {
+  Harness h;
+  Scripted served;
+  served.headers = {{"Content-Type", "application/json"}, {"X-Amzn-Bedrock-Service-Tier", "priority"}};
+  served.pieces = {R"({"type":"message","content":[],"usage":{"input_tokens":3,"output_tokens":1}})"};
+  h.upstream->script.push_back(served);
+  const auto r = h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
+                        R"({"model":"fast","max_tokens":5,"service_tier":"priority","messages":[]})");
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  EXPECT_EQ(json::parse(r.res.body)["usage"]["service_tier"], "priority");
+  ASSERT_EQ(h.upstream->calls.size(), 1u);
+  EXPECT_FALSE(json::parse(h.upstream->calls[0].body).contains("service_tier"));
+  const auto& sent = h.upstream->calls[0].headers;
+  EXPECT_TRUE(std::any_of(sent.begin(), sent.end(), [](const http::Header& hd) {
+    return hd.name == "X-Amzn-Bedrock-Service-Tier" && hd.value == "priority";
+  }));
+  EXPECT_EQ(h.audit_lines()[0]["service_tier"], "priority");
+}
+
 // A client with a guardrail cannot call without it, on any surface.
 TEST(Pipeline, AClientsGuardrailGoesOnEveryCall) {
   Harness h;
