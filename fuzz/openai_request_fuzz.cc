@@ -10,6 +10,7 @@
 
 #include "api/openai/chat.h"
 #include "api/openai/embeddings.h"
+#include "api/openai/openai_upstream.h"
 #include "api/openai/responses.h"
 
 namespace {
@@ -58,6 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)req->echo.dump();
     openai::ResponseBuilder b(*req, "fuzz", 1);
     (void)b.response("completed", json::array(), nullptr).dump();
+  }
+  // The same body for a model Bedrock serves through its OpenAI-compatible API.
+  const json parsed = signgate::api::parse_json(body, 64);
+  if (parsed.is_object()) {
+    auto c = openai::chat_for_openai(parsed, "gpt", "openai.gpt-oss-120b-1:0");
+    if (auto* req = std::get_if<openai::OpenAIUpstreamRequest>(&c)) (void)req->body.size();
+    auto r = openai::responses_for_openai(parsed, "gpt", "openai.gpt-5.5", &history, 1 << 16);
+    if (auto* req = std::get_if<openai::OpenAIUpstreamRequest>(&r)) (void)req->input_items.dump();
   }
   auto embeddings = openai::to_embeddings(body, aliases);
   if (auto* req = std::get_if<openai::EmbeddingsRequest>(&embeddings)) {

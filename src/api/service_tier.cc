@@ -4,12 +4,9 @@ namespace signgate::api {
 
 std::string_view tier_name(ServiceTier tier) {
   switch (tier) {
-    case ServiceTier::kPriority:
-      return "priority";
-    case ServiceTier::kFlex:
-      return "flex";
-    case ServiceTier::kDefault:
-      break;
+    case ServiceTier::kPriority: return "priority";
+    case ServiceTier::kFlex: return "flex";
+    case ServiceTier::kDefault: break;
   }
   return "default";
 }

@@ -103,6 +103,10 @@ std::string AwsConfig::bedrock_control_url() const {
   return bedrock_control_endpoint.empty() ? "https://bedrock." + region + ".amazonaws.com" : bedrock_control_endpoint;
 }
 
+std::string AwsConfig::mantle_url() const {
+  return mantle_endpoint.empty() ? "https://bedrock-mantle." + region + ".api.aws" : mantle_endpoint;
+}
+
 std::string AwsConfig::bedrock_url() const {
   return bedrock_endpoint.empty() ? "https://bedrock-runtime." + region + ".amazonaws.com" : bedrock_endpoint;
 }
@@ -156,7 +160,8 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   } else {
     r.only(a, "aws",
            {"region", "role_arn", "external_id", "session_name", "duration_seconds", "refresh_before_expiry_seconds",
-            "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "source_identity", "policy", "tags"});
+            "sts_endpoint", "bedrock_endpoint", "bedrock_control_endpoint", "mantle_endpoint", "source_identity",
+            "policy", "tags"});
     if (auto v = r.str(a, "aws", "region")) c.aws.region = *v;
     if (c.aws.region.empty()) {
       p.add("aws.region", "is required, e.g. us-east-1");
@@ -176,6 +181,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     const auto control = r.str(a, "aws", "bedrock_control_endpoint");
     r.url(control, "aws.bedrock_control_endpoint");
     c.aws.bedrock_control_endpoint = control.value_or("");
+    const auto mantle = r.str(a, "aws", "mantle_endpoint");
+    r.url(mantle, "aws.mantle_endpoint");
+    c.aws.mantle_endpoint = mantle.value_or("");
   }
 
   if (const YAML::Node clients = root["clients"]; clients && !clients.IsNull()) {
@@ -275,13 +283,25 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         const std::string alias = kv.first.as<std::string>();
         const std::string w = "models." + alias;
         if (kv.second.IsMap()) {  // {id, family}
-          r.only(kv.second, w, {"id", "family"});
+          r.only(kv.second, w, {"id", "family", "api", "endpoint"});
           const std::string id = r.str(kv.second, w, "id").value_or("");
           if (id.empty()) {
             p.add(w + ".id", "must be a model ID");
             continue;
           }
           c.models[alias] = id;
+          const auto api = r.str(kv.second, w, "api");
+          const auto where = r.str(kv.second, w, "endpoint");
+          if (api && *api != "openai" && *api != "bedrock") {
+            p.add(w + ".api", "must be bedrock (Converse and InvokeModel) or openai (Bedrock's OpenAI-compatible API)");
+          } else if (api == "openai") {
+            if (where && *where != "mantle" && *where != "runtime") {
+              p.add(w + ".endpoint", "must be mantle (bedrock-mantle) or runtime (bedrock-runtime's /openai/v1)");
+            }
+            c.openai_models[id] = where == "runtime";
+          } else if (where) {
+            p.add(w + ".endpoint", "is for api: openai models");
+          }
           if (auto family = r.str(kv.second, w, "family")) {
             if (family->empty() || family->size() > 128 ||
                 family->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-:") != std::string::npos) {
@@ -446,7 +466,9 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.listen != after.listen, "listen");
   section(before.ops_listen != after.ops_listen, "ops_listen");
   section(before.aws != after.aws, "aws");
-  section(before.models != after.models || before.model_families != after.model_families, "models");
+  section(before.models != after.models || before.model_families != after.model_families ||
+              before.openai_models != after.openai_models,
+          "models");
   section(before.audit_path != after.audit_path, "audit");
   section(before.tls_cert != after.tls_cert || before.tls_key != after.tls_key, "tls");
   section(before.max_body_bytes != after.max_body_bytes || before.max_connections != after.max_connections ||

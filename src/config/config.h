@@ -26,10 +26,12 @@ struct AwsConfig {
   std::string sts_endpoint;              // empty: https://sts.{region}.amazonaws.com
   std::string bedrock_endpoint;          // empty: https://bedrock-runtime.{region}.amazonaws.com
   std::string bedrock_control_endpoint;  // empty: https://bedrock.{region}.amazonaws.com (discovery)
+  std::string mantle_endpoint;           // empty: https://bedrock-mantle.{region}.api.aws (OpenAI-API models)
 
   std::string sts_url() const;
   std::string bedrock_url() const;
   std::string bedrock_control_url() const;
+  std::string mantle_url() const;
   bool operator==(const AwsConfig&) const = default;
 };
 
@@ -103,6 +105,10 @@ struct Config {
   // models: entries {id, family}: the model family an ID (an application inference profile's
   // ARN) serves, so thinking, structured output, caching and betas are chosen as for it.
   std::map<std::string, std::string> model_families;
+  // models: entries {id, api: openai}: model IDs Bedrock serves through its OpenAI-compatible
+  // endpoints (GPT-5.x, gpt-oss), whose /v1/chat/completions and /v1/responses requests go there
+  // as they are. true: bedrock-runtime's /openai/v1 (endpoint: runtime); false: Mantle's.
+  std::map<std::string, bool> openai_models;
   std::string audit_path;  // empty: no audit file; "-": stdout
   std::string tls_cert;
   std::string tls_key;

@@ -50,9 +50,13 @@ BedrockUpstream::BedrockUpstream(asio::any_io_executor executor, const http::Cli
 
 asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const UpstreamCall& call,
                                                       const aws::Credentials& credentials, const Destination& to) {
-  const http::Url& endpoint = to.endpoint != nullptr ? *to.endpoint
-                              : call.control_plane   ? rt.bedrock_control
-                                                     : rt.bedrock;
+  // Mantle: "Amazon Bedrock Mantle ... SigV4 with the service name bedrock-mantle" (Bedrock's
+  // user guide, bedrock-mantle.html; openai-node 6's Bedrock provider signs so, for
+  // https://bedrock-mantle.{region}.api.aws/openai/v1). A route's target endpoint is a runtime's.
+  const http::Url& endpoint = call.mantle              ? rt.mantle
+                              : to.endpoint != nullptr ? *to.endpoint
+                              : call.control_plane     ? rt.bedrock_control
+                                                       : rt.bedrock;
   const std::string_view model = to.model.empty() ? std::string_view(call.model) : to.model;
   std::string path = call.path.empty() ? upstream_path(endpoint.path, ModelCall{std::string(model), call.operation})
                                        : (endpoint.path == "/" ? "" : endpoint.path) + call.path;
@@ -61,7 +65,8 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
   if (call.method != "GET") up.headers.push_back({"Content-Length", std::to_string(call.body.size())});
   const std::string payload_hash = sha256_hex(call.body);
   const auto signing =
-      aws::SigningOptions::for_service(to.region.empty() ? rt.config.aws.region : std::string(to.region), "bedrock");
+      aws::SigningOptions::for_service(call.mantle || to.region.empty() ? rt.config.aws.region : std::string(to.region),
+                                       call.mantle ? "bedrock-mantle" : "bedrock");
   const int max_retries = to.max_retries < 0 ? rt.config.upstream.max_retries : to.max_retries;
   const auto started = std::chrono::steady_clock::now();
   UpstreamResult out;

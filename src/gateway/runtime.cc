@@ -17,6 +17,9 @@ Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::Cr
   auto control = http::parse_url(cfg.aws.bedrock_control_url(), &error);
   if (!control) return make_error(cfg.source + ": aws.bedrock_control_endpoint: " + error);
   rt->bedrock_control = std::move(*control);
+  auto mantle = http::parse_url(cfg.aws.mantle_url(), &error);
+  if (!mantle) return make_error(cfg.source + ": aws.mantle_endpoint: " + error);
+  rt->mantle = std::move(*mantle);
   rt->clients = auth::ClientTable::from_config(cfg, previous != nullptr ? &previous->clients : nullptr);
   for (const auto& c : rt->clients.clients()) {
     auto cache = credentials.identity(c.role);

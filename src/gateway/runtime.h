@@ -22,6 +22,7 @@ struct Runtime {
   auth::ClientTable clients;
   http::Url bedrock;          // base URL of bedrock-runtime
   http::Url bedrock_control;  // base URL of bedrock, the control plane (discovery)
+  http::Url mantle;           // base URL of bedrock-mantle, for OpenAI-API models
   // Each distinct identity the clients sign with (role, External ID, session), in the order
   // the clients name them; aws.role itself is used only by the clients that inherit it.
   struct Identity {

@@ -36,6 +36,9 @@ struct UpstreamCall {
   std::string path;
   std::string query;
   bool control_plane = false;
+  // Bedrock's OpenAI-compatible Mantle endpoint (bedrock-mantle.{region}.api.aws), signed for
+  // "bedrock-mantle", rather than bedrock-runtime (signed for "bedrock").
+  bool mantle = false;
   http::HeaderList headers;  // besides Host, Content-Length and the signature
   std::string body;
   // The caller's (null when its protocol cannot tell): once fired, the call and the reading

@@ -287,6 +287,32 @@ TEST(Config, ModelAliasMayNameItsFamily) {
             std::string::npos);
 }
 
+// models: {id, api: openai} names a model Bedrock serves through its OpenAI-compatible API.
+TEST(Config, OpenAIApiModels) {
+  auto c = parse_config(
+      "aws: { region: us-east-1, mantle_endpoint: \"http://127.0.0.1:9\" }\nmodels:\n"
+      "  gpt-5: { id: openai.gpt-5.5, api: openai }\n"
+      "  oss: { id: openai.gpt-oss-120b-1:0, api: openai, endpoint: runtime }\n"
+      "  claude: { id: anthropic.claude-3-haiku-20240307-v1:0, api: bedrock }\n",
+      "x", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->models.at("gpt-5"), "openai.gpt-5.5");
+  EXPECT_EQ(c->openai_models,
+            (std::map<std::string, bool>{{"openai.gpt-5.5", false}, {"openai.gpt-oss-120b-1:0", true}}));
+  EXPECT_EQ(c->aws.mantle_url(), "http://127.0.0.1:9");
+  auto plain = parse_config("aws: { region: eu-west-1 }\n", "x", kEnv);
+  ASSERT_TRUE(plain) << plain.message();
+  EXPECT_EQ(plain->aws.mantle_url(), "https://bedrock-mantle.eu-west-1.api.aws");
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  g: { id: x, api: grpc }\n").find("models.g.api: must be"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  g: { id: x, api: openai, endpoint: moon }\n")
+                .find("models.g.endpoint: must be mantle"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  g: { id: x, endpoint: runtime }\n")
+                .find("models.g.endpoint: is for api: openai models"),
+            std::string::npos);
+}
+
 // responses.hosted_tools: drop (the default) or refuse.
 TEST(Config, HostedToolsPolicy) {
   auto unset = parse_config("aws: { region: us-east-1 }\n", "x", kEnv);

@@ -4,8 +4,10 @@
 #include "gateway/surfaces/surfaces.h"
 
 #include "api/json_depth.h"
+#include "api/json_fields.h"
 #include "api/openai/chat.h"
 #include "api/openai/stream.h"
+#include "gateway/surfaces/openai_upstream.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -29,6 +31,21 @@ class OpenAIChat final : public Surface {
 
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
+    if (!x.config().openai_models.empty()) {
+      // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it is.
+      auto read = api::openai::read_object(body, x.config().max_json_depth);
+      if (auto* e = std::get_if<api::openai::ApiError>(&read)) return Refusal{e->status, e->message, e->param, e->code};
+      const json& req = std::get<json>(read);
+      if (auto id = openai_model(x, req)) {
+        auto planned = api::openai::chat_for_openai(req, api::string_field(req, "model"), *id);
+        if (auto* e = std::get_if<api::openai::ApiError>(&planned)) {
+          return Refusal{e->status, e->message, e->param, e->code};
+        }
+        auto& request = std::get<api::openai::OpenAIUpstreamRequest>(planned);
+        note_user(x, request.user);
+        return openai_plan(x, std::move(request));
+      }
+    }
     auto parsed =
         api::openai::to_converse(body, x.config().models, x.config().max_json_depth, &x.config().model_families);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};
@@ -44,6 +61,9 @@ class OpenAIChat final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
+    if (const auto* pass = dynamic_cast<const OpenAIPassState*>(plan.state.get())) {
+      co_return co_await answer_openai(x, pass->request, reply, res, {});
+    }
     if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     const api::openai::ChatRequest& chat = static_cast<const ChatState&>(*plan.state).chat;
     const std::string id = "chatcmpl-" + x.audit.request_id;

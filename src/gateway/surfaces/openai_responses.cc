@@ -8,6 +8,7 @@
 #include "api/json_fields.h"
 #include "api/openai/responses.h"
 #include "gateway/response_store.h"
+#include "gateway/surfaces/openai_upstream.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -100,6 +101,14 @@ class OpenAIResponses final : public Surface {
 
   asio::awaitable<std::optional<Refusal>> answer(Exchange& x, Plan& plan, UpstreamReply& reply,
                                                  http::Responder& res) const override {
+    if (const auto* pass = dynamic_cast<const OpenAIPassState*>(plan.state.get())) {
+      const api::openai::OpenAIUpstreamRequest& r = pass->request;
+      const OnCompleted completed = [&x, &r](const api::openai::OpenAIAnswerFacts& facts) -> asio::awaitable<void> {
+        if (facts.response_id.empty()) co_return;
+        co_await keep_items(x, r.store, r.input_items, r.previous_response_id, facts.response_id, facts.output);
+      };
+      co_return co_await answer_openai(x, r, reply, res, completed);
+    }
     if (reply.status() >= 400) co_return co_await refusal_from(x, reply);
     const api::openai::ResponsesRequest& request = static_cast<const ResponsesState&>(*plan.state).request;
     const auto created = std::chrono::duration_cast<std::chrono::seconds>(system_now().time_since_epoch()).count();
@@ -188,6 +197,23 @@ class OpenAIResponses final : public Surface {
                                                      Wanted* wanted) const {
     const config::ResponsesConfig& settings = x.config().responses;
     const ClientHistory history(x.memory->responses(), x.client->name, x.config().max_body_bytes, recalled, wanted);
+    if (!x.config().openai_models.empty()) {
+      // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it
+      // is, its earlier turns expanded from this client's store.
+      auto read = api::openai::read_object(body, x.config().max_json_depth);
+      if (auto* e = std::get_if<api::openai::ApiError>(&read)) return Refusal{e->status, e->message, e->param, e->code};
+      const json& req = std::get<json>(read);
+      if (auto id = openai_model(x, req)) {
+        auto planned = api::openai::responses_for_openai(
+            req, api::string_field(req, "model"), *id, settings.store ? &history : nullptr, x.config().max_body_bytes);
+        if (auto* e = std::get_if<api::openai::ApiError>(&planned)) {
+          return Refusal{e->status, e->message, e->param, e->code};
+        }
+        auto& request = std::get<api::openai::OpenAIUpstreamRequest>(planned);
+        note_user(x, request.user);
+        return openai_plan(x, std::move(request));
+      }
+    }
     api::openai::ResponsesOptions options;
     options.max_depth = x.config().max_json_depth;
     options.max_stored_bytes = x.config().max_body_bytes;
@@ -211,8 +237,14 @@ class OpenAIResponses final : public Surface {
   // before the caller can name it: a next request to any replica finds it.
   static asio::awaitable<void> keep(Exchange& x, const api::openai::ResponsesRequest& request, const std::string& id,
                                     const json& output) {
-    if (!request.store || !x.config().responses.store) co_return;
-    json items = request.input_items;
+    co_await keep_items(x, request.store, request.input_items, request.previous_response_id, id, output);
+  }
+
+  static asio::awaitable<void> keep_items(Exchange& x, bool store, const json& input_items,
+                                          const std::string& previous_response_id, const std::string& id,
+                                          const json& output) {
+    if (!store || !x.config().responses.store) co_return;
+    json items = input_items;
     std::vector<std::string> ids;
     for (const auto& item : output) {
       // A tool call without its id or name (a broken answer) would make every later turn a 400.
@@ -224,7 +256,7 @@ class OpenAIResponses final : public Surface {
       ids.push_back(api::string_field(item, "id"));
       items.push_back(item);
     }
-    co_await x.memory->keep_response(x.client->name, id, request.previous_response_id, items, ids);
+    co_await x.memory->keep_response(x.client->name, id, previous_response_id, items, ids);
   }
 };
 

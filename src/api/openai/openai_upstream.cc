@@ -1,0 +1,272 @@
+#include "api/openai/openai_upstream.h"
+
+#include <algorithm>
+
+#include "api/json_fields.h"
+#include "aws/scrub_identity.h"
+
+namespace signgate::api::openai {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxReferences = 1000;  // stored items one request may name (as the translator allows)
+
+// The model the caller named, where the answer names Bedrock's.
+void rename_model(json& holder, const std::string& model_name) {
+  if (holder.is_object() && holder.contains("model")) holder["model"] = model_name;
+}
+
+void read_usage(const json& usage, OpenAIAnswerFacts& facts) {
+  if (!usage.is_object()) return;
+  // Chat completions say prompt/completion tokens; the Responses API input/output tokens.
+  for (const auto& [in, out] : {std::pair{"prompt_tokens", "completion_tokens"}, {"input_tokens", "output_tokens"}}) {
+    const json* i = field(usage, in);
+    const json* o = field(usage, out);
+    if (i != nullptr && i->is_number_unsigned()) facts.input_tokens = i->get<std::uint64_t>();
+    if (o != nullptr && o->is_number_unsigned()) facts.output_tokens = o->get<std::uint64_t>();
+  }
+}
+
+void read_tier(const json& holder, OpenAIAnswerFacts& facts) {
+  const std::string tier = string_field(holder, "service_tier");
+  if (!tier.empty() && tier.size() <= 32 &&
+      tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos) {
+    facts.service_tier = tier;
+  }
+}
+
+// A response object's facts: usage, tier, id and (once it is done) its output.
+void read_response(const json& response, OpenAIAnswerFacts& facts) {
+  read_usage(object_field(response, "usage"), facts);
+  read_tier(response, facts);
+  facts.response_id = string_field(response, "id");
+  const std::string status = string_field(response, "status");
+  if (status == "completed" || status == "incomplete") {
+    const json* output = field(response, "output");
+    if (output != nullptr && output->is_array()) facts.output = *output;
+    facts.completed = true;
+  }
+}
+
+// Expands item_reference items (and collects what the store keeps of this turn's input).
+std::optional<ApiError> expand_input(const json& input, const ResponseHistory* history, std::size_t& budget, json& sent,
+                                     json& kept) {
+  int references = 0;
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    const json& item = input[i];
+    const std::string p = "input[" + std::to_string(i) + "]";
+    if (!item.is_object()) return bad("each input item must be an object", p);
+    if (string_field(item, "type") != "item_reference") {
+      sent.push_back(item);
+      kept.push_back(item);
+      continue;
+    }
+    if (history == nullptr) return bad("item_reference: this gateway keeps no responses", p + ".id");
+    if (++references > kMaxReferences) {
+      return bad("a request may name at most " + std::to_string(kMaxReferences) + " stored items", p);
+    }
+    const std::string id = string_field(item, "id");
+    auto stored = history->item(id);
+    if (!stored) return bad("item '" + clip(id) + "' is not known (or expired, or was not stored)", p + ".id");
+    const std::size_t size = dump_json(*stored).size();
+    if (size > budget) return bad("the stored items this request names are larger than limits.max_body_bytes", p);
+    budget -= size;
+    sent.push_back(*stored);
+    kept.push_back(std::move(*stored));
+  }
+  return std::nullopt;
+}
+
+std::string sse_text(std::string_view event, std::string_view data) {
+  std::string out;
+  out.reserve(event.size() + data.size() + 24);
+  if (!event.empty()) {
+    out += "event: ";
+    out += event;
+    out += '\n';
+  }
+  out += "data: ";
+  out += data;
+  out += "\n\n";
+  return out;
+}
+
+}  // namespace
+
+bool SseReader::feed(std::string_view bytes) {
+  if (pos_ > 0 && pos_ >= buf_.size() / 2) {
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  buf_ += bytes;
+  return buf_.size() - pos_ <= max_;
+}
+
+std::optional<SseEvent> SseReader::next() {
+  SseEvent e;
+  bool data = false;  // an event without a data field is not dispatched (nor is a comment)
+  std::size_t at = pos_;
+  for (;;) {
+    const std::size_t end = buf_.find_first_of("\r\n", at);
+    if (end == std::string::npos) return std::nullopt;  // the event is not whole yet
+    // A CR at the very end may be the first half of a CRLF: wait for the next byte.
+    if (buf_[end] == '\r' && end + 1 == buf_.size()) return std::nullopt;
+    const std::string_view line(buf_.data() + at, end - at);
+    at = end + (buf_[end] == '\r' && buf_[end + 1] == '\n' ? 2 : 1);
+    if (line.empty()) {
+      pos_ = at;
+      if (data) return e;
+      e = SseEvent{};
+      continue;
+    }
+    if (line.front() == ':') continue;  // a comment (a keep-alive)
+    const auto colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (name == "data") {
+      if (data) e.data += '\n';
+      e.data += value;
+      data = true;
+    } else if (name == "event") {
+      e.event = std::string(value);
+    }
+  }
+}
+
+std::variant<OpenAIUpstreamRequest, ApiError> chat_for_openai(const json& request, const std::string& model_name,
+                                                              const std::string& model_id) {
+  OpenAIUpstreamRequest out;
+  out.api = OpenAIApi::kChat;
+  out.model_name = model_name;
+  out.model_id = model_id;
+  out.stream = bool_field(request, "stream");
+  out.user = string_field(request, "user", string_field(request, "safety_identifier"));
+  json body = request;
+  body["model"] = model_id;
+  if (out.stream) {
+    json& options = body["stream_options"];
+    if (!options.is_object()) options = json::object();
+    out.include_usage = bool_field(options, "include_usage");
+    options["include_usage"] = true;  // the usage is charged whether or not the caller reads it
+  }
+  out.body = dump_json(body);
+  return out;
+}
+
+std::variant<OpenAIUpstreamRequest, ApiError> responses_for_openai(const json& request, const std::string& model_name,
+                                                                   const std::string& model_id,
+                                                                   const ResponseHistory* history,
+                                                                   std::size_t max_stored_bytes) {
+  if (bool_field(request, "background")) {
+    return bad("background responses are not supported through this gateway", "background");
+  }
+  if (const json* v = field(request, "conversation"); v != nullptr && !v->is_null()) {
+    return bad("conversations are not supported; use previous_response_id", "conversation");
+  }
+  OpenAIUpstreamRequest out;
+  out.api = OpenAIApi::kResponses;
+  out.model_name = model_name;
+  out.model_id = model_id;
+  out.stream = bool_field(request, "stream");
+  out.store = bool_field(request, "store", true);
+  out.user = string_field(request, "user", string_field(request, "safety_identifier"));
+  out.previous_response_id = string_field(request, "previous_response_id");
+  const json* input = field(request, "input");
+  if (input == nullptr || input->is_null()) return bad("input is required", "input");
+  json items =
+      input->is_string() ? json::array({{{"type", "message"}, {"role", "user"}, {"content", *input}}}) : *input;
+  if (!items.is_array()) return bad("input must be a string or an array of items", "input");
+
+  json sent = json::array();
+  std::size_t budget = max_stored_bytes;
+  if (!out.previous_response_id.empty()) {
+    if (history == nullptr) return bad("previous_response_id: this gateway keeps no responses", "previous_response_id");
+    auto earlier = history->conversation(out.previous_response_id);
+    if (auto* why = std::get_if<std::string>(&earlier)) return bad(*why, "previous_response_id");
+    for (auto& item : std::get<json>(earlier)) {
+      const std::size_t size = dump_json(item).size();
+      if (size > budget) {
+        return bad("the stored conversation is larger than limits.max_body_bytes", "previous_response_id");
+      }
+      budget -= size;
+      sent.push_back(std::move(item));
+    }
+  }
+  if (auto e = expand_input(items, history, budget, sent, out.input_items)) return *e;
+
+  json body = request;
+  body["model"] = model_id;
+  body["input"] = std::move(sent);
+  body.erase("previous_response_id");
+  body["store"] = false;  // signgate's store keeps it, per client
+  json include = body.contains("include") && body["include"].is_array() ? body["include"] : json::array();
+  if (std::find(include.begin(), include.end(), "reasoning.encrypted_content") == include.end()) {
+    include.push_back("reasoning.encrypted_content");
+  }
+  body["include"] = std::move(include);
+  out.body = dump_json(body);
+  return out;
+}
+
+std::optional<std::string> openai_answer(std::string_view answer, const OpenAIUpstreamRequest& request,
+                                         OpenAIAnswerFacts& facts, int max_depth) {
+  json j = parse_json(answer, max_depth);
+  if (!j.is_object()) return std::nullopt;
+  rename_model(j, request.model_name);
+  if (request.api == OpenAIApi::kResponses) {
+    read_response(j, facts);
+  } else {
+    read_usage(object_field(j, "usage"), facts);
+    read_tier(j, facts);
+  }
+  return dump_json(j);
+}
+
+std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
+  if (e.data == "[DONE]") return sse_text(e.event, e.data);
+  json j = parse_json(e.data, max_depth_);
+  if (!j.is_object()) return {};  // not an event OpenAI's clients could read: not passed on
+  if (request_.api == OpenAIApi::kChat) {
+    rename_model(j, request_.model_name);
+    read_tier(j, facts);
+    if (const json* usage = field(j, "usage"); usage != nullptr && usage->is_object()) {
+      read_usage(*usage, facts);
+      const json* choices = field(j, "choices");
+      // The usage chunk signgate asked for on the caller's behalf.
+      if (!request_.include_usage && choices != nullptr && choices->is_array() && choices->empty()) return {};
+      if (!request_.include_usage) j.erase("usage");
+    }
+  } else if (json* response = j.contains("response") && j["response"].is_object() ? &j["response"] : nullptr) {
+    rename_model(*response, request_.model_name);
+    read_response(*response, facts);
+  }
+  return sse_text(e.event, dump_json(j));
+}
+
+std::string OpenAIStreamRewriter::error(std::string_view message) const {
+  const json err = {{"message", message}, {"type", "server_error"}, {"param", nullptr}, {"code", "server_error"}};
+  if (request_.api == OpenAIApi::kChat) return sse_text("", dump_json(json{{"error", err}}));
+  return sse_text(
+      "error",
+      dump_json(
+          json{{"type", "error"}, {"code", "server_error"}, {"message", message}, {"param", nullptr}, {"error", err}}));
+}
+
+ApiError openai_error(unsigned status, std::string_view body, int max_depth) {
+  const json j = parse_json(body, max_depth);
+  const json& error = object_field(j, "error");
+  std::string message = string_field(error, "message", string_field(j, "message", string_field(j, "Message")));
+  if (message.empty()) message = "Bedrock answered " + std::to_string(status);
+  ApiError e;
+  e.status = status;
+  e.type = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+  e.message = aws::scrub_identity(clip(message, 2000));
+  e.param = clip(string_field(error, "param"), 200);
+  e.code = clip(string_field(error, "code"), 100);
+  return e;
+}
+
+}  // namespace signgate::api::openai

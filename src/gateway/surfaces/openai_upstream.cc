@@ -1,0 +1,121 @@
+#include "gateway/surfaces/openai_upstream.h"
+
+#include "api/json_fields.h"
+#include "gateway/metrics.h"
+#include "gateway/runtime.h"
+#include "gateway/surfaces/translated.h"
+
+namespace signgate::gateway::surfaces {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+std::optional<std::string> openai_model(const Exchange& x, const json& request) {
+  const auto& cfg = x.config();
+  if (cfg.openai_models.empty()) return std::nullopt;
+  const std::string name = api::string_field(request, "model");
+  const auto alias = cfg.models.find(name);
+  const std::string& id = alias != cfg.models.end() ? alias->second : name;
+  if (cfg.openai_models.count(id) == 0) return std::nullopt;
+  return id;
+}
+
+Plan openai_plan(const Exchange& x, api::openai::OpenAIUpstreamRequest request) {
+  Plan p;
+  UpstreamCall& call = p.call;
+  call.operation = request.stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
+  call.model = request.model_id;
+  call.asked = request.model_name;
+  // Mantle: https://bedrock-mantle.{region}.api.aws/openai/v1/... (openai-node 6's Bedrock
+  // provider's base URL); bedrock-runtime: /openai/v1/... (Bedrock's user guide,
+  // inference-chat-completions.html).
+  call.mantle = !x.config().openai_models.at(request.model_id);
+  call.path = request.api == api::openai::OpenAIApi::kChat ? "/openai/v1/chat/completions" : "/openai/v1/responses";
+  call.headers = {{"Content-Type", "application/json"},
+                  {"Accept", request.stream ? "text/event-stream" : "application/json"}};
+  call.body = std::move(request.body);
+  request.body.clear();
+  p.state = std::make_unique<OpenAIPassState>(std::move(request));
+  return p;
+}
+
+namespace {
+
+void audit_facts(Exchange& x, const api::openai::OpenAIAnswerFacts& facts) {
+  if (facts.input_tokens) x.audit.input_tokens = facts.input_tokens;
+  if (facts.output_tokens) x.audit.output_tokens = facts.output_tokens;
+  x.audit.service_tier = facts.service_tier.empty() ? "default" : facts.service_tier;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<Refusal>> answer_openai(Exchange& x, const api::openai::OpenAIUpstreamRequest& r,
+                                                      UpstreamReply& reply, http::Responder& res,
+                                                      const OnCompleted& completed) {
+  if (reply.status() >= 400) {
+    auto text = co_await reply.read_all(1 << 20);
+    const auto e = api::openai::openai_error(reply.status(), text ? *text : std::string(), x.config().max_json_depth);
+    co_return Refusal{e.status, e.message, e.param, e.code, std::string(reply.head().header("x-amzn-ErrorType"))};
+  }
+  if (!r.stream) {
+    auto text = co_await reply.read_all(kMaxAnswer);
+    if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
+    x.first_byte = SteadyClock::now();
+    api::openai::OpenAIAnswerFacts facts;
+    auto out = api::openai::openai_answer(*text, r, facts, x.config().max_json_depth);
+    if (!out) co_return unusable_json_answer(x, !api::within_depth(*text, x.config().max_json_depth));
+    audit_facts(x, facts);
+    if (completed && facts.completed) co_await completed(facts);
+    x.audit.bytes_out = out->size();
+    co_await res.send(200, content_type("application/json"), std::move(*out));
+    co_return std::nullopt;
+  }
+  const OpenStream counted(x.metrics);
+  x.first_byte = SteadyClock::now();
+  api::openai::SseReader reader;
+  api::openai::OpenAIStreamRewriter rewriter(r, x.config().max_json_depth);
+  bool open = co_await res.start_stream(200, sse_headers());
+  bool kept = false;
+  for (;;) {
+    auto piece = co_await reply.read_some();
+    if (!piece) {
+      x.audit.error = "upstream stream broke: " + piece.message();
+      if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
+      break;
+    }
+    if (piece->empty() && reply.done()) {
+      if (!reader.idle()) {
+        x.audit.error = "upstream stream ended inside an event";
+        if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
+      } else if (open) {
+        co_await res.finish();
+      }
+      break;
+    }
+    if (!reader.feed(*piece)) {
+      x.audit.error = "an upstream event is larger than signgate reads";
+      if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
+      break;
+    }
+    std::string out;
+    while (auto event = reader.next()) {
+      out += rewriter.on_event(*event);
+      // Kept before the caller reads that it completed, so its next turn finds it anywhere.
+      if (completed && rewriter.facts.completed && !kept) {
+        kept = true;
+        co_await completed(rewriter.facts);
+      }
+    }
+    if (open && !out.empty()) open = co_await res.write(out);
+    if (!open) {
+      // The caller left: Bedrock bills what it made; the stream is not read on.
+      if (x.audit.error.empty()) x.audit.error = "client went away mid-stream";
+      break;
+    }
+  }
+  audit_facts(x, rewriter.facts);
+  x.audit.bytes_out = res.bytes_written();
+  co_return std::nullopt;
+}
+
+}  // namespace signgate::gateway::surfaces
