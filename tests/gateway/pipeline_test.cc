@@ -563,7 +563,7 @@ TEST(Pipeline, AnthropicServiceTierIsBedrocksHeader) {
   served.pieces = {R"({"type":"message","content":[],"usage":{"input_tokens":3,"output_tokens":1}})"};
   h.upstream->script.push_back(served);
   const auto r = h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
-                        R"({"model":"fast","max_tokens":5,"service_tier":"priority","messages":[]})");
+                        R"({"model":"amazon.nova-pro-v1:0","max_tokens":5,"service_tier":"priority","messages":[]})");
   EXPECT_EQ(r.res.status, 200u) << r.res.body;
   EXPECT_EQ(json::parse(r.res.body)["usage"]["service_tier"], "priority");
   ASSERT_EQ(h.upstream->calls.size(), 1u);
@@ -573,6 +573,18 @@ TEST(Pipeline, AnthropicServiceTierIsBedrocksHeader) {
     return hd.name == "X-Amzn-Bedrock-Service-Tier" && hd.value == "priority";
   }));
   EXPECT_EQ(h.audit_lines()[0]["service_tier"], "priority");
+  // A Claude model has no Priority tier on Bedrock: none is asked for, and the answer says standard.
+  Scripted plain;
+  plain.headers = {{"Content-Type", "application/json"}};
+  plain.pieces = {R"({"type":"message","content":[],"usage":{"input_tokens":3,"output_tokens":1}})"};
+  h.upstream->script.push_back(plain);
+  const auto c = h.call(bhttp::verb::post, "/v1/messages", bearer("full-secret"),
+                        R"({"model":"fast","max_tokens":5,"service_tier":"priority","messages":[]})");
+  EXPECT_EQ(json::parse(c.res.body)["usage"]["service_tier"], "standard");
+  ASSERT_EQ(h.upstream->calls.size(), 2u);
+  const auto& none = h.upstream->calls[1].headers;
+  EXPECT_FALSE(std::any_of(none.begin(), none.end(),
+                           [](const http::Header& hd) { return hd.name == "X-Amzn-Bedrock-Service-Tier"; }));
 }
 
 // A client with a guardrail cannot call without it, on any surface.

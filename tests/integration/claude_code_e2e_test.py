@@ -170,19 +170,15 @@ class ClaudeCode(unittest.TestCase):
         return call(self.gw.url, "/v1/messages", json.dumps(body), AUTH)
 
     # Anthropic's service_tier never reaches the InvokeModel body: auto and standard_only are
-    # Bedrock's default (no header), priority and flex its header; usage and the audit say which.
+    # Bedrock's default (no header), priority and flex its header where the model has them (else
+    # the default tier, as on the OpenAI surfaces); usage and the audit say which served.
     def test_service_tier_on_messages(self):
-        for tier in (None, "auto", "standard_only"):
+        for tier in (None, "auto", "standard_only", "priority", "flex"):
             status, _, data = self.messages("claude-sonnet-4-5-20250929", tier)
             self.assertEqual(status, 200, data)
             self.assertEqual(json.loads(data)["usage"]["service_tier"], "standard")
             self.assertIsNone(self.fake.requests_to("invoke")[-1].get("service_tier"))
             self.assertEqual(self.gw.wait_audit_caught_up()[-1]["service_tier"], "default")
-        # Claude on Bedrock has only the default tier: priority is Bedrock's 400, in Anthropic's shape.
-        status, _, data = self.messages("claude-sonnet-4-5-20250929", "priority")
-        self.assertEqual(status, 400, data)
-        self.assertEqual(json.loads(data)["error"]["message"], "The provided service tier is not supported for this model.")
-        self.assertEqual(json.loads(data)["type"], "error")
         # A model that has it: the header goes, and the tier served comes back, whole and streamed.
         for stream in (False, True):
             status, _, data = self.messages("amazon.nova-pro-v1:0", "flex", stream)

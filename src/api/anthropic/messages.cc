@@ -1,10 +1,11 @@
 #include "api/anthropic/messages.h"
 
-#include "api/json_fields.h"
-#include "api/json_scan.h"
 #include <algorithm>
 
 #include "api/json_depth.h"
+#include "api/json_fields.h"
+#include "api/json_scan.h"
+#include "api/service_tier.h"
 #include "aws/scrub_identity.h"
 #include "common/base64.h"
 
@@ -299,6 +300,12 @@ std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body,
   auto tier = take_service_tier(req);
   if (auto* e = std::get_if<ApiError>(&tier)) return *e;
   out.service_tier = std::move(std::get<std::string>(tier));
+  // A tier the model lacks on Bedrock (Claude has Priority and Flex nowhere yet) is the default
+  // tier, as on the OpenAI surfaces: the answer's usage.service_tier says "standard".
+  if (!out.service_tier.empty() &&
+      !tier_available(out.model_id, out.service_tier == "priority" ? ServiceTier::kPriority : ServiceTier::kFlex)) {
+    out.service_tier.clear();
+  }
   if (!req.contains("anthropic_version")) req["anthropic_version"] = "bedrock-2023-05-31";
   out.dropped_betas = apply_betas(req, betas.requested, accepted_betas(betas, out.model_id));
   fold_system_messages(req);

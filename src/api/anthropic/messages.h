@@ -49,8 +49,9 @@ struct Betas {
 // A /v1/messages body → InvokeModel's: `model` and `stream` taken out, anthropic_version
 // added, the betas merged into anthropic_beta (apply_betas, with what the policy accepts for the
 // model ID the alias resolves to). Anthropic's `service_tier` is taken out too: "auto" and
-// "standard_only" are Bedrock's default tier (Claude has no other on Bedrock); signgate also
-// takes "priority" and "flex", asked for in the header (service_tier); anything else is a 400.
+// "standard_only" are Bedrock's default tier; signgate also takes "priority" and "flex", asked
+// for in the header (service_tier) where the model has them (api/service_tier.h; Claude has them
+// nowhere yet, so its answer says "standard"); anything else is a 400.
 // A body nested deeper than `max_depth` is refused before anything walks it.
 std::variant<MessagesRequest, ApiError> to_invoke(std::string_view body,
                                                   const std::map<std::string, std::string>& aliases,

@@ -217,10 +217,12 @@ TEST(AnthropicCountTokens, ProfileModel) {
 }
 
 // Anthropic's service_tier: auto and standard_only are Bedrock's default (no header), priority
-// and flex a header, anything else a 400; never a body key Bedrock would refuse.
+// and flex a header where the model has them (Claude: nowhere yet), anything else a 400; never a
+// body key Bedrock would refuse.
 TEST(AnthropicRequest, ServiceTier) {
-  const auto tier_of = [](const char* value) {
-    auto r = to_invoke(std::string(R"({"model":"m","max_tokens":5,"messages":[],"service_tier":)") + value + "}", {});
+  const auto tier_of = [](const char* value, const char* model = "amazon.nova-pro-v1:0") {
+    auto r = to_invoke(
+        std::string(R"({"model":")") + model + R"(","max_tokens":5,"messages":[],"service_tier":)" + value + "}", {});
     if (auto* e = std::get_if<ApiError>(&r)) return "error: " + e->message;
     EXPECT_FALSE(json::parse(std::get<MessagesRequest>(r).bedrock_body).contains("service_tier"));
     return std::get<MessagesRequest>(r).service_tier;
@@ -229,6 +231,8 @@ TEST(AnthropicRequest, ServiceTier) {
   EXPECT_EQ(tier_of(R"("standard_only")"), "");
   EXPECT_EQ(tier_of(R"("priority")"), "priority");
   EXPECT_EQ(tier_of(R"("flex")"), "flex");
+  EXPECT_EQ(tier_of(R"("flex")", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "");
+  EXPECT_EQ(tier_of(R"("priority")", "us.anthropic.claude-opus-4-5-20251101-v1:0"), "");
   EXPECT_EQ(tier_of(R"("reserved")"), "error: service_tier: must be auto, standard_only, priority or flex");
   EXPECT_EQ(tier_of("7"), "error: service_tier: must be auto, standard_only, priority or flex");
   EXPECT_EQ(anthropic_service_tier(""), "standard");
