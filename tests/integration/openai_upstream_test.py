@@ -1,0 +1,373 @@
+#!/usr/bin/python3
+"""OpenAI's own models on Bedrock: `models:` entries with `api: openai` are served by Bedrock
+Mantle's OpenAI-compatible API (bedrock-mantle.{region}.api.aws/openai/v1), the request passed on
+as OpenAI's, signed with SigV4 for the service `bedrock-mantle` with the STS credentials of the
+assumed role. Behind signgate: aws_fake.py (STS) and mantle_fake.py (Mantle), which verifies every
+signature with botocore against the credentials that STS issued, refuses what Mantle refuses (an
+unknown model, GPT-5.x on chat completions) and what signgate must never send
+(previous_response_id, item_reference, store other than false), and checks that reasoning comes
+back verbatim before its function call.
+
+In front: the `openai` v6 client (tests/e2e/openai_upstream.mjs): chat completions for gpt-oss
+whole and streamed (the usage chunk only when asked), Responses for GPT-5.5 whole and streamed, a
+function tool round trip through previous_response_id (Mantle receives the earlier items in
+`input`), through items and through item_reference; another client cannot continue the first
+client's response; a model outside the allowlist is 403 before Mantle sees anything; Mantle's 429
+is the caller's 429 in OpenAI's shape; the model field is the caller's name in every answer and
+event; the audit line has Mantle's token counts. And the Codex CLI (`codex exec`) with
+`model = "gpt-5"` aliased to openai.gpt-5.5: a prompt and an exec_command round trip."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+from urllib.request import urlopen  # noqa: F401
+
+from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+import aws_fake
+import mantle_fake
+from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
+
+E2E = os.path.join(ROOT, "tests", "e2e")
+CODEX = os.path.join(E2E, "node_modules", ".bin", "codex")
+SECRET = "sgk_mantle_TEST_0123456789abcdefghijklmno"
+OTHER_SECRET = "sgk_mantle_OTHER_0123456789abcdefghijklm"
+CODEX_SECRET = "sgk_mantle_CODEX_0123456789abcdefghijklm"
+GPT55 = "openai.gpt-5.5"
+OSS = "openai.gpt-oss-120b-1:0"
+MODELS = ("models:\n"
+          "  gpt-5.5: {id: openai.gpt-5.5, api: openai}\n"
+          "  gpt-5: {id: openai.gpt-5.5, api: openai, endpoint: mantle}\n"
+          "  gpt-oss: {id: openai.gpt-oss-120b-1:0, api: openai}\n"
+          "  gpt-9: {id: openai.gpt-9, api: openai}\n"
+          "  kimi: {id: moonshotai.kimi-k2.5, api: openai}\n")
+
+
+def start_stack(clients):
+    # signgate refuses an alias no client may call: one that may call kimi, never used.
+    clients = clients + [{"name": "kimi-only", "secret": "sgk_mantle_KIMI_0123456789abcdefghijklmn",
+                          "models": '["moonshotai.*"]'}]
+    fake, fake_url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+    mantle, mantle_url = mantle_fake.start(fake, region="us-east-1")
+    gw = Gateway(fake_url, clients, extra=MODELS, aws_extra="  mantle_endpoint: %s\n" % mantle_url)
+    return fake, mantle, mantle_url, gw
+
+
+class OpenAIClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, cls.mantle, cls.mantle_url, cls.gw = start_stack([
+            {"name": "flashback", "secret": SECRET, "models": '["openai.gpt-*"]'},
+            {"name": "other", "secret": OTHER_SECRET, "models": '["openai.gpt-*"]'}])
+        env = dict(os.environ, SIGNGATE_URL=cls.gw.url, SIGNGATE_SECRET=SECRET, SIGNGATE_OTHER_SECRET=OTHER_SECRET,
+                   MANTLE_URL=cls.mantle_url, NODE_NO_WARNINGS="1")
+        for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            env.pop(k, None)
+        p = subprocess.run(["node", "openai_upstream.mjs"], cwd=E2E, env=env, capture_output=True, timeout=180)
+        cls.stderr = p.stderr.decode()
+        cls.results = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
+        cls.audit = cls.gw.wait_audit_caught_up()
+        cls.logs = cls.gw.logs()
+        cls.gw.stop()
+        cls.fake.shutdown()
+        cls.mantle.shutdown()
+
+    def result(self, name):
+        self.assertIn(name, self.results, self.stderr[-3000:])
+        return self.results[name]
+
+    def ok(self, name):
+        r = self.result(name)
+        self.assertTrue(r["ok"], r)
+        return r
+
+    def refused(self, name):
+        r = self.result(name)
+        self.assertFalse(r["ok"], r)
+        return r
+
+    def sent(self, path_end, model=None):
+        """What Mantle received on this path (for this Bedrock model), in order."""
+        return [r for r in self.mantle.requests_to(path_end) if model is None or r["model"] == model]
+
+    def audit_of(self, request_id):
+        return next((l for l in self.audit if l["request_id"] == request_id), None)
+
+    # -- every call --------------------------------------------------------------------------
+
+    def test_every_call_signed_for_bedrock_mantle_with_the_assumed_role(self):
+        self.assertEqual(self.mantle.rejected, [])
+        requests = self.mantle.requests_to()
+        self.assertGreater(len(requests), 15)
+        for r in requests:
+            self.assertEqual((r["service"], r["region"], r["session_token"], r["method"], r["content_type"]),
+                             ("bedrock-mantle", "us-east-1", True, "POST", "application/json"), r)
+            self.assertIn(r["access_key"], self.fake.issued, r)  # issued by the emulated STS (AssumeRole)
+            self.assertIn(r["path"], ("/openai/v1/chat/completions", "/openai/v1/responses"))
+        self.assertGreaterEqual(self.fake.counts.get("issued_AssumeRole", 0), 1, self.fake.counts)
+
+    def test_no_responses_call_continues_on_mantle(self):
+        for r in self.sent("/responses"):
+            body = r["body"]
+            self.assertNotIn("previous_response_id", body)
+            self.assertIs(body["store"], False)
+            self.assertIn("reasoning.encrypted_content", body["include"])
+            self.assertFalse([i for i in body["input"] if i.get("type") == "item_reference"], body)
+
+    # -- chat completions --------------------------------------------------------------------
+
+    def test_chat(self):
+        r = self.ok("chat.create")
+        self.assertEqual((r["model"], r["text"], r["finish"]), ("gpt-oss", "Hello from " + OSS, "stop"))
+        self.assertEqual(r["usage"]["completion_tokens"], 5)
+        line = self.audit_of(r["request_id"])
+        self.assertIsNotNone(line, r)
+        self.assertEqual((line["client"], line["status"], line["operation"], line["surface"]),
+                         ("flashback", 200, "converse", "openai"), line)
+        self.assertEqual((line["input_tokens"], line["output_tokens"]),
+                         (r["usage"]["prompt_tokens"], r["usage"]["completion_tokens"]), line)
+        self.assertEqual(self.sent("/chat/completions", OSS)[0]["body"]["model"], OSS)
+
+    def test_chat_stream_without_usage(self):
+        r = self.ok("chat.stream")
+        self.assertEqual((r["models"], r["text"], r["finish"]), (["gpt-oss"], "Hello from " + OSS, ["stop"]))
+        self.assertEqual(r["usage_chunks"], [], "the caller did not ask for the usage chunk")
+        # signgate asked Mantle for usage all the same, and audited it.
+        streamed = [x for x in self.sent("/chat/completions", OSS) if x["body"].get("stream")]
+        self.assertTrue(streamed)
+        for x in streamed:
+            self.assertIs(x["body"]["stream_options"]["include_usage"], True)
+        line = self.audit_of(r["request_id"])
+        self.assertIsNotNone(line, r)
+        self.assertEqual(line["operation"], "converse-stream")
+        self.assertEqual(line["output_tokens"], 5, line)
+        self.assertGreater(line["input_tokens"], 0, line)
+
+    def test_chat_stream_with_usage(self):
+        r = self.ok("chat.stream.usage")
+        self.assertEqual((r["models"], r["text"]), (["gpt-oss"], "Hello from " + OSS))
+        self.assertEqual(len(r["usage_chunks"]), 1, r)
+        chunk = r["usage_chunks"][0]
+        self.assertEqual(chunk["choices"], 0)
+        self.assertEqual(chunk["usage"]["completion_tokens"], 5)
+        line = self.audit_of(r["request_id"])
+        self.assertEqual((line["input_tokens"], line["output_tokens"]),
+                         (chunk["usage"]["prompt_tokens"], chunk["usage"]["completion_tokens"]), line)
+
+    def test_chat_tool_round_trip(self):
+        r = self.ok("chat.tools")
+        self.assertEqual((r["tool"], r["args"], r["finish"]), ("get_weather", {"city": "Paris"}, "tool_calls"))
+        self.assertEqual(r["answer"], "The tool said: 18C and sunny")
+        self.assertEqual(r["models"], ["gpt-oss", "gpt-oss"])
+
+    def test_gpt5_on_chat_refused_by_mantle(self):
+        r = self.refused("chat.gpt5-refused-by-mantle")
+        self.assertEqual((r["status"], r["type"], r["param"]), (400, "invalid_request_error", "model"), r)
+        self.assertIn("Responses API", r["message"])
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def test_responses_create(self):
+        r = self.ok("responses.create")
+        self.assertTrue(r["id"].startswith("resp_"))
+        self.assertEqual((r["status"], r["text"], r["output_text"], r["model"]),
+                         ("completed", "Hello from " + GPT55, "Hello from " + GPT55, "gpt-5.5"))
+        self.assertEqual(r["types"], ["reasoning", "message"])
+        line = self.audit_of(r["request_id"])
+        self.assertIsNotNone(line, r)
+        self.assertEqual((line["operation"], line["status"]), ("converse", 200))
+        self.assertEqual((line["input_tokens"], line["output_tokens"]),
+                         (r["usage"]["input_tokens"], r["usage"]["output_tokens"]), line)
+        body = [x for x in self.sent("/responses", GPT55) if x["body"].get("instructions") == "Be brief."][0]["body"]
+        self.assertEqual(body["input"], [{"type": "message", "role": "user", "content": "Hi"}])
+
+    def test_responses_stream(self):
+        r = self.ok("responses.stream")
+        self.assertEqual(r["types"][:2], ["response.created", "response.in_progress"])
+        self.assertEqual(r["types"][-1], "response.completed")
+        for t in ("response.output_item.added", "response.content_part.added", "response.output_text.delta",
+                  "response.output_text.done", "response.content_part.done", "response.output_item.done"):
+            self.assertIn(t, r["types"])
+        self.assertEqual(r["seqs"], list(range(len(r["types"]))))
+        self.assertEqual(set(r["models"]), {"gpt-5.5"})
+        self.assertEqual((r["deltas"], r["text"], r["status"]), ("Hello from " + GPT55,) * 2 + ("completed",))
+        line = self.audit_of(r["request_id"])
+        self.assertIsNotNone(line, r)
+        self.assertEqual(line["operation"], "converse-stream")
+        self.assertEqual((line["input_tokens"], line["output_tokens"]),
+                         (r["usage"]["input_tokens"], r["usage"]["output_tokens"]), line)
+        helper = self.ok("responses.stream-helper")
+        self.assertEqual((helper["deltas"], helper["status"], helper["model"]),
+                         ("Hello from " + GPT55, "completed", "gpt-5.5"))
+
+    def test_tool_round_trip_through_previous_response_id(self):
+        r = self.ok("responses.tools.previous_response_id")
+        self.assertEqual((r["tool"], r["args"]), ("get_weather", {"city": "Paris"}))
+        self.assertEqual(r["first_types"], ["reasoning", "function_call"])
+        self.assertEqual(r["answer"], "The tool said: 18C and sunny")
+        self.assertEqual(r["previous"], r["first"])
+        self.assertEqual(r["models"], ["gpt-5.5", "gpt-5.5"])
+        # Mantle got the whole conversation in input: the question, the first turn's reasoning
+        # (its encrypted_content verbatim, or the emulator would have refused it), the call and
+        # its output; no previous_response_id, store false.
+        second = [x["body"] for x in self.sent("/responses", GPT55)
+                  if any(i.get("call_id") == r["call_id"] and i.get("type") == "function_call_output"
+                         for i in x["body"]["input"])]
+        self.assertEqual(len(second), 1)
+        body = second[0]
+        self.assertEqual([i.get("type") for i in body["input"]],
+                         ["message", "reasoning", "function_call", "function_call_output"], body["input"])
+        self.assertEqual(body["input"][0]["content"], "signgate-tool: weather in Paris?")
+        self.assertTrue(body["input"][1]["encrypted_content"])
+        self.assertNotIn("previous_response_id", body)
+        self.assertIs(body["store"], False)
+
+    def test_three_turns(self):
+        r = self.ok("responses.three-turns")
+        self.assertEqual(r["answer"], "Hello from " + GPT55)
+        body = [x["body"] for x in self.sent("/responses", GPT55)
+                if any(i.get("content") == "Once more?" for i in x["body"]["input"])][0]
+        said = [(i.get("type"), i.get("role")) for i in body["input"]]
+        self.assertEqual(said, [("message", "user"), ("reasoning", None), ("message", "assistant"),
+                                ("message", "user"), ("reasoning", None), ("message", "assistant"),
+                                ("message", "user")], body["input"])
+
+    def test_tool_round_trip_through_items_streamed(self):
+        r = self.ok("responses.tools.stream-items")
+        self.assertEqual((r["args"], r["answer"], r["encrypted"]), ({"city": "Paris"}, "The tool said: 18C and sunny",
+                                                                    True))
+        self.assertEqual(r["argDeltas"], 2)
+        self.assertEqual(set(r["models"]), {"gpt-5.5"})
+
+    def test_item_reference(self):
+        r = self.ok("responses.item_reference")
+        self.assertEqual(r["answer"], "The tool said: 21C")
+        body = [x["body"] for x in self.sent("/responses", GPT55)
+                if any(i.get("output") == "21C" for i in x["body"]["input"])][0]
+        self.assertEqual([i.get("type", "message") for i in body["input"]],
+                         ["message", "reasoning", "function_call", "function_call_output"])
+        self.assertEqual([i["id"] for i in body["input"][1:3]], r["references"])
+
+    def test_another_client_cannot_continue(self):
+        r = self.refused("responses.other-client-cannot-continue")
+        self.assertEqual((r["status"], r["param"]), (400, "previous_response_id"), r)
+        self.assertIn("previous_response_id", r["message"] + str(r["param"]))
+
+    def test_model_outside_the_allowlist(self):
+        for name in ("responses.not-allowed", "chat.not-allowed"):
+            r = self.refused(name)
+            self.assertEqual(r["status"], 403, r)
+        self.assertEqual(self.sent("", "moonshotai.kimi-k2.5"), [], "nothing reached Mantle")
+
+    def test_unknown_model_at_mantle(self):
+        r = self.refused("responses.unknown-model")
+        self.assertEqual((r["status"], r["code"]), (404, "model_not_found"), r)
+        self.assertIn("openai.gpt-9", r["message"])
+
+    def test_background_refused(self):
+        r = self.refused("responses.background-refused")
+        self.assertEqual((r["status"], r["param"]), (400, "background"), r)
+
+    def test_mantle_throttling(self):
+        for name in ("responses.throttled", "chat.throttled"):
+            r = self.refused(name)
+            self.assertEqual((r["status"], r["type"]), (429, "rate_limit_error"), r)
+        throttled = [l for l in self.audit if l["status"] == 429]
+        self.assertEqual(len(throttled), 2, [(l["status"], l.get("error")) for l in self.audit])
+        # Three 429s each (a first try, signgate's two retries), then one retried away.
+        self.assertEqual(self.mantle.counts.get("throttled"), 7)
+        self.assertEqual(self.ok("responses.throttled-once")["text"], "Hello from " + GPT55)
+
+
+class Codex(unittest.TestCase):
+    """The Codex CLI with its plain provider config and model = "gpt-5", an alias of openai.gpt-5.5
+    with api: openai: Codex's Responses requests go to Mantle as they are."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, cls.mantle, cls.mantle_url, cls.gw = start_stack(
+            [{"name": "codex", "secret": CODEX_SECRET, "models": '["openai.gpt-*"]'}])
+        cls.home = tempfile.TemporaryDirectory(prefix="signgate-codex-home-")
+        cls.work = tempfile.TemporaryDirectory(prefix="signgate-codex-work-")
+        with open(os.path.join(ROOT, "examples", "codex", "config.toml")) as f:
+            config = f.read()
+        config, n = re.subn(r'^base_url = "[^"]*"', 'base_url = "%s/v1"' % cls.gw.url, config, flags=re.M)
+        assert n == 1
+        config, n = re.subn(r'^model = "[^"]*"', 'model = "gpt-5"', config, flags=re.M)
+        assert n == 1
+        with open(os.path.join(cls.home.name, "config.toml"), "w") as f:
+            f.write(config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.fake.shutdown()
+        cls.mantle.shutdown()
+        cls.home.cleanup()
+        cls.work.cleanup()
+
+    def codex(self, prompt):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
+        env.update(CODEX_HOME=self.home.name, SIGNGATE_API_KEY=CODEX_SECRET, NO_COLOR="1")
+        p = subprocess.run([CODEX, "exec", "--strict-config", "--skip-git-repo-check", "--ephemeral", "--json",
+                            "--dangerously-bypass-approvals-and-sandbox", prompt],
+                           cwd=self.work.name, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
+        events = []
+        for line in p.stdout.decode().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+        return p.returncode, events, p.stderr.decode()
+
+    @staticmethod
+    def items(events, kind):
+        return [e["item"] for e in events if e.get("type") == "item.completed" and e["item"].get("type") == kind]
+
+    def bodies(self, since=0):
+        return [r["body"] for r in self.mantle.requests_to("/responses")[since:]]
+
+    def test_a_prompt(self):
+        since = len(self.bodies())
+        rc, events, err = self.codex("Say hello")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual([m["text"] for m in self.items(events, "agent_message")], ["Hello from " + GPT55], events)
+        self.assertIn("turn.completed", [e["type"] for e in events])
+        bodies = self.bodies(since)
+        self.assertTrue(bodies)
+        for body in bodies:
+            self.assertEqual(body["model"], GPT55)
+            self.assertIs(body["stream"], True)
+            self.assertIs(body["store"], False)
+        self.assertEqual(self.mantle.rejected, [])
+
+    def test_a_tool_round_trip(self):
+        since = len(self.bodies())
+        rc, events, err = self.codex("Run the signgate-tool check")
+        self.assertEqual(rc, 0, err[-3000:])
+        commands = self.items(events, "command_execution")
+        self.assertEqual(len(commands), 1, events)
+        self.assertIn("echo signgate-tool-ok", commands[0]["command"])
+        self.assertEqual(commands[0]["exit_code"], 0)
+        final = self.items(events, "agent_message")[-1]["text"]
+        self.assertTrue(final.startswith("The tool said: "), final)
+        self.assertIn("signgate-tool-ok", final)
+        bodies = self.bodies(since)
+        self.assertEqual(len(bodies), 2, [b["input"][-1] for b in bodies])
+        # The second turn carried the first turn's reasoning (verbatim: the emulator checked its
+        # encrypted_content) ahead of the call, and Codex's output of it.
+        kinds = [i.get("type") for i in bodies[1]["input"]]
+        self.assertEqual(kinds[-3:], ["reasoning", "function_call", "function_call_output"], kinds)
+
+    def test_every_call_audited(self):
+        self.codex("Say hello")
+        lines = [l for l in self.gw.wait_audit_caught_up() if l["surface"] == "openai"]
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertEqual((line["client"], line["status"], line["operation"]), ("codex", 200, "converse-stream"))
+            self.assertGreater(line["output_tokens"], 0, line)
+
+
+if __name__ == "__main__":
+    unittest.main()
