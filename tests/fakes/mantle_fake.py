@@ -41,6 +41,10 @@ parsed JSON, or the raw text), model, status, access_key, session_token (sent or
 region, usage, stored (the body's `store`)}. server.rejected: the refused signatures.
 Control (unsigned): POST /_fake/control {"throttle_next": N} makes the next N calls 429
 {"error": {"type": "rate_limit_error", ...}}; GET /_fake/stats.
+
+bedrock-runtime's /openai/v1 (signed for `bedrock`) answers the same way, but for the Responses
+API of gpt-oss (400: not on runtime). OpenAIAPI(runtime=True) is that, for a server that verified
+the signature itself (aws_fake.py) to hand the request to: api.answer(handler, path, body, entry).
 """
 import base64
 import hashlib
@@ -92,101 +96,75 @@ def _usage_tokens(value):
     return max(1, len(json.dumps(value, separators=(",", ":"))) // 4)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "mantle-fake"
+def _send(h, status, payload, content_type="application/json", extra=()):
+    data = payload if isinstance(payload, bytes) else (
+        payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+    h.send_response(status)
+    h.send_header("Content-Type", content_type)
+    h.send_header("Content-Length", str(len(data)))
+    h.send_header("x-amzn-RequestId", "mantle-%d" % (time.time_ns() % 10**9))
+    for name, value in extra:
+        h.send_header(name, value)
+    h.end_headers()
+    h.wfile.write(data)
 
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("mantle-fake: " + (fmt % args) + "\n")
 
-    def _body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+class OpenAIAPI:
+    """The OpenAI API's state and answers, apart from the HTTP server: Mantle's (MantleServer), or
+    bedrock-runtime's /openai/v1 (runtime=True: another server, aws_fake.py, verifies the signature
+    for `bedrock` and hands the request to answer())."""
 
-    def _send(self, status, payload, content_type="application/json", extra=()):
-        data = payload if isinstance(payload, bytes) else (
-            payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", "mantle-%d" % (time.time_ns() % 10**9))
-        for name, value in extra:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def __init__(self, runtime=False, frame_delay=0.005):
+        self.runtime = runtime
+        self.frame_delay = frame_delay
+        self.lock = threading.Lock()
+        self.requests = []
+        self.rejected = []
+        self.counts = {}
+        self.throttle_next = 0
+        self.sealed = {}                # encrypted_content -> {"id": reasoning item id, "model"}
+        self.calls = {}                 # call_id -> {"id", "reasoning": its turn's reasoning id or None}
 
-    def do_GET(self):
-        self._handle()
+    def record(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+            del self.requests[:-1000]
 
-    def do_POST(self):
-        self._handle()
+    def count(self, name):
+        with self.lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
 
-    def do_DELETE(self):
-        self._handle()
+    def requests_to(self, path_end=None):
+        with self.lock:
+            return [r for r in self.requests if path_end is None or r["path"].endswith(path_end)]
 
-    def _handle(self):
-        body = self._body()
-        srv = self.server
-        path = urlsplit(self.path).path
-        if path.startswith("/_fake/"):
-            return self._control(path, body)
-        headers = list(self.headers.items())
-        url = "%s://%s%s" % (srv.scheme, self.headers.get("Host", ""), self.path)
-        access_key = _access_key_of(headers)
-        if access_key in srv.account.expired_keys():
-            srv.count("expired")
-            return self._send(403, {"message": "The security token included in the request is expired"},
-                              extra=[("x-amzn-ErrorType", "ExpiredTokenException")])
-        ok, reason, details = botocore_sigv4.verify(self.command, url, headers, body, srv.account.accepted(),
-                                                    max_skew_seconds=srv.max_skew)
-        if ok and details["service"] != SERVICE:
-            ok, reason = False, "Credential should be scoped to correct service: '%s'." % SERVICE
-        if ok and details["region"] != srv.region:
-            ok, reason = False, "Credential should be scoped to a valid region."
-        if not ok:
-            srv.count("rejected")
-            with srv.lock:
-                srv.rejected.append({"path": self.path, "reason": reason, "service": details.get("service"),
-                                     "region": details.get("region")})
-            return self._send(403, {"message": reason.split("\n")[0]},
-                              extra=[("x-amzn-ErrorType", "InvalidSignatureException")])
-        token = [v for n, v in headers if n.lower() == "x-amz-security-token"]
-        entry = {"path": path, "method": self.command, "access_key": access_key, "session_token": bool(token),
-                 "service": details["service"], "region": details["region"], "status": None, "model": None,
-                 "content_type": self.headers.get("Content-Type")}
+    def answer(self, h, path, body, entry):
+        """Answers a request whose signature checked out, on h (a BaseHTTPRequestHandler): `body`
+        the raw bytes, `entry` what is recorded of it (path, signer, ...), completed here."""
+        entry.update({"path": path, "method": h.command, "status": None, "model": None,
+                      "content_type": h.headers.get("Content-Type")})
         try:
             entry["body"] = json.loads(body) if body else None
         except ValueError:
             entry["body"] = body.decode(errors="replace")
-        srv.record(entry)
-        srv.count("verified")
+        self.record(entry)
+        self.count("verified")
         try:
-            self._route(path, entry)
+            self._route(h, path, entry)
         except Refused as e:
             entry["status"] = e.status
-            srv.count("refused")
-            self._send(e.status, e.body())
+            self.count("refused")
+            _send(h, e.status, e.body())
 
-    def _route(self, path, entry):
-        srv = self.server
-        if self.command == "GET" and path == "/openai/v1/models":
+    def _route(self, h, path, entry):
+        srv = self
+        if h.command == "GET" and path == "/openai/v1/models":
             entry["status"] = 200
-            return self._send(200, {"object": "list", "data": [
+            return _send(h, 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"} for m in MODELS]})
         if path not in ("/openai/v1/chat/completions", "/openai/v1/responses"):
-            raise Refused(404, "Unknown request URL: %s %s" % (self.command, path), "unknown_url")
-        if self.command != "POST":
+            raise Refused(404, "Unknown request URL: %s %s" % (h.command, path), "unknown_url")
+        if h.command != "POST":
             raise Refused(405, "Method not allowed", "method_not_allowed")
         body = entry["body"]
         if not isinstance(body, dict):
@@ -207,30 +185,20 @@ class Handler(BaseHTTPRequestHandler):
         if model not in MODELS:
             raise Refused(404, "The model `%s` does not exist or you do not have access to it." % model,
                           "model_not_found", "model")
+        if self.runtime and path.endswith("/responses") and not is_gpt5(model):
+            # "GPT OSS models support Chat Completions on bedrock-runtime, but don't support the
+            # Responses API there" (Bedrock user guide, inference-responses-api.html).
+            raise Refused(400, "The model %s does not support the Responses API on bedrock-runtime." % model,
+                          "unsupported_api", "model")
         if path.endswith("/chat/completions"):
             if is_gpt5(model):
                 raise Refused(400, "The model %s is only supported through the Responses API "
                                    "(/openai/v1/responses)." % model, "unsupported_api", "model")
-            return self._chat(body, model, entry)
-        return self._responses(body, model, entry)
+            return self._chat(h, body, model, entry)
+        return self._responses(h, body, model, entry)
 
-    def _control(self, path, body):
-        srv = self.server
-        if path == "/_fake/control":
-            for key, value in json.loads(body or b"{}").items():
-                if key not in ("throttle_next", "frame_delay"):
-                    return self._send(400, {"message": "unknown control " + key})
-                with srv.lock:
-                    setattr(srv, key, value)
-            return self._send(200, {"ok": True})
-        if path == "/_fake/stats":
-            with srv.lock:
-                return self._send(200, {"counts": srv.counts, "requests": srv.requests, "rejected": srv.rejected})
-        return self._send(404, {"message": "no such control"})
 
-    # ---------------------------------------------------------------- chat completions
-
-    def _chat(self, body, model, entry):
+    def _chat(self, h, body, model, entry):
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise Refused(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.",
@@ -272,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": text, "refusal": None}
             if call:
                 message["tool_calls"] = [call]
-            return self._send(200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
+            return _send(h, 200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
                                     "choices": [{"index": 0, "message": message, "logprobs": None,
                                                  "finish_reason": finish}],
                                     "usage": usage, "service_tier": "default", "system_fingerprint": None})
@@ -300,12 +268,12 @@ class Handler(BaseHTTPRequestHandler):
         if include_usage:
             chunks.append({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                            "service_tier": "default", "system_fingerprint": None, "choices": [], "usage": usage})
-        self._sse([(None, json.dumps(c)) for c in chunks] + [(None, "[DONE]")])
+        self._sse(h, [(None, json.dumps(c)) for c in chunks] + [(None, "[DONE]")])
 
     # ---------------------------------------------------------------- responses
 
-    def _responses(self, body, model, entry):
-        srv = self.server
+    def _responses(self, h, body, model, entry):
+        srv = self
         entry["stored"] = body.get("store", "absent")
         if body.get("previous_response_id") is not None:
             raise Refused(400, "previous_response_id reached Mantle: signgate must expand the conversation "
@@ -386,12 +354,12 @@ class Handler(BaseHTTPRequestHandler):
             "top_p": body.get("top_p", 1.0), "truncation": "disabled", "usage": usage, "user": None,
             "metadata": body.get("metadata") or {}}
         if not body.get("stream"):
-            return self._send(200, response)
-        self._sse([(e["type"], json.dumps(e)) for e in _response_events(response)])
+            return _send(h, 200, response)
+        self._sse(h, [(e["type"], json.dumps(e)) for e in _response_events(response)])
 
     def _check_items(self, items):
         """OpenAI's checks of a stateless (store: false) input."""
-        srv = self.server
+        srv = self
         seen_reasoning = set()  # reasoning item ids sent, each with a verified encrypted_content
         seen_calls = set()
         for i, item in enumerate(items):
@@ -429,24 +397,109 @@ class Handler(BaseHTTPRequestHandler):
             elif kind == "custom_tool_call":
                 seen_calls.add(item.get("call_id"))
 
-    def _sse(self, events):
+    def _sse(self, h, events):
         """200, then each (event name or None, data) as one chunk of a chunked body."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-amzn-RequestId", "mantle-stream-%d" % (time.time_ns() % 10**9))
-        self.end_headers()
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("x-amzn-RequestId", "mantle-stream-%d" % (time.time_ns() % 10**9))
+        h.end_headers()
         try:
             for name, data in events:
                 text = ("event: %s\n" % name if name else "") + "data: %s\n\n" % data
                 raw = text.encode()
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
-                self.wfile.flush()
-                if self.server.frame_delay:
-                    time.sleep(self.server.frame_delay)
-            self.wfile.write(b"0\r\n\r\n")
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+                h.wfile.flush()
+                if self.frame_delay:
+                    time.sleep(self.frame_delay)
+            h.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            h.close_connection = True
+
+
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mantle-fake"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("mantle-fake: " + (fmt % args) + "\n")
+
+    def _body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status, payload, content_type="application/json", extra=()):
+        _send(self, status, payload, content_type, extra)
+
+    def do_GET(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_DELETE(self):
+        self._handle()
+
+    def _handle(self):
+        body = self._body()
+        srv = self.server
+        path = urlsplit(self.path).path
+        if path.startswith("/_fake/"):
+            return self._control(path, body)
+        headers = list(self.headers.items())
+        url = "%s://%s%s" % (srv.scheme, self.headers.get("Host", ""), self.path)
+        access_key = _access_key_of(headers)
+        if access_key in srv.account.expired_keys():
+            srv.count("expired")
+            return self._send(403, {"message": "The security token included in the request is expired"},
+                              extra=[("x-amzn-ErrorType", "ExpiredTokenException")])
+        ok, reason, details = botocore_sigv4.verify(self.command, url, headers, body, srv.account.accepted(),
+                                                    max_skew_seconds=srv.max_skew)
+        if ok and details["service"] != SERVICE:
+            ok, reason = False, "Credential should be scoped to correct service: '%s'." % SERVICE
+        if ok and details["region"] != srv.region:
+            ok, reason = False, "Credential should be scoped to a valid region."
+        if not ok:
+            srv.count("rejected")
+            with srv.lock:
+                srv.rejected.append({"path": self.path, "reason": reason, "service": details.get("service"),
+                                     "region": details.get("region")})
+            return self._send(403, {"message": reason.split("\n")[0]},
+                              extra=[("x-amzn-ErrorType", "InvalidSignatureException")])
+        token = [v for n, v in headers if n.lower() == "x-amz-security-token"]
+        srv.answer(self, path, body, {"access_key": access_key, "session_token": bool(token),
+                                      "service": details["service"], "region": details["region"]})
+
+
+    def _control(self, path, body):
+        srv = self.server
+        if path == "/_fake/control":
+            for key, value in json.loads(body or b"{}").items():
+                if key not in ("throttle_next", "frame_delay"):
+                    return self._send(400, {"message": "unknown control " + key})
+                with srv.lock:
+                    setattr(srv, key, value)
+            return self._send(200, {"ok": True})
+        if path == "/_fake/stats":
+            with srv.lock:
+                return self._send(200, {"counts": srv.counts, "requests": srv.requests, "rejected": srv.rejected})
+        return self._send(404, {"message": "no such control"})
+
+    # ---------------------------------------------------------------- chat completions
+
 
 
 def _pieces(text):
@@ -536,37 +589,17 @@ def _access_key_of(headers):
     return None
 
 
-class MantleServer(ThreadingHTTPServer):
+class MantleServer(ThreadingHTTPServer, OpenAIAPI):
     daemon_threads = True
 
     def __init__(self, address, account, region, max_skew, frame_delay, verbose):
-        super().__init__(address, Handler)
+        ThreadingHTTPServer.__init__(self, address, Handler)
+        OpenAIAPI.__init__(self, runtime=False, frame_delay=frame_delay)
         self.account = account          # the aws_fake server whose STS issues the credentials
         self.region = region
         self.scheme = "http"
         self.max_skew = max_skew
-        self.frame_delay = frame_delay
         self.verbose = verbose
-        self.lock = threading.Lock()
-        self.requests = []
-        self.rejected = []
-        self.counts = {}
-        self.throttle_next = 0
-        self.sealed = {}                # encrypted_content -> {"id": reasoning item id, "model"}
-        self.calls = {}                 # call_id -> {"id", "reasoning": its turn's reasoning id or None}
-
-    def record(self, entry):
-        with self.lock:
-            self.requests.append(entry)
-            del self.requests[:-1000]
-
-    def count(self, name):
-        with self.lock:
-            self.counts[name] = self.counts.get(name, 0) + 1
-
-    def requests_to(self, path_end=None):
-        with self.lock:
-            return [r for r in self.requests if path_end is None or r["path"].endswith(path_end)]
 
 
 def start(account, region="us-east-1", port=0, max_skew=900, frame_delay=0.005, verbose=False, host="127.0.0.1"):

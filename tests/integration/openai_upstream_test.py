@@ -280,6 +280,88 @@ class OpenAIClient(unittest.TestCase):
         self.assertEqual(self.ok("responses.throttled-once")["text"], "Hello from " + GPT55)
 
 
+class Emulator(unittest.TestCase):
+    """The emulator's own checks bite (so the tests above would fail if signgate sent what Mantle or
+    this test refuses): requests signed here with botocore, with credentials its STS issued."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, _ = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        cls.mantle, cls.url = mantle_fake.start(cls.fake, region="us-east-1")
+        cls.creds = cls.fake.issue("test")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mantle.shutdown()
+        cls.fake.shutdown()
+
+    def call(self, path, body, service="bedrock-mantle", region="us-east-1", secret=None):
+        import datetime
+        from urllib.error import HTTPError
+        from urllib.request import Request
+        import botocore_sigv4
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        host = self.url.split("//", 1)[1]
+        amz_date = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+        headers = [("Host", host), ("Content-Type", "application/json"), ("X-Amz-Date", amz_date),
+                   ("X-Amz-Security-Token", self.creds["Token"])]
+        signed = botocore_sigv4.sign("POST", self.url + path, headers, data, region, service,
+                                     self.creds["AccessKeyId"], secret or self.creds["SecretAccessKey"],
+                                     self.creds["Token"], amz_date)
+        request = Request(self.url + path, data, dict(headers[1:], Authorization=signed["authorization"]))
+        try:
+            with urlopen(request, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def turn(self, body):
+        return self.call("/openai/v1/responses", dict({"model": GPT55, "store": False,
+                                                      "include": ["reasoning.encrypted_content"]}, **body))
+
+    def test_signatures(self):
+        self.assertEqual(self.turn({"input": "Hi"})[0], 200)
+        for kwargs in ({"service": "bedrock"}, {"region": "us-west-2"}, {"secret": "wrong"}):
+            status, body = self.call("/openai/v1/responses", {"model": GPT55, "input": "Hi", "store": False}, **kwargs)
+            self.assertEqual(status, 403, (kwargs, body))
+
+    def test_what_mantle_refuses(self):
+        status, body = self.call("/openai/v1/responses", b"{not json")
+        self.assertEqual(status, 400, body)
+        status, body = self.turn({"model": "openai.gpt-7", "input": "Hi"})
+        self.assertEqual((status, body["error"]["code"], body["error"]["type"]),
+                         (404, "model_not_found", "invalid_request_error"))
+        self.assertIn("does not exist", body["error"]["message"])
+        status, body = self.call("/openai/v1/chat/completions",
+                                 {"model": GPT55, "messages": [{"role": "user", "content": "Hi"}]})
+        self.assertEqual(status, 400, body)
+        for extra in ({"previous_response_id": "resp_1"}, {"store": True}, {"input": [{"type": "item_reference",
+                                                                                     "id": "msg_1"}]}):
+            status, body = self.turn(dict({"input": "Hi"}, **extra))
+            self.assertEqual(status, 400, (extra, body))
+
+    def test_reasoning_must_come_back_before_its_call(self):
+        question = {"role": "user", "content": "signgate-tool: weather?"}
+        tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+        status, first = self.turn({"input": [question], "tools": tools})
+        self.assertEqual(status, 200, first)
+        reasoning, call = first["output"]
+        self.assertEqual((reasoning["type"], call["type"], call["arguments"]),
+                         ("reasoning", "function_call", '{"city":"Paris"}'))
+        output = {"type": "function_call_output", "call_id": call["call_id"], "output": "18C"}
+        status, body = self.turn({"input": [question, reasoning, call, output], "tools": tools})
+        self.assertEqual((status, body["output"][-1]["content"][0]["text"]), (200, "The tool said: 18C"))
+        status, body = self.turn({"input": [question, call, output], "tools": tools})
+        self.assertEqual(status, 400, body)
+        self.assertIn("without its required 'reasoning' item", body["error"]["message"])
+        tampered = dict(reasoning, encrypted_content=reasoning["encrypted_content"][:-4] + "AAAA")
+        status, body = self.turn({"input": [question, tampered, call, output], "tools": tools})
+        self.assertEqual(status, 400, body)
+        status, body = self.turn({"input": [question, output], "tools": tools})
+        self.assertEqual(status, 400, body)
+        self.assertIn("No tool call found", body["error"]["message"])
+
+
 class Codex(unittest.TestCase):
     """The Codex CLI with its plain provider config and model = "gpt-5", an alias of openai.gpt-5.5
     with api: openai: Codex's Responses requests go to Mantle as they are."""
@@ -340,6 +422,11 @@ class Codex(unittest.TestCase):
             self.assertEqual(body["model"], GPT55)
             self.assertIs(body["stream"], True)
             self.assertIs(body["store"], False)
+            # Codex's tools reach Mantle as Codex offered them: functions, the multi_agent_v1
+            # namespace and the hosted web_search (Mantle has server-side tools; nothing dropped).
+            kinds = {(t["type"], t.get("name")) for t in body["tools"]}
+            for tool in (("function", "exec_command"), ("namespace", "multi_agent_v1"), ("web_search", None)):
+                self.assertIn(tool, kinds)
         self.assertEqual(self.mantle.rejected, [])
 
     def test_a_tool_round_trip(self):
@@ -353,6 +440,7 @@ class Codex(unittest.TestCase):
         final = self.items(events, "agent_message")[-1]["text"]
         self.assertTrue(final.startswith("The tool said: "), final)
         self.assertIn("signgate-tool-ok", final)
+        self.assertTrue(self.items(events, "reasoning"), events)  # the summary Codex asked for
         bodies = self.bodies(since)
         self.assertEqual(len(bodies), 2, [b["input"][-1] for b in bodies])
         # The second turn carried the first turn's reasoning (verbatim: the emulator checked its
