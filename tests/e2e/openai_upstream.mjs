@@ -125,6 +125,16 @@ await run("responses.tools.stream-items", async () => {
   return { argDeltas: argDeltas.length, args: JSON.parse(call.arguments), answer: text(second), models,
     encrypted: Boolean(reasoning?.encrypted_content) };
 });
+await run("responses.stream-then-previous_response_id", async () => {
+  // A streamed turn is kept as soon as it completed: the next turn continues it at once.
+  const stream = openai.responses.stream({ model: "gpt-5.5", input: "signgate-tool: weather in Paris?", tools: [weather] });
+  const first = await stream.finalResponse();
+  const call = first.output.find((i) => i.type === "function_call");
+  const second = openai.responses.stream({ model: "gpt-5.5", previous_response_id: first.id, tools: [weather],
+    input: [{ type: "function_call_output", call_id: call.call_id, output: "19C" }] });
+  const final = await second.finalResponse();
+  return { answer: text(final), model: final.model };
+});
 await run("responses.item_reference", async () => {
   const first = await openai.responses.create({ model: "gpt-5.5", input: "signgate-tool: weather in Paris?", tools: [weather] });
   const call = first.output.find((i) => i.type === "function_call");
@@ -168,6 +178,12 @@ for (const api of ["responses", "chat"]) {
     return { unexpected: "answered" };
   });
 }
+await run("responses.stream.throttled", async () => {
+  await throttle(3);
+  const stream = await openai.responses.create({ model: "gpt-5.5", input: "Hi", stream: true });
+  for await (const e of stream) void e;
+  return { unexpected: "answered" };
+});
 await run("responses.throttled-once", async () => {
   await throttle(1);
   const r = await openai.responses.create({ model: "gpt-5.5", input: "Hi" });

@@ -240,6 +240,10 @@ class OpenAIClient(unittest.TestCase):
         self.assertEqual(r["argDeltas"], 2)
         self.assertEqual(set(r["models"]), {"gpt-5.5"})
 
+    def test_stream_then_previous_response_id(self):
+        r = self.ok("responses.stream-then-previous_response_id")
+        self.assertEqual((r["answer"], r["model"]), ("The tool said: 19C", "gpt-5.5"))
+
     def test_item_reference(self):
         r = self.ok("responses.item_reference")
         self.assertEqual(r["answer"], "The tool said: 21C")
@@ -270,13 +274,13 @@ class OpenAIClient(unittest.TestCase):
         self.assertEqual((r["status"], r["param"]), (400, "background"), r)
 
     def test_mantle_throttling(self):
-        for name in ("responses.throttled", "chat.throttled"):
+        for name in ("responses.throttled", "chat.throttled", "responses.stream.throttled"):
             r = self.refused(name)
             self.assertEqual((r["status"], r["type"]), (429, "rate_limit_error"), r)
         throttled = [l for l in self.audit if l["status"] == 429]
-        self.assertEqual(len(throttled), 2, [(l["status"], l.get("error")) for l in self.audit])
+        self.assertEqual(len(throttled), 3, [(l["status"], l.get("error")) for l in self.audit])
         # Three 429s each (a first try, signgate's two retries), then one retried away.
-        self.assertEqual(self.mantle.counts.get("throttled"), 7)
+        self.assertEqual(self.mantle.counts.get("throttled"), 10)
         self.assertEqual(self.ok("responses.throttled-once")["text"], "Hello from " + GPT55)
 
 
