@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "api/anthropic/betas.h"
 #include "api/json_depth.h"
 #include "aws/eventstream.h"
 #include "aws/model_id.h"
@@ -431,7 +432,19 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
     to.max_retries = last_target ? -1 : 0;  // throttles move on at once, but on the last target
     to.head_timeout = left;
     tried = true;
-    UpstreamResult r = co_await x.upstream->send(rt, call, **credentials, to);
+    // Anthropic's betas were chosen for the model the caller named: a target that sends another
+    // gets them chosen again for its own (a beta that model lacks is never sent).
+    std::optional<UpstreamCall> adapted;
+    if (!t.model.empty() && t.model != call.model && x.audit.surface == "anthropic" &&
+        call.body.find("anthropic_beta") != std::string::npos) {
+      if (auto again =
+              api::anthropic::refilter_invoke_body(call.body, rt.anthropic_betas, t.model, rt.config.max_json_depth)) {
+        adapted = call;
+        adapted->body = std::move(again->body);
+        for (const auto& beta : again->dropped) x.metrics->beta_dropped(x.audit.client, beta);
+      }
+    }
+    UpstreamResult r = co_await x.upstream->send(rt, adapted ? *adapted : call, **credentials, to);
     ++x.audit.attempts;
     x.audit.target = t.name;
     x.audit.region = t.region;

@@ -163,8 +163,12 @@ struct Harness {
     }
     for (const auto& c : rt->clients.clients()) rt->identity_by_client[c.name] = cache;
     rt->identities.push_back({"base credentials", cache, {}, {}});
-    rt->anthropic_betas =
-        api::anthropic::BetaPolicy({{"*", {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"}}}, {});
+    std::vector<api::anthropic::BetaRule> beta_rules;
+    for (const auto& rule : cfg->anthropic_betas.value_or(std::vector<config::BetaRule>{})) {
+      beta_rules.push_back({rule.model, rule.betas});
+    }
+    if (beta_rules.empty()) beta_rules.push_back({"*", {"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"}});
+    rt->anthropic_betas = api::anthropic::BetaPolicy(beta_rules, cfg->model_families);
     // Routes' named identities sign as AKID-NAME; one named "broken..." holds no credentials.
     auto routes =
         RouteTable::build(*cfg, rt->identity_by_client, [](const std::string&, const config::IdentityConfig& id) {

@@ -236,6 +236,33 @@ TEST(Routes, AnInvokeStreamThrottledAfterMessageStartFailsOver) {
 }
 
 // A model no route matches goes as before: one call, the client's identity, aws.region.
+// Anthropic's betas are chosen again for a target that sends another model: the EU profile
+// here takes only interleaved thinking, so context-1m never reaches it.
+TEST(Routes, BetasAreChosenForTheModelATargetSends) {
+  Harness h(true, routes_yaml() +
+                      "anthropic:\n  betas:\n    \"eu.*\": [interleaved-thinking-2025-05-14]\n"
+                      "    \"*\": [interleaved-thinking-2025-05-14, context-1m-2025-08-07]\n");
+  h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
+  h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
+  Scripted ok;
+  ok.headers = {{"Content-Type", "application/json"}};
+  ok.pieces = {R"({"type":"message","content":[],"usage":{"input_tokens":3,"output_tokens":1}})"};
+  h.upstream->script.push_back(ok);
+  auto headers = bearer("full-secret");
+  headers.push_back({"anthropic-beta", "interleaved-thinking-2025-05-14,context-1m-2025-08-07"});
+  const auto r = h.call(bhttp::verb::post, "/v1/messages", headers,
+                        std::string(R"({"model":")") + kSonnet + R"(","max_tokens":5,"messages":[]})");
+  EXPECT_EQ(r.res.status, 200u) << r.res.body;
+  ASSERT_EQ(h.upstream->calls.size(), 3u);
+  EXPECT_EQ(json::parse(h.upstream->calls[0].body)["anthropic_beta"],
+            json::array({"interleaved-thinking-2025-05-14", "context-1m-2025-08-07"}));
+  EXPECT_EQ(json::parse(h.upstream->calls[2].body)["anthropic_beta"], json::array({"interleaved-thinking-2025-05-14"}));
+  EXPECT_EQ(h.audit_lines()[0]["target"], "eu");
+  EXPECT_NE(h.metrics.render({}, system_now())
+                .find(R"(signgate_anthropic_betas_dropped_total{client="full",beta="context-1m-2025-08-07"} 1)"),
+            std::string::npos);
+}
+
 TEST(Routes, AnUnroutedModelGoesAsBefore) {
   Harness h(true, routes_yaml());
   h.upstream->script.push_back(bedrock_error(429, "ThrottlingException"));
