@@ -405,9 +405,8 @@ class Handler(BaseHTTPRequestHandler):
             except converse_fake.Invalid as e:
                 return self._error(400, "ValidationException", str(e))
             if operation == "converse":
-                return self._send(200, json.dumps({
-                    "output": {"message": {"role": "assistant", "content": content}},
-                    "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}}), extra=token_headers)
+                return self._send(200, json.dumps(converse_fake.response_body(content, stop, usage)),
+                                  extra=token_headers)
             frames = [event_frame(kind, payload) for kind, payload in converse_fake.stream_events(content, stop, usage)]
             return self._stream(frames, model)
         if operation == "invoke" and embeddings_fake.family(model):

@@ -18,8 +18,8 @@ and the models that have priority and flex), then an answer built from what was 
     citationsContent block citing a web location {url, domain} (CITED_URL); streamed, the cited
     text's deltas are followed by a contentBlockDelta.delta.citation in the same block;
   - serviceTier {"type": T}: echoed in the stream's metadata event, and in the non-stream
-    answer that response_body() builds (aws_fake.py's Converse answer must be that body for
-    the echo to reach the caller); no serviceTier asked, none echoed;
+    answer that response_body() builds (aws_fake.py's Converse answer); no serviceTier asked,
+    none echoed;
   - cache points: the first request with a prefix writes it, later ones read it.
 
 Every Converse body is also kept, with its model, in server.converse_requests (a list).
