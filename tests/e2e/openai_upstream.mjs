@@ -66,7 +66,7 @@ await run("responses.create", async () => {
   const r = await openai.responses.create({ model: "gpt-5.5", input: "Hi", instructions: "Be brief." }).withResponse();
   const d = r.data;
   return { id: d.id, status: d.status, text: text(d), output_text: d.output_text, usage: d.usage, model: d.model,
-    types: d.output.map((i) => i.type), request_id: r.response.headers.get("x-request-id") };
+    types: d.output.map((i) => i.type), store: d.store, previous_response_id: d.previous_response_id, request_id: r.response.headers.get("x-request-id") };
 });
 await run("responses.stream", async () => {
   const { data: stream, response } = await openai.responses.create({ model: "gpt-5.5", input: "Hi", stream: true })
@@ -143,6 +143,11 @@ await run("responses.item_reference", async () => {
     ...first.output.map((i) => ({ type: "item_reference", id: i.id })),
     { type: "function_call_output", call_id: call.call_id, output: "21C" }] });
   return { answer: text(second), references: first.output.map((i) => i.id) };
+});
+await run("responses.store-false-not-kept", async () => {
+  const first = await openai.responses.create({ model: "gpt-5.5", input: "Hi", store: false });
+  await openai.responses.create({ model: "gpt-5.5", previous_response_id: first.id, input: "Go on" });
+  return { unexpected: "answered", store: first.store };
 });
 await run("responses.other-client-cannot-continue", async () => {
   await other.responses.create({ model: "gpt-5.5", previous_response_id: firstOfClient, input: "Go on" });

@@ -44,13 +44,13 @@ MODELS = ("models:\n"
           "  kimi: {id: moonshotai.kimi-k2.5, api: openai}\n")
 
 
-def start_stack(clients):
+def start_stack(clients, models=MODELS):
     # signgate refuses an alias no client may call: one that may call kimi, never used.
     clients = clients + [{"name": "kimi-only", "secret": "sgk_mantle_KIMI_0123456789abcdefghijklmn",
                           "models": '["moonshotai.*"]'}]
     fake, fake_url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
     mantle, mantle_url = mantle_fake.start(fake, region="us-east-1")
-    gw = Gateway(fake_url, clients, extra=MODELS, aws_extra="  mantle_endpoint: %s\n" % mantle_url)
+    gw = Gateway(fake_url, clients, extra=models, aws_extra="  mantle_endpoint: %s\n" % mantle_url)
     return fake, mantle, mantle_url, gw
 
 
@@ -206,7 +206,6 @@ class OpenAIClient(unittest.TestCase):
         self.assertEqual((r["tool"], r["args"]), ("get_weather", {"city": "Paris"}))
         self.assertEqual(r["first_types"], ["reasoning", "function_call"])
         self.assertEqual(r["answer"], "The tool said: 18C and sunny")
-        self.assertEqual(r["previous"], r["first"])
         self.assertEqual(r["models"], ["gpt-5.5", "gpt-5.5"])
         # Mantle got the whole conversation in input: the question, the first turn's reasoning
         # (its encrypted_content verbatim, or the emulator would have refused it), the call and
@@ -222,6 +221,18 @@ class OpenAIClient(unittest.TestCase):
         self.assertTrue(body["input"][1]["encrypted_content"])
         self.assertNotIn("previous_response_id", body)
         self.assertIs(body["store"], False)
+
+    def test_answer_says_what_the_caller_asked(self):
+        # Mantle saw neither previous_response_id nor the caller's store: the Response object the
+        # caller reads says what it asked for, as OpenAI's does (store defaults to true).
+        r = self.ok("responses.tools.previous_response_id")
+        self.assertEqual(r["previous"], r["first"])
+        r = self.ok("responses.create")
+        self.assertEqual((r["store"], r["previous_response_id"]), (True, None))
+
+    def test_store_false_is_not_kept(self):
+        r = self.refused("responses.store-false-not-kept")
+        self.assertEqual((r["status"], r["param"]), (400, "previous_response_id"), r)
 
     def test_three_turns(self):
         r = self.ok("responses.three-turns")
@@ -282,6 +293,61 @@ class OpenAIClient(unittest.TestCase):
         # Three 429s each (a first try, signgate's two retries), then one retried away.
         self.assertEqual(self.mantle.counts.get("throttled"), 10)
         self.assertEqual(self.ok("responses.throttled-once")["text"], "Hello from " + GPT55)
+
+
+def http(url, path, secret, body):
+    """A POST to signgate: (status, headers, text)."""
+    from urllib.error import HTTPError
+    from urllib.request import Request
+    request = Request(url + path, json.dumps(body).encode(),
+                      {"Authorization": "Bearer " + secret, "Content-Type": "application/json"})
+    try:
+        with urlopen(request, timeout=30) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+class RuntimeEndpoint(unittest.TestCase):
+    """endpoint: runtime: the same requests go to bedrock-runtime's /openai/v1, signed for
+    `bedrock`; aws_fake.py answers them with mantle_fake.OpenAIAPI(runtime=True) as server.openai."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, cls.mantle, _, cls.gw = start_stack(
+            [{"name": "rt", "secret": SECRET, "models": '["openai.gpt-*"]'}],
+            models=MODELS + "  gpt-5-rt: {id: openai.gpt-5.4, api: openai, endpoint: runtime}\n"
+                            "  oss-rt: {id: openai.gpt-oss-20b-1:0, api: openai, endpoint: runtime}\n")
+        if not hasattr(cls.fake, "openai"):
+            cls.tearDownClass()
+            raise unittest.SkipTest("aws_fake.py does not answer bedrock-runtime's /openai/v1 (server.openai)")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.fake.shutdown()
+        cls.mantle.shutdown()
+
+    def test_chat_and_responses_on_runtime(self):
+        status, _, text = http(self.gw.url, "/v1/chat/completions", SECRET,
+                               {"model": "oss-rt", "messages": [{"role": "user", "content": "Hi"}]})
+        self.assertEqual(status, 200, text)
+        answer = json.loads(text)
+        self.assertEqual((answer["model"], answer["choices"][0]["message"]["content"]),
+                         ("oss-rt", "Hello from openai.gpt-oss-20b-1:0"))
+        status, _, text = http(self.gw.url, "/v1/responses", SECRET, {"model": "gpt-5-rt", "input": "Hi", "stream": True})
+        self.assertEqual(status, 200, text)
+        self.assertIn('"delta":" openai.gpt-5.4"', text)
+        self.assertIn('"model":"gpt-5-rt"', text)
+        # gpt-oss has no Responses API on bedrock-runtime: Bedrock's 400 reaches the caller.
+        status, _, text = http(self.gw.url, "/v1/responses", SECRET, {"model": "oss-rt", "input": "Hi"})
+        self.assertEqual(status, 400, text)
+        sent = self.fake.openai.requests_to()
+        self.assertEqual([(r["path"], r["service"], r["region"], r["session_token"]) for r in sent],
+                         [("/openai/v1/chat/completions", "bedrock", "us-east-1", True),
+                          ("/openai/v1/responses", "bedrock", "us-east-1", True),
+                          ("/openai/v1/responses", "bedrock", "us-east-1", True)])
+        self.assertEqual(self.mantle.requests_to(), [], "nothing went to Mantle")
 
 
 class Emulator(unittest.TestCase):
