@@ -213,6 +213,17 @@ nlohmann::json permissions_policy(const PolicyScope& scope) {
                           {"Action", {"bedrock:ApplyGuardrail"}},
                           {"Resource", guardrail_arns}});
   }
+  if (scope.mantle) {
+    // Bedrock Mantle's OpenAI API (GPT-5.x, gpt-oss): its one inference action, on the account's
+    // projects in this region (a call naming none uses the default project). The action and
+    // resource are AWS's managed AmazonBedrockMantleInferenceAccess, narrowed to the region and
+    // account; Mantle has no per-model resource.
+    statements.push_back({{"Sid", "SigngateMantleInference"},
+                          {"Effect", "Allow"},
+                          {"Action", {"bedrock-mantle:CreateInference"}},
+                          {"Resource", arn_prefix(scope.region) + "bedrock-mantle:" + scope.region + ":" +
+                                           (scope.account.empty() ? "*" : scope.account) + ":project/*"}});
+  }
   if (scope.discovery) {
     // The list operations take no resource; the reads are held to the allowed models.
     statements.push_back({{"Sid", "SigngateListModels"},

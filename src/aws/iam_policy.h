@@ -64,6 +64,7 @@ struct PolicyScope {
   // What routes send with this role, each in its target's region; a guardrail given by ID is
   // granted in each of those regions too.
   std::vector<RegionalModel> routed;
+  bool mantle = false;  // some client may call a models: api: openai model on Mantle
 };
 
 // The ARN of a guardrail given by ID or ARN, and the bedrock:GuardrailIdentifier value a call

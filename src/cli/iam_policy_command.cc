@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "aws/iam_policy.h"
+#include "aws/model_pattern.h"
 #include "cli/sign_command.h"
 #include "config/config.h"
 #include "gateway/routes.h"
@@ -161,6 +162,11 @@ int run_iam_policy(const IamPolicyArgs& args, const Environment& env, std::ostre
     add_assumer(role, rs, client.name);
     add_client(role, client, cfg->discovery);
     role.scope.models.insert(role.scope.models.end(), client.models.begin(), client.models.end());
+    for (const auto& [model, runtime] : cfg->openai_models) {
+      for (const auto& allowed : client.models) {
+        role.scope.mantle = role.scope.mantle || (!runtime && aws::model_pattern_match(allowed, model));
+      }
+    }
     if (std::find(client.models.begin(), client.models.end(), "*") != client.models.end()) {
       role.warnings.push_back("iam-policy: warning: client " + client.name +
                               " may call every model (\"*\"), so the policy grants every model Bedrock offers; "

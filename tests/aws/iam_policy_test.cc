@@ -79,6 +79,20 @@ TEST(IamPolicy, DiscoveryAddsListAndReadStatements) {
                                    "arn:aws:bedrock:*::foundation-model/anthropic.claude-*"}));
 }
 
+// A client that may call an OpenAI-API model on Mantle needs Mantle's one inference action, on the
+// account's projects in the region.
+TEST(IamPolicy, MantleModelsNeedCreateInference) {
+  PolicyScope scope{"eu-west-1", "111122223333", {"openai.gpt-5*"}, true, false, true, false, {}, false, {}};
+  scope.mantle = true;
+  const auto p = permissions_policy(scope);
+  const auto& last = p["Statement"].back();
+  EXPECT_EQ(last["Sid"], "SigngateMantleInference");
+  EXPECT_EQ(last["Action"], nlohmann::json::array({"bedrock-mantle:CreateInference"}));
+  EXPECT_EQ(last["Resource"], "arn:aws:bedrock-mantle:eu-west-1:111122223333:project/*");
+  scope.mantle = false;
+  for (const auto& st : permissions_policy(scope)["Statement"]) EXPECT_NE(st["Sid"], "SigngateMantleInference");
+}
+
 // Guardrails: the role may apply only its clients' guardrails, and when every client has one,
 // IAM itself refuses an invocation without it.
 TEST(IamPolicy, GuardrailsAreGrantedAndEnforced) {
