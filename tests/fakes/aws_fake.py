@@ -75,6 +75,7 @@ import botocore_sigv4  # noqa: E402
 import converse_fake  # noqa: E402
 import embeddings_fake  # noqa: E402
 import lifecycle  # noqa: E402
+import mantle_fake  # noqa: E402
 
 
 def event_frame(event_type, payload, message_type="event", type_header=":event-type"):
@@ -246,6 +247,13 @@ class Handler(BaseHTTPRequestHandler):
             # What Bedrock's endpoint in one region says to a signature scoped to another.
             self.server.count("wrong_region")
             return self._error(403, "InvalidSignatureException", "Credential should be scoped to a valid region.")
+        if service == "bedrock" and urlsplit(self.path).path.startswith("/openai/"):
+            # bedrock-runtime's OpenAI-compatible API, answered as mantle_fake answers Mantle's.
+            self.server.count("bedrock_openai")
+            token = [v for n, v in headers if n.lower() == "x-amz-security-token"]
+            return self.server.openai.answer(self, urlsplit(self.path).path, body, {
+                "access_key": access_key, "session_token": bool(token), "service": service,
+                "region": details["region"]})
         if service == "bedrock":
             self.server.count("bedrock")
             return self._bedrock(body)
@@ -981,6 +989,7 @@ class FakeServer(ThreadingHTTPServer):
         self.last_guardrail = None  # the guardrail of the last ApplyGuardrail, Converse or InvokeModel
         self.async_invocations = {}  # invocationArn -> record
         self.async_tokens = {}  # clientRequestToken -> invocationArn
+        self.openai = mantle_fake.OpenAIAPI(runtime=True)  # bedrock-runtime's /openai/v1
         self.next_async_arn = None  # the next new invocation's ARN, when a test sets one
         self._lock = threading.Lock()
 

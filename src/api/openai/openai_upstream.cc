@@ -50,6 +50,26 @@ void read_response(const json& response, OpenAIAnswerFacts& facts) {
   }
 }
 
+// A response object as the caller's request makes it: its model name, the previous_response_id
+// and store it sent (Bedrock was sent neither), and the reasoning's encrypted content only when
+// it asked for it (signgate asked for it to keep in its store).
+void as_asked(json& response, const OpenAIUpstreamRequest& request) {
+  if (!response.is_object()) return;
+  rename_model(response, request.model_name);
+  if (response.contains("previous_response_id")) {
+    response["previous_response_id"] =
+        request.previous_response_id.empty() ? json(nullptr) : json(request.previous_response_id);
+  }
+  if (response.contains("store")) response["store"] = request.store;
+  if (!request.include_encrypted) {
+    if (json* output = response.contains("output") && response["output"].is_array() ? &response["output"] : nullptr) {
+      for (auto& item : *output) {
+        if (item.is_object() && string_field(item, "type") == "reasoning") item.erase("encrypted_content");
+      }
+    }
+  }
+}
+
 // Expands item_reference items (and collects what the store keeps of this turn's input).
 std::optional<ApiError> expand_input(const json& input, const ResponseHistory* history, std::size_t& budget, json& sent,
                                      json& kept) {
@@ -58,7 +78,13 @@ std::optional<ApiError> expand_input(const json& input, const ResponseHistory* h
     const json& item = input[i];
     const std::string p = "input[" + std::to_string(i) + "]";
     if (!item.is_object()) return bad("each input item must be an object", p);
-    if (string_field(item, "type") != "item_reference") {
+    const std::string type = string_field(item, "type");
+    const json* sealed = field(item, "encrypted_content");
+    // A reasoning item sent back without its content (the caller did not ask for it): the
+    // stored one has it, and Bedrock wants it back.
+    const bool bare_reasoning = type == "reasoning" && (sealed == nullptr || sealed->is_null()) && history != nullptr &&
+                                !string_field(item, "id").empty();
+    if (type != "item_reference" && !bare_reasoning) {
       sent.push_back(item);
       kept.push_back(item);
       continue;
@@ -69,6 +95,11 @@ std::optional<ApiError> expand_input(const json& input, const ResponseHistory* h
     }
     const std::string id = string_field(item, "id");
     auto stored = history->item(id);
+    if (!stored && bare_reasoning) {  // not kept here: sent as it came
+      sent.push_back(item);
+      kept.push_back(item);
+      continue;
+    }
     if (!stored) return bad("item '" + clip(id) + "' is not known (or expired, or was not stored)", p + ".id");
     const std::size_t size = dump_json(*stored).size();
     if (size > budget) return bad("the stored items this request names are larger than limits.max_body_bytes", p);
@@ -203,9 +234,8 @@ std::variant<OpenAIUpstreamRequest, ApiError> responses_for_openai(const json& r
   body.erase("previous_response_id");
   body["store"] = false;  // signgate's store keeps it, per client
   json include = body.contains("include") && body["include"].is_array() ? body["include"] : json::array();
-  if (std::find(include.begin(), include.end(), "reasoning.encrypted_content") == include.end()) {
-    include.push_back("reasoning.encrypted_content");
-  }
+  out.include_encrypted = std::find(include.begin(), include.end(), "reasoning.encrypted_content") != include.end();
+  if (!out.include_encrypted) include.push_back("reasoning.encrypted_content");
   body["include"] = std::move(include);
   out.body = dump_json(body);
   return out;
@@ -215,10 +245,11 @@ std::optional<std::string> openai_answer(std::string_view answer, const OpenAIUp
                                          OpenAIAnswerFacts& facts, int max_depth) {
   json j = parse_json(answer, max_depth);
   if (!j.is_object()) return std::nullopt;
-  rename_model(j, request.model_name);
   if (request.api == OpenAIApi::kResponses) {
-    read_response(j, facts);
+    read_response(j, facts);  // before as_asked: the store keeps the encrypted reasoning
+    as_asked(j, request);
   } else {
+    rename_model(j, request.model_name);
     read_usage(object_field(j, "usage"), facts);
     read_tier(j, facts);
   }
@@ -237,11 +268,18 @@ std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
       const json* choices = field(j, "choices");
       // The usage chunk signgate asked for on the caller's behalf.
       if (!request_.include_usage && choices != nullptr && choices->is_array() && choices->empty()) return {};
-      if (!request_.include_usage) j.erase("usage");
     }
-  } else if (json* response = j.contains("response") && j["response"].is_object() ? &j["response"] : nullptr) {
-    rename_model(*response, request_.model_name);
-    read_response(*response, facts);
+    if (!request_.include_usage) j.erase("usage");  // OpenAI sends none (not even null) unasked
+  } else {
+    if (json* response = j.contains("response") && j["response"].is_object() ? &j["response"] : nullptr) {
+      read_response(*response, facts);
+      as_asked(*response, request_);
+    }
+    // An output item's own events carry the item: its encrypted reasoning only when asked for.
+    if (!request_.include_encrypted && j.contains("item") && j["item"].is_object() &&
+        string_field(j["item"], "type") == "reasoning") {
+      j["item"].erase("encrypted_content");
+    }
   }
   return sse_text(e.event, dump_json(j));
 }

@@ -53,9 +53,10 @@ struct OpenAIUpstreamRequest {
   std::string model_name;  // as the caller named it (given back in the answer)
   std::string model_id;    // as Bedrock names it (sent)
   bool stream = false;
-  bool include_usage = false;  // chat: the caller asked for the usage chunk
-  std::string user;            // OpenAI's user or safety_identifier, for the audit line
-  std::string body;            // the JSON sent
+  bool include_usage = false;      // chat: the caller asked for the usage chunk
+  bool include_encrypted = false;  // responses: the caller asked for reasoning.encrypted_content
+  std::string user;                // OpenAI's user or safety_identifier, for the audit line
+  std::string body;                // the JSON sent
   // Responses: what signgate's store keeps of this turn, as for translated requests.
   bool store = true;
   std::string previous_response_id;

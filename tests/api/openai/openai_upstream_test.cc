@@ -19,6 +19,7 @@ class History final : public ResponseHistory {
   }
   std::optional<json> item(std::string_view id) const override {
     if (id == "msg_7") return json::parse(R"({"id":"msg_7","type":"message","role":"assistant","content":"Earlier"})");
+    if (id == "rs_9") return json::parse(R"({"id":"rs_9","type":"reasoning","summary":[],"encrypted_content":"gAAA"})");
     return std::nullopt;
   }
 };
@@ -113,6 +114,14 @@ TEST(OpenAIUpstream, ResponsesExpandEarlierTurnsFromTheStore) {
     EXPECT_TRUE(std::holds_alternative<ApiError>(v)) << body;
     return std::holds_alternative<ApiError>(v) ? std::get<ApiError>(v).param : std::string();
   };
+  // A reasoning item sent back bare gets its content from the store (Bedrock wants it back).
+  const auto bare = std::get<OpenAIUpstreamRequest>(
+      responses_for_openai(json::parse(R"({"model":"g","input":[{"type":"reasoning","id":"rs_9","summary":[]},
+          {"type":"reasoning","id":"rs_unknown","summary":[]}]})"),
+                           "g", "openai.gpt-5.5", &kHistory, 1 << 20));
+  EXPECT_EQ(json::parse(bare.body)["input"][0]["encrypted_content"], "gAAA");
+  EXPECT_FALSE(json::parse(bare.body)["input"][1].contains("encrypted_content"));
+  EXPECT_FALSE(bare.include_encrypted);
   EXPECT_EQ(refused(R"({"model":"g","input":"x","previous_response_id":"resp_other"})"), "previous_response_id");
   EXPECT_EQ(refused(R"({"model":"g","input":"x","previous_response_id":"resp_up_1"})", nullptr),
             "previous_response_id");
@@ -129,16 +138,25 @@ TEST(OpenAIUpstream, ResponsesAnswersAndEventsNameTheCallersModel) {
   r.api = OpenAIApi::kResponses;
   r.model_name = "gpt-5";
   r.model_id = "openai.gpt-5.5";
+  r.previous_response_id = "resp_up_1";
   OpenAIAnswerFacts facts;
   const auto out = openai_answer(R"({"id":"resp_up_2","object":"response","model":"openai.gpt-5.5",
-      "status":"completed","service_tier":"default","output":[{"id":"msg_1","type":"message","role":"assistant",
+      "status":"completed","service_tier":"default","store":false,"previous_response_id":null,"output":[
+      {"id":"rs_1","type":"reasoning","summary":[],"encrypted_content":"gBBB"},
+      {"id":"msg_1","type":"message","role":"assistant",
       "content":[{"type":"output_text","text":"Hi"}]}],"usage":{"input_tokens":10,"output_tokens":4}})",
                                  r, facts);
   ASSERT_TRUE(out);
-  EXPECT_EQ(json::parse(*out)["model"], "gpt-5");
+  const json answer = json::parse(*out);
+  EXPECT_EQ(answer["model"], "gpt-5");
+  // What the caller sent, not what Bedrock was sent; the encrypted reasoning only when asked for.
+  EXPECT_EQ(answer["previous_response_id"], "resp_up_1");
+  EXPECT_EQ(answer["store"], true);
+  EXPECT_FALSE(answer["output"][0].contains("encrypted_content"));
+  EXPECT_EQ(facts.output[0]["encrypted_content"], "gBBB");  // the store keeps it
   EXPECT_EQ(facts.response_id, "resp_up_2");
   EXPECT_TRUE(facts.completed);
-  EXPECT_EQ(facts.output.size(), 1u);
+  EXPECT_EQ(facts.output.size(), 2u);
   EXPECT_EQ(facts.input_tokens, 10u);
   EXPECT_EQ(facts.output_tokens, 4u);
   EXPECT_EQ(facts.service_tier, "default");
