@@ -587,6 +587,37 @@ TEST(Pipeline, AnthropicServiceTierIsBedrocksHeader) {
                            [](const http::Header& hd) { return hd.name == "X-Amzn-Bedrock-Service-Tier"; }));
 }
 
+// The native surface audits the tier Bedrock says served a call: InvokeModel's header,
+// Converse's body.
+TEST(Pipeline, NativeCallsAuditTheirServiceTier) {
+  Harness h;
+  Scripted invoked;
+  invoked.headers = {{"Content-Type", "application/json"}, {"X-Amzn-Bedrock-Service-Tier", "flex"}};
+  invoked.pieces = {"{}"};
+  h.upstream->script.push_back(invoked);
+  Scripted conversed = converse_ok();
+  conversed.pieces = {R"({"output":{"message":{"role":"assistant","content":[]}},"stopReason":"end_turn",)"
+                      R"("usage":{"inputTokens":3,"outputTokens":1},"serviceTier":{"type":"priority"}})"};
+  h.upstream->script.push_back(conversed);
+  h.upstream->script.push_back(converse_ok());
+  auto headers = bearer("full-secret");
+  headers.push_back({"X-Amzn-Bedrock-Service-Tier", "flex"});
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/invoke", headers, "{}");
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("full-secret"),
+         R"({"messages":[],"serviceTier":{"type":"priority"}})");
+  h.call(bhttp::verb::post, std::string("/model/") + kModel + "/converse", bearer("full-secret"), R"({"messages":[]})");
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["service_tier"], "flex");
+  EXPECT_EQ(lines[1]["service_tier"], "priority");
+  EXPECT_TRUE(lines[2]["service_tier"].is_null());
+  // The caller's header went on as it was.
+  const auto& sent = h.upstream->calls[0].headers;
+  EXPECT_TRUE(std::any_of(sent.begin(), sent.end(), [](const http::Header& hd) {
+    return hd.name == "X-Amzn-Bedrock-Service-Tier" && hd.value == "flex";
+  }));
+}
+
 // A client with a guardrail cannot call without it, on any surface.
 TEST(Pipeline, AClientsGuardrailGoesOnEveryCall) {
   Harness h;

@@ -111,6 +111,10 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   for (const auto& h : head.headers) {
     if (forwarded_response_header(h.name)) headers.push_back({h.name, h.value});
   }
+  // The tier that served it changes the price: InvokeModel says it in a header.
+  if (const auto tier = head.header("X-Amzn-Bedrock-Service-Tier"); !tier.empty() && tier.size() <= 32) {
+    x.audit.service_tier = std::string(tier);
+  }
   // Bedrock's 429/503 carries no Retry-After; once our retries are spent, tell the caller
   // when to come back instead of leaving it to guess (SDKs honour the header).
   if ((head.status == 429 || head.status == 503) && head.header("retry-after").empty()) {
@@ -134,6 +138,11 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
     const api::ScannedUsage usage = api::scan_converse_usage(*body);
     x.audit.input_tokens = usage.input;
     x.audit.output_tokens = usage.output;
+  }
+  if (head.status == 200 && x.audit.operation == "converse" && x.audit.service_tier.empty()) {
+    if (auto tier = api::scan_string(*body, "serviceTier", "type"); tier && !tier->empty() && tier->size() <= 32) {
+      x.audit.service_tier = std::move(*tier);  // Converse says it in the body
+    }
   }
   co_await res.send(head.status, std::move(headers), std::move(*body));
   co_return std::nullopt;
