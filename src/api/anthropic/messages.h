@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "api/anthropic/betas.h"
+#include "api/anthropic/token_estimate.h"
 #include "api/json_depth.h"
 #include "aws/eventstream.h"
 
@@ -84,11 +85,6 @@ std::string profile_model(std::string_view model_id);
 // ValidationException "The provided model doesn't support counting tokens."), which count_tokens
 // answers with an estimate; every other error stays an error.
 bool counting_unsupported(unsigned status, std::string_view error_type, std::string_view body);
-
-// An estimate of a Messages request's input tokens that errs high (never below what the model
-// reads): for count_tokens when Bedrock's CountTokens refuses the model. The formula is above its
-// definition (messages.cc) and in the README. Work is linear in the request; the sum saturates.
-std::uint64_t estimate_input_tokens(const nlohmann::json& request);
 
 // Anthropic's usage.service_tier for the tier Bedrock named in X-Amzn-Bedrock-Service-Tier:
 // "standard" for its default (or none named), else Bedrock's name ("priority", "flex").
