@@ -362,12 +362,21 @@ def _last_user_text(messages):
     return " ".join(b.get("text", "") for b in messages[-1]["content"] if "text" in b) if messages else ""
 
 
+# Application inference profiles this emulator's account has, and the model each serves: Bedrock
+# answers for an ARN as its model would (thinking, structured output, tiers).
+APPLICATION_PROFILES = {
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/sg0sonnet45":
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+}
+
+
 def answer(request, model, server):
     """The answer's content blocks, stopReason and usage."""
     with server._lock:
         if not hasattr(server, "converse_requests"):
             server.converse_requests = []
         server.converse_requests.append({"model": model, "body": request})
+    model = APPLICATION_PROFILES.get(model, model)
     thinking = check(request, model)
     messages = request["messages"]
     tools = [t["toolSpec"] for t in (request.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]

@@ -353,5 +353,58 @@ class ResponsesTools(unittest.TestCase):
         self.assertNotIn(SECRET, json.dumps(self.audit))
 
 
+
+
+class ApplicationProfiles(unittest.TestCase):
+    """An application inference profile's ARN says nothing of its model: with the alias's
+    `family`, thinking and structured output are chosen as for that family (the emulator, like
+    Bedrock, answers for the ARN as its model would); without it, as for an unknown model."""
+    ARN = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/sg0sonnet45"
+    BARE = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/sg0unnamed"  # no family
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        clients = [{"name": "team", "secret": SECRET,
+                    "models": '["arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/*"]'}]
+        cls.gw = Gateway(url, clients, extra="models:\n  team-sonnet: {id: \"%s\", family: anthropic.claude-sonnet-4-5}\n"
+                         "  bare-arn: \"%s\"\n" % (cls.ARN, cls.BARE))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.fake.shutdown()
+
+    def post(self, path, body):
+        from urllib.request import Request, urlopen
+        req = Request(self.gw.url + path, json.dumps(body).encode(), method="POST",
+                      headers={"Authorization": "Bearer " + SECRET, "Content-Type": "application/json"})
+        with urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def last_converse(self):
+        with self.fake._lock:
+            return self.fake.converse_requests[-1]
+
+    def test_thinking_and_structured_output_as_the_family(self):
+        r = self.post("/v1/responses", {"model": "team-sonnet", "input": "Hi", "reasoning": {"effort": "low"}})
+        self.assertEqual(r["status"], "completed")
+        self.assertEqual([i["type"] for i in r["output"]][:1], ["reasoning"])
+        sent = self.last_converse()
+        self.assertEqual(sent["model"], self.ARN)  # the call still goes to the profile
+        self.assertEqual(sent["body"]["additionalModelRequestFields"]["thinking"]["type"], "enabled")
+        schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                  "additionalProperties": False}
+        self.post("/v1/chat/completions", {"model": "team-sonnet", "messages": [{"role": "user", "content": "x"}],
+                                           "response_format": {"type": "json_schema", "json_schema": {
+                                               "name": "c", "schema": schema, "strict": True}}})
+        # Claude 4.5's native structured output, not a forced tool.
+        self.assertIn("outputConfig", self.last_converse()["body"])
+        self.assertNotIn("toolConfig", self.last_converse()["body"])
+
+    def test_without_a_family_the_arn_is_an_unknown_model(self):
+        self.post("/v1/responses", {"model": "bare-arn", "input": "Hi", "reasoning": {"effort": "low"}})
+        self.assertNotIn("additionalModelRequestFields", self.last_converse()["body"])
+
 if __name__ == "__main__":
     unittest.main()
