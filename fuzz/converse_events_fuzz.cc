@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   rr.store = size > 0 && (data[0] & 2);
   rr.encrypted_reasoning = size > 0 && (data[0] & 4);
   if (size > 0 && (data[0] & 8)) rr.forced_tool = "json_response";
-  rr.custom_tools = {"apply_patch"};
+  rr.tools.custom_tools = {"apply_patch"};
+  (void)rr.tools.names.add("multi_agent_v1", "wait_agent");  // a namespace's tool, mapped back
   request.forced_tool = rr.forced_tool;
   signgate::api::openai::ResponseBuilder builder(rr, "fuzz", 1);
   signgate::api::openai::ResponseEventTranslator events(builder);
