@@ -97,7 +97,8 @@ std::optional<std::uint64_t> requested_max_tokens(std::string_view body, int max
   if (const nlohmann::json* titan = api::field(j, "textGenerationConfig")) {
     if (auto n = count(api::field(*titan, "maxTokenCount"))) return n;
   }
-  for (const char* key : {"max_tokens", "maxTokens", "max_gen_len"}) {
+  // OpenAI's (chat and the Responses API, for Bedrock's OpenAI-compatible API) last.
+  for (const char* key : {"max_tokens", "maxTokens", "max_gen_len", "max_completion_tokens", "max_output_tokens"}) {
     if (auto n = count(api::field(j, key))) return n;
   }
   return std::nullopt;

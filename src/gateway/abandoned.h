@@ -61,7 +61,7 @@ class Unrelayed {
 
 // The max_tokens a request body (Converse's inferenceConfig.maxTokens, Anthropic's and other
 // InvokeModel bodies' max_tokens, Nova's max_new_tokens, Titan's maxTokenCount, Llama's
-// max_gen_len) asked for.
+// max_gen_len, OpenAI's max_completion_tokens and max_output_tokens) asked for.
 std::optional<std::uint64_t> requested_max_tokens(std::string_view body, int max_depth);
 
 // An estimate of a request body's input tokens: its strings' bytes divided by 4, but for each

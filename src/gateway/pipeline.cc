@@ -53,7 +53,8 @@ Refusal body_refusal(http::BodyError e, std::uint64_t limit) {
 // Calls a route may send elsewhere: those that name a model and leave nothing behind that a
 // later call must find in the same account and region (an async invocation does).
 bool routed(const UpstreamCall& call) {
-  if (call.model.empty() || call.control_plane) return false;
+  // Bedrock's OpenAI-compatible API has its own endpoints and body: not a route's to send.
+  if (call.model.empty() || call.control_plane || call.openai_api) return false;
   switch (call.operation) {
     case aws::Operation::kInvoke:
     case aws::Operation::kInvokeStream:
@@ -231,6 +232,14 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   const auto credentials = std::get<std::shared_ptr<const aws::Credentials>>(std::move(access));
   if (auto denial = co_await limits.admit(*x.client)) {
     const Refusal refusal = denial_refusal(*denial);
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
+  if (x.client->guardrail && plan.call.openai_api) {
+    // Bedrock's OpenAI-compatible API takes no guardrail: a client held to one cannot use it.
+    const Refusal refusal{403, "this key is held to a Bedrock guardrail, which model '" + plan.call.asked +
+                                   "' (served by Bedrock's OpenAI-compatible API) cannot apply"};
     co_await refuse(surface, refusal, x, res);
     finish(x);
     co_return;

@@ -39,6 +39,9 @@ struct UpstreamCall {
   // Bedrock's OpenAI-compatible Mantle endpoint (bedrock-mantle.{region}.api.aws), signed for
   // "bedrock-mantle", rather than bedrock-runtime (signed for "bedrock").
   bool mantle = false;
+  // A request of Bedrock's OpenAI-compatible API (models: api: openai), on Mantle or on
+  // bedrock-runtime's /openai/v1: neither routes nor guardrails apply to it.
+  bool openai_api = false;
   http::HeaderList headers;  // besides Host, Content-Length and the signature
   std::string body;
   // The caller's (null when its protocol cannot tell): once fired, the call and the reading

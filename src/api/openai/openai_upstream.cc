@@ -129,27 +129,37 @@ std::string sse_text(std::string_view event, std::string_view data) {
 bool SseReader::feed(std::string_view bytes) {
   if (pos_ > 0 && pos_ >= buf_.size() / 2) {
     buf_.erase(0, pos_);
+    scan_ -= pos_;
     pos_ = 0;
   }
   buf_ += bytes;
-  return buf_.size() - pos_ <= max_;
+  return event_bytes_ + (buf_.size() - pos_) <= max_;
 }
 
 std::optional<SseEvent> SseReader::next() {
-  SseEvent e;
-  bool data = false;  // an event without a data field is not dispatched (nor is a comment)
-  std::size_t at = pos_;
   for (;;) {
-    const std::size_t end = buf_.find_first_of("\r\n", at);
-    if (end == std::string::npos) return std::nullopt;  // the event is not whole yet
+    const std::size_t end = buf_.find_first_of("\r\n", std::max(pos_, scan_));
+    if (end == std::string::npos) {  // the line is not whole yet: what was looked at is not again
+      scan_ = buf_.size();
+      return std::nullopt;
+    }
     // A CR at the very end may be the first half of a CRLF: wait for the next byte.
-    if (buf_[end] == '\r' && end + 1 == buf_.size()) return std::nullopt;
-    const std::string_view line(buf_.data() + at, end - at);
-    at = end + (buf_[end] == '\r' && buf_[end + 1] == '\n' ? 2 : 1);
+    if (buf_[end] == '\r' && end + 1 == buf_.size()) {
+      scan_ = end;
+      return std::nullopt;
+    }
+    const std::string_view line(buf_.data() + pos_, end - pos_);
+    const std::size_t next_line = end + (buf_[end] == '\r' && buf_[end + 1] == '\n' ? 2 : 1);
+    event_bytes_ += next_line - pos_;
+    pos_ = scan_ = next_line;
     if (line.empty()) {
-      pos_ = at;
+      // The end of an event: dispatched when it has data (a comment-only block is not).
+      SseEvent e = std::move(partial_);
+      const bool data = data_;
+      partial_ = SseEvent{};
+      data_ = false;
+      event_bytes_ = 0;
       if (data) return e;
-      e = SseEvent{};
       continue;
     }
     if (line.front() == ':') continue;  // a comment (a keep-alive)
@@ -158,13 +168,21 @@ std::optional<SseEvent> SseReader::next() {
     std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     if (name == "data") {
-      if (data) e.data += '\n';
-      e.data += value;
-      data = true;
+      if (data_) partial_.data += '\n';
+      partial_.data += value;
+      data_ = true;
     } else if (name == "event") {
-      e.event = std::string(value);
+      partial_.event = std::string(value);
     }
   }
+}
+
+bool SseReader::idle() const {
+  if (data_) return false;
+  // An unfinished last line: harmless unless it may still become data.
+  const std::string_view rest(buf_.data() + pos_, buf_.size() - pos_);
+  const std::string_view line = rest.substr(0, rest.find_first_of("\r\n"));
+  return line.empty() || line.front() == ':' || line.rfind("data", 0) != 0;
 }
 
 std::variant<OpenAIUpstreamRequest, ApiError> chat_for_openai(const json& request, const std::string& model_name,
@@ -263,6 +281,12 @@ std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
   if (request_.api == OpenAIApi::kChat) {
     rename_model(j, request_.model_name);
     read_tier(j, facts);
+    if (const json* choices = field(j, "choices"); choices != nullptr && choices->is_array() && !choices->empty()) {
+      ++facts.content_events;
+    }
+    if (const json* error = field(j, "error"); error != nullptr && error->is_object()) {
+      facts.failure = "Bedrock's stream failed: " + aws::scrub_identity(clip(string_field(*error, "message"), 500));
+    }
     if (const json* usage = field(j, "usage"); usage != nullptr && usage->is_object()) {
       read_usage(*usage, facts);
       const json* choices = field(j, "choices");
@@ -271,6 +295,13 @@ std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
     }
     if (!request_.include_usage) j.erase("usage");  // OpenAI sends none (not even null) unasked
   } else {
+    const std::string type = string_field(j, "type");
+    if (type.size() > 6 && type.compare(type.size() - 6, 6, ".delta") == 0) ++facts.content_events;
+    if (type == "error" || type == "response.failed") {
+      std::string message = string_field(j, "message");
+      if (message.empty()) message = string_field(object_field(object_field(j, "response"), "error"), "message");
+      facts.failure = "Bedrock's stream failed: " + aws::scrub_identity(clip(message, 500));
+    }
     if (json* response = j.contains("response") && j["response"].is_object() ? &j["response"] : nullptr) {
       read_response(*response, facts);
       as_asked(*response, request_);

@@ -34,15 +34,20 @@ class SseReader {
   explicit SseReader(std::size_t max_event_bytes = 16u << 20) : max_(max_event_bytes) {}
   // Adds bytes; false once an unfinished event holds more than the cap (the stream is broken).
   bool feed(std::string_view bytes);
-  // The next whole event; nullopt until one has arrived.
+  // The next whole event; nullopt until one has arrived. Each byte is looked at once.
   std::optional<SseEvent> next();
-  // Nothing but the end of an event is buffered: the stream may end here.
-  bool idle() const { return buf_.find_first_not_of("\r\n", pos_) == std::string::npos; }
+  // No event is half received (what is left is at most comments or fields without data): the
+  // stream may end here.
+  bool idle() const;
 
  private:
   std::string buf_;
-  std::size_t pos_ = 0;
+  std::size_t pos_ = 0;   // the next line to read
+  std::size_t scan_ = 0;  // where its end is looked for (what is before was looked at)
+  std::size_t event_bytes_ = 0;
   std::size_t max_;
+  SseEvent partial_;   // the event being read
+  bool data_ = false;  // it has a data field
 };
 
 enum class OpenAIApi { kChat, kResponses };
@@ -86,6 +91,8 @@ struct OpenAIAnswerFacts {
   std::string response_id;                          // Responses: the response's id
   nlohmann::json output = nlohmann::json::array();  // Responses: its output items
   bool completed = false;                           // Responses: it completed (to be kept)
+  std::uint64_t content_events = 0;                 // deltas seen (each at least one token), for an estimate
+  std::string failure;                              // an error the stream itself carried (error, response.failed)
 };
 
 // A whole answer (a chat.completion or a response object) as the caller gets it: the model as

@@ -139,9 +139,12 @@ std::variant<Choice, ApiError> read_choice(const json* choice, const ToolOptions
   return bad("tool_choice type '" + clip(type) + "' is not supported through Bedrock", "tool_choice.type");
 }
 
-bool allowed(const Choice& choice, const std::string& ns, const std::string& name) {
+bool allowed(const Choice& choice, const ToolNames& names, const std::string& ns, const std::string& name) {
   if (choice.any_allowed) return true;
-  return choice.allowed.count({ns, name}) != 0 || (!ns.empty() && choice.allowed_namespaces.count(ns) != 0);
+  if (choice.allowed.count({ns, name}) != 0 || (!ns.empty() && choice.allowed_namespaces.count(ns) != 0)) return true;
+  // Named without its namespace (OpenAI's allowed_tools has no such field): a namespace's tool
+  // that no top-level tool shares a name with.
+  return !ns.empty() && choice.allowed.count({"", name}) != 0 && !names.has_top_level(name);
 }
 
 }  // namespace
@@ -181,33 +184,36 @@ std::string ToolNames::derive(std::string_view ns, std::string_view name) const 
 }
 
 std::optional<std::string> ToolNames::add(const std::string& ns, const std::string& name) {
+  if (by_caller_.count({ns, name}) != 0) return std::nullopt;  // the same tool twice
   std::string converse = derive(ns, name);
   // Another namespace's tool joined to the same name ("a__b" + "c", "a" + "b__c"): the hashed form.
-  if (const auto it = namespaced_.find(converse); it != namespaced_.end()) {
-    if (it->second.ns == ns && it->second.name == name) return std::nullopt;  // the same tool twice
-    converse = hashed_name(ns, name);
-  }
+  if (namespaced_.count(converse) != 0) converse = hashed_name(ns, name);
   if (top_level_.count(converse) != 0 || namespaced_.count(converse) != 0) return std::nullopt;
   namespaced_.emplace(converse, CallerTool{name, ns});
+  by_caller_.emplace(std::make_pair(ns, name), converse);
+  namespaces_of_[name].push_back(ns);
   return converse;
 }
 
 std::string ToolNames::converse_name(std::string_view ns, std::string_view name) const {
-  if (ns.empty()) return std::string(name);
-  for (const auto& [converse, tool] : namespaced_) {
-    if (tool.ns == ns && tool.name == name) return converse;
+  if (ns.empty()) {
+    if (top_level_.count(name) != 0) return std::string(name);
+    if (const auto one = only_namespace_of(name)) return converse_name(*one, name);
+    return std::string(name);
   }
-  return derive(ns, name);
+  if (const auto it = by_caller_.find({std::string(ns), std::string(name)}); it != by_caller_.end()) {
+    return it->second;
+  }
+  // Not on offer this turn: the name it would get, unless an offered tool has that one.
+  std::string converse = derive(ns, name);
+  if (namespaced_.count(converse) != 0) converse = hashed_name(ns, name);
+  return converse;
 }
 
 std::optional<std::string> ToolNames::only_namespace_of(std::string_view name) const {
-  std::optional<std::string> found;
-  for (const auto& [converse, tool] : namespaced_) {
-    if (tool.name != name) continue;
-    if (found) return std::nullopt;  // in two namespaces: the caller must say which
-    found = tool.ns;
-  }
-  return found;
+  const auto it = namespaces_of_.find(name);
+  if (it == namespaces_of_.end() || it->second.size() != 1) return std::nullopt;  // none, or which?
+  return it->second.front();
 }
 
 const CallerTool* ToolNames::caller(std::string_view converse_name) const {
@@ -239,7 +245,7 @@ std::variant<ToolPlan, ApiError> plan_tools(json& c, const json& req, const Tool
       return bad("a tool needs a name", p + ".name");
     }
     const std::string n = name->get<std::string>();
-    if (!allowed(choice, ns, n)) return std::nullopt;
+    if (!allowed(choice, plan.names, ns, n)) return std::nullopt;
     std::string converse = n;
     if (!ns.empty()) {
       auto named = plan.names.add(ns, n);

@@ -40,7 +40,8 @@ class ToolNames {
   // Names a namespace's tool; nullopt when (by a hash collision) no unique name is left.
   std::optional<std::string> add(const std::string& ns, const std::string& name);
   // The Converse name of (namespace, name): the one add() gave it, else what it would get (a
-  // call sent back for a tool not on offer in this turn).
+  // call sent back for a tool not on offer in this turn). A name without a namespace that no
+  // top-level tool has but one namespace does is that namespace's.
   std::string converse_name(std::string_view ns, std::string_view name) const;
   bool has_top_level(std::string_view name) const { return top_level_.count(name) != 0; }
   // The one namespace that has a tool `name`; nullopt when none or several do.
@@ -52,7 +53,9 @@ class ToolNames {
   std::string derive(std::string_view ns, std::string_view name) const;
 
   std::set<std::string, std::less<>> top_level_;
-  std::map<std::string, CallerTool, std::less<>> namespaced_;  // Converse name → the caller's
+  std::map<std::string, CallerTool, std::less<>> namespaced_;                   // Converse name → the caller's
+  std::map<std::pair<std::string, std::string>, std::string> by_caller_;        // (namespace, name) → Converse
+  std::map<std::string, std::vector<std::string>, std::less<>> namespaces_of_;  // name → namespaces having it
 };
 
 // Whether the model (or family) has Bedrock's nova_grounding system tool: Amazon Nova Premier

@@ -1,6 +1,9 @@
 #include "gateway/surfaces/openai_upstream.h"
 
 #include "api/json_fields.h"
+#include <boost/asio/this_coro.hpp>
+
+#include "gateway/abandoned.h"
 #include "gateway/metrics.h"
 #include "gateway/runtime.h"
 #include "gateway/surfaces/translated.h"
@@ -29,6 +32,7 @@ Plan openai_plan(const Exchange& x, api::openai::OpenAIUpstreamRequest request) 
   // Mantle: https://bedrock-mantle.{region}.api.aws/openai/v1/... (openai-node 6's Bedrock
   // provider's base URL); bedrock-runtime: /openai/v1/... (Bedrock's user guide,
   // inference-chat-completions.html).
+  call.openai_api = true;
   call.mantle = !x.config().openai_models.at(request.model_id);
   call.path = request.api == api::openai::OpenAIApi::kChat ? "/openai/v1/chat/completions" : "/openai/v1/responses";
   call.headers = {{"Content-Type", "application/json"},
@@ -74,45 +78,54 @@ asio::awaitable<std::optional<Refusal>> answer_openai(Exchange& x, const api::op
   x.first_byte = SteadyClock::now();
   api::openai::SseReader reader;
   api::openai::OpenAIStreamRewriter rewriter(r, x.config().max_json_depth);
+  // A caller that leaves is still charged: the rest is read unrelayed for Bedrock's usage, as
+  // on the translated surfaces (abandoned.h).
+  Unrelayed unrelayed(x, reply, co_await asio::this_coro::executor);
   bool open = co_await res.start_stream(200, sse_headers());
+  if (!open) unrelayed.begin();
   bool kept = false;
+  const auto broke = [&](const std::string& why) -> asio::awaitable<void> {
+    if (unrelayed.active()) {
+      unrelayed.failed(why);
+      co_return;
+    }
+    x.audit.error = why;
+    if (co_await res.write(rewriter.error("signgate: " + why))) co_await res.finish();
+  };
   for (;;) {
     auto piece = co_await reply.read_some();
     if (!piece) {
-      x.audit.error = "upstream stream broke: " + piece.message();
-      if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
+      co_await broke("upstream stream broke: " + piece.message());
       break;
     }
     if (piece->empty() && reply.done()) {
       if (!reader.idle()) {
-        x.audit.error = "upstream stream ended inside an event";
-        if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
-      } else if (open) {
+        co_await broke("upstream stream ended inside an event");
+      } else if (unrelayed.active()) {
+        unrelayed.ended();
+      } else {
         co_await res.finish();
       }
       break;
     }
+    if (unrelayed.active() && !unrelayed.take(piece->size())) break;
     if (!reader.feed(*piece)) {
-      x.audit.error = "an upstream event is larger than signgate reads";
-      if (open && co_await res.write(rewriter.error("signgate: " + x.audit.error))) co_await res.finish();
+      co_await broke("an upstream event is larger than signgate reads");
       break;
     }
     std::string out;
     while (auto event = reader.next()) {
-      out += rewriter.on_event(*event);
+      out += rewriter.on_event(*event);  // unrelayed too: the rewriter reads the usage
       // Kept before the caller reads that it completed, so its next turn finds it anywhere.
       if (completed && rewriter.facts.completed && !kept) {
         kept = true;
         co_await completed(rewriter.facts);
       }
     }
-    if (open && !out.empty()) open = co_await res.write(out);
-    if (!open) {
-      // The caller left: Bedrock bills what it made; the stream is not read on.
-      if (x.audit.error.empty()) x.audit.error = "client went away mid-stream";
-      break;
-    }
+    x.stream.content_events = rewriter.facts.content_events;
+    if (!unrelayed.active() && !out.empty() && !co_await res.write(out)) unrelayed.begin();
   }
+  if (!rewriter.facts.failure.empty() && x.audit.error.empty()) x.audit.error = rewriter.facts.failure;
   audit_facts(x, rewriter.facts);
   x.audit.bytes_out = res.bytes_written();
   co_return std::nullopt;

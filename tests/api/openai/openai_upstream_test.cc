@@ -53,6 +53,23 @@ TEST(SseReader, EventsWhateverTheLineEndsAndPieces) {
   EXPECT_TRUE(unfinished.feed("data: {\"half\":"));
   EXPECT_FALSE(unfinished.next());
   EXPECT_FALSE(unfinished.idle());
+  // What is left at the end of a stream: a comment or an event line without data is no event.
+  SseReader trailing;
+  EXPECT_TRUE(trailing.feed("data: {}\n\n: ping\nevent: x\n"));
+  EXPECT_TRUE(trailing.next());
+  EXPECT_FALSE(trailing.next());
+  EXPECT_TRUE(trailing.idle());
+  EXPECT_TRUE(trailing.feed("data: {\"a\":"));
+  EXPECT_FALSE(trailing.idle());
+  // A large event arriving in small pieces is read once, not once per piece (the cap counts it).
+  SseReader large(1 << 20);
+  const std::string big = "data: " + std::string(600'000, 'x') + "\n\n";
+  std::size_t events = 0;
+  for (std::size_t at = 0; at < big.size(); at += 100) {
+    ASSERT_TRUE(large.feed(std::string_view(big).substr(at, 100)));
+    while (large.next()) ++events;
+  }
+  EXPECT_EQ(events, 1u);
   SseReader capped(16);
   EXPECT_FALSE(capped.feed("data: 0123456789abcdef"));  // an event past the cap: the stream is broken
 }

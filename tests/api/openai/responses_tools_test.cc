@@ -137,6 +137,52 @@ TEST(ResponsesTools, ANamespacedCallSentBackMapsToTheSameConverseTool) {
   EXPECT_EQ(bare.converse["messages"][1]["content"][0]["toolUse"]["name"], "multi_agent_v1__wait_agent");
 }
 
+// A call sent back for a tool not on offer this turn never takes the name of one that is: "a" +
+// "b__c" joins to what "a__b" + "c" is called. And a call sent back without its namespace is the
+// namespaced tool's when only one namespace has that name.
+TEST(ResponsesTools, CallsSentBackNeverTakeAnotherToolsName) {
+  const json offered = json::parse(R"([{"type":"namespace","name":"a__b","tools":[{"type":"function","name":"c"}]},
+      {"type":"namespace","name":"ns","tools":[{"type":"function","name":"only_here"}]}])");
+  const json input = json::parse(R"([{"role":"user","content":"x"},
+      {"type":"function_call","call_id":"c1","name":"b__c","namespace":"a","arguments":"{}"},
+      {"type":"function_call_output","call_id":"c1","output":"1"},
+      {"type":"function_call","call_id":"c2","name":"only_here","arguments":"{}"},
+      {"type":"function_call_output","call_id":"c2","output":"2"}])");
+  const auto r = ok({{"model", "claude"}, {"input", input}, {"tools", offered}});
+  EXPECT_EQ(tool_names(r.converse), (std::vector<std::string>{"a__b__c", "ns__only_here"}));
+  const std::string replayed = r.converse["messages"][1]["content"][0]["toolUse"]["name"];
+  EXPECT_NE(replayed, "a__b__c");
+  EXPECT_TRUE(valid_converse_tool_name(replayed));
+  EXPECT_EQ(r.converse["messages"][3]["content"][0]["toolUse"]["name"], "ns__only_here");
+  // allowed_tools naming a namespaced function without its namespace allows it.
+  const auto allowed = ok({{"model", "claude"},
+                           {"input", "x"},
+                           {"tools", offered},
+                           {"tool_choice", json::parse(R"({"type":"allowed_tools","mode":"required",
+                               "tools":[{"type":"function","name":"only_here"}]})")}});
+  EXPECT_EQ(tool_names(allowed.converse), std::vector<std::string>{"ns__only_here"});
+}
+
+// Many namespaced tools and many calls of them: each call is one lookup (a map), not a scan.
+TEST(ResponsesTools, ManyToolsAndCallsStayCheap) {
+  json tools = json::array();
+  json inner = json::array();
+  json input = json::array({json{{"role", "user"}, {"content", "x"}}});
+  for (int i = 0; i < 3000; ++i) {
+    std::string name = "f", call = "c";
+    name += std::to_string(i);
+    call += std::to_string(i);
+    inner.push_back({{"type", "function"}, {"name", name}});
+    input.push_back(
+        {{"type", "function_call"}, {"call_id", call}, {"name", name}, {"namespace", "big"}, {"arguments", "{}"}});
+    input.push_back({{"type", "function_call_output"}, {"call_id", call}, {"output", "ok"}});
+  }
+  tools.push_back({{"type", "namespace"}, {"name", "big"}, {"tools", inner}});
+  const auto r = ok({{"model", "claude"}, {"input", input}, {"tools", tools}});
+  EXPECT_EQ(r.converse["toolConfig"]["tools"].size(), 3000u);
+  EXPECT_EQ(r.converse["messages"][1]["content"][0]["toolUse"]["name"], "big__f0");
+}
+
 TEST(ResponsesTools, ToolChoiceNamingANamespacedFunction) {
   const auto r =
       ok({{"model", "claude"},
