@@ -80,6 +80,12 @@ std::optional<ApiError> expand_input(const json& input, const ResponseHistory* h
     if (!item.is_object()) return bad("each input item must be an object", p);
     const std::string type = string_field(item, "type");
     const json* sealed = field(item, "encrypted_content");
+    if (type == "reasoning" && sealed != nullptr && sealed->is_string() && is_sealed_here(sealed->get<std::string>())) {
+      // A Converse model's reasoning (signgate sealed it): Bedrock's OpenAI API cannot read it.
+      // Kept for the store, not sent: a conversation may change models.
+      kept.push_back(item);
+      continue;
+    }
     // A reasoning item sent back without its content (the caller did not ask for it): the
     // stored one has it, and Bedrock wants it back.
     const bool bare_reasoning = type == "reasoning" && (sealed == nullptr || sealed->is_null()) && history != nullptr &&
@@ -236,6 +242,11 @@ std::variant<OpenAIUpstreamRequest, ApiError> responses_for_openai(const json& r
     auto earlier = history->conversation(out.previous_response_id);
     if (auto* why = std::get_if<std::string>(&earlier)) return bad(*why, "previous_response_id");
     for (auto& item : std::get<json>(earlier)) {
+      const json* sealed = field(item, "encrypted_content");
+      if (string_field(item, "type") == "reasoning" && sealed != nullptr && sealed->is_string() &&
+          is_sealed_here(sealed->get<std::string>())) {
+        continue;  // a Converse model's reasoning: not for Bedrock's OpenAI API
+      }
       const std::size_t size = dump_json(item).size();
       if (size > budget) {
         return bad("the stored conversation is larger than limits.max_body_bytes", "previous_response_id");

@@ -140,6 +140,13 @@ std::optional<ApiError> add_item(Conversation& conv, const json& item, const std
   if (type == "reasoning") {
     std::optional<json> blocks;
     const json* sealed = field(item, "encrypted_content");
+    if (sealed != nullptr && sealed->is_string() && !is_sealed_here(sealed->get<std::string>())) {
+      // Another model's reasoning (OpenAI's, from a turn a model on Bedrock's OpenAI API took,
+      // or another gateway's): no Converse model can read it, so it is kept for the store but
+      // not sent. A conversation may change models.
+      if (expanded != nullptr) expanded->push_back(item);
+      return std::nullopt;
+    }
     if (sealed != nullptr && sealed->is_string()) {
       blocks = open_reasoning(sealed->get<std::string>());
       if (!blocks) return bad("encrypted_content is not in the form signgate gives it", p + ".encrypted_content");
@@ -256,6 +263,8 @@ bool server_tool(const json& tool_use) { return string_field(tool_use, "type") =
 bool takes_reasoning_back(std::string_view model_id) { return claude_version(model_id).has_value(); }
 
 }  // namespace
+
+bool is_sealed_here(std::string_view sealed) { return sealed.substr(0, kSealPrefix.size()) == kSealPrefix; }
 
 std::string seal_reasoning(const json& blocks) { return std::string(kSealPrefix) + base64_encode(dump_json(blocks)); }
 

@@ -172,5 +172,8 @@ class ResponseEventTranslator {
 // back in a later turn exactly as the model made them (Bedrock checks their signatures).
 std::string seal_reasoning(const nlohmann::json& blocks);
 std::optional<nlohmann::json> open_reasoning(std::string_view sealed);
+// Whether encrypted_content is in signgate's form (a Converse model's reasoning) rather than
+// another's (OpenAI's, for a model on Bedrock's OpenAI-compatible API).
+bool is_sealed_here(std::string_view sealed);
 
 }  // namespace signgate::api::openai

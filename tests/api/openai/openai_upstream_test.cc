@@ -139,6 +139,13 @@ TEST(OpenAIUpstream, ResponsesExpandEarlierTurnsFromTheStore) {
   EXPECT_EQ(json::parse(bare.body)["input"][0]["encrypted_content"], "gAAA");
   EXPECT_FALSE(json::parse(bare.body)["input"][1].contains("encrypted_content"));
   EXPECT_FALSE(bare.include_encrypted);
+  // A Converse model's reasoning (signgate's seal) is not for Bedrock's OpenAI API: kept, not sent.
+  const auto mixed = std::get<OpenAIUpstreamRequest>(responses_for_openai(
+      json::parse(R"({"model":"g","input":[{"type":"reasoning","id":"rs_c","summary":[],"encrypted_content":"sg1.e30="},
+          {"role":"user","content":"y"}]})"),
+      "g", "openai.gpt-5.5", &kHistory, 1 << 20));
+  EXPECT_EQ(json::parse(mixed.body)["input"].size(), 1u);
+  EXPECT_EQ(mixed.input_items.size(), 2u);
   EXPECT_EQ(refused(R"({"model":"g","input":"x","previous_response_id":"resp_other"})"), "previous_response_id");
   EXPECT_EQ(refused(R"({"model":"g","input":"x","previous_response_id":"resp_up_1"})", nullptr),
             "previous_response_id");

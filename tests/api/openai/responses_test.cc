@@ -164,7 +164,7 @@ TEST(ResponsesRequest, WhatConverseCannotHonourIsRefusedByName) {
           .param,
       "input[0].content[0].image_url");
   EXPECT_EQ(refused(R"({"model":"claude","input":[{"role":"user","content":"x"},{"type":"reasoning","id":"r",
-      "encrypted_content":"forged"}],"reasoning":{"effort":"low"}})")
+      "encrypted_content":"sg1.forged"}],"reasoning":{"effort":"low"}})")
                 .param,
             "input[1].encrypted_content");
   EXPECT_EQ(refused(R"({"input":"x"})").param, "model");

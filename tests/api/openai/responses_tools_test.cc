@@ -163,6 +163,19 @@ TEST(ResponsesTools, CallsSentBackNeverTakeAnotherToolsName) {
   EXPECT_EQ(tool_names(allowed.converse), std::vector<std::string>{"ns__only_here"});
 }
 
+// A conversation that changes models: another model's reasoning (OpenAI's, from a turn a model
+// on Bedrock's OpenAI API took) is not sent to a Converse model, and the turn is answered.
+TEST(ResponsesTools, AnotherModelsReasoningIsNotSentToConverse) {
+  const auto r = ok(
+      {{"model", "claude"}, {"reasoning", {{"effort", "low"}}}, {"input", json::parse(R"([{"role":"user","content":"x"},
+      {"type":"reasoning","id":"rs_o","summary":[],"encrypted_content":"gAAAAopenai"},
+      {"type":"message","role":"assistant","content":"earlier"},{"role":"user","content":"y"}])")}});
+  for (const auto& m : r.converse["messages"]) {
+    for (const auto& b : m["content"]) EXPECT_FALSE(b.contains("reasoningContent")) << b;
+  }
+  EXPECT_EQ(r.input_items[1]["encrypted_content"], "gAAAAopenai");  // kept for the store as it came
+}
+
 // Many namespaced tools and many calls of them: each call is one lookup (a map), not a scan.
 TEST(ResponsesTools, ManyToolsAndCallsStayCheap) {
   json tools = json::array();
