@@ -184,6 +184,14 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     const auto mantle = r.str(a, "aws", "mantle_endpoint");
     r.url(mantle, "aws.mantle_endpoint");
     c.aws.mantle_endpoint = mantle.value_or("");
+    // Calls to Mantle are signed for aws.region: a Mantle host of another region would refuse them.
+    if (const auto at = c.aws.mantle_endpoint.find("bedrock-mantle."); at != std::string::npos) {
+      const auto end = c.aws.mantle_endpoint.find(".api.aws", at);
+      if (end != std::string::npos && c.aws.mantle_endpoint.substr(at + 15, end - at - 15) != c.aws.region) {
+        p.add("aws.mantle_endpoint",
+              "is Mantle in another region than aws.region (" + c.aws.region + "), which signgate signs its calls for");
+      }
+    }
   }
 
   if (const YAML::Node clients = root["clients"]; clients && !clients.IsNull()) {
@@ -298,7 +306,10 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
             if (where && *where != "mantle" && *where != "runtime") {
               p.add(w + ".endpoint", "must be mantle (bedrock-mantle) or runtime (bedrock-runtime's /openai/v1)");
             }
-            c.openai_models[id] = where == "runtime";
+            const auto [it, added] = c.openai_models.emplace(id, where == "runtime");
+            if (!added && it->second != (where == "runtime")) {
+              p.add(w + ".endpoint", "'" + id + "' is given two endpoints");
+            }
           } else if (where) {
             p.add(w + ".endpoint", "is for api: openai models");
           }

@@ -308,6 +308,13 @@ TEST(Config, OpenAIApiModels) {
   EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  g: { id: x, api: openai, endpoint: moon }\n")
                 .find("models.g.endpoint: must be mantle"),
             std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  a: { id: x, api: openai }\n"
+                     "  b: { id: x, api: openai, endpoint: runtime }\n")
+                .find("'x' is given two endpoints"),
+            std::string::npos);
+  EXPECT_NE(problems("aws: { region: us-east-1, mantle_endpoint: \"https://bedrock-mantle.eu-west-1.api.aws\" }\n")
+                .find("aws.mantle_endpoint: is Mantle in another region"),
+            std::string::npos);
   EXPECT_NE(problems("aws: { region: us-east-1 }\nmodels:\n  g: { id: x, endpoint: runtime }\n")
                 .find("models.g.endpoint: is for api: openai models"),
             std::string::npos);
