@@ -524,5 +524,97 @@ class Codex(unittest.TestCase):
             self.assertGreater(line["output_tokens"], 0, line)
 
 
+
+class Edges(unittest.TestCase):
+    """What the review of the OpenAI-API path found: a client held to a guardrail is refused these
+    models (Bedrock's OpenAI API takes none) before anything reaches Mantle; a caller that leaves
+    a stream is still charged Bedrock's usage; a conversation may change models between Converse
+    and Mantle through previous_response_id, each side leaving out the other's sealed reasoning."""
+    SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake, cls.mantle, cls.mantle_url, cls.gw = start_stack(
+            [{"name": "mixed", "secret": SECRET, "models": '["openai.gpt-*", "us.anthropic.*"]'},
+             {"name": "guarded", "secret": OTHER_SECRET, "models": '["openai.gpt-*"]',
+              "guardrail": '{id: gr0abc123, version: "1"}'}],
+            models=MODELS + "  sonnet: %s\n" % cls.SONNET)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.fake.shutdown()
+        cls.mantle.shutdown()
+
+    def post(self, path, body, secret=SECRET):
+        import http.client
+        from urllib.parse import urlsplit
+        u = urlsplit(self.gw.url)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        c.request("POST", path, json.dumps(body), {"Authorization": "Bearer " + secret,
+                                                   "Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), data
+
+    def test_a_guarded_client_is_refused_these_models(self):
+        before = len(self.mantle.requests_to())
+        status, headers, data = self.post("/v1/chat/completions",
+                                          {"model": "gpt-oss", "messages": [{"role": "user", "content": "hi"}]},
+                                          OTHER_SECRET)
+        self.assertEqual(status, 403, data)
+        self.assertIn("guardrail", json.loads(data)["error"]["message"])
+        self.assertEqual(len(self.mantle.requests_to()), before)  # nothing reached Mantle
+
+    def test_a_caller_that_leaves_a_stream_is_charged(self):
+        import socket
+        from urllib.parse import urlsplit
+        self.mantle.frame_delay = 0.2  # the stream outlasts the caller
+        try:
+            u = urlsplit(self.gw.url)
+            body = json.dumps({"model": "gpt-5.5", "input": "Hi", "stream": True})
+            s = socket.create_connection((u.hostname, u.port), timeout=30)
+            s.sendall(("POST /v1/responses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                       % (SECRET, len(body), body)).encode())
+            got = b""
+            while b"response.output_text.delta" not in got:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+            request_id = re.search(rb"x-request-id: ([0-9a-f]+)", got, re.I).group(1).decode()
+            s.close()  # gone before response.completed, which carries the usage
+            line = self.gw.audit_line_of(request_id, seconds=30)
+        finally:
+            self.mantle.frame_delay = 0.005
+        self.assertIsNotNone(line)
+        usage = self.mantle.requests_to("/responses")[-1]
+        self.assertTrue(line["caller_left"], line)
+        self.assertEqual(line["tokens_from"], "drained", line)
+        self.assertGreater(line["input_tokens"], 0, line)
+        self.assertGreater(line["output_tokens"], 0, line)
+        self.assertEqual(usage["model"], GPT55)
+
+    def test_a_conversation_changes_models_both_ways(self):
+        # Claude (thinking, its reasoning sealed by signgate) → GPT-5.5 on Mantle.
+        status, _, data = self.post("/v1/responses", {"model": "sonnet", "input": "Hi",
+                                                      "reasoning": {"effort": "low"}})
+        self.assertEqual(status, 200, data)
+        first = json.loads(data)
+        self.assertIn("reasoning", [i["type"] for i in first["output"]])
+        status, _, data = self.post("/v1/responses", {"model": "gpt-5.5", "input": "And now?",
+                                                      "previous_response_id": first["id"]})
+        self.assertEqual(status, 200, data)
+        sent = self.mantle.requests_to("/responses")[-1]["body"]["input"]
+        self.assertFalse([i for i in sent if i.get("type") == "reasoning"], sent)  # Claude's not sent
+        self.assertEqual(sent[-1]["content"], "And now?")
+        # GPT-5.5 (its reasoning sealed by OpenAI) → Claude.
+        second = json.loads(data)
+        status, _, data = self.post("/v1/responses", {"model": "sonnet", "input": "Back to you",
+                                                      "reasoning": {"effort": "low"},
+                                                      "previous_response_id": second["id"]})
+        self.assertEqual(status, 200, data)
+
 if __name__ == "__main__":
     unittest.main()
