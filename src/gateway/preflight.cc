@@ -87,6 +87,12 @@ std::string serve_warnings(const config::Config& cfg) {
       }
     }
     if (!reachable) add(where + ": no client's models allow what it matches, so it serves no call");
+    for (const auto& entry : route.match) {
+      const std::string id = as_id(entry);
+      if (cfg.openai_models.count(id) != 0) {
+        add(where + ": '" + entry + "' is an api: openai model, which routes do not send (Bedrock's OpenAI API)");
+      }
+    }
     // Shadowed: every entry is one an earlier route already takes (the same entry, or a name
     // without wildcards that an earlier glob matches).
     for (std::size_t j = 0; j < i; ++j) {

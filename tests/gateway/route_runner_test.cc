@@ -641,6 +641,13 @@ TEST(RoutesPreflight, UnreachableAndShadowedRoutesAreWarnedAbout) {
   narrow.clients[0].models = {"anthropic.*"};
   EXPECT_NE(serve_warnings(narrow).find("routes[0] (titan): no client's models allow what it matches"),
             std::string::npos);
+  // Bedrock's OpenAI API is not a route's to send.
+  const auto gpt = route_config(
+      "models:\n  gpt: {id: openai.gpt-5.5, api: openai}\n"
+      "routes:\n  - name: g\n    match: [gpt]\n    targets: [{name: a}]\n");
+  EXPECT_NE(serve_warnings(gpt).find("routes[0] (g): 'gpt' is an api: openai model, which routes do not send"),
+            std::string::npos)
+      << serve_warnings(gpt);
 }
 
 // The fleet's ejection news comes from Redis: only a well-formed "SECONDS KEY" is taken, a
