@@ -12,18 +12,14 @@ never sees it, the audit line names it). The model is Claude with extended think
 (model_reasoning_effort = "low"), so a tool loop passes only if the signed thinking went back to
 Bedrock in the next turn: the emulator checks that, and every signature with botocore."""
 import json
-import os
-import re
-import subprocess
-import tempfile
 import unittest
 from urllib.request import urlopen
 
 from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
 import aws_fake
+import codex_cli
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
-CODEX = os.path.join(ROOT, "tests", "e2e", "node_modules", ".bin", "codex")
 SECRET = "sgk_codex_TEST_0123456789abcdefghijklmnop"
 SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -34,39 +30,20 @@ class Codex(unittest.TestCase):
         cls.fake, cls.fake_url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
         cls.gw = Gateway(cls.fake_url, [{"name": "codex", "secret": SECRET, "models": '["us.anthropic.claude-*"]'}],
                          extra="models:\n  claude-sonnet: %s\n" % SONNET)
-        cls.home = tempfile.TemporaryDirectory(prefix="signgate-codex-home-")
-        cls.work = tempfile.TemporaryDirectory(prefix="signgate-codex-work-")
-        with open(os.path.join(ROOT, "examples", "codex", "config.toml")) as f:
-            config = f.read()
-        config, n = re.subn(r'^base_url = "[^"]*"', 'base_url = "%s/v1"' % cls.gw.url, config, flags=re.M)
-        assert n == 1
-        with open(os.path.join(cls.home.name, "config.toml"), "w") as f:
-            f.write(config)
+        cls.codex_home = codex_cli.CodexHome(cls.gw.url, SECRET)
 
     @classmethod
     def tearDownClass(cls):
         cls.gw.stop()
         cls.fake.shutdown()
-        cls.home.cleanup()
-        cls.work.cleanup()
+        cls.codex_home.cleanup()
 
     def codex(self, prompt):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
-        env.update(CODEX_HOME=self.home.name, SIGNGATE_API_KEY=SECRET, NO_COLOR="1")
-        p = subprocess.run([CODEX, "exec", "--strict-config", "--skip-git-repo-check", "--ephemeral", "--json",
-                            "--dangerously-bypass-approvals-and-sandbox", prompt],
-                           cwd=self.work.name, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
-        events = []
-        for line in p.stdout.decode().splitlines():
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                pass
-        return p.returncode, events, p.stderr.decode()
+        return self.codex_home.run(prompt)
 
     @staticmethod
     def items(events, kind):
-        return [e["item"] for e in events if e.get("type") == "item.completed" and e["item"].get("type") == kind]
+        return codex_cli.items(events, kind)
 
     def test_a_prompt(self):
         rc, events, err = self.codex("Say hello")

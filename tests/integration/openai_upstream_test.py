@@ -20,17 +20,16 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import unittest
 from urllib.request import urlopen  # noqa: F401
 
 from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
 import aws_fake
 import mantle_fake
+import codex_cli
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
 E2E = os.path.join(ROOT, "tests", "e2e")
-CODEX = os.path.join(E2E, "node_modules", ".bin", "codex")
 SECRET = "sgk_mantle_TEST_0123456789abcdefghijklmno"
 OTHER_SECRET = "sgk_mantle_OTHER_0123456789abcdefghijklm"
 CODEX_SECRET = "sgk_mantle_CODEX_0123456789abcdefghijklm"
@@ -437,42 +436,21 @@ class Codex(unittest.TestCase):
     def setUpClass(cls):
         cls.fake, cls.mantle, cls.mantle_url, cls.gw = start_stack(
             [{"name": "codex", "secret": CODEX_SECRET, "models": '["openai.gpt-*"]'}])
-        cls.home = tempfile.TemporaryDirectory(prefix="signgate-codex-home-")
-        cls.work = tempfile.TemporaryDirectory(prefix="signgate-codex-work-")
-        with open(os.path.join(ROOT, "examples", "codex", "config.toml")) as f:
-            config = f.read()
-        config, n = re.subn(r'^base_url = "[^"]*"', 'base_url = "%s/v1"' % cls.gw.url, config, flags=re.M)
-        assert n == 1
-        config, n = re.subn(r'^model = "[^"]*"', 'model = "gpt-5"', config, flags=re.M)
-        assert n == 1
-        with open(os.path.join(cls.home.name, "config.toml"), "w") as f:
-            f.write(config)
+        cls.codex_home = codex_cli.CodexHome(cls.gw.url, CODEX_SECRET, model="gpt-5")
 
     @classmethod
     def tearDownClass(cls):
         cls.gw.stop()
         cls.fake.shutdown()
         cls.mantle.shutdown()
-        cls.home.cleanup()
-        cls.work.cleanup()
+        cls.codex_home.cleanup()
 
     def codex(self, prompt):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
-        env.update(CODEX_HOME=self.home.name, SIGNGATE_API_KEY=CODEX_SECRET, NO_COLOR="1")
-        p = subprocess.run([CODEX, "exec", "--strict-config", "--skip-git-repo-check", "--ephemeral", "--json",
-                            "--dangerously-bypass-approvals-and-sandbox", prompt],
-                           cwd=self.work.name, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
-        events = []
-        for line in p.stdout.decode().splitlines():
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                pass
-        return p.returncode, events, p.stderr.decode()
+        return self.codex_home.run(prompt)
 
     @staticmethod
     def items(events, kind):
-        return [e["item"] for e in events if e.get("type") == "item.completed" and e["item"].get("type") == kind]
+        return codex_cli.items(events, kind)
 
     def bodies(self, since=0):
         return [r["body"] for r in self.mantle.requests_to("/responses")[since:]]
