@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "api/openai/sse_events.h"
+
 namespace signgate::api::openai {
 namespace {
 
 using nlohmann::json;
+using testing::converse_event;
+using testing::sse_data;
 namespace es = aws::eventstream;
 
 const std::map<std::string, std::string> kAliases{{"claude", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
@@ -223,25 +227,6 @@ TEST(ResponsesAnswer, ItemsUsageAndStatus) {
   EXPECT_EQ(cut["incomplete_details"]["reason"], "max_output_tokens");
 }
 
-es::Message event(const std::string& type, const json& payload) {
-  es::Message m;
-  m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string(type)}};
-  m.payload = payload.dump();
-  return m;
-}
-
-// "event: T\ndata: {...}\n\n" → the JSON objects.
-std::vector<json> events(const std::string& sse) {
-  std::vector<json> out;
-  std::size_t at = 0;
-  while ((at = sse.find("data: ", at)) != std::string::npos) {
-    const auto end = sse.find("\n\n", at);
-    out.push_back(json::parse(sse.substr(at + 6, end - at - 6)));
-    at = end;
-  }
-  return out;
-}
-
 TEST(ResponsesStream, TheRealEventSequence) {
   const auto req = ok(json::parse(R"({"model":"claude","input":"x","stream":true,
       "tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"}}]})"));
@@ -263,10 +248,10 @@ TEST(ResponsesStream, TheRealEventSequence) {
            {"contentBlockStop", {{"contentBlockIndex", 2}}},
            {"messageStop", {{"stopReason", "tool_use"}}},
            {"metadata", {{"usage", {{"inputTokens", 9}, {"outputTokens", 4}, {"totalTokens", 13}}}}}}) {
-    sse += t.on_message(event(type, payload));
+    sse += t.on_message(converse_event(type, payload));
   }
   sse += t.finish();
-  const auto all = events(sse);
+  const auto all = sse_data(sse);
   std::vector<std::string> types;
   for (std::size_t i = 0; i < all.size(); ++i) {
     types.push_back(all[i]["type"]);
@@ -312,7 +297,7 @@ TEST(ResponsesStream, FailureMidStreamEndsWithResponseFailed) {
   ResponseBuilder b(req, "abc", 1);
   ResponseEventTranslator t(b);
   std::string sse = t.start();
-  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hel"}}}}));
+  sse += t.on_message(converse_event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hel"}}}}));
   es::Message ex;
   ex.headers = {{":message-type", es::HeaderValue::string("exception")},
                 {":exception-type", es::HeaderValue::string("throttlingException")}};
@@ -320,7 +305,7 @@ TEST(ResponsesStream, FailureMidStreamEndsWithResponseFailed) {
   sse += t.on_message(ex);
   sse += t.finish();  // nothing more after a failure
   sse += t.error("again");
-  const auto all = events(sse);
+  const auto all = sse_data(sse);
   ASSERT_GE(all.size(), 2u);
   EXPECT_EQ(all[all.size() - 2]["type"], "error");
   EXPECT_EQ(all[all.size() - 2]["error"]["message"], "throttlingException: slow down");
@@ -353,15 +338,15 @@ TEST(ResponsesStream, ForcedJsonToolStreamsAsTextAndIncomplete) {
   ResponseBuilder b(req, "abc", 1);
   ResponseEventTranslator t(b);
   std::string sse;
-  sse += t.on_message(
-      event("contentBlockStart",
-            {{"contentBlockIndex", 0}, {"start", {{"toolUse", {{"toolUseId", "t"}, {"name", "json_response"}}}}}}));
-  sse += t.on_message(
-      event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"toolUse", {{"input", "{\"a\":1}"}}}}}}));
-  sse += t.on_message(event("contentBlockStop", {{"contentBlockIndex", 0}}));
-  sse += t.on_message(event("messageStop", {{"stopReason", "max_tokens"}}));
+  sse += t.on_message(converse_event(
+      "contentBlockStart",
+      {{"contentBlockIndex", 0}, {"start", {{"toolUse", {{"toolUseId", "t"}, {"name", "json_response"}}}}}}));
+  sse += t.on_message(converse_event("contentBlockDelta",
+                                     {{"contentBlockIndex", 0}, {"delta", {{"toolUse", {{"input", "{\"a\":1}"}}}}}}));
+  sse += t.on_message(converse_event("contentBlockStop", {{"contentBlockIndex", 0}}));
+  sse += t.on_message(converse_event("messageStop", {{"stopReason", "max_tokens"}}));
   sse += t.finish();
-  const auto all = events(sse);
+  const auto all = sse_data(sse);
   EXPECT_EQ(all.back()["type"], "response.incomplete");
   EXPECT_EQ(all.back()["response"]["output"][0]["content"][0]["text"], R"({"a":1})");
 }

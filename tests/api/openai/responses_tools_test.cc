@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/openai/sse_events.h"
+
 #include "api/openai/responses.h"
 #include "aws/eventstream.h"
 
@@ -11,6 +13,8 @@ namespace signgate::api::openai {
 namespace {
 
 using nlohmann::json;
+using testing::converse_event;
+using testing::sse_data;
 namespace es = aws::eventstream;
 
 const std::map<std::string, std::string> kAliases = {
@@ -290,24 +294,6 @@ TEST(ResponsesTools, WebSearchOnNovaBecomesWebGrounding) {
   EXPECT_FALSE(claude.tools.grounded);
 }
 
-es::Message event(const std::string& type, const json& payload) {
-  es::Message m;
-  m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string(type)}};
-  m.payload = payload.dump();
-  return m;
-}
-
-std::vector<json> events(const std::string& sse) {
-  std::vector<json> out;
-  std::size_t at = 0;
-  while ((at = sse.find("data: ", at)) != std::string::npos) {
-    const auto end = sse.find("\n\n", at);
-    out.push_back(json::parse(sse.substr(at + 6, end - at - 6)));
-    at = end;
-  }
-  return out;
-}
-
 TEST(ResponsesTools, StreamedNamespacedCallsAndCitations) {
   const auto r = ok({{"model", "nova"},
                      {"input", "x"},
@@ -338,10 +324,10 @@ TEST(ResponsesTools, StreamedNamespacedCallsAndCitations) {
            {"contentBlockStop", {{"contentBlockIndex", 2}}},
            {"messageStop", {{"stopReason", "tool_use"}}},
            {"metadata", {{"usage", {{"inputTokens", 9}, {"outputTokens", 4}}}, {"serviceTier", {{"type", "flex"}}}}}}) {
-    sse += t.on_message(event(type, payload));
+    sse += t.on_message(converse_event(type, payload));
   }
   sse += t.finish();
-  const auto all = events(sse);
+  const auto all = sse_data(sse);
   std::vector<std::string> types;
   for (const auto& e : all) types.push_back(e["type"]);
   const auto at = std::find(types.begin(), types.end(), "response.output_text.annotation.added");

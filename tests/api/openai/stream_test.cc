@@ -3,31 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include "api/openai/sse_events.h"
+
 namespace signgate::api::openai {
 namespace {
 
 using nlohmann::json;
+using testing::converse_event;
+using testing::sse_data;
 namespace es = aws::eventstream;
-
-es::Message event(const std::string& type, const json& payload) {
-  es::Message m;
-  m.headers = {{":message-type", es::HeaderValue::string("event")}, {":event-type", es::HeaderValue::string(type)}};
-  m.payload = payload.dump();
-  return m;
-}
-
-// "data: {...}\n\n" → the JSON; several in one string → all of them.
-std::vector<json> chunks(const std::string& sse) {
-  std::vector<json> out;
-  std::size_t at = 0;
-  while ((at = sse.find("data: ", at)) != std::string::npos) {
-    const auto end = sse.find("\n\n", at);
-    const std::string body = sse.substr(at + 6, end - at - 6);
-    out.push_back(body == "[DONE]" ? json("[DONE]") : json::parse(body));
-    at = end;
-  }
-  return out;
-}
 
 ChatRequest request(bool usage) {
   ChatRequest r;
@@ -41,14 +25,15 @@ TEST(OpenAiStream, TextTranscript) {
   const auto req = request(true);
   ChunkTranslator t(req, "chatcmpl-1", 1700000000);
   std::string sse;
-  sse += t.on_message(event("messageStart", {{"role", "assistant"}}));
-  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hel"}}}}));
-  sse += t.on_message(event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "lo"}}}}));
-  sse += t.on_message(event("contentBlockStop", {{"contentBlockIndex", 0}}));
-  sse += t.on_message(event("messageStop", {{"stopReason", "max_tokens"}}));
-  sse += t.on_message(event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}, {"totalTokens", 5}}}}));
+  sse += t.on_message(converse_event("messageStart", {{"role", "assistant"}}));
+  sse += t.on_message(converse_event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "Hel"}}}}));
+  sse += t.on_message(converse_event("contentBlockDelta", {{"contentBlockIndex", 0}, {"delta", {{"text", "lo"}}}}));
+  sse += t.on_message(converse_event("contentBlockStop", {{"contentBlockIndex", 0}}));
+  sse += t.on_message(converse_event("messageStop", {{"stopReason", "max_tokens"}}));
+  sse += t.on_message(
+      converse_event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}, {"totalTokens", 5}}}}));
   sse += t.finish();
-  const auto c = chunks(sse);
+  const auto c = sse_data(sse);
   ASSERT_EQ(c.size(), 6u) << sse;
   EXPECT_EQ(c[0]["choices"][0]["delta"], json::parse(R"({"role":"assistant","content":""})"));
   EXPECT_EQ(c[0]["object"], "chat.completion.chunk");
@@ -64,7 +49,7 @@ TEST(OpenAiStream, TextTranscript) {
 TEST(OpenAiStream, UsageOnlyWhenAsked) {
   const auto req = request(false);
   ChunkTranslator t(req, "id", 1);
-  (void)t.on_message(event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}}}}));
+  (void)t.on_message(converse_event("metadata", {{"usage", {{"inputTokens", 3}, {"outputTokens", 2}}}}));
   EXPECT_EQ(t.finish(), "data: [DONE]\n\n");
   EXPECT_EQ(t.input_tokens, 3u);
 }
@@ -73,12 +58,12 @@ TEST(OpenAiStream, UsageOnlyWhenAsked) {
 TEST(OpenAiStream, ToolCallDeltas) {
   const auto req = request(false);
   ChunkTranslator t(req, "id", 1);
-  auto start = chunks(t.on_message(
-      event("contentBlockStart",
-            {{"contentBlockIndex", 1}, {"start", {{"toolUse", {{"toolUseId", "tu_1"}, {"name", "get_weather"}}}}}})));
-  auto args = chunks(t.on_message(
-      event("contentBlockDelta", {{"contentBlockIndex", 1}, {"delta", {{"toolUse", {{"input", "{\"city\":"}}}}}})));
-  auto stop = chunks(t.on_message(event("messageStop", {{"stopReason", "tool_use"}})));
+  auto start = sse_data(t.on_message(converse_event(
+      "contentBlockStart",
+      {{"contentBlockIndex", 1}, {"start", {{"toolUse", {{"toolUseId", "tu_1"}, {"name", "get_weather"}}}}}})));
+  auto args = sse_data(t.on_message(converse_event(
+      "contentBlockDelta", {{"contentBlockIndex", 1}, {"delta", {{"toolUse", {{"input", "{\"city\":"}}}}}})));
+  auto stop = sse_data(t.on_message(converse_event("messageStop", {{"stopReason", "tool_use"}})));
   EXPECT_EQ(
       start[0]["choices"][0]["delta"]["tool_calls"],
       json::parse(R"([{"index":0,"id":"tu_1","type":"function","function":{"name":"get_weather","arguments":""}}])"));
@@ -95,7 +80,7 @@ TEST(OpenAiStream, ExceptionBecomesAnErrorEvent) {
   m.headers = {{":message-type", es::HeaderValue::string("exception")},
                {":exception-type", es::HeaderValue::string("throttlingException")}};
   m.payload = R"({"message":"slow down"})";
-  const auto c = chunks(t.on_message(m));
+  const auto c = sse_data(t.on_message(m));
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0]["error"]["message"], "throttlingException: slow down");
 }
@@ -108,7 +93,7 @@ TEST(OpenAiStream, ExceptionTextLosesArnsAndAccounts) {
   m.headers = {{":message-type", es::HeaderValue::string("exception")},
                {":exception-type", es::HeaderValue::string("validationException")}};
   m.payload = R"({"message":"arn:aws:bedrock:us-east-1:123456789012:inference-profile/x is not in 123456789012"})";
-  const auto c = chunks(t.on_message(m));
+  const auto c = sse_data(t.on_message(m));
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0]["error"]["message"], "validationException: <bedrock inference-profile ARN> is not in <account>");
 }
@@ -117,13 +102,14 @@ TEST(OpenAiStream, ExceptionTextLosesArnsAndAccounts) {
 TEST(OpenAiStream, WrongTypedEventFieldsDoNotThrow) {
   const ChatRequest req = request(true);
   ChunkTranslator t(req, "chatcmpl-1", 1700000000);
-  EXPECT_NO_THROW(t.on_message(event("contentBlockStart", json::parse(R"({"start":{"toolUse":7}})"))));
-  EXPECT_NO_THROW(t.on_message(event("contentBlockStart", json::parse(R"({"start":[1]})"))));
-  EXPECT_NO_THROW(t.on_message(event("contentBlockDelta", json::parse(R"({"delta":"text"})"))));
-  const auto stop = chunks(t.on_message(event("messageStop", json::parse(R"({"stopReason":1})"))));
+  EXPECT_NO_THROW(t.on_message(converse_event("contentBlockStart", json::parse(R"({"start":{"toolUse":7}})"))));
+  EXPECT_NO_THROW(t.on_message(converse_event("contentBlockStart", json::parse(R"({"start":[1]})"))));
+  EXPECT_NO_THROW(t.on_message(converse_event("contentBlockDelta", json::parse(R"({"delta":"text"})"))));
+  const auto stop = sse_data(t.on_message(converse_event("messageStop", json::parse(R"({"stopReason":1})"))));
   ASSERT_EQ(stop.size(), 1u);
   EXPECT_EQ(stop[0]["choices"][0]["finish_reason"], "stop");
-  EXPECT_NO_THROW(t.on_message(event("metadata", json::parse(R"({"usage":{"inputTokens":"x","outputTokens":2}})"))));
+  EXPECT_NO_THROW(
+      t.on_message(converse_event("metadata", json::parse(R"({"usage":{"inputTokens":"x","outputTokens":2}})"))));
   EXPECT_EQ(t.input_tokens, 0u);
   EXPECT_EQ(t.output_tokens, 2u);
 }
