@@ -143,6 +143,69 @@ void BM_ResponsesRequest2KiB(benchmark::State& state) {
 }
 BENCHMARK(BM_ResponsesRequest2KiB);
 
+// Codex 0.171's first request with its default tools, in shape: a 20 KiB developer prompt,
+// eight functions, the multi_agent_v1 namespace of five, and web_search (dropped); the same
+// request without the namespace and web_search (what the old example config sent) for the ratio.
+std::string codex_shaped_body(bool defaults) {
+  json tools = json::array();
+  const json params = json::parse(
+      R"({"type":"object","properties":{"cmd":{"type":"string","description":"the command"},
+          "workdir":{"type":"string"},"timeout_ms":{"type":"number"}},"required":["cmd"],
+          "additionalProperties":false})");
+  for (const char* name : {"exec_command", "write_stdin", "request_user_input", "view_image", "get_goal", "create_goal",
+                           "update_goal", "apply_patch_helper"}) {
+    tools.push_back({{"type", "function"},
+                     {"name", name},
+                     {"description", std::string(400, 'd')},
+                     {"strict", false},
+                     {"parameters", params}});
+  }
+  if (defaults) {
+    json inner = json::array();
+    for (const char* name : {"close_agent", "resume_agent", "send_input", "spawn_agent", "wait_agent"}) {
+      inner.push_back({{"type", "function"},
+                       {"name", name},
+                       {"description", std::string(300, 'a')},
+                       {"strict", false},
+                       {"parameters", params}});
+    }
+    tools.push_back({{"type", "namespace"},
+                     {"name", "multi_agent_v1"},
+                     {"description", "Tools for spawning and managing sub-agents."},
+                     {"tools", inner}});
+    tools.push_back({{"type", "web_search"}, {"external_web_access", true}});
+  }
+  json input = json::array();
+  input.push_back({{"type", "message"},
+                   {"role", "developer"},
+                   {"content", json::array({{{"type", "input_text"}, {"text", std::string(20'000, 'p')}}})}});
+  input.push_back({{"type", "message"},
+                   {"role", "user"},
+                   {"content", json::array({{{"type", "input_text"}, {"text", "explain this repository"}}})}});
+  return json{{"model", "claude-haiku"},
+              {"input", input},
+              {"tools", tools},
+              {"tool_choice", "auto"},
+              {"stream", true},
+              {"store", false},
+              {"parallel_tool_calls", true},
+              {"include", json::array({"reasoning.encrypted_content"})}}
+      .dump();
+}
+
+void BM_ResponsesCodexRequest(benchmark::State& state) {
+  const std::string body = codex_shaped_body(state.range(0) != 0);
+  const std::map<std::string, std::string> aliases{{"claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"}};
+  for (auto _ : state) {
+    auto r = signgate::api::openai::responses_to_converse(body, aliases, nullptr);
+    const std::string out = std::get<signgate::api::openai::ResponsesRequest>(r).converse.dump();
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+BENCHMARK(BM_ResponsesCodexRequest)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 void BM_ResponsesStream500Events(benchmark::State& state) {
   const std::string wire = converse_stream_500();
   signgate::api::openai::ResponsesRequest req;
