@@ -90,7 +90,11 @@ std::string serve_warnings(const config::Config& cfg) {
     for (const auto& entry : route.match) {
       const std::string id = as_id(entry);
       if (cfg.openai_models.count(id) != 0) {
-        add(where + ": '" + entry + "' is an api: openai model, which routes do not send (Bedrock's OpenAI API)");
+        std::string warning = where;
+        warning += ": '";
+        warning += entry;
+        warning += "' is an api: openai model, which routes do not send (Bedrock's OpenAI API)";
+        add(warning);
       }
     }
     // Shadowed: every entry is one an earlier route already takes (the same entry, or a name

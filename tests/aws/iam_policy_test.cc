@@ -90,7 +90,8 @@ TEST(IamPolicy, MantleModelsNeedCreateInference) {
   EXPECT_EQ(last["Action"], nlohmann::json::array({"bedrock-mantle:CreateInference"}));
   EXPECT_EQ(last["Resource"], "arn:aws:bedrock-mantle:eu-west-1:111122223333:project/*");
   scope.mantle = false;
-  for (const auto& st : permissions_policy(scope)["Statement"]) EXPECT_NE(st["Sid"], "SigngateMantleInference");
+  const auto without = permissions_policy(scope);  // named: a range over a temporary's member dangles
+  for (const auto& st : without["Statement"]) EXPECT_NE(st["Sid"], "SigngateMantleInference");
 }
 
 // Guardrails: the role may apply only its clients' guardrails, and when every client has one,

@@ -84,7 +84,8 @@ asio::awaitable<std::optional<Refusal>> answer_openai(Exchange& x, const api::op
   bool open = co_await res.start_stream(200, sse_headers());
   if (!open) unrelayed.begin();
   bool kept = false;
-  const auto broke = [&](const std::string& why) -> asio::awaitable<void> {
+  // `why` by value: it lives in the coroutine frame, not in the caller's full-expression.
+  const auto broke = [&](std::string why) -> asio::awaitable<void> {
     if (unrelayed.active()) {
       unrelayed.failed(why);
       co_return;
