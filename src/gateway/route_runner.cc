@@ -435,10 +435,13 @@ asio::awaitable<UpstreamResult> send_call(Exchange& x, const UpstreamCall& call)
     // Anthropic's betas were chosen for the model the caller named: a target that sends another
     // gets them chosen again for its own (a beta that model lacks is never sent).
     std::optional<UpstreamCall> adapted;
-    if (!t.model.empty() && t.model != call.model && x.audit.surface == "anthropic" &&
-        call.body.find("anthropic_beta") != std::string::npos) {
-      if (auto again =
-              api::anthropic::refilter_invoke_body(call.body, rt.anthropic_betas, t.model, rt.config.max_json_depth)) {
+    if (!t.model.empty() && t.model != call.model && x.audit.surface == "anthropic") {
+      const bool counting = call.operation == aws::Operation::kCountTokens;  // the body inside, base64
+      auto again = counting ? api::anthropic::refilter_count_tokens_body(call.body, rt.anthropic_betas, t.model,
+                                                                         rt.config.max_json_depth)
+                            : api::anthropic::refilter_invoke_body(call.body, rt.anthropic_betas, t.model,
+                                                                   rt.config.max_json_depth);
+      if (again) {
         adapted = call;
         adapted->body = std::move(again->body);
         for (const auto& beta : again->dropped) x.metrics->beta_dropped(x.audit.client, beta);

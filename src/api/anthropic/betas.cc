@@ -4,7 +4,9 @@
 #include <cctype>
 
 #include "api/json_depth.h"
+#include "api/json_fields.h"
 #include "aws/model_pattern.h"
+#include "common/base64.h"
 
 namespace signgate::api::anthropic {
 
@@ -193,6 +195,21 @@ std::optional<RefilteredBody> refilter_invoke_body(std::string_view body, const 
   out.dropped = apply_betas(j, {}, accepted);
   out.body = dump_json(j);
   return out;
+}
+
+std::optional<RefilteredBody> refilter_count_tokens_body(std::string_view body, const BetaPolicy& policy,
+                                                         std::string_view model_id, int max_depth) {
+  nlohmann::json j = parse_json(body, max_depth);
+  if (!j.is_object()) return std::nullopt;
+  const nlohmann::json* inner = field(object_field(object_field(j, "input"), "invokeModel"), "body");
+  if (inner == nullptr || !inner->is_string()) return std::nullopt;
+  const auto decoded = base64_decode(inner->get_ref<const std::string&>());
+  if (!decoded) return std::nullopt;
+  auto again = refilter_invoke_body(*decoded, policy, model_id, max_depth);
+  if (!again) return std::nullopt;
+  j["input"]["invokeModel"]["body"] = base64_encode(again->body);
+  again->body = dump_json(j);
+  return again;
 }
 
 }  // namespace signgate::api::anthropic

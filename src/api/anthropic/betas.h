@@ -91,5 +91,8 @@ struct RefilteredBody {
 };
 std::optional<RefilteredBody> refilter_invoke_body(std::string_view body, const BetaPolicy& policy,
                                                    std::string_view model_id, int max_depth);
+// The same for a CountTokens body: the InvokeModel body inside it, base64-encoded, filtered again.
+std::optional<RefilteredBody> refilter_count_tokens_body(std::string_view body, const BetaPolicy& policy,
+                                                         std::string_view model_id, int max_depth);
 
 }  // namespace signgate::api::anthropic

@@ -161,6 +161,17 @@ TEST(AnthropicBetas, RefilterForAnotherModel) {
   EXPECT_FALSE(refilter_invoke_body(R"({"max_tokens":5})", shipped, "eu.anthropic.claude-opus-4-7", 64));
   EXPECT_FALSE(refilter_invoke_body("[[[[\"anthropic_beta\"]]]]", shipped, "eu.anthropic.claude-opus-4-7", 2));
   EXPECT_FALSE(refilter_invoke_body("not json anthropic_beta", shipped, "eu.anthropic.claude-opus-4-7", 64));
+  // A CountTokens body carries the InvokeModel body base64-encoded: filtered inside.
+  const std::string counting = R"({"input":{"invokeModel":{"body":")" + base64_encode(body) + R"("}}})";
+  EXPECT_FALSE(refilter_count_tokens_body(counting, shipped, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", 64));
+  const auto counted = refilter_count_tokens_body(counting, shipped, "us.anthropic.claude-opus-4-1-20250805-v1:0", 64);
+  ASSERT_TRUE(counted);
+  const auto inner = base64_decode(json::parse(counted->body)["input"]["invokeModel"]["body"].get<std::string>());
+  ASSERT_TRUE(inner);
+  EXPECT_EQ(json::parse(*inner)["anthropic_beta"], json({"interleaved-thinking-2025-05-14"}));
+  EXPECT_EQ(counted->dropped, std::vector<std::string>{"context-management-2025-06-27"});
+  EXPECT_FALSE(refilter_count_tokens_body(R"({"input":{"invokeModel":{"body":"***"}}})", shipped, "x", 64));
+  EXPECT_FALSE(refilter_count_tokens_body(R"({"input":{"converse":{}}})", shipped, "x", 64));
 }
 
 // /v1/messages with betas: the header's accepted ones end up in the InvokeModel body.
