@@ -306,6 +306,9 @@ std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
     }
     if (!request_.include_usage) j.erase("usage");  // OpenAI sends none (not even null) unasked
   } else {
+    if (const json* n = field(j, "sequence_number"); n != nullptr && n->is_number_unsigned()) {
+      next_sequence_ = n->get<std::uint64_t>() + 1;
+    }
     const std::string type = string_field(j, "type");
     if (type.size() > 6 && type.compare(type.size() - 6, 6, ".delta") == 0) ++facts.content_events;
     if (type == "error" || type == "response.failed") {
@@ -329,10 +332,12 @@ std::string OpenAIStreamRewriter::on_event(const SseEvent& e) {
 std::string OpenAIStreamRewriter::error(std::string_view message) const {
   const json err = {{"message", message}, {"type", "server_error"}, {"param", nullptr}, {"code", "server_error"}};
   if (request_.api == OpenAIApi::kChat) return sse_text("", dump_json(json{{"error", err}}));
-  return sse_text(
-      "error",
-      dump_json(
-          json{{"type", "error"}, {"code", "server_error"}, {"message", message}, {"param", nullptr}, {"error", err}}));
+  return sse_text("error", dump_json(json{{"type", "error"},
+                                          {"sequence_number", next_sequence_},
+                                          {"code", "server_error"},
+                                          {"message", message},
+                                          {"param", nullptr},
+                                          {"error", err}}));
 }
 
 ApiError openai_error(unsigned status, std::string_view body, int max_depth) {

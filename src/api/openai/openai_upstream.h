@@ -115,6 +115,7 @@ class OpenAIStreamRewriter {
  private:
   const OpenAIUpstreamRequest& request_;
   int max_depth_;
+  std::uint64_t next_sequence_ = 0;  // Responses: the sequence_number an event of signgate's takes
 };
 
 // An error answer from the OpenAI-compatible endpoint ({"error":{...}}, or Bedrock's

@@ -202,6 +202,9 @@ TEST(OpenAIUpstream, ResponsesAnswersAndEventsNameTheCallersModel) {
   EXPECT_EQ(w.facts.input_tokens, 7u);
   const std::string error = w.error("signgate: the upstream stream broke");
   EXPECT_EQ(error.rfind("event: error\n", 0), 0u);
+  (void)w.on_event({"response.output_text.delta", R"({"type":"response.output_text.delta","sequence_number":41})"});
+  const std::string later = w.error("signgate: broke");
+  EXPECT_EQ(json::parse(later.substr(later.find("data: ") + 6))["sequence_number"], 42);  // the stream's next
 }
 
 TEST(OpenAIUpstream, ErrorsKeepTheirStatusAndLoseArns) {
