@@ -11,6 +11,11 @@ std::string_view tier_name(ServiceTier tier) {
   return "default";
 }
 
+bool tier_word(std::string_view tier) {
+  return !tier.empty() && tier.size() <= 32 &&
+         tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos;
+}
+
 bool tier_available(std::string_view model, ServiceTier tier) {
   if (tier == ServiceTier::kDefault) return true;
   // Bedrock's "Service tiers for optimizing performance and cost" page

@@ -13,6 +13,11 @@ enum class ServiceTier { kDefault, kPriority, kFlex };
 // Bedrock's name for the tier ("default", "priority", "flex").
 std::string_view tier_name(ServiceTier tier);
 
+// Whether `tier` is a tier name as Bedrock reports one ("default", "priority", a tier it adds
+// later): a plain lower-case word of at most 32 bytes. Anything else from the wire is not
+// repeated to a caller or the audit line.
+bool tier_word(std::string_view tier);
+
 // Whether Bedrock serves `model` (a model ID, a cross-Region profile, or the family an
 // application inference profile serves) in `tier`. The default tier serves every model.
 bool tier_available(std::string_view model, ServiceTier tier);

@@ -24,6 +24,13 @@ TEST(ServiceTier, OnlyListedModelsGetPriorityAndFlex) {
   EXPECT_EQ(tier_name(ServiceTier::kDefault), "default");
   EXPECT_EQ(tier_name(ServiceTier::kPriority), "priority");
   EXPECT_EQ(tier_name(ServiceTier::kFlex), "flex");
+  // Only a plain word from the wire is repeated.
+  EXPECT_TRUE(tier_word("priority"));
+  EXPECT_TRUE(tier_word("reserved_capacity"));
+  EXPECT_FALSE(tier_word(""));
+  EXPECT_FALSE(tier_word("Flex"));
+  EXPECT_FALSE(tier_word("flex\r\nx: y"));
+  EXPECT_FALSE(tier_word(std::string(33, 'a')));
 }
 
 }  // namespace

@@ -431,8 +431,7 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
   append_json_string(body, finish);
   body += "}],\"service_tier\":";
   std::string_view tier;
-  if (member(member(root, "serviceTier"), "type").get_string().get(tier) == simdjson::SUCCESS && !tier.empty() &&
-      tier.size() <= 32 && tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos) {
+  if (member(member(root, "serviceTier"), "type").get_string().get(tier) == simdjson::SUCCESS && tier_word(tier)) {
     out.service_tier = std::string(tier);
   } else {
     out.service_tier = std::string(tier_name(request.tier));

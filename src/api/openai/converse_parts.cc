@@ -185,7 +185,7 @@ std::optional<std::variant<ServiceTier, ApiError>> read_service_tier(const json&
 std::string served_tier(const json& holder) {
   const std::string tier = string_field(object_field(holder, "serviceTier"), "type");
   // Bedrock's own names; anything else (a tier it adds later) is passed on only if it is a word.
-  if (tier.size() > 32 || tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) return {};
+  if (!tier_word(tier)) return {};
   return tier;
 }
 

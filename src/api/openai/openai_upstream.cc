@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/json_fields.h"
+#include "api/service_tier.h"
 #include "aws/scrub_identity.h"
 
 namespace signgate::api::openai {
@@ -31,10 +32,7 @@ void read_usage(const json& usage, OpenAIAnswerFacts& facts) {
 
 void read_tier(const json& holder, OpenAIAnswerFacts& facts) {
   const std::string tier = string_field(holder, "service_tier");
-  if (!tier.empty() && tier.size() <= 32 &&
-      tier.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos) {
-    facts.service_tier = tier;
-  }
+  if (tier_word(tier)) facts.service_tier = tier;
 }
 
 // A response object's facts: usage, tier, id and (once it is done) its output.

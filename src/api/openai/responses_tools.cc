@@ -283,7 +283,7 @@ std::variant<ToolPlan, ApiError> plan_tools(json& c, const json& req, const Tool
         }
         if (auto e = add_tool(f, q, ns, prefix)) return *e;
       }
-    } else if (is_builtin(type) || !type.empty()) {
+    } else if (!type.empty()) {  // built-in (is_builtin) or a type this gateway does not know
       if (options.web_grounding && type.rfind("web_search", 0) == 0) {
         if (!plan.grounded) specs.push_back({{"systemTool", {{"name", "nova_grounding"}}}});
         plan.grounded = true;

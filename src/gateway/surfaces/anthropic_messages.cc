@@ -4,6 +4,7 @@
 #include "gateway/surfaces/surfaces.h"
 
 #include "api/anthropic/messages.h"
+#include "api/service_tier.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -47,7 +48,7 @@ class AnthropicMessages final : public Surface {
         if (h.name == "X-Amzn-Bedrock-Service-Tier") tier = h.value;
       }
     }
-    if (tier.empty() || tier.size() > 32) tier = "default";
+    if (!api::tier_word(tier)) tier = "default";
     x.audit.service_tier = tier;
     return tier;
   }

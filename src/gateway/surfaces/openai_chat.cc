@@ -31,21 +31,8 @@ class OpenAIChat final : public Surface {
 
   std::variant<Plan, LocalAnswer, Refusal> plan(Exchange& x, const HeadPlan&, const http::RequestHead&,
                                                 std::string body) const override {
-    if (!x.config().openai_models.empty()) {
-      // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it is.
-      auto read = api::openai::read_object(body, x.config().max_json_depth);
-      if (auto* e = std::get_if<api::openai::ApiError>(&read)) return Refusal{e->status, e->message, e->param, e->code};
-      const json& req = std::get<json>(read);
-      if (auto id = openai_model(x, req)) {
-        auto planned = api::openai::chat_for_openai(req, api::string_field(req, "model"), *id);
-        if (auto* e = std::get_if<api::openai::ApiError>(&planned)) {
-          return Refusal{e->status, e->message, e->param, e->code};
-        }
-        auto& request = std::get<api::openai::OpenAIUpstreamRequest>(planned);
-        note_user(x, request.user);
-        return openai_plan(x, std::move(request));
-      }
-    }
+    // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it is.
+    if (auto planned = plan_openai(x, body, api::openai::chat_for_openai)) return std::move(*planned);
     auto parsed =
         api::openai::to_converse(body, x.config().models, x.config().max_json_depth, &x.config().model_families);
     if (auto* e = std::get_if<api::openai::ApiError>(&parsed)) return Refusal{e->status, e->message, e->param, e->code};

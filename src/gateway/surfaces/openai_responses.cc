@@ -197,23 +197,13 @@ class OpenAIResponses final : public Surface {
                                                      Wanted* wanted) const {
     const config::ResponsesConfig& settings = x.config().responses;
     const ClientHistory history(x.memory->responses(), x.client->name, x.config().max_body_bytes, recalled, wanted);
-    if (!x.config().openai_models.empty()) {
-      // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it
-      // is, its earlier turns expanded from this client's store.
-      auto read = api::openai::read_object(body, x.config().max_json_depth);
-      if (auto* e = std::get_if<api::openai::ApiError>(&read)) return Refusal{e->status, e->message, e->param, e->code};
-      const json& req = std::get<json>(read);
-      if (auto id = openai_model(x, req)) {
-        auto planned = api::openai::responses_for_openai(
-            req, api::string_field(req, "model"), *id, settings.store ? &history : nullptr, x.config().max_body_bytes);
-        if (auto* e = std::get_if<api::openai::ApiError>(&planned)) {
-          return Refusal{e->status, e->message, e->param, e->code};
-        }
-        auto& request = std::get<api::openai::OpenAIUpstreamRequest>(planned);
-        note_user(x, request.user);
-        return openai_plan(x, std::move(request));
-      }
-    }
+    // A model Bedrock serves through its OpenAI-compatible API: the request goes on as it is,
+    // its earlier turns expanded from this client's store.
+    const auto for_openai = [&](const json& req, const std::string& name, const std::string& id) {
+      return api::openai::responses_for_openai(req, name, id, settings.store ? &history : nullptr,
+                                               x.config().max_body_bytes);
+    };
+    if (auto planned = plan_openai(x, body, for_openai)) return std::move(*planned);
     api::openai::ResponsesOptions options;
     options.max_depth = x.config().max_json_depth;
     options.max_stored_bytes = x.config().max_body_bytes;

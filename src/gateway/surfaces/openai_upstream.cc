@@ -1,6 +1,7 @@
 #include "gateway/surfaces/openai_upstream.h"
 
 #include "api/json_fields.h"
+#include "api/json_scan.h"
 #include <boost/asio/this_coro.hpp>
 
 #include "gateway/abandoned.h"
@@ -13,17 +14,9 @@ namespace signgate::gateway::surfaces {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-std::optional<std::string> openai_model(const Exchange& x, const json& request) {
-  const auto& cfg = x.config();
-  if (cfg.openai_models.empty()) return std::nullopt;
-  const std::string name = api::string_field(request, "model");
-  const auto alias = cfg.models.find(name);
-  const std::string& id = alias != cfg.models.end() ? alias->second : name;
-  if (cfg.openai_models.count(id) == 0) return std::nullopt;
-  return id;
-}
+namespace {
 
-Plan openai_plan(const Exchange& x, api::openai::OpenAIUpstreamRequest request) {
+Plan openai_call(const Exchange& x, api::openai::OpenAIUpstreamRequest request) {
   Plan p;
   UpstreamCall& call = p.call;
   call.operation = request.stream ? aws::Operation::kConverseStream : aws::Operation::kConverse;
@@ -41,6 +34,26 @@ Plan openai_plan(const Exchange& x, api::openai::OpenAIUpstreamRequest request) 
   request.body.clear();
   p.state = std::make_unique<OpenAIPassState>(std::move(request));
   return p;
+}
+
+}  // namespace
+
+std::optional<std::variant<Plan, LocalAnswer, Refusal>> plan_openai(Exchange& x, std::string_view body,
+                                                                    const OpenAIRequestMaker& make) {
+  const auto& cfg = x.config();
+  if (cfg.openai_models.empty()) return std::nullopt;
+  const auto name = api::scan_string(body, "model");  // nullopt: not that far a JSON object
+  if (!name) return std::nullopt;
+  const auto alias = cfg.models.find(*name);
+  const std::string& id = alias != cfg.models.end() ? alias->second : *name;
+  if (cfg.openai_models.count(id) == 0) return std::nullopt;
+  auto read = api::openai::read_object(body, cfg.max_json_depth);
+  if (auto* e = std::get_if<api::openai::ApiError>(&read)) return Refusal{e->status, e->message, e->param, e->code};
+  auto planned = make(std::get<json>(read), *name, id);
+  if (auto* e = std::get_if<api::openai::ApiError>(&planned)) return Refusal{e->status, e->message, e->param, e->code};
+  auto& request = std::get<api::openai::OpenAIUpstreamRequest>(planned);
+  note_user(x, request.user);
+  return openai_call(x, std::move(request));
 }
 
 namespace {

@@ -12,6 +12,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "api/openai/openai_upstream.h"
 #include "gateway/exchange.h"
@@ -27,13 +29,18 @@ struct OpenAIPassState final : PlanState {
   api::openai::OpenAIUpstreamRequest request;
 };
 
-// The Bedrock ID of the model `request` names (an alias resolved) when it is an api: openai
-// model; nullopt otherwise.
-std::optional<std::string> openai_model(const Exchange& x, const nlohmann::json& request);
+// Makes the request for Bedrock's OpenAI API from the caller's body, the model as it named it
+// and Bedrock's ID (chat_for_openai, or responses_for_openai with the client's store).
+using OpenAIRequestMaker = std::function<std::variant<api::openai::OpenAIUpstreamRequest, api::openai::ApiError>(
+    const nlohmann::json& request, const std::string& model_name, const std::string& model_id)>;
 
-// The plan for such a request: the call to the OpenAI-compatible endpoint. For the allowlist,
-// the limits and the audit line it is a Converse call (converse or converse-stream).
-Plan openai_plan(const Exchange& x, api::openai::OpenAIUpstreamRequest request);
+// The plan for a body whose model (an alias resolved) is an api: openai model: the call to the
+// OpenAI-compatible endpoint, or the refusal; nullopt for any other model, which the
+// translating path plans. Until the model is known to be one, only its field is scanned (no
+// second parse of every body). For the allowlist, the limits and the audit line the call is a
+// Converse call (converse or converse-stream).
+std::optional<std::variant<Plan, LocalAnswer, Refusal>> plan_openai(Exchange& x, std::string_view body,
+                                                                    const OpenAIRequestMaker& make);
 
 // Relays the answer. `completed`, when given, runs once a Responses answer is complete and
 // before the caller reads so (signgate's store keeps it there).

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/json_scan.h"
+#include "api/service_tier.h"
 #include "gateway/abandoned.h"
 #include "gateway/stream_relay.h"
 #include "gateway/surfaces/translated.h"
@@ -112,7 +113,7 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
     if (forwarded_response_header(h.name)) headers.push_back({h.name, h.value});
   }
   // The tier that served it changes the price: InvokeModel says it in a header.
-  if (const auto tier = head.header("X-Amzn-Bedrock-Service-Tier"); !tier.empty() && tier.size() <= 32) {
+  if (const auto tier = head.header("X-Amzn-Bedrock-Service-Tier"); api::tier_word(tier)) {
     x.audit.service_tier = std::string(tier);
   }
   // Bedrock's 429/503 carries no Retry-After; once our retries are spent, tell the caller
@@ -140,7 +141,7 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
     x.audit.output_tokens = usage.output;
   }
   if (head.status == 200 && x.audit.operation == "converse" && x.audit.service_tier.empty()) {
-    if (auto tier = api::scan_string(*body, "serviceTier", "type"); tier && !tier->empty() && tier->size() <= 32) {
+    if (auto tier = api::scan_string(*body, "serviceTier", "type"); tier && api::tier_word(*tier)) {
       x.audit.service_tier = std::move(*tier);  // Converse says it in the body
     }
   }
