@@ -8,6 +8,7 @@
 
 #include "cli/sign_command.h"
 #include "config/config.h"
+#include "gateway/fleet.h"
 #include "gateway/revocations.h"
 #include "store/redis.h"
 
@@ -35,14 +36,12 @@ int run_revoke(const RevokeArgs& args, const Environment& env, std::ostream& out
     err << "signgate revoke: " << args.config << " has no client named '" << args.client << "'\n";
     return kExitUsage;
   }
-  auto url = store::parse_redis_url(cfg->redis->url);
-  if (!url) {
-    err << "signgate revoke: redis.url: " << url.message() << '\n';
+  auto parsed = gateway::redis_options(*cfg->redis);
+  if (!parsed) {
+    err << "signgate revoke: " << parsed.message() << '\n';
     return kExitUsage;
   }
-  store::RedisOptions options;
-  options.url = *url;
-  options.ca_file = cfg->redis->ca_file;
+  store::RedisOptions options = std::move(*parsed);
   options.command_timeout = std::chrono::seconds(5);
   options.connect_timeout = std::chrono::seconds(5);
 
@@ -70,11 +69,11 @@ int run_revoke(const RevokeArgs& args, const Environment& env, std::ostream& out
       asio::detached);
   ioc.run();
   if (!failure.empty()) {
-    err << "signgate revoke: Redis " << url->redacted() << ": " << failure << '\n';
+    err << "signgate revoke: Redis " << options.url.redacted() << ": " << failure << '\n';
     return kExitFailure;
   }
   out << "revoked " << client->secret_sha256.size() << " secret" << (client->secret_sha256.size() == 1 ? "" : "s")
-      << " of client " << client->name << " on every replica sharing " << url->redacted()
+      << " of client " << client->name << " on every replica sharing " << options.url.redacted()
       << "; give the client a new secret (signgate keys new) and reload to let it back in\n";
   return kExitOk;
 }

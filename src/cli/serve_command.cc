@@ -99,15 +99,13 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   // the same Redis; each loop has its own connection.
   std::shared_ptr<gateway::Fleet> fleet;
   if (cfg->redis) {
-    auto url = store::parse_redis_url(cfg->redis->url);
-    if (!url) {
-      std::cerr << "signgate: " << cfg->source << ": redis.url: " << url.message() << '\n';
+    auto options = gateway::redis_options(*cfg->redis);
+    if (!options) {
+      std::cerr << "signgate: " << cfg->source << ": " << options.message() << '\n';
       return kExitUsage;
     }
     gateway::FleetOptions fo;
-    fo.redis.url = *url;
-    fo.redis.ca_file = cfg->redis->ca_file;
-    fo.redis.command_timeout = cfg->redis->command_timeout;
+    fo.redis = std::move(*options);
     fo.deny_on_failure = cfg->redis->deny_on_failure;
     fleet = std::make_shared<gateway::Fleet>(fo);
     spdlog::info("limits, budgets, stored responses and revocations shared through {} (on failure: {})", fleet->where(),
@@ -121,16 +119,24 @@ int run_serve(const ServeArgs& args, const Environment& env) {
   if (fleet) {
     redis_options = fleet->options().redis;
     redis_options->command_timeout = std::chrono::seconds(2);  // the control loop's; no request waits on it
+    revocations->set_fail_closed(fleet->options().deny_on_failure);
     gw.use_revocations(revocations);
     // What was revoked before this replica started is refused from its first request.
     std::string why;
     const bool loaded = gateway::load_revocations(*redis_options, *revocations, &why);
     fleet->stats()->redis_up = loaded;
     if (!loaded) {
-      spdlog::warn(
-          "revocations: could not be read from Redis at start ({}); secrets revoked earlier are "
-          "accepted until Redis answers",
-          why);
+      if (fleet->options().deny_on_failure) {
+        spdlog::warn(
+            "revocations: could not be read from Redis at start ({}); requests with API keys are refused (503) "
+            "until Redis answers (redis.on_failure: deny)",
+            why);
+      } else {
+        spdlog::warn(
+            "revocations: could not be read from Redis at start ({}); revoked secrets may be accepted until Redis "
+            "answers (redis.on_failure: local)",
+            why);
+      }
     }
   }
 

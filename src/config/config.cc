@@ -414,11 +414,32 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     c.responses.max_bytes_per_client = std::min(c.responses.max_bytes_per_client, c.responses.max_bytes);
   }
   if (const YAML::Node rd = root["redis"]; rd && !rd.IsNull()) {
-    r.only(rd, "redis", {"url", "ca_file", "on_failure", "command_timeout_ms"});
+    r.only(rd, "redis", {"url", "ca_file", "on_failure", "command_timeout_ms", "cluster"});
     RedisConfig redis;
-    redis.url = r.str(rd, "redis", "url").value_or("");
-    if (redis.url.rfind("redis://", 0) != 0 && redis.url.rfind("rediss://", 0) != 0) {
-      p.add("redis.url", "must be redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://... (TLS)");
+    // One URL, or a list of seed nodes of a Redis Cluster.
+    if (const YAML::Node u = rd["url"]; u && u.IsSequence()) {
+      redis.urls = r.list(rd, "redis", "url");
+      if (redis.urls.empty() || redis.urls.size() > 16) p.add("redis.url", "must list from 1 to 16 seed URLs");
+    } else {
+      redis.urls = {r.str(rd, "redis", "url").value_or("")};
+    }
+    for (const auto& url : redis.urls) {
+      if (url.rfind("redis://", 0) != 0 && url.rfind("rediss://", 0) != 0) {
+        p.add("redis.url", "must be redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://... (TLS)");
+        break;
+      }
+    }
+    if (const YAML::Node cl = rd["cluster"]; cl && !cl.IsNull()) {
+      const std::string v = cl.IsScalar() ? cl.Scalar() : std::string();
+      if (v == "auto") {
+        redis.cluster = RedisConfig::Cluster::kAuto;
+      } else if (v == "true") {
+        redis.cluster = RedisConfig::Cluster::kOn;
+      } else if (v == "false") {
+        redis.cluster = RedisConfig::Cluster::kOff;
+      } else {
+        p.add("redis.cluster", "must be auto (found from the server), true or false, not '" + v + "'");
+      }
     }
     redis.ca_file = r.str(rd, "redis", "ca_file").value_or("");
     const std::string on_failure = r.str(rd, "redis", "on_failure").value_or("local");

@@ -70,8 +70,11 @@ struct ResponsesConfig {
 
 // redis: the store a fleet of replicas shares (rate limits, budgets, revocations).
 struct RedisConfig {
-  std::string url;               // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://...
-  std::string ca_file;           // rediss://: empty for the system store
+  // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or rediss://...: one server, or seed nodes of a
+  // Redis Cluster (any one that answers will do).
+  std::vector<std::string> urls;
+  enum class Cluster { kAuto, kOn, kOff } cluster = Cluster::kAuto;  // cluster: auto, true, false
+  std::string ca_file;                                               // rediss://: empty for the system store
   bool deny_on_failure = false;  // on_failure: deny (503) rather than local (per-replica limits)
   std::chrono::milliseconds command_timeout{250};
   bool operator==(const RedisConfig&) const = default;

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+#include "config/config.h"
 #include "gateway/limits.h"
 #include "gateway/memory.h"
 #include "store/redis.h"
@@ -25,6 +27,12 @@ namespace signgate::gateway {
 // shard of a Redis Cluster holds all of a client's keys) and no two clients' keys can meet.
 std::string redis_prefix(std::string_view client);
 
+// The Redis client's options for `redis:`: its seed URLs parsed, the cluster setting, the CA
+// file and the command timeout. Fails, saying why, on a URL that does not parse, on seeds that
+// mix redis:// and rediss://, and on a database other than 0 where a cluster is meant
+// (cluster: true, or a list of seeds), since a Redis Cluster has only database 0.
+Result<store::RedisOptions> redis_options(const config::RedisConfig& config);
+
 struct FleetStats {
   std::atomic<std::uint64_t> redis_failures{0};   // commands Redis did not answer as expected
   std::atomic<std::uint64_t> local_fallbacks{0};  // admissions decided by the replica's own limiter
@@ -32,6 +40,8 @@ struct FleetStats {
   // Set when the replica starts stopping: token charges then go out at once instead of being
   // carried by the client's next admission (limits.cc), which will not come.
   std::atomic<bool> draining{false};
+  // The cluster map, redirections: counted by every Redis client of the replica's.
+  std::shared_ptr<store::RedisStats> redis = std::make_shared<store::RedisStats>();
 };
 
 struct FleetOptions {
@@ -41,7 +51,9 @@ struct FleetOptions {
 
 class Fleet {
  public:
-  explicit Fleet(FleetOptions options) : options_(std::move(options)), stats_(std::make_shared<FleetStats>()) {}
+  explicit Fleet(FleetOptions options) : options_(std::move(options)), stats_(std::make_shared<FleetStats>()) {
+    options_.redis.stats = stats_->redis;
+  }
 
   // One loop's share: its own Redis connection, used by its Limits and its Memory.
   struct Loop {
@@ -59,7 +71,10 @@ class Fleet {
   static constexpr std::chrono::milliseconds kCarryWindow{50};
 
   // The Redis the fleet shares, without its password: for logs and /readyz.
-  std::string where() const { return options_.redis.url.redacted(); }
+  std::string where() const {
+    const std::size_t more = options_.redis.other_seeds.size();
+    return options_.redis.url.redacted() + (more == 0 ? "" : " (and " + std::to_string(more) + " more seeds)");
+  }
 
  private:
   FleetOptions options_;

@@ -128,6 +128,11 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
     // not take every replica out of its load balancer at once.
     std::string redis;
     if (fleet_) redis = fleet_->stats()->redis_up ? ",\"redis\":\"up\"" : ",\"redis\":\"unreachable\"";
+    // Revoked keys not read for a while: with on_failure: deny keys are refused meanwhile,
+    // with local a revoked key may be accepted.
+    if (revocations_ && !revocations_->current(std::chrono::steady_clock::now())) {
+      redis += ",\"revocations\":\"stale\"";
+    }
     std::string why;
     const std::string routes = routes_detail();
     if (ready(&why)) {
@@ -160,7 +165,13 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
     std::optional<FleetMetrics> fleet;
     if (fleet_) {
       const FleetStats& st = *fleet_->stats();
-      fleet = FleetMetrics{st.redis_up.load(), st.redis_failures.load(), st.local_fallbacks.load()};
+      fleet = FleetMetrics{st.redis_up.load(),
+                           st.redis_failures.load(),
+                           st.local_fallbacks.load(),
+                           st.redis->cluster_nodes.load(),
+                           st.redis->map_refreshes.load(),
+                           st.redis->redirects.load(),
+                           revocations_ && !revocations_->current(std::chrono::steady_clock::now())};
     }
     std::vector<RouteTargetMetrics> targets;
     const auto steady = RouteClock::now();

@@ -51,6 +51,7 @@ class Gateway {
 
   // Refuses the secrets `revocations` holds (kept up to date by a RevocationFollower). Before serving.
   void use_revocations(std::shared_ptr<const Revocations> revocations) {
+    revocations_ = revocations;
     pipeline_.set_revocations(std::move(revocations));
   }
 
@@ -68,6 +69,7 @@ class Gateway {
 
   Metrics& metrics_;
   Pipeline pipeline_;
+  std::shared_ptr<const Revocations> revocations_;  // with a fleet: for /readyz and /metrics
   UpstreamFactory upstreams_;
   std::shared_ptr<const Fleet> fleet_;
   mutable std::mutex mutex_;

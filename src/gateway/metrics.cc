@@ -282,6 +282,29 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
         "# TYPE signgate_redis_local_fallbacks_total counter\n"
         "signgate_redis_local_fallbacks_total " +
         std::to_string(fleet->local_fallbacks) + "\n";
+    out +=
+        "# HELP signgate_redis_cluster_nodes Primaries of the Redis Cluster in the last slot map read (0: one "
+        "Redis server).\n"
+        "# TYPE signgate_redis_cluster_nodes gauge\n"
+        "signgate_redis_cluster_nodes ";
+    out += std::to_string(fleet->cluster_nodes);
+    out +=
+        "\n# HELP signgate_redis_map_refreshes_total Redis Cluster slot maps read (at start, after MOVED, "
+        "after a failover).\n"
+        "# TYPE signgate_redis_map_refreshes_total counter\n"
+        "signgate_redis_map_refreshes_total ";
+    out += std::to_string(fleet->map_refreshes);
+    out +=
+        "\n# HELP signgate_redis_redirects_total MOVED and ASK redirections followed.\n"
+        "# TYPE signgate_redis_redirects_total counter\n"
+        "signgate_redis_redirects_total ";
+    out += std::to_string(fleet->redirects);
+    out +=
+        "\n# HELP signgate_revocations_stale Whether the fleet's revoked keys have not been read from Redis for "
+        "over 5 s (on_failure: deny refuses API keys meanwhile; local may accept a revoked one).\n"
+        "# TYPE signgate_revocations_stale gauge\n"
+        "signgate_revocations_stale ";
+    out += fleet->revocations_stale ? "1\n" : "0\n";
   }
   out +=
       "# HELP signgate_credential_refreshes_total Successful credential fetches (STS AssumeRole and base sources).\n"

@@ -43,6 +43,10 @@ struct FleetMetrics {
   bool redis_up = false;
   std::uint64_t redis_failures = 0;
   std::uint64_t local_fallbacks = 0;
+  std::size_t cluster_nodes = 0;  // primaries of the Redis Cluster; 0: one server
+  std::uint64_t map_refreshes = 0;
+  std::uint64_t redirects = 0;
+  bool revocations_stale = false;
 };
 
 // A route's target as /metrics shows it: whether it is ejected now.

@@ -156,6 +156,21 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     co_return;
   }
   x.audit.client = x.client->name;
+  if (revocations_ && revocations_->fails_closed() && !revocations_->current(std::chrono::steady_clock::now())) {
+    // on_failure: deny, and the fleet's list of revoked keys has not been read for a while:
+    // this key may have been revoked since.
+    const Refusal refusal{503,
+                          "signgate cannot read its list of revoked API keys from Redis right now, so it accepts no "
+                          "API key until it can",
+                          "",
+                          "",
+                          "",
+                          std::chrono::seconds(1),
+                          "revocations not read from Redis within 5 s (redis.on_failure: deny)"};
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
   if (revocations_ && revocations_->any() && revocations_->revoked(sha256(std::get<std::string_view>(presented)))) {
     const Refusal refusal{401, "this API key was revoked", "", "invalid_api_key"};
     co_await refuse(surface, refusal, x, res);

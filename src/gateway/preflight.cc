@@ -6,6 +6,7 @@
 #include "auth/clients.h"
 #include "aws/iam_policy.h"
 #include "aws/model_pattern.h"
+#include "gateway/fleet.h"
 #include "http/tls_files.h"
 #include "store/redis.h"
 
@@ -50,7 +51,7 @@ std::string serve_problems(const config::Config& cfg) {
   }
   add(audit_problem(cfg.audit_path));
   if (cfg.redis) {
-    if (auto url = store::parse_redis_url(cfg.redis->url); !url) add("redis.url: " + url.message());
+    if (auto options = redis_options(*cfg.redis); !options) add(options.message());
     if (!cfg.redis->ca_file.empty() && ::access(cfg.redis->ca_file.c_str(), R_OK) != 0) {
       add("redis.ca_file: " + cfg.redis->ca_file + " cannot be read");
     }

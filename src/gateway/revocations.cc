@@ -30,6 +30,17 @@ void Revocations::merge(const std::set<Digest>& all) {
   if (!revoked_.empty()) any_.store(true, std::memory_order_release);
 }
 
+void Revocations::mark_read(SteadyTime at) {
+  read_at_.store(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count(),
+                 std::memory_order_release);
+}
+
+bool Revocations::current(SteadyTime now) const {
+  const std::int64_t at = read_at_.load(std::memory_order_acquire);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return at >= 0 && now_ms - at <= std::chrono::duration_cast<std::chrono::milliseconds>(kStaleAfter).count();
+}
+
 std::size_t Revocations::size() const {
   std::lock_guard lock(mutex_);
   return revoked_.size();
@@ -59,6 +70,7 @@ bool load_revocations(const store::RedisOptions& options, Revocations& into, std
         auto members = co_await redis.command(std::move(command));
         if (members && members->type == store::Reply::Type::kArray) {
           into.merge(digests_of(*members));
+          into.mark_read(std::chrono::steady_clock::now());
           loaded = true;
         } else if (why != nullptr) {
           *why = members ? members->str : members.message();
@@ -79,6 +91,7 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
   asio::steady_timer tick;
   bool stopped = false;
   bool reread = false;  // the subscription came back: read the whole set whatever its size
+  bool warned = false;  // the set went stale and the log said so
   std::function<void(bool)> on_answer;
 
   // Reads the set's size every second, and the whole set at start, when the size changed and
@@ -90,13 +103,35 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
       auto size = co_await redis.command(std::move(count));
       const bool answered = size && size->type == store::Reply::Type::kInteger;
       if (on_answer && !stopped) on_answer(answered);
-      if (answered && (size->integer != seen || reread)) {
+      bool read = answered && size->integer == seen && !reread;
+      if (answered && !read) {
         std::vector<std::string> command = {"SMEMBERS", std::string(kRevokedSet)};
         auto members = co_await redis.command(std::move(command));
         if (members && members->type == store::Reply::Type::kArray) {
           seen = size->integer;
           reread = false;
           merge(*members);
+          read = true;
+        }
+      }
+      // Read now, or unchanged since it was: current. Otherwise say so once, when it goes stale.
+      const auto now = std::chrono::steady_clock::now();
+      if (read) {
+        if (!revocations->current(now) && warned) spdlog::info("revocations: read from Redis again");
+        revocations->mark_read(now);
+        warned = false;
+      } else if (!revocations->current(now) && !warned) {
+        warned = true;
+        if (revocations->fails_closed()) {
+          spdlog::warn(
+              "revocations: not read from Redis for {} s; requests with API keys are refused (503) until Redis "
+              "answers (redis.on_failure: deny)",
+              Revocations::kStaleAfter.count());
+        } else {
+          spdlog::warn(
+              "revocations: not read from Redis for {} s; revoked secrets may be accepted until Redis answers "
+              "(redis.on_failure: local)",
+              Revocations::kStaleAfter.count());
         }
       }
       if (stopped) break;

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,10 @@ inline constexpr std::string_view kRevocationChannel = "signgate:revocations";
 
 class Revocations {
  public:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  // How long the set last read stays good while Redis does not answer (SPEC §10).
+  static constexpr std::chrono::seconds kStaleAfter{5};
+
   // Whether anything is revoked at all: while nothing is, a request costs no hash and no lock.
   bool any() const { return any_.load(std::memory_order_acquire); }
   bool revoked(const Digest& secret_sha256) const;
@@ -37,7 +42,18 @@ class Revocations {
   void merge(const std::set<Digest>& all);
   std::size_t size() const;
 
+  // The follower read the whole set, or found its size unchanged, at `at`.
+  void mark_read(SteadyTime at);
+  // Whether the set was read within kStaleAfter of `now` (never read: no).
+  bool current(SteadyTime now) const;
+  // on_failure: deny. A replica whose set is not current then refuses requests it would
+  // judge (503) rather than accept secrets that may have been revoked since.
+  void set_fail_closed(bool on) { fail_closed_ = on; }
+  bool fails_closed() const { return fail_closed_; }
+
  private:
+  std::atomic<std::int64_t> read_at_{-1};  // steady clock, ms; -1: never
+  bool fail_closed_ = false;
   mutable std::mutex mutex_;
   std::set<Digest> revoked_;
   std::atomic<bool> any_{false};
@@ -45,7 +61,7 @@ class Revocations {
 
 // Reads the revoked set once, on a loop of its own, within `timeout`, so a replica that starts
 // refuses what was revoked before it from its first request. False, with why, when Redis did
-// not answer (the follower keeps trying).
+// not answer (the follower keeps trying). A set read is marked read.
 bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why);
 
 // Follows Redis on `executor` (the control loop) into `revocations` until the Redis client

@@ -2,33 +2,26 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
-#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
-#include <optional>
-#include <random>
+#include <map>
 
 #include "common/crypto.h"
 #include "common/percent.h"
-#include "http/tls_client.h"
+#include "common/time.h"
+#include "store/cluster_map.h"
+#include "store/redis_node.h"
 
 namespace signgate::store {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
@@ -99,526 +92,379 @@ Result<RedisUrl> parse_redis_url(std::string_view text) {
   return u;
 }
 
+RedisScript::RedisScript(std::string lua) : text(std::move(lua)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr) == 1) sha1 = hex_lower(digest, size);
+}
+
 namespace {
 
-// Errors a Redis answers every command with while it cannot serve them.
-bool is_failover(std::string_view error) {
-  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
-         // Redis 6 wraps what a script met: "ERR Error running script ...: -READONLY You can't write..."
+constexpr std::uint16_t kNoNode = 0xffff;
+// A cluster's map is read again at most this often, however many commands find it wrong.
+constexpr Millis kRefreshEvery{250};
+
+// Errors a node answers while it cannot serve the slot it was asked for (a failover): the map
+// is read again and a command that was not run goes where it now says.
+bool cannot_serve(std::string_view error) {
+  return error.rfind("CLUSTERDOWN", 0) == 0 || error.rfind("READONLY", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
+         error.rfind("LOADING", 0) == 0 ||
          (error.rfind("ERR Error running script", 0) == 0 && error.find("-READONLY") != std::string_view::npos);
 }
 
-// One command in RESP, formatted by hiredis.
-std::string format_command(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  argv.reserve(args.size());
-  lengths.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  char* out = nullptr;
-  const int n = redisFormatCommandArgv(&out, static_cast<int>(args.size()), argv.data(), lengths.data());
-  if (n < 0 || out == nullptr) return {};
-  std::string command(out, static_cast<std::size_t>(n));
-  redisFreeCommand(out);
-  return command;
-}
-
-// hiredis's reply reader, building our Reply directly (no redisReply tree to copy). An array
-// may announce any number of elements before sending them: a reply is refused once its arrays
-// announce more than kMaxElements in all, before anything is allocated for them.
-constexpr std::size_t kMaxElements = 1u << 18;
-
-struct ReplyBuild {
-  std::size_t elements = 0;  // announced so far by the reply being read
-  bool too_many = false;
-};
-
-Reply* place(const redisReadTask* task, Reply::Type type) {
-  Reply* r = nullptr;
-  if (task->parent != nullptr) {
-    auto* parent = static_cast<Reply*>(task->parent->obj);
-    r = &parent->elements[static_cast<std::size_t>(task->idx)];
-  } else {
-    r = new Reply();  // NOLINT(cppcoreguidelines-owning-memory): hiredis owns it until next()
-  }
-  r->type = type;
-  return r;
-}
-
-void* create_string(const redisReadTask* task, char* data, std::size_t len) {
-  const Reply::Type type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
-                           : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
-                                                              : Reply::Type::kString;
-  Reply* r = place(task, type);
-  r->str.assign(data, len);
-  return r;
-}
-
-void* create_array(const redisReadTask* task, int elements) {
-  auto* build = static_cast<ReplyBuild*>(task->privdata);
-  const auto n = static_cast<std::size_t>(std::max(elements, 0));
-  if (build == nullptr) return nullptr;
-  if (n > kMaxElements - build->elements) {
-    build->too_many = true;
-    return nullptr;  // hiredis's reader fails with "Out of memory"
-  }
-  build->elements += n;
-  Reply* r = place(task, Reply::Type::kArray);
-  r->elements.resize(n);
-  return r;
-}
-
-void* create_integer(const redisReadTask* task, long long value) {
-  Reply* r = place(task, Reply::Type::kInteger);
-  r->integer = value;
-  return r;
-}
-
-void* create_nil(const redisReadTask* task) { return place(task, Reply::Type::kNil); }
-
-// Only a whole reply (the root) is ever freed: its elements are inside it.
-void free_reply(void* reply) { delete static_cast<Reply*>(reply); }  // NOLINT(cppcoreguidelines-owning-memory)
-
-redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer, create_nil, free_reply};
-
-class Reader {
- public:
-  Reader() : r_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
-    if (r_ != nullptr) r_->privdata = &build_;
-  }
-  ~Reader() {
-    if (r_ != nullptr) redisReaderFree(r_);
-  }
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
-
-  bool feed(const char* data, std::size_t n) { return r_ != nullptr && redisReaderFeed(r_, data, n) == REDIS_OK; }
-  // Bytes fed and not yet made into replies.
-  std::size_t buffered() const { return r_ == nullptr ? 0 : r_->len - r_->pos; }
-  // A reply, nothing yet (nullopt and no error), or a protocol error.
-  std::optional<Reply> next(std::string* error) {
-    void* raw = nullptr;
-    if (r_ == nullptr || redisReaderGetReply(r_, &raw) != REDIS_OK) {
-      *error = r_ != nullptr && r_->errstr[0] != '\0' ? r_->errstr : "unreadable reply";
-      if (build_.too_many) *error = "a reply of more than " + std::to_string(kMaxElements) + " elements";
-      return std::nullopt;
-    }
-    if (raw == nullptr) return std::nullopt;
-    build_.elements = 0;
-    std::unique_ptr<Reply> owned(static_cast<Reply*>(raw));
-    return std::move(*owned);
-  }
-
- private:
-  ReplyBuild build_;
-  redisReader* r_;
-};
-
-// A connection to Redis, plain or TLS: connect, then read and write.
-class Link {
- public:
-  Link(const asio::any_io_executor& ex, asio::ssl::context* tls) : tcp_(ex) {
-    if (tls != nullptr) tls_.emplace(tcp_, *tls);
-  }
-
-  asio::awaitable<Result<bool>> connect(const RedisUrl& url, Millis timeout) {
-    error_code ec;
-    // getaddrinfo cannot be interrupted once it runs (Asio's resolver thread): the lookup is
-    // raced against the deadline and, when the deadline wins, left to finish on its own.
-    struct Lookup {
-      explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), wake(ex) {}
-      asio::ip::tcp::resolver resolver;
-      asio::steady_timer wake;
-      bool done = false;
-      error_code ec;
-      asio::ip::tcp::resolver::results_type endpoints;
-    };
-    auto lookup = std::make_shared<Lookup>(tcp_.get_executor());
-    lookup->resolver.async_resolve(url.host, std::to_string(url.port),
-                                   [lookup](const error_code& e, asio::ip::tcp::resolver::results_type r) {
-                                     lookup->done = true;
-                                     lookup->ec = e;
-                                     lookup->endpoints = std::move(r);
-                                     lookup->wake.cancel();
-                                   });
-    lookup->wake.expires_after(timeout);
-    error_code waited;
-    if (!lookup->done) co_await lookup->wake.async_wait(asio::redirect_error(asio::use_awaitable, waited));
-    if (!lookup->done) {
-      // Lookups still queued behind the running one then skip getaddrinfo.
-      lookup->resolver.cancel();
-      co_return make_error("resolving " + url.host + ": no answer within the connect timeout", ErrorKind::kTimeout);
-    }
-    ec = lookup->ec;
-    const auto endpoints = lookup->endpoints;
-    tcp_.expires_after(timeout);
-    if (ec) co_return make_error("resolving " + url.host + ": " + ec.message(), ErrorKind::kUnreachable);
-    co_await tcp_.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      co_return make_error("connecting to " + url.redacted() + ": " + ec.message(),
-                           ec == beast::error::timeout ? ErrorKind::kTimeout : ErrorKind::kUnreachable);
-    }
-    tcp_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
-    if (tls_) {
-      error_code not_ip;
-      (void)asio::ip::make_address(url.host, not_ip);
-      if (!http::prepare_client_tls(*tls_, url.host, !not_ip)) co_return make_error("TLS: could not set SNI");
-      co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        co_return make_error("TLS handshake with " + url.redacted() + ": " + ec.message(), ErrorKind::kUnreachable);
-      }
-    }
-    tcp_.expires_never();
-    co_return true;
-  }
-
-  asio::awaitable<std::size_t> read_some(char* data, std::size_t size, error_code& ec) {
-    const auto space = asio::buffer(data, size);
-    if (tls_) co_return co_await tls_->async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
-    co_return co_await tcp_.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  asio::awaitable<void> write(const std::string& bytes, error_code& ec) {
-    const auto out = asio::buffer(bytes);
-    if (tls_) {
-      co_await asio::async_write(*tls_, out, asio::redirect_error(asio::use_awaitable, ec));
-    } else {
-      co_await asio::async_write(tcp_, out, asio::redirect_error(asio::use_awaitable, ec));
-    }
-  }
-
-  void close() {
-    error_code ec;
-    tcp_.socket().close(ec);
-  }
-
- private:
-  beast::tcp_stream tcp_;
-  std::optional<beast::ssl_stream<beast::tcp_stream&>> tls_;
-};
-
-struct Pending {
-  explicit Pending(const asio::any_io_executor& ex) : wake(ex) {}
-  asio::steady_timer wake;
-  std::optional<Result<Reply>> result;
-};
+std::string node_key(const std::string& host, std::uint16_t port) { return host + ":" + std::to_string(port); }
 
 }  // namespace
 
 struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
-  Impl(asio::any_io_executor ex, RedisOptions o)
-      : executor(std::move(ex)), options(std::move(o)), tls_context(asio::ssl::context::tls_client) {
-    if (options.url.tls) tls_error = http::configure_client_tls(tls_context, options.ca_file);
+  enum class Mode { kUnknown, kSingle, kCluster };
+
+  Impl(asio::any_io_executor ex, RedisOptions o) : executor(std::move(ex)), options(std::move(o)), sub_wake(executor) {
+    if (!options.stats) options.stats = std::make_shared<RedisStats>();
+    seeds.push_back(std::make_shared<RedisNode>(executor, options));
+    for (const auto& url : options.other_seeds) {
+      RedisOptions o2 = options;
+      o2.url = url;
+      o2.tls_name.clear();
+      seeds.push_back(std::make_shared<RedisNode>(executor, std::move(o2)));
+    }
   }
 
   asio::any_io_executor executor;
   RedisOptions options;
-  asio::ssl::context tls_context;
-  std::string tls_error;
+  Mode mode = Mode::kUnknown;
+  bool stopped = false;
+  std::vector<std::shared_ptr<RedisNode>> seeds;  // as configured; kept for the client's life
+  std::shared_ptr<RedisNode> home;                // the node that last answered for the map (or the one server)
 
-  // The command connection; shared with its reader and writer, which may still wait on it
-  // after it was dropped.
-  std::shared_ptr<Link> link;
-  bool connecting = false, ready = false, stopped = false, writing = false;
-  std::uint64_t generation = 0;                  // each connection's readers and writers stop once it is replaced
-  std::deque<std::shared_ptr<Pending>> pending;  // sent or queued, answered in this order
-  std::string out;                               // queued, not yet written
-  std::vector<asio::steady_timer*> waiting;      // callers waiting for a connection
-  Clock::time_point retry_at{};                  // no new connection before this
-  Millis backoff{100};
-  bool answered_since_connect = false;
+  // The cluster: its primaries by "host:port", and each slot's primary as an index.
+  std::map<std::string, std::shared_ptr<RedisNode>> nodes;
+  std::vector<std::shared_ptr<RedisNode>> by_index;
+  std::vector<std::uint16_t> slots;
+  bool shards_unknown = false;  // a Redis before 7.0: CLUSTER SLOTS
+
+  // Finding the map: one at a time, the others wait for it.
+  bool finding = false;
+  std::vector<asio::steady_timer*> waiting;
+  Clock::time_point last_find{};
   std::string last_error;
-  std::uint64_t reconnects = 0;
-  std::uint64_t connections = 0;
+  ErrorKind last_kind = ErrorKind::kUnreachable;
 
-  // The subscription.
-  std::shared_ptr<Link> sub_link;
-  std::shared_ptr<asio::steady_timer> sub_wake;
+  std::size_t sub_turn = 0;
+  asio::steady_timer sub_wake;
 
-  // Opens a connection, authenticated and on its database, and hands it the reader.
-  asio::awaitable<Result<std::shared_ptr<Link>>> open(Reader& reader) {
-    if (!tls_error.empty()) co_return make_error(tls_error, ErrorKind::kUnreachable);
-    auto l = std::make_shared<Link>(executor, options.url.tls ? &tls_context : nullptr);
-    auto connected = co_await l->connect(options.url, options.connect_timeout);
-    if (!connected) co_return connected.error();
-    std::vector<std::vector<std::string>> hello;
-    if (!options.url.password.empty()) {
-      if (options.url.user.empty()) {
-        hello.push_back({"AUTH", options.url.password});
-      } else {
-        hello.push_back({"AUTH", options.url.user, options.url.password});
-      }
+  // The node at host:port, made when new: a cluster's node gets the seed's credentials and
+  // TLS settings, database 0, and the name its certificate is checked against.
+  std::shared_ptr<RedisNode> node_at(const std::string& host, std::uint16_t port, const std::string& hostname) {
+    const std::string key = node_key(host, port);
+    if (auto it = nodes.find(key); it != nodes.end()) return it->second;
+    for (const auto& s : seeds) {
+      if (node_key(s->options().url.host, s->options().url.port) == key) return nodes[key] = s;
     }
-    if (options.url.db != 0) hello.push_back({"SELECT", std::to_string(options.url.db)});
-    if (hello.empty()) co_return l;
-    std::string bytes;
-    for (const auto& c : hello) bytes += format_command(c);
-    error_code ec;
-    co_await l->write(bytes, ec);
-    if (ec) {
-      co_return make_error("Redis " + options.url.redacted() + ": writing AUTH/SELECT: " + ec.message(),
-                           ErrorKind::kBroken);
-    }
-    // One deadline for the answers: a Redis that takes the connection but never answers.
-    asio::steady_timer deadline(executor);
-    deadline.expires_after(options.connect_timeout);
-    // Weak: the expiry may already be queued when the answer arrives and open() returns.
-    const std::weak_ptr<Link> weak = l;
-    auto answered_in_time = std::make_shared<bool>(false);
-    deadline.async_wait([weak, answered_in_time](const error_code& e) {
-      auto link_alive = weak.lock();
-      if (!e && !*answered_in_time && link_alive) link_alive->close();
-    });
-    std::size_t answered = 0;
-    std::string failure;
-    char buf[4096];
-    while (!ec && answered < hello.size()) {
-      const std::size_t n = co_await l->read_some(buf, sizeof buf, ec);
-      if (ec) break;
-      if (!reader.feed(buf, n)) {
-        failure = "unreadable reply";
-        break;
-      }
-      std::string error;
-      while (answered < hello.size()) {
-        auto reply = reader.next(&error);
-        if (!error.empty()) failure = error;
-        if (!reply) break;
-        ++answered;
-        if (reply->is_error()) failure = hello[answered - 1][0] + " refused: " + reply->str;
-      }
-      if (!failure.empty()) break;
-    }
-    *answered_in_time = true;
-    deadline.cancel();
-    if (!failure.empty()) co_return make_error("Redis " + options.url.redacted() + ": " + failure);
-    if (ec || answered < hello.size()) {
-      co_return make_error("Redis " + options.url.redacted() +
-                               " did not answer AUTH/SELECT: " + (ec ? ec.message() : std::string("closed")),
-                           ErrorKind::kTimeout);
-    }
-    co_return l;
+    RedisOptions o = options;
+    o.other_seeds.clear();
+    o.url.host = host;
+    o.url.port = port;
+    o.url.db = 0;
+    o.tls_name = hostname.empty() ? options.url.host : hostname;
+    auto node = std::make_shared<RedisNode>(executor, std::move(o));
+    nodes[key] = node;
+    return node;
   }
 
-  // Connects the command connection, once, with backoff after a failure.
-  asio::awaitable<void> connect(std::shared_ptr<Impl> /*self*/) {
-    auto reader = std::make_shared<Reader>();
-    auto opened = co_await open(*reader);
-    connecting = false;
-    if (stopped) {
-      if (opened) (*opened)->close();
-    } else if (!opened) {
-      failed(opened.message());
-    } else {
-      link = std::move(*opened);
-      ready = true;
-      answered_since_connect = false;  // the backoff resets with the first answer, not the connect
-      if (connections++ > 0) ++reconnects;
-      const std::uint64_t gen = ++generation;
-      asio::co_spawn(executor, read_loop(shared_from_this(), gen, link, reader), asio::detached);
+  std::uint16_t index_of(const std::shared_ptr<RedisNode>& node) {
+    for (std::size_t i = 0; i < by_index.size(); ++i) {
+      if (by_index[i] == node) return static_cast<std::uint16_t>(i);
     }
-    for (auto* t : waiting) t->cancel();
+    by_index.push_back(node);
+    return static_cast<std::uint16_t>(by_index.size() - 1);
   }
 
-  void failed(const std::string& why) {
-    if (last_error != why) spdlog::warn("redis: {}; retrying in {} ms", why, backoff.count());
-    last_error = why;
-    // Jittered (half to all of the backoff), so a fleet does not reconnect in step.
-    thread_local std::minstd_rand jitter{std::random_device{}()};
-    const auto wait = backoff / 2 + Millis(std::uniform_int_distribution<long>(0, backoff.count() / 2)(jitter));
-    retry_at = Clock::now() + wait;
-    backoff = std::min(backoff * 2, options.max_backoff);
+  std::shared_ptr<RedisNode> node_for(std::uint16_t slot) const {
+    const std::uint16_t i = slot < slots.size() ? slots[slot] : kNoNode;
+    return i == kNoNode ? nullptr : by_index[i];
   }
 
-  // Drops the command connection: every command waiting on it fails with `why`, and the next
-  // connection waits for the backoff.
-  void drop(const std::string& why, ErrorKind kind) {
-    end_connection(why, kind);
-    failed(why);
-  }
-
-  void end_connection(const std::string& why, ErrorKind kind) {
-    if (link) link->close();
-    link.reset();
-    ready = false;
-    writing = false;
-    ++generation;
-    out.clear();
-    for (auto& p : pending) {
-      if (!p->result) p->result = make_error(why, kind);
-      p->wake.cancel();
+  // For a command without a key: a connected primary, else the one that answered last.
+  std::shared_ptr<RedisNode> any_node() const {
+    for (const auto& n : by_index) {
+      if (n->connected()) return n;
     }
-    pending.clear();
+    return home;
   }
 
-  asio::awaitable<void> read_loop(std::shared_ptr<Impl> /*self*/, std::uint64_t gen, std::shared_ptr<Link> l,
-                                  std::shared_ptr<Reader> reader) {
-    std::vector<char> buf(16 * 1024);
-    while (gen == generation) {
-      error_code ec;
-      const std::size_t n = co_await l->read_some(buf.data(), buf.size(), ec);
-      if (gen != generation) co_return;
-      if (ec) {
-        drop("Redis " + options.url.redacted() + " closed the connection: " + ec.message(), ErrorKind::kBroken);
-        co_return;
+  // Takes a map read from a node at `asked_host` (where a primary did not say its address).
+  void apply(const std::vector<ShardPrimary>& shards, const std::string& asked_host) {
+    std::vector<std::uint16_t> fresh(kClusterSlots, kNoNode);
+    std::map<std::string, std::shared_ptr<RedisNode>> keep;
+    by_index.clear();
+    for (const auto& p : shards) {
+      const std::string host = p.endpoint.empty() ? asked_host : p.endpoint;
+      auto node = node_at(host, p.port, p.hostname);
+      keep[node_key(host, p.port)] = node;
+      const std::uint16_t i = index_of(node);
+      for (const auto& [first, last] : p.ranges) std::fill(fresh.begin() + first, fresh.begin() + last + 1, i);
+    }
+    // Nodes that serve nothing any more are let go (seeds stay: they may serve again).
+    for (auto& [key, node] : nodes) {
+      if (keep.count(key) == 0 && std::find(seeds.begin(), seeds.end(), node) == seeds.end()) node->stop();
+    }
+    nodes = std::move(keep);
+    const bool changed = slots != fresh;
+    slots = std::move(fresh);
+    options.stats->cluster_nodes = by_index.size();
+    ++options.stats->map_refreshes;
+    static Throttle every_10s(std::chrono::seconds(10));
+    if (changed && every_10s.allow()) {
+      const auto served = static_cast<std::size_t>(
+          std::count_if(slots.begin(), slots.end(), [](std::uint16_t i) { return i != kNoNode; }));
+      spdlog::info("redis: cluster map read: {} primaries serve {} of {} slots", by_index.size(), served,
+                   kClusterSlots);
+    }
+  }
+
+  // Asks the nodes in turn for the map (connected primaries first, then the others, then the
+  // seeds) until one answers; while the mode is not known, the answer also says whether this
+  // is a cluster at all.
+  asio::awaitable<void> read_map(Clock::time_point deadline) {
+    std::vector<std::shared_ptr<RedisNode>> ask;
+    for (const auto& n : by_index) {
+      if (n->connected()) ask.push_back(n);
+    }
+    for (const auto& n : by_index) {
+      if (!n->connected()) ask.push_back(n);
+    }
+    for (const auto& s : seeds) {
+      if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
+    }
+    for (const auto& node : ask) {
+      if (stopped || Clock::now() >= deadline) break;
+      std::vector<std::vector<std::string>> batch = {{"CLUSTER", shards_unknown ? "SLOTS" : "SHARDS"}};
+      auto reply = co_await node->command(std::move(batch), deadline);
+      if (reply && reply->is_error() && !shards_unknown && reply->str.find("nknown subcommand") != std::string::npos) {
+        shards_unknown = true;  // before Redis 7.0
+        std::vector<std::vector<std::string>> slots_batch = {{"CLUSTER", "SLOTS"}};
+        reply = co_await node->command(std::move(slots_batch), deadline);
       }
-      if (!reader->feed(buf.data(), n) || reader->buffered() > options.max_reply_bytes) {
-        drop("Redis sent a reply larger than " + std::to_string(options.max_reply_bytes) + " bytes",
-             ErrorKind::kTooLarge);
-        co_return;
+      const std::string where = node->options().url.redacted();
+      if (!reply) {
+        last_error = reply.message();
+        last_kind = reply.kind();
+        if (last_error.find("SELECT is not allowed in cluster mode") != std::string::npos) {
+          last_error = "Redis " + where +
+                       " is a cluster node, and a Redis Cluster has only database 0 (redis.url names " +
+                       std::to_string(options.url.db) + ")";
+        }
+        continue;
       }
-      std::string error;
-      while (auto reply = reader->next(&error)) {
-        if (pending.empty()) {
-          drop("Redis sent a reply nobody asked for", ErrorKind::kBroken);
+      if (reply->is_error()) {
+        const bool not_cluster = reply->str.find("cluster support disabled") != std::string::npos;
+        const bool not_allowed = reply->str.rfind("NOPERM", 0) == 0;
+        if (mode == Mode::kUnknown && options.cluster != ClusterMode::kOn && (not_cluster || not_allowed)) {
+          if (not_allowed) {
+            spdlog::warn(
+                "redis: {} may not be asked whether it is a cluster ({}); taken as one server (allow "
+                "CLUSTER SHARDS, or set redis.cluster)",
+                where, reply->str);
+          }
+          mode = Mode::kSingle;
+          home = node;
           co_return;
         }
-        auto p = std::move(pending.front());
-        pending.pop_front();
-        // A replica or a primary that is starting (or lost its own primary) answers every
-        // command so: reconnect, through DNS, to whatever the name now points at (a failover),
-        // with the backoff still growing: such an answer is not a working Redis.
-        const bool failover = reply->is_error() && is_failover(reply->str);
-        if (!answered_since_connect && !failover) {
-          answered_since_connect = true;
-          backoff = Millis(100);
-        }
-        std::string why = failover ? reply->str : std::string();
-        p->result = std::move(*reply);
-        p->wake.cancel();
-        if (failover) {
-          drop("Redis " + options.url.redacted() + " cannot serve commands: " + why, ErrorKind::kUnreachable);
-          co_return;
-        }
+        last_error = "Redis " + where + ": " + (not_cluster ? "not a cluster (redis.cluster: true)" : reply->str);
+        last_kind = ErrorKind::kUnreachable;
+        continue;
       }
-      if (!error.empty()) {
-        drop("Redis: " + error, ErrorKind::kBroken);
-        co_return;
+      auto map = shards_unknown ? parse_cluster_slots(*reply) : parse_cluster_shards(*reply, options.url.tls);
+      if (!map) {
+        last_error = "Redis " + where + ": " + map.message();
+        last_kind = ErrorKind::kUnreachable;
+        continue;
       }
+      if (mode != Mode::kCluster) {
+        static Throttle once(std::chrono::seconds(3600));
+        if (once.allow()) spdlog::info("redis: {} is a node of a Redis Cluster", where);
+      }
+      mode = Mode::kCluster;
+      home = node;
+      apply(*map, node->options().url.host);
+      co_return;
     }
   }
 
-  // Started with `writing` set, so there is one writer per connection.
-  asio::awaitable<void> write_loop(std::shared_ptr<Impl> /*self*/, std::uint64_t gen, std::shared_ptr<Link> l) {
-    std::string batch;
-    while (gen == generation && !out.empty()) {
-      batch.swap(out);
-      out.clear();
-      error_code ec;
-      co_await l->write(batch, ec);
-      if (gen != generation) co_return;
-      if (ec) {
-        drop("writing to Redis: " + ec.message(), ErrorKind::kBroken);
-        co_return;
-      }
-      batch.clear();
-    }
-    if (gen == generation) writing = false;
-  }
-
-  asio::awaitable<Result<Reply>> command(std::vector<std::string> args, Clock::time_point deadline) {
-    auto self = shared_from_this();
-    std::string bytes = format_command(args);
-    if (bytes.empty()) co_return make_error("the command could not be formatted");
-    while (!ready) {
-      if (stopped) co_return make_error("the Redis client is stopped", ErrorKind::kUnreachable);
-      if (!connecting && Clock::now() < retry_at) {
-        co_return make_error("Redis unavailable (" + last_error + ")", ErrorKind::kUnreachable);
-      }
-      if (!connecting) {
-        connecting = true;
-        asio::co_spawn(executor, connect(self), asio::detached);
-      }
+  // Reads the map, or waits for the read already under way; callers give up at `deadline`.
+  asio::awaitable<void> find(Clock::time_point deadline) {
+    if (finding) {
       asio::steady_timer mine(executor);  // each its own: one shared timer's waiters would cancel each other
       mine.expires_at(deadline);
       waiting.push_back(&mine);
       error_code ec;
       co_await mine.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       waiting.erase(std::find(waiting.begin(), waiting.end(), &mine));
-      if (!ec)
-        co_return make_error("Redis did not accept a connection within the command timeout", ErrorKind::kTimeout);
+      co_return;
     }
-    auto p = std::make_shared<Pending>(executor);
-    const auto sent = Clock::now();
-    pending.push_back(p);
-    out += bytes;
-    if (!writing) {
-      writing = true;
-      asio::co_spawn(executor, write_loop(self, generation, link), asio::detached);
-    }
-    p->wake.expires_at(deadline);
-    error_code ec;
-    co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!p->result) {
-      if (Clock::now() - sent < options.command_timeout / 2) {
-        // Most of the time went on connecting or on an earlier command of the same call: a
-        // fresh connection is not judged by it. The reply, when it comes, is read and dropped.
-        co_return make_error("Redis did not answer within the command timeout", ErrorKind::kTimeout);
+    auto self = shared_from_this();
+    finding = true;
+    last_find = Clock::now();
+    co_await read_map(deadline);
+    finding = false;
+    for (auto* t : waiting) t->cancel();
+  }
+
+  // The map again, when it was not read within kRefreshEvery.
+  asio::awaitable<void> refresh(Clock::time_point deadline) {
+    if (finding || Clock::now() - last_find >= kRefreshEvery) co_await find(deadline);
+  }
+
+  // The same, not waited for (a command that may have run is not sent again, but the next
+  // should find the right node).
+  void refresh_soon() {
+    if (stopped || finding || Clock::now() - last_find < kRefreshEvery) return;
+    const auto deadline = Clock::now() + std::max<Millis>(options.command_timeout, Millis(1'000));
+    asio::co_spawn(
+        executor, [self = shared_from_this(), deadline]() -> asio::awaitable<void> { co_await self->find(deadline); },
+        asio::detached);
+  }
+
+  // Whether this is one server or a cluster, found from the seeds on first use.
+  asio::awaitable<Result<bool>> known(Clock::time_point deadline) {
+    while (mode == Mode::kUnknown) {
+      if (stopped) co_return make_error("the Redis client is stopped", ErrorKind::kUnreachable);
+      if (options.cluster == ClusterMode::kOff) {
+        mode = Mode::kSingle;
+        home = seeds.front();
+        break;
       }
-      // No answer in time: whatever the connection was waiting for, it is not to be trusted now.
-      drop("Redis did not answer within " + std::to_string(options.command_timeout.count()) + " ms",
-           ErrorKind::kTimeout);
+      const bool mine = !finding;
+      co_await find(deadline);
+      if (mode != Mode::kUnknown) break;
+      if (mine || Clock::now() >= deadline) {
+        if (last_error.empty()) last_error = "no seed of redis.url answered";
+        const ErrorKind kind = Clock::now() >= deadline ? ErrorKind::kTimeout : ErrorKind::kUnreachable;
+        if (last_error.rfind("Redis unavailable", 0) == 0) co_return make_error(last_error, kind);
+        co_return make_error("Redis unavailable (" + last_error + ")", kind);
+      }
     }
-    co_return std::move(*p->result);
+    co_return true;
+  }
+
+  asio::awaitable<Result<Reply>> send(std::vector<std::string> args, Clock::time_point deadline) {
+    auto self = shared_from_this();
+    auto ready = co_await known(deadline);
+    if (!ready) co_return make_error(ready.message(), ErrorKind::kUnreachable);
+    if (mode == Mode::kSingle) {
+      std::vector<std::vector<std::string>> batch = {std::move(args)};
+      auto reply = co_await home->command(std::move(batch), deadline);
+      // The server became a cluster: found again on the next command.
+      if (reply && reply->is_error() && parse_redirect(reply->str)) mode = Mode::kUnknown;
+      co_return reply;
+    }
+    auto slot = command_slot(args);
+    if (!slot) co_return slot.error();
+    const auto route = [&] { return *slot ? node_for(**slot) : any_node(); };
+    std::shared_ptr<RedisNode> node = route();
+    bool asking = false, resent = false;
+    for (int hop = 0; hop < 5; ++hop) {
+      if (!node) {
+        co_await refresh(deadline);
+        node = route();
+        if (!node) {
+          co_return make_error("no primary of the Redis Cluster serves hash slot " + std::to_string(slot->value_or(0)),
+                               ErrorKind::kUnreachable);
+        }
+      }
+      std::vector<std::vector<std::string>> batch;
+      if (asking) batch.push_back({"ASKING"});
+      batch.push_back(args);
+      auto reply = co_await node->command(std::move(batch), deadline);
+      asking = false;
+      if (reply && reply->is_error()) {
+        if (auto r = parse_redirect(reply->str); r && Clock::now() < deadline) {
+          ++options.stats->redirects;
+          auto to = node_at(r->host.empty() ? node->options().url.host : r->host, r->port, {});
+          if (!r->ask) {
+            // The slot has moved for good: this command and the next go there; the rest of
+            // the map is read again soon (a failover or a resharding moves more than one).
+            if (slots.size() == kClusterSlots) slots[r->slot] = index_of(to);
+            refresh_soon();
+          }
+          asking = r->ask;
+          node = std::move(to);
+          continue;
+        }
+        if (reply->str.rfind("TRYAGAIN", 0) == 0 && Clock::now() + Millis(20) < deadline) {
+          // A slot being migrated holds some of the command's keys: a moment, then again.
+          asio::steady_timer pause(executor);
+          pause.expires_after(Millis(20));
+          error_code ec;
+          co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          continue;
+        }
+        if (!cannot_serve(reply->str)) co_return reply;
+      } else if (reply || reply.kind() != ErrorKind::kUnreachable) {
+        // Answered; or lost in a way that may have run it (a timeout, a broken connection),
+        // so it is not sent again, but the map is read again for the next command.
+        if (!reply) refresh_soon();
+        co_return reply;
+      }
+      // Not served and not run (the node is gone, or a replica now): read the map, and send
+      // it once more where the map now says.
+      if (resent) co_return reply;
+      resent = true;
+      co_await refresh(deadline);
+      auto now_at = route();
+      if (!now_at || now_at == node || Clock::now() >= deadline) co_return reply;
+      node = std::move(now_at);
+    }
+    co_return make_error("the Redis Cluster redirected a command too many times", ErrorKind::kUnreachable);
+  }
+
+  // The node to subscribe on: in a cluster any primary (PUBLISH reaches every node), in turn
+  // after each loss; otherwise the server, or the seeds in turn until one is found.
+  std::shared_ptr<RedisNode> subscription_node() const {
+    if (mode == Mode::kSingle && home) return home;
+    std::vector<std::shared_ptr<RedisNode>> all = by_index;
+    for (const auto& s : seeds) {
+      if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
+    }
+    return all[sub_turn % all.size()];
   }
 
   asio::awaitable<void> subscription(std::shared_ptr<Impl> /*self*/, std::vector<std::string> channels,
                                      std::function<void(std::string_view, std::string_view)> on_message,
                                      std::function<void(bool)> on_state) {
     Millis delay(100);
-    std::vector<std::string> subscribe = {"SUBSCRIBE"};
-    subscribe.insert(subscribe.end(), channels.begin(), channels.end());
-    const std::string request = format_command(subscribe);
     while (!stopped) {
-      Reader reader;
-      auto opened = co_await open(reader);
-      if (opened && !stopped) {
-        sub_link = std::move(*opened);
-        const std::shared_ptr<Link> l = sub_link;  // alive while its reads wait, whatever stop() does
-        error_code ec;
-        co_await l->write(request, ec);
-        bool up = false;
-        std::vector<char> buf(16 * 1024);
-        while (!ec && !stopped) {
-          const std::size_t n = co_await l->read_some(buf.data(), buf.size(), ec);
-          if (ec || !reader.feed(buf.data(), n) || reader.buffered() > options.max_reply_bytes) break;
-          std::string error;
-          while (auto reply = reader.next(&error)) {
-            if (reply->type != Reply::Type::kArray || reply->elements.size() < 3) continue;
-            const std::string& kind = reply->elements[0].str;
-            if (stopped) break;  // nothing is called back once stop() was
-            if (kind == "subscribe" && !up) {
-              up = true;
-              delay = Millis(100);
-              on_state(true);
-            } else if (kind == "message") {
-              on_message(reply->elements[1].str, reply->elements[2].str);
-            }
-          }
-          if (!error.empty()) break;
-        }
-        if (sub_link) sub_link->close();
-        sub_link.reset();
-        if (up && !stopped) on_state(false);
+      if (mode == Mode::kUnknown && options.cluster != ClusterMode::kOff) {
+        (void)co_await known(Clock::now() + std::max<Millis>(options.command_timeout, Millis(1'000)));
       }
       if (stopped) break;
-      sub_wake = std::make_shared<asio::steady_timer>(executor);
-      sub_wake->expires_after(delay);
+      auto node = subscription_node();
+      const bool was_up = co_await node->subscribe_once(
+          channels,
+          [this, &on_message](std::string_view channel, std::string_view payload) {
+            if (!stopped) on_message(channel, payload);
+          },
+          [&] {
+            delay = Millis(100);
+            if (!stopped) on_state(true);
+          });
+      if (stopped) break;
+      if (was_up) on_state(false);
+      ++sub_turn;
+      sub_wake.expires_after(delay);
       delay = std::min(delay * 2, options.max_backoff);
       error_code ec;
-      co_await sub_wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await sub_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
   }
-
   void stop() {
     stopped = true;
-    end_connection("the Redis client is stopped", ErrorKind::kUnreachable);
+    for (const auto& s : seeds) s->stop();
+    for (auto& [key, node] : nodes) node->stop();
+    for (const auto& n : by_index) n->stop();
     for (auto* t : waiting) t->cancel();
-    if (sub_link) sub_link->close();
-    if (sub_wake) sub_wake->cancel();
+    sub_wake.cancel();
   }
 };
 
@@ -629,31 +475,27 @@ Redis::~Redis() { impl_->stop(); }
 
 asio::awaitable<Result<Reply>> Redis::command(std::vector<std::string> args) {
   const auto deadline = Clock::now() + impl_->options.command_timeout;
+  auto impl = impl_;
   // clang-tidy takes the coroutine's frame clean-up at co_return for a use of the moved parameter.
-  co_return co_await impl_->command(std::move(args), deadline);  // NOLINT(bugprone-use-after-move)
-}
-
-RedisScript::RedisScript(std::string lua) : text(std::move(lua)) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr) == 1) sha1 = hex_lower(digest, size);
+  co_return co_await impl->send(std::move(args), deadline);  // NOLINT(bugprone-use-after-move)
 }
 
 asio::awaitable<Result<Reply>> Redis::eval(const RedisScript& script, std::vector<std::string> keys,
                                            std::vector<std::string> args) {
   // One deadline for the call, however many round trips it takes.
   const auto deadline = Clock::now() + impl_->options.command_timeout;
+  auto impl = impl_;
   std::vector<std::string> command = {"EVALSHA", script.sha1, std::to_string(keys.size())};
   command.insert(command.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
   command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
-  auto reply = co_await impl_->command(command, deadline);
+  auto reply = co_await impl->send(command, deadline);
   if (reply && reply->is_error() && reply->str.rfind("NOSCRIPT", 0) == 0) {
     // Past the deadline, it is not sent: Redis would run it while the caller has given up.
     if (Clock::now() >= deadline) co_return make_error("Redis did not run the script in time", ErrorKind::kTimeout);
-    // Not known yet (a new or restarted Redis, SCRIPT FLUSH): EVAL runs it and keeps it.
+    // Not known yet (a new or restarted Redis, SCRIPT FLUSH, another node): EVAL runs it and keeps it.
     command[0] = "EVAL";
     command[1] = script.text;
-    reply = co_await impl_->command(std::move(command), deadline);
+    reply = co_await impl->send(std::move(command), deadline);
   }
   co_return reply;
 }
@@ -667,7 +509,22 @@ void Redis::subscribe(std::vector<std::string> channels,
 }
 
 void Redis::stop() { impl_->stop(); }
-bool Redis::connected() const { return impl_->ready; }
-std::uint64_t Redis::reconnects() const { return impl_->reconnects; }
+
+bool Redis::connected() const {
+  const auto& i = *impl_;
+  if (i.mode == Impl::Mode::kSingle) return i.home && i.home->connected();
+  return std::any_of(i.by_index.begin(), i.by_index.end(), [](const auto& n) { return n->connected(); });
+}
+
+std::uint64_t Redis::reconnects() const {
+  std::uint64_t n = 0;
+  for (const auto& s : impl_->seeds) n += s->reconnects();
+  for (const auto& [key, node] : impl_->nodes) {
+    if (std::find(impl_->seeds.begin(), impl_->seeds.end(), node) == impl_->seeds.end()) n += node->reconnects();
+  }
+  return n;
+}
+
+bool Redis::cluster() const { return impl_->mode == Impl::Mode::kCluster; }
 
 }  // namespace signgate::store

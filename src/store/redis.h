@@ -1,16 +1,21 @@
-// A Redis client on the event loops: one connection, pipelined (commands from any number of
-// coroutines go out as they come and their replies are matched in order), redis:// and
-// rediss:// (TLS with the system store or a CA file, SNI and the host name checked), AUTH with
-// an ACL user and password, SELECT of a database, a deadline on every command, and reconnection
+// A Redis client on the event loops, for one Redis server or a Redis Cluster (ElastiCache
+// cluster mode, MemoryDB), which its callers cannot tell apart. Each node it talks to has one
+// pipelined connection (redis_node.h: commands from any number of coroutines go out as they
+// come and their replies are matched in order), redis:// and rediss:// (TLS, the name
+// checked), AUTH with an ACL user and password, a deadline on every command, and reconnection
 // with backoff. The protocol (RESP) is hiredis's: its command formatter and reply reader, over
 // an Asio transport of ours (Debian 12's hiredis 0.14 has no TLS of its own).
+//
+// A cluster is found from any of the seed URLs (CLUSTER SHARDS, else CLUSTER SLOTS); each
+// command goes to the primary serving its key's hash slot (cluster_map.h), follows one MOVED
+// (the map learns it) or ASK (ASKING first), and after a failover (a node lost, READONLY,
+// CLUSTERDOWN) the map is read again, at most every 250 ms, and a command that surely did not
+// run is sent once more to the new primary. Every key of one command must share a slot.
 //
 // A client belongs to one event loop: create it, call it and destroy it there. Errors are
 // values: a command that cannot be answered within its deadline fails (kTimeout) and the
 // connection it waited on is dropped, so a paused or unreachable Redis costs each caller at
-// most the command timeout, and while reconnecting is backed off callers fail at once. A
-// server that cannot serve (READONLY, LOADING, MASTERDOWN: a failover) is reconnected to, and
-// a reply is bounded in bytes and in elements.
+// most the command timeout, and while reconnecting is backed off callers fail at once.
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
@@ -18,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,13 +50,26 @@ struct RedisUrl {
 };
 Result<RedisUrl> parse_redis_url(std::string_view text);
 
+enum class ClusterMode { kAuto, kOn, kOff };  // redis.cluster: auto, true, false
+
+// Counted by every client that shares it (each loop's and the followers'), for /metrics.
+struct RedisStats {
+  std::atomic<std::uint64_t> map_refreshes{0};  // cluster slot maps read
+  std::atomic<std::uint64_t> redirects{0};      // MOVED and ASK followed
+  std::atomic<std::size_t> cluster_nodes{0};    // primaries in the last map read (0: not a cluster)
+};
+
 struct RedisOptions {
-  RedisUrl url;
-  std::string ca_file;  // rediss://: empty for the system store
+  RedisUrl url;                       // the first seed
+  std::vector<RedisUrl> other_seeds;  // tried in order when the first does not answer
+  ClusterMode cluster = ClusterMode::kAuto;
+  std::string tls_name;  // rediss://: the name a node's certificate is checked against (empty: url.host)
+  std::string ca_file;   // rediss://: empty for the system store
   std::chrono::milliseconds connect_timeout{1'000};
   std::chrono::milliseconds command_timeout{250};
   std::chrono::milliseconds max_backoff{5'000};
   std::size_t max_reply_bytes = 64u << 20;  // a reply buffered past this drops the connection
+  std::shared_ptr<RedisStats> stats;        // optional
 };
 
 // One RESP2 reply.
@@ -89,7 +108,9 @@ class Redis {
 
   // Subscribes on a connection of its own, calling `on_message(channel, payload)` for each
   // message and `on_state(connected)` when the subscription is (re)established or lost; keeps
-  // reconnecting with backoff until stop(), after which neither is called. Once per client.
+  // reconnecting with backoff until stop(), after which neither is called. Once per client. In
+  // a cluster it subscribes on any node (a PUBLISH reaches every node) and moves to another
+  // when that one is lost.
   void subscribe(std::vector<std::string> channels, std::function<void(std::string_view, std::string_view)> on_message,
                  std::function<void(bool)> on_state);
 
@@ -98,6 +119,8 @@ class Redis {
 
   bool connected() const;
   std::uint64_t reconnects() const;
+  // Whether the Redis found is a cluster (false until it was found).
+  bool cluster() const;
 
   struct Impl;
 

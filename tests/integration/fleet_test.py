@@ -480,8 +480,16 @@ class RedisFailuresLocal(Fleet):
             self.assertEqual(converse(gw, "free")[0], 200)
             sent += 1
         # Seen in /readyz (detail only: still ready) and /metrics within the follower's second.
-        self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz") == (200, {"status": "ready",
-                                                                                   "redis": "unreachable"})))
+        self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz")[0] == 200 and
+                                 ops(self.replicas[0], "/readyz")[1].get("redis") == "unreachable"))
+        # Past 5 s the revoked keys it holds are stale: said, still ready (on_failure: local serves).
+        self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz") == (
+            200, {"status": "ready", "redis": "unreachable", "revocations": "stale"}), seconds=15))
+        self.assertIn("signgate_revocations_stale 1", self.replicas[0].wait_metrics("signgate_revocations_stale 1"))
+        self.assertEqual(converse(self.replicas[2], "free")[0], 200, "local: served, with a warning")
+        self.assertTrue(wait_for(lambda: "revoked secrets may be accepted until Redis answers" in
+                                 self.replicas[2].logs()))
+        sent += 1
         self.assertIn("signgate_redis_up 0", self.replicas[0].wait_metrics("signgate_redis_up 0"))
         self.redis.start()
         self.assertTrue(wait_for(lambda: ops(self.replicas[0], "/readyz")[1].get("redis") == "up", seconds=20))
@@ -511,9 +519,17 @@ class RedisFailuresDeny(Fleet):
         self.assertEqual(status, 503, body)
         self.assertEqual(headers.get("x-amzn-errortype"), "ServiceUnavailableException")
         status, _, body = converse(self.replicas[2], "free")
-        self.assertEqual(status, 200, "a client without limits does not need Redis")
+        self.assertEqual(status, 200, "a client without limits does not need Redis while its revocations are fresh")
+        # Past 5 s without reading the revoked keys, no key is taken: it may have been revoked since.
+        self.assertTrue(wait_for(lambda: converse(self.replicas[2], "free")[0] == 503, seconds=15))
+        status, headers, body = converse(self.replicas[2], "free")
+        self.assertEqual(headers.get("x-amzn-errortype"), "ServiceUnavailableException")
+        self.assertIn(b"revoked API keys", body)
+        self.assertEqual(ops(self.replicas[2], "/readyz")[1].get("revocations"), "stale")
         self.redis.start()
         self.assertTrue(wait_for(lambda: converse(self.replicas[1], "limited")[0] == 200, seconds=20))
+        self.assertTrue(wait_for(lambda: converse(self.replicas[2], "free")[0] == 200, seconds=20))
+        self.assertNotIn("revocations", ops(self.replicas[2], "/readyz")[1])
 
 
 class Revocation(Fleet):

@@ -393,6 +393,7 @@ TEST(Redis, HostileAndFailoverReplies) {
       ioc, {"*300000000\r\n:1\r\n", "-READONLY You can't write against a read only replica.\r\n", "+PONG\r\n"});
   auto options = options_for("redis://127.0.0.1:" + std::to_string(server.port()));
   options.max_backoff = 100ms;
+  options.cluster = ClusterMode::kOff;  // a scripted server, not one to ask CLUSTER SHARDS
   Redis redis(ioc.get_executor(), options);
   asio::co_spawn(
       ioc,
