@@ -123,7 +123,12 @@ int run_serve(const ServeArgs& args, const Environment& env) {
     gw.use_revocations(revocations);
     // What was revoked before this replica started is refused from its first request.
     std::string why;
-    const bool loaded = gateway::load_revocations(*redis_options, *revocations, &why);
+    bool misconfigured = false;
+    const bool loaded = gateway::load_revocations(*redis_options, *revocations, &why, &misconfigured);
+    if (misconfigured) {
+      std::cerr << "signgate: " << cfg->source << ": redis.url: " << why << '\n';
+      return kExitUsage;
+    }
     fleet->stats()->redis_up = loaded;
     if (!loaded) {
       if (fleet->options().deny_on_failure) {

@@ -59,7 +59,7 @@ std::set<Digest> digests_of(const store::Reply& members) {
 
 }  // namespace
 
-bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why) {
+bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why, bool* misconfigured) {
   asio::io_context ioc;
   store::Redis redis(ioc.get_executor(), options);
   bool loaded = false;
@@ -75,6 +75,7 @@ bool load_revocations(const store::RedisOptions& options, Revocations& into, std
         } else if (why != nullptr) {
           *why = members ? members->str : members.message();
         }
+        if (misconfigured != nullptr) *misconfigured = redis.misconfigured().has_value();
         redis.stop();
       },
       asio::detached);

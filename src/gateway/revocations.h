@@ -62,7 +62,10 @@ class Revocations {
 // Reads the revoked set once, on a loop of its own, within `timeout`, so a replica that starts
 // refuses what was revoked before it from its first request. False, with why, when Redis did
 // not answer (the follower keeps trying). A set read is marked read.
-bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why);
+// `misconfigured` is set when `redis:` names something the client cannot use at all (a cluster
+// node with a database other than 0): no use waiting for it.
+bool load_revocations(const store::RedisOptions& options, Revocations& into, std::string* why,
+                      bool* misconfigured = nullptr);
 
 // Follows Redis on `executor` (the control loop) into `revocations` until the Redis client
 // is stopped: subscribes to the channel and reads the set at once and every second. Each

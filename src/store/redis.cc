@@ -149,6 +149,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   Clock::time_point last_find{};
   std::string last_error;
   ErrorKind last_kind = ErrorKind::kUnreachable;
+  bool misconfigured = false;  // redis: names something this client cannot use; not tried again
 
   std::size_t sub_turn = 0;
   asio::steady_timer sub_wake;
@@ -254,6 +255,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           last_error = "Redis " + where +
                        " is a cluster node, and a Redis Cluster has only database 0 (redis.url names " +
                        std::to_string(options.url.db) + ")";
+          misconfigured = true;
+          co_return;
         }
         continue;
       }
@@ -273,6 +276,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         }
         last_error = "Redis " + where + ": " + (not_cluster ? "not a cluster (redis.cluster: true)" : reply->str);
         last_kind = ErrorKind::kUnreachable;
+        if (not_cluster && mode == Mode::kUnknown) {
+          misconfigured = true;
+          co_return;
+        }
         continue;
       }
       auto map = shards_unknown ? parse_cluster_slots(*reply) : parse_cluster_shards(*reply, options.url.tls);
@@ -330,6 +337,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   asio::awaitable<Result<bool>> known(Clock::time_point deadline) {
     while (mode == Mode::kUnknown) {
       if (stopped) co_return make_error("the Redis client is stopped", ErrorKind::kUnreachable);
+      if (misconfigured) co_return make_error(last_error, ErrorKind::kUnreachable);
       if (options.cluster == ClusterMode::kOff) {
         mode = Mode::kSingle;
         home = seeds.front();
@@ -364,7 +372,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     const auto route = [&] { return *slot ? node_for(**slot) : any_node(); };
     std::shared_ptr<RedisNode> node = route();
     bool asking = false, resent = false;
-    for (int hop = 0; hop < 5; ++hop) {
+    int hops = 0;
+    for (;;) {
       if (!node) {
         co_await refresh(deadline);
         node = route();
@@ -377,9 +386,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (asking) batch.push_back({"ASKING"});
       batch.push_back(args);
       auto reply = co_await node->command(std::move(batch), deadline);
-      asking = false;
       if (reply && reply->is_error()) {
         if (auto r = parse_redirect(reply->str); r && Clock::now() < deadline) {
+          if (++hops > 8)
+            co_return make_error("the Redis Cluster redirected a command too many times", ErrorKind::kUnreachable);
           ++options.stats->redirects;
           auto to = node_at(r->host.empty() ? node->options().url.host : r->host, r->port, {});
           if (!r->ask) {
@@ -393,13 +403,16 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           continue;
         }
         if (reply->str.rfind("TRYAGAIN", 0) == 0 && Clock::now() + Millis(20) < deadline) {
-          // A slot being migrated holds some of the command's keys: a moment, then again.
+          // A slot being migrated holds some of the command's keys here and not all there
+          // yet: a moment, then the same node again (ASKING again if it was asked so), until
+          // the migration is done or the deadline comes.
           asio::steady_timer pause(executor);
           pause.expires_after(Millis(20));
           error_code ec;
           co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
           continue;
         }
+        asking = false;
         if (!cannot_serve(reply->str)) co_return reply;
       } else if (reply || reply.kind() != ErrorKind::kUnreachable) {
         // Answered; or lost in a way that may have run it (a timeout, a broken connection),
@@ -416,7 +429,6 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (!now_at || now_at == node || Clock::now() >= deadline) co_return reply;
       node = std::move(now_at);
     }
-    co_return make_error("the Redis Cluster redirected a command too many times", ErrorKind::kUnreachable);
   }
 
   // The node to subscribe on: in a cluster any primary (PUBLISH reaches every node), in turn
@@ -526,5 +538,10 @@ std::uint64_t Redis::reconnects() const {
 }
 
 bool Redis::cluster() const { return impl_->mode == Impl::Mode::kCluster; }
+
+std::optional<std::string> Redis::misconfigured() const {
+  if (!impl_->misconfigured) return std::nullopt;
+  return impl_->last_error;
+}
 
 }  // namespace signgate::store

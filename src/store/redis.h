@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,6 +122,9 @@ class Redis {
   std::uint64_t reconnects() const;
   // Whether the Redis found is a cluster (false until it was found).
   bool cluster() const;
+  // Why `redis:` names something this client cannot use (a cluster node with a database
+  // other than 0; cluster: true and not a cluster), once found; every command then fails.
+  std::optional<std::string> misconfigured() const;
 
   struct Impl;
 

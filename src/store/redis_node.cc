@@ -20,6 +20,7 @@
 #include <random>
 
 #include "http/tls_client.h"
+#include "store/resp_reader.h"
 
 namespace signgate::store {
 
@@ -55,97 +56,6 @@ std::string format_command(const std::vector<std::string>& args) {
   redisFreeCommand(out);
   return command;
 }
-
-// hiredis's reply reader, building our Reply directly (no redisReply tree to copy). An array
-// may announce any number of elements before sending them: a reply is refused once its arrays
-// announce more than kMaxElements in all, before anything is allocated for them.
-constexpr std::size_t kMaxElements = 1u << 18;
-
-struct ReplyBuild {
-  std::size_t elements = 0;  // announced so far by the reply being read
-  bool too_many = false;
-};
-
-Reply* place(const redisReadTask* task, Reply::Type type) {
-  Reply* r = nullptr;
-  if (task->parent != nullptr) {
-    auto* parent = static_cast<Reply*>(task->parent->obj);
-    r = &parent->elements[static_cast<std::size_t>(task->idx)];
-  } else {
-    r = new Reply();  // NOLINT(cppcoreguidelines-owning-memory): hiredis owns it until next()
-  }
-  r->type = type;
-  return r;
-}
-
-void* create_string(const redisReadTask* task, char* data, std::size_t len) {
-  const Reply::Type type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
-                           : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
-                                                              : Reply::Type::kString;
-  Reply* r = place(task, type);
-  r->str.assign(data, len);
-  return r;
-}
-
-void* create_array(const redisReadTask* task, int elements) {
-  auto* build = static_cast<ReplyBuild*>(task->privdata);
-  const auto n = static_cast<std::size_t>(std::max(elements, 0));
-  if (build == nullptr) return nullptr;
-  if (n > kMaxElements - build->elements) {
-    build->too_many = true;
-    return nullptr;  // hiredis's reader fails with "Out of memory"
-  }
-  build->elements += n;
-  Reply* r = place(task, Reply::Type::kArray);
-  r->elements.resize(n);
-  return r;
-}
-
-void* create_integer(const redisReadTask* task, long long value) {
-  Reply* r = place(task, Reply::Type::kInteger);
-  r->integer = value;
-  return r;
-}
-
-void* create_nil(const redisReadTask* task) { return place(task, Reply::Type::kNil); }
-
-// Only a whole reply (the root) is ever freed: its elements are inside it.
-void free_reply(void* reply) { delete static_cast<Reply*>(reply); }  // NOLINT(cppcoreguidelines-owning-memory)
-
-redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer, create_nil, free_reply};
-
-class Reader {
- public:
-  Reader() : r_(redisReaderCreateWithFunctions(&kReplyFunctions)) {
-    if (r_ != nullptr) r_->privdata = &build_;
-  }
-  ~Reader() {
-    if (r_ != nullptr) redisReaderFree(r_);
-  }
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
-
-  bool feed(const char* data, std::size_t n) { return r_ != nullptr && redisReaderFeed(r_, data, n) == REDIS_OK; }
-  // Bytes fed and not yet made into replies.
-  std::size_t buffered() const { return r_ == nullptr ? 0 : r_->len - r_->pos; }
-  // A reply, nothing yet (nullopt and no error), or a protocol error.
-  std::optional<Reply> next(std::string* error) {
-    void* raw = nullptr;
-    if (r_ == nullptr || redisReaderGetReply(r_, &raw) != REDIS_OK) {
-      *error = r_ != nullptr && r_->errstr[0] != '\0' ? r_->errstr : "unreadable reply";
-      if (build_.too_many) *error = "a reply of more than " + std::to_string(kMaxElements) + " elements";
-      return std::nullopt;
-    }
-    if (raw == nullptr) return std::nullopt;
-    build_.elements = 0;
-    std::unique_ptr<Reply> owned(static_cast<Reply*>(raw));
-    return std::move(*owned);
-  }
-
- private:
-  ReplyBuild build_;
-  redisReader* r_;
-};
 
 // A connection to Redis, plain or TLS: connect, then read and write.
 class Link {
@@ -269,7 +179,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
   std::shared_ptr<Link> sub_link;
 
   // Opens a connection, authenticated and on its database, and hands it the reader.
-  asio::awaitable<Result<std::shared_ptr<Link>>> open(Reader& reader) {
+  asio::awaitable<Result<std::shared_ptr<Link>>> open(RespReader& reader) {
     if (!tls_error.empty()) co_return make_error(tls_error, ErrorKind::kUnreachable);
     auto l = std::make_shared<Link>(executor, options.url.tls ? &tls_context : nullptr);
     const std::string& name = options.tls_name.empty() ? options.url.host : options.tls_name;
@@ -336,7 +246,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
 
   // Connects the command connection, once, with backoff after a failure.
   asio::awaitable<void> connect(std::shared_ptr<Impl> /*self*/) {
-    auto reader = std::make_shared<Reader>();
+    auto reader = std::make_shared<RespReader>();
     auto opened = co_await open(*reader);
     connecting = false;
     if (stopped) {
@@ -386,7 +296,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
   }
 
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> /*self*/, std::uint64_t gen, std::shared_ptr<Link> l,
-                                  std::shared_ptr<Reader> reader) {
+                                  std::shared_ptr<RespReader> reader) {
     std::vector<char> buf(16 * 1024);
     while (gen == generation) {
       error_code ec;
@@ -510,7 +420,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
     std::vector<std::string> subscribe = {"SUBSCRIBE"};
     subscribe.insert(subscribe.end(), channels.begin(), channels.end());
     const std::string request = format_command(subscribe);
-    Reader reader;
+    RespReader reader;
     auto opened = co_await open(reader);
     if (!opened || stopped) {
       if (!opened) last_error = opened.message();
@@ -575,12 +485,5 @@ bool RedisNode::connected() const { return impl_->ready; }
 std::uint64_t RedisNode::reconnects() const { return impl_->reconnects; }
 const RedisOptions& RedisNode::options() const { return impl_->options; }
 const std::string& RedisNode::last_error() const { return impl_->last_error; }
-
-std::optional<Reply> read_one_reply(std::string_view bytes) {
-  Reader reader;
-  if (!reader.feed(bytes.data(), bytes.size())) return std::nullopt;
-  std::string error;
-  return reader.next(&error);
-}
 
 }  // namespace signgate::store

@@ -65,8 +65,4 @@ class RedisNode {
   std::shared_ptr<Impl> impl_;
 };
 
-// One RESP reply read from `bytes` (for the fuzz target): nullopt when the bytes hold no whole
-// reply or a malformed one.
-std::optional<Reply> read_one_reply(std::string_view bytes);
-
 }  // namespace signgate::store

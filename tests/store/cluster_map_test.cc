@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "store/redis_node.h"
+#include "store/resp_reader.h"
 
 namespace signgate::store {
 namespace {
