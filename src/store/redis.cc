@@ -358,8 +358,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
 
   asio::awaitable<Result<Reply>> send(std::vector<std::string> args, Clock::time_point deadline) {
     auto self = shared_from_this();
-    auto ready = co_await known(deadline);
-    if (!ready) co_return make_error(ready.message(), ErrorKind::kUnreachable);
+    if (mode == Mode::kUnknown) {  // no coroutine frame for the check once the mode is known
+      auto ready = co_await known(deadline);
+      if (!ready) co_return make_error(ready.message(), ErrorKind::kUnreachable);
+    }
     if (mode == Mode::kSingle) {
       std::vector<std::vector<std::string>> batch = {std::move(args)};
       auto reply = co_await home->command(std::move(batch), deadline);
