@@ -415,6 +415,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           continue;
         }
         asking = false;
+        // A redirection past the deadline, or a TRYAGAIN that outlived it: not run.
+        if (parse_redirect(reply->str) || reply->str.rfind("TRYAGAIN", 0) == 0) co_return not_run(*node, *reply);
         if (!cannot_serve(reply->str)) co_return reply;
       } else if (reply || reply.kind() != ErrorKind::kUnreachable) {
         // Answered; or lost in a way that may have run it (a timeout, a broken connection),
@@ -424,13 +426,22 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       }
       // Not served and not run (the node is gone, or a replica now): read the map, and send
       // it once more where the map now says.
-      if (resent) co_return reply;
+      if (resent) co_return reply ? not_run(*node, *reply) : std::move(reply);
       resent = true;
       co_await refresh(deadline);
       auto now_at = route();
-      if (!now_at || now_at == node || Clock::now() >= deadline) co_return reply;
+      if (!now_at || now_at == node || Clock::now() >= deadline) {
+        co_return reply ? not_run(*node, *reply) : std::move(reply);
+      }
       node = std::move(now_at);
     }
+  }
+
+  // A cluster's refusal to run a command here and now (a failover, a migration) is a failure
+  // of the kind "not sent" for the caller: what it would have charged is still owed.
+  static Result<Reply> not_run(const RedisNode& node, const Reply& refusal) {
+    return make_error("Redis " + node.options().url.redacted() + " did not run the command: " + refusal.str,
+                      ErrorKind::kUnreachable);
   }
 
   // The node to subscribe on: in a cluster any primary (PUBLISH reaches every node), in turn
