@@ -18,6 +18,7 @@
 #include "common/time.h"
 #include "store/cluster_map.h"
 #include "store/redis_node.h"
+#include "store/wait_list.h"
 
 namespace signgate::store {
 
@@ -145,7 +146,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
 
   // Finding the map: one at a time, the others wait for it.
   bool finding = false;
-  std::vector<asio::steady_timer*> waiting;
+  WaitList waiting;
   Clock::time_point last_find{};
   std::string last_error;
   ErrorKind last_kind = ErrorKind::kUnreachable;
@@ -302,12 +303,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   // Reads the map, or waits for the read already under way; callers give up at `deadline`.
   asio::awaitable<void> find(Clock::time_point deadline) {
     if (finding) {
-      asio::steady_timer mine(executor);  // each its own: one shared timer's waiters would cancel each other
-      mine.expires_at(deadline);
-      waiting.push_back(&mine);
-      error_code ec;
-      co_await mine.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      waiting.erase(std::find(waiting.begin(), waiting.end(), &mine));
+      (void)co_await waiting.wait(executor, deadline);
       co_return;
     }
     auto self = shared_from_this();
@@ -315,7 +311,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     last_find = Clock::now();
     co_await read_map(deadline);
     finding = false;
-    for (auto* t : waiting) t->cancel();
+    waiting.wake_all();
   }
 
   // The map again, when it was not read within kRefreshEvery.
@@ -488,7 +484,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     for (const auto& s : seeds) s->stop();
     for (auto& [key, node] : nodes) node->stop();
     for (const auto& n : by_index) n->stop();
-    for (auto* t : waiting) t->cancel();
+    waiting.wake_all();
     sub_wake.cancel();
   }
 };

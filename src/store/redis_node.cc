@@ -21,6 +21,7 @@
 
 #include "http/tls_client.h"
 #include "store/resp_reader.h"
+#include "store/wait_list.h"
 
 namespace signgate::store {
 
@@ -167,7 +168,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
   std::uint64_t generation = 0;                  // each connection's readers and writers stop once it is replaced
   std::deque<std::shared_ptr<Pending>> pending;  // sent or queued, answered in this order
   std::string out;                               // queued, not yet written
-  std::vector<asio::steady_timer*> waiting;      // callers waiting for a connection
+  WaitList waiting;                              // callers waiting for a connection
   Clock::time_point retry_at{};                  // no new connection before this
   Millis backoff{100};
   bool answered_since_connect = false;
@@ -261,7 +262,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
       const std::uint64_t gen = ++generation;
       asio::co_spawn(executor, read_loop(shared_from_this(), gen, link, reader), asio::detached);
     }
-    for (auto* t : waiting) t->cancel();
+    waiting.wake_all();
   }
 
   void failed(const std::string& why) {
@@ -378,14 +379,9 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
         connecting = true;
         asio::co_spawn(executor, connect(self), asio::detached);
       }
-      asio::steady_timer mine(executor);  // each its own: one shared timer's waiters would cancel each other
-      mine.expires_at(deadline);
-      waiting.push_back(&mine);
-      error_code ec;
-      co_await mine.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      waiting.erase(std::find(waiting.begin(), waiting.end(), &mine));
-      if (!ec)
+      if (!co_await waiting.wait(executor, deadline)) {
         co_return make_error("Redis did not accept a connection within the command timeout", ErrorKind::kTimeout);
+      }
     }
     // One reply each, in order; the caller waits for the last.
     for (std::size_t i = 1; i < commands.size(); ++i) pending.push_back(std::make_shared<Pending>(executor));
@@ -457,7 +453,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
   void stop() {
     stopped = true;
     end_connection("the Redis client is stopped", ErrorKind::kUnreachable);
-    for (auto* t : waiting) t->cancel();
+    waiting.wake_all();
     if (sub_link) sub_link->close();
   }
 };

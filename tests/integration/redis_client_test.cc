@@ -38,6 +38,8 @@ using testing::TempDir;
 
 using testing::accepts;
 using testing::free_port;
+using testing::sleep_for;
+using testing::with_redis;
 
 // redis-server on 127.0.0.1, with a password for the default user and an ACL user "signgate".
 class RedisServer {
@@ -117,29 +119,6 @@ RedisOptions options_for(const std::string& url, const std::string& ca = {}) {
   o.connect_timeout = 500ms;
   o.max_backoff = 400ms;
   return o;
-}
-
-// Runs `body(redis)` on a fresh loop to completion.
-template <class F>
-void with_redis(const RedisOptions& options, F body) {
-  asio::io_context ioc;
-  Redis redis(ioc.get_executor(), options);
-  std::exception_ptr failure;
-  asio::co_spawn(
-      ioc,
-      [&]() -> asio::awaitable<void> {
-        co_await body(redis);
-        redis.stop();
-      },
-      [&](std::exception_ptr e) { failure = e; });
-  ioc.run();
-  if (failure) std::rethrow_exception(failure);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  co_await t.async_wait(asio::use_awaitable);
 }
 
 // Named, not braced inside co_await: GCC 12 loses such temporaries.

@@ -26,7 +26,9 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using testing::free_port;
 using testing::redis_cli;
+using testing::sleep_for;
 using testing::TempDir;
+using testing::with_redis;
 
 constexpr const char* kPassword = "cluster-s3cret";
 
@@ -123,28 +125,6 @@ RedisOptions options_for(const std::string& url) {
   o.connect_timeout = 500ms;
   o.max_backoff = 400ms;
   return o;
-}
-
-template <class F>
-void with_redis(const RedisOptions& options, F body) {
-  asio::io_context ioc;
-  Redis redis(ioc.get_executor(), options);
-  std::exception_ptr failure;
-  asio::co_spawn(
-      ioc,
-      [&]() -> asio::awaitable<void> {
-        co_await body(redis);
-        redis.stop();
-      },
-      [&](std::exception_ptr e) { failure = e; });
-  ioc.run();
-  if (failure) std::rethrow_exception(failure);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(d);
-  co_await t.async_wait(asio::use_awaitable);
 }
 
 asio::awaitable<std::string> get(Redis& r, const std::string& key) {

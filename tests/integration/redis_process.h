@@ -1,6 +1,14 @@
-// Debian's redis-server for the C++ integration tests: free loopback ports, and a server
-// process started with the given arguments that never outlives the test process.
+// Debian's redis-server for the C++ integration tests: free loopback ports, a server process
+// started with the given arguments that never outlives the test process, and a Redis client
+// run on a loop of its own.
 #pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +24,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "store/redis.h"
 
 namespace signgate::testing {
 
@@ -83,6 +93,29 @@ inline std::string redis_cli(std::uint16_t port, const std::string& password, co
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) out.pop_back();
   return out;
+}
+
+// Runs `body(redis)` on a fresh loop to completion.
+template <class F>
+void with_redis(const store::RedisOptions& options, F body) {
+  boost::asio::io_context ioc;
+  store::Redis redis(ioc.get_executor(), options);
+  std::exception_ptr failure;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await body(redis);
+        redis.stop();
+      },
+      [&](std::exception_ptr e) { failure = e; });
+  ioc.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
+inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
+  t.expires_after(d);
+  co_await t.async_wait(boost::asio::use_awaitable);
 }
 
 }  // namespace signgate::testing
