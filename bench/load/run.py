@@ -320,10 +320,95 @@ def slow_streams(sg, count, workdir):
             "audited": sg.audit_lines() - audit_before, "h2load": summary}
 
 
+class RedisClusterNodes:
+    """A Redis Cluster of `count` primaries and no replicas (Debian's redis-server, loopback, a
+    password, nothing saved), made by `redis-cli --cluster create`, for the cost of limits
+    shared through a cluster. Each node gets a free port and a free cluster bus port; each is
+    started with `setpriv --pdeathsig KILL` when setpriv is there, so none outlives the harness.
+    stop() kills them all; a failure while starting kills what was started."""
+
+    def __init__(self, workdir, password, count=3):
+        self.password = password
+        self.procs, self.ports = [], []
+        while len(self.ports) < 2 * count:
+            port = up.free_port()
+            if port not in self.ports:
+                self.ports.append(port)
+        self.ports, bus_ports = self.ports[:count], self.ports[count:]
+        prefix = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+        try:
+            for i, (port, bus) in enumerate(zip(self.ports, bus_ports)):
+                d = os.path.join(workdir, "redis-cluster", "node%d" % i)
+                os.makedirs(d, exist_ok=True)
+                self.procs.append(subprocess.Popen(
+                    prefix + ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
+                              "--cluster-port", str(bus), "--cluster-config-file", os.path.join(d, "nodes.conf"),
+                              "--requirepass", password, "--masterauth", password, "--save", "",
+                              "--appendonly", "no", "--dir", d, "--logfile", os.path.join(d, "redis.log")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for port in self.ports:
+                self._wait(lambda: self.cli(port, "PING") == "PONG", "127.0.0.1:%d does not answer" % port)
+            p = subprocess.run(self._base() + ["--cluster", "create"] + ["127.0.0.1:%d" % q for q in self.ports]
+                               + ["--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True,
+                               timeout=60)
+            if p.returncode != 0:
+                raise RuntimeError("redis-cli --cluster create failed:\n%s%s" % (p.stdout, p.stderr))
+
+            def ok():
+                for q in self.ports:
+                    info = self.cli(q, "CLUSTER", "INFO")
+                    if not all(w in info for w in ("cluster_state:ok", "cluster_slots_ok:16384",
+                                                    "cluster_known_nodes:%d" % count)):
+                        return False
+                return True
+
+            self._wait(ok, "the cluster is not ok")
+        except BaseException:
+            self.stop()
+            raise
+        self.pids = [proc.pid for proc in self.procs]  # setpriv execs redis-server: the same pid
+
+    def _base(self):
+        return ["redis-cli", "--no-auth-warning", "-a", self.password]
+
+    def cli(self, port, *args):
+        try:
+            p = subprocess.run(self._base() + ["-h", "127.0.0.1", "-p", str(port)] + list(args),
+                               capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return ""
+        return p.stdout.replace("\r", "").strip() if p.returncode == 0 else ""
+
+    def _wait(self, cond, what, seconds=30):
+        deadline = time.monotonic() + seconds
+        while not cond():
+            if any(proc.poll() is not None for proc in self.procs):
+                raise RuntimeError("a redis-server of the cluster exited (%s)" % what)
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s after %d s" % (what, seconds))
+            time.sleep(0.05)
+
+    def url(self, index=0):
+        return "redis://:%s@127.0.0.1:%d/0" % (self.password, self.ports[index])
+
+    def keys_per_node(self):
+        return [self.cli(q, "DBSIZE") or "?" for q in self.ports]
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
 def redis_rows(args, nginx, work, emit):
     """What limits cost per request: the same client with no limits, with per-replica limits,
-    and with limits shared through Redis (redis-server on loopback, a password), all three
-    admitting everything (the limits are far above the load), so only the checking is measured."""
+    with limits shared through Redis (redis-server on loopback, a password), and, when
+    redis-cli is there too, shared through a Redis Cluster of three primaries (no replicas,
+    signgate given one node's URL): all admitting everything (the limits are far above the
+    load), so only the checking is measured. Redis CPU is the sum over every redis-server of the
+    row (the three nodes for the cluster). One client, one h2load: its keys share one hash tag,
+    so they sit on one primary of the cluster by design; the other two carry only the cluster bus."""
     port = up.free_port()
     password = "bench-redis-pass"
     redis_dir = os.path.join(work, "redis")
@@ -334,36 +419,55 @@ def redis_rows(args, nginx, work, emit):
     limits = ("    rate_limit: { requests_per_minute: 10000000, tokens_per_minute: 100000000000 }\n"
               "    budget: { tokens_per_day: 1000000000000000 }\n")
     gates = []
+    cluster = None
     try:
+        if shutil.which("redis-cli"):
+            cluster = RedisClusterNodes(work, password, 3)
         time.sleep(0.5)
-        gates = [("no limits", Signgate(args.signgate, work, nginx.url, args.threads, "sg-nolimits")),
-                 ("limits, per replica", Signgate(args.signgate, work, nginx.url, args.threads, "sg-local", limits)),
-                 ("limits shared through Redis",
-                  Signgate(args.signgate, work, nginx.url, args.threads, "sg-redis", limits,
-                           "redis: { url: \"redis://:%s@127.0.0.1:%d/0\" }\n" % (password, port)))]
+        # One at a time, so that a signgate that fails to start leaves the others in `gates` to stop.
+        for name, sg_name, client, extra, redis_pids in (
+                ("no limits", "sg-nolimits", "", "", []),
+                ("limits, per replica", "sg-local", limits, "", []),
+                ("limits shared through Redis", "sg-redis", limits,
+                 "redis: { url: \"redis://:%s@127.0.0.1:%d/0\" }\n" % (password, port), [redis.pid]),
+                ("limits shared through a Redis Cluster (3 primaries)", "sg-cluster", limits,
+                 "redis: { url: \"%s\" }\n" % cluster.url(0) if cluster else None, cluster.pids if cluster else [])):
+            if extra is not None:
+                gates.append((name, Signgate(args.signgate, work, nginx.url, args.threads, sg_name, client, extra),
+                              redis_pids))
         auth = {"authorization": "Bearer " + SECRET, "content-type": "application/json"}
         encoded = MODEL.replace(":", "%3A")
         emit("Limits and what they cost (h2load --h1, 32 connections, native Converse, %d s each; the client's limits "
              "are far above the load, so every request is admitted and only the checking is measured; CPU of signgate "
-             "and, for the last row, of redis-server):" % args.seconds)
+             "and, for the Redis rows, of redis-server, summed over the cluster's three nodes):" % args.seconds)
         emit()
         emit("| limits | req/s | mean ms | CPU µs/req signgate | CPU µs/req redis-server | paced p50 / p99 ms |")
         emit("|---|---:|---:|---:|---:|---:|")
         base_rate = None
-        for name, sg in gates:
+        per_node = None
+        for name, sg, redis_pids in gates:
             target = Target(name, sg.url + "/model/%s/converse" % encoded, CONVERSE_BODY, auth, [sg.pid])
-            before = proc_cpu_ticks(redis.pid)
+            before = {pid: proc_cpu_ticks(pid) for pid in redis_pids}
             r = run_h2load(target, 32, 1, args.seconds, work, True)
-            redis_us = (proc_cpu_ticks(redis.pid) - before) / TICK * 1e6 / max(r["requests"], 1)
+            node_us = [(proc_cpu_ticks(pid) - before[pid]) / TICK * 1e6 / max(r["requests"], 1) for pid in redis_pids]
+            if len(redis_pids) > 1:
+                per_node = node_us
             base_rate = base_rate or max(1, int(r["rps"] * 0.25 / 32))
             paced = run_paced(target, 32, base_rate, args.seconds, work)
             emit("| %s | %.0f | %.2f | %.1f | %s | %s / %s |" % (
                 name, r["rps"], r["mean_ms"], r["cpu_us_per_req"],
-                "%.1f" % redis_us if "Redis" in name else "–", fmt_ms(paced["p50"]), fmt_ms(paced["p99"])))
+                "%.1f" % sum(node_us) if redis_pids else "–", fmt_ms(paced["p50"]), fmt_ms(paced["p99"])))
         emit()
+        if cluster and per_node:
+            emit("- Redis Cluster: CPU µs/req per node %s; keys per node after the run %s (one client: one hash "
+                 "tag, one primary)" % (" / ".join("%.1f" % us for us in per_node),
+                                        " / ".join(cluster.keys_per_node())))
+            emit()
     finally:
-        for _, sg in gates:
+        for _, sg, _ in gates:
             sg.stop()
+        if cluster:
+            cluster.stop()
         redis.kill()
         redis.wait()
 
@@ -381,7 +485,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="signgate event loops")
     ap.add_argument("--no-portkey", action="store_true")
     ap.add_argument("--redis", action=argparse.BooleanOptionalAction, default=True,
-                    help="also measure limits per replica and shared through redis-server")
+                    help="also measure limits per replica and shared through redis-server (and through a Redis "
+                         "Cluster of three primaries when redis-cli is there)")
     ap.add_argument("--out")
     args = ap.parse_args()
     for tool in ("wrk", "h2load", "nginx" if shutil.which("nginx") else up.NGINX):

@@ -33,9 +33,13 @@ void Revocations::merge(const std::set<Digest>& all) {
 void Revocations::mark_read(SteadyTime at) {
   read_at_.store(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count(),
                  std::memory_order_release);
+  failing_.store(false, std::memory_order_release);
 }
 
+void Revocations::mark_unread() { failing_.store(true, std::memory_order_release); }
+
 bool Revocations::current(SteadyTime now) const {
+  if (!failing_.load(std::memory_order_acquire)) return true;
   const std::int64_t at = read_at_.load(std::memory_order_acquire);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   return at >= 0 && now_ms - at <= std::chrono::duration_cast<std::chrono::milliseconds>(kStaleAfter).count();
@@ -72,8 +76,9 @@ bool load_revocations(const store::RedisOptions& options, Revocations& into, std
           into.merge(digests_of(*members));
           into.mark_read(std::chrono::steady_clock::now());
           loaded = true;
-        } else if (why != nullptr) {
-          *why = members ? members->str : members.message();
+        } else {
+          into.mark_unread();
+          if (why != nullptr) *why = members ? members->str : members.message();
         }
         if (misconfigured != nullptr) *misconfigured = redis.misconfigured().has_value();
         redis.stop();
@@ -121,7 +126,10 @@ struct RevocationFollower::State : std::enable_shared_from_this<RevocationFollow
         if (!revocations->current(now) && warned) spdlog::info("revocations: read from Redis again");
         revocations->mark_read(now);
         warned = false;
-      } else if (!revocations->current(now) && !warned) {
+      } else {
+        revocations->mark_unread();
+      }
+      if (!read && !revocations->current(now) && !warned) {
         warned = true;
         if (revocations->fails_closed()) {
           spdlog::warn(

@@ -44,7 +44,11 @@ class Revocations {
 
   // The follower read the whole set, or found its size unchanged, at `at`.
   void mark_read(SteadyTime at);
-  // Whether the set was read within kStaleAfter of `now` (never read: no).
+  // A read failed (Redis did not answer).
+  void mark_unread();
+  // False once a read has failed and none succeeded within kStaleAfter of `now` (never read
+  // and failed: false). Only failed reads make it stale: a control loop busy with a reload
+  // does not.
   bool current(SteadyTime now) const;
   // on_failure: deny. A replica whose set is not current then refuses requests it would
   // judge (503) rather than accept secrets that may have been revoked since.
@@ -53,6 +57,7 @@ class Revocations {
 
  private:
   std::atomic<std::int64_t> read_at_{-1};  // steady clock, ms; -1: never
+  std::atomic<bool> failing_{false};       // a read failed since the last that succeeded
   bool fail_closed_ = false;
   mutable std::mutex mutex_;
   std::set<Digest> revoked_;

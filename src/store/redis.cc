@@ -102,6 +102,8 @@ RedisScript::RedisScript(std::string lua) : text(std::move(lua)) {
 namespace {
 
 constexpr std::uint16_t kNoNode = 0xffff;
+// Primaries a client keeps connections to at most (managed clusters allow up to 500 shards).
+constexpr std::size_t kMaxNodes = 512;
 // A cluster's map is read again at most this often, however many commands find it wrong.
 constexpr Millis kRefreshEvery{250};
 
@@ -152,17 +154,21 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   ErrorKind last_kind = ErrorKind::kUnreachable;
   bool misconfigured = false;  // redis: names something this client cannot use; not tried again
 
+  std::uint64_t reconnects_before = 0;  // of nodes let go
   std::size_t sub_turn = 0;
   asio::steady_timer sub_wake;
 
   // The node at host:port, made when new: a cluster's node gets the seed's credentials and
   // TLS settings, database 0, and the name its certificate is checked against.
-  std::shared_ptr<RedisNode> node_at(const std::string& host, std::uint16_t port, const std::string& hostname) {
+  std::shared_ptr<RedisNode> node_at(const std::string& host, std::uint16_t port, const std::string& hostname,
+                                     bool redirected = false) {
     const std::string key = node_key(host, port);
     if (auto it = nodes.find(key); it != nodes.end()) return it->second;
     for (const auto& s : seeds) {
       if (node_key(s->options().url.host, s->options().url.port) == key) return nodes[key] = s;
     }
+    // Redirections to ever more nodes (a broken or hostile server) cannot make us hold more.
+    if (redirected && nodes.size() >= kMaxNodes) return nullptr;
     RedisOptions o = options;
     o.other_seeds.clear();
     o.url.host = host;
@@ -209,7 +215,10 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     }
     // Nodes that serve nothing any more are let go (seeds stay: they may serve again).
     for (auto& [key, node] : nodes) {
-      if (keep.count(key) == 0 && std::find(seeds.begin(), seeds.end(), node) == seeds.end()) node->stop();
+      if (keep.count(key) == 0 && std::find(seeds.begin(), seeds.end(), node) == seeds.end()) {
+        reconnects_before += node->reconnects();  // the counter does not go back
+        node->stop();
+      }
     }
     nodes = std::move(keep);
     const bool changed = slots != fresh;
@@ -243,8 +252,9 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (stopped || Clock::now() >= deadline) break;
       std::vector<std::vector<std::string>> batch = {{"CLUSTER", shards_unknown ? "SLOTS" : "SHARDS"}};
       auto reply = co_await node->command(std::move(batch), deadline);
-      if (reply && reply->is_error() && !shards_unknown && reply->str.find("nknown subcommand") != std::string::npos) {
-        shards_unknown = true;  // before Redis 7.0
+      if (reply && reply->is_error() && !shards_unknown &&
+          (reply->str.find("nknown subcommand") != std::string::npos || reply->str.rfind("NOPERM", 0) == 0)) {
+        shards_unknown = true;  // before Redis 7.0, or an ACL that allows only the older command
         std::vector<std::vector<std::string>> slots_batch = {{"CLUSTER", "SLOTS"}};
         reply = co_await node->command(std::move(slots_batch), deadline);
       }
@@ -263,27 +273,40 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       }
       if (reply->is_error()) {
         const bool not_cluster = reply->str.find("cluster support disabled") != std::string::npos;
-        const bool not_allowed = reply->str.rfind("NOPERM", 0) == 0;
-        if (mode == Mode::kUnknown && options.cluster != ClusterMode::kOn && (not_cluster || not_allowed)) {
-          if (not_allowed) {
+        // A server that is starting or failing over says nothing about what it is: ask another.
+        const bool passing = reply->str.rfind("LOADING", 0) == 0 || reply->str.rfind("MASTERDOWN", 0) == 0 ||
+                             reply->str.rfind("BUSY", 0) == 0 || reply->str.rfind("CLUSTERDOWN", 0) == 0 ||
+                             reply->str.rfind("TRYAGAIN", 0) == 0;
+        if (mode == Mode::kUnknown && !passing) {
+          if (options.cluster == ClusterMode::kOn || !options.other_seeds.empty()) {
+            // A cluster was meant (cluster: true, or a list of seeds): one server will not do,
+            // and replicas each taking whichever seed answered would not share anything.
+            last_error = "Redis " + where + " is not a Redis Cluster (" + reply->str +
+                         "); redis.url lists seeds of a cluster, or redis.cluster is true";
+            last_kind = ErrorKind::kUnreachable;
+            misconfigured = true;
+            co_return;
+          }
+          if (!not_cluster) {
+            // Not asked (an ACL, a renamed CLUSTER command, a proxy): taken as one server.
             spdlog::warn(
-                "redis: {} may not be asked whether it is a cluster ({}); taken as one server (allow "
-                "CLUSTER SHARDS, or set redis.cluster)",
+                "redis: {} did not say whether it is a cluster ({}); taken as one server (set redis.cluster "
+                "to say)",
                 where, reply->str);
           }
           mode = Mode::kSingle;
           home = node;
           co_return;
         }
-        last_error = "Redis " + where + ": " + (not_cluster ? "not a cluster (redis.cluster: true)" : reply->str);
+        last_error = "Redis " + where + ": " + reply->str;
         last_kind = ErrorKind::kUnreachable;
-        if (not_cluster && mode == Mode::kUnknown) {
-          misconfigured = true;
-          co_return;
-        }
         continue;
       }
       auto map = shards_unknown ? parse_cluster_slots(*reply) : parse_cluster_shards(*reply, options.url.tls);
+      if (map && map->empty()) map = make_error("its map has no slot served (a node not yet joined?)");
+      if (map && map->size() > kMaxNodes) {
+        map = make_error("its map names more than " + std::to_string(kMaxNodes) + " primaries");
+      }
       if (!map) {
         last_error = "Redis " + where + ": " + map.message();
         last_kind = ErrorKind::kUnreachable;
@@ -294,8 +317,11 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
         if (once.allow()) spdlog::info("redis: {} is a node of a Redis Cluster", where);
       }
       mode = Mode::kCluster;
-      home = node;
       apply(*map, node->options().url.host);
+      // The node that answered, unless the map it gave no longer names it (a demoted primary).
+      const bool named = std::find(by_index.begin(), by_index.end(), node) != by_index.end() ||
+                         std::find(seeds.begin(), seeds.end(), node) != seeds.end();
+      home = named ? node : by_index.front();
       co_return;
     }
   }
@@ -359,7 +385,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (!ready) co_return make_error(ready.message(), ErrorKind::kUnreachable);
     }
     if (mode == Mode::kSingle) {
-      std::vector<std::vector<std::string>> batch = {std::move(args)};
+      std::vector<std::vector<std::string>> batch;
+      batch.push_back(std::move(args));  // not a braced list: that would copy every argument
       auto reply = co_await home->command(std::move(batch), deadline);
       // The server became a cluster: found again on the next command.
       if (reply && reply->is_error() && parse_redirect(reply->str)) mode = Mode::kUnknown;
@@ -389,7 +416,8 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           if (++hops > 8)
             co_return make_error("the Redis Cluster redirected a command too many times", ErrorKind::kUnreachable);
           ++options.stats->redirects;
-          auto to = node_at(r->host.empty() ? node->options().url.host : r->host, r->port, {});
+          auto to = node_at(r->host.empty() ? node->options().url.host : r->host, r->port, {}, true);
+          if (!to) co_return not_run(*node, *reply);
           if (!r->ask) {
             // The slot has moved for good: this command and the next go there; the rest of
             // the map is read again soon (a failover or a resharding moves more than one).
@@ -461,15 +489,16 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       }
       if (stopped) break;
       auto node = subscription_node();
-      const bool was_up = co_await node->subscribe_once(
-          channels,
-          [this, &on_message](std::string_view channel, std::string_view payload) {
-            if (!stopped) on_message(channel, payload);
-          },
-          [&] {
-            delay = Millis(100);
-            if (!stopped) on_state(true);
-          });
+      // Named, not built inside the co_await: GCC 12 loses such temporaries.
+      std::function<void(std::string_view, std::string_view)> relay = [this, &on_message](std::string_view channel,
+                                                                                          std::string_view payload) {
+        if (!stopped) on_message(channel, payload);
+      };
+      std::function<void()> subscribed = [&] {
+        delay = Millis(100);
+        if (!stopped) on_state(true);
+      };
+      const bool was_up = co_await node->subscribe_once(channels, std::move(relay), std::move(subscribed));
       if (stopped) break;
       if (was_up) on_state(false);
       ++sub_turn;
@@ -495,10 +524,8 @@ Redis::Redis(asio::any_io_executor executor, RedisOptions options)
 Redis::~Redis() { impl_->stop(); }
 
 asio::awaitable<Result<Reply>> Redis::command(std::vector<std::string> args) {
-  const auto deadline = Clock::now() + impl_->options.command_timeout;
-  auto impl = impl_;
-  // clang-tidy takes the coroutine's frame clean-up at co_return for a use of the moved parameter.
-  co_return co_await impl->send(std::move(args), deadline);  // NOLINT(bugprone-use-after-move)
+  // Not a coroutine of its own: send() holds the client while it runs.
+  return impl_->send(std::move(args), Clock::now() + impl_->options.command_timeout);
 }
 
 asio::awaitable<Result<Reply>> Redis::eval(const RedisScript& script, std::vector<std::string> keys,
@@ -538,7 +565,7 @@ bool Redis::connected() const {
 }
 
 std::uint64_t Redis::reconnects() const {
-  std::uint64_t n = 0;
+  std::uint64_t n = impl_->reconnects_before;
   for (const auto& s : impl_->seeds) n += s->reconnects();
   for (const auto& [key, node] : impl_->nodes) {
     if (std::find(impl_->seeds.begin(), impl_->seeds.end(), node) == impl_->seeds.end()) n += node->reconnects();

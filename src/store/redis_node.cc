@@ -168,6 +168,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
   std::uint64_t generation = 0;                  // each connection's readers and writers stop once it is replaced
   std::deque<std::shared_ptr<Pending>> pending;  // sent or queued, answered in this order
   std::string out;                               // queued, not yet written
+  std::size_t unwritten = 0;                     // the last entries of `pending`, whose bytes are in `out`
   WaitList waiting;                              // callers waiting for a connection
   Clock::time_point retry_at{};                  // no new connection before this
   Millis backoff{100};
@@ -289,11 +290,17 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
     writing = false;
     ++generation;
     out.clear();
-    for (auto& p : pending) {
-      if (!p->result) p->result = make_error(why, kind);
+    // Commands whose bytes were never handed to the connection were not sent; the others may
+    // have run, whatever ended the connection, so a caller does not send them again.
+    const std::size_t sent = pending.size() - std::min(unwritten, pending.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      auto& p = pending[i];
+      const ErrorKind k = i < sent && kind == ErrorKind::kUnreachable ? ErrorKind::kBroken : kind;
+      if (!p->result) p->result = make_error(why, i < sent ? k : ErrorKind::kUnreachable);
       p->wake.cancel();
     }
     pending.clear();
+    unwritten = 0;
   }
 
   asio::awaitable<void> read_loop(std::shared_ptr<Impl> /*self*/, std::uint64_t gen, std::shared_ptr<Link> l,
@@ -349,6 +356,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
     while (gen == generation && !out.empty()) {
       batch.swap(out);
       out.clear();
+      unwritten = 0;  // handed to the connection: these may run from now on
       error_code ec;
       co_await l->write(batch, ec);
       if (gen != generation) co_return;
@@ -389,6 +397,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
     const auto sent = Clock::now();
     pending.push_back(p);
     out += bytes;
+    unwritten += commands.size();
     if (!writing) {
       writing = true;
       asio::co_spawn(executor, write_loop(self, generation, link), asio::detached);
@@ -465,8 +474,8 @@ RedisNode::~RedisNode() { impl_->stop(); }
 
 asio::awaitable<Result<Reply>> RedisNode::command(std::vector<std::vector<std::string>> commands,
                                                   Clock::time_point deadline) {
-  // clang-tidy takes the coroutine's frame clean-up at co_return for a use of the moved parameter.
-  co_return co_await impl_->command(std::move(commands), deadline);  // NOLINT(bugprone-use-after-move)
+  // Not a coroutine of its own: Impl::command holds the node while it runs.
+  return impl_->command(std::move(commands), deadline);
 }
 
 asio::awaitable<bool> RedisNode::subscribe_once(std::vector<std::string> channels,

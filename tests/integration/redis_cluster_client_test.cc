@@ -301,3 +301,50 @@ TEST(RedisCluster, SubscriptionHearsEveryNode) {
 
 }  // namespace
 }  // namespace signgate::store
+
+namespace signgate::store {
+namespace {
+
+// cluster: auto with a server that will not say what it is (CLUSTER renamed away, as some
+// managed offerings and proxies do): taken as one server. A list of seeds means a cluster, so
+// there the same server is refused rather than used alone.
+TEST(RedisCluster, AutoWithAServerThatWillNotSay) {
+  const std::uint16_t port = free_port();
+  testing::TempDir dir;
+  pid_t pid = testing::spawn_redis({"--bind", "127.0.0.1", "--port", std::to_string(port), "--requirepass", kPassword,
+                                    "--rename-command", "CLUSTER", "", "--save", "", "--dir", dir.path()},
+                                   port);
+  const std::string url = "redis://:" + std::string(kPassword) + "@127.0.0.1:" + std::to_string(port);
+  with_redis(options_for(url), [&](Redis& r) -> asio::awaitable<void> {
+    EXPECT_EQ(co_await set(r, "k", "v"), "OK");
+    EXPECT_FALSE(r.cluster());
+  });
+  auto seeds = options_for(url);
+  seeds.other_seeds.push_back(*parse_redis_url(url));
+  with_redis(seeds, [&](Redis& r) -> asio::awaitable<void> {
+    const std::string refused = co_await set(r, "k", "v");
+    EXPECT_NE(refused.find("is not a Redis Cluster"), std::string::npos) << refused;
+    EXPECT_TRUE(r.misconfigured());
+  });
+  testing::kill_redis(pid);
+}
+
+// A cluster node that serves no slot yet (just started, not joined) gives no map to use.
+TEST(RedisCluster, ANodeServingNothingIsNoMap) {
+  const std::uint16_t port = free_port(), bus = free_port();
+  testing::TempDir dir;
+  pid_t pid =
+      testing::spawn_redis({"--bind", "127.0.0.1", "--port", std::to_string(port), "--cluster-enabled", "yes",
+                            "--cluster-port", std::to_string(bus), "--cluster-config-file", dir.path() + "/nodes.conf",
+                            "--requirepass", kPassword, "--save", "", "--dir", dir.path()},
+                           port);
+  with_redis(options_for("redis://:" + std::string(kPassword) + "@127.0.0.1:" + std::to_string(port)),
+             [&](Redis& r) -> asio::awaitable<void> {
+               const std::string failed = co_await set(r, "k", "v");
+               EXPECT_NE(failed.find("no slot served"), std::string::npos) << failed;
+             });
+  testing::kill_redis(pid);
+}
+
+}  // namespace
+}  // namespace signgate::store
