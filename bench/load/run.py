@@ -336,9 +336,10 @@ class RedisClusterNodes:
                 self.ports.append(port)
         self.ports, bus_ports = self.ports[:count], self.ports[count:]
         prefix = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+        base = tempfile.mkdtemp(prefix="redis-cluster-", dir=workdir)  # no nodes.conf of an earlier cluster
         try:
             for i, (port, bus) in enumerate(zip(self.ports, bus_ports)):
-                d = os.path.join(workdir, "redis-cluster", "node%d" % i)
+                d = os.path.join(base, "node%d" % i)
                 os.makedirs(d, exist_ok=True)
                 self.procs.append(subprocess.Popen(
                     prefix + ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
