@@ -109,11 +109,7 @@ constexpr Millis kRefreshEvery{250};
 
 // Errors a node answers while it cannot serve the slot it was asked for (a failover): the map
 // is read again and a command that was not run goes where it now says.
-bool cannot_serve(std::string_view error) {
-  return error.rfind("CLUSTERDOWN", 0) == 0 || error.rfind("READONLY", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
-         error.rfind("LOADING", 0) == 0 ||
-         (error.rfind("ERR Error running script", 0) == 0 && error.find("-READONLY") != std::string_view::npos);
-}
+bool cannot_serve(std::string_view error) { return is_failover_error(error) || error.rfind("CLUSTERDOWN", 0) == 0; }
 
 std::string node_key(const std::string& host, std::uint16_t port) { return host + ":" + std::to_string(port); }
 
@@ -151,7 +147,6 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   WaitList waiting;
   Clock::time_point last_find{};
   std::string last_error;
-  ErrorKind last_kind = ErrorKind::kUnreachable;
   bool misconfigured = false;  // redis: names something this client cannot use; not tried again
 
   std::uint64_t reconnects_before = 0;  // of nodes let go
@@ -261,7 +256,6 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       const std::string where = node->options().url.redacted();
       if (!reply) {
         last_error = reply.message();
-        last_kind = reply.kind();
         if (last_error.find("SELECT is not allowed in cluster mode") != std::string::npos) {
           last_error = "Redis " + where +
                        " is a cluster node, and a Redis Cluster has only database 0 (redis.url names " +
@@ -274,16 +268,14 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (reply->is_error()) {
         const bool not_cluster = reply->str.find("cluster support disabled") != std::string::npos;
         // A server that is starting or failing over says nothing about what it is: ask another.
-        const bool passing = reply->str.rfind("LOADING", 0) == 0 || reply->str.rfind("MASTERDOWN", 0) == 0 ||
-                             reply->str.rfind("BUSY", 0) == 0 || reply->str.rfind("CLUSTERDOWN", 0) == 0 ||
-                             reply->str.rfind("TRYAGAIN", 0) == 0;
+        const bool passing =
+            cannot_serve(reply->str) || reply->str.rfind("BUSY", 0) == 0 || reply->str.rfind("TRYAGAIN", 0) == 0;
         if (mode == Mode::kUnknown && !passing) {
           if (options.cluster == ClusterMode::kOn || !options.other_seeds.empty()) {
             // A cluster was meant (cluster: true, or a list of seeds): one server will not do,
             // and replicas each taking whichever seed answered would not share anything.
             last_error = "Redis " + where + " is not a Redis Cluster (" + reply->str +
                          "); redis.url lists seeds of a cluster, or redis.cluster is true";
-            last_kind = ErrorKind::kUnreachable;
             misconfigured = true;
             co_return;
           }
@@ -299,7 +291,6 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
           co_return;
         }
         last_error = "Redis " + where + ": " + reply->str;
-        last_kind = ErrorKind::kUnreachable;
         continue;
       }
       auto map = shards_unknown ? parse_cluster_slots(*reply) : parse_cluster_shards(*reply, options.url.tls);
@@ -309,7 +300,6 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       }
       if (!map) {
         last_error = "Redis " + where + ": " + map.message();
-        last_kind = ErrorKind::kUnreachable;
         continue;
       }
       if (mode != Mode::kCluster) {
@@ -370,9 +360,9 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
       if (mode != Mode::kUnknown) break;
       if (mine || Clock::now() >= deadline) {
         if (last_error.empty()) last_error = "no seed of redis.url answered";
-        const ErrorKind kind = Clock::now() >= deadline ? ErrorKind::kTimeout : ErrorKind::kUnreachable;
-        if (last_error.rfind("Redis unavailable", 0) == 0) co_return make_error(last_error, kind);
-        co_return make_error("Redis unavailable (" + last_error + ")", kind);
+        // Nothing was sent, whatever held the answer up.
+        if (last_error.rfind("Redis unavailable", 0) == 0) co_return make_error(last_error, ErrorKind::kUnreachable);
+        co_return make_error("Redis unavailable (" + last_error + ")", ErrorKind::kUnreachable);
       }
     }
     co_return true;
@@ -382,7 +372,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
     auto self = shared_from_this();
     if (mode == Mode::kUnknown) {  // no coroutine frame for the check once the mode is known
       auto ready = co_await known(deadline);
-      if (!ready) co_return make_error(ready.message(), ErrorKind::kUnreachable);
+      if (!ready) co_return ready.error();
     }
     if (mode == Mode::kSingle) {
       std::vector<std::vector<std::string>> batch;
@@ -511,8 +501,7 @@ struct Redis::Impl : std::enable_shared_from_this<Redis::Impl> {
   void stop() {
     stopped = true;
     for (const auto& s : seeds) s->stop();
-    for (auto& [key, node] : nodes) node->stop();
-    for (const auto& n : by_index) n->stop();
+    for (auto& [key, node] : nodes) node->stop();  // every primary of the map is among them
     waiting.wake_all();
     sub_wake.cancel();
   }

@@ -25,6 +25,12 @@
 
 namespace signgate::store {
 
+bool is_failover_error(std::string_view error) {
+  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
+         // Redis 6 wraps what a script met: "ERR Error running script ...: -READONLY You can't write..."
+         (error.rfind("ERR Error running script", 0) == 0 && error.find("-READONLY") != std::string_view::npos);
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using boost::system::error_code;
@@ -32,13 +38,6 @@ using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 
 namespace {
-
-// Errors a Redis answers every command with while it cannot serve them.
-bool is_failover(std::string_view error) {
-  return error.rfind("READONLY", 0) == 0 || error.rfind("LOADING", 0) == 0 || error.rfind("MASTERDOWN", 0) == 0 ||
-         // Redis 6 wraps what a script met: "ERR Error running script ...: -READONLY You can't write..."
-         (error.rfind("ERR Error running script", 0) == 0 && error.find("-READONLY") != std::string_view::npos);
-}
 
 // One command in RESP, formatted by hiredis.
 std::string format_command(const std::vector<std::string>& args) {
@@ -330,7 +329,7 @@ struct RedisNode::Impl : std::enable_shared_from_this<RedisNode::Impl> {
         // A replica or a primary that is starting (or lost its own primary) answers every
         // command so: reconnect, through DNS, to whatever the name now points at (a failover),
         // with the backoff still growing: such an answer is not a working Redis.
-        const bool failover = reply->is_error() && is_failover(reply->str);
+        const bool failover = reply->is_error() && is_failover_error(reply->str);
         if (!answered_since_connect && !failover) {
           answered_since_connect = true;
           backoff = Millis(100);

@@ -26,6 +26,10 @@
 
 namespace signgate::store {
 
+// Errors a Redis answers every command with while it cannot serve them (a replica, a primary
+// still loading or cut from its own primary: a failover); a node reconnects on them.
+bool is_failover_error(std::string_view error);
+
 class RedisNode {
  public:
   using Clock = std::chrono::steady_clock;

@@ -56,8 +56,8 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   void start() {
-    std::vector<std::string> args = {"redis-server", "--bind",        "127.0.0.1", "--save", "",         "--appendonly",
-                                     "no",           "--requirepass", "s3cret",    "--dir",  dir_.path()};
+    std::vector<std::string> args = {"--bind", "127.0.0.1",     "--save", "",      "--appendonly",
+                                     "no",     "--requirepass", "s3cret", "--dir", dir_.path()};
     const std::vector<std::string> acl = {"--user", "signgate", "on", ">user-pass", "~*", "&*", "+@all"};
     args.insert(args.end(), acl.begin(), acl.end());
     if (tls_) {
@@ -77,28 +77,11 @@ class RedisServer {
     } else {
       args.insert(args.end(), {"--port", std::to_string(port_)});
     }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test process that was killed
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::freopen("/dev/null", "w", stdout);
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !accepts(port_); ++i) std::this_thread::sleep_for(20ms);
-    if (!accepts(port_)) throw std::runtime_error("redis-server did not start");
+    pid_ = testing::spawn_redis(std::move(args), port_);
   }
   void pause() { ::kill(pid_, SIGSTOP); }
   void resume() { ::kill(pid_, SIGCONT); }
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void kill_now() { testing::kill_redis(pid_); }
   std::uint16_t port() const { return port_; }
   std::string ca() const { return dir_.path() + "/ca.pem"; }
 
