@@ -40,7 +40,10 @@ ClientTable ClientTable::from_config(const config::Config& cfg, const ClientTabl
     if (!own_session && !client.role.role_arn.empty()) {
       client.role.session_name = aws::sanitize_session_name(cfg.aws.role.session_name + "-" + c.name);
     }
-    const LimitSettings limits{c.requests_per_minute, c.tokens_per_minute, c.tokens_per_day};
+    client.request_metadata.assign(c.request_metadata.begin(), c.request_metadata.end());
+    LimitSettings limits{c.requests_per_minute, c.tokens_per_minute, c.tokens_per_day, {}, {}};
+    if (c.usd_per_day) limits.usd_per_day = to_nano_usd(*c.usd_per_day);
+    if (c.usd_per_month) limits.usd_per_month = to_nano_usd(*c.usd_per_month);
     if (limits.any()) {
       const auto now = std::chrono::steady_clock::now();
       client.limiter = previous != nullptr ? previous->limiter_of(c.name) : nullptr;

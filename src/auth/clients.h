@@ -37,6 +37,8 @@ struct Client {
   aws::RoleSettings role;                            // whom to be towards AWS for this client
   std::shared_ptr<ClientLimiter> limiter;            // null: no limits
   std::optional<config::GuardrailConfig> guardrail;  // put on every call this client makes
+  // Stamped into Bedrock's request metadata of every call (config's request_metadata), sorted by key.
+  std::vector<std::pair<std::string, std::string>> request_metadata;
 
   bool allows_operation(Operation op) const;
   // Some entry of `models` admits it (model_pattern_match).

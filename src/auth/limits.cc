@@ -1,7 +1,9 @@
 #include "auth/limits.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 namespace signgate::auth {
 
@@ -22,6 +24,79 @@ std::int64_t utc_day(SystemTime t) {
 
 SystemTime next_utc_midnight(SystemTime t) {
   return SystemTime(std::chrono::seconds((utc_day(t) + 1) * kSecondsPerDay));
+}
+
+namespace {
+std::chrono::year_month_day civil(SystemTime t) {
+  return std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(utc_day(t))));
+}
+}  // namespace
+
+std::int64_t utc_month(SystemTime t) {
+  const auto ymd = civil(t);
+  return static_cast<std::int64_t>(static_cast<int>(ymd.year())) * 12 + static_cast<unsigned>(ymd.month()) - 1;
+}
+
+SystemTime next_utc_month(SystemTime t) {
+  const auto ymd = civil(t);
+  const std::chrono::year_month_day first = (ymd.year() / ymd.month() / 1) + std::chrono::months(1);
+  return SystemTime(std::chrono::sys_days(first).time_since_epoch());
+}
+
+std::string utc_date(SystemTime t) { return format_iso8601(t).substr(0, 10); }
+
+std::string utc_month_name(SystemTime t) { return format_iso8601(t).substr(0, 7); }
+
+NanoUsd to_nano_usd(double usd) {
+  if (!(usd > 0)) return 0;
+  return static_cast<NanoUsd>(std::min(std::llround(usd * kNanoPerUsd), 1ll << 60));
+}
+
+std::string format_usd(NanoUsd amount) {
+  char buf[48];
+  const double usd = static_cast<double>(amount) / kNanoPerUsd;
+  if (amount % 10'000'000 == 0 || usd >= 100) {
+    std::snprintf(buf, sizeof buf, "$%.2f", usd);
+  } else {
+    std::snprintf(buf, sizeof buf, "$%.9f", usd);
+    std::string s(buf);
+    while (s.back() == '0') s.pop_back();
+    return s;
+  }
+  return buf;
+}
+
+namespace {
+
+std::optional<Denial> budget_denial(std::string_view what, std::string_view budget, const std::string& amount,
+                                    SystemTime reset, SystemTime wall) {
+  std::string reason = "the ";
+  reason += what;
+  reason += " of ";
+  reason += amount;
+  reason += " for this key (budget.";
+  reason += budget;
+  reason += ") is spent; it resets at ";
+  reason += format_iso8601(reset);
+  return Denial{429, std::move(reason), at_least_one_second(std::chrono::duration<double>(reset - wall).count()),
+                "insufficient_quota"};
+}
+
+}  // namespace
+
+std::optional<Denial> spent_budget(const LimitSettings& s, std::int64_t tokens_today, NanoUsd usd_today,
+                                   NanoUsd usd_this_month, SystemTime wall) {
+  if (s.tokens_per_day && tokens_today >= *s.tokens_per_day) {
+    return budget_denial("daily token budget", "tokens_per_day", std::to_string(*s.tokens_per_day) + " tokens",
+                         next_utc_midnight(wall), wall);
+  }
+  if (s.usd_per_day && usd_today >= *s.usd_per_day) {
+    return budget_denial("daily budget", "usd_per_day", format_usd(*s.usd_per_day), next_utc_midnight(wall), wall);
+  }
+  if (s.usd_per_month && usd_this_month >= *s.usd_per_month) {
+    return budget_denial("monthly budget", "usd_per_month", format_usd(*s.usd_per_month), next_utc_month(wall), wall);
+  }
+  return std::nullopt;
 }
 
 void ClientLimiter::Bucket::refill(SteadyTime now) {
@@ -66,21 +141,19 @@ void ClientLimiter::roll_day(SystemTime wall) const {
   if (today != day_) {
     day_ = today;
     spent_today_ = 0;
+    usd_today_ = 0;
+  }
+  const std::int64_t month = utc_month(wall);
+  if (month != month_) {
+    month_ = month;
+    usd_this_month_ = 0;
   }
 }
 
 std::optional<Denial> ClientLimiter::admit(SteadyTime now, SystemTime wall) {
   std::lock_guard lock(mutex_);
-  if (settings_.tokens_per_day) {
-    roll_day(wall);
-    if (spent_today_ >= *settings_.tokens_per_day) {
-      const SystemTime reset = next_utc_midnight(wall);
-      return Denial{429,
-                    "the daily token budget of " + std::to_string(*settings_.tokens_per_day) +
-                        " tokens for this key is spent; it resets at " + format_iso8601(reset),
-                    at_least_one_second(std::chrono::duration<double>(reset - wall).count()), "insufficient_quota"};
-    }
-  }
+  roll_day(wall);
+  if (auto spent = spent_budget(settings_, spent_today_, usd_today_, usd_this_month_, wall)) return spent;
   if (settings_.tokens_per_minute) {
     tokens_.refill(now);
     if (tokens_.level <= 0) {
@@ -102,34 +175,40 @@ std::optional<Denial> ClientLimiter::admit(SteadyTime now, SystemTime wall) {
   return std::nullopt;
 }
 
-void ClientLimiter::charge(std::uint64_t tokens, SteadyTime now, SystemTime wall) {
-  if (tokens == 0) return;
+void ClientLimiter::charge(std::uint64_t tokens, NanoUsd usd, SteadyTime now, SystemTime wall) {
+  if (tokens == 0 && usd <= 0) return;
   const auto n = static_cast<std::int64_t>(std::min<std::uint64_t>(tokens, 1ull << 52));
   std::lock_guard lock(mutex_);
   if (settings_.tokens_per_minute) {
     tokens_.refill(now);
     tokens_.level -= static_cast<double>(n);
   }
-  if (settings_.tokens_per_day) {
-    roll_day(wall);
-    spent_today_ += n;
+  roll_day(wall);
+  spent_today_ += n;
+  if (usd > 0) {
+    usd_today_ += usd;
+    usd_this_month_ += usd;
   }
 }
 
-void ClientLimiter::sync_spent_today(std::int64_t spent, SystemTime wall) {
+void ClientLimiter::sync_spent(const Spent& spent, SystemTime wall) {
   std::lock_guard lock(mutex_);
-  if (!settings_.tokens_per_day) return;
   roll_day(wall);
-  // Within a day spending only grows: a reply that left Redis before a later charge (they
-  // arrive in any order) must not step it back.
-  spent_today_ = std::max(spent_today_, spent);
+  // Within a day (a month) spending only grows: a reply that left Redis before a later charge
+  // (they arrive in any order) must not step it back.
+  if (spent.tokens_today) spent_today_ = std::max(spent_today_, *spent.tokens_today);
+  if (spent.usd_today) usd_today_ = std::max(usd_today_, *spent.usd_today);
+  if (spent.usd_this_month) usd_this_month_ = std::max(usd_this_month_, *spent.usd_this_month);
 }
 
-std::optional<std::int64_t> ClientLimiter::budget_remaining(SystemTime wall) const {
+BudgetLeft ClientLimiter::budget_left(SystemTime wall) const {
   std::lock_guard lock(mutex_);
-  if (!settings_.tokens_per_day) return std::nullopt;
   roll_day(wall);
-  return std::max<std::int64_t>(0, *settings_.tokens_per_day - spent_today_);
+  BudgetLeft left;
+  if (settings_.tokens_per_day) left.tokens_today = std::max<std::int64_t>(0, *settings_.tokens_per_day - spent_today_);
+  if (settings_.usd_per_day) left.usd_today = std::max<NanoUsd>(0, *settings_.usd_per_day - usd_today_);
+  if (settings_.usd_per_month) left.usd_this_month = std::max<NanoUsd>(0, *settings_.usd_per_month - usd_this_month_);
+  return left;
 }
 
 }  // namespace signgate::auth

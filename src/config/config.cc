@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "common/files.h"
@@ -99,6 +100,14 @@ bool valid_guardrail_version(std::string_view v) {
          std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
+bool valid_metadata_text(std::string_view text, bool key) {
+  if (text.size() > 256 || (key && text.empty())) return false;
+  return std::all_of(text.begin(), text.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           std::string_view(" \t\n\r\f\v:_@$#=/+,-.").find(ch) != std::string_view::npos;
+  });
+}
+
 std::string AwsConfig::bedrock_control_url() const {
   return bedrock_control_endpoint.empty() ? "https://bedrock." + region + ".amazonaws.com" : bedrock_control_endpoint;
 }
@@ -124,6 +133,20 @@ Result<Config> parse_config(const std::string& text, const std::string& source, 
 }
 
 namespace {
+
+// A budget in USD: more than 0, at most a billion.
+std::optional<double> usd_budget(Reader& r, const YAML::Node& map, const std::string& where, const char* key) {
+  auto s = r.str(map, where, key);
+  if (!s) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(*s, &used);
+    if (used == s->size() && std::isfinite(v) && v > 0 && v <= 1e9) return v;
+  } catch (const std::exception&) {}
+  r.problems().add(Reader::join(where, key), "must be an amount of USD above 0, not '" + *s + "'");
+  return std::nullopt;
+}
+
 Result<Config> parse_root(const std::string& text, const std::string& source, const Environment& env) {
   Problems p(source);
   YAML::Node root;
@@ -139,7 +162,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   c.source = source;
   r.only(root, "",
          {"listen", "ops_listen", "aws", "clients", "models", "audit", "tls", "limits", "upstream", "anthropic",
-          "discovery", "responses", "redis", "identities", "routes"});
+          "discovery", "responses", "redis", "identities", "routes", "pricing"});
   c.discovery = r.boolean(root, "", "discovery").value_or(false);
 
   if (auto v = r.str(root, "", "listen")) c.listen = *v;
@@ -200,9 +223,9 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
     for (std::size_t i = 0; clients.IsSequence() && i < clients.size(); ++i) {
       const std::string w = "clients[" + std::to_string(i) + "]";
       const YAML::Node n = clients[i];
-      r.only(
-          n, w,
-          {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit", "budget", "guardrail"});
+      r.only(n, w,
+             {"name", "secret_sha256", "models", "operations", "expires_at", "aws", "rate_limit", "budget", "guardrail",
+              "request_metadata"});
       if (!n.IsMap()) continue;
       ClientConfig cl;
       cl.name = r.str(n, w, "name").value_or("");
@@ -276,8 +299,37 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         cl.tokens_per_minute = r.integer(rl, w + ".rate_limit", "tokens_per_minute", 1, 1'000'000'000'000);
       }
       if (const YAML::Node bu = n["budget"]; bu && !bu.IsNull()) {
-        r.only(bu, w + ".budget", {"tokens_per_day"});
+        r.only(bu, w + ".budget", {"tokens_per_day", "usd_per_day", "usd_per_month"});
         cl.tokens_per_day = r.integer(bu, w + ".budget", "tokens_per_day", 1, 1'000'000'000'000'000);
+        cl.usd_per_day = usd_budget(r, bu, w + ".budget", "usd_per_day");
+        cl.usd_per_month = usd_budget(r, bu, w + ".budget", "usd_per_month");
+      }
+      if (const YAML::Node md = n["request_metadata"]; md && !md.IsNull()) {
+        const std::string mw = w + ".request_metadata";
+        if (!md.IsMap()) {
+          p.add(mw, "must map keys to values (Bedrock's request metadata)");
+        } else {
+          for (const auto& kv : md) {
+            const std::string k = kv.first.as<std::string>();
+            const std::string v = kv.second.IsScalar() ? expand(kv.second.Scalar(), env, mw + "." + k, p) : "";
+            if (!kv.second.IsScalar()) {
+              p.add(mw + "." + k, "must be a string");
+            } else if (k == kMetadataClientKey || k == kMetadataRequestKey) {
+              p.add(mw + "." + k, "is signgate's own key, stamped on every call");
+            } else if (!valid_metadata_text(k, true)) {
+              p.add(mw + "." + k, "is not a key Bedrock takes (1-256 of letters, digits, spaces and :_@$#=/+,-.)");
+            } else if (!valid_metadata_text(v, false)) {
+              p.add(mw + "." + k,
+                    "is not a value Bedrock takes (at most 256 of letters, digits, spaces and :_@$#=/+,-.)");
+            } else {
+              cl.request_metadata.emplace(k, v);
+            }
+          }
+          if (cl.request_metadata.size() + 2 > kMaxMetadataPairs) {
+            p.add(mw, "may hold at most " + std::to_string(kMaxMetadataPairs - 2) +
+                          " pairs (Bedrock takes 16, and signgate stamps two)");
+          }
+        }
       }
       c.clients.push_back(std::move(cl));
     }
@@ -334,6 +386,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   }
 
   read_routes(r, root, c);
+  read_price_entries(r, root["pricing"], "pricing", c.pricing, false);
 
   if (const YAML::Node au = root["audit"]; au && !au.IsNull()) {
     r.only(au, "audit", {"path"});
@@ -482,7 +535,11 @@ std::string describe_changes(const Config& before, const Config& after) {
     if (old->requests_per_minute != cl.requests_per_minute || old->tokens_per_minute != cl.tokens_per_minute) {
       what.emplace_back("rate_limit");
     }
-    if (old->tokens_per_day != cl.tokens_per_day) what.emplace_back("budget");
+    if (old->tokens_per_day != cl.tokens_per_day || old->usd_per_day != cl.usd_per_day ||
+        old->usd_per_month != cl.usd_per_month) {
+      what.emplace_back("budget");
+    }
+    if (old->request_metadata != cl.request_metadata) what.emplace_back("request_metadata");
     if (old->guardrail != cl.guardrail) what.emplace_back("guardrail");
     std::string line = cl.name + " (";
     for (std::size_t i = 0; i < what.size(); ++i) line += (i == 0 ? "" : ", ") + what[i];
@@ -516,6 +573,7 @@ std::string describe_changes(const Config& before, const Config& after) {
   section(before.redis != after.redis, "redis");
   section(before.identities != after.identities, "identities");
   section(before.routes != after.routes, "routes");
+  section(before.pricing != after.pricing, "pricing");
 
   std::string out;
   const auto list = [&](const char* label, const std::vector<std::string>& names) {

@@ -15,6 +15,7 @@
 #include "common/env.h"
 #include "common/result.h"
 #include "common/time.h"
+#include "config/pricing.h"
 #include "config/routes.h"
 
 namespace signgate::config {
@@ -52,7 +53,12 @@ struct ClientConfig {
   std::optional<std::int64_t> requests_per_minute;  // rate_limit:
   std::optional<std::int64_t> tokens_per_minute;
   std::optional<std::int64_t> tokens_per_day;  // budget:
+  std::optional<double> usd_per_day;           // budget: USD, a UTC day
+  std::optional<double> usd_per_month;         // budget: USD, a UTC calendar month
   std::optional<GuardrailConfig> guardrail;    // forced onto every call of this client
+  // request_metadata: pairs stamped into Bedrock's per-request metadata of every call, beside
+  // signgate_client and signgate_request_id; the caller cannot override them.
+  std::map<std::string, std::string> request_metadata;
   bool operator==(const ClientConfig&) const = default;
 };
 
@@ -140,8 +146,18 @@ struct Config {
   std::vector<IdentityConfig> identities;
   std::vector<RouteConfig> routes;
   std::size_t sticky_entries = 100'000;
+  // pricing: model glob → USD prices, over the shipped table (spend/pricing.h).
+  PriceEntries pricing;
   bool operator==(const Config&) const = default;
 };
+
+// Bedrock's request metadata grammar (botocore's RequestMetadataKeyString/ValueString): keys of
+// 1-256 and values of 0-256 characters from [a-zA-Z0-9 whitespace :_@$#=/+,-.]; at most 16 pairs.
+bool valid_metadata_text(std::string_view text, bool key);
+constexpr std::size_t kMaxMetadataPairs = 16;
+// The keys signgate stamps on every call itself.
+constexpr std::string_view kMetadataClientKey = "signgate_client";
+constexpr std::string_view kMetadataRequestKey = "signgate_request_id";
 
 // Bedrock's guardrail identifier grammar (an ID or a guardrail ARN) and version ("DRAFT", 1-99999999).
 bool valid_guardrail_id(std::string_view id);

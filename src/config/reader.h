@@ -12,6 +12,7 @@
 
 #include "aws/role.h"
 #include "common/env.h"
+#include "config/pricing.h"
 #include "http/url.h"
 
 namespace signgate::config {
@@ -142,6 +143,11 @@ std::optional<std::string> model_pattern_problem(const std::string& pattern);
 
 // Role keys shared by aws:, a client's aws: override and identities:.
 void read_role(Reader& r, const YAML::Node& node, const std::string& where, aws::RoleSettings& role);
+
+// A map of model globs to prices (pricing.cc): a config's `pricing:`, or the shipped table's
+// `models:` (where `input` is required).
+void read_price_entries(Reader& r, const YAML::Node& node, const std::string& where, PriceEntries& out,
+                        bool input_required);
 
 // identities: and routes: (routes.cc), read once models: and aws: are.
 void read_routes(Reader& r, const YAML::Node& root, Config& c);

@@ -70,6 +70,23 @@ void millis(std::string& out, std::string_view name, std::optional<double> value
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
+// Dollars to the nano-dollar (the finest a price table's per-million rates make of one token),
+// without an exponent: a line's reader sums them as they are.
+void usd(std::string& out, std::string_view name, std::optional<double> value) {
+  key(out, name);
+  if (!value || !std::isfinite(*value)) {
+    out += "null";
+    return;
+  }
+  char buf[64];
+  const auto end = std::to_chars(buf, buf + sizeof buf, *value, std::chars_format::fixed, 9).ptr;
+  std::string_view digits_(buf, static_cast<std::size_t>(end - buf));
+  // Trailing zeros (and a trailing point) say nothing.
+  while (digits_.size() > 1 && digits_.back() == '0') digits_.remove_suffix(1);
+  if (digits_.back() == '.') digits_.remove_suffix(1);
+  out += digits_;
+}
+
 }  // namespace
 
 std::string AuditRecord::to_json_line() const {
@@ -101,6 +118,10 @@ void AuditRecord::append_json_line(std::string& out) const {
   millis(out, "first_byte_ms", first_byte_ms);
   count_or_null(out, "input_tokens", input_tokens);
   count_or_null(out, "output_tokens", output_tokens);
+  count_or_null(out, "cache_read_tokens", cache_read_tokens);
+  count_or_null(out, "cache_write_tokens", cache_write_tokens);
+  if (cache_write_1h_tokens != 0) number(out, "cache_write_1h_tokens", cache_write_1h_tokens);
+  usd(out, "cost_usd", cost_usd);
   text_or_null(out, "tokens_from", tokens_from);
   key(out, "caller_left");
   out += caller_left ? "true" : "false";

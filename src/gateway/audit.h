@@ -33,6 +33,15 @@ struct AuditRecord {
   std::optional<double> first_byte_ms;
   std::optional<std::uint64_t> input_tokens;
   std::optional<std::uint64_t> output_tokens;
+  // Prompt-cache tokens (SPEC §8): input_tokens keeps Bedrock's meaning (neither read from nor
+  // written to the cache); cache_write_tokens counts every write, cache_write_1h_tokens those of
+  // them kept for an hour (priced higher). Null with the input tokens when no usage is known.
+  std::optional<std::uint64_t> cache_read_tokens;
+  std::optional<std::uint64_t> cache_write_tokens;
+  std::uint64_t cache_write_1h_tokens = 0;
+  // What the call cost in USD at the price table's rates (spend/pricing.h); null when no price is
+  // known for the model or no usage was reported.
+  std::optional<double> cost_usd;
   // How the tokens are known: "bedrock" (its usage, relayed), "drained" (the caller left a
   // stream, and Bedrock's usage was read after it), "estimate" (the caller left and the usage
   // did not arrive within the limits: abandoned.h's bound); empty: no tokens.

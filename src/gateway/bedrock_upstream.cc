@@ -112,6 +112,8 @@ asio::awaitable<UpstreamResult> BedrockUpstream::send(const Runtime& rt, const U
     out.facts.request_id = std::string(head.header("x-amzn-RequestId"));
     out.facts.input_tokens = to_count(head.header("X-Amzn-Bedrock-Input-Token-Count"));
     out.facts.output_tokens = to_count(head.header("X-Amzn-Bedrock-Output-Token-Count"));
+    out.facts.cache_read_tokens = to_count(head.header("X-Amzn-Bedrock-Cache-Read-Input-Token-Count"));
+    out.facts.cache_write_tokens = to_count(head.header("X-Amzn-Bedrock-Cache-Write-Input-Token-Count"));
     if (head.status >= 400) out.facts.error_type = std::string(head.header("x-amzn-ErrorType"));
     out.reply = std::make_unique<BedrockReply>(std::move(*r));
     co_return out;

@@ -289,6 +289,8 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
   x.audit.aws_request_id = std::move(sent.facts.request_id);
   x.audit.input_tokens = sent.facts.input_tokens;
   x.audit.output_tokens = sent.facts.output_tokens;
+  x.audit.cache_read_tokens = sent.facts.cache_read_tokens;
+  x.audit.cache_write_tokens = sent.facts.cache_write_tokens;
   if (!sent.facts.error_type.empty()) x.audit.error = std::move(sent.facts.error_type);
   // What an operator must act on: Bedrock failing, throttling, or refusing this identity.
   std::uint64_t skipped = 0;

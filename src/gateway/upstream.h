@@ -56,6 +56,9 @@ struct UpstreamFacts {
   std::string error_type;  // e.g. "ThrottlingException"; empty on success
   std::optional<std::uint64_t> input_tokens;
   std::optional<std::uint64_t> output_tokens;
+  // Prompt-cache tokens, from X-Amzn-Bedrock-Cache-{Read,Write}-Input-Token-Count (InvokeModel).
+  std::optional<std::uint64_t> cache_read_tokens;
+  std::optional<std::uint64_t> cache_write_tokens;
 };
 
 // An answer whose head has arrived; the body is read piece by piece at the caller's pace.

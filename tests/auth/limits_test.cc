@@ -12,7 +12,9 @@ const SteadyTime kT0{std::chrono::hours(1000)};
 const SystemTime kNoon = *parse_iso8601("2026-11-30T12:00:00Z");
 
 TEST(ClientLimiter, RequestsBucketHoldsOneMinuteAndRefills) {
-  ClientLimiter l({.requests_per_minute = 2, .tokens_per_minute = {}, .tokens_per_day = {}}, kT0);
+  ClientLimiter l(
+      {.requests_per_minute = 2, .tokens_per_minute = {}, .tokens_per_day = {}, .usd_per_day = {}, .usd_per_month = {}},
+      kT0);
   EXPECT_FALSE(l.admit(kT0, kNoon));
   EXPECT_FALSE(l.admit(kT0, kNoon));
   const auto d = l.admit(kT0, kNoon);
@@ -27,7 +29,12 @@ TEST(ClientLimiter, RequestsBucketHoldsOneMinuteAndRefills) {
 // Tokens are charged once an answer ended: the answer that overdraws the bucket is not cut, the
 // next request waits until the bucket is above empty again.
 TEST(ClientLimiter, TokensAMinuteAreChargedAfterTheAnswer) {
-  ClientLimiter l({.requests_per_minute = {}, .tokens_per_minute = 600, .tokens_per_day = {}}, kT0);
+  ClientLimiter l({.requests_per_minute = {},
+                   .tokens_per_minute = 600,
+                   .tokens_per_day = {},
+                   .usd_per_day = {},
+                   .usd_per_month = {}},
+                  kT0);
   EXPECT_FALSE(l.admit(kT0, kNoon));
   l.charge(500, kT0, kNoon);
   EXPECT_FALSE(l.admit(kT0, kNoon)) << "100 tokens left: admitted";
@@ -42,7 +49,12 @@ TEST(ClientLimiter, TokensAMinuteAreChargedAfterTheAnswer) {
 }
 
 TEST(ClientLimiter, TheDailyBudgetResetsAtMidnightUtc) {
-  ClientLimiter l({.requests_per_minute = {}, .tokens_per_minute = {}, .tokens_per_day = 1000}, kT0);
+  ClientLimiter l({.requests_per_minute = {},
+                   .tokens_per_minute = {},
+                   .tokens_per_day = 1000,
+                   .usd_per_day = {},
+                   .usd_per_month = {}},
+                  kT0);
   EXPECT_EQ(l.budget_remaining(kNoon), 1000);
   l.charge(999, kT0, kNoon);
   EXPECT_EQ(l.budget_remaining(kNoon), 1);
@@ -62,23 +74,44 @@ TEST(ClientLimiter, TheDailyBudgetResetsAtMidnightUtc) {
 
 // A refusal by one limit takes nothing from the others.
 TEST(ClientLimiter, ARefusedRequestSpendsNoRequestToken) {
-  ClientLimiter l({.requests_per_minute = 1, .tokens_per_minute = 60, .tokens_per_day = {}}, kT0);
+  ClientLimiter l(
+      {.requests_per_minute = 1, .tokens_per_minute = 60, .tokens_per_day = {}, .usd_per_day = {}, .usd_per_month = {}},
+      kT0);
   l.charge(61, kT0, kNoon);
   EXPECT_TRUE(l.admit(kT0, kNoon));  // tokens
   EXPECT_FALSE(l.admit(kT0 + 2s, kNoon)) << "the request bucket was not drawn by the refusal";
 }
 
 TEST(ClientLimiter, AReloadKeepsWhatWasSpentUnlessTheLimitChanged) {
-  ClientLimiter r({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}}, kT0);
+  ClientLimiter r(
+      {.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}, .usd_per_day = {}, .usd_per_month = {}},
+      kT0);
   EXPECT_FALSE(r.admit(kT0, kNoon));
-  r.reconfigure({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}}, kT0);
+  r.reconfigure(
+      {.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = {}, .usd_per_day = {}, .usd_per_month = {}},
+      kT0);
   EXPECT_TRUE(r.admit(kT0, kNoon)) << "the same request limit: the same, drained bucket";
-  ClientLimiter l({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = 100}, kT0);
+  ClientLimiter l({.requests_per_minute = 1,
+                   .tokens_per_minute = {},
+                   .tokens_per_day = 100,
+                   .usd_per_day = {},
+                   .usd_per_month = {}},
+                  kT0);
   EXPECT_FALSE(l.admit(kT0, kNoon));
   l.charge(100, kT0, kNoon);
-  l.reconfigure({.requests_per_minute = 1, .tokens_per_minute = {}, .tokens_per_day = 100}, kT0);
+  l.reconfigure({.requests_per_minute = 1,
+                 .tokens_per_minute = {},
+                 .tokens_per_day = 100,
+                 .usd_per_day = {},
+                 .usd_per_month = {}},
+                kT0);
   EXPECT_TRUE(l.admit(kT0, kNoon)) << "same limits: same spending";
-  l.reconfigure({.requests_per_minute = 5, .tokens_per_minute = {}, .tokens_per_day = 150}, kT0);
+  l.reconfigure({.requests_per_minute = 5,
+                 .tokens_per_minute = {},
+                 .tokens_per_day = 150,
+                 .usd_per_day = {},
+                 .usd_per_month = {}},
+                kT0);
   EXPECT_EQ(l.budget_remaining(kNoon), 50) << "a raised budget counts what today already spent";
   EXPECT_FALSE(l.admit(kT0, kNoon)) << "a changed minute limit starts full";
 }
