@@ -27,31 +27,6 @@ std::optional<std::string> scan_string(std::string_view text, std::string_view k
   return std::string(s);
 }
 
-ScannedUsage scan_converse_usage(std::string_view text) {
-  thread_local simdjson::ondemand::parser parser;
-  thread_local std::string padded;
-  padded.assign(text);
-  padded.append(simdjson::SIMDJSON_PADDING, '\0');
-  ScannedUsage out;
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::object root, usage;
-  if (parser.iterate(padded.data(), text.size(), padded.size()).get(doc) != simdjson::SUCCESS ||
-      doc.get_object().get(root) != simdjson::SUCCESS ||
-      root.find_field_unordered("usage").get_object().get(usage) != simdjson::SUCCESS) {
-    return out;
-  }
-  for (auto field : usage) {
-    std::string_view key;
-    std::uint64_t n = 0;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get_uint64().get(n) != simdjson::SUCCESS) {
-      continue;
-    }
-    if (key == "inputTokens") out.input = n;
-    if (key == "outputTokens") out.output = n;
-  }
-  return out;
-}
-
 void append_json_string_checked(std::string& out, std::string_view s) {
   // Keys and most values are short and ASCII: an OR over the bytes (vectorised, no branch per
   // byte) settles those without simdjson's validator call.

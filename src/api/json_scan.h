@@ -15,13 +15,6 @@ namespace signgate::api {
 // parse that far, the field is missing or it is not a string.
 std::optional<std::string> scan_string(std::string_view doc, std::string_view key, std::string_view inner = {});
 
-// Token usage as Converse answers it, {"usage":{"inputTokens":N,"outputTokens":M}}: each
-// nullopt when the document does not say.
-struct ScannedUsage {
-  std::optional<std::uint64_t> input, output;
-};
-ScannedUsage scan_converse_usage(std::string_view doc);
-
 // Appends `s` as a JSON string literal. Unlike append_json_string, `s` may
 // be any bytes: invalid UTF-8 (a model ID off the wire) is replaced by U+FFFD, not copied.
 void append_json_string_checked(std::string& out, std::string_view s);

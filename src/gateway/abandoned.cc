@@ -121,6 +121,8 @@ std::uint64_t estimated_input_tokens(std::string_view body, int max_depth) {
       }
     } else if (v->is_object()) {
       for (const auto& [key, child] : v->items()) {
+        // Converse's requestMetadata (signgate's stamp among it) goes to the logs, not the model.
+        if (v == &j && key == "requestMetadata") continue;
         // Converse's image/document/video "bytes", Anthropic's base64 source "data".
         todo.emplace_back(&child, key == "bytes" || key == "data");
       }
@@ -149,6 +151,10 @@ void settle_abandoned(Exchange& x) {
   std::uint64_t output = std::max(x.audit.output_tokens.value_or(0), x.stream.content_events);
   if (output == 0) output = requested_max_tokens(body, depth).value_or(0);
   x.audit.output_tokens = std::min(output, kMaxEstimate);
+  // The cache counts Bedrock said before the reading stopped (Anthropic's message_start), else
+  // none: an estimate guesses no cache.
+  if (!x.audit.cache_read_tokens) x.audit.cache_read_tokens = 0;
+  if (!x.audit.cache_write_tokens) x.audit.cache_write_tokens = 0;
 }
 
 }  // namespace signgate::gateway

@@ -5,7 +5,9 @@
 //   input  what Bedrock reported (Anthropic's message_start carries it), else
 //          estimated_input_tokens() of the request body;
 //   output the larger of what Bedrock reported and the content events seen (each carries at
-//          least one token), else the request's max_tokens, else 0; each at most 2^24.
+//          least one token), else the request's max_tokens, else 0; each at most 2^24;
+//   cache  what Bedrock reported (the cache reads and writes, and their 1-hour share, of
+//          Anthropic's message_start), else 0.
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it.
@@ -64,7 +66,8 @@ class Unrelayed {
 // max_gen_len, OpenAI's max_completion_tokens and max_output_tokens) asked for.
 std::optional<std::uint64_t> requested_max_tokens(std::string_view body, int max_depth);
 
-// An estimate of a request body's input tokens: its strings' bytes divided by 4, but for each
+// An estimate of a request body's input tokens: its strings' bytes divided by 4 (Converse's
+// requestMetadata left out: the model never reads it), but for each
 // image, document or video given inline (a "bytes" or "data" string over 1 KiB), kMediaTokens.
 std::uint64_t estimated_input_tokens(std::string_view body, int max_depth);
 inline constexpr std::uint64_t kMediaTokens = 1600;  // a Claude image at its largest size

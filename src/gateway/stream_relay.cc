@@ -4,7 +4,10 @@
 
 #include "api/json_depth.h"
 #include "api/json_fields.h"
+#include "api/service_tier.h"
 #include "common/base64.h"
+
+#include <algorithm>
 
 namespace signgate::gateway {
 
@@ -38,35 +41,48 @@ Result<std::string_view> FrameAligner::push(std::string_view piece) {
 void FrameAligner::read_usage(const es::Message& m) {
   const std::string* type = m.string_header(":event-type");
   if (type == nullptr) return;
-  // Only through find(): operator[] on a const object without the key reads past the map
-  // (a model whose text mentions amazon-bedrock-invocationMetrics got there; ASan saw it).
-  const auto take = [](const nlohmann::json* obj, const char* key, std::optional<std::uint64_t>& into) {
-    const nlohmann::json* v = obj != nullptr ? api::field(*obj, key) : nullptr;
-    if (v != nullptr && v->is_number_unsigned()) into = v->get<std::uint64_t>();
-  };
   if (*type == "metadata") {
     const auto j = api::parse_json(m.payload, api::kDefaultMaxJsonDepth);
-    const nlohmann::json* usage = api::field(j, "usage");
-    take(usage, "inputTokens", input_tokens);
-    take(usage, "outputTokens", output_tokens);
+    usage.update(api::converse_usage(api::object_field(j, "usage")));
+    const std::string tier = api::string_field(api::object_field(j, "serviceTier"), "type");
+    if (api::tier_word(tier)) service_tier = tier;
   } else if (*type == "chunk") {
     const auto j = api::parse_json(m.payload, api::kDefaultMaxJsonDepth);
     const nlohmann::json* bytes = api::field(j, "bytes");
     if (bytes == nullptr || !bytes->is_string()) return;
     const auto inner_text = base64_decode(bytes->get<std::string>());
     if (!inner_text) return;
-    if (!input_tokens && inner_text->find("\"message_start\"") != std::string::npos) {
-      // Anthropic's first event says the input: what an abandoned stream's estimate goes on.
-      const auto start = api::parse_json(*inner_text, api::kDefaultMaxJsonDepth);
-      const nlohmann::json* message = api::field(start, "message");
-      take(message != nullptr ? api::field(*message, "usage") : nullptr, "input_tokens", input_tokens);
-    }
-    if (inner_text->find("amazon-bedrock-invocationMetrics") == std::string::npos) return;
+    const bool metrics = inner_text->find("amazon-bedrock-invocationMetrics") != std::string::npos;
+    const bool start = inner_text->find("\"message_start\"") != std::string::npos;
+    const bool delta = inner_text->find("\"message_delta\"") != std::string::npos;
+    if (!metrics && !start && !delta) return;
     const auto inner = api::parse_json(*inner_text, api::kDefaultMaxJsonDepth);
-    const nlohmann::json* metrics = api::field(inner, "amazon-bedrock-invocationMetrics");
-    take(metrics, "inputTokenCount", input_tokens);
-    take(metrics, "outputTokenCount", output_tokens);
+    // Anthropic's first event says the input and the cache (its 1-hour share only there), the
+    // message_delta the output so far: what an abandoned stream's estimate goes on.
+    const std::string kind = api::string_field(inner, "type");
+    if (kind == "message_start")
+      usage.update(api::anthropic_usage(api::object_field(api::object_field(inner, "message"), "usage")));
+    if (kind == "message_delta") {  // its output only: the input it may repeat is the start's
+      if (auto output = api::anthropic_usage(api::object_field(inner, "usage")).output) usage.output = output;
+    }
+    if (metrics) usage.update(api::invocation_metrics(api::object_field(inner, "amazon-bedrock-invocationMetrics")));
   }
+}
+
+void audit_usage(AuditRecord& a, const api::TokenUsage& u, bool only_missing) {
+  const auto put = [only_missing](std::optional<std::uint64_t>& into, const std::optional<std::uint64_t>& v) {
+    if (v && (!only_missing || !into)) into = v;
+  };
+  put(a.input_tokens, u.input);
+  put(a.output_tokens, u.output);
+  put(a.cache_read_tokens, u.cache_read);
+  put(a.cache_write_tokens, u.cache_write);
+  if (u.cache_write_1h) a.cache_write_1h_tokens = *u.cache_write_1h;
+  if (a.input_tokens || a.output_tokens || a.cache_read_tokens || a.cache_write_tokens) {
+    if (!a.cache_read_tokens) a.cache_read_tokens = 0;
+    if (!a.cache_write_tokens) a.cache_write_tokens = 0;
+  }
+  a.cache_write_1h_tokens = std::min(a.cache_write_1h_tokens, a.cache_write_tokens.value_or(0));
 }
 
 bool is_event_stream(const http::ResponseHead& head) {

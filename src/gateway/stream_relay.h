@@ -9,8 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "api/usage.h"
 #include "aws/eventstream.h"
 #include "common/result.h"
+#include "gateway/audit.h"
 #include "http/message.h"
 
 namespace signgate::gateway {
@@ -24,9 +26,10 @@ class FrameAligner {
   bool mid_frame() const { return pending_.size() > consumed_; }
 
   // From ConverseStream's metadata event, or InvokeModelWithResponseStream's invocation metrics
-  // (input tokens also from an Anthropic message_start, the first chunk).
-  std::optional<std::uint64_t> input_tokens;
-  std::optional<std::uint64_t> output_tokens;
+  // in its last chunk; Anthropic's message_start (the first chunk) and message_delta say it
+  // earlier, and alone the 1-hour share of the cache writes.
+  api::TokenUsage usage;
+  std::string service_tier;          // ConverseStream's metadata serviceTier.type, when a tier word
   std::uint64_t content_events = 0;  // is_content_event() frames
 
  private:
@@ -36,6 +39,12 @@ class FrameAligner {
   aws::eventstream::Limits limits_;
   aws::eventstream::Message message_;  // reused frame to frame: its strings keep their room
 };
+
+// Puts what Bedrock reported into the audit record: each count `u` states replaces the record's
+// (`only_missing`: only those the record lacks, as for an InvokeModel answer whose headers said
+// them already). Once any count is known, a cache count still unknown is 0, and the 1-hour
+// writes are at most the writes.
+void audit_usage(AuditRecord& a, const api::TokenUsage& u, bool only_missing = false);
 
 // Whether an answer is an AWS event stream (its Content-Type).
 bool is_event_stream(const http::ResponseHead& head);

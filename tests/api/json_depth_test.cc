@@ -105,7 +105,7 @@ TEST(JsonDepth, RelayUsageReadingSurvivesLookalikesAndNesting) {
   auto r = frames.push(wire);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->size(), wire.size());
-  EXPECT_FALSE(frames.input_tokens);
+  EXPECT_FALSE(frames.usage.known());
 }
 
 // A Converse answer whose toolUse.input nests 300,000 deep parses as too deep, never reaching

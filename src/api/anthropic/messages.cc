@@ -266,13 +266,7 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
       std::string out;
       out.reserve(type->size() + inner_text->size() + 16);
       out.append("event: ").append(*type).append("\ndata: ").append(*inner_text).append("\n\n");
-      if (input_tokens == 0 && *type == "message_start") {
-        // The input, known from the first event: what a stream its caller left is charged.
-        const json start = parse_json(*inner_text, max_depth);
-        const json* message = field(start, "message");
-        const json* usage = message != nullptr ? field(*message, "usage") : nullptr;
-        if (usage != nullptr) input_tokens = count_field(*usage, "input_tokens", input_tokens);
-      }
+      if (*type == "message_start" || *type == "message_delta") read_usage(parse_json(*inner_text, max_depth));
       return out;
     }
   }
@@ -280,10 +274,8 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   json event = parse_json(*inner_text, max_depth, &too_deep);
   if (too_deep) return error("a stream event nests deeper than " + std::to_string(max_depth) + " levels");
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) return {};
+  read_usage(event);
   if (event.contains("amazon-bedrock-invocationMetrics")) {
-    const json& metrics = event["amazon-bedrock-invocationMetrics"];
-    input_tokens = count_field(metrics, "inputTokenCount", input_tokens);
-    output_tokens = count_field(metrics, "outputTokenCount", output_tokens);
     event.erase("amazon-bedrock-invocationMetrics");  // Bedrock's, not part of Anthropic's event
   }
   const std::string type = event["type"].get<std::string>();
@@ -291,14 +283,27 @@ std::string EventUnwrapper::on_message(const aws::eventstream::Message& m) {
   if (type == "message_start") {
     const auto message = event.find("message");
     if (message != event.end() && message->is_object()) {
-      const auto usage = message->find("usage");
-      if (usage != message->end() && usage->is_object()) {
-        if (input_tokens == 0) input_tokens = count_field(*usage, "input_tokens", input_tokens);
-        if (!service_tier.empty()) (*usage)["service_tier"] = service_tier;
-      }
+      const auto said = message->find("usage");
+      if (said != message->end() && said->is_object() && !service_tier.empty()) (*said)["service_tier"] = service_tier;
     }
   }
   return "event: " + type + "\ndata: " + dump_json(event) + "\n\n";
+}
+
+void EventUnwrapper::read_usage(const json& event) {
+  const std::string type = string_field(event, "type");
+  if (type == "message_start") {
+    // The input and the cache, known from the first event: what a stream its caller left is
+    // charged; the 1-hour share of the writes is said only here.
+    usage.update(anthropic_usage(object_field(object_field(event, "message"), "usage")));
+  } else if (type == "message_delta") {
+    // Its output so far; the input it may repeat is the start's.
+    if (auto output = anthropic_usage(object_field(event, "usage")).output) usage.output = output;
+  }
+  if (const json* metrics = field(event, "amazon-bedrock-invocationMetrics"))
+    usage.update(invocation_metrics(*metrics));
+  input_tokens = usage.input.value_or(0);
+  output_tokens = usage.output.value_or(0);
 }
 
 std::string EventUnwrapper::error(std::string_view message) {

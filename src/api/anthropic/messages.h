@@ -15,6 +15,7 @@
 #include "api/anthropic/betas.h"
 #include "api/anthropic/token_estimate.h"
 #include "api/json_depth.h"
+#include "api/usage.h"
 #include "aws/eventstream.h"
 
 namespace signgate::api::anthropic {
@@ -101,8 +102,14 @@ class EventUnwrapper {
   std::string on_message(const aws::eventstream::Message& m);
   std::string error(std::string_view message);
   std::uint64_t input_tokens = 0, output_tokens = 0;
+  // Bedrock's usage for the audit line: message_start's (input, cache reads and writes, the
+  // 1-hour share), message_delta's output, then the last chunk's invocation metrics.
+  TokenUsage usage;
   int max_depth = kDefaultMaxJsonDepth;  // an event nested deeper becomes an error event
   std::string service_tier;              // set: message_start's usage.service_tier
+
+ private:
+  void read_usage(const nlohmann::json& event);
 };
 
 }  // namespace signgate::api::anthropic

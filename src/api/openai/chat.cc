@@ -281,6 +281,32 @@ std::uint64_t count_of(const Found& obj, std::string_view key) {
   return member(obj, key).get_uint64().get(u) == simdjson::SUCCESS ? u : 0;
 }
 
+// A token count as api/usage.h reads one: a non-negative integer up to kMaxTokenCount.
+std::optional<std::uint64_t> token_of(const Found& obj, std::string_view key) {
+  std::uint64_t u = 0;
+  if (member(obj, key).get_uint64().get(u) != simdjson::SUCCESS || u > kMaxTokenCount) return std::nullopt;
+  return u;
+}
+
+// Converse's TokenUsage as converse_usage() reads it, from simdjson's DOM.
+TokenUsage converse_usage_of(const Found& usage) {
+  TokenUsage u;
+  u.input = token_of(usage, "inputTokens");
+  u.output = token_of(usage, "outputTokens");
+  u.cache_read = token_of(usage, "cacheReadInputTokens");
+  u.cache_write = token_of(usage, "cacheWriteInputTokens");
+  dom::array details;
+  if (member(usage, "cacheDetails").get_array().get(details) == simdjson::SUCCESS) {
+    for (const dom::element d : details) {
+      const Found detail(dom::element{d});
+      const auto n = token_of(detail, "inputTokens");
+      if (text_of(detail, "ttl") == "1h" && n)
+        u.cache_write_1h = std::min(u.cache_write_1h.value_or(0) + *n, kMaxTokenCount);
+    }
+  }
+  return u;
+}
+
 // An object with at least one field (what nlohmann's object_field(...).empty() was false for).
 bool non_empty_object(const Found& e) {
   dom::object o;
@@ -356,11 +382,7 @@ std::optional<Completion> completion_from_converse(std::string_view answer, cons
   // `root` may live in the thread's kept parser: nothing below parses with it.
   Completion out;
   const Found usage = member(root, "usage");
-  if (usage.is_object()) {
-    std::uint64_t n = 0;
-    if (member(usage, "inputTokens").get_uint64().get(n) == simdjson::SUCCESS) out.input_tokens = n;
-    if (member(usage, "outputTokens").get_uint64().get(n) == simdjson::SUCCESS) out.output_tokens = n;
-  }
+  if (usage.is_object()) out.usage = converse_usage_of(usage);
   const Found content = member(member(member(root, "output"), "message"), "content");
   dom::array blocks;
   const bool has_blocks = content.get_array().get(blocks) == simdjson::SUCCESS;

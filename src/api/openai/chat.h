@@ -16,6 +16,7 @@
 
 #include "api/json_depth.h"
 #include "api/openai/converse_parts.h"
+#include "api/usage.h"
 
 namespace signgate::api::openai {
 
@@ -50,8 +51,8 @@ nlohmann::json usage_json(const Usage& u);
 
 // A chat.completion, and the usage Converse's answer stated (for the audit line and limits).
 struct Completion {
-  std::string body;                                          // the chat.completion object, one line of JSON
-  std::optional<std::uint64_t> input_tokens, output_tokens;  // usage.inputTokens / outputTokens as sent
+  std::string body;          // the chat.completion object, one line of JSON
+  TokenUsage usage;          // Converse's usage as Bedrock sent it (inputTokens without the cache)
   std::string service_tier;  // the tier that served it, as the answer says (or as asked)
 };
 

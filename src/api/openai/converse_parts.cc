@@ -348,6 +348,7 @@ Usage usage_of(const json& usage) {
   u.cache_write = count_field(usage, "cacheWriteInputTokens");
   u.input = count_field(usage, "inputTokens") + u.cache_read + u.cache_write;
   u.output = count_field(usage, "outputTokens");
+  u.bedrock = converse_usage(usage);
   return u;
 }
 

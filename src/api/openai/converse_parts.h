@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "api/service_tier.h"
+#include "api/usage.h"
 
 namespace signgate::api::openai {
 
@@ -123,6 +124,7 @@ struct Usage {
   std::uint64_t cache_read = 0;
   std::uint64_t cache_write = 0;
   bool known = false;
+  TokenUsage bedrock;  // as Bedrock said it, for the audit line (inputTokens without the cache)
 };
 Usage usage_of(const nlohmann::json& usage);
 

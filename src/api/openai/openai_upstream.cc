@@ -19,16 +19,9 @@ void rename_model(json& holder, const std::string& model_name) {
   if (holder.is_object() && holder.contains("model")) holder["model"] = model_name;
 }
 
-void read_usage(const json& usage, OpenAIAnswerFacts& facts) {
-  if (!usage.is_object()) return;
-  // Chat completions say prompt/completion tokens; the Responses API input/output tokens.
-  for (const auto& [in, out] : {std::pair{"prompt_tokens", "completion_tokens"}, {"input_tokens", "output_tokens"}}) {
-    const json* i = field(usage, in);
-    const json* o = field(usage, out);
-    if (i != nullptr && i->is_number_unsigned()) facts.input_tokens = i->get<std::uint64_t>();
-    if (o != nullptr && o->is_number_unsigned()) facts.output_tokens = o->get<std::uint64_t>();
-  }
-}
+// Chat completions say prompt/completion tokens, the Responses API input/output tokens; the
+// cached tokens inside either are Bedrock's cache reads (api/usage.h).
+void read_usage(const json& usage, OpenAIAnswerFacts& facts) { facts.usage.update(openai_usage(usage)); }
 
 void read_tier(const json& holder, OpenAIAnswerFacts& facts) {
   const std::string tier = string_field(holder, "service_tier");

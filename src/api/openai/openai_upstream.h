@@ -18,6 +18,7 @@
 #include "api/json_depth.h"
 #include "api/openai/converse_parts.h"
 #include "api/openai/responses.h"
+#include "api/usage.h"
 
 namespace signgate::api::openai {
 
@@ -86,7 +87,7 @@ std::variant<OpenAIUpstreamRequest, ApiError> responses_for_openai(const nlohman
 
 // What an answer said about itself.
 struct OpenAIAnswerFacts {
-  std::optional<std::uint64_t> input_tokens, output_tokens;
+  TokenUsage usage;  // as Bedrock's meaning has it: input without the cached tokens
   std::string service_tier;
   std::string response_id;                          // Responses: the response's id
   nlohmann::json output = nlohmann::json::array();  // Responses: its output items

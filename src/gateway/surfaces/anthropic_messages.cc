@@ -5,6 +5,7 @@
 
 #include "api/anthropic/messages.h"
 #include "api/service_tier.h"
+#include "api/usage.h"
 #include "gateway/surfaces/translated.h"
 
 namespace signgate::gateway::surfaces {
@@ -62,6 +63,8 @@ class AnthropicMessages final : public Surface {
       auto text = co_await reply.read_all(kMaxAnswer);
       if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
       x.first_byte = SteadyClock::now();
+      // Bedrock's headers said the counts (read already); the body adds the 1-hour writes.
+      audit_usage(x.audit, api::invoke_answer_usage(*text), true);
       std::string out = api::anthropic::with_service_tier(std::move(*text), anthropic_tier, x.config().max_json_depth);
       x.audit.bytes_out = out.size();
       co_await res.send(200, content_type("application/json"), std::move(out));
@@ -76,8 +79,7 @@ class AnthropicMessages final : public Surface {
     std::string error;
     if (co_await relay_events(x, reply, res, unwrapper, error, open)) co_await res.finish();
     if (!error.empty()) x.audit.error = error;
-    if (unwrapper.input_tokens != 0) x.audit.input_tokens = unwrapper.input_tokens;
-    if (unwrapper.output_tokens != 0) x.audit.output_tokens = unwrapper.output_tokens;
+    audit_usage(x.audit, unwrapper.usage);
     x.audit.bytes_out = res.bytes_written();
     co_return std::nullopt;
   }

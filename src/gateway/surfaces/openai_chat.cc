@@ -63,11 +63,8 @@ class OpenAIChat final : public Surface {
       auto done = api::openai::completion_from_converse(*text, chat, id, created, depth);
       if (!done) co_return unusable_json_answer(x, !api::within_depth(*text, depth));
       x.first_byte = SteadyClock::now();
-      // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
-      if (!x.audit.input_tokens) {
-        x.audit.input_tokens = done->input_tokens;
-        x.audit.output_tokens = done->output_tokens;
-      }
+      // Converse says its usage in the body: what the client spent.
+      audit_usage(x.audit, done->usage);
       x.audit.bytes_out = done->body.size();
       x.audit.service_tier = std::move(done->service_tier);
       co_await res.send(200, content_type("application/json"), std::move(done->body));
@@ -82,10 +79,8 @@ class OpenAIChat final : public Surface {
       if (co_await res.write(translator.finish())) co_await res.finish();
     }
     if (!error.empty()) x.audit.error = error;
-    if (translator.saw_usage) {
-      x.audit.input_tokens = translator.input_tokens;
-      x.audit.output_tokens = translator.output_tokens;
-    }
+    // Bedrock's counts, not the caller's prompt_tokens (which include the cache).
+    if (translator.saw_usage) audit_usage(x.audit, translator.usage.bedrock);
     x.audit.bytes_out = res.bytes_written();
     x.audit.service_tier = translator.service_tier();
     co_return std::nullopt;

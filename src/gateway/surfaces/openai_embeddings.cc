@@ -5,6 +5,8 @@
 #include "gateway/surfaces/surfaces.h"
 
 #include "api/openai/embeddings.h"
+#include "api/service_tier.h"
+#include "api/usage.h"
 #include "gateway/fan_out.h"
 #include "gateway/route_runner.h"
 #include "gateway/surfaces/translated.h"
@@ -27,7 +29,7 @@ struct EmbeddingsState final : PlanState {
 // What the calls of one request gather: vectors in input order, tokens, the first failure.
 struct Gathered {
   std::vector<std::vector<double>> vectors;
-  std::uint64_t tokens = 0;
+  api::TokenUsage usage;  // summed over the calls
   std::optional<Refusal> failed;
 };
 
@@ -66,9 +68,16 @@ class OpenAIEmbeddings final : public Surface {
                               [&x, &plan, &request, &g](std::size_t i) { return call(x, plan, request, i + 1, g); });
     if (g.failed) co_return std::move(g.failed);
     x.first_byte = SteadyClock::now();
-    x.audit.input_tokens = g.tokens;
-    x.audit.output_tokens = 0;
-    std::string out = api::openai::embeddings_answer(request, g.vectors, g.tokens);
+    const std::uint64_t tokens = g.usage.input.value_or(0);
+    api::TokenUsage used;
+    used.input = tokens;
+    used.output = 0;
+    audit_usage(x.audit, used);
+    // The tier Bedrock says served the first call (each is asked the same way).
+    if (const auto tier = reply.head().header("X-Amzn-Bedrock-Service-Tier"); api::tier_word(tier)) {
+      x.audit.service_tier = std::string(tier);
+    }
+    std::string out = api::openai::embeddings_answer(request, g.vectors, tokens);
     x.audit.bytes_out = out.size();
     co_await res.send(200, content_type("application/json"), std::move(out));
     co_return std::nullopt;
@@ -120,11 +129,12 @@ class OpenAIEmbeddings final : public Surface {
     }
     auto& b = std::get<api::openai::EmbeddingBatch>(batch);
     for (std::size_t k = 0; k < b.vectors.size(); ++k) g.vectors[first + k] = std::move(b.vectors[k]);
-    if (b.tokens) {
-      g.tokens += *b.tokens;
-    } else if (auto header = reply.head().header("X-Amzn-Bedrock-Input-Token-Count"); !header.empty()) {
-      g.tokens += std::strtoull(std::string(header).c_str(), nullptr, 10);
-    }
+    // The body's count where it says one (Titan), else Bedrock's header.
+    api::TokenUsage used;
+    used.input = b.tokens && *b.tokens <= api::kMaxTokenCount
+                     ? b.tokens
+                     : api::token_count(reply.head().header("X-Amzn-Bedrock-Input-Token-Count"));
+    g.usage.add(used);
   }
 };
 

@@ -138,10 +138,8 @@ class OpenAIResponses final : public Surface {
       if (co_await res.write(last)) co_await res.finish();
     }
     if (!error.empty()) x.audit.error = error;
-    if (translator.usage.known) {
-      x.audit.input_tokens = translator.usage.input;
-      x.audit.output_tokens = translator.usage.output;
-    }
+    // Bedrock's counts, not the caller's input_tokens (which include the cache).
+    if (translator.usage.known) audit_usage(x.audit, translator.usage.bedrock);
     x.audit.service_tier =
         builder.served_tier().empty() ? std::string(api::tier_name(request.tier)) : builder.served_tier();
     x.audit.bytes_out = res.bytes_written();

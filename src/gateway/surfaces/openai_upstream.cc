@@ -59,8 +59,7 @@ std::optional<std::variant<Plan, LocalAnswer, Refusal>> plan_openai(Exchange& x,
 namespace {
 
 void audit_facts(Exchange& x, const api::openai::OpenAIAnswerFacts& facts) {
-  if (facts.input_tokens) x.audit.input_tokens = facts.input_tokens;
-  if (facts.output_tokens) x.audit.output_tokens = facts.output_tokens;
+  audit_usage(x.audit, facts.usage);
   x.audit.service_tier = facts.service_tier.empty() ? "default" : facts.service_tier;
 }
 

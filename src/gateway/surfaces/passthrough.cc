@@ -6,6 +6,7 @@
 
 #include "api/json_scan.h"
 #include "api/service_tier.h"
+#include "api/usage.h"
 #include "gateway/abandoned.h"
 #include "gateway/stream_relay.h"
 #include "gateway/surfaces/translated.h"
@@ -26,7 +27,8 @@ bool forwarded_request_header(std::string_view name, aws::Operation op) {
                                                         "x-amzn-bedrock-guardrailidentifier",
                                                         "x-amzn-bedrock-guardrailversion",
                                                         "x-amzn-bedrock-performanceconfig-latency",
-                                                        "x-amzn-bedrock-service-tier"};
+                                                        "x-amzn-bedrock-service-tier",
+                                                        "x-amzn-bedrock-request-metadata"};
   return std::any_of(std::begin(kInvokeHeaders), std::end(kInvokeHeaders),
                      [&](std::string_view h) { return iequals(name, h); });
 }
@@ -36,9 +38,31 @@ bool is_bedrock_header(std::string_view name) {
   return name.size() > kPrefix.size() && iequals(name.substr(0, kPrefix.size()), kPrefix);
 }
 
+bool is_json(const http::ResponseHead& head) {
+  const std::string_view type = head.header("content-type");
+  return type.empty() || type.find("json") != std::string_view::npos;
+}
+
 bool forwarded_response_header(std::string_view name) {
   return iequals(name, "content-type") || iequals(name, "x-amzn-errortype") || iequals(name, "x-amzn-requestid") ||
          iequals(name, "retry-after") || is_bedrock_header(name);
+}
+
+// When Bedrock's answer named no tier: the one the caller asked for (InvokeModel's header,
+// Converse's serviceTier), which served it (Bedrock refuses a tier it cannot serve).
+void note_asked_tier(Exchange& x) {
+  if (!x.audit.service_tier.empty() || x.call == nullptr) return;
+  for (const auto& h : x.call->headers) {
+    if (iequals(h.name, "x-amzn-bedrock-service-tier") && api::tier_word(h.value)) {
+      x.audit.service_tier = h.value;
+      return;
+    }
+  }
+  if (x.call->operation == aws::Operation::kConverse || x.call->operation == aws::Operation::kConverseStream) {
+    if (auto tier = api::scan_string(x.call->body, "serviceTier", "type"); tier && api::tier_word(*tier)) {
+      x.audit.service_tier = std::move(*tier);
+    }
+  }
 }
 
 // The event stream as it arrives, at frame boundaries, each frame CRC-checked. If the caller
@@ -99,8 +123,8 @@ asio::awaitable<void> relay_frames(Exchange& x, UpstreamReply& reply, http::Resp
     }
   }
   x.audit.bytes_out = res.bytes_written();
-  if (frames.input_tokens) x.audit.input_tokens = frames.input_tokens;
-  if (frames.output_tokens) x.audit.output_tokens = frames.output_tokens;
+  audit_usage(x.audit, frames.usage);
+  if (!frames.service_tier.empty()) x.audit.service_tier = frames.service_tier;  // ConverseStream's metadata
   x.stream.content_events = frames.content_events;
 }
 
@@ -116,6 +140,7 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   if (const auto tier = head.header("X-Amzn-Bedrock-Service-Tier"); api::tier_word(tier)) {
     x.audit.service_tier = std::string(tier);
   }
+  const bool answered = head.status >= 200 && head.status < 300;
   // Bedrock's 429/503 carries no Retry-After; once our retries are spent, tell the caller
   // when to come back instead of leaving it to guess (SDKs honour the header).
   if ((head.status == 429 || head.status == 503) && head.header("retry-after").empty()) {
@@ -123,6 +148,7 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   }
   if (is_event_stream(head)) {
     co_await relay_frames(x, reply, res, head.status, std::move(headers));
+    if (answered) note_asked_tier(x);
     co_return std::nullopt;
   }
   auto body = co_await reply.read_all(kMaxAnswer);
@@ -133,18 +159,18 @@ asio::awaitable<std::optional<Refusal>> relay_bedrock_answer(Exchange& x, Upstre
   }
   x.first_byte = SteadyClock::now();
   x.audit.bytes_out = body->size();
-  // Converse says its usage in the body (InvokeModel in headers, read already): what the
-  // client spent, for the audit line and its token limits.
-  if (head.status == 200 && !x.audit.input_tokens && !x.audit.output_tokens && x.audit.operation == "converse") {
-    const api::ScannedUsage usage = api::scan_converse_usage(*body);
-    x.audit.input_tokens = usage.input;
-    x.audit.output_tokens = usage.output;
-  }
-  if (head.status == 200 && x.audit.operation == "converse" && x.audit.service_tier.empty()) {
+  if (head.status == 200 && x.audit.operation == "converse") {
+    // Converse says its usage and tier in the body.
+    audit_usage(x.audit, api::scan_converse_usage(*body));
     if (auto tier = api::scan_string(*body, "serviceTier", "type"); tier && api::tier_word(*tier)) {
-      x.audit.service_tier = std::move(*tier);  // Converse says it in the body
+      x.audit.service_tier = std::move(*tier);
     }
+  } else if (head.status == 200 && x.audit.operation == "invoke" && is_json(head)) {
+    // InvokeModel's headers said the counts (read already); the body adds what they cannot
+    // say (Anthropic's 1-hour cache writes), or all of it when they said nothing.
+    audit_usage(x.audit, api::invoke_answer_usage(*body), true);
   }
+  if (answered) note_asked_tier(x);
   co_await res.send(head.status, std::move(headers), std::move(*body));
   co_return std::nullopt;
 }

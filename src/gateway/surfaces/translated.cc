@@ -104,16 +104,8 @@ boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(E
   if (!text) co_return unreadable_answer(x, "Bedrock's answer broke off: " + text.message());
   if (!answer.is_object()) co_return unusable_json_answer(x, too_deep);
   x.first_byte = SteadyClock::now();
-  // Converse says its usage in the body: what the client spent, unless Bedrock's headers did.
-  if (const nlohmann::json* usage = api::field(answer, "usage"); usage != nullptr && !x.audit.input_tokens) {
-    const auto take = [usage](const char* key, std::optional<std::uint64_t>& into) {
-      if (const nlohmann::json* v = api::field(*usage, key); v != nullptr && v->is_number_unsigned()) {
-        into = v->get<std::uint64_t>();
-      }
-    };
-    take("inputTokens", x.audit.input_tokens);
-    take("outputTokens", x.audit.output_tokens);
-  }
+  // Converse says its usage in the body: what the client spent.
+  audit_usage(x.audit, api::converse_usage(api::object_field(answer, "usage")));
   co_return answer;
 }
 

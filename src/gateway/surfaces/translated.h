@@ -47,7 +47,7 @@ UpstreamCall converse_call(const std::string& model_id, bool stream, const nlohm
 
 // Reads a whole JSON answer (Converse's, say) as an object: a refusal when it broke off, is
 // too large, nests deeper than limits.max_json_depth (a hostile or prompt-injected answer)
-// or is not an object. Marks the first byte.
+// or is not an object. Marks the first byte, and audits the Converse usage it states.
 boost::asio::awaitable<std::variant<nlohmann::json, Refusal>> read_json_answer(Exchange& x, UpstreamReply& reply);
 
 // Puts the end user a caller names (OpenAI's user field) in the audit line, cut to 256 bytes.

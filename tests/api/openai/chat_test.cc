@@ -154,7 +154,7 @@ TEST(OpenAiResponse, AnIntegerBeyond64BitsIsStillAnAnswer) {
       R"("stopReason":"tool_use","usage":{"inputTokens":5,"outputTokens":6}})",
       req, "id", 1);
   ASSERT_TRUE(out);
-  EXPECT_EQ(out->input_tokens, 5u);
+  EXPECT_EQ(out->usage.input, 5u);
   const json j = json::parse(out->body);
   EXPECT_EQ(j["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "f");
   EXPECT_DOUBLE_EQ(
@@ -171,8 +171,8 @@ TEST(OpenAiResponse, TextIsEscapedAndUsageIsAsStated) {
       R"("usage":{"inputTokens":7,"outputTokens":3}})",
       req, "chatcmpl-9", -5);
   ASSERT_TRUE(out);
-  EXPECT_EQ(out->input_tokens, 7u);
-  EXPECT_EQ(out->output_tokens, 3u);
+  EXPECT_EQ(out->usage.input, 7u);
+  EXPECT_EQ(out->usage.output, 3u);
   const json j = json::parse(out->body);
   EXPECT_EQ(j["choices"][0]["message"]["content"], "line\n\"q\" \u00e9 \u0001 \U0001F600");
   EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
@@ -180,8 +180,8 @@ TEST(OpenAiResponse, TextIsEscapedAndUsageIsAsStated) {
   EXPECT_EQ(j["created"], -5);
   const auto none = completion_from_converse(R"({"usage":{"inputTokens":-1}})", req, "id", 1);
   ASSERT_TRUE(none);
-  EXPECT_FALSE(none->input_tokens);
-  EXPECT_FALSE(none->output_tokens);
+  EXPECT_FALSE(none->usage.input);
+  EXPECT_FALSE(none->usage.output);
   EXPECT_EQ(json::parse(none->body)["choices"][0]["message"]["content"], "");
 }
 

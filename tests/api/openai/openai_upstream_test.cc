@@ -91,8 +91,8 @@ TEST(OpenAIUpstream, ChatGoesOnWithBedrocksModelAndAStreamsUsage) {
         "choices":[{"index":0,"delta":{"content":"Hi"}}]})"});
   EXPECT_EQ(json::parse(chunk.substr(6))["model"], "gpt");
   EXPECT_EQ(w.on_event({"", R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})"}), "");
-  EXPECT_EQ(w.facts.input_tokens, 3u);
-  EXPECT_EQ(w.facts.output_tokens, 2u);
+  EXPECT_EQ(w.facts.usage.input, 3u);
+  EXPECT_EQ(w.facts.usage.output, 2u);
   EXPECT_EQ(w.on_event({"", "[DONE]"}), "data: [DONE]\n\n");
   EXPECT_EQ(w.on_event({"", "not json"}), "");
   // Asked for: passed on.
@@ -181,8 +181,8 @@ TEST(OpenAIUpstream, ResponsesAnswersAndEventsNameTheCallersModel) {
   EXPECT_EQ(facts.response_id, "resp_up_2");
   EXPECT_TRUE(facts.completed);
   EXPECT_EQ(facts.output.size(), 2u);
-  EXPECT_EQ(facts.input_tokens, 10u);
-  EXPECT_EQ(facts.output_tokens, 4u);
+  EXPECT_EQ(facts.usage.input, 10u);
+  EXPECT_EQ(facts.usage.output, 4u);
   EXPECT_EQ(facts.service_tier, "default");
   EXPECT_FALSE(openai_answer("[1]", r, facts));
   EXPECT_FALSE(openai_answer(std::string(200, '[') + std::string(200, ']'), r, facts, 64));
@@ -199,7 +199,7 @@ TEST(OpenAIUpstream, ResponsesAnswersAndEventsNameTheCallersModel) {
       "usage":{"input_tokens":7,"output_tokens":1}}})"});
   EXPECT_TRUE(w.facts.completed);
   EXPECT_EQ(w.facts.response_id, "resp_up_3");
-  EXPECT_EQ(w.facts.input_tokens, 7u);
+  EXPECT_EQ(w.facts.usage.input, 7u);
   const std::string error = w.error("signgate: the upstream stream broke");
   EXPECT_EQ(error.rfind("event: error\n", 0), 0u);
   (void)w.on_event({"response.output_text.delta", R"({"type":"response.output_text.delta","sequence_number":41})"});
