@@ -10,6 +10,7 @@
 #include "cli/revoke_command.h"
 #include "cli/serve_command.h"
 #include "cli/sign_command.h"
+#include "cli/usage_command.h"
 #include "common/env.h"
 #include "common/version.h"
 
@@ -52,11 +53,14 @@ int main(int argc, char** argv) {
   CLI::App* keys = signgate::cli::add_keys_command(app, keys_args);
   signgate::cli::RevokeArgs revoke_args;
   CLI::App* revoke = signgate::cli::add_revoke_command(app, revoke_args);
+  signgate::cli::UsageArgs usage_args;
+  CLI::App* usage = signgate::cli::add_usage_command(app, usage_args);
   // CLI11 would only say "a subcommand is required"; name the word it did not know.
   const auto known = app.get_subcommands([&](CLI::App* c) { return argc > 1 && c->check_name(argv[1]); });
   if (argc > 1 && argv[1][0] != '-' && known.empty()) {
-    std::cerr << "signgate: unknown command '" << argv[1]
-              << "' (commands: serve, check-config, keys, revoke, doctor, iam-policy, sign; see signgate --help)\n";
+    std::cerr
+        << "signgate: unknown command '" << argv[1]
+        << "' (commands: serve, check-config, keys, revoke, usage, doctor, iam-policy, sign; see signgate --help)\n";
     return signgate::cli::kExitUsage;
   }
   try {
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   if (*check) return signgate::cli::run_check_config(check_args, env, std::cout, std::cerr);
   if (*keys) return signgate::cli::run_keys_new(keys_args, std::cout, std::cerr);
   if (*revoke) return signgate::cli::run_revoke(revoke_args, env, std::cout, std::cerr);
+  if (*usage) return signgate::cli::run_usage(usage_args, env, signgate::system_now(), std::cout, std::cerr);
   if (*iam) return signgate::cli::run_iam_policy(iam_args, signgate::process_environment(), std::cout, std::cerr);
   if (*doctor) {
     return signgate::cli::run_doctor(doctor_args, signgate::process_environment(), std::cout, std::cerr);
