@@ -160,7 +160,12 @@ asio::awaitable<void> Gateway::ops(OpsEndpoint endpoint, http::Responder& res) {
     const SystemTime now = system_now();
     for (const auto& c : rt->clients.clients()) {
       if (!c.limiter) continue;
-      if (const auto left = c.limiter->budget_remaining(now)) budgets.push_back({c.name, *left});
+      const auth::BudgetLeft left = c.limiter->budget_left(now);
+      if (!left.tokens_today && !left.usd_today && !left.usd_this_month) continue;
+      const auto usd = [](const std::optional<auth::NanoUsd>& v) {
+        return v ? std::optional<double>(static_cast<double>(*v) / auth::kNanoPerUsd) : std::nullopt;
+      };
+      budgets.push_back({c.name, left.tokens_today, usd(left.usd_today), usd(left.usd_this_month)});
     }
     std::optional<FleetMetrics> fleet;
     if (fleet_) {

@@ -16,20 +16,33 @@
 #include <optional>
 
 #include "auth/clients.h"
+#include "spend/pricing.h"
 #include "store/redis.h"
 
 namespace signgate::gateway {
 
 struct FleetStats;
 
+// What an answer used, charged when it has ended.
+struct Charge {
+  std::uint64_t tokens = 0;  // what the token limits count: input, cache writes and output
+  auth::NanoUsd usd = 0;     // what it cost (0 when unpriced)
+  // For the fleet's per-day totals behind `signgate usage` (answered calls only): the model as
+  // sent to Bedrock, what it used, and whether it had a price.
+  bool answered = false;
+  std::string_view model;
+  spend::Usage usage;
+  bool priced = false;
+};
+
 class Limits {
  public:
   virtual ~Limits() = default;
   // Whether `client` may make one more request now; takes it when so.
   virtual boost::asio::awaitable<std::optional<auth::Denial>> admit(const auth::Client& client) = 0;
-  // The tokens an answer used, charged to the client's token bucket and budget. Not awaited
-  // by the caller: the answer has already gone.
-  virtual void charge(const auth::Client& client, std::uint64_t tokens) = 0;
+  // What an answer used, charged to the client's token bucket and budgets (and, with Redis,
+  // added to the fleet's per-day usage totals). Not awaited by the caller: the answer has gone.
+  virtual void charge(const auth::Client& client, const Charge& charge) = 0;
 };
 
 // Each replica on its own: the client's ClientLimiter.

@@ -8,6 +8,16 @@ namespace signgate::gateway {
 
 namespace {
 
+// Dollars to the nano-dollar, without an exponent or trailing zeros.
+std::string usd_value(double usd) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9f", usd);
+  std::string s(buf);
+  while (s.size() > 1 && s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
 // Label values escaped as the text format wants (backslash, quote, newline), and made valid
 // UTF-8 without control characters: an invalid sequence or a control byte becomes U+FFFD,
 // so a scraper never receives bytes that break the exposition.
@@ -119,6 +129,12 @@ void Metrics::request(const RequestSample& r) {
         seen.emplace(r.model);
       }
     }
+  }
+  if (r.cost_usd && *r.cost_usd > 0 && !r.client.empty()) {
+    // Only answered calls of authenticated clients are priced: the labels are the config's names.
+    auto spent = cost_by_client_.find(r.client);
+    if (spent == cost_by_client_.end()) spent = cost_by_client_.emplace(std::string(r.client), 0.0).first;
+    spent->second += *r.cost_usd;
   }
   const std::tuple<std::string_view, std::string_view, std::string_view, std::string_view, unsigned, std::string_view>
       series{r.client, r.surface, r.operation, label, r.status, r.protocol};
@@ -261,8 +277,30 @@ std::string Metrics::render(const std::vector<IdentityMetrics>& identities, Syst
       "as this replica counts them.\n"
       "# TYPE signgate_budget_remaining_tokens gauge\n";
   for (const auto& b : budgets) {
+    if (!b.remaining) continue;
     out +=
-        "signgate_budget_remaining_tokens{client=\"" + escape(b.client) + "\"} " + std::to_string(b.remaining) + "\n";
+        "signgate_budget_remaining_tokens{client=\"" + escape(b.client) + "\"} " + std::to_string(*b.remaining) + "\n";
+  }
+  out +=
+      "# HELP signgate_budget_remaining_usd USD left in a client's budget today (budget=\"usd_per_day\") or this "
+      "month (budget=\"usd_per_month\"), UTC, as this replica counts it.\n"
+      "# TYPE signgate_budget_remaining_usd gauge\n";
+  for (const auto& b : budgets) {
+    if (b.usd_today) {
+      out += "signgate_budget_remaining_usd{client=\"" + escape(b.client) + "\",budget=\"usd_per_day\"} " +
+             usd_value(*b.usd_today) + "\n";
+    }
+    if (b.usd_this_month) {
+      out += "signgate_budget_remaining_usd{client=\"" + escape(b.client) + "\",budget=\"usd_per_month\"} " +
+             usd_value(*b.usd_this_month) + "\n";
+    }
+  }
+  out +=
+      "# HELP signgate_cost_usd_total What a client's answered calls cost in USD at the price table's rates "
+      "(pricing: over the shipped table), since this replica started.\n"
+      "# TYPE signgate_cost_usd_total counter\n";
+  for (const auto& [client, usd] : cost_by_client_) {  // mutex_ is held
+    out += "signgate_cost_usd_total{client=\"" + escape(client) + "\"} " + usd_value(usd) + "\n";
   }
   if (fleet != nullptr) {
     out +=

@@ -32,10 +32,12 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
-// A client's daily token budget, what is left of it today.
+// What is left of a client's budgets: its daily tokens, and USD today and this month.
 struct BudgetMetrics {
   std::string client;
-  std::int64_t remaining = 0;
+  std::optional<std::int64_t> remaining;  // tokens_per_day
+  std::optional<double> usd_today;        // usd_per_day
+  std::optional<double> usd_this_month;   // usd_per_month
 };
 
 // The fleet's shared store, when there is one (fleet.h's FleetStats, read once).
@@ -67,6 +69,7 @@ struct RequestSample {
   unsigned status = 0;
   double latency_seconds = 0;
   std::optional<double> first_byte_seconds;
+  std::optional<double> cost_usd;  // what the call cost (SPEC §8); null: unpriced or no usage
 };
 
 // Orders series keys by their labels whether they are held (strings) or looked up (views), so
@@ -127,6 +130,7 @@ class Metrics {
   std::set<std::string> beta_labels_;
   std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t, SeriesLess> route_attempts_;
   std::map<std::tuple<std::string, std::string>, std::uint64_t, SeriesLess> route_failovers_, route_ejections_;
+  std::map<std::string, double, std::less<>> cost_by_client_;  // signgate_cost_usd_total
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::int64_t> open_streams_{0};
   std::atomic<std::uint64_t> abandoned_drained_{0}, abandoned_estimated_{0};

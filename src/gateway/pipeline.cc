@@ -4,8 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
+#include <mutex>
+#include <set>
 #include <variant>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "common/crypto.h"
 #include "gateway/abandoned.h"
 #include "gateway/guardrail.h"
+#include "gateway/limits.h"
 #include "gateway/log_budget.h"
 #include "gateway/route_runner.h"
 
@@ -63,6 +67,56 @@ bool routed(const UpstreamCall& call) {
     case aws::Operation::kCountTokens: return true;
     default: return false;
   }
+}
+
+// Models with no price, each warned about once (bounded: only models Bedrock answered get here).
+class UnpricedModels {
+ public:
+  void warn(const std::string& model, const config::PriceTable& shipped) {
+    {
+      std::lock_guard lock(mutex_);
+      if (warned_.size() >= 1024 || !warned_.insert(model).second) return;
+    }
+    spdlog::warn(
+        "no price is known for model {} (neither pricing: in the config nor the shipped table of {} names it): its "
+        "calls are audited with cost_usd null and charged to no USD budget",
+        model, shipped.as_of);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string, std::less<>> warned_;
+};
+UnpricedModels unpriced_models;
+
+// What an answered call cost at its model's price (SPEC §8), into the audit line, and what the
+// limits charge for it. CountTokens costs nothing; a call with no usage reported has no cost.
+Charge price(Exchange& x) {
+  Charge c;
+  const std::uint64_t cache_write = x.audit.cache_write_tokens.value_or(0);
+  c.tokens = x.audit.input_tokens.value_or(0) + x.audit.output_tokens.value_or(0) + cache_write;
+  if (x.audit.operation == aws::operation_name(aws::Operation::kCountTokens)) {
+    // Counting tokens is free on Bedrock, and spends no token budget here either.
+    if (x.audit.status >= 200 && x.audit.status < 300) x.audit.cost_usd = 0.0;
+    c.tokens = 0;
+    return c;
+  }
+  const bool answered = x.audit.upstream_status >= 200 && x.audit.upstream_status < 300;
+  if (!answered || x.runtime == nullptr || !x.runtime->pricing) return c;
+  if (!x.audit.input_tokens && !x.audit.output_tokens) return c;  // no usage reported
+  c.answered = true;
+  c.model = x.audit.target_model.empty() ? std::string_view(x.audit.model) : std::string_view(x.audit.target_model);
+  c.usage = spend::Usage{x.audit.input_tokens.value_or(0), x.audit.output_tokens.value_or(0),
+                         x.audit.cache_read_tokens.value_or(0), cache_write,
+                         std::min(x.audit.cache_write_1h_tokens, cache_write)};
+  x.audit.cost_usd = x.runtime->pricing->cost(c.model, c.usage, x.audit.service_tier);
+  if (x.audit.cost_usd) {
+    c.priced = true;
+    c.usd = auth::to_nano_usd(*x.audit.cost_usd);
+  } else {
+    unpriced_models.warn(std::string(c.model), x.runtime->pricing->shipped());
+  }
+  return c;
 }
 
 Refusal denial_refusal(const auth::Denial& d) {
@@ -410,11 +464,9 @@ void Pipeline::finish(Exchange& x) {
   } else if (x.audit.input_tokens || x.audit.output_tokens) {
     x.audit.tokens_from = "bedrock";
   }
-  // What the answer used counts against the client's tokens a minute and its budget.
-  if (x.limits != nullptr && x.client != nullptr) {
-    const std::uint64_t used = x.audit.input_tokens.value_or(0) + x.audit.output_tokens.value_or(0);
-    if (used > 0) x.limits->charge(*x.client, used);
-  }
+  // What the answer cost, and what it used counts against the client's limits and budgets.
+  const Charge charge = price(x);
+  if (x.limits != nullptr && x.client != nullptr) x.limits->charge(*x.client, charge);
   const auto end = SteadyClock::now();
   x.audit.latency_ms = std::chrono::duration<double, std::milli>(end - x.start).count();
   std::optional<double> first_byte_seconds;
@@ -430,7 +482,8 @@ void Pipeline::finish(Exchange& x) {
                     .protocol = x.audit.protocol,
                     .status = x.audit.status,
                     .latency_seconds = x.audit.latency_ms / 1000,
-                    .first_byte_seconds = first_byte_seconds});
+                    .first_byte_seconds = first_byte_seconds,
+                    .cost_usd = x.audit.cost_usd});
   audit_.record(std::move(x.audit));
 }
 

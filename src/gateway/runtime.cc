@@ -10,6 +10,7 @@ namespace signgate::gateway {
 Result<std::shared_ptr<const Runtime>> build_runtime(config::Config cfg, aws::CredentialManager& credentials,
                                                      const Runtime* previous) {
   auto rt = std::make_shared<Runtime>();
+  rt->pricing = std::make_unique<const spend::Pricing>(spend::shipped_prices(), cfg.pricing, cfg.model_families);
   std::string error;
   auto url = http::parse_url(cfg.aws.bedrock_url(), &error);
   if (!url) return make_error(cfg.source + ": aws.bedrock_endpoint: " + error);

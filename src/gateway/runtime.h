@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "gateway/routes.h"
 #include "http/url.h"
+#include "spend/pricing.h"
 
 namespace signgate::gateway {
 
@@ -36,6 +37,8 @@ struct Runtime {
   // anthropic.betas' rules (by model glob), else Bedrock's documented betas per model family.
   api::anthropic::BetaPolicy anthropic_betas;
   RouteTable routes;  // routes:, each target's credentials per client
+  // What answered calls cost: pricing: over the shipped table (spend/pricing.h).
+  std::unique_ptr<const spend::Pricing> pricing;
 };
 
 // Builds a runtime from a validated config; each client's identity comes from `credentials`

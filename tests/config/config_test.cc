@@ -496,3 +496,65 @@ TEST(Config, ReloadChangesAreDescribed) {
 }
 
 }  // namespace signgate::config
+
+namespace signgate::config {
+namespace {
+
+constexpr const char* kSpendClient = R"(
+aws: { region: us-east-1 }
+clients:
+  - name: team-a
+    secret_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    models: ["*"]
+)";
+
+// Spend (SPEC §8): USD budgets, pricing: entries by glob, and request_metadata pairs.
+TEST(Config, SpendKeysLoad) {
+  auto c = parse_config(
+      std::string(kSpendClient) + R"(    budget: { tokens_per_day: 100, usd_per_day: 50, usd_per_month: 1000.5 }
+    request_metadata: { team: search, cost-center: "cc 42/x" }
+pricing:
+  "anthropic.claude-sonnet-4-5-*": { input: 2.7 }
+  "arn:aws:bedrock:*:application-inference-profile/abc": { input: 1, output: 2, cache_read: 0.1, cache_write: 1.25, cache_write_1h: 2, regional_premium: 0, tiers: { priority: 2 } }
+)",
+      "s.yaml", kEnv);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->clients[0].usd_per_day, 50.0);
+  EXPECT_EQ(c->clients[0].usd_per_month, 1000.5);
+  EXPECT_EQ(c->clients[0].request_metadata.at("cost-center"), "cc 42/x");
+  ASSERT_EQ(c->pricing.size(), 2u);
+  EXPECT_EQ(c->pricing.at("anthropic.claude-sonnet-4-5-*").input, 2.7);
+  EXPECT_FALSE(c->pricing.at("anthropic.claude-sonnet-4-5-*").output);
+  EXPECT_EQ(c->pricing.at("arn:aws:bedrock:*:application-inference-profile/abc").tiers.at("priority"), 2.0);
+}
+
+TEST(Config, SpendMistakesAreNamed) {
+  const std::string out = problems(std::string(kSpendClient) + R"(    budget: { usd_per_day: 0, usd_per_month: lots }
+    request_metadata: { signgate_client: forged, "bad key!": x, ok: "new\nline", fine: "é" }
+pricing:
+  "m1": { input: -3 }
+  "m2": { output: 1, cache_reed: 2, tiers: { turbo: 2 } }
+  "m3": [1, 2]
+)");
+  for (const char* needle : {"clients[0].budget.usd_per_day: must be an amount of USD above 0, not '0'",
+                             "clients[0].budget.usd_per_month: must be an amount of USD above 0, not 'lots'",
+                             "clients[0].request_metadata.signgate_client: is signgate's own key",
+                             "clients[0].request_metadata.bad key!: is not a key Bedrock takes",
+                             "clients[0].request_metadata.fine: is not a value Bedrock takes",
+                             "pricing.m1.input: must be a number from 0", "pricing.m2.cache_reed: unknown key",
+                             "pricing.m2.tiers.turbo: unknown service tier", "pricing.m3: must be {input, output"}) {
+    EXPECT_NE(out.find(needle), std::string::npos) << needle << "\n--- got:\n" << out;
+  }
+  // A newline is whitespace, which Bedrock's pattern allows.
+  EXPECT_EQ(out.find("request_metadata.ok"), std::string::npos) << out;
+}
+
+TEST(Config, AtMostFourteenMetadataPairs) {
+  std::string text = std::string(kSpendClient) + "    request_metadata:\n";
+  for (int i = 0; i < 15; ++i) text += "      k" + std::to_string(i) + ": v\n";
+  EXPECT_NE(problems(text).find("clients[0].request_metadata: may hold at most 14 pairs"), std::string::npos)
+      << problems(text);
+}
+
+}  // namespace
+}  // namespace signgate::config

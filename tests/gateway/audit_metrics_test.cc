@@ -28,7 +28,7 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
   const std::string line = r.to_json_line();
   ASSERT_EQ(line.back(), '\n');
   const auto j = nlohmann::json::parse(line);
-  EXPECT_EQ(j.size(), 28u);
+  EXPECT_EQ(j.size(), 31u);
   for (const char* key : {"ts",
                           "request_id",
                           "client",
@@ -44,6 +44,9 @@ TEST(AuditRecord, EveryFieldOfTheSpecAndNothingElse) {
                           "first_byte_ms",
                           "input_tokens",
                           "output_tokens",
+                          "cache_read_tokens",
+                          "cache_write_tokens",
+                          "cost_usd",
                           "tokens_from",
                           "caller_left",
                           "bytes_in",
@@ -86,6 +89,32 @@ TEST(AuditRecord, InvalidUtf8FromTheWireDoesNotBreakTheLine) {
   EXPECT_NO_THROW(nlohmann::json::parse(r.to_json_line()));
 }
 
+// cost_usd is written to the nano-dollar without an exponent; null when unpriced; the 1-hour
+// cache writes only when there were some.
+TEST(Audit, CostAndCacheTokens) {
+  AuditRecord r;
+  r.input_tokens = 10;
+  r.cache_read_tokens = 0;
+  r.cache_write_tokens = 2048;
+  r.cache_write_1h_tokens = 1024;
+  r.cost_usd = 0.000000350;
+  std::string line = r.to_json_line();
+  EXPECT_NE(line.find("\"cost_usd\":0.00000035,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"cache_write_1h_tokens\":1024,"), std::string::npos) << line;
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["cache_write_tokens"], 2048);
+  EXPECT_EQ(j["cache_read_tokens"], 0);
+  r.cost_usd = 12.5;
+  EXPECT_NE(r.to_json_line().find("\"cost_usd\":12.5,"), std::string::npos);
+  r.cost_usd = 0.0;
+  EXPECT_NE(r.to_json_line().find("\"cost_usd\":0,"), std::string::npos);
+  r.cost_usd.reset();
+  r.cache_write_1h_tokens = 0;
+  line = r.to_json_line();
+  EXPECT_NE(line.find("\"cost_usd\":null,"), std::string::npos) << line;
+  EXPECT_EQ(line.find("cache_write_1h_tokens"), std::string::npos) << line;
+}
+
 TEST(Metrics, PrometheusTextWithEscapedLabels) {
   Metrics m;
   m.request({.client = "fb",
@@ -95,7 +124,8 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
              .protocol = "h2",
              .status = 200,
              .latency_seconds = 0.004,
-             .first_byte_seconds = 0.002});
+             .first_byte_seconds = 0.002,
+             .cost_usd = 0.0123});
   m.request({.client = "fb",
              .surface = "bedrock",
              .operation = "converse",
@@ -103,7 +133,8 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
              .protocol = "http/1.1",
              .status = 200,
              .latency_seconds = 0.2,
-             .first_byte_seconds = std::nullopt});
+             .first_byte_seconds = std::nullopt,
+             .cost_usd = std::nullopt});
   m.upstream_retry();
   aws::CacheStatus s;
   s.ready = true;
@@ -123,6 +154,20 @@ TEST(Metrics, PrometheusTextWithEscapedLabels) {
   EXPECT_NE(text.find("signgate_upstream_retries_total 1"), std::string::npos);
   EXPECT_NE(text.find("signgate_credential_seconds_to_expiry{role_session=\"arn:r/s\"} 3600"), std::string::npos);
   EXPECT_NE(text.find("signgate_credential_refreshes_total{role_session=\"arn:r/s\"} 3"), std::string::npos);
+  // Only the priced call adds to the client's spend.
+  EXPECT_NE(text.find("signgate_cost_usd_total{client=\"fb\"} 0.0123\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, BudgetsLeftInTokensAndUsd) {
+  Metrics m;
+  const std::string text =
+      m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"), {{"a", 500, 12.5, std::nullopt}, {"b", {}, {}, 0.25}});
+  EXPECT_NE(text.find("signgate_budget_remaining_tokens{client=\"a\"} 500\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("signgate_budget_remaining_tokens{client=\"b\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("signgate_budget_remaining_usd{client=\"a\",budget=\"usd_per_day\"} 12.5\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signgate_budget_remaining_usd{client=\"b\",budget=\"usd_per_month\"} 0.25\n"), std::string::npos)
+      << text;
 }
 
 // Label values reach the exposition as valid UTF-8 without raw control bytes: 0xFF, CR,
@@ -137,7 +182,8 @@ TEST(Metrics, LabelValuesAreValidUtf8WithoutControlBytes) {
              .protocol = "http/1.1",
              .status = 200,
              .latency_seconds = 0.001,
-             .first_byte_seconds = std::nullopt});
+             .first_byte_seconds = std::nullopt,
+             .cost_usd = std::nullopt});
   const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
   const auto line_start = text.find("signgate_requests_total{");
   ASSERT_NE(line_start, std::string::npos);
@@ -162,7 +208,8 @@ TEST(Metrics, ModelLabelsPerClientAreCapped) {
                .protocol = "h2",
                .status = 400,
                .latency_seconds = 0.001,
-               .first_byte_seconds = std::nullopt});
+               .first_byte_seconds = std::nullopt,
+               .cost_usd = std::nullopt});
   }
   m.request({.client = "fb",
              .surface = "openai",
@@ -171,7 +218,8 @@ TEST(Metrics, ModelLabelsPerClientAreCapped) {
              .protocol = "h2",
              .status = 200,
              .latency_seconds = 0.001,
-             .first_byte_seconds = std::nullopt});
+             .first_byte_seconds = std::nullopt,
+             .cost_usd = std::nullopt});
   const std::string text = m.render({}, *parse_iso8601("2026-11-25T12:00:00Z"));
   std::size_t series = 0;
   for (std::size_t at = text.find("signgate_requests_total{"); at != std::string::npos;

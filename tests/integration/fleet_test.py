@@ -48,7 +48,15 @@ CLIENTS = [
      "operations": "[async-invoke]"},
     {"name": "bob", "secret": "sgk_fleet_bob_TEST_0123456789abcdefghijk", "models": '["amazon.*"]',
      "operations": "[async-invoke]"},
+    {"name": "dollars", "secret": "sgk_fleet_dollars_TEST_0123456789abcdef", "models": '["anthropic.*"]',
+     "budget": "{ usd_per_day: 0.05 }"},
+    {"name": "monthly", "secret": "sgk_fleet_monthly_TEST_0123456789abcdef", "models": '["anthropic.*"]',
+     "budget": "{ usd_per_day: 100, usd_per_month: 0.03 }"},
 ]
+# Prices chosen so one answer (12 input and 5 output tokens) costs 12 * 1000 / 1e6 + 5 * 2000 / 1e6
+# = $0.022, 22,000,000 nano-dollars.
+PRICING = 'pricing:\n  "anthropic.claude-3-haiku-*": { input: 1000, output: 2000 }\n'
+CALL_NANO_USD = 22_000_000
 SECRET = {c["name"]: c["secret"] for c in CLIENTS}
 
 
@@ -74,7 +82,7 @@ class Fleet(unittest.TestCase):
         cls.fake_url = url
         # Scaled under ASan: a stall past the timeout would fall back to per-replica limits.
         cls.extra = "redis: { url: \"%s\", on_failure: %s, command_timeout_ms: %d }\n" % (
-            cls.redis.url, cls.on_failure, int(250 * SLOWDOWN)) + cls.more
+            cls.redis.url, cls.on_failure, int(250 * SLOWDOWN)) + PRICING + cls.more
         cls.replicas = [Gateway(url, CLIENTS, extra=cls.extra) for _ in range(3)]
         # Every client's identity (a role session each) fetched before the tests: a first
         # request while its identity is still being fetched is a 503.
@@ -138,6 +146,62 @@ class SharedLimits(Fleet):
         self.assertEqual(self.day_spent("budgeted"), 34)
         text = self.replicas[2].wait_metrics('signgate_budget_remaining_tokens{client="budgeted"} 0')
         self.assertIn('signgate_budget_remaining_tokens{client="budgeted"} 0', text)
+
+    def usd_spent(self, client, what):
+        keys = self.redis.cli("--scan", "--pattern", "signgate:{%s}:%s:*" % (client, what)).split()
+        return int(self.redis.cli("GET", keys[0]) or 0) if keys else 0
+
+    def test_a_usd_budget_spent_on_one_replica_is_spent_on_all(self):
+        """$0.022 an answer against $0.05 a day: admitted while spent < budget, so the third
+        call (spent $0.044) is served and overdraws it; then every replica refuses with a 429
+        naming usd_per_day and its reset. Redis holds the day's nano-dollars and the usage totals
+        `signgate usage` reads; the audit lines and /metrics say what each call cost."""
+        served = 0
+        for i in range(6):
+            before = self.usd_spent("dollars", "usd_day")
+            status, headers, body = converse(self.replicas[i % 3], "dollars")
+            if status == 200:
+                served += 1
+                self.assertTrue(wait_for(lambda: self.usd_spent("dollars", "usd_day") > before), "charged in Redis")
+            else:
+                self.assertEqual(status, 429, body)
+                self.assertIn(b"daily budget of $0.05", body)
+                self.assertIn(b"budget.usd_per_day", body)
+                self.assertIn(b"resets at", body)
+                self.assertGreaterEqual(int(headers["retry-after"]), 1)
+        self.assertEqual(served, 3)
+        self.assertEqual(self.usd_spent("dollars", "usd_day"), 3 * CALL_NANO_USD)
+        self.assertEqual(self.usd_spent("dollars", "usd_month"), 3 * CALL_NANO_USD)
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        usage = self.redis.cli("HGETALL", "signgate:{dollars}:usage:" + day).split()
+        totals = dict(zip(usage[0::2], usage[1::2]))
+        self.assertEqual(totals, {MODEL + "|requests": "3", MODEL + "|input": "36", MODEL + "|output": "15",
+                                  MODEL + "|nano_usd": str(3 * CALL_NANO_USD)})
+        ttl = int(self.redis.cli("TTL", "signgate:{dollars}:usage:" + day))
+        self.assertGreater(ttl, 399 * 86400)
+        costs = [line["cost_usd"] for gw in self.replicas for line in gw.audit()
+                 if line.get("client") == "dollars" and line["status"] == 200]
+        self.assertEqual(costs, [0.022] * 3)
+        text = self.replicas[2].wait_metrics('signgate_budget_remaining_usd{client="dollars",budget="usd_per_day"} 0\n')
+        self.assertIn('signgate_budget_remaining_usd{client="dollars",budget="usd_per_day"} 0\n', text)
+        self.assertIn('signgate_cost_usd_total{client="dollars"} 0.022\n', text)
+
+    def test_a_monthly_usd_budget_is_named_when_spent(self):
+        """$0.03 a month, $100 a day: the second call overdraws the month; the 429 names
+        usd_per_month and the first of next month."""
+        statuses = []
+        for i in range(3):
+            before = self.usd_spent("monthly", "usd_month")
+            status, _, body = converse(self.replicas[i % 3], "monthly")
+            statuses.append(status)
+            if status == 200:
+                self.assertTrue(wait_for(lambda: self.usd_spent("monthly", "usd_month") > before), "charged")
+        self.assertEqual(statuses, [200, 200, 429])
+        self.assertIn(b"monthly budget of $0.03", body)
+        self.assertIn(b"budget.usd_per_month", body)
+        now = time.gmtime()
+        first = "%04d-%02d-01T00:00:00Z" % ((now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1))
+        self.assertIn(first.encode(), body)
 
     def test_a_limited_request_costs_one_round_trip(self):
         """Requests, tokens a minute and a budget, all shared: each answer's tokens ride on the
