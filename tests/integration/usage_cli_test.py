@@ -20,6 +20,7 @@ import urllib.parse
 from common import ROOT, run, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
+from redis_cluster import RedisCluster
 from redis_server import PASSWORD, RedisServer
 
 H = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -317,6 +318,27 @@ total                                 7    403     803           0            0 
         self.assertEqual(out, "")
 
 
+class FromRedisCluster(Usage):
+    def test_each_clients_totals_from_the_primary_holding_them(self):
+        """On a Redis Cluster of three primaries, whichever node is the seed, each client's
+        hashes are read from the primary that holds them."""
+        cluster = RedisCluster(masters=3, replicas_per_master=0)
+        try:
+            for client, requests in (("acme", 2), ("beta", 5), ("gamma", 7)):
+                key = "signgate:{%s}:usage:2026-12-02" % client
+                cluster.command("HSET", key, H + "|requests", requests, H + "|nano_usd", requests * 1000)
+            slots = {cluster.master_of_slot(cluster.keyslot("{%s}" % c)).port for c in ("acme", "beta", "gamma")}
+            config = self.config(extra="redis: { url: \"%s\" }\n" % cluster.url(cluster.nodes[0]),
+                                 clients=("acme", "beta", "gamma"))
+            report, _, err = self.usage_json("--since", "2026-12-02", "--until", "2026-12-02", config=config)
+            self.assertEqual(report["rows"], [row("acme", H, 2, 0, 0, 0, 0, 0.000002, 0),
+                                              row("beta", H, 5, 0, 0, 0, 0, 0.000005, 0),
+                                              row("gamma", H, 7, 0, 0, 0, 0, 0.000007, 0)], err)
+            self.assertGreater(len(slots), 1)  # the clients' keys are on more than one primary
+        finally:
+            cluster.stop()
+
+
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 CLIENTS = [{"name": "alpha", "secret": "sgk_usage_alpha_TEST_0123456789abcdefghij", "models": '["*"]'},
            {"name": "bravo", "secret": "sgk_usage_bravo_TEST_0123456789abcdefghij", "models": '["*"]'}]
@@ -340,37 +362,38 @@ class EndToEnd(unittest.TestCase):
         them: what `signgate usage` reads from Redis is what it reads from the gateway's own
         audit file, to the token and the nano-dollar."""
         redis = RedisServer()
+        self.addCleanup(redis.stop)
         fake, url = aws_fake.start({BASE_KEY: (BASE_SECRET, None)}, roles={ROLE: EXTERNAL_ID})
+        self.addCleanup(fake.server_close)
+        self.addCleanup(fake.shutdown)
+        gw = Gateway(url, CLIENTS, extra="redis: { url: \"%s\" }\n" % redis.url)
+        self.addCleanup(gw.dir.cleanup)
+        self.addCleanup(gw.proc.stdout.close)
+        first_day = datetime.datetime.now(datetime.timezone.utc).date()
         try:
-            gw = Gateway(url, CLIENTS, extra="redis: { url: \"%s\" }\n" % redis.url)
-            try:
-                calls = [("alpha", MODEL, "hello"), ("alpha", MODEL, "a longer question for the model"),
-                         ("bravo", MODEL, "hi"), ("alpha", "amazon.nova-lite-v1:0", "bonjour")]
-                statuses = [converse(gw, CLIENTS[0 if c == "alpha" else 1]["secret"], m, t) for c, m, t in calls]
-                self.assertEqual(converse(gw, "wrong-secret", MODEL, "x"), 401)
-                gw.wait_audit(len(calls) + 1)
-            finally:
-                self.assertEqual(gw.stop(), 0, gw.logs())  # draining sends what is owed to Redis
-            self.assertEqual(statuses, [200, 200, 200, 200])
-            today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-            period = ["--since", today, "--until", today]
-            p = run("usage", "--config", gw.config_path, "--json", *period)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            from_redis = json.loads(p.stdout)
-            p = run("usage", "--config", gw.config_path, "--json", "--audit", gw.audit_path, *period)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            from_audit = json.loads(p.stdout)
-            self.assertEqual((from_redis["source"], from_audit["source"]), ("redis", "audit"))
-            self.assertEqual(from_redis["rows"], from_audit["rows"])
-            self.assertEqual(from_redis["totals"], from_audit["totals"])
-            self.assertEqual(from_redis["totals"]["requests"], 4)
-            self.assertEqual([(r["client"], r["model"], r["requests"]) for r in from_redis["rows"]],
-                             [("alpha", "amazon.nova-lite-v1:0", 1), ("alpha", MODEL, 2), ("bravo", MODEL, 1)])
-            self.assertGreater(from_redis["totals"]["input_tokens"], 0)
+            calls = [("alpha", MODEL, "hello"), ("alpha", MODEL, "a longer question for the model"),
+                     ("bravo", MODEL, "hi"), ("alpha", "amazon.nova-lite-v1:0", "bonjour")]
+            statuses = [converse(gw, CLIENTS[0 if c == "alpha" else 1]["secret"], m, t) for c, m, t in calls]
+            self.assertEqual(converse(gw, "wrong-secret", MODEL, "x"), 401)
+            gw.wait_audit(len(calls) + 1)
         finally:
-            fake.shutdown()
-            fake.server_close()
-            redis.stop()
+            self.assertEqual(gw.stop(), 0, gw.logs())  # draining sends what is owed to Redis
+        self.assertEqual(statuses, [200, 200, 200, 200])
+        last_day = datetime.datetime.now(datetime.timezone.utc).date()  # midnight may have passed
+        period = ["--since", first_day.isoformat(), "--until", last_day.isoformat()]
+        p = run("usage", "--config", gw.config_path, "--json", *period)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        from_redis = json.loads(p.stdout)
+        p = run("usage", "--config", gw.config_path, "--json", "--audit", gw.audit_path, *period)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        from_audit = json.loads(p.stdout)
+        self.assertEqual((from_redis["source"], from_audit["source"]), ("redis", "audit"))
+        self.assertEqual(from_redis["rows"], from_audit["rows"])
+        self.assertEqual(from_redis["totals"], from_audit["totals"])
+        self.assertEqual([(r["client"], r["model"], r["requests"]) for r in from_redis["rows"]],
+                         [("alpha", "amazon.nova-lite-v1:0", 1), ("alpha", MODEL, 2), ("bravo", MODEL, 1)])
+        self.assertGreater(from_redis["totals"]["input_tokens"], 0)
+        self.assertGreater(from_redis["rows"][1]["cost_usd"], 0)  # Claude 3 Haiku is in the price table
 
 
 if __name__ == "__main__":
