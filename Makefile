@@ -121,7 +121,7 @@ test: build build-asan build-fuzz npm-deps
 # Each fuzz target for FUZZ_SECONDS (default 60) on its seeds plus what earlier runs found
 # (kept in $(BUILD_FUZZ)/corpus). A crash leaves $(BUILD_FUZZ)/crash-TARGET-* and fails.
 fuzz: build-fuzz
-	@status=0; for t in eventstream openai_request anthropic_request converse_events json config model_path sts_xml http_server h2_frames redis_reply; do \
+	@status=0; for t in eventstream openai_request anthropic_request converse_events json config model_path sts_xml http_server h2_frames redis_reply request_metadata; do \
 	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
 	  $(BUILD_FUZZ)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD_FUZZ)/crash-$$t- $(BUILD_FUZZ)/corpus/$$t fuzz/corpus/$$t 2>&1 \

@@ -15,6 +15,7 @@
 #include "aws/model_id.h"
 #include "common/crypto.h"
 #include "gateway/abandoned.h"
+#include "gateway/attribution.h"
 #include "gateway/guardrail.h"
 #include "gateway/limits.h"
 #include "gateway/log_budget.h"
@@ -321,6 +322,8 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
       co_return;
     }
   }
+  // Attribution in Bedrock's invocation logs: who called, which request (SPEC §8).
+  stamp_attribution(plan.call, *x.client, x.audit.request_id);
 
   // 6. Send. A caller that goes away meanwhile (an HTTP/2 stream reset) stops the call.
   x.upstream = &upstream;

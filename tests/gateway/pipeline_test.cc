@@ -247,7 +247,10 @@ TEST(Pipeline, NativeCallsPassThroughWithoutTheKey) {
   const UpstreamCall& call = h.upstream->calls[0];
   EXPECT_EQ(call.model, kModel);
   EXPECT_EQ(call.operation, aws::Operation::kConverse);
-  EXPECT_EQ(call.body, body);
+  // Changed only by signgate's attribution, spliced in first (SPEC §8).
+  const std::string stamp = R"({"requestMetadata":{"signgate_client":"full","signgate_request_id":")" +
+                            h.audit_lines().at(0)["request_id"].get<std::string>() + R"("},)";
+  EXPECT_EQ(call.body, stamp + body.substr(1));
   for (const auto& hd : call.headers) {
     EXPECT_TRUE(iequals(hd.name, "content-type")) << hd.name;  // Converse takes no x-amzn-bedrock-* header
     EXPECT_EQ(hd.value.find("full-secret"), std::string::npos);
