@@ -30,7 +30,8 @@ their Expiration get ExpiredToken. Unsigned, for the credential providers' tests
   ECS      GET /ecs/credentials (ECS) or /v1/credentials (EKS Pod Identity), Authorization
            checked against --ecs-token
   control  GET /_fake/stats (call counts), POST /_fake/control {"sts_down": true, "throttle_next": 2, ...},
-           GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes)
+           GET /_fake/slow?ms=N (answers late), GET /_fake/drop (keep-alive answer, then closes),
+           GET /_fake/metadata (the request metadata of each runtime call, request_metadata_fake.py)
 Models named *.slow-* answer after 2 s, *.hang-* after 30 s and *.stall-* streams stop for 30 s
 after two frames; the last two give up as soon as their caller closes the connection. Models
 named denied.* get Bedrock's AccessDeniedException (naming the account, role and session), and
@@ -50,6 +51,19 @@ issued work only there) unless started with same_account_as=another (another reg
 with "count": N to fail N calls only (None: every call); the stream modes leave other operations
 alone. Counts: "failed" (and "failed_" + the type or mode) for each injected failure, "served"
 for each runtime call answered 2xx, "wrong_region" for each refused scope.
+
+Usage shapes a test chooses (POST /_fake/control; each holds until set to null):
+  {"invoke_answer": {"body": {...}, "headers": {"X-Amzn-Bedrock-Input-Token-Count": "7", ...}}}
+      every InvokeModel answer (embedding models included) is this JSON body with these headers
+      instead of the default token-count headers (leave "headers" out: none);
+  {"invoke_stream_answer": {"chunks": [{...}, ...]}}
+      every InvokeModelWithResponseStream answer is these events, each base64 in a chunk frame
+      (put "amazon-bedrock-invocationMetrics" in the last one, as Bedrock does);
+  {"converse_usage": {"usage": {...}, "serviceTier": "priority"}}
+      Converse and ConverseStream answers take these usage fields (cacheReadInputTokens,
+      cacheDetails, ...) over converse_fake's, and this serviceTier;
+  {"openai_usage": {...}, "openai_service_tier": "flex"}
+      bedrock-runtime's /openai/v1 (mantle_fake.OpenAIAPI's "usage" and "service_tier").
 
 Prints "listening on URL" once ready; stops on SIGTERM or when stdin closes (--stdin-stop).
 """
@@ -75,6 +89,7 @@ import botocore_sigv4  # noqa: E402
 import converse_fake  # noqa: E402
 import embeddings_fake  # noqa: E402
 import lifecycle  # noqa: E402
+import request_metadata_fake  # noqa: E402
 import mantle_fake  # noqa: E402
 
 
@@ -196,8 +211,13 @@ class Handler(BaseHTTPRequestHandler):
                                             "last_control_query": srv.last_control_query,
                                             "last_guardrail": srv.last_guardrail,
                                             "fail": srv.fail, "region": srv.region}))
+        elif path == "/_fake/metadata":  # request_metadata_fake.py: what each runtime call carried
+            self._send(200, json.dumps(request_metadata_fake.seen(srv)))
         elif path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
+                if key in ("openai_usage", "openai_service_tier"):  # bedrock-runtime's /openai/v1
+                    setattr(srv.openai, key[len("openai_"):], value if key == "openai_usage" else value or "default")
+                    continue
                 setattr(srv, key, value)
             self._send(200, "{}")
         elif path == "/_fake/slow":
@@ -337,6 +357,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(404, "UnknownOperationException", "unknown operation " + self.path)
         model, operation = unquote(parts[2]), parts[3]
         self._entry.update(model=model, operation=operation)
+        metadata_problem = request_metadata_fake.check(self, operation, model, body)  # recorded there
+        if metadata_problem:
+            self.server.count("metadata_refused")
+            return self._error(400, "ValidationException", metadata_problem)
         with self.server._lock:
             self.server.seen_models.append(model)
             throttled = self.server.throttle_next > 0
@@ -408,6 +432,11 @@ class Handler(BaseHTTPRequestHandler):
                 with self.server._lock:
                     self.server.last_converse_body = request
                 content, stop, usage = converse_fake.answer(request, model, self.server)
+                chosen = self.server.converse_usage  # a test's usage shape (the module's docstring)
+                if chosen:
+                    usage.update(chosen.get("usage") or {})
+                    if chosen.get("serviceTier"):
+                        usage.service_tier = chosen["serviceTier"]
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 return self._error(400, "ValidationException", "Malformed input request: %s" % e)
             except converse_fake.Invalid as e:
@@ -417,6 +446,13 @@ class Handler(BaseHTTPRequestHandler):
                                   extra=token_headers)
             frames = [event_frame(kind, payload) for kind, payload in converse_fake.stream_events(content, stop, usage)]
             return self._stream(frames, model)
+        chosen = self.server.invoke_answer if operation == "invoke" else self.server.invoke_stream_answer
+        if chosen and operation in ("invoke", "invoke-with-response-stream"):  # a test's usage shape
+            if operation == "invoke":
+                return self._send(200, json.dumps(chosen.get("body", {})),
+                                  extra=list((chosen.get("headers") or {}).items()))
+            return self._stream([event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
+                                 for e in chosen.get("chunks", [])], model)
         if operation == "invoke" and embeddings_fake.family(model):
             try:
                 answer, count = embeddings_fake.answer(model, json.loads(body or b"{}"))
@@ -991,6 +1027,9 @@ class FakeServer(ThreadingHTTPServer):
         self.async_tokens = {}  # clientRequestToken -> invocationArn
         self.openai = mantle_fake.OpenAIAPI(runtime=True)  # bedrock-runtime's /openai/v1
         self.next_async_arn = None  # the next new invocation's ARN, when a test sets one
+        self.invoke_answer = None  # usage shapes a test chose (the module's docstring)
+        self.invoke_stream_answer = None
+        self.converse_usage = None
         self._lock = threading.Lock()
 
     def take_failure(self, operation):

@@ -40,7 +40,12 @@ server.requests: every request that got past the signature, in order: {path, met
 parsed JSON, or the raw text), model, status, access_key, session_token (sent or not), service,
 region, usage, stored (the body's `store`)}. server.rejected: the refused signatures.
 Control (unsigned): POST /_fake/control {"throttle_next": N} makes the next N calls 429
-{"error": {"type": "rate_limit_error", ...}}; GET /_fake/stats.
+{"error": {"type": "rate_limit_error", ...}}; {"usage": {...}} merges these fields into every
+answer's usage until set to null (e.g. {"prompt_tokens": 1200, "prompt_tokens_details":
+{"cached_tokens": 1024}} for chat, {"input_tokens": ..., "input_tokens_details": {...}} for
+Responses; total_tokens is recomputed), {"service_tier": "priority"} the tier answers name
+(default "default"); GET /_fake/stats. aws_fake.py's control sets these for its own /openai/v1
+as "openai_usage" and "openai_service_tier".
 
 bedrock-runtime's /openai/v1 (signed for `bedrock`) answers the same way, but for the Responses
 API of gpt-oss (400: not on runtime). OpenAIAPI(runtime=True) is that, for a server that verified
@@ -122,6 +127,8 @@ class OpenAIAPI:
         self.rejected = []
         self.counts = {}
         self.throttle_next = 0
+        self.usage = None               # fields merged into every answer's usage (None: as computed)
+        self.service_tier = "default"   # the tier answers name
         self.sealed = {}                # encrypted_content -> {"id": reasoning item id, "model"}
         self.calls = {}                 # call_id -> {"id", "reasoning": its turn's reasoning id or None}
 
@@ -232,6 +239,9 @@ class OpenAIAPI:
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
         usage["completion_tokens_details"] = {"reasoning_tokens": 0}
+        if self.usage:
+            usage.update(self.usage)
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         entry["usage"] = usage
         entry["status"] = 200
         cid, created = "chatcmpl-" + _hex(), int(time.time())
@@ -243,13 +253,14 @@ class OpenAIAPI:
             return _send(h, 200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
                                     "choices": [{"index": 0, "message": message, "logprobs": None,
                                                  "finish_reason": finish}],
-                                    "usage": usage, "service_tier": "default", "system_fingerprint": None})
+                                    "usage": usage, "service_tier": self.service_tier,
+                                    "system_fingerprint": None})
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         entry["include_usage"] = include_usage
 
         def chunk(delta, finish_reason=None):
             c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "service_tier": "default", "system_fingerprint": None,
+                 "service_tier": self.service_tier, "system_fingerprint": None,
                  "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
             if include_usage:
                 c["usage"] = None
@@ -267,7 +278,8 @@ class OpenAIAPI:
         chunks.append(chunk({}, finish))
         if include_usage:
             chunks.append({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                           "service_tier": "default", "system_fingerprint": None, "choices": [], "usage": usage})
+                           "service_tier": self.service_tier, "system_fingerprint": None, "choices": [],
+                           "usage": usage})
         self._sse(h, [(None, json.dumps(c)) for c in chunks] + [(None, "[DONE]")])
 
     # ---------------------------------------------------------------- responses
@@ -336,6 +348,8 @@ class OpenAIAPI:
         usage = {"input_tokens": _usage_tokens(items), "input_tokens_details": {"cached_tokens": 0},
                  "output_tokens": 5 + (8 if reasoning else 0),
                  "output_tokens_details": {"reasoning_tokens": 8 if reasoning else 0}}
+        if self.usage:
+            usage.update(self.usage)
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         entry["usage"] = usage
         entry["status"] = 200
@@ -348,7 +362,7 @@ class OpenAIAPI:
             "prompt_cache_key": body.get("prompt_cache_key"),
             "reasoning": {"effort": (body.get("reasoning") or {}).get("effort", "medium" if reasoning else None),
                           "summary": (body.get("reasoning") or {}).get("summary")},
-            "safety_identifier": body.get("safety_identifier"), "service_tier": "default", "store": False,
+            "safety_identifier": body.get("safety_identifier"), "service_tier": self.service_tier, "store": False,
             "temperature": body.get("temperature", 1.0), "text": body.get("text") or {"format": {"type": "text"}},
             "tool_choice": body.get("tool_choice", "auto"), "tools": tools, "top_logprobs": 0,
             "top_p": body.get("top_p", 1.0), "truncation": "disabled", "usage": usage, "user": None,
@@ -488,7 +502,7 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         if path == "/_fake/control":
             for key, value in json.loads(body or b"{}").items():
-                if key not in ("throttle_next", "frame_delay"):
+                if key not in ("throttle_next", "frame_delay", "usage", "service_tier"):
                     return self._send(400, {"message": "unknown control " + key})
                 with srv.lock:
                     setattr(srv, key, value)
