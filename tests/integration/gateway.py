@@ -55,7 +55,7 @@ class Gateway:
                     "[%s]" % ", ".join(sha256(x) for x in c["secrets"])
                 text += "  - name: %s\n    secret_sha256: %s\n    models: %s\n" % (
                     c["name"], hashes, c.get("models", '["*"]'))
-                for key in ("operations", "expires_at", "rate_limit", "budget", "guardrail", "aws"):
+                for key in ("operations", "expires_at", "rate_limit", "budget", "guardrail", "aws", "request_metadata"):
                     if key in c:
                         text += "    %s: %s\n" % (key, c[key])
         text += extra
