@@ -118,8 +118,19 @@ std::optional<Pricing::Found> Pricing::find(std::string_view model) const {
   return f;
 }
 
+std::optional<Pricing::Found> Pricing::find_remembered(std::string_view model) const {
+  {
+    std::shared_lock lock(remembered_mutex_);
+    if (const auto it = remembered_.find(model); it != remembered_.end()) return it->second;
+  }
+  auto found = find(model);
+  std::unique_lock lock(remembered_mutex_);
+  if (remembered_.size() < kMaxRemembered) remembered_.emplace(std::string(model), found);
+  return found;
+}
+
 std::optional<double> Pricing::cost(std::string_view model, const Usage& usage, std::string_view tier) const {
-  const auto found = find(model);
+  const auto found = find_remembered(model);
   if (!found) return std::nullopt;
   const config::ModelPrice& p = found->price;
   double total = 0;

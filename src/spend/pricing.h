@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,10 @@ class Pricing {
     bool regional = false;
   };
   std::optional<Found> find(std::string_view model) const;
+  // find(), remembered: a model is looked up among the globs once, then found by name (at most
+  // kMaxRemembered models; only answered calls' models, which Bedrock knew, are priced).
+  std::optional<Found> find_remembered(std::string_view model) const;
+  static constexpr std::size_t kMaxRemembered = 4096;
 
   // USD for `usage` of `model` in Bedrock's service tier `tier` ("", "default", "priority",
   // "flex"): nullopt when the model has no price, or lacks the price of a kind of token it used.
@@ -55,6 +60,8 @@ class Pricing {
   const config::PriceTable& shipped_;
   config::PriceEntries configured_;
   std::map<std::string, std::string, std::less<>> families_;
+  mutable std::shared_mutex remembered_mutex_;
+  mutable std::map<std::string, std::optional<Found>, std::less<>> remembered_;
 };
 
 // The foundation model an ID, profile or ARN names, without its geographic prefix, and whether
