@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iterator>
-#include <tuple>
 
 #include "api/json_scan.h"
 #include "gateway/fleet.h"
@@ -127,13 +126,18 @@ Result<UsagePeriod> usage_period(const std::optional<std::string>& since, const 
   const std::int64_t today = auth::utc_day(now);
   const auto this_month = date_of(today);
   UsagePeriod period{day_of(this_month.year() / this_month.month() / 1), today};
-  for (const auto& [flag, given, day] :
-       {std::tuple{"--since", &since, &period.since}, std::tuple{"--until", &until, &period.until}}) {
-    if (!*given) continue;
-    const auto parsed = parse_utc_date(**given);
-    if (!parsed) return make_error(std::string(flag) + " '" + **given + "' is not a date (YYYY-MM-DD)");
-    *day = *parsed;
-  }
+  std::string bad;
+  const auto take = [&bad](const char* flag, const std::optional<std::string>& given, std::int64_t& day) {
+    if (!given || !bad.empty()) return;
+    if (const auto parsed = parse_utc_date(*given)) {
+      day = *parsed;
+    } else {
+      bad = std::string(flag) + " '" + *given + "' is not a date (YYYY-MM-DD)";
+    }
+  };
+  take("--since", since, period.since);
+  take("--until", until, period.until);
+  if (!bad.empty()) return make_error(bad);
   if (period.since > period.until) {
     return make_error("--since " + format_utc_date(period.since) + " is after --until " +
                       format_utc_date(period.until));
@@ -305,8 +309,10 @@ std::string format_usage_json(const UsageRows& rows, const UsagePeriod& period, 
   api::append_json_string_checked(out, source);
   out += ",\"rows\":[";
   UsageCounts total;
+  bool first = true;
   for (const auto& [key, counts] : rows) {
-    if (out.back() == '}') out += ',';
+    if (!first) out += ',';
+    first = false;
     out += "{\"client\":";
     api::append_json_string_checked(out, key.first);
     out += ",\"model\":";
