@@ -16,6 +16,7 @@
 #include "common/crypto.h"
 #include "gateway/fake_upstream.h"
 #include "gateway/gateway.h"
+#include "spend/pricing.h"
 
 namespace signgate::gateway::testing {
 
@@ -128,6 +129,10 @@ inline std::string config_yaml(const std::string& extra = "") {
          sha256_hex("thrifty-secret") +
          "\n"
          "    models: [\"*\"]\n    rate_limit: {tokens_per_minute: 5}\n"
+         "  - name: spender\n    secret_sha256: " +
+         sha256_hex("spender-secret") +
+         "\n"
+         "    models: [\"*\"]\n    budget: {usd_per_day: 0.000008}\n"
          "models:\n  fast: " +
          kModel +
          "\n"
@@ -155,6 +160,7 @@ struct Harness {
     rt->bedrock = *http::parse_url("https://bedrock-runtime.us-east-1.amazonaws.com", &error);
     rt->bedrock_control = *http::parse_url("https://bedrock.us-east-1.amazonaws.com", &error);
     rt->clients = auth::ClientTable::from_config(*cfg);
+    rt->pricing = std::make_unique<const spend::Pricing>(spend::shipped_prices(), cfg->pricing, cfg->model_families);
     auto cache = std::make_shared<aws::CredentialCache>(aws::RoleSettings{}, system_now, std::chrono::seconds(10));
     if (credentials) {
       cache->publish({aws::Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI"), ""}, "test");

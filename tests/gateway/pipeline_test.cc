@@ -487,6 +487,48 @@ TEST(Pipeline, TokenLimitsAndBudgetsAreChargedFromUsage) {
       << metrics.res.body;
 }
 
+// A USD budget on one replica (SPEC §8): each answer (3 input and 1 output tokens at $1 and $2
+// a million: $0.000005) is priced and charged when it ends; admitted while spent < $0.000008,
+// so the second call overdraws it and the third is refused, naming usd_per_day. The audit line
+// has each call's cost and /metrics the client's spend and what is left.
+TEST(Pipeline, UsdBudgetsAreChargedFromTheCost) {
+  Harness h(true, "pricing:\n  \"anthropic.claude-3-haiku-*\": {input: 1, output: 2}\n");
+  const std::string chat = R"({"model":")" + std::string(kModel) + R"(","messages":[{"role":"user","content":"hi"}]})";
+  h.upstream->script.push_back(converse_ok());
+  h.upstream->script.push_back(converse_ok());
+  EXPECT_EQ(h.call(bhttp::verb::post, "/v1/chat/completions", bearer("spender-secret"), chat).res.status, 200u);
+  EXPECT_EQ(h.call(bhttp::verb::post, "/v1/chat/completions", bearer("spender-secret"), chat).res.status, 200u);
+  const auto refused = h.call(bhttp::verb::post, "/v1/chat/completions", bearer("spender-secret"), chat);
+  expect_dialect(refused.res, Dialect::kOpenAI, 429);
+  const json error = json::parse(refused.res.body)["error"];
+  EXPECT_EQ(error["code"], "insufficient_quota");
+  EXPECT_NE(error["message"].get<std::string>().find("budget.usd_per_day"), std::string::npos) << refused.res.body;
+  EXPECT_EQ(h.upstream->calls.size(), 2u);
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_DOUBLE_EQ(lines[0]["cost_usd"].get<double>(), 0.000005);
+  EXPECT_DOUBLE_EQ(lines[1]["cost_usd"].get<double>(), 0.000005);
+  EXPECT_TRUE(lines[2]["cost_usd"].is_null());
+  const auto metrics = h.call(bhttp::verb::get, "/metrics", {});
+  EXPECT_NE(metrics.res.body.find("signgate_cost_usd_total{client=\"spender\"} 0.00001\n"), std::string::npos)
+      << metrics.res.body;
+  EXPECT_NE(metrics.res.body.find("signgate_budget_remaining_usd{client=\"spender\",budget=\"usd_per_day\"} 0\n"),
+            std::string::npos)
+      << metrics.res.body;
+}
+
+// A model without a price is still served; its cost is null (and warned about once).
+TEST(Pipeline, AnUnpricedModelIsServedWithANullCost) {
+  Harness h(true, "pricing:\n  \"anthropic.claude-3-haiku-*\": {input: 1, output: 2}\n");
+  h.upstream->script.push_back(converse_ok());
+  const std::string chat = R"({"model":"writer.palmyra-x5-v1:0","messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(h.call(bhttp::verb::post, "/v1/chat/completions", bearer("spender-secret"), chat).res.status, 200u);
+  const auto lines = h.audit_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(lines[0]["cost_usd"].is_null()) << lines[0].dump();
+  EXPECT_EQ(lines[0]["input_tokens"], 3);
+}
+
 // Claude Code's betas: the accepted ones reach Bedrock in the body, first-party ones are
 // dropped and counted, so the request is answered rather than refused as "invalid beta flag".
 TEST(Pipeline, AnthropicBetasBecomeTheBodysAnthropicBeta) {
