@@ -55,7 +55,7 @@ class Cursor {
       const std::size_t at = static_cast<const char*>(q) - s_.data();
       std::size_t run = at;
       while (run > begin && s_[run - 1] == '\\') --run;
-      any = any || std::memchr(s_.data() + from, '\\', at - from) != nullptr;
+      if (escaped != nullptr && !any) any = std::memchr(s_.data() + from, '\\', at - from) != nullptr;
       if ((at - run) % 2 == 0) {  // an even run of backslashes escapes only itself
         pos_ = at + 1;
         if (escaped != nullptr) *escaped = any;
