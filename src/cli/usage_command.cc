@@ -188,7 +188,8 @@ CLI::App* add_usage_command(CLI::App& app, UsageArgs& args) {
       "usage", "Spend and tokens per client and model over whole UTC days (from --audit files, Redis, or audit.path)");
   cmd->add_option("--config", args.config, "signgate YAML config")->required();
   cmd->add_option("--client", args.client, "only this client");
-  cmd->add_option("--since", args.since, "first day, YYYY-MM-DD (default: the first day of this month, UTC)");
+  cmd->add_option("--since", args.since,
+                  "first day, YYYY-MM-DD (default: the first day of --until's month, else of this month, UTC)");
   cmd->add_option("--until", args.until, "last day, YYYY-MM-DD (default: today, UTC)");
   cmd->add_flag("--json", args.json, "print a JSON object instead of a table");
   cmd->add_option("--audit", args.audit, "audit files to read (*.gz: gzip) instead of Redis")->expected(1, -1);

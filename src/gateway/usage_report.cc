@@ -135,8 +135,13 @@ Result<UsagePeriod> usage_period(const std::optional<std::string>& since, const 
       bad = std::string(flag) + " '" + *given + "' is not a date (YYYY-MM-DD)";
     }
   };
-  take("--since", since, period.since);
   take("--until", until, period.until);
+  if (until && !since && bad.empty()) {
+    // --until alone: the month it falls in, up to it (not an error for an earlier month).
+    const auto last = date_of(period.until);
+    period.since = day_of(last.year() / last.month() / 1);
+  }
+  take("--since", since, period.since);
   if (!bad.empty()) return make_error(bad);
   if (period.since > period.until) {
     return make_error("--since " + format_utc_date(period.since) + " is after --until " +

@@ -31,9 +31,9 @@ struct UsagePeriod {
 };
 inline constexpr std::int64_t kMaxUsageDays = 400;  // as long as Redis keeps the totals
 
-// The period from --since and --until (each optional: the first day of `now`'s month, and
-// `now`'s day). Fails, saying why, on a malformed date, since after until, or more than
-// kMaxUsageDays days.
+// The period from --since and --until (each optional: `now`'s day for --until; for --since the
+// first day of --until's month, so `--until 2026-11-30` alone is November up to then). Fails, saying why, on a
+// malformed date, since after until, or more than kMaxUsageDays days.
 Result<UsagePeriod> usage_period(const std::optional<std::string>& since, const std::optional<std::string>& until,
                                  SystemTime now);
 

@@ -37,6 +37,11 @@ TEST(UsageReport, Period) {
   EXPECT_EQ(bad.message(), "--until '2026-12-32' is not a date (YYYY-MM-DD)");
   EXPECT_EQ(usage_period(std::string("2026-12-05"), std::string("2026-12-04"), kNow).message(),
             "--since 2026-12-05 is after --until 2026-12-04");
+  // --until alone: its own month up to it.
+  p = usage_period(std::nullopt, std::string("2026-11-20"), kNow);
+  ASSERT_TRUE(p) << p.message();
+  EXPECT_EQ(p->since, day("2026-11-01"));
+  EXPECT_EQ(p->until, day("2026-11-20"));
 }
 
 constexpr const char* kAnswered =
