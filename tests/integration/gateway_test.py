@@ -171,7 +171,8 @@ class NativeSurface(unittest.TestCase):
         fields = {"ts", "request_id", "client", "surface", "operation", "model", "status", "upstream_status",
                   "aws_request_id", "latency_ms", "first_byte_ms", "input_tokens", "output_tokens", "bytes_in",
                   "bytes_out", "role_session", "error", "user", "protocol", "tokens_from", "caller_left",
-                  "route", "target", "region", "identity", "target_model", "attempts", "service_tier"}
+                  "route", "target", "region", "identity", "target_model", "attempts", "service_tier",
+                  "cache_read_tokens", "cache_write_tokens", "cost_usd"}
         for line in lines:
             self.assertEqual(set(line), fields)
             self.assertEqual(line["protocol"], "http/1.1")  # urllib speaks HTTP/1.1
@@ -182,6 +183,12 @@ class NativeSurface(unittest.TestCase):
         self.assertEqual((ok["route"], ok["region"], ok["identity"], ok["attempts"]), (None, "us-east-1", "default", 1))
         stream = [l for l in lines if l["operation"] == "converse-stream" and l["status"] == 200][-1]
         self.assertEqual((stream["input_tokens"], stream["output_tokens"]), (12, 5), "from the stream's metadata")
+        # Priced from the shipped table (Claude 3 Haiku: $0.25 and $1.25 a million): 12 * 0.25 + 5 * 1.25
+        # = 9.25 micro-dollars; a refused request costs nothing known.
+        if ok["model"] == MODEL and ok["output_tokens"] == 5:
+            self.assertAlmostEqual(ok["cost_usd"], 0.00000925, places=12)
+        self.assertAlmostEqual(stream["cost_usd"], 0.00000925, places=12)
+        self.assertTrue(all(l["cost_usd"] is None for l in lines if l["upstream_status"] is None))
         everything = open(self.gw.audit_path).read() + self.gw.logs()
         for secret in [S1, S2, BASE_SECRET] + [v[0] for v in self.fake.issued.values()] + \
                       [v[1] for v in self.fake.issued.values()]:
