@@ -311,16 +311,18 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
         } else {
           for (const auto& kv : md) {
             const std::string k = kv.first.as<std::string>();
-            const std::string v = kv.second.IsScalar() ? expand(kv.second.Scalar(), env, mw + "." + k, p) : "";
+            std::string kw = mw;
+            kw += '.';
+            kw += k;
+            const std::string v = kv.second.IsScalar() ? expand(kv.second.Scalar(), env, kw, p) : "";
             if (!kv.second.IsScalar()) {
-              p.add(mw + "." + k, "must be a string");
+              p.add(kw, "must be a string");
             } else if (k == kMetadataClientKey || k == kMetadataRequestKey) {
-              p.add(mw + "." + k, "is signgate's own key, stamped on every call");
+              p.add(kw, "is signgate's own key, stamped on every call");
             } else if (!valid_metadata_text(k, true)) {
-              p.add(mw + "." + k, "is not a key Bedrock takes (1-256 of letters, digits, spaces and :_@$#=/+,-.)");
+              p.add(kw, "is not a key Bedrock takes (1-256 of letters, digits, spaces and :_@$#=/+,-.)");
             } else if (!valid_metadata_text(v, false)) {
-              p.add(mw + "." + k,
-                    "is not a value Bedrock takes (at most 256 of letters, digits, spaces and :_@$#=/+,-.)");
+              p.add(kw, "is not a value Bedrock takes (at most 256 of letters, digits, spaces and :_@$#=/+,-.)");
             } else {
               cl.request_metadata.emplace(k, v);
             }

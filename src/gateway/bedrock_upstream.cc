@@ -1,5 +1,7 @@
 #include "gateway/bedrock_upstream.h"
 
+#include "api/usage.h"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -36,13 +38,9 @@ class BedrockReply final : public UpstreamReply {
 }  // namespace
 
 std::optional<std::uint64_t> to_count(std::string_view text) {
-  if (text.empty() || text.size() > 19) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
+  // Capped as every count from Bedrock is (api/usage.h): a header that says 10^19 tokens must
+  // not become a cost of billions or spend every budget at once.
+  return api::token_count(text);
 }
 
 BedrockUpstream::BedrockUpstream(asio::any_io_executor executor, const http::ClientOptions& options, Metrics& metrics)
