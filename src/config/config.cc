@@ -388,7 +388,7 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
   }
 
   read_routes(r, root, c);
-  read_price_entries(r, root["pricing"], "pricing", c.pricing, false);
+  read_price_entries(r, root["pricing"], "pricing", c.pricing, true);
 
   if (const YAML::Node au = root["audit"]; au && !au.IsNull()) {
     r.only(au, "audit", {"path"});

@@ -146,7 +146,7 @@ struct Config {
   std::vector<IdentityConfig> identities;
   std::vector<RouteConfig> routes;
   std::size_t sticky_entries = 100'000;
-  // pricing: model glob → USD prices, over the shipped table (spend/pricing.h).
+  // pricing: model glob → USD prices (input required), over the shipped table (spend/pricing.h).
   PriceEntries pricing;
   bool operator==(const Config&) const = default;
 };
