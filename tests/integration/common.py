@@ -1,9 +1,12 @@
 """Helpers shared by the integration tests: the binary, its output, a throw-away CA."""
+import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -71,3 +74,14 @@ def eventually(read, expected, seconds=15):
 def wait_for(predicate, seconds=15):
     """Whether `predicate` became true within `seconds` (times SIGNGATE_TEST_SLOWDOWN)."""
     return bool(eventually(predicate, bool, seconds))
+
+
+def frames_of(data):
+    """An AWS event stream's payloads as JSON, each frame's CRC checked."""
+    out = []
+    while data:
+        total, hlen = struct.unpack(">II", data[:8])
+        assert zlib.crc32(data[:total - 4]) == struct.unpack(">I", data[total - 4:total])[0]
+        out.append(json.loads(data[12 + hlen:total - 4]))
+        data = data[total:]
+    return out

@@ -14,7 +14,7 @@ import unittest
 import urllib.parse
 import zlib
 
-from common import ROOT, eventually, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
+from common import ROOT, eventually, frames_of, wait_for  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
 
@@ -40,15 +40,6 @@ def call(url, path, body=CONVERSE, headers=None, method="POST"):
     conn.close()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
-
-def frames_of(data):
-    out = []
-    while data:
-        total, hlen = struct.unpack(">II", data[:8])
-        assert zlib.crc32(data[:total - 4]) == struct.unpack(">I", data[total - 4:total])[0]
-        out.append(json.loads(data[12 + hlen:total - 4]))
-        data = data[total:]
-    return out
 
 
 def converse_status(gw, secret):

@@ -11,11 +11,10 @@ reads, 5-minute writes (cache_write less cache_write_1h) and 1-hour writes times
 million tokens, times the tier's multiplier, times 1 + the regional premium."""
 import http.client
 import json
-import struct
 import unittest
 import urllib.parse
 
-from common import ROOT  # noqa: F401  (puts tests/fakes on the path)
+from common import ROOT, frames_of  # noqa: F401  (ROOT puts tests/fakes on the path)
 import aws_fake
 import embeddings_fake
 from gateway import BASE_KEY, BASE_SECRET, EXTERNAL_ID, ROLE, Gateway
@@ -99,15 +98,6 @@ def request(url, path, body, headers=None):
     conn.close()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
-
-def frames_of(data):
-    """An event stream's payloads, as JSON."""
-    out = []
-    while data:
-        total, hlen = struct.unpack(">II", data[:8])
-        out.append(json.loads(data[12 + hlen:total - 4]))
-        data = data[total:]
-    return out
 
 
 def sse_data(text):
