@@ -103,9 +103,25 @@ class Cursor {
 };
 
 // Whether `key` is one signgate stamps itself.
+// Keys compared as a log reader might: ASCII case folded, surrounding whitespace ignored
+// (Athena's JSON SerDe is case-insensitive: "Signgate_Client" must not stand beside ours).
+bool same_key(std::string_view a, std::string_view b) {
+  const auto trim = [](std::string_view s) {
+    const auto first = s.find_first_not_of(" \t\n\r\f\v");
+    if (first == std::string_view::npos) return std::string_view();
+    return s.substr(first, s.find_last_not_of(" \t\n\r\f\v") - first + 1);
+  };
+  a = trim(a);
+  b = trim(b);
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
 bool owned_key(const MetadataStamp& stamp, std::string_view key) {
-  if (key == kStampClientKey || key == kStampRequestKey) return true;
-  return std::any_of(stamp.pairs.begin(), stamp.pairs.end(), [&](const Pair& p) { return p.first == key; });
+  if (same_key(key, kStampClientKey) || same_key(key, kStampRequestKey)) return true;
+  return std::any_of(stamp.pairs.begin(), stamp.pairs.end(), [&](const Pair& p) { return same_key(p.first, key); });
 }
 
 // Whether configured pair `i` is sent: a valid key, not one of signgate's two, the first of its key.

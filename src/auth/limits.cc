@@ -4,12 +4,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace signgate::auth {
 
 namespace {
 
 constexpr std::int64_t kSecondsPerDay = 86'400;
+
+// Sums that stop at the largest count instead of wrapping (a hostile upstream's counts).
+std::int64_t saturated_add(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max() : a + b;
+}
 
 std::chrono::seconds at_least_one_second(double seconds) {
   return std::chrono::seconds(std::max<long long>(1, static_cast<long long>(std::ceil(seconds))));
@@ -49,7 +55,10 @@ std::string utc_month_name(SystemTime t) { return format_iso8601(t).substr(0, 7)
 
 NanoUsd to_nano_usd(double usd) {
   if (!(usd > 0)) return 0;
-  return static_cast<NanoUsd>(std::min(std::llround(usd * kNanoPerUsd), 1ll << 60));
+  // At most 2^50 nano-dollars (about a million dollars) a call: sums stay exact in a double,
+  // as Redis's Lua counts them.
+  if (!(usd < 1e6)) return 1ll << 50;
+  return static_cast<NanoUsd>(std::min(std::llround(usd * kNanoPerUsd), 1ll << 50));
 }
 
 std::string format_usd(NanoUsd amount) {
@@ -184,10 +193,10 @@ void ClientLimiter::charge(std::uint64_t tokens, NanoUsd usd, SteadyTime now, Sy
     tokens_.level -= static_cast<double>(n);
   }
   roll_day(wall);
-  spent_today_ += n;
+  spent_today_ = saturated_add(spent_today_, n);
   if (usd > 0) {
-    usd_today_ += usd;
-    usd_this_month_ += usd;
+    usd_today_ = saturated_add(usd_today_, usd);
+    usd_this_month_ = saturated_add(usd_this_month_, usd);
   }
 }
 

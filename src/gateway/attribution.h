@@ -14,6 +14,8 @@ namespace signgate::gateway {
 // Metadata header of InvokeModel and its stream (merged with the caller's, which then is not
 // sent twice), the requestMetadata of a Converse or ConverseStream body. Other operations,
 // the control plane and Bedrock's OpenAI-compatible API (Mantle) take no metadata: unchanged.
-void stamp_attribution(UpstreamCall& call, const auth::Client& client, std::string_view request_id);
+// False when a Converse body is not a UTF-8 JSON object the stamp can be written into: such a
+// body must not reach Bedrock (a UTF-16 body would carry the caller's own signgate_client).
+bool stamp_attribution(UpstreamCall& call, const auth::Client& client, std::string_view request_id);
 
 }  // namespace signgate::gateway

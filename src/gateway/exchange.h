@@ -65,6 +65,9 @@ struct Exchange {
   // The caller's answer and what tells that it went away (null: its protocol cannot tell).
   const http::Responder* caller = nullptr;
   Limits* limits = nullptr;  // the loop's: what the answer used is charged at the end
+  // Some of the request's upstream calls were answered (and billed) though the request failed
+  // (an embeddings fan-out with one call refused): their usage is priced and charged all the same.
+  bool billed = false;
   std::shared_ptr<http::AbortSignal> abort;
 
   bool caller_gone() const { return abort && abort->fired(); }

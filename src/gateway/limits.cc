@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 namespace signgate::gateway {
@@ -162,7 +163,9 @@ class RedisLimits final : public Limits {
         redis_(std::move(redis)),
         deny_(deny),
         stats_(std::move(stats)),
-        pending_(std::make_shared<Pending>(executor)) {}
+        pending_(std::make_shared<Pending>(executor)) {
+    pending_->arm = [this](std::chrono::milliseconds after) { arm(after); };
+  }
 
   asio::awaitable<std::optional<auth::Denial>> admit(const auth::Client& client) override {
     if (!client.limiter) co_return std::nullopt;
@@ -277,10 +280,14 @@ class RedisLimits final : public Limits {
     std::map<std::string, Owed, std::less<>> owed;
     asio::steady_timer timer;
     bool armed = false;
+    // RedisLimits::arm, for a charge that comes back owed: it must not wait for the client's
+    // next request (a client without limits sends none through the admission).
+    std::function<void(std::chrono::milliseconds)> arm;
   };
   // Long enough that a busy client's charges ride on its next admissions, short enough that
   // the fleet's buckets and budgets lag by no more than this.
   static constexpr std::chrono::milliseconds kCarryWindow = Fleet::kCarryWindow;
+  static constexpr std::chrono::milliseconds kRetryOwed{1000};
 
   // Owed, not sent: the client's next admission on this loop carries it (one round trip a
   // request); what no admission has carried within kCarryWindow is charged on its own.
@@ -316,16 +323,20 @@ class RedisLimits final : public Limits {
       pending_->owed.erase(owed);
       return;
     }
-    if (!pending_->armed) {
-      pending_->armed = true;
-      pending_->timer.expires_after(kCarryWindow);
-      pending_->timer.async_wait([weak = std::weak_ptr<Pending>(pending_), this](boost::system::error_code ec) {
-        const auto alive = weak.lock();
-        if (!alive || ec) return;
-        alive->armed = false;
-        flush();
-      });
-    }
+    arm(kCarryWindow);
+  }
+
+  // Flushes what is owed after `after`, unless a flush is already due.
+  void arm(std::chrono::milliseconds after) {
+    if (pending_->armed) return;
+    pending_->armed = true;
+    pending_->timer.expires_after(after);
+    pending_->timer.async_wait([weak = std::weak_ptr<Pending>(pending_), this](boost::system::error_code ec) {
+      const auto alive = weak.lock();
+      if (!alive || ec) return;
+      alive->armed = false;
+      flush();
+    });
   }
 
   void flush() {
@@ -400,6 +411,8 @@ class RedisLimits final : public Limits {
             }
             owed->second.add(std::move(o));
           }
+          // Tried again in a second (Redis backs off meanwhile), or with the next admission.
+          if (p->arm) p->arm(kRetryOwed);
         }
       }
     } else if (reply->type == store::Reply::Type::kArray && reply->elements.size() == 3 && o.limiter) {

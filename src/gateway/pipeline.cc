@@ -102,7 +102,7 @@ Charge price(Exchange& x) {
     c.tokens = 0;
     return c;
   }
-  const bool answered = x.audit.upstream_status >= 200 && x.audit.upstream_status < 300;
+  const bool answered = (x.audit.upstream_status >= 200 && x.audit.upstream_status < 300) || x.billed;
   if (!answered || x.runtime == nullptr || !x.runtime->pricing) return c;
   if (!x.audit.input_tokens && !x.audit.output_tokens) return c;  // no usage reported
   c.answered = true;
@@ -323,7 +323,12 @@ asio::awaitable<void> Pipeline::run(const Surface& surface, std::shared_ptr<cons
     }
   }
   // Attribution in Bedrock's invocation logs: who called, which request (SPEC §8).
-  stamp_attribution(plan.call, *x.client, x.audit.request_id);
+  if (!stamp_attribution(plan.call, *x.client, x.audit.request_id)) {
+    const Refusal refusal{400, "the body must be a JSON object in UTF-8"};
+    co_await refuse(surface, refusal, x, res);
+    finish(x);
+    co_return;
+  }
 
   // 6. Send. A caller that goes away meanwhile (an HTTP/2 stream reset) stops the call.
   x.upstream = &upstream;

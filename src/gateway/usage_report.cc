@@ -54,8 +54,10 @@ std::optional<std::string_view> read_string(const simdjson::dom::object& line, s
 
 bool is_2xx(std::uint64_t status) { return status >= 200 && status <= 299; }
 
-// Whether Bedrock answered and signgate passed the answer on; nullopt when the line lacks a
-// status or upstream_status (a number, or null for a call that never reached Bedrock).
+// Whether Bedrock answered (and so billed) the call, as the gateway priced and charged it
+// (pipeline.cc's price()): its upstream_status is 2xx, whatever became of the answer after (a
+// caller gone, 499). nullopt when the line lacks a status or upstream_status (a number, or null
+// for a call that never reached Bedrock).
 std::optional<bool> answered(const simdjson::dom::object& line) {
   std::uint64_t status = 0;
   if (line.at_key("status").get_uint64().get(status) != simdjson::SUCCESS) return std::nullopt;
@@ -64,7 +66,11 @@ std::optional<bool> answered(const simdjson::dom::object& line) {
   if (upstream.is_null()) return false;
   std::uint64_t upstream_status = 0;
   if (upstream.get_uint64().get(upstream_status) != simdjson::SUCCESS) return std::nullopt;
-  return is_2xx(status) && is_2xx(upstream_status);
+  if (is_2xx(upstream_status)) return true;
+  // Calls of a request Bedrock answered before another of them failed (an embeddings fan-out)
+  // were billed and priced: a cost on a failed request says so.
+  double cost = 0;
+  return line.at_key("cost_usd").get_double().get(cost) == simdjson::SUCCESS;
 }
 
 // cost_usd: a number is priced (its nano-dollars), null or absent unpriced; false for any

@@ -62,8 +62,8 @@ struct AuditUsage {
   UsageCounts counts;
 };
 enum class AuditLineKind { kAnswered, kNotAnswered, kMalformed };
-// Reads one audit line (SPEC §5). kAnswered (filling `out`) for a call Bedrock answered and
-// signgate passed on (status and upstream_status 2xx); kMalformed for a line that is not a
+// Reads one audit line (SPEC §5). kAnswered (filling `out`) for a call Bedrock answered, and
+// billed (upstream_status 2xx, whatever its status); kMalformed for a line that is not a
 // JSON object or lacks ts, client, model or status. Token counts absent or null count as 0,
 // and a cost_usd absent or null makes the call unpriced.
 AuditLineKind read_audit_line(std::string_view line, AuditUsage& out);

@@ -80,10 +80,15 @@ const config::ModelPrice* shipped_match(const config::PriceEntries& entries, std
   if (foundation.empty()) return nullptr;
   const std::string dashed = std::string(foundation) + "-";
   if (const auto* p = best_match(entries, {foundation, dashed})) return p;
+  // Only when the prefix names one entry: "amazon.nova" could be any Nova, and a guess is a
+  // wrong price.
+  const config::ModelPrice* only = nullptr;
   for (const auto& [glob, price] : entries) {
-    if (std::string_view(glob).starts_with(dashed)) return &price;
+    if (!std::string_view(glob).starts_with(dashed)) continue;
+    if (only != nullptr) return nullptr;
+    only = &price;
   }
-  return nullptr;
+  return only;
 }
 
 void fill(std::optional<double>& into, const std::optional<double>& from) {
@@ -102,7 +107,10 @@ std::optional<Pricing::Found> Pricing::find(std::string_view model) const {
     // An application inference profile (or a provisioned model): priced as its family.
     if (const auto family = families_.find(model); family != families_.end()) name = foundation_model(family->second);
   }
-  const config::ModelPrice* own = best_match(configured_, {model, name.foundation});
+  // A config glob may name the model as sent, its foundation model, or (an application
+  // inference profile's) family by prefix, as the shipped table is searched.
+  const std::string dashed = name.foundation.empty() ? std::string() : std::string(name.foundation) + "-";
+  const config::ModelPrice* own = best_match(configured_, {model, name.foundation, dashed});
   const config::ModelPrice* shipped = shipped_match(shipped_.models, name.foundation);
   if (own == nullptr && shipped == nullptr) return std::nullopt;
   Found f{own != nullptr ? *own : *shipped, name.regional};
@@ -112,7 +120,10 @@ std::optional<Pricing::Found> Pricing::find(std::string_view model) const {
     fill(f.price.cache_read, shipped->cache_read);
     fill(f.price.cache_write, shipped->cache_write);
     fill(f.price.cache_write_1h, shipped->cache_write_1h);
-    fill(f.price.regional_premium, shipped->regional_premium);
+    // An entry that names a geographic profile ("us.anthropic...") is the price as billed
+    // there: the shipped premium is not added to it again.
+    const bool names_profile = best_match(configured_, {name.foundation, dashed}) != own;
+    if (!names_profile) fill(f.price.regional_premium, shipped->regional_premium);
     for (const auto& [tier, m] : shipped->tiers) f.price.tiers.emplace(tier, m);
   }
   return f;

@@ -58,6 +58,18 @@ TEST(RequestMetadata, ForgedKeysAreReplaced) {
   EXPECT_EQ(b.size(), 2u);
 }
 
+// Keys a log reader could take for signgate's (another case, surrounding spaces) are dropped too.
+TEST(RequestMetadata, LookalikesOfSigngatesKeysAreDropped) {
+  const Pairs pairs = {{"team", "search"}};
+  const json h =
+      header(stamp("real", pairs),
+             R"({"Signgate_Client":"bob","signgate_client ":"bob"," SIGNGATE_REQUEST_ID":"x","TEAM":"t","env":"p"})");
+  EXPECT_EQ(h, json({{"signgate_client", "real"},
+                     {"signgate_request_id", "0123456789abcdef0123456789abcdef"},
+                     {"team", "search"},
+                     {"env", "p"}}));
+}
+
 // The caller's own attribution survives next to signgate's.
 TEST(RequestMetadata, CallerPairsAreKept) {
   const std::string stamped =

@@ -199,6 +199,15 @@ TEST(ClientLimiter, SyncedSpendingOnlyGrows) {
   EXPECT_EQ(*l.budget_left(kNoon).usd_this_month, to_nano_usd(60.0));
 }
 
+// Counts from a hostile upstream stop at the largest amount instead of wrapping to "nothing spent".
+TEST(ClientLimiter, SpendingSaturates) {
+  ClientLimiter l(usd_budgets(50.0, std::nullopt), kT0);
+  for (int i = 0; i < 10'000; ++i) l.charge(1ull << 62, to_nano_usd(1e300), kT0, kNoon);
+  EXPECT_EQ(*l.budget_left(kNoon).usd_today, 0);
+  EXPECT_TRUE(l.admit(kT0, kNoon));
+  EXPECT_EQ(to_nano_usd(1e300), 1ll << 50);
+}
+
 TEST(Money, NanoDollarsAndTheirFormat) {
   EXPECT_EQ(to_nano_usd(0.00000035), 350);
   EXPECT_EQ(to_nano_usd(-1), 0);

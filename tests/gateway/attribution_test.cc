@@ -67,6 +67,27 @@ TEST(Attribution, ConverseGetsRequestMetadata) {
   }
 }
 
+// A Converse body the stamp cannot be written into is not sent: a UTF-16 body (which some JSON
+// parsers read) would carry the caller's own signgate_client to the invocation logs.
+TEST(Attribution, AnUnreadableConverseBodyIsRefused) {
+  const std::string json8 = R"({"requestMetadata":{"signgate_client":"victim"},"messages":[]})";
+  std::string utf16 = "\xff\xfe";
+  for (const char c : json8) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  for (const std::string& body : {utf16, std::string("[1]"), std::string("not json")}) {
+    UpstreamCall call;
+    call.operation = aws::Operation::kConverse;
+    call.body = body;
+    EXPECT_FALSE(stamp_attribution(call, client(), "rid"));
+  }
+  UpstreamCall ok;
+  ok.operation = aws::Operation::kConverse;
+  ok.body = json8;
+  EXPECT_TRUE(stamp_attribution(ok, client(), "rid"));
+}
+
 // Operations and endpoints Bedrock keeps no metadata for are sent as they were.
 TEST(Attribution, OthersAreUntouched) {
   const auto unchanged = [](UpstreamCall call) {

@@ -859,6 +859,14 @@ TEST(Pipeline, EmbeddingsFanOutFailureIsOneRefusal) {
                         R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b","c"]})");
   expect_dialect(r.res, Dialect::kOpenAI, 429);
   EXPECT_EQ(json::parse(r.res.body)["error"]["message"], "Too many requests");
+  {
+    // The texts Bedrock embedded before the refusal were billed: priced and charged all the same
+    // (Titan Text Embeddings v2 at $0.02 a million tokens, 2 tokens a text).
+    const auto line = h.audit_lines().back();
+    const auto input = line["input_tokens"].get<std::uint64_t>();
+    EXPECT_GE(input, 2u) << line.dump();
+    EXPECT_DOUBLE_EQ(line["cost_usd"].get<double>(), static_cast<double>(input) * 0.02 / 1e6) << line.dump();
+  }
 
   h.upstream->script.push_back(titan(0));
   h.upstream->script.push_back(failing(ErrorKind::kBroken));

@@ -84,9 +84,18 @@ TEST(UsageReport, OtherAuditLines) {
   AuditUsage u;
   for (const char* line :
        {R"({"ts":"2026-12-01T00:00:00Z","client":null,"model":null,"status":401,"upstream_status":null})",
-        R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":429,"upstream_status":429})",
-        R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":502,"upstream_status":200})"}) {
+        R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":429,"upstream_status":429})"}) {
     EXPECT_EQ(read_audit_line(line, u), AuditLineKind::kNotAnswered) << line;
+  }
+  // Bedrock answered, and billed, what the caller did not receive whole (it left: 499; signgate
+  // failed to answer: 502): counted, as the gateway charged it.
+  for (
+      const char* line :
+      {R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":499,"upstream_status":200,"cost_usd":0.5})",
+       R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":502,"upstream_status":200})",
+       // an embeddings request whose last call Bedrock refused: the texts before it were billed
+       R"({"ts":"2026-12-01T00:00:00Z","client":"a","model":"m","status":429,"upstream_status":429,"cost_usd":4e-8})"}) {
+    EXPECT_EQ(read_audit_line(line, u), AuditLineKind::kAnswered) << line;
   }
   for (
       const char* line :

@@ -140,6 +140,23 @@ class Attribution(unittest.TestCase):
         self.assertEqual(len(m), 5, m)
         self.assertEqual(self.fake.last_converse_body["inferenceConfig"], {"maxTokens": 16})
 
+    def test_a_body_the_stamp_cannot_enter_never_reaches_bedrock(self):
+        """A UTF-16 Converse body (JSON some parsers read) would carry the caller's own
+        signgate_client: refused with a 400 in Bedrock's dialect, and Bedrock never called.
+        Lookalike keys ("Signgate_Client") are dropped, not kept beside signgate's."""
+        forged = {"requestMetadata": {"signgate_client": "victim"}, "messages": MESSAGES}
+        before = self.seq()
+        status, _, data = call(self.gw.url, "/model/%s/converse" % MODEL, json.dumps(forged).encode("utf-16"), auth())
+        self.assertEqual(status, 400, data)
+        self.assertIn(b"UTF-8", data)
+        self.assertEqual(self.calls_since(before), [])
+        [m], _ = self.stamped("/model/%s/invoke" % MODEL, ANTHROPIC,
+                              {HEADER: json.dumps({"Signgate_Client": "victim", "signgate_client ": "v", "env": "p"})})
+        self.assert_ours(m)
+        self.assertNotIn("Signgate_Client", m)
+        self.assertNotIn("signgate_client ", m)
+        self.assertEqual(m["env"], "p")
+
     def test_pairs_bedrock_would_refuse_are_dropped_not_the_request(self):
         """20 caller pairs, bad characters, too long, not strings: dropped; the request is 200."""
         many = {"k%02d" % i: "v" for i in range(20)}

@@ -136,6 +136,28 @@ TEST(Pricing, ApplicationInferenceProfilesTakeTheirFamilysPriceOrTheirOwn) {
               3.0, kEps);
 }
 
+// A config entry for a family reaches its application inference profiles too; an entry naming a
+// geographic profile is the price billed there (no premium added again); a family prefix that
+// several entries share prices nothing rather than guessing.
+TEST(Pricing, ConfigGlobsReachFamiliesAndProfilesAsBilled) {
+  const auto t = table();
+  const std::string aip = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123";
+  config::PriceEntries own;
+  own["anthropic.claude-sonnet-4-5-*"].input = 2.7;
+  own["us.anthropic.claude-3-haiku-*"].input = 0.3;
+  const Pricing p(t, own,
+                  {{aip, "global.anthropic.claude-sonnet-4-5"},
+                   {"arn:x:bedrock:r:1:application-inference-profile/n", "anthropic.claude"}});
+  EXPECT_NEAR(*p.cost(aip, {.input = 1'000'000}, ""), 2.7, kEps);
+  EXPECT_NEAR(*p.cost("us.anthropic.claude-3-haiku-20240307-v1:0", {.input = 1'000'000}, ""), 0.3, kEps);
+  config::PriceEntries geo;
+  geo["us.anthropic.claude-sonnet-4-5-*"].input = 3.3;
+  const Pricing q(t, geo);
+  EXPECT_NEAR(*q.cost("us.anthropic.claude-sonnet-4-5-20250929-v1:0", {.input = 1'000'000}, ""), 3.3, kEps);
+  // "anthropic.claude" begins two entries of the test table, and no glob matches it: no price.
+  EXPECT_FALSE(p.cost("arn:x:bedrock:r:1:application-inference-profile/n", {.input = 1}, ""));
+}
+
 TEST(Pricing, FoundationModelOfProfiles) {
   EXPECT_EQ(foundation_model("apac.amazon.nova-pro-v1:0").foundation, "amazon.nova-pro-v1:0");
   EXPECT_TRUE(foundation_model("apac.amazon.nova-pro-v1:0").regional);

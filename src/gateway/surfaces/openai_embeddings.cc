@@ -66,7 +66,18 @@ class OpenAIEmbeddings final : public Surface {
     if (g.failed) co_return std::move(g.failed);
     co_await for_each_bounded(request.bodies.size() - 1, kParallelCalls,
                               [&x, &plan, &request, &g](std::size_t i) { return call(x, plan, request, i + 1, g); });
-    if (g.failed) co_return std::move(g.failed);
+    if (g.failed) {
+      // The calls Bedrock answered before one failed were billed: they are charged, or a caller
+      // could have any number of texts embedded free by adding one Bedrock refuses.
+      if (g.usage.input.value_or(0) > 0) {
+        api::TokenUsage used;
+        used.input = g.usage.input;
+        used.output = 0;
+        audit_usage(x.audit, used);
+        x.billed = true;
+      }
+      co_return std::move(g.failed);
+    }
     x.first_byte = SteadyClock::now();
     const std::uint64_t tokens = g.usage.input.value_or(0);
     api::TokenUsage used;
