@@ -17,7 +17,7 @@
 
 namespace {
 
-using signgate::api::metadata_text_valid;
+namespace aws = signgate::aws;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 const Pairs kPairs = {{"team", "search|x"}, {"cost_center", "cc 42"}};
@@ -27,7 +27,8 @@ const signgate::api::MetadataStamp kStamp{"client é\"name", "0123456789abcdef01
 void check_metadata(const nlohmann::json& m) {
   if (!m.is_object() || m.size() > signgate::api::kMaxRequestMetadataPairs) std::abort();
   for (const auto& [k, v] : m.items()) {
-    if (!v.is_string() || !metadata_text_valid(k, true) || !metadata_text_valid(v.get<std::string>(), false)) {
+    if (!v.is_string() || !aws::valid_request_metadata_text(k, true) ||
+        !aws::valid_request_metadata_text(v.get<std::string>(), false)) {
       std::abort();
     }
   }

@@ -16,13 +16,6 @@ namespace {
 
 using Pair = std::pair<std::string, std::string>;
 
-// Java's \s, which Bedrock's pattern uses: space, \t, \n, \v, \f, \r.
-constexpr bool metadata_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
-         (c >= '\t' && c <= '\r') ||
-         std::string_view(":_@$#=/+,-.").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 constexpr bool json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // A forward-only reader over JSON text. Skipping never recurses: containers are skipped by
@@ -127,7 +120,7 @@ bool owned_key(const MetadataStamp& stamp, std::string_view key) {
 // Whether configured pair `i` is sent: a valid key, not one of signgate's two, the first of its key.
 bool sent_pair(const MetadataStamp& stamp, std::size_t i) {
   const std::string& key = stamp.pairs[i].first;
-  if (!metadata_text_valid(key, true) || key == kStampClientKey || key == kStampRequestKey) return false;
+  if (!aws::valid_request_metadata_text(key, true) || key == kStampClientKey || key == kStampRequestKey) return false;
   return std::none_of(stamp.pairs.begin(), stamp.pairs.begin() + static_cast<std::ptrdiff_t>(i),
                       [&](const Pair& p) { return p.first == key; });
 }
@@ -151,7 +144,9 @@ bool caller_pairs(std::string_view text, const MetadataStamp& stamp, std::size_t
     std::string_view value;
     if (field.value.get_string().get(value) != simdjson::SUCCESS) continue;
     const std::string_view key = field.key;
-    if (!metadata_text_valid(key, true) || !metadata_text_valid(value, false) || owned_key(stamp, key)) continue;
+    if (!aws::valid_request_metadata_text(key, true) || !aws::valid_request_metadata_text(value, false) ||
+        owned_key(stamp, key))
+      continue;
     if (std::any_of(kept.begin(), kept.end(), [&](const Pair& p) { return p.first == key; })) continue;
     kept.emplace_back(key, value);
   }
@@ -175,7 +170,7 @@ void append_sanitized(std::string& out, std::string_view text) {
   std::size_t chars = 0;
   for (std::size_t i = 0; i < text.size() && chars < kMaxRequestMetadataText; ++chars) {
     const auto c = static_cast<unsigned char>(text[i++]);
-    if (!metadata_char(c)) {
+    if (!aws::request_metadata_char(c)) {
       out.push_back('_');
       if (c >= 0xC0) {  // the rest of this UTF-8 sequence is the same character
         while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
@@ -225,11 +220,6 @@ void append_object(std::string& out, const MetadataStamp& stamp, const std::vect
 constexpr std::string_view kMember = "requestMetadata";
 
 }  // namespace
-
-bool metadata_text_valid(std::string_view text, bool key) {
-  if (text.size() > kMaxRequestMetadataText || (key && text.empty())) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) { return metadata_char(static_cast<unsigned char>(c)); });
-}
 
 std::string metadata_value(std::string_view text) {
   std::string quoted;

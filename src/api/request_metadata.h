@@ -12,19 +12,15 @@
 #include <string_view>
 #include <utility>
 
+#include "aws/request_metadata.h"
+
 namespace signgate::api {
 
-// botocore's RequestMetadata: at most 16 pairs, keys of 1-256 and values of 0-256 characters
-// from [a-zA-Z0-9\s:_@$#=/+,-.] (RequestMetadataKeyString, RequestMetadataValueString).
-inline constexpr std::size_t kMaxRequestMetadataPairs = 16;
-inline constexpr std::size_t kMaxRequestMetadataText = 256;
-inline constexpr std::string_view kRequestMetadataHeader = "X-Amzn-Bedrock-Request-Metadata";
-// The keys signgate stamps on every call itself (config.h names the same two).
-inline constexpr std::string_view kStampClientKey = "signgate_client";
-inline constexpr std::string_view kStampRequestKey = "signgate_request_id";
-
-// Whether Bedrock accepts `text` as a metadata key (`key`) or value.
-bool metadata_text_valid(std::string_view text, bool key);
+using aws::kMaxRequestMetadataPairs;
+using aws::kMaxRequestMetadataText;
+using aws::kRequestMetadataHeader;
+using aws::kStampClientKey;
+using aws::kStampRequestKey;
 
 // `text` made a valid metadata value: each character Bedrock refuses (a whole UTF-8 sequence
 // counts as one) becomes '_', and the result is cut to 256 characters.

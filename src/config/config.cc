@@ -2,6 +2,7 @@
 
 #include "aws/bedrock_operation.h"
 #include "aws/model_pattern.h"
+#include "aws/request_metadata.h"
 #include "aws/sts.h"
 
 #include <arpa/inet.h>
@@ -98,14 +99,6 @@ bool valid_guardrail_version(std::string_view v) {
   if (v == "DRAFT") return true;
   return !v.empty() && v.size() <= 8 && v[0] != '0' &&
          std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-bool valid_metadata_text(std::string_view text, bool key) {
-  if (text.size() > 256 || (key && text.empty())) return false;
-  return std::all_of(text.begin(), text.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           std::string_view(" \t\n\r\f\v:_@$#=/+,-.").find(ch) != std::string_view::npos;
-  });
 }
 
 std::string AwsConfig::bedrock_control_url() const {
@@ -317,18 +310,18 @@ Result<Config> parse_root(const std::string& text, const std::string& source, co
             const std::string v = kv.second.IsScalar() ? expand(kv.second.Scalar(), env, kw, p) : "";
             if (!kv.second.IsScalar()) {
               p.add(kw, "must be a string");
-            } else if (k == kMetadataClientKey || k == kMetadataRequestKey) {
+            } else if (k == aws::kStampClientKey || k == aws::kStampRequestKey) {
               p.add(kw, "is signgate's own key, stamped on every call");
-            } else if (!valid_metadata_text(k, true)) {
+            } else if (!aws::valid_request_metadata_text(k, true)) {
               p.add(kw, "is not a key Bedrock takes (1-256 of letters, digits, spaces and :_@$#=/+,-.)");
-            } else if (!valid_metadata_text(v, false)) {
+            } else if (!aws::valid_request_metadata_text(v, false)) {
               p.add(kw, "is not a value Bedrock takes (at most 256 of letters, digits, spaces and :_@$#=/+,-.)");
             } else {
               cl.request_metadata.emplace(k, v);
             }
           }
-          if (cl.request_metadata.size() + 2 > kMaxMetadataPairs) {
-            p.add(mw, "may hold at most " + std::to_string(kMaxMetadataPairs - 2) +
+          if (cl.request_metadata.size() + 2 > aws::kMaxRequestMetadataPairs) {
+            p.add(mw, "may hold at most " + std::to_string(aws::kMaxRequestMetadataPairs - 2) +
                           " pairs (Bedrock takes 16, and signgate stamps two)");
           }
         }

@@ -151,14 +151,6 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// Bedrock's request metadata grammar (botocore's RequestMetadataKeyString/ValueString): keys of
-// 1-256 and values of 0-256 characters from [a-zA-Z0-9 whitespace :_@$#=/+,-.]; at most 16 pairs.
-bool valid_metadata_text(std::string_view text, bool key);
-constexpr std::size_t kMaxMetadataPairs = 16;
-// The keys signgate stamps on every call itself.
-constexpr std::string_view kMetadataClientKey = "signgate_client";
-constexpr std::string_view kMetadataRequestKey = "signgate_request_id";
-
 // Bedrock's guardrail identifier grammar (an ID or a guardrail ARN) and version ("DRAFT", 1-99999999).
 bool valid_guardrail_id(std::string_view id);
 bool valid_guardrail_version(std::string_view version);

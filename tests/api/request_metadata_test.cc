@@ -145,7 +145,7 @@ TEST(RequestMetadata, ClientNameIsSanitized) {
   EXPECT_EQ(header(stamp("a\"b\\c\x01")).at("signgate_client"), "a_b_c_");
   EXPECT_EQ(metadata_value("tab\there\vv"), "tab\there\vv");
   EXPECT_EQ(metadata_value("日本"), "__");
-  EXPECT_TRUE(metadata_text_valid(metadata_value("any \xff bytes\x80 at all 🙂"), false));
+  EXPECT_TRUE(aws::valid_request_metadata_text(metadata_value("any \xff bytes\x80 at all 🙂"), false));
   // A configured value is made valid too, a configured key that is not valid is not sent.
   const Pairs pairs = {{"team", "a|b"}, {"bad|key", "v"}, {"signgate_client", "x"}};
   const json j = header(stamp("c", pairs));
