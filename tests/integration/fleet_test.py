@@ -179,9 +179,11 @@ class SharedLimits(Fleet):
                                   MODEL + "|nano_usd": str(3 * CALL_NANO_USD)})
         ttl = int(self.redis.cli("TTL", "signgate:{dollars}:usage:" + day))
         self.assertGreater(ttl, 399 * 86400)
-        costs = [line["cost_usd"] for gw in self.replicas for line in gw.audit()
-                 if line.get("client") == "dollars" and line["status"] == 200]
-        self.assertEqual(costs, [0.022] * 3)
+        # Each replica writes its audit lines on its own thread, after the answer: wait for them.
+        def served(gw):
+            return [line for line in gw.audit() if line.get("client") == "dollars" and line["status"] == 200]
+        self.assertTrue(wait_for(lambda: sum(len(served(gw)) for gw in self.replicas) == 3), "three audit lines")
+        self.assertEqual([line["cost_usd"] for gw in self.replicas for line in served(gw)], [0.022] * 3)
         text = self.replicas[2].wait_metrics('signgate_budget_remaining_usd{client="dollars",budget="usd_per_day"} 0\n')
         self.assertIn('signgate_budget_remaining_usd{client="dollars",budget="usd_per_day"} 0\n', text)
         self.assertIn('signgate_cost_usd_total{client="dollars"} 0.022\n', text)
