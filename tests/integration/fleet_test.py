@@ -396,12 +396,21 @@ class SharedMemory(Fleet):
     def test_everything_a_request_names_comes_in_one_round_trip(self):
         """Items of two responses and the conversation of a third, none held by the replica
         asked: one script call reads them all (one more keeps the answer)."""
+        # Each answered call also adds to the client's usage totals in Redis, a script of its own
+        # for a client without limits, sent a moment after the answer: counted once it landed.
+        usage_key = "signgate:{studio2}:usage:" + time.strftime("%Y-%m-%d", time.gmtime())
+
+        def requests_recorded():
+            return int(self.redis.cli("HGET", usage_key, MODEL + "|requests") or 0)
+        recorded = requests_recorded()
         made = []
         for gw, text in ((self.replicas[0], "A"), (self.replicas[0], "B"), (self.replicas[2], "C")):
             status, _, body = post(gw, "studio2", "/v1/responses", {"model": MODEL, "input": text})
             self.assertEqual(status, 200, body)
             made.append(json.loads(body))
         refs = [{"type": "item_reference", "id": next(i["id"] for i in r["output"] if i.get("id"))} for r in made[:2]]
+        self.assertTrue(wait_for(lambda: requests_recorded() >= recorded + 3), (recorded, requests_recorded()))
+        recorded = requests_recorded()
         before = self.script_calls()
         status, _, body = post(self.replicas[1], "studio2", "/v1/responses",
                                {"model": MODEL, "previous_response_id": made[2]["id"],
@@ -411,7 +420,8 @@ class SharedMemory(Fleet):
         # consecutive answers), the new question.
         self.assertEqual(self.turns(), ["user", "assistant", "user"])
         self.assertEqual(len(self.fake.last_converse_body["messages"][1]["content"]), 3)
-        self.assertEqual(self.script_calls() - before, 2, "one to read, one to keep")
+        self.assertTrue(wait_for(lambda: requests_recorded() == recorded + 1), "the usage totals")
+        self.assertEqual(self.script_calls() - before, 3, "one to read, one to keep, one for the usage totals")
 
     def test_a_chain_broken_here_behind_a_held_response_is_read_on(self):
         """Replica 0 holds R2 but gave up R1 (1 MiB for all its clients' responses: R1 was the
